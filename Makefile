@@ -1,0 +1,110 @@
+# cadenza: one Makefile for the library, the program, tests, sanitizer and fuzz builds.
+#   make            build build/libcadenza.a and build/cadenza
+#   make test       install what is missing, build, run every test (ends with "N passed, M failed")
+#   make demo       install what is missing, build, run the main job
+#   make deps       install the Debian packages the build can use (skipped when present)
+#   make fuzz       run the libFuzzer target for FUZZ_SECONDS (needs clang)
+#   make bench      build and run the benchmarks in bench/
+#   make SANITIZE=address,undefined   a sanitized build in build/san/
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CLANG ?= clang
+FUZZ_SECONDS ?= 600
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+CPPFLAGS += -Iinclude -D_POSIX_C_SOURCE=200809L
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS)
+LDLIBS += -lm -lpthread
+
+ifdef SANITIZE
+BUILD := build/san
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+else
+BUILD := build
+endif
+
+# ---- optional libraries: detected, reported, never required ----
+have_pc = $(shell pkg-config --exists $(1) 2>/dev/null && echo yes || echo no)
+have_cmd = $(shell command -v $(1) >/dev/null 2>&1 && echo yes || echo no)
+HAVE_OPENBLAS := $(call have_pc,openblas)
+HAVE_OPENMP := $(shell printf 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null >/dev/null 2>&1 && echo yes || echo no)
+HAVE_CUDA := $(call have_cmd,nvcc)
+HAVE_FLUIDSYNTH := $(call have_pc,fluidsynth)
+HAVE_MPI := $(call have_cmd,mpicc)
+HAVE_MHD := $(call have_pc,libmicrohttpd)
+ifeq ($(MAKELEVEL),0)
+$(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
+endif
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c))
+APP_SRC := $(sort $(wildcard src/app/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+APP_OBJ := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
+TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h tests/*.h)
+
+.PHONY: all lib test check demo deps fuzz fuzz-replay bench clean
+all: $(BUILD)/libcadenza.a $(BUILD)/cadenza
+
+lib: $(BUILD)/libcadenza.a
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libcadenza.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cadenza: $(APP_OBJ) $(BUILD)/libcadenza.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(APP_OBJ) $(BUILD)/libcadenza.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libcadenza.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcadenza.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libcadenza.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcadenza.a $(LDLIBS)
+
+# The fuzz target's plain main: replays files or folders (the seed corpus) without libFuzzer.
+$(BUILD)/fuzz/replay_midi: tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+# `make test` first installs what is missing, then runs `check` in a fresh make so detection sees it.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all $(TESTS) $(BUILD)/fuzz/replay_midi
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust
+	@sh tests/run.sh $(BUILD)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/cadenza demo --out demo.mid
+
+# libFuzzer needs clang; the same target source also builds the plain replay main above.
+fuzz:
+	@mkdir -p build/fuzz/found
+	$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o build/fuzz/fuzz_midi tests/fuzz/fuzz_midi.c $(LIB_SRC) -lm
+	./build/fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
+	    -artifact_prefix=build/fuzz/found/ build/fuzz/work tests/fuzz/corpus
+
+bench: all $(BENCHES)
+	sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build

@@ -1,0 +1,7 @@
+/* cadenza: every public header. See include/cadenza/<module>.h for each stage. */
+#ifndef CADENZA_H
+#define CADENZA_H
+#include "cadenza/core.h"
+#include "cadenza/midi.h"
+#include "cadenza/score.h"
+#endif

@@ -1,0 +1,105 @@
+/* cadenza core: status codes, error messages, the allocation hook, checked size arithmetic, and
+ * whole-file I/O that never leaves a half-written file behind.
+ *
+ *   cdz_error err = {0};
+ *   uint8_t *bytes; size_t len;
+ *   if (cdz_file_read_all("song.mid", &bytes, &len, &err) != CDZ_OK)
+ *       fprintf(stderr, "%s\n", err.msg);
+ *   ...
+ *   cdz_free(bytes);
+ *
+ * Owns: nothing global except the allocator hook. Thread safety: every function is thread-safe except
+ * cdz_set_allocator, which must be called before any other thread uses the library. */
+#ifndef CADENZA_CORE_H
+#define CADENZA_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CDZ_VERSION "0.1.0"
+
+/* 0 is success; every error is negative. */
+typedef int cdz_status;
+enum {
+    CDZ_OK = 0,
+    CDZ_ERR_NOMEM = -1,       /* an allocation failed */
+    CDZ_ERR_IO = -2,          /* a file could not be opened, read or written */
+    CDZ_ERR_FORMAT = -3,      /* input bytes are not what the format allows */
+    CDZ_ERR_ARG = -4,         /* the caller passed something invalid */
+    CDZ_ERR_RANGE = -5,       /* a value is outside what the operation supports */
+    CDZ_ERR_UNSUPPORTED = -6, /* valid, but not something cadenza handles */
+};
+
+/* Text for any status, including unknown ones. Never NULL. */
+const char *cdz_status_str(cdz_status s);
+
+/* Filled by a failing call when the caller passes one (NULL is allowed everywhere). The message names
+ * the file, the place in it (track, byte offset, line) and what was expected. */
+typedef struct cdz_error {
+    cdz_status status;
+    char msg[320];
+} cdz_error;
+
+/* Sets err (if not NULL) and returns status, so callers can write `return cdz_error_set(...)`. */
+cdz_status cdz_error_set(cdz_error *err, cdz_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- allocation ----
+ * All library allocations go through one hook, so tests can fail the n-th allocation and check that
+ * every reader and writer reports CDZ_ERR_NOMEM and frees what it took. */
+typedef struct cdz_allocator {
+    void *(*alloc)(void *ctx, size_t size);              /* NULL on failure */
+    void *(*resize)(void *ctx, void *ptr, size_t size);  /* realloc semantics; NULL leaves ptr alone */
+    void (*release)(void *ctx, void *ptr);
+    void *ctx;
+} cdz_allocator;
+
+/* Installs a hook; NULL restores the C library's malloc/realloc/free. */
+void cdz_set_allocator(const cdz_allocator *a);
+void *cdz_malloc(size_t size);                     /* size 0 allocates 1 byte */
+void *cdz_calloc(size_t n, size_t size);           /* overflow-checked */
+void *cdz_realloc(void *ptr, size_t size);
+void cdz_free(void *ptr);
+/* Grows *ptr (an array of elem-sized items with capacity *cap) to hold at least `need` items,
+ * at least doubling. Returns CDZ_ERR_NOMEM (leaving the array intact) on overflow or failure. */
+cdz_status cdz_grow(void **ptr, size_t *cap, size_t need, size_t elem);
+
+/* A stable merge sort (qsort's interface). Needs a temporary copy: CDZ_ERR_NOMEM if that fails, with
+ * the array left as it was. */
+cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
+/* ---- checked size arithmetic: return 1 and store the result, or 0 on overflow ---- */
+static inline int cdz_add_ok(size_t a, size_t b, size_t *out) {
+    if (a > SIZE_MAX - b) return 0;
+    *out = a + b;
+    return 1;
+}
+static inline int cdz_mul_ok(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* ---- files ---- */
+/* Reads a whole file into a new buffer (free with cdz_free). Errors name the path. */
+cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_error *err);
+/* Writes bytes to `path` safely: to a temporary file beside it, fsync, then rename over the target,
+ * so an existing file is never left truncated. */
+cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
+
+/* ---- programmer errors (on in release builds too) ---- */
+void cdz_assert_fail(const char *expr, const char *file, int line);
+#define CDZ_ASSERT(x) ((x) ? (void)0 : cdz_assert_fail(#x, __FILE__, __LINE__))
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,193 @@
+/* cadenza score: the note sequence every later stage works on.
+ *
+ *   cdz_score s;
+ *   cdz_error err;
+ *   if (cdz_score_read_file(&s, "song.mid", &err) != CDZ_OK) { puts(err.msg); return 1; }
+ *   for (size_t i = 0; i < s.n_notes; i++)
+ *       printf("%d %.3f-%.3f\n", s.notes[i].pitch, s.notes[i].start_s, s.notes[i].end_s);
+ *   cdz_score_quantize(&s, 4, &err);          // 16th notes, Magenta's rounding
+ *   cdz_score_write_file(&s, "out.mid", 1, &err);
+ *   cdz_score_free(&s);
+ *
+ * Owns: notes (pitch, velocity, start/end in ticks and in seconds through the full tempo map, program,
+ * channel, track, is_drum), tempo changes, time and key signatures, control changes, pitch bends and
+ * track names. Instruments stay apart by track, channel and program.
+ *
+ * From MIDI:
+ * - Notes pair note-on and note-off per (track, channel, pitch) first-in, first-out: a note-off ends the
+ *   earliest-started note of that key still sounding. Overlapping notes of one key therefore end in the
+ *   order they began, which is also what the writer reproduces, so read -> write -> read is exact.
+ *   A note-on with velocity 0 is a note-off. A note-off with nothing sounding is ignored (counted in
+ *   n_orphan_note_offs); a note never ended is ended at the last event of its track (n_unended_notes).
+ *   Zero-length notes (on and off at one tick) are kept.
+ * - Programs are tracked per (track, channel), starting at 0, as pretty_midi does; a note takes the
+ *   program in force at its note-on. Channel 10 (index 9) is drums.
+ * - Tempo, time and key signatures are taken from every track into one map (format 2 files too). Times
+ *   in seconds follow the tempo map (120 qpm before the first tempo); SMPTE divisions ignore tempo.
+ * - Notes are sorted by (start tick, track, channel, pitch, end tick, velocity, program); the other
+ *   lists by tick (stable).
+ *
+ * Thread safety: functions on distinct cdz_score objects may run concurrently. */
+#ifndef CADENZA_SCORE_H
+#define CADENZA_SCORE_H
+
+#include "cadenza/core.h"
+#include "cadenza/midi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CDZ_DRUM_CHANNEL 9
+
+typedef struct cdz_note {
+    int64_t start_tick, end_tick;
+    double start_s, end_s;
+    int64_t start_step, end_step; /* set by cdz_score_quantize*; -1 before */
+    uint16_t track;
+    uint8_t channel; /* 0-15 */
+    uint8_t program; /* 0-127 */
+    uint8_t pitch;   /* 0-127 */
+    uint8_t velocity; /* 1-127 */
+    uint8_t is_drum;
+} cdz_note;
+
+typedef struct cdz_tempo {
+    int64_t tick;
+    double time_s;
+    uint32_t usec_per_quarter;
+    double qpm; /* 60e6 / usec_per_quarter */
+} cdz_tempo;
+
+typedef struct cdz_time_signature {
+    int64_t tick;
+    double time_s;
+    uint8_t numerator, denominator; /* denominator is a power of two */
+} cdz_time_signature;
+
+typedef struct cdz_key_signature {
+    int64_t tick;
+    double time_s;
+    int8_t sharps; /* -7 (7 flats) to 7 (7 sharps) */
+    uint8_t minor; /* 0 major, 1 minor */
+} cdz_key_signature;
+
+typedef struct cdz_control {
+    int64_t tick;
+    double time_s;
+    uint16_t track;
+    uint8_t channel, number, value;
+} cdz_control;
+
+typedef struct cdz_pitch_bend {
+    int64_t tick;
+    double time_s;
+    uint16_t track;
+    uint8_t channel;
+    int16_t value; /* -8192 to 8191 */
+} cdz_pitch_bend;
+
+typedef struct cdz_track_info {
+    char name[64]; /* the first track-name meta event, truncated; "" if none */
+} cdz_track_info;
+
+typedef enum cdz_quantization {
+    CDZ_QUANTIZE_NONE = 0,
+    CDZ_QUANTIZE_PER_QUARTER = 1, /* steps per quarter note (melodies, drums) */
+    CDZ_QUANTIZE_PER_SECOND = 2,  /* steps per second (performances) */
+} cdz_quantization;
+
+typedef struct cdz_score {
+    int32_t ppq;             /* ticks per quarter note; 0 for SMPTE timing */
+    uint16_t smpte_division; /* the raw MIDI division for SMPTE timing, else 0 */
+    double smpte_seconds_per_tick; /* > 0 for SMPTE timing: fixed time per tick, tempo ignored */
+    cdz_note *notes;
+    size_t n_notes, cap_notes;
+    cdz_tempo *tempos; /* sorted by tick; tempos[0] is at tick 0 when the list is not empty */
+    size_t n_tempos, cap_tempos;
+    cdz_time_signature *time_sigs;
+    size_t n_time_sigs, cap_time_sigs;
+    cdz_key_signature *key_sigs;
+    size_t n_key_sigs, cap_key_sigs;
+    cdz_control *controls;
+    size_t n_controls, cap_controls;
+    cdz_pitch_bend *bends;
+    size_t n_bends, cap_bends;
+    cdz_track_info *tracks; /* n_tracks entries */
+    size_t n_tracks;
+    int64_t end_tick;  /* the last tick of any event or note end */
+    double duration_s; /* end_tick in seconds */
+    cdz_quantization quantization;
+    int32_t steps_per_quarter; /* when quantized per quarter */
+    int32_t steps_per_second;  /* when quantized per second */
+    uint32_t n_orphan_note_offs; /* note-offs with no sounding note */
+    uint32_t n_unended_notes;    /* notes ended at the end of their track */
+} cdz_score;
+
+/* An empty score with the given resolution (ticks per quarter note) and no tracks. */
+cdz_status cdz_score_init(cdz_score *s, int32_t ppq, cdz_error *err);
+void cdz_score_free(cdz_score *s);
+cdz_status cdz_score_copy(cdz_score *dst, const cdz_score *src, cdz_error *err);
+
+/* Adds a note (times in ticks; seconds are filled by cdz_score_finish). Grows n_tracks as needed. */
+cdz_status cdz_score_add_note(cdz_score *s, uint16_t track, uint8_t channel, uint8_t program, uint8_t pitch,
+                              uint8_t velocity, int64_t start_tick, int64_t end_tick);
+cdz_status cdz_score_add_tempo(cdz_score *s, int64_t tick, double qpm);
+cdz_status cdz_score_add_time_signature(cdz_score *s, int64_t tick, uint8_t numerator, uint8_t denominator);
+cdz_status cdz_score_add_key_signature(cdz_score *s, int64_t tick, int8_t sharps, uint8_t minor);
+cdz_status cdz_score_add_control(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, uint8_t number,
+                                 uint8_t value);
+/* After adding or changing things by hand: sorts every list, fills seconds, end_tick and duration. */
+cdz_status cdz_score_finish(cdz_score *s, cdz_error *err);
+
+/* ---- MIDI conversion ---- */
+cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_error *err);
+/* Format 1: track 0 carries tempo, time and key signatures (and the notes of score track 0), then one
+ * MIDI track per score track. Format 0: everything in one track. Notes that share a tick are written
+ * note-offs first, then zero-length notes as on/off pairs, then note-ons, so reading gives them back. */
+cdz_status cdz_score_to_midi(cdz_midi *m, const cdz_score *s, uint16_t format, cdz_error *err);
+cdz_status cdz_score_read_file(cdz_score *s, const char *path, cdz_error *err);
+cdz_status cdz_score_write_file(const cdz_score *s, const char *path, uint16_t format, cdz_error *err);
+
+/* ---- time ---- */
+double cdz_score_tick_to_seconds(const cdz_score *s, int64_t tick);
+int64_t cdz_score_seconds_to_tick(const cdz_score *s, double seconds); /* nearest tick */
+/* The tick where bar `bar` (0-based) starts, following the time signatures (4/4 before the first). */
+int64_t cdz_score_bar_to_tick(const cdz_score *s, int64_t bar);
+
+/* ---- editing ---- */
+/* Magenta's sustain handling (note_seq.apply_sustain_control_changes) per (track, channel): while CC 64
+ * is >= 64, note-offs are held until the pedal lifts; a re-struck key ends its held note. */
+cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err);
+/* Fills start_step/end_step with Magenta's rounding (a step starts counting once half of it has passed:
+ * floor(x + 0.5)); a note that would have no length gets one step. Per quarter works on ticks, so it also
+ * holds across tempo changes; per second works on seconds. */
+cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error *err);
+cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second, cdz_error *err);
+/* Moves every non-drum note by `semitones`; fails with CDZ_ERR_RANGE, changing nothing, if a note
+ * would leave [0, 127]. */
+cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);
+/* A new score with what lies in [start, end) moved to start at 0: notes that start inside (ends cut at
+ * `end`, as Magenta's extract_subsequence does), the tempo, time and key signature in force at `start`
+ * and those inside, controls and bends inside. */
+cdz_status cdz_score_slice_ticks(cdz_score *out, const cdz_score *s, int64_t start, int64_t end, cdz_error *err);
+cdz_status cdz_score_slice_seconds(cdz_score *out, const cdz_score *s, double start, double end, cdz_error *err);
+cdz_status cdz_score_slice_bars(cdz_score *out, const cdz_score *s, int64_t first_bar, int64_t end_bar,
+                                cdz_error *err);
+
+/* ---- summaries ---- */
+typedef struct cdz_instrument {
+    uint16_t track;
+    uint8_t channel, program, is_drum;
+    size_t n_notes;
+} cdz_instrument;
+/* Distinct (track, channel, program) groups with their note counts, in order of first appearance in
+ * the sorted note list. Free *out with cdz_free. */
+cdz_status cdz_score_instruments(const cdz_score *s, cdz_instrument **out, size_t *n, cdz_error *err);
+/* General MIDI program name ("Acoustic Grand Piano"), or "Drums" for is_drum. */
+const char *cdz_gm_program_name(uint8_t program, int is_drum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+/* The cadenza command: shared helpers of the subcommands (the only code that prints or parses flags). */
+#ifndef CADENZA_APP_H
+#define CADENZA_APP_H
+
+#include <stdio.h>
+
+#include "cadenza.h"
+
+/* Exit statuses: 0 ok, 1 a file or the work failed, 2 bad usage. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+int cmd_midi(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "cadenza: <message>" to stderr. */
+void app_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Prints a usage text to stderr with an error line above it, and returns EXIT_USAGE. */
+int app_usage_error(const char *usage, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+int app_is_help(const char *arg);
+
+/* JSON output */
+void json_string(FILE *f, const char *s);
+void json_string_n(FILE *f, const char *s, size_t n);
+/* A number: finite doubles with up to 6 decimals; non-finite values as null. */
+void json_number(FILE *f, double v);
+
+/* "G major", "E minor" into buf */
+void app_key_name(int sharps, int minor, char *buf, size_t n);
+#endif

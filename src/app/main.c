@@ -1,0 +1,36 @@
+/* cadenza: the command-line program. Subcommands in the style of git. */
+#include <string.h>
+
+#include "app.h"
+
+static const char USAGE[] =
+    "cadenza " CDZ_VERSION ": music generation toolkit\n"
+    "\n"
+    "usage: cadenza <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  midi info FILE...   what is in MIDI files: format, tracks, tempos, instruments, warnings\n"
+    "  midi notes FILE     every note of a MIDI file, in seconds and ticks\n"
+    "  demo [--out FILE]   write a short piece, read it back and print it\n"
+    "  version             print the version\n"
+    "\n"
+    "Run 'cadenza <command> --help' for a command's options.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (app_is_help(cmd) || strcmp(cmd, "help") == 0) {
+        fputs(USAGE, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("cadenza %s\n", CDZ_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "midi") == 0) return cmd_midi(argc - 2, argv + 2);
+    if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
+    return app_usage_error(USAGE, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,76 @@
+/* Messages, usage errors and JSON output for the subcommands. */
+#include "app.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+void app_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cadenza: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int app_usage_error(const char *usage, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cadenza: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n\n", stderr);
+    fputs(usage, stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int app_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
+
+void json_string_n(FILE *f, const char *s, size_t n) {
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', f);
+            fputc(c, f);
+        } else if (c < 0x20 || c >= 0x7F) {
+            /* Names in MIDI files have no declared encoding; bytes outside ASCII are escaped as Latin-1. */
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+void json_string(FILE *f, const char *s) { json_string_n(f, s, strlen(s)); }
+
+void json_number(FILE *f, double v) {
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.6f", v);
+    /* Trim trailing zeros for readability: 2.500000 -> 2.5, 3.000000 -> 3 */
+    char *dot = strchr(buf, '.');
+    if (dot) {
+        char *end = buf + strlen(buf) - 1;
+        while (end > dot && *end == '0') *end-- = 0;
+        if (end == dot) *end = 0;
+    }
+    if (strcmp(buf, "-0") == 0) strcpy(buf, "0");
+    fputs(buf, f);
+}
+
+void app_key_name(int sharps, int minor, char *buf, size_t n) {
+    static const char *const major[15] = {"Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C",
+                                          "G",  "D",  "A",  "E",  "B",  "F#", "C#"};
+    static const char *const minor_[15] = {"Ab", "Eb", "Bb", "F", "C",  "G",  "D", "A",
+                                           "E",  "B",  "F#", "C#", "G#", "D#", "A#"};
+    if (sharps < -7 || sharps > 7)
+        snprintf(buf, n, "unknown");
+    else
+        snprintf(buf, n, "%s %s", (minor ? minor_ : major)[sharps + 7], minor ? "minor" : "major");
+}

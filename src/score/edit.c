@@ -1,0 +1,278 @@
+/* Score editing: sustain pedal, quantization, transposition, slicing. */
+#include "score_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- sustain (Magenta note_seq.sequences_lib.apply_sustain_control_changes) ---- */
+
+enum { SUS_ON = 0, SUS_OFF = 1, NOTE_ON = 2, NOTE_OFF = 3 }; /* Magenta's order at equal times */
+
+typedef struct sus_event {
+    uint16_t track;
+    uint8_t channel, type;
+    int64_t tick;
+    uint32_t note; /* note index for NOTE_ON/NOTE_OFF */
+    uint32_t seq;
+} sus_event;
+
+static int sus_cmp(const void *pa, const void *pb) {
+    const sus_event *a = pa, *b = pb;
+    if (a->track != b->track) return a->track < b->track ? -1 : 1;
+    if (a->channel != b->channel) return a->channel < b->channel ? -1 : 1;
+    if (a->tick != b->tick) return a->tick < b->tick ? -1 : 1;
+    if (a->type != b->type) return a->type < b->type ? -1 : 1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err) {
+    size_t n_ev = 0;
+    for (size_t i = 0; i < s->n_controls; i++) n_ev += s->controls[i].number == 64;
+    if (n_ev == 0) return CDZ_OK;
+    n_ev += 2 * s->n_notes;
+    sus_event *ev = cdz_calloc(n_ev, sizeof *ev);
+    uint32_t *active = cdz_calloc(s->n_notes + 1, sizeof *active);
+    uint8_t *deleted = cdz_calloc(s->n_notes + 1, 1);
+    if (!ev || !active || !deleted) {
+        cdz_free(ev), cdz_free(active), cdz_free(deleted);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory applying the sustain pedal");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_notes; i++) {
+        const cdz_note *n = &s->notes[i];
+        ev[k] = (sus_event){n->track, n->channel, NOTE_ON, n->start_tick, (uint32_t)i, (uint32_t)k}, k++;
+        ev[k] = (sus_event){n->track, n->channel, NOTE_OFF, n->end_tick, (uint32_t)i, (uint32_t)k}, k++;
+    }
+    for (size_t i = 0; i < s->n_controls; i++) {
+        const cdz_control *c = &s->controls[i];
+        if (c->number == 64)
+            ev[k] = (sus_event){c->track, c->channel, c->value >= 64 ? SUS_ON : SUS_OFF, c->tick, 0, (uint32_t)k}, k++;
+    }
+    qsort(ev, n_ev, sizeof *ev, sus_cmp);
+    int64_t end = s->end_tick;
+    size_t n_active = 0;
+    int sustained = 0;
+    for (size_t i = 0; i < n_ev; i++) {
+        const sus_event *e = &ev[i];
+        if (i > 0 && (e->track != ev[i - 1].track || e->channel != ev[i - 1].channel)) {
+            /* A new instrument: notes still held by the last one's pedal ring to the end. */
+            for (size_t a = 0; a < n_active; a++) s->notes[active[a]].end_tick = end;
+            n_active = 0;
+            sustained = 0;
+        }
+        size_t kept = 0;
+        switch (e->type) {
+        case SUS_ON: sustained = 1; break;
+        case SUS_OFF:
+            sustained = 0;
+            for (size_t a = 0; a < n_active; a++) {
+                cdz_note *n = &s->notes[active[a]];
+                if (n->end_tick < e->tick)
+                    n->end_tick = e->tick; /* was held by the pedal: ends now */
+                else
+                    active[kept++] = active[a];
+            }
+            n_active = kept;
+            break;
+        case NOTE_ON:
+            if (sustained) {
+                /* A re-struck key ends its held note; one left with no length is dropped. */
+                for (size_t a = 0; a < n_active; a++) {
+                    cdz_note *n = &s->notes[active[a]];
+                    if (n->pitch == s->notes[e->note].pitch) {
+                        n->end_tick = e->tick;
+                        if (n->start_tick == n->end_tick) deleted[active[a]] = 1;
+                    } else {
+                        active[kept++] = active[a];
+                    }
+                }
+                n_active = kept;
+            }
+            active[n_active++] = e->note;
+            break;
+        case NOTE_OFF:
+            if (!sustained) {
+                for (size_t a = 0; a < n_active; a++)
+                    if (active[a] != e->note) active[kept++] = active[a];
+                n_active = kept;
+            }
+            break;
+        }
+    }
+    for (size_t a = 0; a < n_active; a++) s->notes[active[a]].end_tick = end;
+    size_t w = 0;
+    for (size_t i = 0; i < s->n_notes; i++)
+        if (!deleted[i]) s->notes[w++] = s->notes[i];
+    s->n_notes = w;
+    cdz_free(ev), cdz_free(active), cdz_free(deleted);
+    return cdz_score_finish(s, err);
+}
+
+/* ---- quantization ---- */
+
+/* Magenta's quantize_to_step with its default cutoff of 0.5: int(x + 0.5). */
+static int64_t round_step(double steps) { return (int64_t)floor(steps + 0.5); }
+
+static void fix_empty(cdz_note *n) {
+    if (n->end_step == n->start_step) n->end_step++;
+}
+
+cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error *err) {
+    if (steps_per_quarter <= 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "steps per quarter note must be positive, got %d", (int)steps_per_quarter);
+    if (s->ppq <= 0) {
+        /* SMPTE timing has no quarter notes of its own: use the first tempo (or 120 qpm). */
+        double qpm = s->n_tempos ? s->tempos[0].qpm : 120.0;
+        for (size_t i = 0; i < s->n_notes; i++) {
+            cdz_note *n = &s->notes[i];
+            n->start_step = round_step(n->start_s * steps_per_quarter * qpm / 60.0);
+            n->end_step = round_step(n->end_s * steps_per_quarter * qpm / 60.0);
+            fix_empty(n);
+        }
+    } else {
+        /* Integer arithmetic keeps the rounding exact; refuse ticks so large that 2 * tick * steps overflows. */
+        for (size_t i = 0; i < s->n_notes; i++) {
+            cdz_note *n = &s->notes[i];
+            if (n->end_tick > INT64_MAX / 2 / steps_per_quarter)
+                return cdz_error_set(err, CDZ_ERR_RANGE, "note %zu ends at tick %lld, too late to quantize", i,
+                                     (long long)n->end_tick);
+        }
+        int64_t ppq = s->ppq, spq = steps_per_quarter;
+        for (size_t i = 0; i < s->n_notes; i++) {
+            cdz_note *n = &s->notes[i];
+            /* floor(tick * spq / ppq + 1/2) = floor((2 * tick * spq + ppq) / (2 * ppq)) */
+            n->start_step = (2 * n->start_tick * spq + ppq) / (2 * ppq);
+            n->end_step = (2 * n->end_tick * spq + ppq) / (2 * ppq);
+            fix_empty(n);
+        }
+    }
+    s->quantization = CDZ_QUANTIZE_PER_QUARTER;
+    s->steps_per_quarter = steps_per_quarter;
+    s->steps_per_second = 0;
+    return CDZ_OK;
+}
+
+cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second, cdz_error *err) {
+    if (steps_per_second <= 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "steps per second must be positive, got %d", (int)steps_per_second);
+    for (size_t i = 0; i < s->n_notes; i++) {
+        cdz_note *n = &s->notes[i];
+        if (!(n->end_s * steps_per_second < 9e18))
+            return cdz_error_set(err, CDZ_ERR_RANGE, "note %zu ends at %g s, too late to quantize", i, n->end_s);
+        n->start_step = round_step(n->start_s * steps_per_second);
+        n->end_step = round_step(n->end_s * steps_per_second);
+        fix_empty(n);
+    }
+    s->quantization = CDZ_QUANTIZE_PER_SECOND;
+    s->steps_per_second = steps_per_second;
+    s->steps_per_quarter = 0;
+    return CDZ_OK;
+}
+
+/* ---- transposition ---- */
+
+cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err) {
+    for (size_t i = 0; i < s->n_notes; i++) {
+        const cdz_note *n = &s->notes[i];
+        int p = n->pitch + semitones;
+        if (!n->is_drum && (p < 0 || p > 127))
+            return cdz_error_set(err, CDZ_ERR_RANGE, "transposing by %d moves note %zu (pitch %u) out of 0-127",
+                                 semitones, i, n->pitch);
+    }
+    for (size_t i = 0; i < s->n_notes; i++)
+        if (!s->notes[i].is_drum) s->notes[i].pitch = (uint8_t)(s->notes[i].pitch + semitones);
+    if (score_sort(s) != CDZ_OK) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory sorting a score");
+    return CDZ_OK;
+}
+
+/* ---- slicing ---- */
+
+/* Copies the timed items of one list that lie in [start, end) (and, if `carry`, the last one before
+ * start, moved to start) into a new list shifted by -start. */
+static cdz_status slice_list(void **dst, size_t *n_dst, size_t *cap_dst, const void *src, size_t n, size_t size,
+                             int64_t start, int64_t end, int carry) {
+    *dst = NULL;
+    *n_dst = *cap_dst = 0;
+    const char *p = src;
+    size_t first = 0;
+    while (first < n && *(const int64_t *)(p + first * size) < start) first++;
+    size_t from = carry && first > 0 ? first - 1 : first;
+    /* With `carry`, an item exactly at start replaces the carried one. */
+    if (carry && first > 0 && first < n && *(const int64_t *)(p + first * size) == start) from = first;
+    size_t to = first;
+    while (to < n && *(const int64_t *)(p + to * size) < end) to++;
+    if (to <= from) return CDZ_OK;
+    size_t count = to - from;
+    char *q = cdz_calloc(count, size);
+    if (!q) return CDZ_ERR_NOMEM;
+    memcpy(q, p + from * size, count * size);
+    for (size_t i = 0; i < count; i++) {
+        int64_t *tick = (int64_t *)(q + i * size);
+        *tick = *tick < start ? 0 : *tick - start;
+    }
+    *dst = q;
+    *n_dst = *cap_dst = count;
+    return CDZ_OK;
+}
+
+cdz_status cdz_score_slice_ticks(cdz_score *out, const cdz_score *s, int64_t start, int64_t end, cdz_error *err) {
+    memset(out, 0, sizeof *out);
+    if (start < 0 || end < start)
+        return cdz_error_set(err, CDZ_ERR_ARG, "slice [%lld, %lld): expected 0 <= start <= end", (long long)start,
+                             (long long)end);
+    out->ppq = s->ppq;
+    out->smpte_division = s->smpte_division;
+    out->smpte_seconds_per_tick = s->smpte_seconds_per_tick;
+    cdz_status st = score_ensure_tracks(out, s->n_tracks);
+    if (st == CDZ_OK && s->n_tracks) memcpy(out->tracks, s->tracks, s->n_tracks * sizeof *s->tracks);
+    if (st == CDZ_OK)
+        st = slice_list((void **)&out->tempos, &out->n_tempos, &out->cap_tempos, s->tempos, s->n_tempos, sizeof *s->tempos, start, end, 1);
+    if (st == CDZ_OK)
+        st = slice_list((void **)&out->time_sigs, &out->n_time_sigs, &out->cap_time_sigs, s->time_sigs, s->n_time_sigs,
+                        sizeof *s->time_sigs, start, end, 1);
+    if (st == CDZ_OK)
+        st = slice_list((void **)&out->key_sigs, &out->n_key_sigs, &out->cap_key_sigs, s->key_sigs, s->n_key_sigs,
+                        sizeof *s->key_sigs, start, end, 1);
+    if (st == CDZ_OK)
+        st = slice_list((void **)&out->controls, &out->n_controls, &out->cap_controls, s->controls, s->n_controls,
+                        sizeof *s->controls, start, end, 0);
+    if (st == CDZ_OK)
+        st = slice_list((void **)&out->bends, &out->n_bends, &out->cap_bends, s->bends, s->n_bends, sizeof *s->bends,
+                        start, end, 0);
+    for (size_t i = 0; i < s->n_notes && st == CDZ_OK; i++) {
+        cdz_note n = s->notes[i];
+        if (n.start_tick < start || n.start_tick >= end) continue;
+        n.start_tick -= start;
+        n.end_tick = (n.end_tick < end ? n.end_tick : end) - start;
+        n.start_step = n.end_step = -1;
+        if (cdz_grow((void **)&out->notes, &out->cap_notes, out->n_notes + 1, sizeof n)) st = CDZ_ERR_NOMEM;
+        else out->notes[out->n_notes++] = n;
+    }
+    if (st == CDZ_OK) {
+        out->end_tick = end - start;
+        st = score_sort(out);
+    }
+    if (st != CDZ_OK) {
+        cdz_score_free(out);
+        return cdz_error_set(err, st, "out of memory slicing a score");
+    }
+    score_fill_seconds(out);
+    return CDZ_OK;
+}
+
+cdz_status cdz_score_slice_seconds(cdz_score *out, const cdz_score *s, double start, double end, cdz_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!(start >= 0) || !(end >= start))
+        return cdz_error_set(err, CDZ_ERR_ARG, "slice [%g s, %g s): expected 0 <= start <= end", start, end);
+    return cdz_score_slice_ticks(out, s, cdz_score_seconds_to_tick(s, start), cdz_score_seconds_to_tick(s, end), err);
+}
+
+cdz_status cdz_score_slice_bars(cdz_score *out, const cdz_score *s, int64_t first_bar, int64_t end_bar, cdz_error *err) {
+    memset(out, 0, sizeof *out);
+    if (s->ppq <= 0)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "slicing by bars needs ticks per quarter note (this score uses SMPTE time)");
+    if (first_bar < 0 || end_bar < first_bar)
+        return cdz_error_set(err, CDZ_ERR_ARG, "bars [%lld, %lld): expected 0 <= first <= end", (long long)first_bar,
+                             (long long)end_bar);
+    return cdz_score_slice_ticks(out, s, cdz_score_bar_to_tick(s, first_bar), cdz_score_bar_to_tick(s, end_bar), err);
+}

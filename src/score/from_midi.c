@@ -1,0 +1,175 @@
+/* MIDI events -> score. Notes pair first-in, first-out per (track, channel, pitch): see score.h. */
+#include "score_internal.h"
+
+#include <string.h>
+
+#define N_KEYS (16 * 128)
+#define NONE UINT32_MAX
+
+/* Open notes per key as FIFO linked lists threaded through the note array. */
+typedef struct pairing {
+    uint32_t head[N_KEYS], tail[N_KEYS];
+    uint32_t *next; /* one per note */
+} pairing;
+
+static size_t count_note_ons(const cdz_midi *m) {
+    size_t n = 0;
+    for (size_t t = 0; t < m->n_tracks; t++)
+        for (size_t i = 0; i < m->tracks[t].n_events; i++) n += cdz_midi_event_is_note_on(&m->tracks[t].events[i]);
+    return n;
+}
+
+static void close_note(cdz_score *s, pairing *p, unsigned key, int64_t tick) {
+    uint32_t i = p->head[key];
+    if (i == NONE) {
+        if (s->n_orphan_note_offs < UINT32_MAX) s->n_orphan_note_offs++;
+        return;
+    }
+    s->notes[i].end_tick = tick;
+    p->head[key] = p->next[i];
+    if (p->head[key] == NONE) p->tail[key] = NONE;
+}
+
+static cdz_status read_meta(cdz_score *s, const cdz_midi *m, const cdz_midi_event *e, size_t ti, int *named) {
+    uint32_t usec;
+    uint8_t num, den;
+    int8_t sharps;
+    uint8_t minor;
+    /* Malformed meta payloads (wrong lengths, zero tempo) carry no usable meaning and are skipped. */
+    switch (e->status) {
+    case CDZ_META_TEMPO:
+        if (cdz_midi_meta_tempo(m, e, &usec) == CDZ_OK && usec > 0) {
+            cdz_tempo t = {.tick = e->tick, .usec_per_quarter = usec};
+            if (cdz_grow((void **)&s->tempos, &s->cap_tempos, s->n_tempos + 1, sizeof t)) return CDZ_ERR_NOMEM;
+            s->tempos[s->n_tempos++] = t;
+        }
+        break;
+    case CDZ_META_TIME_SIGNATURE:
+        if (cdz_midi_meta_time_signature(m, e, &num, &den, NULL, NULL) == CDZ_OK && num > 0)
+            return cdz_score_add_time_signature(s, e->tick, num, den);
+        break;
+    case CDZ_META_KEY_SIGNATURE:
+        if (cdz_midi_meta_key_signature(m, e, &sharps, &minor) == CDZ_OK)
+            return cdz_score_add_key_signature(s, e->tick, sharps, minor);
+        break;
+    case CDZ_META_TRACK_NAME:
+        if (!*named) {
+            char *name = s->tracks[ti].name;
+            size_t n = e->data_len < sizeof s->tracks[ti].name ? e->data_len : sizeof s->tracks[ti].name - 1;
+            memcpy(name, cdz_midi_payload(m, e), n);
+            name[n] = 0;
+            *named = 1;
+        }
+        break;
+    default: break;
+    }
+    return CDZ_OK;
+}
+
+static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing *p) {
+    const cdz_midi_track *t = &m->tracks[ti];
+    uint8_t program[16] = {0};
+    int named = 0;
+    cdz_status st;
+    for (unsigned k = 0; k < N_KEYS; k++) p->head[k] = p->tail[k] = NONE;
+    for (size_t i = 0; i < t->n_events; i++) {
+        const cdz_midi_event *e = &t->events[i];
+        if (e->kind == CDZ_MIDI_EVENT_META) {
+            if ((st = read_meta(s, m, e, ti, &named)) != CDZ_OK) return st;
+            continue;
+        }
+        if (e->kind != CDZ_MIDI_EVENT_CHANNEL) continue;
+        uint8_t ch = e->status & 0x0F;
+        switch (e->status & 0xF0) {
+        case CDZ_MIDI_NOTE_ON:
+            if (e->data2 > 0) {
+                unsigned key = ch * 128u + e->data1;
+                uint32_t idx = (uint32_t)s->n_notes; /* capacity was reserved for every note-on */
+                s->notes[idx] = (cdz_note){.start_tick = e->tick, .end_tick = -1, .start_step = -1, .end_step = -1,
+                                           .track = (uint16_t)ti, .channel = ch, .program = program[ch],
+                                           .pitch = e->data1, .velocity = e->data2,
+                                           .is_drum = ch == CDZ_DRUM_CHANNEL};
+                s->n_notes++;
+                p->next[idx] = NONE;
+                if (p->tail[key] == NONE)
+                    p->head[key] = idx;
+                else
+                    p->next[p->tail[key]] = idx;
+                p->tail[key] = idx;
+                break;
+            }
+            close_note(s, p, ch * 128u + e->data1, e->tick); /* velocity 0 is a note-off */
+            break;
+        case CDZ_MIDI_NOTE_OFF: close_note(s, p, ch * 128u + e->data1, e->tick); break;
+        case CDZ_MIDI_CONTROL_CHANGE:
+            if ((st = cdz_score_add_control(s, (uint16_t)ti, ch, e->tick, e->data1, e->data2)) != CDZ_OK) return st;
+            break;
+        case CDZ_MIDI_PROGRAM_CHANGE: program[ch] = e->data1; break;
+        case CDZ_MIDI_PITCH_BEND:
+            if ((st = score_add_bend(s, (uint16_t)ti, ch, e->tick, (int16_t)((e->data2 << 7 | e->data1) - 8192))) != CDZ_OK)
+                return st;
+            break;
+        default: break;
+        }
+    }
+    /* Notes never ended stop at the track's last event. */
+    int64_t last = t->n_events ? t->events[t->n_events - 1].tick : 0;
+    if (last > s->end_tick) s->end_tick = last;
+    for (unsigned k = 0; k < N_KEYS; k++) {
+        for (uint32_t i = p->head[k]; i != NONE; i = p->next[i]) {
+            s->notes[i].end_tick = last;
+            if (s->n_unended_notes < UINT32_MAX) s->n_unended_notes++;
+        }
+    }
+    return CDZ_OK;
+}
+
+cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_error *err) {
+    memset(s, 0, sizeof *s);
+    pairing *p = NULL;
+    cdz_status st = CDZ_OK;
+    if (m->ppq > 0) {
+        s->ppq = m->ppq;
+    } else {
+        s->smpte_division = m->division;
+        s->smpte_seconds_per_tick = cdz_midi_smpte_seconds_per_tick(m);
+        if (!(s->smpte_seconds_per_tick > 0)) return cdz_error_set(err, CDZ_ERR_ARG, "MIDI file has no valid division");
+    }
+    if (m->n_tracks > 0xFFFF) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu tracks: at most 65535", m->n_tracks);
+    size_t n_on = count_note_ons(m);
+    if (n_on > UINT32_MAX - 1) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu notes: too many", n_on);
+    p = cdz_malloc(sizeof *p);
+    if (!p || score_ensure_tracks(s, m->n_tracks) != CDZ_OK ||
+        cdz_grow((void **)&s->notes, &s->cap_notes, n_on, sizeof *s->notes) != CDZ_OK ||
+        !(p->next = cdz_calloc(n_on ? n_on : 1, sizeof *p->next))) {
+        st = CDZ_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t t = 0; t < m->n_tracks; t++)
+        if ((st = read_track(s, m, t, p)) != CDZ_OK) goto fail;
+    if ((st = score_sort(s)) != CDZ_OK) goto fail;
+    score_fill_seconds(s);
+    cdz_free(p->next);
+    cdz_free(p);
+    return CDZ_OK;
+fail:
+    if (p) cdz_free(p->next);
+    cdz_free(p);
+    cdz_score_free(s);
+    return cdz_error_set(err, st, "%s while converting MIDI to a score", cdz_status_str(st));
+}
+
+cdz_status cdz_score_read_file(cdz_score *s, const char *path, cdz_error *err) {
+    cdz_midi m;
+    memset(s, 0, sizeof *s);
+    cdz_status st = cdz_midi_read_file(&m, path, err);
+    if (st != CDZ_OK) return st;
+    st = cdz_score_from_midi(s, &m, err);
+    if (st != CDZ_OK && err) {
+        char msg[sizeof err->msg];
+        memcpy(msg, err->msg, sizeof msg);
+        cdz_error_set(err, st, "%s: %s", path, msg);
+    }
+    cdz_midi_free(&m);
+    return st;
+}
