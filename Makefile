@@ -88,7 +88,8 @@ test: deps
 	@$(MAKE) --no-print-directory check
 
 check: all $(TESTS) $(BUILD)/fuzz/replay_midi
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust \
+	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core
 	@sh tests/run.sh $(BUILD)
 
 demo: deps
@@ -97,7 +98,7 @@ demo: deps
 
 # libFuzzer needs clang; the same target source also builds the plain replay main above.
 fuzz:
-	@mkdir -p build/fuzz/found
+	@mkdir -p build/fuzz/found build/fuzz/work
 	$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o build/fuzz/fuzz_midi tests/fuzz/fuzz_midi.c $(LIB_SRC) -lm
 	./build/fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \

@@ -95,6 +95,12 @@ cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_e
  * so an existing file is never left truncated. */
 cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
 
+/* Lists the regular files under `root` (recursively; `root` may also be a file) whose names end with
+ * one of the comma-separated suffixes, case-insensitively (".mid,.midi"; NULL or "" for all), sorted by
+ * path. Free with cdz_file_list_free. Unreadable subfolders are skipped; an unreadable root is an error. */
+cdz_status cdz_file_list(const char *root, const char *suffixes, char ***paths, size_t *n, cdz_error *err);
+void cdz_file_list_free(char **paths, size_t n);
+
 /* ---- programmer errors (on in release builds too) ---- */
 void cdz_assert_fail(const char *expr, const char *file, int line);
 #define CDZ_ASSERT(x) ((x) ? (void)0 : cdz_assert_fail(#x, __FILE__, __LINE__))

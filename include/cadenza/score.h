@@ -18,8 +18,9 @@
  *   earliest-started note of that key still sounding. Overlapping notes of one key therefore end in the
  *   order they began, which is also what the writer reproduces, so read -> write -> read is exact.
  *   A note-on with velocity 0 is a note-off. A note-off with nothing sounding is ignored (counted in
- *   n_orphan_note_offs); a note never ended is ended at the last event of its track (n_unended_notes).
- *   Zero-length notes (on and off at one tick) are kept.
+ *   n_orphan_note_offs), unless a note-on of its key follows at the same tick: then the two make a
+ *   zero-length note (as @tonejs/midi reads it). A note never ended is ended at the last event of its
+ *   track (n_unended_notes). Zero-length notes (on and off at one tick) are kept.
  * - Programs are tracked per (track, channel), starting at 0, as pretty_midi does; a note takes the
  *   program in force at its note-on. Channel 10 (index 9) is drums.
  * - Tempo, time and key signatures are taken from every track into one map (format 2 files too). Times

@@ -2,7 +2,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cadenza/core.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,4 +99,94 @@ cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len
 done:
     cdz_free(tmp);
     return st;
+}
+
+typedef struct file_list {
+    char **v;
+    size_t n, cap;
+} file_list;
+
+static int has_suffix(const char *name, const char *suffixes) {
+    if (!suffixes || !*suffixes) return 1;
+    size_t len = strlen(name);
+    const char *p = suffixes;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t k = comma ? (size_t)(comma - p) : strlen(p);
+        if (k && k <= len && strncasecmp(name + len - k, p, k) == 0) return 1;
+        p += k + (comma ? 1 : 0);
+    }
+    return 0;
+}
+
+static cdz_status list_add(file_list *l, const char *path) {
+    if (cdz_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v)) return CDZ_ERR_NOMEM;
+    size_t len = strlen(path) + 1;
+    char *copy = cdz_malloc(len);
+    if (!copy) return CDZ_ERR_NOMEM;
+    memcpy(copy, path, len);
+    l->v[l->n++] = copy;
+    return CDZ_OK;
+}
+
+/* Depth-first walk; `depth` bounds symlink loops. */
+static cdz_status walk(const char *dir, const char *suffixes, file_list *l, int depth) {
+    if (depth > 64) return CDZ_OK;
+    DIR *d = opendir(dir);
+    if (!d) return CDZ_OK;
+    cdz_status st = CDZ_OK;
+    struct dirent *e;
+    size_t dlen = strlen(dir);
+    while (st == CDZ_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue; /* also skips hidden files and folders */
+        size_t len = dlen + strlen(e->d_name) + 2;
+        char *path = cdz_malloc(len);
+        if (!path) {
+            st = CDZ_ERR_NOMEM;
+            break;
+        }
+        snprintf(path, len, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode))
+                st = walk(path, suffixes, l, depth + 1);
+            else if (S_ISREG(sb.st_mode) && has_suffix(e->d_name, suffixes))
+                st = list_add(l, path);
+        }
+        cdz_free(path);
+    }
+    closedir(d);
+    return st;
+}
+
+static int path_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+cdz_status cdz_file_list(const char *root, const char *suffixes, char ***paths, size_t *n, cdz_error *err) {
+    *paths = NULL;
+    *n = 0;
+    struct stat sb;
+    if (stat(root, &sb) != 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: %s", root, strerror(errno));
+    file_list l = {0};
+    cdz_status st;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(root);
+        if (!d) return cdz_error_set(err, CDZ_ERR_IO, "%s: cannot open folder: %s", root, strerror(errno));
+        closedir(d);
+        st = walk(root, suffixes, &l, 0);
+    } else {
+        st = list_add(&l, root);
+    }
+    if (st != CDZ_OK) {
+        cdz_file_list_free(l.v, l.n);
+        return cdz_error_set(err, st, "%s: out of memory listing files", root);
+    }
+    if (l.n > 1) qsort(l.v, l.n, sizeof *l.v, path_cmp);
+    *paths = l.v;
+    *n = l.n;
+    return CDZ_OK;
+}
+
+void cdz_file_list_free(char **paths, size_t n) {
+    for (size_t i = 0; i < n; i++) cdz_free(paths[i]);
+    cdz_free(paths);
 }

@@ -46,7 +46,7 @@ cdz_status cdz_midi_add_data(cdz_midi *m, size_t track, int64_t tick, cdz_midi_e
                              uint8_t status, const void *data, uint32_t len) {
     if (tick < 0 || track >= m->n_tracks || (len && !data)) return CDZ_ERR_ARG;
     if (kind == CDZ_MIDI_EVENT_META) {
-        if (status > 0x7F) return CDZ_ERR_ARG;
+        /* Meta types are 0-127 in the standard, but any byte reads and writes back unchanged. */
     } else if (kind == CDZ_MIDI_EVENT_SYSEX || kind == CDZ_MIDI_EVENT_ESCAPE) {
         status = kind == CDZ_MIDI_EVENT_SYSEX ? 0xF0 : 0xF7;
     } else {

@@ -53,8 +53,6 @@ static cdz_status check_track(const cdz_midi *m, size_t ti, cdz_error *err) {
         } else if (e->kind <= CDZ_MIDI_EVENT_ESCAPE) {
             if (e->data_len > MAX_VLQ || e->data_off > m->pool_len || e->data_len > m->pool_len - e->data_off)
                 return cdz_error_set(err, CDZ_ERR_ARG, "track %zu, event %zu: payload outside the pool", ti, i);
-            if (e->kind == CDZ_MIDI_EVENT_META && e->status > 0x7F)
-                return cdz_error_set(err, CDZ_ERR_ARG, "track %zu, event %zu: meta type 0x%02X", ti, i, e->status);
             if (e->kind == CDZ_MIDI_EVENT_META && e->status == CDZ_META_END_OF_TRACK && i + 1 != t->n_events)
                 return cdz_error_set(err, CDZ_ERR_ARG, "track %zu, event %zu: end-of-track before the last event", ti, i);
         } else {
@@ -93,7 +91,7 @@ static void emit_track(const cdz_midi *m, const cdz_midi_track *t, sink *s) {
             put(s, e->kind == CDZ_MIDI_EVENT_SYSEX ? 0xF0 : 0xF7);
         }
         put_vlq(s, e->data_len);
-        put_bytes(s, m->pool + e->data_off, e->data_len);
+        if (e->data_len) put_bytes(s, m->pool + e->data_off, e->data_len);
     }
     if (!ended) {
         put(s, 0x00);

@@ -9,7 +9,8 @@
 /* Open notes per key as FIFO linked lists threaded through the note array. */
 typedef struct pairing {
     uint32_t head[N_KEYS], tail[N_KEYS];
-    uint32_t *next; /* one per note */
+    int64_t orphan_off[N_KEYS]; /* tick of the last note-off that found nothing sounding, or -1 */
+    uint32_t *next;             /* one per note */
 } pairing;
 
 static size_t count_note_ons(const cdz_midi *m) {
@@ -23,6 +24,7 @@ static void close_note(cdz_score *s, pairing *p, unsigned key, int64_t tick) {
     uint32_t i = p->head[key];
     if (i == NONE) {
         if (s->n_orphan_note_offs < UINT32_MAX) s->n_orphan_note_offs++;
+        p->orphan_off[key] = tick;
         return;
     }
     s->notes[i].end_tick = tick;
@@ -56,7 +58,7 @@ static cdz_status read_meta(cdz_score *s, const cdz_midi *m, const cdz_midi_even
         if (!*named) {
             char *name = s->tracks[ti].name;
             size_t n = e->data_len < sizeof s->tracks[ti].name ? e->data_len : sizeof s->tracks[ti].name - 1;
-            memcpy(name, cdz_midi_payload(m, e), n);
+            if (n) memcpy(name, cdz_midi_payload(m, e), n);
             name[n] = 0;
             *named = 1;
         }
@@ -71,7 +73,10 @@ static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing
     uint8_t program[16] = {0};
     int named = 0;
     cdz_status st;
-    for (unsigned k = 0; k < N_KEYS; k++) p->head[k] = p->tail[k] = NONE;
+    for (unsigned k = 0; k < N_KEYS; k++) {
+        p->head[k] = p->tail[k] = NONE;
+        p->orphan_off[k] = -1;
+    }
     for (size_t i = 0; i < t->n_events; i++) {
         const cdz_midi_event *e = &t->events[i];
         if (e->kind == CDZ_MIDI_EVENT_META) {
@@ -91,6 +96,13 @@ static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing
                                            .is_drum = ch == CDZ_DRUM_CHANNEL};
                 s->n_notes++;
                 p->next[idx] = NONE;
+                if (p->orphan_off[key] == e->tick) {
+                    /* Off written before on at one tick, with nothing sounding: a zero-length note. */
+                    s->notes[idx].end_tick = e->tick;
+                    p->orphan_off[key] = -1;
+                    s->n_orphan_note_offs--;
+                    break;
+                }
                 if (p->tail[key] == NONE)
                     p->head[key] = idx;
                 else
@@ -138,7 +150,7 @@ cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_error *err) 
     if (m->n_tracks > 0xFFFF) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu tracks: at most 65535", m->n_tracks);
     size_t n_on = count_note_ons(m);
     if (n_on > UINT32_MAX - 1) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu notes: too many", n_on);
-    p = cdz_malloc(sizeof *p);
+    p = cdz_calloc(1, sizeof *p);
     if (!p || score_ensure_tracks(s, m->n_tracks) != CDZ_OK ||
         cdz_grow((void **)&s->notes, &s->cap_notes, n_on, sizeof *s->notes) != CDZ_OK ||
         !(p->next = cdz_calloc(n_on ? n_on : 1, sizeof *p->next))) {

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Runs every test program and adds up their "name: N passed, M failed" lines into the final summary
+# line. A program that crashes or exits non-zero without failures of its own counts as one failure.
+# Usage: sh tests/run.sh BUILD_DIR   (run from the repository root)
+set -u
+build=${1:-build}
+san=build/san
+passed=0
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+run() { # name, command...
+    name=$1
+    shift
+    printf '== %s\n' "$name"
+    start=$(date +%s)
+    "$@" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    line=$(grep -E '^[A-Za-z0-9_]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    p=$(printf '%s' "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(printf '%s' "$line" | sed -E 's/.*, ([0-9]+) failed/\1/')
+    [ -n "$line" ] || { p=0; f=0; }
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $name: exit status $rc"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    printf '   (%ss)\n' "$(( $(date +%s) - start ))"
+}
+
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    case "$t" in
+    */test_cli) run test_cli "$t" "$build/cadenza" ;;
+    *) run "$(basename "$t")" "$t" ;;
+    esac
+done
+
+# The fuzz seed corpus and the robustness test under AddressSanitizer + UndefinedBehaviorSanitizer.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run "replay_midi (asan, ubsan)" "$san/fuzz/replay_midi" tests/fuzz/corpus
+for t in test_robust test_midi test_score test_core; do
+    [ -x "$san/tests/$t" ] && run "$t (asan, ubsan)" "$san/tests/$t"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,159 @@
+/* A tiny test harness: CHECK macros that count and print failures with expected and actual values,
+ * a summary line "<name>: N passed, M failed" that tests/run.sh adds up, and helpers shared by tests. */
+#ifndef CADENZA_TEST_H
+#define CADENZA_TEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cadenza.h"
+
+static int t_passed, t_failed;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (cond) {                                                        \
+            t_passed++;                                                    \
+        } else {                                                           \
+            t_failed++;                                                    \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
+            printf(__VA_ARGS__);                                           \
+            printf("\n");                                                  \
+        }                                                                  \
+    } while (0)
+
+#define CHECK_INT(actual, expected)                                                          \
+    do {                                                                                     \
+        long long a_ = (long long)(actual), e_ = (long long)(expected);                      \
+        CHECK(a_ == e_, "%s = %lld, expected %lld", #actual, a_, e_);                        \
+    } while (0)
+
+#define CHECK_NEAR(actual, expected, tol)                                                    \
+    do {                                                                                     \
+        double a_ = (double)(actual), e_ = (double)(expected);                               \
+        CHECK(a_ - e_ <= (tol) && e_ - a_ <= (tol), "%s = %.9g, expected %.9g (tolerance %g)", #actual, a_, e_, (double)(tol)); \
+    } while (0)
+
+#define CHECK_STR_CONTAINS(hay, needle) \
+    CHECK(strstr((hay), (needle)) != NULL, "\"%s\" does not contain \"%s\"", (hay), (needle))
+
+static inline int test_summary(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, t_passed, t_failed);
+    return t_failed ? 1 : 0;
+}
+
+/* The corpora: $CADENZA_DATA, else ../shared/data (from the repository root). NULL if neither exists. */
+static inline const char *test_data_dir(void) {
+    const char *env = getenv("CADENZA_DATA");
+    FILE *f;
+    static char probe[4096];
+    const char *dirs[2] = {env, "../shared/data"};
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i] || !dirs[i][0]) continue;
+        snprintf(probe, sizeof probe, "%s/README.md", dirs[i]);
+        if ((f = fopen(probe, "rb"))) {
+            fclose(f);
+            return dirs[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- building byte arrays ---- */
+typedef struct bytes {
+    unsigned char b[1 << 16];
+    size_t n;
+} bytes;
+
+static inline void by_put(bytes *x, const unsigned char *p, size_t n) {
+    memcpy(x->b + x->n, p, n);
+    x->n += n;
+}
+#define BY(x, ...)                                                  \
+    do {                                                            \
+        const unsigned char tmp_[] = {__VA_ARGS__};                 \
+        by_put((x), tmp_, sizeof tmp_);                             \
+    } while (0)
+static inline void by_be32(bytes *x, unsigned v) { BY(x, (unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8), (unsigned char)v); }
+static inline void by_header(bytes *x, unsigned format, unsigned ntrks, unsigned division) {
+    BY(x, 'M', 'T', 'h', 'd', 0, 0, 0, 6, (unsigned char)(format >> 8), (unsigned char)format,
+       (unsigned char)(ntrks >> 8), (unsigned char)ntrks, (unsigned char)(division >> 8), (unsigned char)division);
+}
+/* A track chunk around body bytes */
+static inline void by_track(bytes *x, const unsigned char *body, size_t n) {
+    BY(x, 'M', 'T', 'r', 'k');
+    by_be32(x, (unsigned)n);
+    by_put(x, body, n);
+}
+#define BY_TRACK(x, ...)                                            \
+    do {                                                            \
+        const unsigned char body_[] = {__VA_ARGS__};                \
+        by_track((x), body_, sizeof body_);                         \
+    } while (0)
+
+#endif
+
+/* ---- allocation failure injection ----
+ * fail_at = n makes the n-th allocation (1-based) from now fail; live counts blocks not yet freed. */
+typedef struct fail_alloc {
+    long count, fail_at, live;
+    int failed;
+} fail_alloc;
+static fail_alloc g_fa;
+
+static void *fa_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    if (++g_fa.count == g_fa.fail_at) {
+        g_fa.failed = 1;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p) g_fa.live++;
+    return p;
+}
+static void *fa_resize(void *ctx, void *ptr, size_t size) {
+    (void)ctx;
+    if (++g_fa.count == g_fa.fail_at) {
+        g_fa.failed = 1;
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+static void fa_release(void *ctx, void *ptr) {
+    (void)ctx;
+    if (ptr) g_fa.live--;
+    free(ptr);
+}
+static inline void fa_install(long fail_at) {
+    static const cdz_allocator a = {fa_alloc, fa_resize, fa_release, NULL};
+    g_fa = (fail_alloc){0, fail_at, 0, 0};
+    cdz_set_allocator(&a);
+}
+static inline void fa_remove(void) { cdz_set_allocator(NULL); }
+
+/* Runs `op` (which must free all it allocates on success too) failing allocation 1, 2, ... until it
+ * succeeds without a failure. Checks each failure returns CDZ_ERR_NOMEM and leaks nothing. Returns the
+ * number of allocation points covered. */
+#define FAIL_EACH_ALLOCATION(label, op)                                                              \
+    do {                                                                                             \
+        long n_ = 1;                                                                                 \
+        for (; n_ < 100000; n_++) {                                                                  \
+            fa_install(n_);                                                                          \
+            cdz_status st_ = (op);                                                                   \
+            long live_ = g_fa.live;                                                                  \
+            int failed_ = g_fa.failed;                                                               \
+            fa_remove();                                                                             \
+            if (!failed_) {                                                                          \
+                CHECK(st_ == CDZ_OK, "%s: status %d with no allocation failure", label, st_);        \
+                CHECK(live_ == 0, "%s: %ld blocks leaked on success", label, live_);                 \
+                break;                                                                               \
+            }                                                                                        \
+            if (st_ != CDZ_ERR_NOMEM || live_ != 0) {                                                \
+                CHECK(0, "%s: failing allocation %ld gave status %d, %ld blocks leaked", label, n_, st_, live_); \
+                break;                                                                               \
+            }                                                                                        \
+        }                                                                                            \
+        printf("%s: failed each of %ld allocations in turn\n", label, n_ - 1);                       \
+        CHECK(n_ > 1, "%s: no allocation was made", label);                                          \
+    } while (0)

@@ -1,0 +1,94 @@
+/* Core: status text, errors, checked arithmetic, growth, the stable sort, files. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+
+typedef struct pair {
+    int key, order;
+} pair;
+static int pair_cmp(const void *a, const void *b) { return ((const pair *)a)->key - ((const pair *)b)->key; }
+
+static void test_status_and_errors(void) {
+    CHECK(strcmp(cdz_status_str(CDZ_OK), "ok") == 0, "ok text");
+    CHECK(strcmp(cdz_status_str(CDZ_ERR_FORMAT), "malformed input") == 0, "format text");
+    CHECK(strcmp(cdz_status_str(-999), "unknown error") == 0, "unknown status text");
+    cdz_error err;
+    CHECK_INT(cdz_error_set(&err, CDZ_ERR_IO, "%s: %d", "x", 5), CDZ_ERR_IO);
+    CHECK(strcmp(err.msg, "x: 5") == 0 && err.status == CDZ_ERR_IO, "error message '%s'", err.msg);
+    CHECK_INT(cdz_error_set(NULL, CDZ_ERR_ARG, "ignored"), CDZ_ERR_ARG);
+    size_t r;
+    CHECK(cdz_mul_ok(SIZE_MAX / 2, 3, &r) == 0, "multiplication overflow detected");
+    CHECK(cdz_add_ok(SIZE_MAX, 1, &r) == 0, "addition overflow detected");
+    CHECK(cdz_mul_ok(1000, 1000, &r) && r == 1000000, "multiplication");
+    CHECK(cdz_calloc(SIZE_MAX / 2, 4) == NULL, "calloc overflow returns NULL");
+    int *v = NULL;
+    size_t cap = 0;
+    CHECK_INT(cdz_grow((void **)&v, &cap, 5, sizeof *v), CDZ_OK);
+    CHECK(cap >= 5, "grow capacity %zu", cap);
+    CHECK_INT(cdz_grow((void **)&v, &cap, SIZE_MAX / 2, sizeof *v), CDZ_ERR_NOMEM);
+    CHECK(v != NULL && cap >= 5, "failed growth keeps the array");
+    cdz_free(v);
+}
+
+static void test_sort_stable(void) {
+    for (int n = 0; n < 300; n += 7) {
+        pair *p = malloc(sizeof *p * (size_t)(n + 1));
+        for (int i = 0; i < n; i++) p[i] = (pair){(i * 7919) % 13, i};
+        CHECK_INT(cdz_sort_stable(p, (size_t)n, sizeof *p, pair_cmp), CDZ_OK);
+        int ok = 1;
+        for (int i = 1; i < n; i++)
+            if (p[i - 1].key > p[i].key || (p[i - 1].key == p[i].key && p[i - 1].order > p[i].order)) ok = 0;
+        CHECK(ok, "sort of %d items is not sorted and stable", n);
+        free(p);
+    }
+}
+
+static void test_files(void) {
+    char dir[] = "/tmp/cadenza_test_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[256], sub[256], other[256];
+    snprintf(path, sizeof path, "%s/a.mid", dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(other, sizeof other, "%s/sub/b.MID", dir);
+    cdz_error err = {0};
+    CHECK_INT(cdz_file_write_atomic(path, "hello", 5, &err), CDZ_OK);
+    CHECK_INT(cdz_file_write_atomic(path, "hi", 2, &err), CDZ_OK); /* replaces */
+    uint8_t *b;
+    size_t n;
+    CHECK_INT(cdz_file_read_all(path, &b, &n, &err), CDZ_OK);
+    CHECK(n == 2 && memcmp(b, "hi", 2) == 0, "read back what was written");
+    cdz_free(b);
+    mkdir(sub, 0755);
+    CHECK_INT(cdz_file_write_atomic(other, "", 0, &err), CDZ_OK);
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing/x.mid", dir);
+    CHECK_INT(cdz_file_write_atomic(bad, "x", 1, &err), CDZ_ERR_IO);
+    CHECK_STR_CONTAINS(err.msg, "cannot create");
+    CHECK_INT(cdz_file_read_all(sub, &b, &n, &err), CDZ_ERR_IO);
+    CHECK_STR_CONTAINS(err.msg, "is a directory");
+    char **paths;
+    CHECK_INT(cdz_file_list(dir, ".mid", &paths, &n, &err), CDZ_OK);
+    CHECK(n == 2 && strcmp(paths[0], path) == 0 && strcmp(paths[1], other) == 0, "listed %zu files", n);
+    cdz_file_list_free(paths, n);
+    CHECK_INT(cdz_file_list(dir, ".wav", &paths, &n, &err), CDZ_OK);
+    CHECK_INT(n, 0);
+    cdz_file_list_free(paths, n);
+    CHECK_INT(cdz_file_list(bad, NULL, &paths, &n, &err), CDZ_ERR_IO);
+    /* A failed atomic write leaves the old file whole and no temporary behind. */
+    CHECK_INT(cdz_file_read_all(path, &b, &n, &err), CDZ_OK);
+    CHECK(n == 2, "old file intact");
+    cdz_free(b);
+    FAIL_EACH_ALLOCATION("file list", (cdz_file_list(dir, NULL, &paths, &n, NULL) == CDZ_OK ? (cdz_file_list_free(paths, n), CDZ_OK) : CDZ_ERR_NOMEM));
+    unlink(other);
+    rmdir(sub);
+    unlink(path);
+    CHECK(rmdir(dir) == 0, "temporary folder left files behind");
+}
+
+int main(void) {
+    test_status_and_errors();
+    test_sort_stable();
+    test_files();
+    return test_summary("test_core");
+}
