@@ -138,6 +138,7 @@ cdz_status cdz_score_add_time_signature(cdz_score *s, int64_t tick, uint8_t nume
 cdz_status cdz_score_add_key_signature(cdz_score *s, int64_t tick, int8_t sharps, uint8_t minor);
 cdz_status cdz_score_add_control(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, uint8_t number,
                                  uint8_t value);
+cdz_status cdz_score_add_pitch_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, int16_t value);
 /* After adding or changing things by hand: sorts every list, fills seconds, end_tick and duration. */
 cdz_status cdz_score_finish(cdz_score *s, cdz_error *err);
 

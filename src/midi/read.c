@@ -84,8 +84,9 @@ static cdz_status push(reader *r, cdz_midi_track *t, const cdz_midi_event *e) {
 /* Parses one MTrk body b[start, end). The pool is the whole file, so payload offsets are file offsets. */
 static cdz_status parse_track(reader *r, size_t ti, size_t start, size_t end) {
     cdz_midi_track *t = &r->m->tracks[ti];
-    /* An event takes at least 2 bytes (delta + running-status data), usually 3-4: start near that. */
-    size_t hint = (end - start) / 3 + 4;
+    /* An event takes at least 2 bytes (delta + running-status data), usually 3-4 (about 3.5 over the
+     * shared corpora): start near that, and grow if needed. */
+    size_t hint = (end - start) / 4 + 4;
     if (cdz_grow((void **)&t->events, &t->cap_events, hint, sizeof *t->events) != CDZ_OK)
         return cdz_error_set(r->err, CDZ_ERR_NOMEM, "%s: out of memory reading track %zu", NAME(r), ti);
     const uint8_t *b = r->b;

@@ -6,21 +6,28 @@
 #define N_KEYS (16 * 128)
 #define NONE UINT32_MAX
 
-/* Open notes per key as FIFO linked lists threaded through the note array. */
+/* Open notes per key as FIFO linked lists threaded through the note array. A key's slots are valid only
+ * when its gen matches the current track's, so starting a track costs nothing however many keys the
+ * last one used; `touched` lists the keys in use for the end-of-track sweep. */
 typedef struct pairing {
     uint32_t head[N_KEYS], tail[N_KEYS];
     int64_t orphan_off[N_KEYS]; /* tick of the last note-off that found nothing sounding, or -1 */
-    uint32_t *next;             /* one per note */
+    uint32_t gen[N_KEYS], cur_gen;
+    uint16_t touched[N_KEYS];
+    size_t n_touched;
+    uint32_t *next; /* one per note */
 } pairing;
 
-static size_t count_note_ons(const cdz_midi *m) {
-    size_t n = 0;
-    for (size_t t = 0; t < m->n_tracks; t++)
-        for (size_t i = 0; i < m->tracks[t].n_events; i++) n += cdz_midi_event_is_note_on(&m->tracks[t].events[i]);
-    return n;
+static inline void use_key(pairing *p, unsigned key) {
+    if (p->gen[key] == p->cur_gen) return;
+    p->gen[key] = p->cur_gen;
+    p->head[key] = p->tail[key] = NONE;
+    p->orphan_off[key] = -1;
+    p->touched[p->n_touched++] = (uint16_t)key;
 }
 
 static void close_note(cdz_score *s, pairing *p, unsigned key, int64_t tick) {
+    use_key(p, key);
     uint32_t i = p->head[key];
     if (i == NONE) {
         if (s->n_orphan_note_offs < UINT32_MAX) s->n_orphan_note_offs++;
@@ -30,6 +37,49 @@ static void close_note(cdz_score *s, pairing *p, unsigned key, int64_t tick) {
     s->notes[i].end_tick = tick;
     p->head[key] = p->next[i];
     if (p->head[key] == NONE) p->tail[key] = NONE;
+}
+
+static void open_note(cdz_score *s, pairing *p, const cdz_midi_event *e, uint16_t track, uint8_t program) {
+    uint8_t ch = e->status & 0x0F;
+    unsigned key = ch * 128u + e->data1;
+    use_key(p, key);
+    uint32_t idx = (uint32_t)s->n_notes++; /* capacity was reserved for every note-on */
+    s->notes[idx] = (cdz_note){.start_tick = e->tick, .end_tick = -1, .start_step = -1, .end_step = -1, .track = track,
+                               .channel = ch, .program = program, .pitch = e->data1, .velocity = e->data2,
+                               .is_drum = ch == CDZ_DRUM_CHANNEL};
+    p->next[idx] = NONE;
+    if (p->orphan_off[key] == e->tick) {
+        /* Off written before on at one tick, with nothing sounding: a zero-length note. */
+        s->notes[idx].end_tick = e->tick;
+        p->orphan_off[key] = -1;
+        s->n_orphan_note_offs--;
+        return;
+    }
+    if (p->tail[key] == NONE)
+        p->head[key] = idx;
+    else
+        p->next[p->tail[key]] = idx;
+    p->tail[key] = idx;
+}
+
+/* Counts what the score will hold, so each list is allocated once. */
+typedef struct counts {
+    size_t notes, controls, bends;
+} counts;
+
+static counts count_events(const cdz_midi *m) {
+    counts c = {0, 0, 0};
+    for (size_t t = 0; t < m->n_tracks; t++) {
+        for (size_t i = 0; i < m->tracks[t].n_events; i++) {
+            const cdz_midi_event *e = &m->tracks[t].events[i];
+            if (e->kind != CDZ_MIDI_EVENT_CHANNEL) continue;
+            uint8_t kind = e->status & 0xF0;
+            c.notes += kind == CDZ_MIDI_NOTE_ON && e->data2 > 0;
+            c.controls += kind == CDZ_MIDI_CONTROL_CHANGE;
+            c.bends += kind == CDZ_MIDI_PITCH_BEND;
+        }
+    }
+    return c;
 }
 
 static cdz_status read_meta(cdz_score *s, const cdz_midi *m, const cdz_midi_event *e, size_t ti, int *named) {
@@ -73,10 +123,9 @@ static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing
     uint8_t program[16] = {0};
     int named = 0;
     cdz_status st;
-    for (unsigned k = 0; k < N_KEYS; k++) {
-        p->head[k] = p->tail[k] = NONE;
-        p->orphan_off[k] = -1;
-    }
+    uint16_t track = (uint16_t)ti;
+    p->cur_gen++;
+    p->n_touched = 0;
     for (size_t i = 0; i < t->n_events; i++) {
         const cdz_midi_event *e = &t->events[i];
         if (e->kind == CDZ_MIDI_EVENT_META) {
@@ -85,41 +134,23 @@ static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing
         }
         if (e->kind != CDZ_MIDI_EVENT_CHANNEL) continue;
         uint8_t ch = e->status & 0x0F;
+        /* Controls and bends were counted and reserved, so they are written in place. */
         switch (e->status & 0xF0) {
         case CDZ_MIDI_NOTE_ON:
-            if (e->data2 > 0) {
-                unsigned key = ch * 128u + e->data1;
-                uint32_t idx = (uint32_t)s->n_notes; /* capacity was reserved for every note-on */
-                s->notes[idx] = (cdz_note){.start_tick = e->tick, .end_tick = -1, .start_step = -1, .end_step = -1,
-                                           .track = (uint16_t)ti, .channel = ch, .program = program[ch],
-                                           .pitch = e->data1, .velocity = e->data2,
-                                           .is_drum = ch == CDZ_DRUM_CHANNEL};
-                s->n_notes++;
-                p->next[idx] = NONE;
-                if (p->orphan_off[key] == e->tick) {
-                    /* Off written before on at one tick, with nothing sounding: a zero-length note. */
-                    s->notes[idx].end_tick = e->tick;
-                    p->orphan_off[key] = -1;
-                    s->n_orphan_note_offs--;
-                    break;
-                }
-                if (p->tail[key] == NONE)
-                    p->head[key] = idx;
-                else
-                    p->next[p->tail[key]] = idx;
-                p->tail[key] = idx;
-                break;
-            }
-            close_note(s, p, ch * 128u + e->data1, e->tick); /* velocity 0 is a note-off */
+            if (e->data2 > 0)
+                open_note(s, p, e, track, program[ch]);
+            else
+                close_note(s, p, ch * 128u + e->data1, e->tick); /* velocity 0 is a note-off */
             break;
         case CDZ_MIDI_NOTE_OFF: close_note(s, p, ch * 128u + e->data1, e->tick); break;
         case CDZ_MIDI_CONTROL_CHANGE:
-            if ((st = cdz_score_add_control(s, (uint16_t)ti, ch, e->tick, e->data1, e->data2)) != CDZ_OK) return st;
+            s->controls[s->n_controls++] = (cdz_control){.tick = e->tick, .track = track, .channel = ch,
+                                                         .number = e->data1, .value = e->data2};
             break;
         case CDZ_MIDI_PROGRAM_CHANGE: program[ch] = e->data1; break;
         case CDZ_MIDI_PITCH_BEND:
-            if ((st = score_add_bend(s, (uint16_t)ti, ch, e->tick, (int16_t)((e->data2 << 7 | e->data1) - 8192))) != CDZ_OK)
-                return st;
+            s->bends[s->n_bends++] = (cdz_pitch_bend){.tick = e->tick, .track = track, .channel = ch,
+                                                      .value = (int16_t)((e->data2 << 7 | e->data1) - 8192)};
             break;
         default: break;
         }
@@ -127,8 +158,8 @@ static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing
     /* Notes never ended stop at the track's last event. */
     int64_t last = t->n_events ? t->events[t->n_events - 1].tick : 0;
     if (last > s->end_tick) s->end_tick = last;
-    for (unsigned k = 0; k < N_KEYS; k++) {
-        for (uint32_t i = p->head[k]; i != NONE; i = p->next[i]) {
+    for (size_t k = 0; k < p->n_touched; k++) {
+        for (uint32_t i = p->head[p->touched[k]]; i != NONE; i = p->next[i]) {
             s->notes[i].end_tick = last;
             if (s->n_unended_notes < UINT32_MAX) s->n_unended_notes++;
         }
@@ -148,11 +179,20 @@ cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_error *err) 
         if (!(s->smpte_seconds_per_tick > 0)) return cdz_error_set(err, CDZ_ERR_ARG, "MIDI file has no valid division");
     }
     if (m->n_tracks > 0xFFFF) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu tracks: at most 65535", m->n_tracks);
-    size_t n_on = count_note_ons(m);
+    counts c = count_events(m);
+    size_t n_on = c.notes;
     if (n_on > UINT32_MAX - 1) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu notes: too many", n_on);
-    p = cdz_calloc(1, sizeof *p);
+    /* Only gen must start zeroed: every other slot of a key is set when the key is first used. */
+    p = cdz_malloc(sizeof *p);
+    if (p) {
+        memset(p->gen, 0, sizeof p->gen);
+        p->cur_gen = 0;
+        p->next = NULL;
+    }
     if (!p || score_ensure_tracks(s, m->n_tracks) != CDZ_OK ||
         cdz_grow((void **)&s->notes, &s->cap_notes, n_on, sizeof *s->notes) != CDZ_OK ||
+        cdz_grow((void **)&s->controls, &s->cap_controls, c.controls, sizeof *s->controls) != CDZ_OK ||
+        cdz_grow((void **)&s->bends, &s->cap_bends, c.bends, sizeof *s->bends) != CDZ_OK ||
         !(p->next = cdz_calloc(n_on ? n_on : 1, sizeof *p->next))) {
         st = CDZ_ERR_NOMEM;
         goto fail;

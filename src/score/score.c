@@ -121,7 +121,8 @@ cdz_status cdz_score_add_control(cdz_score *s, uint16_t track, uint8_t channel, 
     return SCORE_PUSH(s, control, c);
 }
 
-cdz_status score_add_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, int16_t value) {
+cdz_status cdz_score_add_pitch_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, int16_t value) {
+    if (tick < 0 || channel > 15 || value < -8192 || value > 8191) return CDZ_ERR_ARG;
     cdz_status st = score_ensure_tracks(s, (size_t)track + 1);
     if (st != CDZ_OK) return st;
     cdz_pitch_bend b = {.tick = tick, .track = track, .channel = channel, .value = value};
@@ -132,8 +133,7 @@ cdz_status score_add_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t
 
 #define CMP(a, b) (((a) > (b)) - ((a) < (b)))
 
-int score_note_cmp(const void *pa, const void *pb) {
-    const cdz_note *a = pa, *b = pb;
+static inline int note_order(const cdz_note *a, const cdz_note *b) {
     int c;
     if ((c = CMP(a->start_tick, b->start_tick))) return c;
     if ((c = CMP(a->track, b->track))) return c;
@@ -144,8 +144,55 @@ int score_note_cmp(const void *pa, const void *pb) {
     return CMP(a->program, b->program);
 }
 
-/* Every timed list starts with an int64_t tick, so one comparison sorts them all. */
-static int tick_cmp(const void *a, const void *b) { return CMP(*(const int64_t *)a, *(const int64_t *)b); }
+int score_note_cmp(const void *a, const void *b) { return note_order(a, b); }
+
+/* A stable merge sort specialised per element type, so comparisons inline and elements move as whole
+ * structs. It returns at once when the list is already in order (the common case for lists read from
+ * one track), insertion-sorts blocks of SORT_BLOCK (cheap on nearly sorted input: chords), then merges
+ * blocks bottom-up. */
+#define SORT_BLOCK 32
+#define DEFINE_SORT(name, T, BEFORE)                                                   \
+    static cdz_status name(T *a, size_t n) {                                           \
+        size_t i = 1;                                                                  \
+        while (i < n && !BEFORE(&a[i], &a[i - 1])) i++;                                \
+        if (i >= n) return CDZ_OK;                                                     \
+        T *tmp = cdz_malloc(n * sizeof *tmp); /* no overflow: `a` already holds n */   \
+        if (!tmp) return CDZ_ERR_NOMEM;                                                \
+        for (size_t lo = 0; lo < n; lo += SORT_BLOCK) {                                \
+            size_t hi = lo + SORT_BLOCK < n ? lo + SORT_BLOCK : n;                     \
+            for (size_t j = lo + 1; j < hi; j++) {                                     \
+                T x = a[j];                                                            \
+                size_t k = j;                                                          \
+                for (; k > lo && BEFORE(&x, &a[k - 1]); k--) a[k] = a[k - 1];          \
+                a[k] = x;                                                              \
+            }                                                                          \
+        }                                                                              \
+        T *src = a, *dst = tmp;                                                        \
+        for (size_t w = SORT_BLOCK; w < n; w = w > n / 2 ? n : 2 * w) {                \
+            for (size_t lo = 0; lo < n; lo += 2 * w) {                                 \
+                size_t mid = lo + w < n ? lo + w : n, hi = mid + w < n ? mid + w : n;  \
+                size_t l = lo, r = mid, k = lo;                                        \
+                while (l < mid && r < hi) dst[k++] = BEFORE(&src[r], &src[l]) ? src[r++] : src[l++]; \
+                while (l < mid) dst[k++] = src[l++];                                   \
+                while (r < hi) dst[k++] = src[r++];                                    \
+            }                                                                          \
+            T *swap = src;                                                             \
+            src = dst;                                                                 \
+            dst = swap;                                                                \
+        }                                                                              \
+        if (src != a) memcpy(a, src, n * sizeof *a);                                   \
+        cdz_free(tmp);                                                                 \
+        return CDZ_OK;                                                                 \
+    }
+
+#define NOTE_BEFORE(x, y) (note_order((x), (y)) < 0)
+#define TICK_BEFORE(x, y) ((x)->tick < (y)->tick)
+DEFINE_SORT(sort_notes, cdz_note, NOTE_BEFORE)
+DEFINE_SORT(sort_tempos, cdz_tempo, TICK_BEFORE)
+DEFINE_SORT(sort_time_sigs, cdz_time_signature, TICK_BEFORE)
+DEFINE_SORT(sort_key_sigs, cdz_key_signature, TICK_BEFORE)
+DEFINE_SORT(sort_controls, cdz_control, TICK_BEFORE)
+DEFINE_SORT(sort_bends, cdz_pitch_bend, TICK_BEFORE)
 
 /* Drops an item equal to the one before it (same tick and value): format 1 files often repeat the
  * conductor events in every track, and one map needs them once. */
@@ -174,14 +221,11 @@ static int same_key_sig(const void *pa, const void *pb) {
 }
 
 cdz_status score_sort(cdz_score *s) {
-    /* Notes: the full key makes the order unique up to identical notes, so qsort is deterministic. */
-    if (s->n_notes > 1) qsort(s->notes, s->n_notes, sizeof *s->notes, score_note_cmp);
-    /* The rest keep file order at equal ticks (the last tempo at a tick is the one in force). */
-    if (cdz_sort_stable(s->tempos, s->n_tempos, sizeof *s->tempos, tick_cmp) ||
-        cdz_sort_stable(s->time_sigs, s->n_time_sigs, sizeof *s->time_sigs, tick_cmp) ||
-        cdz_sort_stable(s->key_sigs, s->n_key_sigs, sizeof *s->key_sigs, tick_cmp) ||
-        cdz_sort_stable(s->controls, s->n_controls, sizeof *s->controls, tick_cmp) ||
-        cdz_sort_stable(s->bends, s->n_bends, sizeof *s->bends, tick_cmp))
+    /* Notes are ordered by their full key; the rest keep file order at equal ticks (the last tempo at
+     * a tick is the one in force). */
+    if (sort_notes(s->notes, s->n_notes) || sort_tempos(s->tempos, s->n_tempos) ||
+        sort_time_sigs(s->time_sigs, s->n_time_sigs) || sort_key_sigs(s->key_sigs, s->n_key_sigs) ||
+        sort_controls(s->controls, s->n_controls) || sort_bends(s->bends, s->n_bends))
         return CDZ_ERR_NOMEM;
     DEDUPE(tempos, n_tempos, same_tempo);
     DEDUPE(time_sigs, n_time_sigs, same_time_sig);
@@ -262,10 +306,19 @@ static void fill_tempo_times(cdz_score *s) {
 
 void score_fill_seconds(cdz_score *s) {
     fill_tempo_times(s);
+    /* One tempo for the whole piece (most files): seconds are a multiplication. */
+    double spt = s->smpte_seconds_per_tick;
+    if (!(spt > 0) && s->ppq > 0 && (s->n_tempos == 0 || (s->n_tempos == 1 && s->tempos[0].tick == 0)))
+        spt = seconds_per_tick(s, s->n_tempos ? s->tempos[0].usec_per_quarter : DEFAULT_USEC);
     for (size_t i = 0; i < s->n_notes; i++) {
         cdz_note *n = &s->notes[i];
-        n->start_s = cdz_score_tick_to_seconds(s, n->start_tick);
-        n->end_s = cdz_score_tick_to_seconds(s, n->end_tick);
+        if (spt > 0) {
+            n->start_s = (double)n->start_tick * spt;
+            n->end_s = (double)n->end_tick * spt;
+        } else {
+            n->start_s = cdz_score_tick_to_seconds(s, n->start_tick);
+            n->end_s = cdz_score_tick_to_seconds(s, n->end_tick);
+        }
         if (n->end_tick > s->end_tick) s->end_tick = n->end_tick;
     }
 #define FILL(list, count)                                                        \

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 cdz_status score_ensure_tracks(cdz_score *s, size_t n);
-cdz_status score_add_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, int16_t value);
 int score_note_cmp(const void *a, const void *b);
 /* Sorts every list (notes by the full key of score.h, the others stably by tick). */
 cdz_status score_sort(cdz_score *s);
