@@ -5,7 +5,10 @@
 # reference benchmarks. Never fails the build: a package that cannot be installed is reported.
 set -u
 want="build-essential pkg-config clang libclang-rt-dev libopenblas-dev libfluidsynth-dev fluid-soundfont-gm \
-libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev nodejs npm"
+libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev"
+# Node.js (for the reference benchmarks) may come from elsewhere with npm bundled: look for the commands.
+command -v node >/dev/null 2>&1 || want="$want nodejs"
+command -v npm >/dev/null 2>&1 || want="$want npm"
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,4 +1,5 @@
 /* Core: status text, errors, checked arithmetic, growth, the stable sort, files. */
+#define _DEFAULT_SOURCE
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,16 @@ static void test_files(void) {
     CHECK_INT(cdz_file_list(dir, ".mid", &paths, &n, &err), CDZ_OK);
     CHECK(n == 2 && strcmp(paths[0], path) == 0 && strcmp(paths[1], other) == 0, "listed %zu files", n);
     cdz_file_list_free(paths, n);
+    /* Links back up the tree are followed once, never round in circles. */
+    char loop[300], up[300];
+    snprintf(loop, sizeof loop, "%s/sub/self", dir);
+    snprintf(up, sizeof up, "%s/sub/up", dir);
+    CHECK(symlink(".", loop) == 0 && symlink("..", up) == 0, "symlinks");
+    CHECK_INT(cdz_file_list(dir, ".mid", &paths, &n, &err), CDZ_OK);
+    CHECK(n == 2, "with link loops, listed %zu files, expected 2", n);
+    cdz_file_list_free(paths, n);
+    unlink(loop);
+    unlink(up);
     CHECK_INT(cdz_file_list(dir, ".wav", &paths, &n, &err), CDZ_OK);
     CHECK_INT(n, 0);
     cdz_file_list_free(paths, n);

@@ -173,18 +173,22 @@ static void test_sustain(void) {
     CHECK_INT(cdz_score_add_note(&s, 0, 0, 0, 67, 100, 40, 45), CDZ_OK);  /* held, then re-struck at 50 */
     CHECK_INT(cdz_score_add_note(&s, 0, 0, 0, 67, 100, 50, 55), CDZ_OK);  /* held to the end (pedal never lifts) */
     CHECK_INT(cdz_score_add_note(&s, 0, 1, 0, 72, 100, 0, 10), CDZ_OK);   /* other channel: no pedal */
+    CHECK_INT(cdz_score_add_note(&s, 0, 1, 0, 74, 100, 70, 80), CDZ_OK);  /* the last event of all: 80 */
+    CHECK_INT(cdz_score_add_note(&s, 0, 9, 0, 36, 100, 41, 42), CDZ_OK);  /* drums are left alone */
+    CHECK_INT(cdz_score_add_control(&s, 0, 9, 40, 64, 127), CDZ_OK);
     CHECK_INT(cdz_score_add_control(&s, 0, 0, 5, 64, 127), CDZ_OK);
     CHECK_INT(cdz_score_add_control(&s, 0, 0, 20, 64, 0), CDZ_OK);
     CHECK_INT(cdz_score_add_control(&s, 0, 0, 35, 64, 64), CDZ_OK);       /* 64 counts as down */
     CHECK_INT(cdz_score_finish(&s, NULL), CDZ_OK);
     s.end_tick = 100;
     CHECK_INT(cdz_score_apply_sustain(&s, NULL), CDZ_OK);
-    CHECK_INT(s.n_notes, 5);
+    CHECK_INT(s.n_notes, 7);
     CHECK_INT(find(&s, 60, 0).end_tick, 20);
     CHECK_INT(find(&s, 64, 0).end_tick, 30);
     CHECK_INT(find(&s, 67, 40).end_tick, 50);
-    CHECK_INT(find(&s, 67, 50).end_tick, 100);
+    CHECK_INT(find(&s, 67, 50).end_tick, 80); /* held to the last note or pedal event, as Magenta */
     CHECK_INT(find(&s, 72, 0).end_tick, 10);
+    CHECK_INT(find(&s, 36, 41).end_tick, 42);
     cdz_score_free(&s);
     /* A re-struck key at the same tick as its held note's start leaves a zero-length note: dropped. */
     CHECK_INT(cdz_score_init(&s, 96, NULL), CDZ_OK);
@@ -211,6 +215,11 @@ static void test_transpose_and_slice(void) {
     CHECK_INT(cdz_score_add_tempo(&s, 0, 120), CDZ_OK);
     CHECK_INT(cdz_score_add_tempo(&s, 400, 60), CDZ_OK);
     CHECK_INT(cdz_score_add_control(&s, 0, 0, 320, 7, 100), CDZ_OK);
+    CHECK_INT(cdz_score_add_pitch_bend(&s, 0, 0, 310, -4096), CDZ_OK);
+    CHECK_INT(cdz_score_add_pitch_bend(&s, 0, 0, 310, 8192), CDZ_ERR_ARG);
+    CHECK_INT(cdz_score_add_note(&s, 0, 0, 0, 60, 0, 0, 10), CDZ_ERR_ARG); /* velocity 0 is not a note */
+    CHECK_INT(cdz_score_add_note(&s, 0, 0, 0, 60, 1, 10, 5), CDZ_ERR_ARG); /* ends before it starts */
+    CHECK_INT(cdz_score_add_time_signature(&s, 0, 3, 3), CDZ_ERR_ARG);
     CHECK_INT(cdz_score_finish(&s, NULL), CDZ_OK);
     cdz_error err = {0};
     CHECK_INT(cdz_score_transpose(&s, 3, &err), CDZ_ERR_RANGE);
@@ -232,6 +241,7 @@ static void test_transpose_and_slice(void) {
               cut.time_sigs[1].tick == 150 && cut.time_sigs[1].numerator == 2, "time signatures carried and shifted");
     CHECK(cut.n_tempos == 2 && cut.tempos[0].tick == 0 && cut.tempos[1].tick == 100, "tempos carried and shifted");
     CHECK(cut.n_controls == 1 && cut.controls[0].tick == 20, "controls shifted");
+    CHECK(cut.n_bends == 1 && cut.bends[0].tick == 10 && cut.bends[0].value == -4096, "bends shifted");
     /* 100 ticks at 120 qpm (ppq 100) = 0.5 s, then 60 qpm */
     CHECK_NEAR(note(&cut, 0)->end_s, 0.5 + 50 * 0.01, 1e-12);
     cdz_score_free(&cut);
@@ -244,6 +254,18 @@ static void test_transpose_and_slice(void) {
     CHECK_INT(note(&cut, 2)->end_tick, cut.end_tick); /* cut at the end of the slice */
     cdz_score_free(&cut);
     CHECK_INT(cdz_score_slice_ticks(&cut, &s, 10, 5, NULL), CDZ_ERR_ARG);
+    /* A slice past the end stops at the score's end. */
+    CHECK_INT(cdz_score_slice_seconds(&cut, &s, 0, 1e6, NULL), CDZ_OK);
+    CHECK_INT(cut.end_tick, s.end_tick);
+    cdz_score_free(&cut);
+    /* Quantizing ticks so late that the arithmetic would overflow is refused. */
+    CHECK_INT(cdz_score_add_note(&s, 0, 0, 0, 60, 1, 0, INT64_MAX / 2), CDZ_OK);
+    CHECK_INT(cdz_score_finish(&s, NULL), CDZ_OK);
+    CHECK_INT(cdz_score_quantize(&s, 1, NULL), CDZ_ERR_RANGE);
+    /* A note on a track the score does not have is refused by the writer, not written out of bounds. */
+    cdz_midi m;
+    s.notes[0].track = 7;
+    CHECK_INT(cdz_score_to_midi(&m, &s, 1, NULL), CDZ_ERR_ARG);
     cdz_score_free(&s);
 }
 

@@ -95,9 +95,11 @@ cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_e
  * so an existing file is never left truncated. */
 cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
 
-/* Lists the regular files under `root` (recursively; `root` may also be a file) whose names end with
- * one of the comma-separated suffixes, case-insensitively (".mid,.midi"; NULL or "" for all), sorted by
- * path. Free with cdz_file_list_free. Unreadable subfolders are skipped; an unreadable root is an error. */
+/* Lists the regular files under the folder `root`, recursively, whose names end with one of the
+ * comma-separated suffixes, case-insensitively (".mid,.midi"; NULL or "" for all), sorted by path.
+ * Symbolic links are followed, each folder entered once. A `root` that is not a folder is listed as it
+ * is, whatever its name (the caller named it). Unreadable subfolders are skipped; a missing or
+ * unreadable root is an error. Free with cdz_file_list_free. */
 cdz_status cdz_file_list(const char *root, const char *suffixes, char ***paths, size_t *n, cdz_error *err);
 void cdz_file_list_free(char **paths, size_t n);
 

@@ -104,7 +104,7 @@ typedef struct cdz_score {
     double smpte_seconds_per_tick; /* > 0 for SMPTE timing: fixed time per tick, tempo ignored */
     cdz_note *notes;
     size_t n_notes, cap_notes;
-    cdz_tempo *tempos; /* sorted by tick; tempos[0] is at tick 0 when the list is not empty */
+    cdz_tempo *tempos; /* sorted by tick; 120 qpm holds before the first */
     size_t n_tempos, cap_tempos;
     cdz_time_signature *time_sigs;
     size_t n_time_sigs, cap_time_sigs;
@@ -159,7 +159,8 @@ int64_t cdz_score_bar_to_tick(const cdz_score *s, int64_t bar);
 
 /* ---- editing ---- */
 /* Magenta's sustain handling (note_seq.apply_sustain_control_changes) per (track, channel): while CC 64
- * is >= 64, note-offs are held until the pedal lifts; a re-struck key ends its held note. */
+ * is >= 64, note-offs are held until the pedal lifts; a re-struck key ends its held note; notes still
+ * held at the end ring to the last note or pedal event. Drums are left alone. */
 cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err);
 /* Fills start_step/end_step with Magenta's rounding (a step starts counting once half of it has passed:
  * floor(x + 0.5)); a note that would have no length gets one step. Per quarter works on ticks, so it also
@@ -171,7 +172,7 @@ cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second,
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);
 /* A new score with what lies in [start, end) moved to start at 0: notes that start inside (ends cut at
  * `end`, as Magenta's extract_subsequence does), the tempo, time and key signature in force at `start`
- * and those inside, controls and bends inside. */
+ * and those inside, controls and bends inside. The slice ends at `end` or at the score's end if sooner. */
 cdz_status cdz_score_slice_ticks(cdz_score *out, const cdz_score *s, int64_t start, int64_t end, cdz_error *err);
 cdz_status cdz_score_slice_seconds(cdz_score *out, const cdz_score *s, double start, double end, cdz_error *err);
 cdz_status cdz_score_slice_bars(cdz_score *out, const cdz_score *s, int64_t first_bar, int64_t end_bar,

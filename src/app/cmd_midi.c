@@ -97,7 +97,7 @@ static void info_text(const loaded *l, const char *path) {
         const char *name = in->track < s->n_tracks ? s->tracks[in->track].name : "";
         printf("    track %u", in->track);
         if (name[0]) printf(" \"%s\"", name);
-        printf(", channel %u, %s", in->channel + 1, cdz_gm_program_name(in->program, in->is_drum));
+        printf(", channel %d, %s", in->channel + 1, cdz_gm_program_name(in->program, in->is_drum));
         if (!in->is_drum) printf(" (program %u)", in->program);
         printf(": %zu notes\n", in->n_notes);
     }
@@ -182,7 +182,7 @@ static void notes_text(const loaded *l) {
            "start_tick", "end_tick");
     for (size_t i = 0; i < s->n_notes; i++) {
         const cdz_note *n = &s->notes[i];
-        printf("%5u %3u %4u %5u %4u %12.6f %12.6f %10lld %10lld\n", n->track, n->channel + 1, n->program, n->pitch,
+        printf("%5u %3d %4u %5u %4u %12.6f %12.6f %10lld %10lld\n", n->track, n->channel + 1, n->program, n->pitch,
                n->velocity, n->start_s, n->end_s, (long long)n->start_tick, (long long)n->end_tick);
     }
 }

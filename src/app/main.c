@@ -1,5 +1,8 @@
 /* cadenza: the command-line program. Subcommands in the style of git. */
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "app.h"
 
@@ -17,6 +20,12 @@ static const char USAGE[] =
     "Run 'cadenza <command> --help' for a command's options.\n";
 
 int main(int argc, char **argv) {
+#ifdef __GLIBC__
+    /* Commands read thousands of files in a row: keep freed memory for the next one instead of
+     * returning it to the kernel (about a quarter of the parse time went to page faults). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+#endif
     if (argc < 2) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;

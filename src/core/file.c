@@ -104,7 +104,23 @@ done:
 typedef struct file_list {
     char **v;
     size_t n, cap;
+    struct folder_id {
+        dev_t dev;
+        ino_t ino;
+    } *seen; /* folders entered, so symbolic links cannot make the walk loop */
+    size_t n_seen, cap_seen;
 } file_list;
+
+/* Returns 1 if the folder was entered before, else records it (0), or -1 when out of memory. */
+static int seen_before(file_list *l, const struct stat *sb) {
+    for (size_t i = 0; i < l->n_seen; i++)
+        if (l->seen[i].dev == sb->st_dev && l->seen[i].ino == sb->st_ino) return 1;
+    if (cdz_grow((void **)&l->seen, &l->cap_seen, l->n_seen + 1, sizeof *l->seen)) return -1;
+    l->seen[l->n_seen].dev = sb->st_dev;
+    l->seen[l->n_seen].ino = sb->st_ino;
+    l->n_seen++;
+    return 0;
+}
 
 static int has_suffix(const char *name, const char *suffixes) {
     if (!suffixes || !*suffixes) return 1;
@@ -129,9 +145,11 @@ static cdz_status list_add(file_list *l, const char *path) {
     return CDZ_OK;
 }
 
-/* Depth-first walk; `depth` bounds symlink loops. */
-static cdz_status walk(const char *dir, const char *suffixes, file_list *l, int depth) {
-    if (depth > 64) return CDZ_OK;
+/* Depth-first walk; each folder is entered once, however many links lead to it. */
+static cdz_status walk(const char *dir, const struct stat *dir_stat, const char *suffixes, file_list *l) {
+    int seen = seen_before(l, dir_stat);
+    if (seen < 0) return CDZ_ERR_NOMEM;
+    if (seen) return CDZ_OK;
     DIR *d = opendir(dir);
     if (!d) return CDZ_OK;
     cdz_status st = CDZ_OK;
@@ -149,7 +167,7 @@ static cdz_status walk(const char *dir, const char *suffixes, file_list *l, int 
         struct stat sb;
         if (stat(path, &sb) == 0) {
             if (S_ISDIR(sb.st_mode))
-                st = walk(path, suffixes, l, depth + 1);
+                st = walk(path, &sb, suffixes, l);
             else if (S_ISREG(sb.st_mode) && has_suffix(e->d_name, suffixes))
                 st = list_add(l, path);
         }
@@ -172,10 +190,11 @@ cdz_status cdz_file_list(const char *root, const char *suffixes, char ***paths, 
         DIR *d = opendir(root);
         if (!d) return cdz_error_set(err, CDZ_ERR_IO, "%s: cannot open folder: %s", root, strerror(errno));
         closedir(d);
-        st = walk(root, suffixes, &l, 0);
+        st = walk(root, &sb, suffixes, &l);
     } else {
         st = list_add(&l, root);
     }
+    cdz_free(l.seen);
     if (st != CDZ_OK) {
         cdz_file_list_free(l.v, l.n);
         return cdz_error_set(err, st, "%s: out of memory listing files", root);

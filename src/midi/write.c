@@ -128,6 +128,13 @@ cdz_status cdz_midi_write(const cdz_midi *m, uint8_t **out, size_t *len, cdz_err
     }
     sink count = {NULL, 0};
     emit_file(m, &count);
+    for (size_t i = 0; i < m->n_tracks; i++) {
+        /* A track chunk's length field has 32 bits: bound each track by the bytes it can need. */
+        size_t most = 8, per_event = 4 + 2 + 4; /* delta, status/type, length; payload added below */
+        for (size_t k = 0; k < m->tracks[i].n_events; k++) most += per_event + m->tracks[i].events[k].data_len;
+        if (most > UINT32_MAX)
+            return cdz_error_set(err, CDZ_ERR_RANGE, "track %zu is too long for a MIDI file (over 4 GiB)", i);
+    }
     sink s = {cdz_malloc(count.n), 0};
     if (!s.p) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory writing %zu bytes of MIDI", count.n);
     emit_file(m, &s);

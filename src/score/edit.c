@@ -29,7 +29,9 @@ cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err) {
     size_t n_ev = 0;
     for (size_t i = 0; i < s->n_controls; i++) n_ev += s->controls[i].number == 64;
     if (n_ev == 0) return CDZ_OK;
-    n_ev += 2 * s->n_notes;
+    if (s->n_notes >= UINT32_MAX / 2)
+        return cdz_error_set(err, CDZ_ERR_RANGE, "%zu notes: too many to apply the sustain pedal", s->n_notes);
+    for (size_t i = 0; i < s->n_notes; i++) n_ev += s->notes[i].is_drum ? 0 : 2;
     sus_event *ev = cdz_calloc(n_ev, sizeof *ev);
     uint32_t *active = cdz_calloc(s->n_notes + 1, sizeof *active);
     uint8_t *deleted = cdz_calloc(s->n_notes + 1, 1);
@@ -38,8 +40,10 @@ cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err) {
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory applying the sustain pedal");
     }
     size_t k = 0;
+    /* As Magenta: drums are left alone. */
     for (size_t i = 0; i < s->n_notes; i++) {
         const cdz_note *n = &s->notes[i];
+        if (n->is_drum) continue;
         ev[k] = (sus_event){n->track, n->channel, NOTE_ON, n->start_tick, (uint32_t)i, (uint32_t)k}, k++;
         ev[k] = (sus_event){n->track, n->channel, NOTE_OFF, n->end_tick, (uint32_t)i, (uint32_t)k}, k++;
     }
@@ -49,7 +53,10 @@ cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err) {
             ev[k] = (sus_event){c->track, c->channel, c->value >= 64 ? SUS_ON : SUS_OFF, c->tick, 0, (uint32_t)k}, k++;
     }
     qsort(ev, n_ev, sizeof *ev, sus_cmp);
-    int64_t end = s->end_tick;
+    /* Notes the pedal still holds at the end ring until the last note or pedal event, as in Magenta. */
+    int64_t end = 0;
+    for (size_t i = 0; i < n_ev; i++)
+        if (ev[i].tick > end) end = ev[i].tick;
     size_t n_active = 0;
     int sustained = 0;
     for (size_t i = 0; i < n_ev; i++) {
@@ -123,6 +130,9 @@ cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error
     if (s->ppq <= 0) {
         /* SMPTE timing has no quarter notes of its own: use the first tempo (or 120 qpm). */
         double qpm = s->n_tempos ? s->tempos[0].qpm : 120.0;
+        for (size_t i = 0; i < s->n_notes; i++)
+            if (!(s->notes[i].end_s * steps_per_quarter * qpm / 60.0 < 9e18))
+                return cdz_error_set(err, CDZ_ERR_RANGE, "note %zu ends at %g s, too late to quantize", i, s->notes[i].end_s);
         for (size_t i = 0; i < s->n_notes; i++) {
             cdz_note *n = &s->notes[i];
             n->start_step = round_step(n->start_s * steps_per_quarter * qpm / 60.0);
@@ -133,7 +143,7 @@ cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error
         /* Integer arithmetic keeps the rounding exact; refuse ticks so large that 2 * tick * steps overflows. */
         for (size_t i = 0; i < s->n_notes; i++) {
             cdz_note *n = &s->notes[i];
-            if (n->end_tick > INT64_MAX / 2 / steps_per_quarter)
+            if (n->end_tick > (INT64_MAX - s->ppq) / 2 / steps_per_quarter)
                 return cdz_error_set(err, CDZ_ERR_RANGE, "note %zu ends at tick %lld, too late to quantize", i,
                                      (long long)n->end_tick);
         }
@@ -249,7 +259,8 @@ cdz_status cdz_score_slice_ticks(cdz_score *out, const cdz_score *s, int64_t sta
         else out->notes[out->n_notes++] = n;
     }
     if (st == CDZ_OK) {
-        out->end_tick = end - start;
+        int64_t last = end < s->end_tick ? end : s->end_tick;
+        out->end_tick = last > start ? last - start : 0;
         st = score_sort(out);
     }
     if (st != CDZ_OK) {

@@ -41,11 +41,11 @@ static void close_note(cdz_score *s, pairing *p, unsigned key, int64_t tick) {
 
 static void open_note(cdz_score *s, pairing *p, const cdz_midi_event *e, uint16_t track, uint8_t program) {
     uint8_t ch = e->status & 0x0F;
-    unsigned key = ch * 128u + e->data1;
+    unsigned key = ch * 128u + (e->data1 & 0x7F);
     use_key(p, key);
     uint32_t idx = (uint32_t)s->n_notes++; /* capacity was reserved for every note-on */
     s->notes[idx] = (cdz_note){.start_tick = e->tick, .end_tick = -1, .start_step = -1, .end_step = -1, .track = track,
-                               .channel = ch, .program = program, .pitch = e->data1, .velocity = e->data2,
+                               .channel = ch, .program = program, .pitch = e->data1 & 0x7F, .velocity = e->data2 & 0x7F,
                                .is_drum = ch == CDZ_DRUM_CHANNEL};
     p->next[idx] = NONE;
     if (p->orphan_off[key] == e->tick) {
@@ -74,7 +74,7 @@ static counts count_events(const cdz_midi *m) {
             const cdz_midi_event *e = &m->tracks[t].events[i];
             if (e->kind != CDZ_MIDI_EVENT_CHANNEL) continue;
             uint8_t kind = e->status & 0xF0;
-            c.notes += kind == CDZ_MIDI_NOTE_ON && e->data2 > 0;
+            c.notes += kind == CDZ_MIDI_NOTE_ON && (e->data2 & 0x7F) > 0;
             c.controls += kind == CDZ_MIDI_CONTROL_CHANGE;
             c.bends += kind == CDZ_MIDI_PITCH_BEND;
         }
@@ -87,7 +87,9 @@ static cdz_status read_meta(cdz_score *s, const cdz_midi *m, const cdz_midi_even
     uint8_t num, den;
     int8_t sharps;
     uint8_t minor;
-    /* Malformed meta payloads (wrong lengths, zero tempo) carry no usable meaning and are skipped. */
+    /* Malformed meta payloads (wrong lengths, zero tempo, or outside the pool in a file built in
+     * memory) carry no usable meaning and are skipped. */
+    if (e->data_off > m->pool_len || e->data_len > m->pool_len - e->data_off) return CDZ_OK;
     switch (e->status) {
     case CDZ_META_TEMPO:
         if (cdz_midi_meta_tempo(m, e, &usec) == CDZ_OK && usec > 0) {
@@ -134,23 +136,24 @@ static cdz_status read_track(cdz_score *s, const cdz_midi *m, size_t ti, pairing
         }
         if (e->kind != CDZ_MIDI_EVENT_CHANNEL) continue;
         uint8_t ch = e->status & 0x0F;
-        /* Controls and bends were counted and reserved, so they are written in place. */
+        /* Controls and bends were counted and reserved, so they are written in place. Data bytes are
+         * masked to 7 bits: a file read from bytes has no others, one built in memory might. */
         switch (e->status & 0xF0) {
         case CDZ_MIDI_NOTE_ON:
-            if (e->data2 > 0)
+            if ((e->data2 & 0x7F) > 0)
                 open_note(s, p, e, track, program[ch]);
             else
-                close_note(s, p, ch * 128u + e->data1, e->tick); /* velocity 0 is a note-off */
+                close_note(s, p, ch * 128u + (e->data1 & 0x7F), e->tick); /* velocity 0 is a note-off */
             break;
-        case CDZ_MIDI_NOTE_OFF: close_note(s, p, ch * 128u + e->data1, e->tick); break;
+        case CDZ_MIDI_NOTE_OFF: close_note(s, p, ch * 128u + (e->data1 & 0x7F), e->tick); break;
         case CDZ_MIDI_CONTROL_CHANGE:
             s->controls[s->n_controls++] = (cdz_control){.tick = e->tick, .track = track, .channel = ch,
-                                                         .number = e->data1, .value = e->data2};
+                                                         .number = e->data1 & 0x7F, .value = e->data2 & 0x7F};
             break;
-        case CDZ_MIDI_PROGRAM_CHANGE: program[ch] = e->data1; break;
+        case CDZ_MIDI_PROGRAM_CHANGE: program[ch] = e->data1 & 0x7F; break;
         case CDZ_MIDI_PITCH_BEND:
             s->bends[s->n_bends++] = (cdz_pitch_bend){.tick = e->tick, .track = track, .channel = ch,
-                                                      .value = (int16_t)((e->data2 << 7 | e->data1) - 8192)};
+                                                      .value = (int16_t)(((e->data2 & 0x7F) << 7 | (e->data1 & 0x7F)) - 8192)};
             break;
         default: break;
         }

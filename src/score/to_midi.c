@@ -15,7 +15,7 @@ enum {
 typedef struct item {
     int64_t tick;
     uint32_t order; /* ORDER_* */
-    uint32_t seq;   /* position in the order of creation, for a stable sort */
+    size_t seq;     /* position in the order of creation, for a stable sort */
     uint16_t track;
     cdz_midi_event ev;
     const uint8_t *payload; /* meta payload to copy, if any */
@@ -31,7 +31,7 @@ static cdz_status push(items *it, uint16_t track, int64_t tick, uint32_t order, 
                        const uint8_t *payload, uint8_t payload_len) {
     if (cdz_grow((void **)&it->v, &it->cap, it->n + 1, sizeof *it->v)) return CDZ_ERR_NOMEM;
     ev.tick = tick;
-    it->v[it->n] = (item){tick, order, (uint32_t)it->n, track, ev, payload, payload_len};
+    it->v[it->n] = (item){tick, order, it->n, track, ev, payload, payload_len};
     it->n++;
     return CDZ_OK;
 }
@@ -117,14 +117,33 @@ static uint16_t first_track(const cdz_score *s, uint16_t t) {
 }
 
 static cdz_status check_score(const cdz_score *s, cdz_error *err) {
+    size_t n_tracks = s->n_tracks ? s->n_tracks : 1;
     for (size_t i = 0; i < s->n_notes; i++) {
         const cdz_note *n = &s->notes[i];
         if (n->start_tick < 0 || n->end_tick < n->start_tick || n->pitch > 127 || n->channel > 15 ||
-            n->program > 127 || n->velocity > 127)
+            n->program > 127 || n->velocity > 127 || n->track >= n_tracks)
             return cdz_error_set(err, CDZ_ERR_ARG, "note %zu: invalid (pitch %u, channel %u, ticks %lld-%lld)", i,
                                  n->pitch, n->channel, (long long)n->start_tick, (long long)n->end_tick);
         if (i && score_note_cmp(&s->notes[i - 1], n) > 0)
             return cdz_error_set(err, CDZ_ERR_ARG, "note %zu: notes are not sorted (call cdz_score_finish)", i);
+    }
+    for (size_t i = 0; i < s->n_controls; i++) {
+        const cdz_control *c = &s->controls[i];
+        if (c->tick < 0 || c->channel > 15 || c->number > 127 || c->value > 127 || c->track >= n_tracks)
+            return cdz_error_set(err, CDZ_ERR_ARG, "control change %zu: invalid", i);
+    }
+    for (size_t i = 0; i < s->n_bends; i++) {
+        const cdz_pitch_bend *b = &s->bends[i];
+        if (b->tick < 0 || b->channel > 15 || b->value < -8192 || b->value > 8191 || b->track >= n_tracks)
+            return cdz_error_set(err, CDZ_ERR_ARG, "pitch bend %zu: invalid", i);
+    }
+    for (size_t i = 0; i < s->n_tempos; i++)
+        if (s->tempos[i].tick < 0 || s->tempos[i].usec_per_quarter == 0 || s->tempos[i].usec_per_quarter > 0xFFFFFF)
+            return cdz_error_set(err, CDZ_ERR_ARG, "tempo %zu: invalid", i);
+    for (size_t i = 0; i < s->n_time_sigs; i++) {
+        const cdz_time_signature *t = &s->time_sigs[i];
+        if (t->tick < 0 || t->denominator == 0 || (t->denominator & (t->denominator - 1)))
+            return cdz_error_set(err, CDZ_ERR_ARG, "time signature %zu: invalid", i);
     }
     return CDZ_OK;
 }
