@@ -40,7 +40,7 @@ ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c))
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

@@ -4,4 +4,6 @@
 #include "cadenza/core.h"
 #include "cadenza/midi.h"
 #include "cadenza/score.h"
+#include "cadenza/extract.h"
+#include "cadenza/codec.h"
 #endif

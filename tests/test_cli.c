@@ -93,6 +93,43 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "{\"track\":0,\"channel\":0,\"program\":0,\"is_drum\":false,\"pitch\":60,\"velocity\":90,\"start_s\":0,\"end_s\":0.525,\"start_tick\":0,\"end_tick\":420}");
 
+    /* codec: list, encode to text and JSON, decode back to MIDI, and bad input */
+    char tok[256], js[256], out_mid[256];
+    snprintf(tok, sizeof tok, "%s/demo.txt", dir);
+    snprintf(js, sizeof js, "%s/demo.json", dir);
+    snprintf(out_mid, sizeof out_mid, "%s/back.mid", dir);
+    CHECK_INT(run("codec list"), 0);
+    CHECK_STR_CONTAINS(out, "performance   388 tokens");
+    snprintf(args, sizeof args, "codec encode --codec performance %s --out %s", mid, tok);
+    CHECK_INT(run(args), 0);
+    slurp(tok, out, sizeof out);
+    CHECK_STR_CONTAINS(out, "# sequence 0: ");
+    CHECK_STR_CONTAINS(out, "VELOCITY_23\nNOTE_ON_48\nNOTE_ON_60\nTIME_SHIFT_53\nNOTE_OFF_60\n");
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", tok, out_mid);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "21 notes");
+    snprintf(args, sizeof args, "codec encode --codec performance --json %s --out %s", mid, js);
+    CHECK_INT(run(args), 0);
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", js, out_mid);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "21 notes");
+    CHECK_INT(run("codec encode x.mid"), 2);
+    CHECK_STR_CONTAINS(err, "--codec NAME is required");
+    CHECK_INT(run("codec encode --codec nope x.mid"), 2);
+    CHECK_INT(run("codec decode --codec melody x.txt"), 2);
+    FILE *g = fopen(tok, "w");
+    fputs("NOTE_ON_60\nBANANA\n", g);
+    fclose(g);
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", tok, out_mid);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "line 2: 'BANANA' is not a performance token");
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s --sequence 3", js, out_mid);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "has 1 sequence, no sequence 3");
+    unlink(tok);
+    unlink(js);
+    unlink(out_mid);
+
     unlink(mid);
     unlink(bad);
     unlink(out_path);

@@ -1,0 +1,79 @@
+/* cadenza codec: music as tokens. Each codec has a named vocabulary, turns a score into token
+ * sequences (through its extractor) and turns any token sequence back into a score.
+ *
+ *   const cdz_codec *c = cdz_codec_find("performance");
+ *   cdz_tokens t = {0};
+ *   if (c->encode(&score, &t, &stats, &err) == CDZ_OK)
+ *       for (size_t i = 0; i < t.n_seqs; i++) { const uint16_t *seq = t.tokens + t.offsets[i]; ... }
+ *   cdz_tokens_free(&t);
+ *
+ * Owns: the codec table and token buffers. Codecs are stateless and thread-safe.
+ *
+ * melody       Magenta MelodyRNN basic_rnn one-hot: 0 no-event, 1 note-off, 2 + (pitch - 48) for
+ *              pitches 48-83 (38 classes). Melodies are extracted with Magenta's pipeline and squashed
+ *              into [48, 84) and to C major (Melody.squash) before encoding.
+ * performance  Performance RNN / Music Transformer events: note-on 0-127, note-off 128-255, time shift
+ *              of 1-100 steps of 10 ms at 256-355, velocity bin 1-32 at 356-387 (388 tokens), with
+ *              Magenta's binning ((v - 1) * 32 / 127 + 1) and order of events. */
+#ifndef CADENZA_CODEC_H
+#define CADENZA_CODEC_H
+
+#include "cadenza/extract.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Token sequences, back to back: sequence i is tokens[offsets[i] .. offsets[i + 1]). */
+typedef struct cdz_tokens {
+    uint16_t *tokens;
+    size_t n_tokens, cap_tokens;
+    size_t *offsets; /* n_seqs + 1 entries once a sequence is added */
+    size_t n_seqs, cap_offsets;
+} cdz_tokens;
+
+void cdz_tokens_free(cdz_tokens *t);
+/* Appends one sequence. */
+cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n);
+
+typedef struct cdz_codec {
+    const char *name;
+    const char *description;
+    uint32_t vocab_size;
+    /* Writes the token's name ("NOTE_ON_60", "TIME_SHIFT_10") into buf. */
+    void (*token_name)(uint16_t token, char *buf, size_t n);
+    /* Extracts from the score and appends one token sequence per extracted sequence. */
+    cdz_status (*encode)(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err);
+    /* Any sequence of tokens below vocab_size gives a valid score; larger tokens are an error. */
+    cdz_status (*decode)(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err);
+} cdz_codec;
+
+/* The codec with this name, or NULL. */
+const cdz_codec *cdz_codec_find(const char *name);
+/* All codecs, for listings: returns how many there are and sets *list. */
+size_t cdz_codec_list(const cdz_codec *const **list);
+/* The token with this name, or CDZ_ERR_ARG. */
+cdz_status cdz_codec_token_from_name(const cdz_codec *c, const char *name, uint16_t *token);
+
+/* ---- the codecs' own layers, for tests and for models that hold extracted sequences ---- */
+enum { CDZ_MELODY_MIN_NOTE = 48, CDZ_MELODY_MAX_NOTE = 84, CDZ_MELODY_CLASSES = 38 };
+/* A squashed melody (events in [48, 84) or no-event/note-off) to one token per step. */
+cdz_status cdz_melody_encode(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
+/* Tokens to melody events (m->events must hold n). */
+cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cdz_error *err);
+
+enum { CDZ_PERF_NOTE_ON = 0, CDZ_PERF_NOTE_OFF = 128, CDZ_PERF_TIME_SHIFT = 256, CDZ_PERF_VELOCITY = 356,
+       CDZ_PERF_VOCAB = 388, CDZ_PERF_MAX_SHIFT = 100, CDZ_PERF_VELOCITY_BINS = 32 };
+static inline int cdz_velocity_to_bin(int velocity) { return (velocity - 1) * CDZ_PERF_VELOCITY_BINS / 127 + 1; }
+static inline int cdz_bin_to_velocity(int bin) { return 1 + (bin - 1) * 4; } /* bin width ceil(127 / 32) */
+/* Performance -> events (appended to *out as one sequence). */
+cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
+/* Events -> performance (100 steps per second). Note-offs with nothing sounding are ignored; notes
+ * still sounding at the end end there (given one step if they would have none). Velocities are the
+ * bins' lowest values. */
+cdz_status cdz_performance_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,100 @@
+/* cadenza extract: musical views of a score that the codecs encode.
+ *
+ *   cdz_melody_params p = cdz_melody_default_params();   // Magenta's MelodyRNN pipeline settings
+ *   cdz_melody *mel; size_t n;
+ *   cdz_extract_stats st = {0};
+ *   if (cdz_extract_melodies(&score, &p, &mel, &n, &st, &err) == CDZ_OK) { ...; cdz_melodies_free(mel, n); }
+ *
+ * Owns: monophonic melodies (Magenta's melody pipeline) and performances (every non-drum note with
+ * velocity, sustain applied, on a grid of steps per second). Each extractor counts, in
+ * cdz_extract_stats, why it dropped material. Thread safety: pure functions of their inputs. */
+#ifndef CADENZA_EXTRACT_H
+#define CADENZA_EXTRACT_H
+
+#include "cadenza/score.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Why material was dropped or changed; extractors add to these (callers may sum over many files). */
+typedef struct cdz_extract_stats {
+    uint64_t sequences;              /* extracted and kept */
+    uint64_t polyphonic_tracks;      /* melody: a track whose notes start together (search stopped) */
+    uint64_t too_short;              /* melody: shorter than min_bars */
+    uint64_t too_few_pitches;        /* melody: fewer distinct pitch classes than min_unique_pitches */
+    uint64_t truncated;              /* melody: cut to max_steps */
+    uint64_t non_integer_bar;        /* melody: a time signature whose bar is not a whole number of steps */
+    uint64_t empty;                  /* a score (or a part of one) with no usable notes */
+} cdz_extract_stats;
+
+/* ---- melodies (Magenta melodies_lib / melody_pipelines, MelodyRNN settings) ---- */
+
+enum { CDZ_MELODY_NO_EVENT = -2, CDZ_MELODY_NOTE_OFF = -1 };
+
+typedef struct cdz_melody {
+    int16_t *events;         /* one per step: CDZ_MELODY_NO_EVENT, CDZ_MELODY_NOTE_OFF or a pitch 0-127 */
+    size_t n_steps;
+    int32_t steps_per_quarter;
+    int32_t steps_per_bar;
+    double qpm;              /* tempo of the part it came from */
+    int64_t start_tick;      /* where step 0 lies in the source score */
+    uint16_t track;          /* source instrument: track, channel, program */
+    uint8_t channel, program;
+} cdz_melody;
+
+typedef struct cdz_melody_params {
+    int32_t steps_per_quarter;  /* 4: sixteenth notes */
+    double gap_bars;            /* 1.0: a melody ends after this much silence */
+    int32_t min_bars;           /* 7: shorter melodies are dropped */
+    int32_t max_steps;          /* 512: longer melodies are cut (0: no limit) */
+    int32_t min_unique_pitches; /* 5: distinct pitch classes a melody needs (Magenta counts classes) */
+    int keep_highest;           /* 0 (MelodyRNN's default): polyphony drops the rest of the track;
+                                   1: keep the highest of notes that start together */
+} cdz_melody_params;
+
+cdz_melody_params cdz_melody_default_params(void);
+
+/* Magenta's pipeline: split the score where the tempo or time signature changes, quantize each part,
+ * then scan each non-drum instrument (track, channel, program) for monophonic runs. A melody ends after
+ * gap_bars of silence; a note that overlaps the next is cut where the next starts. */
+cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, cdz_melody **out, size_t *n,
+                                cdz_extract_stats *stats, cdz_error *err);
+void cdz_melodies_free(cdz_melody *m, size_t n);
+
+/* Magenta Melody.squash: transposes the melody to `key` (0 = C major; the key is guessed from its
+ * pitch classes) and by octaves to centre it in [min_note, max_note), folding outliers in by octaves.
+ * Returns the transposition applied (add its negative to go back). */
+int cdz_melody_squash(cdz_melody *m, int min_note, int max_note, int key);
+
+/* A score of the melody: one track, the given tempo (<= 0: the melody's), velocity and program. */
+cdz_status cdz_melody_to_score(const cdz_melody *m, double qpm, uint8_t velocity, uint8_t program, cdz_score *out,
+                               cdz_error *err);
+
+/* ---- performances (Performance RNN / Music Transformer) ---- */
+
+typedef struct cdz_perf_note {
+    int64_t start_step, end_step; /* end > start */
+    uint8_t pitch, velocity;
+} cdz_perf_note;
+
+typedef struct cdz_performance {
+    cdz_perf_note *notes; /* by start step, then start time before quantization, then pitch (Magenta's
+                             order of note events at one step) */
+    size_t n_notes;
+    int32_t steps_per_second;
+} cdz_performance;
+
+/* Every non-drum note of the score, sustain pedal applied, quantized to steps_per_second (100 for
+ * Performance RNN and Music Transformer). Notes of one pitch are paired first-in, first-out across all
+ * instruments, so overlapping notes end in the order they began (what the event encoding can say). */
+cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
+                                   cdz_extract_stats *stats, cdz_error *err);
+void cdz_performance_free(cdz_performance *p);
+/* A one-track piano score of the performance at 120 qpm. */
+cdz_status cdz_performance_to_score(const cdz_performance *p, cdz_score *out, cdz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,240 @@
+/* cadenza codec list|encode|decode: music as tokens, readable by people and programs. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+
+static const char CODEC_USAGE[] =
+    "usage: cadenza codec <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  list                                   the codecs and their vocabulary sizes\n"
+    "  encode --codec NAME IN.mid [--json] [--out FILE]\n"
+    "                                         extract and encode: one token name per line, each sequence\n"
+    "                                         under a '# sequence N' line; --json: {\"codec\", \"sequences\": [[ids]]}\n"
+    "  decode --codec NAME IN.txt|IN.json --out OUT.mid [--sequence N]\n"
+    "                                         tokens (names or numbers, or the JSON above) back to MIDI;\n"
+    "                                         --sequence picks one of several (default 0)\n"
+    "\n"
+    "codecs: melody, performance (more arrive with the models that use them)\n";
+
+static int cmd_list(void) {
+    const cdz_codec *const *list;
+    size_t n = cdz_codec_list(&list);
+    for (size_t i = 0; i < n; i++) printf("%-12s %4u tokens  %s\n", list[i]->name, list[i]->vocab_size, list[i]->description);
+    return EXIT_OK;
+}
+
+static void write_text(FILE *f, const cdz_codec *c, const cdz_tokens *t) {
+    char name[64];
+    for (size_t s = 0; s < t->n_seqs; s++) {
+        fprintf(f, "# sequence %zu: %zu tokens\n", s, t->offsets[s + 1] - t->offsets[s]);
+        for (size_t i = t->offsets[s]; i < t->offsets[s + 1]; i++) {
+            c->token_name(t->tokens[i], name, sizeof name);
+            fprintf(f, "%s\n", name);
+        }
+    }
+}
+
+static void write_json(FILE *f, const cdz_codec *c, const cdz_tokens *t) {
+    fprintf(f, "{\"codec\":\"%s\",\"vocab_size\":%u,\"sequences\":[", c->name, c->vocab_size);
+    for (size_t s = 0; s < t->n_seqs; s++) {
+        fputs(s ? ",\n[" : "\n[", f);
+        for (size_t i = t->offsets[s]; i < t->offsets[s + 1]; i++) fprintf(f, i > t->offsets[s] ? ",%u" : "%u", t->tokens[i]);
+        fputc(']', f);
+    }
+    fputs("]}\n", f);
+}
+
+typedef struct codec_args {
+    const cdz_codec *codec;
+    const char *in, *out;
+    int json;
+    long sequence;
+} codec_args;
+
+/* Returns -1 when the arguments are fine, else an exit status. */
+static int parse(int argc, char **argv, codec_args *a, int decoding) {
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        int has_value = i + 1 < argc;
+        if (app_is_help(arg)) {
+            fputs(CODEC_USAGE, stdout);
+            return EXIT_OK;
+        } else if (strcmp(arg, "--codec") == 0 && has_value) {
+            a->codec = cdz_codec_find(argv[++i]);
+            if (!a->codec) return app_usage_error(CODEC_USAGE, "unknown codec '%s' (see 'cadenza codec list')", argv[i]);
+        } else if (strcmp(arg, "--out") == 0 && has_value) {
+            a->out = argv[++i];
+        } else if (strcmp(arg, "--json") == 0 && !decoding) {
+            a->json = 1;
+        } else if (strcmp(arg, "--sequence") == 0 && has_value && decoding) {
+            char *end;
+            a->sequence = strtol(argv[++i], &end, 10);
+            if (*end || a->sequence < 0) return app_usage_error(CODEC_USAGE, "--sequence needs a number >= 0, not '%s'", argv[i]);
+        } else if (arg[0] == '-' && arg[1]) {
+            return app_usage_error(CODEC_USAGE, "unknown option '%s'", arg);
+        } else if (!a->in) {
+            a->in = arg;
+        } else {
+            return app_usage_error(CODEC_USAGE, "one input file only ('%s')", arg);
+        }
+    }
+    if (!a->codec) return app_usage_error(CODEC_USAGE, "--codec NAME is required");
+    if (!a->in) return app_usage_error(CODEC_USAGE, "no input file given");
+    if (decoding && !a->out) return app_usage_error(CODEC_USAGE, "--out OUT.mid is required");
+    return -1;
+}
+
+static int cmd_encode(const codec_args *a) {
+    cdz_error err = {0};
+    cdz_score s;
+    if (cdz_score_read_file(&s, a->in, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    cdz_tokens t = {0};
+    cdz_extract_stats stats = {0};
+    cdz_status st = a->codec->encode(&s, &t, &stats, &err);
+    cdz_score_free(&s);
+    if (st != CDZ_OK) {
+        app_error("%s: %s", a->in, err.msg);
+        cdz_tokens_free(&t);
+        return EXIT_FAIL;
+    }
+    FILE *f = a->out ? fopen(a->out, "w") : stdout;
+    if (!f) {
+        app_error("%s: cannot write", a->out);
+        cdz_tokens_free(&t);
+        return EXIT_FAIL;
+    }
+    a->json ? write_json(f, a->codec, &t) : write_text(f, a->codec, &t);
+    int bad = ferror(f) || (a->out ? fclose(f) != 0 : fflush(f) != 0);
+    if (bad) app_error("%s: write failed", a->out ? a->out : "standard output");
+    if (t.n_seqs == 0)
+        fprintf(stderr, "cadenza: %s: nothing to encode with '%s' (%llu polyphonic tracks, %llu too short, %llu too few pitch classes)\n",
+                a->in, a->codec->name, (unsigned long long)stats.polyphonic_tracks, (unsigned long long)stats.too_short,
+                (unsigned long long)stats.too_few_pitches);
+    cdz_tokens_free(&t);
+    return bad ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Reads token sequences from text (names or numbers, '# sequence' lines between sequences) or from
+ * the JSON that encode writes (every integer inside "sequences", one sequence per inner array). */
+static cdz_status read_tokens(const cdz_codec *c, const char *text, size_t len, cdz_tokens *t, cdz_error *err) {
+    uint16_t *seq = NULL;
+    size_t n = 0, cap = 0;
+    cdz_status st = CDZ_OK;
+    const char *p = text, *end = text + len;
+    while (p < end && isspace((unsigned char)*p)) p++;
+    if (p < end && *p == '{') {
+        const char *q = strstr(p, "\"sequences\"");
+        if (!q) return cdz_error_set(err, CDZ_ERR_FORMAT, "JSON without \"sequences\"");
+        q = strchr(q, '[');
+        int depth = 0;
+        for (; q && q < end && !st; q++) {
+            if (*q == '[') {
+                depth++;
+            } else if (*q == ']') {
+                if (depth == 2) st = cdz_tokens_append(t, seq, n), n = 0;
+                if (--depth == 0) break;
+            } else if (isdigit((unsigned char)*q) && depth == 2) {
+                long v = strtol(q, (char **)&q, 10);
+                q--;
+                if (v < 0 || v >= (long)c->vocab_size) return cdz_error_set(err, CDZ_ERR_RANGE, "token %ld outside 0-%u", v, c->vocab_size - 1);
+                if (cdz_grow((void **)&seq, &cap, n + 1, sizeof *seq)) st = CDZ_ERR_NOMEM;
+                else seq[n++] = (uint16_t)v;
+            }
+        }
+        cdz_free(seq);
+        return st;
+    }
+    size_t line_no = 0;
+    int started = 0;
+    while (p < end && !st) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        line_no++;
+        char word[64];
+        size_t k = 0;
+        while (p < eol && isspace((unsigned char)*p)) p++;
+        while (p < eol && !isspace((unsigned char)*p) && k + 1 < sizeof word) word[k++] = *p++;
+        word[k] = 0;
+        p = eol + 1;
+        if (k == 0) continue;
+        if (word[0] == '#') {
+            if (started) st = cdz_tokens_append(t, seq, n), n = 0;
+            started = 1;
+            continue;
+        }
+        uint16_t tok;
+        char *num_end;
+        long v = strtol(word, &num_end, 10);
+        if (*num_end == 0 && v >= 0 && v < (long)c->vocab_size) tok = (uint16_t)v;
+        else if (cdz_codec_token_from_name(c, word, &tok) != CDZ_OK) {
+            cdz_free(seq);
+            return cdz_error_set(err, CDZ_ERR_FORMAT, "line %zu: '%s' is not a %s token", line_no, word, c->name);
+        }
+        if (cdz_grow((void **)&seq, &cap, n + 1, sizeof *seq)) st = CDZ_ERR_NOMEM;
+        else seq[n++] = tok;
+        started = 1;
+    }
+    if (!st && (n || started)) st = cdz_tokens_append(t, seq, n);
+    cdz_free(seq);
+    if (st == CDZ_ERR_NOMEM) cdz_error_set(err, st, "out of memory reading tokens");
+    return st;
+}
+
+static int cmd_decode(const codec_args *a) {
+    cdz_error err = {0};
+    uint8_t *text;
+    size_t len;
+    if (cdz_file_read_all(a->in, &text, &len, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    cdz_tokens t = {0};
+    cdz_status st = read_tokens(a->codec, (const char *)text, len, &t, &err);
+    cdz_free(text);
+    if (st != CDZ_OK) {
+        app_error("%s: %s", a->in, err.msg);
+        cdz_tokens_free(&t);
+        return EXIT_FAIL;
+    }
+    if ((size_t)a->sequence >= t.n_seqs) {
+        app_error("%s: has %zu sequence%s, no sequence %ld", a->in, t.n_seqs, t.n_seqs == 1 ? "" : "s", a->sequence);
+        cdz_tokens_free(&t);
+        return EXIT_FAIL;
+    }
+    size_t from = t.offsets[a->sequence], to = t.offsets[a->sequence + 1];
+    cdz_score s;
+    st = a->codec->decode(t.tokens + from, to - from, &s, &err);
+    cdz_tokens_free(&t);
+    if (st == CDZ_OK) {
+        st = cdz_score_write_file(&s, a->out, 1, &err);
+        if (st == CDZ_OK) printf("wrote %s: %zu notes, %.2f s\n", a->out, s.n_notes, s.duration_s);
+        cdz_score_free(&s);
+    }
+    if (st != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+int cmd_codec(int argc, char **argv) {
+    if (argc < 1) return app_usage_error(CODEC_USAGE, "missing command");
+    if (app_is_help(argv[0])) {
+        fputs(CODEC_USAGE, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[0], "list") == 0) return cmd_list();
+    int decoding = strcmp(argv[0], "decode") == 0;
+    if (!decoding && strcmp(argv[0], "encode") != 0)
+        return app_usage_error(CODEC_USAGE, "unknown command 'codec %s'", argv[0]);
+    codec_args a = {NULL, NULL, NULL, 0, 0};
+    int rc = parse(argc - 1, argv + 1, &a, decoding);
+    if (rc >= 0) return rc;
+    return decoding ? cmd_decode(&a) : cmd_encode(&a);
+}

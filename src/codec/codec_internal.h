@@ -1,0 +1,8 @@
+/* Shared by the files of src/codec/ only. */
+#ifndef CADENZA_CODEC_INTERNAL_H
+#define CADENZA_CODEC_INTERNAL_H
+#include "cadenza/codec.h"
+
+extern const cdz_codec codec_melody;
+extern const cdz_codec codec_performance;
+#endif

@@ -1,0 +1,286 @@
+/* Extractors and codecs: Magenta's melody rules on hand-made scores, squashing, the melody and
+ * performance token layouts, round trips on every extracted sequence of the corpora, and decoding of
+ * arbitrary token sequences. */
+#include "test.h"
+
+/* A score of one instrument from (pitch, start, end) triples in sixteenth-note steps (ppq 480). */
+static void melody_score(cdz_score *s, const int (*notes)[3], size_t n, uint8_t channel) {
+    cdz_score_init(s, 480, NULL);
+    cdz_score_add_tempo(s, 0, 120);
+    cdz_score_add_time_signature(s, 0, 4, 4);
+    for (size_t i = 0; i < n; i++)
+        cdz_score_add_note(s, 0, channel, 0, (uint8_t)notes[i][0], 90, notes[i][1] * 120, notes[i][2] * 120);
+    cdz_score_finish(s, NULL);
+}
+
+/* Eight bars of quarter notes over 6 pitch classes. */
+static size_t tune(int (*out)[3], int offset_steps, int pitch_shift) {
+    static const int pitches[] = {60, 62, 64, 65, 67, 69, 67, 65};
+    size_t n = 0;
+    for (int bar = 0; bar < 8; bar++)
+        for (int q = 0; q < 4; q++, n++) {
+            int step = offset_steps + bar * 16 + q * 4;
+            out[n][0] = pitches[(bar + q) % 8] + pitch_shift;
+            out[n][1] = step;
+            out[n][2] = step + 3;
+        }
+    return n;
+}
+
+static void test_melody_rules(void) {
+    int notes[200][3];
+    cdz_score s;
+    cdz_melody *m;
+    size_t n;
+    cdz_melody_params p = cdz_melody_default_params();
+    cdz_extract_stats st = {0};
+
+    size_t k = tune(notes, 0, 0);
+    melody_score(&s, notes, k, 0);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_INT(m[0].n_steps, 8 * 16 - 1); /* the final note-off is stripped */
+        CHECK_INT(m[0].events[0], 60);
+        CHECK_INT(m[0].events[1], CDZ_MELODY_NO_EVENT);
+        CHECK_INT(m[0].events[3], CDZ_MELODY_NOTE_OFF);
+        CHECK_INT(m[0].events[4], 62);
+        CHECK_INT(m[0].steps_per_bar, 16);
+    }
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+
+    /* A gap of a bar ends a melody; the second part is searched from the next bar line. */
+    k = tune(notes, 0, 0);
+    k += tune(notes + k, 8 * 16 + 20, 0);
+    melody_score(&s, notes, k, 0);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK_INT(n, 2);
+    if (n == 2) CHECK_INT(m[1].start_tick, (8 * 16 + 16) * 120);
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+
+    /* Polyphony: dropped by default, the highest note kept on request. */
+    k = tune(notes, 0, 0);
+    notes[k][0] = 55, notes[k][1] = 16, notes[k][2] = 18, k++;
+    melody_score(&s, notes, k, 0);
+    memset(&st, 0, sizeof st);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(st.polyphonic_tracks, 1);
+    cdz_melodies_free(m, n);
+    p.keep_highest = 1;
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK_INT(n, 1);
+    if (n == 1) CHECK(m[0].events[16] != 55, "the highest note is kept, got %d", m[0].events[16]);
+    cdz_melodies_free(m, n);
+    p.keep_highest = 0;
+    cdz_score_free(&s);
+
+    /* Too short (6 bars), too few pitch classes, drums ignored, truncation at 512 steps. */
+    memset(&st, 0, sizeof st);
+    k = tune(notes, 0, 0) - 8;
+    melody_score(&s, notes, k, 0);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK(n == 0 && st.too_short == 1, "6 bars: %zu melodies, too_short %llu", n, (unsigned long long)st.too_short);
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+    k = tune(notes, 0, 0);
+    for (size_t i = 0; i < k; i++) notes[i][0] = 60 + 12 * (int)(i % 3) + (int)(i % 2) * 2; /* C and D only */
+    melody_score(&s, notes, k, 0);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK(n == 0 && st.too_few_pitches == 1, "2 pitch classes: %zu melodies", n);
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+    k = tune(notes, 0, 0);
+    melody_score(&s, notes, k, 9);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK_INT(n, 0);
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+    k = 0;
+    for (int rep = 0; rep < 5; rep++) k += tune(notes + k, rep * 8 * 16, 0);
+    melody_score(&s, notes, k, 0);
+    memset(&st, 0, sizeof st);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK(n == 1 && m[0].n_steps == 512 && st.truncated == 1, "40 bars: truncated to 512 steps");
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+
+    /* A time signature change splits the score: each part is searched on its own. */
+    k = tune(notes, 0, 0);
+    k += tune(notes + k, 8 * 16, 0);
+    melody_score(&s, notes, k, 0);
+    cdz_score_add_time_signature(&s, 8 * 16 * 120, 3, 4);
+    cdz_score_finish(&s, NULL);
+    CHECK_INT(cdz_extract_melodies(&s, &p, &m, &n, &st, NULL), CDZ_OK);
+    CHECK_INT(n, 2);
+    if (n == 2) CHECK(m[0].steps_per_bar == 16 && m[1].steps_per_bar == 12, "bars of 16 then 12 steps");
+    cdz_melodies_free(m, n);
+    cdz_score_free(&s);
+}
+
+static void test_squash(void) {
+    /* G major (C and F# rule out D and C major), around F#4-D6: to C major, centred in [48, 84). */
+    int16_t ev[] = {67, -2, 71, -1, 74, 79, 86, -2, 66, 72};
+    cdz_melody m = {ev, 10, 4, 16, 120, 0, 0, 0, 0};
+    int amount = cdz_melody_squash(&m, 48, 84, 0);
+    /* key G (7) -> C: -7; centre (66 + 86) / 2 = 76, target 65.5: 65.5 - (76 - 7) = -3.5 -> 0 octaves */
+    CHECK_INT(amount, -7);
+    CHECK_INT(m.events[0], 60);
+    CHECK_INT(m.events[6], 79);
+    CHECK_INT(m.events[1], CDZ_MELODY_NO_EVENT);
+    /* Out of range notes fold in by octaves. */
+    int16_t ev2[] = {36, 40, 43, 96, 60};
+    cdz_melody m2 = {ev2, 5, 4, 16, 120, 0, 0, 0, 0};
+    cdz_melody_squash(&m2, 48, 84, 0);
+    for (int i = 0; i < 5; i++) CHECK(m2.events[i] >= 48 && m2.events[i] < 84, "squashed into range: %d", m2.events[i]);
+}
+
+static void test_performance_tokens(void) {
+    cdz_perf_note notes[] = {{0, 50, 60, 100}, {0, 250, 64, 80}, {50, 51, 60, 1}};
+    cdz_performance p = {notes, 3, 100};
+    cdz_tokens t = {0};
+    CHECK_INT(cdz_performance_encode(&p, &t, NULL), CDZ_OK);
+    /* velocity bin of 100 = 99 * 32 / 127 + 1 = 25; 80 -> 20; 1 -> 1 */
+    const uint16_t expect[] = {356 + 24, 60, 356 + 19, 64, 256 + 49, 128 + 60, 356 + 0, 60, 256 + 0, 128 + 60,
+                               256 + 99, 256 + 98, 128 + 64};
+    CHECK(t.n_tokens == sizeof expect / sizeof expect[0] && memcmp(t.tokens, expect, sizeof expect) == 0,
+          "performance tokens (%zu)", t.n_tokens);
+    cdz_performance back;
+    CHECK_INT(cdz_performance_decode(t.tokens, t.n_tokens, &back, NULL), CDZ_OK);
+    CHECK_INT(back.n_notes, 3);
+    for (size_t i = 0; i < back.n_notes && i < 3; i++)
+        CHECK(back.notes[i].start_step == notes[i].start_step && back.notes[i].end_step == notes[i].end_step &&
+                  back.notes[i].pitch == notes[i].pitch &&
+                  cdz_velocity_to_bin(back.notes[i].velocity) == cdz_velocity_to_bin(notes[i].velocity),
+              "decoded note %zu", i);
+    cdz_performance_free(&back);
+    cdz_tokens_free(&t);
+    for (int v = 1; v <= 127; v++) {
+        int b = cdz_velocity_to_bin(v);
+        CHECK(b == (v - 1) / 4 + 1 && cdz_velocity_to_bin(cdz_bin_to_velocity(b)) == b, "velocity %d bin %d", v, b);
+    }
+    const cdz_codec *c = cdz_codec_find("performance");
+    char name[64];
+    c->token_name(256 + 9, name, sizeof name);
+    CHECK(strcmp(name, "TIME_SHIFT_10") == 0, "token name %s", name);
+    uint16_t tok;
+    CHECK(cdz_codec_token_from_name(c, "VELOCITY_32", &tok) == CDZ_OK && tok == 387, "VELOCITY_32");
+    CHECK_INT(cdz_codec_token_from_name(c, "NOPE", &tok), CDZ_ERR_ARG);
+    CHECK(cdz_codec_find("nonexistent") == NULL, "unknown codec");
+}
+
+/* Any token sequence decodes to a valid score, for every codec. */
+static void test_decode_is_total(void) {
+    const cdz_codec *const *list;
+    size_t nc = cdz_codec_list(&list);
+    uint64_t rng = 12345;
+    for (size_t c = 0; c < nc; c++) {
+        int bad = 0;
+        for (int trial = 0; trial < 300; trial++) {
+            uint16_t tok[600];
+            size_t n = (size_t)(trial * 2);
+            for (size_t i = 0; i < n; i++) {
+                rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                tok[i] = (uint16_t)((rng >> 33) % list[c]->vocab_size);
+            }
+            cdz_score s;
+            cdz_midi m;
+            if (list[c]->decode(tok, n, &s, NULL) != CDZ_OK) {
+                bad++;
+                continue;
+            }
+            if (cdz_score_to_midi(&m, &s, 1, NULL) != CDZ_OK) bad++;
+            else cdz_midi_free(&m);
+            cdz_score_free(&s);
+        }
+        CHECK(bad == 0, "%s: %d random token sequences did not decode to a writable score", list[c]->name, bad);
+        uint16_t big = (uint16_t)list[c]->vocab_size;
+        cdz_score s;
+        CHECK_INT(list[c]->decode(&big, 1, &s, NULL), CDZ_ERR_RANGE);
+    }
+}
+
+/* Every extracted sequence of the corpora encodes and decodes back exactly. */
+static void test_corpus_round_trips(const char *data) {
+    static const char *const sets[] = {"nottingham", "jsb_chorales", "pop909", "asap", "groove", "wjazzd"};
+    size_t files = 0, melodies = 0, perfs = 0, mel_bad = 0, perf_bad = 0, perf_tokens = 0;
+    cdz_extract_stats ms = {0}, ps = {0};
+    for (size_t d = 0; d < sizeof sets / sizeof sets[0]; d++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", data, sets[d]);
+        char **paths;
+        size_t n;
+        if (cdz_file_list(dir, ".mid", &paths, &n, NULL) != CDZ_OK) {
+            CHECK(0, "cannot list %s", dir);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            cdz_score s;
+            if (cdz_score_read_file(&s, paths[i], NULL) != CDZ_OK) continue;
+            files++;
+            cdz_melody_params mp = cdz_melody_default_params();
+            cdz_melody *mel;
+            size_t nm;
+            if (cdz_extract_melodies(&s, &mp, &mel, &nm, &ms, NULL) == CDZ_OK) {
+                for (size_t k = 0; k < nm; k++) {
+                    cdz_melody_squash(&mel[k], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
+                    uint16_t *tok = malloc(mel[k].n_steps * sizeof *tok + 1);
+                    int16_t *ev = malloc(mel[k].n_steps * sizeof *ev + 1);
+                    cdz_melody back = mel[k];
+                    back.events = ev;
+                    int ok = cdz_melody_encode(&mel[k], tok, NULL) == CDZ_OK &&
+                             cdz_melody_decode(tok, mel[k].n_steps, &back, NULL) == CDZ_OK &&
+                             memcmp(ev, mel[k].events, mel[k].n_steps * sizeof *ev) == 0;
+                    if (!ok && mel_bad++ < 3) printf("melody round trip failed: %s melody %zu\n", paths[i], k);
+                    melodies++;
+                    free(tok);
+                    free(ev);
+                }
+                cdz_melodies_free(mel, nm);
+            }
+            cdz_performance p, back;
+            cdz_tokens t = {0};
+            if (cdz_extract_performance(&s, 100, &p, &ps, NULL) == CDZ_OK && p.n_notes) {
+                int ok = cdz_performance_encode(&p, &t, NULL) == CDZ_OK &&
+                         cdz_performance_decode(t.tokens, t.n_tokens, &back, NULL) == CDZ_OK;
+                if (ok) {
+                    ok = back.n_notes == p.n_notes;
+                    for (size_t k = 0; ok && k < p.n_notes; k++)
+                        ok = back.notes[k].start_step == p.notes[k].start_step && back.notes[k].end_step == p.notes[k].end_step &&
+                             back.notes[k].pitch == p.notes[k].pitch &&
+                             cdz_velocity_to_bin(back.notes[k].velocity) == cdz_velocity_to_bin(p.notes[k].velocity);
+                    cdz_performance_free(&back);
+                }
+                if (!ok && perf_bad++ < 3) printf("performance round trip failed: %s\n", paths[i]);
+                perfs++;
+                perf_tokens += t.n_tokens;
+                cdz_tokens_free(&t);
+            }
+            cdz_performance_free(&p);
+            cdz_score_free(&s);
+        }
+        cdz_file_list_free(paths, n);
+    }
+    printf("melody: %zu melodies from %zu files round-trip (%zu failed); dropped: %llu polyphonic tracks, %llu too "
+           "short, %llu too few pitch classes, %llu truncated, %llu parts with a non-integer bar\n",
+           melodies, files, mel_bad, (unsigned long long)ms.polyphonic_tracks, (unsigned long long)ms.too_short,
+           (unsigned long long)ms.too_few_pitches, (unsigned long long)ms.truncated, (unsigned long long)ms.non_integer_bar);
+    printf("performance: %zu performances (%zu tokens) round-trip (%zu failed)\n", perfs, perf_tokens, perf_bad);
+    CHECK(mel_bad == 0, "%zu melodies failed the round trip", mel_bad);
+    CHECK(perf_bad == 0, "%zu performances failed the round trip", perf_bad);
+    CHECK(melodies > 1000, "only %zu melodies extracted", melodies);
+    CHECK(perfs > 5000, "only %zu performances extracted", perfs);
+}
+
+int main(void) {
+    test_melody_rules();
+    test_squash();
+    test_performance_tokens();
+    test_decode_is_total();
+    const char *data = test_data_dir();
+    if (data) test_corpus_round_trips(data);
+    else printf("SKIPPED: corpus round trips (no corpora; set CADENZA_DATA)\n");
+    return test_summary("test_codec");
+}
