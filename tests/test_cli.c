@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 0);
     slurp(tok, out, sizeof out);
     CHECK_STR_CONTAINS(out, "# sequence 0: ");
-    CHECK_STR_CONTAINS(out, "VELOCITY_23\nNOTE_ON_48\nNOTE_ON_60\nTIME_SHIFT_53\nNOTE_OFF_60\n");
+    CHECK_STR_CONTAINS(out, "VELOCITY_18\nNOTE_ON_48\nVELOCITY_23\nNOTE_ON_60\nTIME_SHIFT_53\nNOTE_OFF_60\n");
     snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", tok, out_mid);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "21 notes");
