@@ -40,7 +40,7 @@ ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c))
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -89,7 +89,8 @@ test: deps
 
 check: all $(TESTS) $(BUILD)/fuzz/replay_midi
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust \
-	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core
+	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
+	    build/san/tests/test_codec
 	@sh tests/run.sh $(BUILD)
 
 demo: deps

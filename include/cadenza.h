@@ -6,4 +6,5 @@
 #include "cadenza/score.h"
 #include "cadenza/extract.h"
 #include "cadenza/codec.h"
+#include "cadenza/data.h"
 #endif

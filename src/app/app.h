@@ -12,6 +12,7 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 int cmd_midi(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_codec(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
 
 /* Prints "cadenza: <message>" to stderr. */
 void app_error(const char *fmt, ...)

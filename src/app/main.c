@@ -15,6 +15,7 @@ static const char USAGE[] =
     "  midi info FILE...   what is in MIDI files: format, tracks, tempos, instruments, warnings\n"
     "  midi notes FILE     every note of a MIDI file, in seconds and ticks\n"
     "  codec list|encode|decode   music as tokens: see 'cadenza codec --help'\n"
+    "  dataset build|info  token datasets from folders of MIDI: see 'cadenza dataset --help'\n"
     "  demo [--out FILE]   write a short piece, read it back and print it\n"
     "  version             print the version\n"
     "\n"
@@ -43,5 +44,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "midi") == 0) return cmd_midi(argc - 2, argv + 2);
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "codec") == 0) return cmd_codec(argc - 2, argv + 2);
+    if (strcmp(cmd, "dataset") == 0) return cmd_dataset(argc - 2, argv + 2);
     return app_usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -1,0 +1,131 @@
+/* cadenza data: datasets of token sequences in .cdz shards, and batches for training.
+ *
+ *   cdz_dataset ds;
+ *   if (cdz_dataset_open(&ds, "nottingham_melody.cdz", &err) != CDZ_OK) { puts(err.msg); return 1; }
+ *   cdz_batcher b;
+ *   cdz_batcher_init(&b, &ds, CDZ_SPLIT_TRAIN, 64, 128, 42, 0, 1, &err);   // B=64, T=128, seed, rank 0 of 1
+ *   uint16_t x[64 * 129];
+ *   cdz_batcher_next(&b, x);                                             // B windows of T+1 tokens
+ *   cdz_dataset_close(&ds);
+ *
+ * The shard format (docs/formats.md): a 64-byte little-endian header (magic "CDZSHARD", version,
+ * vocabulary size, codec name, counts, an FNV-1a 64 checksum of the whole file but itself), the
+ * sequence offsets (u64, n_seqs + 1), one split byte per sequence (train, eval, test), then the tokens
+ * (u16). Readers memory-map the file and verify all of it before use; a truncated or altered file is
+ * rejected with an error naming it. Thread safety: an open dataset is read-only and may be shared;
+ * a batcher belongs to one thread. */
+#ifndef CADENZA_DATA_H
+#define CADENZA_DATA_H
+
+#include "cadenza/codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CDZ_SHARD_MAGIC "CDZSHARD"
+#define CDZ_SHARD_VERSION 1u
+#define CDZ_SHARD_HEADER_SIZE 64u
+
+typedef enum cdz_split { CDZ_SPLIT_TRAIN = 0, CDZ_SPLIT_EVAL = 1, CDZ_SPLIT_TEST = 2, CDZ_SPLIT_ALL = 255 } cdz_split;
+const char *cdz_split_name(cdz_split s); /* "train", "eval", "test" */
+
+/* ---- writing ---- */
+typedef struct cdz_shard_writer {
+    char codec[16];
+    uint32_t vocab_size;
+    cdz_tokens seqs;   /* every sequence so far */
+    uint8_t *splits;   /* one per sequence */
+    size_t cap_splits;
+} cdz_shard_writer;
+
+cdz_status cdz_shard_writer_init(cdz_shard_writer *w, const char *codec, uint32_t vocab_size, cdz_error *err);
+/* Adds the sequences of `t` with one split. Tokens must be below vocab_size. */
+cdz_status cdz_shard_writer_add(cdz_shard_writer *w, const cdz_tokens *t, cdz_split split, cdz_error *err);
+/* Writes the shard to a temporary file, fsyncs and renames it over `path`. */
+cdz_status cdz_shard_writer_finish(cdz_shard_writer *w, const char *path, cdz_error *err);
+void cdz_shard_writer_free(cdz_shard_writer *w);
+
+/* ---- reading ---- */
+typedef struct cdz_dataset {
+    char codec[16];
+    uint32_t vocab_size;
+    uint64_t n_seqs, n_tokens;
+    const uint64_t *offsets; /* (n_seqs + 1) into tokens */
+    const uint8_t *splits;   /* (n_seqs) */
+    const uint16_t *tokens;  /* (n_tokens) */
+    void *map;               /* the mapping */
+    size_t map_len;
+} cdz_dataset;
+
+cdz_status cdz_dataset_open(cdz_dataset *ds, const char *path, cdz_error *err);
+void cdz_dataset_close(cdz_dataset *ds);
+static inline uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i) {
+    return ds->offsets[i + 1] - ds->offsets[i];
+}
+
+/* ---- batches ---- */
+/* Seeded random source (splitmix64 seeding, xoshiro256** steps). */
+typedef struct cdz_rng {
+    uint64_t s[4];
+} cdz_rng;
+void cdz_rng_seed(cdz_rng *r, uint64_t seed);
+uint64_t cdz_rng_next(cdz_rng *r);
+uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
+
+/* Random windows of T + 1 tokens (inputs and next-token targets) from the sequences of one split that
+ * are at least T + 1 long, every start position equally likely. With world > 1, rank r sees only the
+ * sequences i with i % world == r, so data-parallel workers read disjoint data. */
+typedef struct cdz_batcher {
+    const cdz_dataset *ds;
+    int64_t B, T;
+    cdz_rng rng;
+    uint64_t *seqs;    /* eligible sequences */
+    uint64_t *cum;     /* cumulative window counts, one per eligible sequence */
+    uint64_t n_seqs, n_windows;
+} cdz_batcher;
+
+cdz_status cdz_batcher_init(cdz_batcher *b, const cdz_dataset *ds, cdz_split split, int64_t B, int64_t T,
+                            uint64_t seed, int rank, int world, cdz_error *err);
+/* Fills out (B, T + 1). */
+void cdz_batcher_next(cdz_batcher *b, uint16_t *out);
+void cdz_batcher_free(cdz_batcher *b);
+
+/* ---- building a dataset from MIDI files ---- */
+typedef struct cdz_build_params {
+    const cdz_codec *codec;
+    const char *const *inputs; /* files and folders (walked for .mid, .midi, .kar, .rmi) */
+    size_t n_inputs;
+    int transpose_min, transpose_max; /* augmentation: every shift in [min, max] (0, 0: none) */
+    double eval_fraction;  /* files whose content hash falls below it go to the eval split */
+    int split_from_path;   /* use the corpus's own split: a folder named test/ -> test, valid/ or eval/ -> eval */
+    int threads;           /* workers (1 or more) */
+    /* Called from the calling thread as files finish (may be NULL). */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *progress_ctx;
+} cdz_build_params;
+
+typedef struct cdz_build_report {
+    size_t files;              /* files found */
+    size_t files_used;         /* files that gave at least one sequence */
+    size_t skipped_unreadable; /* could not be read */
+    size_t skipped_broken;     /* not MIDI, or broken MIDI */
+    size_t skipped_empty;      /* read, but nothing extracted */
+    size_t seqs[3], tokens[3]; /* by split */
+    cdz_extract_stats stats;   /* the extractor's counters, summed */
+    char first_problem[320];   /* the first file skipped as unreadable or broken, and why */
+} cdz_build_report;
+
+cdz_build_params cdz_build_default_params(void);
+/* Reads, extracts and encodes every file on `threads` workers, then writes one shard with the
+ * sequences in file order (so the result does not depend on the number of threads). */
+cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err);
+
+/* FNV-1a 64 of bytes, continuing from h (start with CDZ_FNV_OFFSET). */
+#define CDZ_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

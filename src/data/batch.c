@@ -1,0 +1,90 @@
+/* Seeded randomness and random training windows. */
+#include <string.h>
+
+#include "cadenza/data.h"
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void cdz_rng_seed(cdz_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t cdz_rng_next(cdz_rng *r) { /* xoshiro256** */
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+uint64_t cdz_rng_below(cdz_rng *r, uint64_t n) {
+    /* Rejection keeps every value equally likely. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do x = cdz_rng_next(r);
+    while (x >= limit);
+    return x % n;
+}
+
+cdz_status cdz_batcher_init(cdz_batcher *b, const cdz_dataset *ds, cdz_split split, int64_t B, int64_t T,
+                            uint64_t seed, int rank, int world, cdz_error *err) {
+    memset(b, 0, sizeof *b);
+    if (B <= 0 || T <= 0 || world <= 0 || rank < 0 || rank >= world)
+        return cdz_error_set(err, CDZ_ERR_ARG, "batches: B=%lld T=%lld rank %d of %d", (long long)B, (long long)T, rank, world);
+    b->ds = ds;
+    b->B = B;
+    b->T = T;
+    cdz_rng_seed(&b->rng, seed ^ (0x51ed27a1u * (uint64_t)(rank + 1)));
+    b->seqs = cdz_calloc(ds->n_seqs + 1, sizeof *b->seqs);
+    b->cum = cdz_calloc(ds->n_seqs + 1, sizeof *b->cum);
+    if (!b->seqs || !b->cum) {
+        cdz_batcher_free(b);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory preparing batches");
+    }
+    for (uint64_t i = (uint64_t)rank; i < ds->n_seqs; i += (uint64_t)world) {
+        uint64_t len = cdz_dataset_seq_len(ds, i);
+        if ((split != CDZ_SPLIT_ALL && ds->splits[i] != split) || len < (uint64_t)T + 1) continue;
+        b->n_windows += len - (uint64_t)T; /* start positions 0 .. len - T - 1 */
+        b->seqs[b->n_seqs] = i;
+        b->cum[b->n_seqs++] = b->n_windows;
+    }
+    if (b->n_windows == 0) {
+        cdz_batcher_free(b);
+        return cdz_error_set(err, CDZ_ERR_ARG, "no %s sequence of at least %lld tokens for rank %d of %d",
+                             cdz_split_name(split), (long long)T + 1, rank, world);
+    }
+    return CDZ_OK;
+}
+
+void cdz_batcher_next(cdz_batcher *b, uint16_t *out) {
+    for (int64_t i = 0; i < b->B; i++) {
+        uint64_t w = cdz_rng_below(&b->rng, b->n_windows);
+        /* The sequence whose cumulative count first exceeds w. */
+        uint64_t lo = 0, hi = b->n_seqs - 1;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (b->cum[mid] > w) hi = mid;
+            else lo = mid + 1;
+        }
+        uint64_t before = lo ? b->cum[lo - 1] : 0;
+        const uint16_t *src = b->ds->tokens + b->ds->offsets[b->seqs[lo]] + (w - before);
+        memcpy(out + i * (b->T + 1), src, (size_t)(b->T + 1) * sizeof *out);
+    }
+}
+
+void cdz_batcher_free(cdz_batcher *b) {
+    cdz_free(b->seqs);
+    cdz_free(b->cum);
+    memset(b, 0, sizeof *b);
+}

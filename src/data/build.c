@@ -1,0 +1,205 @@
+/* Building a dataset: files -> scores -> codec tokens -> one shard, on several threads. Each file's
+ * result is kept in its slot and written in file order, so the shard is the same for any thread count. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cadenza/data.h"
+
+cdz_build_params cdz_build_default_params(void) {
+    cdz_build_params p;
+    memset(&p, 0, sizeof p);
+    p.threads = 2;
+    return p;
+}
+
+typedef struct file_result {
+    cdz_tokens tokens;
+    cdz_split split;
+    cdz_status status; /* CDZ_OK, or why the file was skipped */
+    cdz_extract_stats stats;
+    char problem[320];
+} file_result;
+
+typedef struct build_job {
+    const cdz_build_params *p;
+    char **paths;
+    size_t n;
+    file_result *results;
+    size_t next, done; /* guarded by lock */
+    int failed;        /* out of memory: stop */
+    pthread_mutex_t lock;
+    pthread_cond_t progressed;
+} build_job;
+
+static cdz_split split_of(const cdz_build_params *p, const char *path, const uint8_t *bytes, size_t len) {
+    if (p->split_from_path) {
+        if (strstr(path, "/test/")) return CDZ_SPLIT_TEST;
+        if (strstr(path, "/valid/") || strstr(path, "/eval/")) return CDZ_SPLIT_EVAL;
+        return CDZ_SPLIT_TRAIN;
+    }
+    if (p->eval_fraction > 0) {
+        /* By content, so renaming or moving a file keeps it in its split. */
+        double u = (double)(cdz_fnv1a64(CDZ_FNV_OFFSET, bytes, len) >> 11) * (1.0 / 9007199254740992.0);
+        if (u < p->eval_fraction) return CDZ_SPLIT_EVAL;
+    }
+    return CDZ_SPLIT_TRAIN;
+}
+
+static void process_file(const cdz_build_params *p, const char *path, file_result *r) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    cdz_error err = {0};
+    cdz_midi m;
+    cdz_score s;
+    r->status = cdz_file_read_all(path, &bytes, &len, &err);
+    if (r->status != CDZ_OK) {
+        snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        return;
+    }
+    r->split = split_of(p, path, bytes, len);
+    r->status = cdz_midi_read(&m, bytes, len, path, &err);
+    cdz_free(bytes);
+    if (r->status == CDZ_OK) {
+        r->status = cdz_score_from_midi(&s, &m, &err);
+        cdz_midi_free(&m);
+    }
+    if (r->status != CDZ_OK) {
+        snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        return;
+    }
+    for (int shift = p->transpose_min; shift <= p->transpose_max && r->status == CDZ_OK; shift++) {
+        cdz_score t;
+        if (shift == 0) {
+            r->status = p->codec->encode(&s, &r->tokens, &r->stats, &err);
+            continue;
+        }
+        if ((r->status = cdz_score_copy(&t, &s, &err)) != CDZ_OK) break;
+        if (cdz_score_transpose(&t, shift, NULL) == CDZ_OK) /* a shift that leaves 0-127 is skipped */
+            r->status = p->codec->encode(&t, &r->tokens, &r->stats, &err);
+        cdz_score_free(&t);
+    }
+    if (r->status != CDZ_OK) snprintf(r->problem, sizeof r->problem, "%.150s: %.160s", path, err.msg);
+    cdz_score_free(&s);
+}
+
+static void *worker(void *arg) {
+    build_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->next < j->n && !j->failed ? j->next++ : j->n;
+        pthread_mutex_unlock(&j->lock);
+        if (i >= j->n) break;
+        process_file(j->p, j->paths[i], &j->results[i]);
+        pthread_mutex_lock(&j->lock);
+        if (j->results[i].status == CDZ_ERR_NOMEM) j->failed = 1;
+        j->done++;
+        pthread_cond_signal(&j->progressed);
+        pthread_mutex_unlock(&j->lock);
+    }
+    return NULL;
+}
+
+/* Every input file, in order: folders walked, files taken as given. */
+static cdz_status gather(const cdz_build_params *p, char ***paths, size_t *n, cdz_error *err) {
+    *paths = NULL;
+    *n = 0;
+    size_t cap = 0;
+    for (size_t i = 0; i < p->n_inputs; i++) {
+        char **found;
+        size_t k;
+        cdz_status st = cdz_file_list(p->inputs[i], ".mid,.midi,.kar,.rmi", &found, &k, err);
+        if (st == CDZ_OK && cdz_grow((void **)paths, &cap, *n + k + 1, sizeof **paths)) {
+            cdz_file_list_free(found, k);
+            st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory listing files");
+        }
+        if (st != CDZ_OK) {
+            cdz_file_list_free(*paths, *n);
+            *paths = NULL;
+            *n = 0;
+            return st;
+        }
+        memcpy(*paths + *n, found, k * sizeof *found);
+        *n += k;
+        cdz_free(found); /* the strings now belong to *paths */
+    }
+    return CDZ_OK;
+}
+
+static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
+    a->sequences += b->sequences;
+    a->polyphonic_tracks += b->polyphonic_tracks;
+    a->too_short += b->too_short;
+    a->too_few_pitches += b->too_few_pitches;
+    a->truncated += b->truncated;
+    a->non_integer_bar += b->non_integer_bar;
+    a->empty += b->empty;
+}
+
+cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {
+    memset(report, 0, sizeof *report);
+    if (!p->codec) return cdz_error_set(err, CDZ_ERR_ARG, "no codec given");
+    if (p->transpose_min > p->transpose_max || p->transpose_min < -127 || p->transpose_max > 127)
+        return cdz_error_set(err, CDZ_ERR_ARG, "transposition range %d:%d", p->transpose_min, p->transpose_max);
+    if (!(p->eval_fraction >= 0 && p->eval_fraction < 1))
+        return cdz_error_set(err, CDZ_ERR_ARG, "eval fraction %g: expected 0 <= f < 1", p->eval_fraction);
+    char **paths;
+    size_t n;
+    cdz_status st = gather(p, &paths, &n, err);
+    if (st != CDZ_OK) return st;
+    report->files = n;
+    if (n == 0) {
+        cdz_file_list_free(paths, n);
+        return cdz_error_set(err, CDZ_ERR_ARG, "no MIDI files found in the inputs");
+    }
+    build_job j = {p, paths, n, cdz_calloc(n, sizeof(file_result)), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+                   PTHREAD_COND_INITIALIZER};
+    if (!j.results) {
+        cdz_file_list_free(paths, n);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
+    int threads = p->threads < 1 ? 1 : p->threads > 64 ? 64 : p->threads;
+    pthread_t tid[64];
+    int started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, worker, &j) != 0) break;
+    if (started == 0) worker(&j); /* no threads to be had: do it here */
+    /* Report progress from this thread while the workers run. */
+    pthread_mutex_lock(&j.lock);
+    while (started && j.done < n && !(j.failed && j.done >= j.next)) {
+        size_t done = j.done;
+        pthread_mutex_unlock(&j.lock);
+        if (p->progress) p->progress(p->progress_ctx, done, n);
+        pthread_mutex_lock(&j.lock);
+        if (j.done == done) pthread_cond_wait(&j.progressed, &j.lock);
+    }
+    pthread_mutex_unlock(&j.lock);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    if (p->progress) p->progress(p->progress_ctx, j.done, n);
+
+    cdz_shard_writer w;
+    st = j.failed ? cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory building the dataset")
+                  : cdz_shard_writer_init(&w, p->codec->name, p->codec->vocab_size, err);
+    for (size_t i = 0; i < n && st == CDZ_OK; i++) {
+        file_result *r = &j.results[i];
+        add_stats(&report->stats, &r->stats);
+        if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
+        else if (r->status != CDZ_OK) report->skipped_broken++;
+        else if (r->tokens.n_seqs == 0) report->skipped_empty++;
+        else {
+            report->files_used++;
+            report->seqs[r->split] += r->tokens.n_seqs;
+            report->tokens[r->split] += r->tokens.n_tokens;
+            st = cdz_shard_writer_add(&w, &r->tokens, r->split, err);
+        }
+        if (r->status != CDZ_OK && !report->first_problem[0]) snprintf(report->first_problem, sizeof report->first_problem, "%s", r->problem);
+    }
+    if (st == CDZ_OK) st = cdz_shard_writer_finish(&w, out_path, err);
+    if (!j.failed) cdz_shard_writer_free(&w);
+    for (size_t i = 0; i < n; i++) cdz_tokens_free(&j.results[i].tokens);
+    cdz_free(j.results);
+    cdz_file_list_free(paths, n);
+    pthread_mutex_destroy(&j.lock);
+    pthread_cond_destroy(&j.progressed);
+    return st;
+}
