@@ -7,12 +7,15 @@ build=${1:-build}
 data=${CADENZA_DATA:-../shared/data}
 [ -d "$data" ] || { echo "bench: no corpora at $data (set CADENZA_DATA)"; exit 1; }
 list=$(mktemp)
-trap 'rm -f "$list"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$list" "$tmp"' EXIT
 find "$data" -type f \( -name '*.mid' -o -name '*.midi' \) | LC_ALL=C sort >"$list"
 
 echo "== MIDI files -> scores: $(wc -l <"$list") files under $data"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-cadenza_json=$("$build/bench/bench_midi" --threads 2 --list "$list" | tee /dev/stderr | grep '"file->score","threads":1')
+all_json=$("$build/bench/bench_midi" --threads 2 --list "$list")
+echo "$all_json"
+cadenza_json=$(echo "$all_json" | grep '"file->score","threads":1')
 
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     [ -d bench/tonejs/node_modules/@tonejs/midi ] || (cd bench/tonejs && npm ci --silent --no-audit --no-fund)
@@ -23,4 +26,23 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     echo "ratio (files/s, one thread each): cadenza / @tonejs/midi = $(awk "BEGIN{printf \"%.1f\", $c / $t}")"
 else
     echo "bench: node/npm not found: no @tonejs/midi reference (make deps installs them)"
+fi
+
+# ---- datasets: performance events of ASAP, melodies of Nottingham (cadenza), and @magenta/music
+# encoding the same ASAP files to performance events (its melody code is not Magenta's pipeline).
+echo
+echo "== datasets (one thread each for the comparison; cadenza also with 2)"
+for threads in 1 2; do
+    "$build/cadenza" dataset build --codec performance --in "$data/asap" --out "$tmp/asap.cdz" --threads $threads 2>/dev/null | head -1 | sed "s/^/cadenza ($threads thread$( [ $threads = 1 ] || echo s)): /"
+    "$build/cadenza" dataset build --codec melody --in "$data/nottingham" --out "$tmp/nott.cdz" --threads $threads 2>/dev/null | head -1 | sed "s/^/cadenza ($threads thread$( [ $threads = 1 ] || echo s)): /"
+done
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    [ -d bench/magenta/node_modules/@magenta/music ] || (cd bench/magenta && npm ci --silent --no-audit --no-fund)
+    find "$data/asap" -type f -name '*.mid' | LC_ALL=C sort >"$list"
+    mm_json=$(node bench/magenta/encode_bench.js "$list" 2>/dev/null)
+    echo "$mm_json"
+    cz=$("$build/cadenza" dataset build --codec performance --in "$data/asap" --out "$tmp/asap.cdz" --threads 1 2>/dev/null | head -1 |
+        sed -E 's/.* ([0-9]+) tokens\/s.*/\1/')
+    mm=$(printf '%s' "$mm_json" | sed -E 's/.*"tokens_per_s":([0-9.]+).*/\1/')
+    echo "ratio (tokens/s, one thread each, ASAP performances): cadenza / @magenta/music = $(awk "BEGIN{printf \"%.1f\", $cz / $mm}")"
 fi

@@ -130,6 +130,28 @@ int main(int argc, char **argv) {
     unlink(js);
     unlink(out_mid);
 
+    /* dataset build and info on the demo file */
+    char cdz[256];
+    snprintf(cdz, sizeof cdz, "%s/demo.cdz", dir);
+    snprintf(args, sizeof args, "dataset build --codec performance --in %s --out %s --transpose -2:2", mid, cdz);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "files               1 found, 1 used");
+    CHECK_STR_CONTAINS(out, "sequences           5 (train 5, eval 0, test 0)");
+    snprintf(args, sizeof args, "dataset info %s", cdz);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "codec performance (388 tokens)");
+    snprintf(args, sizeof args, "dataset info --json %s", cdz);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "\"sequences\":5,");
+    CHECK_INT(run("dataset build --codec melody --out x.cdz"), 2);
+    CHECK_STR_CONTAINS(err, "--in DIR_OR_FILE is required");
+    CHECK_INT(run("dataset build --codec melody --in /nonexistent --out x.cdz"), 1);
+    CHECK_STR_CONTAINS(err, "/nonexistent");
+    snprintf(args, sizeof args, "dataset info %s", mid);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "not a cadenza dataset");
+    unlink(cdz);
+
     unlink(mid);
     unlink(bad);
     unlink(out_path);

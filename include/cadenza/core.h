@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,46 @@ cdz_status cdz_grow(void **ptr, size_t *cap, size_t need, size_t elem);
 /* A stable merge sort (qsort's interface). Needs a temporary copy: CDZ_ERR_NOMEM if that fails, with
  * the array left as it was. */
 cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
+/* A stable merge sort specialised per element type, so comparisons inline and elements move as whole
+ * structs. It returns at once when the list is already in order, insertion-sorts blocks of
+ * CDZ_SORT_BLOCK (cheap on nearly sorted input), then merges blocks bottom-up. BEFORE(x, y) takes two
+ * pointers and is true when *x must come before *y. Defines `static cdz_status name(T *a, size_t n)`,
+ * which fails only when its scratch allocation does (leaving the array as it was). */
+#define CDZ_SORT_BLOCK 32
+#define CDZ_DEFINE_SORT(name, T, BEFORE)                                                   \
+    static cdz_status name(T *a, size_t n) {                                           \
+        size_t i = 1;                                                                  \
+        while (i < n && !BEFORE(&a[i], &a[i - 1])) i++;                                \
+        if (i >= n) return CDZ_OK;                                                     \
+        T *tmp = cdz_malloc(n * sizeof *tmp); /* no overflow: `a` already holds n */   \
+        if (!tmp) return CDZ_ERR_NOMEM;                                                \
+        for (size_t lo = 0; lo < n; lo += CDZ_SORT_BLOCK) {                                \
+            size_t hi = lo + CDZ_SORT_BLOCK < n ? lo + CDZ_SORT_BLOCK : n;                     \
+            for (size_t j = lo + 1; j < hi; j++) {                                     \
+                T x = a[j];                                                            \
+                size_t k = j;                                                          \
+                for (; k > lo && BEFORE(&x, &a[k - 1]); k--) a[k] = a[k - 1];          \
+                a[k] = x;                                                              \
+            }                                                                          \
+        }                                                                              \
+        T *src = a, *dst = tmp;                                                        \
+        for (size_t w = CDZ_SORT_BLOCK; w < n; w = w > n / 2 ? n : 2 * w) {                \
+            for (size_t lo = 0; lo < n; lo += 2 * w) {                                 \
+                size_t mid = lo + w < n ? lo + w : n, hi = mid + w < n ? mid + w : n;  \
+                size_t l = lo, r = mid, k = lo;                                        \
+                while (l < mid && r < hi) dst[k++] = BEFORE(&src[r], &src[l]) ? src[r++] : src[l++]; \
+                while (l < mid) dst[k++] = src[l++];                                   \
+                while (r < hi) dst[k++] = src[r++];                                    \
+            }                                                                          \
+            T *swap = src;                                                             \
+            src = dst;                                                                 \
+            dst = swap;                                                                \
+        }                                                                              \
+        if (src != a) memcpy(a, src, n * sizeof *a);                                   \
+        cdz_free(tmp);                                                                 \
+        return CDZ_OK;                                                                 \
+    }
 
 /* ---- checked size arithmetic: return 1 and store the result, or 0 on overflow ---- */
 static inline int cdz_add_ok(size_t a, size_t b, size_t *out) {

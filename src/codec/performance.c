@@ -19,6 +19,9 @@ static int event_cmp(const void *pa, const void *pb) {
     return a->is_off - b->is_off;
 }
 
+#define EVENT_BEFORE(x, y) (event_cmp((x), (y)) < 0)
+CDZ_DEFINE_SORT(sort_events, perf_event, EVENT_BEFORE)
+
 /* Performance._from_quantized_sequence: note events sorted by (step, note index, onset first), time
  * shifts of at most 100 steps between them, a velocity event before a note-on whose bin changed. */
 cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err) {
@@ -33,7 +36,10 @@ cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz
         ev[2 * i] = (perf_event){p->notes[i].start_step, (uint32_t)i, 0};
         ev[2 * i + 1] = (perf_event){p->notes[i].end_step, (uint32_t)i, 1};
     }
-    qsort(ev, 2 * n, sizeof *ev, event_cmp);
+    if (sort_events(ev, 2 * n)) {
+        cdz_free(ev);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding a performance");
+    }
     int64_t step = 0;
     int bin = 0;
     for (size_t k = 0; k < 2 * n && !st; k++) {

@@ -31,10 +31,12 @@ static int by_pitch_then_order(const void *pa, const void *pb) {
     return timed_cmp(pa, pb);
 }
 
-static int step_cmp(const void *pa, const void *pb) {
-    int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-    return (a > b) - (a < b);
-}
+#define TIMED_BEFORE(x, y) (timed_cmp((x), (y)) < 0)
+#define PITCH_BEFORE(x, y) (by_pitch_then_order((x), (y)) < 0)
+#define STEP_BEFORE(x, y) (*(x) < *(y))
+CDZ_DEFINE_SORT(sort_by_order, timed_note, TIMED_BEFORE)
+CDZ_DEFINE_SORT(sort_by_pitch, timed_note, PITCH_BEFORE)
+CDZ_DEFINE_SORT(sort_steps, int64_t, STEP_BEFORE)
 
 cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
                                    cdz_extract_stats *stats, cdz_error *err) {
@@ -71,27 +73,25 @@ cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second,
     /* Within each pitch, the i-th start (in performance order) takes the i-th end: first in, first out,
      * the pairing the event decoding makes. The i-th smallest end always lies after the i-th smallest
      * start when every note has length, so no note loses its length. */
-    qsort(notes, n, sizeof *notes, by_pitch_then_order);
+    if (sort_by_pitch(notes, n)) goto nomem;
     for (size_t lo = 0, hi; lo < n; lo = hi) {
         for (hi = lo + 1; hi < n && notes[hi].n.pitch == notes[lo].n.pitch; hi++) {
         }
         if (hi - lo < 2) continue;
         for (size_t i = lo; i < hi; i++) ends[i - lo] = notes[i].n.end_step;
-        qsort(ends, hi - lo, sizeof *ends, step_cmp);
+        if (sort_steps(ends, hi - lo)) goto nomem;
         for (size_t i = lo; i < hi; i++) notes[i].n.end_step = ends[i - lo];
     }
-    qsort(notes, n, sizeof *notes, timed_cmp);
-    result = cdz_calloc(n + 1, sizeof *result);
-    if (!result) {
-        st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory extracting a performance");
-        goto done;
-    }
+    if (sort_by_order(notes, n) || !(result = cdz_calloc(n + 1, sizeof *result))) goto nomem;
     for (size_t i = 0; i < n; i++) result[i] = notes[i].n;
     if (n == 0) stats->empty++;
     else stats->sequences++;
     out->notes = result;
     out->n_notes = n;
     out->steps_per_second = steps_per_second;
+    goto done;
+nomem:
+    st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory extracting a performance");
 done:
     cdz_free(notes);
     cdz_free(ends);

@@ -25,6 +25,9 @@ static int sus_cmp(const void *pa, const void *pb) {
     return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
+#define SUS_BEFORE(x, y) (sus_cmp((x), (y)) < 0)
+CDZ_DEFINE_SORT(sort_sus_events, sus_event, SUS_BEFORE)
+
 cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err) {
     size_t n_ev = 0;
     for (size_t i = 0; i < s->n_controls; i++) n_ev += s->controls[i].number == 64;
@@ -52,7 +55,10 @@ cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err) {
         if (c->number == 64)
             ev[k] = (sus_event){c->track, c->channel, c->value >= 64 ? SUS_ON : SUS_OFF, c->tick, 0, (uint32_t)k}, k++;
     }
-    qsort(ev, n_ev, sizeof *ev, sus_cmp);
+    if (sort_sus_events(ev, n_ev)) {
+        cdz_free(ev), cdz_free(active), cdz_free(deleted);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory applying the sustain pedal");
+    }
     /* Notes the pedal still holds at the end ring until the last note or pedal event, as in Magenta. */
     int64_t end = 0;
     for (size_t i = 0; i < n_ev; i++)

@@ -146,53 +146,14 @@ static inline int note_order(const cdz_note *a, const cdz_note *b) {
 
 int score_note_cmp(const void *a, const void *b) { return note_order(a, b); }
 
-/* A stable merge sort specialised per element type, so comparisons inline and elements move as whole
- * structs. It returns at once when the list is already in order (the common case for lists read from
- * one track), insertion-sorts blocks of SORT_BLOCK (cheap on nearly sorted input: chords), then merges
- * blocks bottom-up. */
-#define SORT_BLOCK 32
-#define DEFINE_SORT(name, T, BEFORE)                                                   \
-    static cdz_status name(T *a, size_t n) {                                           \
-        size_t i = 1;                                                                  \
-        while (i < n && !BEFORE(&a[i], &a[i - 1])) i++;                                \
-        if (i >= n) return CDZ_OK;                                                     \
-        T *tmp = cdz_malloc(n * sizeof *tmp); /* no overflow: `a` already holds n */   \
-        if (!tmp) return CDZ_ERR_NOMEM;                                                \
-        for (size_t lo = 0; lo < n; lo += SORT_BLOCK) {                                \
-            size_t hi = lo + SORT_BLOCK < n ? lo + SORT_BLOCK : n;                     \
-            for (size_t j = lo + 1; j < hi; j++) {                                     \
-                T x = a[j];                                                            \
-                size_t k = j;                                                          \
-                for (; k > lo && BEFORE(&x, &a[k - 1]); k--) a[k] = a[k - 1];          \
-                a[k] = x;                                                              \
-            }                                                                          \
-        }                                                                              \
-        T *src = a, *dst = tmp;                                                        \
-        for (size_t w = SORT_BLOCK; w < n; w = w > n / 2 ? n : 2 * w) {                \
-            for (size_t lo = 0; lo < n; lo += 2 * w) {                                 \
-                size_t mid = lo + w < n ? lo + w : n, hi = mid + w < n ? mid + w : n;  \
-                size_t l = lo, r = mid, k = lo;                                        \
-                while (l < mid && r < hi) dst[k++] = BEFORE(&src[r], &src[l]) ? src[r++] : src[l++]; \
-                while (l < mid) dst[k++] = src[l++];                                   \
-                while (r < hi) dst[k++] = src[r++];                                    \
-            }                                                                          \
-            T *swap = src;                                                             \
-            src = dst;                                                                 \
-            dst = swap;                                                                \
-        }                                                                              \
-        if (src != a) memcpy(a, src, n * sizeof *a);                                   \
-        cdz_free(tmp);                                                                 \
-        return CDZ_OK;                                                                 \
-    }
-
 #define NOTE_BEFORE(x, y) (note_order((x), (y)) < 0)
 #define TICK_BEFORE(x, y) ((x)->tick < (y)->tick)
-DEFINE_SORT(sort_notes, cdz_note, NOTE_BEFORE)
-DEFINE_SORT(sort_tempos, cdz_tempo, TICK_BEFORE)
-DEFINE_SORT(sort_time_sigs, cdz_time_signature, TICK_BEFORE)
-DEFINE_SORT(sort_key_sigs, cdz_key_signature, TICK_BEFORE)
-DEFINE_SORT(sort_controls, cdz_control, TICK_BEFORE)
-DEFINE_SORT(sort_bends, cdz_pitch_bend, TICK_BEFORE)
+CDZ_DEFINE_SORT(sort_notes, cdz_note, NOTE_BEFORE)
+CDZ_DEFINE_SORT(sort_tempos, cdz_tempo, TICK_BEFORE)
+CDZ_DEFINE_SORT(sort_time_sigs, cdz_time_signature, TICK_BEFORE)
+CDZ_DEFINE_SORT(sort_key_sigs, cdz_key_signature, TICK_BEFORE)
+CDZ_DEFINE_SORT(sort_controls, cdz_control, TICK_BEFORE)
+CDZ_DEFINE_SORT(sort_bends, cdz_pitch_bend, TICK_BEFORE)
 
 /* Drops an item equal to the one before it (same tick and value): format 1 files often repeat the
  * conductor events in every track, and one map needs them once. */
