@@ -1,6 +1,8 @@
 /* Extractors and codecs: Magenta's melody rules on hand-made scores, squashing, the melody and
  * performance token layouts, round trips on every extracted sequence of the corpora, and decoding of
  * arbitrary token sequences. */
+#include <unistd.h>
+
 #include "test.h"
 
 /* A score of one instrument from (pitch, start, end) triples in sixteenth-note steps (ppq 480). */
@@ -313,6 +315,86 @@ static void test_against_magenta_js(const char *data) {
     }
 }
 
+/* The JSB tokens of ../shared/bench/jsb_reference.py (its encode(), run in Python on the JSON): per
+ * split, the number of pieces and tokens and the FNV-1a 64 of all tokens in order. Both ways in must
+ * give them: the JSON with its split, and the MIDI files made from it (with --split-from-path). */
+static void test_chorales(const char *data) {
+    static const struct {
+        size_t pieces, tokens;
+        uint64_t fnv;
+    } REF[3] = {{229, 221125, 0xaedf4644e5db1155ULL}, {76, 73036, 0x0fbd29accb635b90ULL}, {77, 74893, 0xf1d73be42e2489faULL}};
+    char json[1024], midi[1024], out[64];
+    snprintf(json, sizeof json, "%s/jsb_chorales/json/Jsb16thSeparated.json", data);
+    snprintf(midi, sizeof midi, "%s/jsb_chorales/midi", data);
+    for (int way = 0; way < 2; way++) {
+        const char *inputs[] = {way ? midi : json};
+        cdz_build_params p = cdz_build_default_params();
+        p.codec = cdz_codec_find("chorale");
+        p.inputs = inputs;
+        p.n_inputs = 1;
+        p.split_from_path = way;
+        snprintf(out, sizeof out, "/tmp/cadenza_jsb_%d_%d.cdz", way, (int)getpid());
+        cdz_build_report r;
+        cdz_dataset ds;
+        cdz_error err = {0};
+        if (cdz_dataset_build(&p, out, &r, &err) != CDZ_OK || cdz_dataset_open(&ds, out, &err) != CDZ_OK) {
+            CHECK(0, "%s", err.msg);
+            continue;
+        }
+        for (int sp = 0; sp < 3; sp++) {
+            size_t pieces = 0, tokens = 0;
+            uint64_t h = CDZ_FNV_OFFSET;
+            for (uint64_t i = 0; i < ds.n_seqs; i++) {
+                if (ds.splits[i] != sp) continue;
+                pieces++;
+                tokens += cdz_dataset_seq_len(&ds, i);
+                h = cdz_fnv1a64(h, ds.tokens + ds.offsets[i], 2 * cdz_dataset_seq_len(&ds, i));
+            }
+            CHECK(pieces == REF[sp].pieces && tokens == REF[sp].tokens && h == REF[sp].fnv,
+                  "%s, split %d: %zu pieces, %zu tokens, hash %016llx; reference %zu, %zu, %016llx", way ? "MIDI" : "JSON", sp,
+                  pieces, tokens, (unsigned long long)h, REF[sp].pieces, REF[sp].tokens, (unsigned long long)REF[sp].fnv);
+        }
+        cdz_dataset_close(&ds);
+        unlink(out);
+    }
+    /* A chorale grid survives tokens -> grid, and grid -> MIDI -> grid. */
+    cdz_chorale *c;
+    size_t n;
+    CHECK_INT(cdz_chorales_read_json(json, &c, &n, NULL), CDZ_OK);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        cdz_tokens t = {0};
+        cdz_chorale back, again;
+        cdz_score s;
+        int ok = cdz_chorale_encode(&c[i], &t, NULL, NULL) == CDZ_OK &&
+                 cdz_chorale_decode(t.tokens, t.n_tokens, &back, NULL) == CDZ_OK;
+        size_t steps = (t.n_tokens - 1) / 4; /* long pieces are cut at 2049 tokens */
+        ok = ok && back.n_steps == steps && memcmp(back.steps, c[i].steps, steps * 4) == 0;
+        if (ok) {
+            ok = cdz_chorale_to_score(&back, &s, NULL) == CDZ_OK;
+            if (ok) {
+                ok = cdz_extract_chorale(&s, &again, NULL, NULL) == CDZ_OK && again.n_steps == steps &&
+                     memcmp(again.steps, back.steps, steps * 4) == 0;
+                cdz_chorale_free(&again);
+                cdz_score_free(&s);
+            }
+        }
+        if (!ok) bad++;
+        cdz_chorale_free(&back);
+        cdz_tokens_free(&t);
+    }
+    CHECK(bad == 0, "%zu of %zu chorales changed in a round trip", bad, n);
+    printf("chorale: %zu pieces round-trip through tokens and through MIDI\n", n);
+    cdz_chorales_free(c, n);
+    /* A broken JSON file: an error with the byte offset. */
+    snprintf(out, sizeof out, "/tmp/cadenza_bad_%d.json", (int)getpid());
+    cdz_file_write_atomic(out, "{\"train\": [[[60, 61, 62]]]}", 27, NULL);
+    cdz_error err = {0};
+    CHECK_INT(cdz_chorales_read_json(out, &c, &n, &err), CDZ_ERR_FORMAT);
+    CHECK_STR_CONTAINS(err.msg, "byte 23: expected ','");
+    unlink(out);
+}
+
 int main(void) {
     test_melody_rules();
     test_squash();
@@ -321,6 +403,7 @@ int main(void) {
     const char *data = test_data_dir();
     if (data) {
         test_against_magenta_js(data);
+        test_chorales(data);
         test_corpus_round_trips(data);
     } else
         printf("SKIPPED: corpus round trips (no corpora; set CADENZA_DATA)\n");

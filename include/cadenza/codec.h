@@ -14,7 +14,10 @@
  *              into [48, 84) and to C major (Melody.squash) before encoding.
  * performance  Performance RNN / Music Transformer events: note-on 0-127, note-off 128-255, time shift
  *              of 1-100 steps of 10 ms at 256-355, velocity bin 1-32 at 356-387 (388 tokens), with
- *              Magenta's binning ((v - 1) * 32 / 127 + 1) and order of events. */
+ *              Magenta's binning ((v - 1) * 32 / 127 + 1) and order of events.
+ * chorale      JSB chorales as ../shared/bench/jsb_reference.py: BOS (47), then per 16th-note step the
+ *              soprano, alto, tenor and bass as pitch - 36 (36-81) or 46 for silence (48 tokens),
+ *              cut at 2049 tokens. Reads MIDI with four voices, or the JSB JSON with its split. */
 #ifndef CADENZA_CODEC_H
 #define CADENZA_CODEC_H
 
@@ -46,6 +49,9 @@ typedef struct cdz_codec {
     cdz_status (*encode)(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err);
     /* Any sequence of tokens below vocab_size gives a valid score; larger tokens are an error. */
     cdz_status (*decode)(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err);
+    /* For codecs whose corpus comes in another form (the JSB JSON): encodes such a file, sequences
+     * going to out[0] train, out[1] eval, out[2] test. NULL when the codec reads MIDI only. */
+    cdz_status (*encode_corpus)(const char *path, cdz_tokens out[3], cdz_extract_stats *stats, cdz_error *err);
 } cdz_codec;
 
 /* The codec with this name, or NULL. */
@@ -61,6 +67,13 @@ enum { CDZ_MELODY_MIN_NOTE = 48, CDZ_MELODY_MAX_NOTE = 84, CDZ_MELODY_CLASSES = 
 cdz_status cdz_melody_encode(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
 /* Tokens to melody events (m->events must hold n). */
 cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cdz_error *err);
+
+enum { CDZ_CHORALE_REST_TOKEN = 46, CDZ_CHORALE_BOS = 47, CDZ_CHORALE_VOCAB = 48 };
+/* A chorale grid to tokens (appended as one sequence; truncation counted in stats if given). */
+cdz_status cdz_chorale_encode(const cdz_chorale *c, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err);
+/* Tokens to a grid: BOS tokens are skipped, the rest fill steps voice by voice (a last partial step
+ * is completed with silence). */
+cdz_status cdz_chorale_decode(const uint16_t *tokens, size_t n, cdz_chorale *c, cdz_error *err);
 
 enum { CDZ_PERF_NOTE_ON = 0, CDZ_PERF_NOTE_OFF = 128, CDZ_PERF_TIME_SHIFT = 256, CDZ_PERF_VELOCITY = 356,
        CDZ_PERF_VOCAB = 388, CDZ_PERF_MAX_SHIFT = 100, CDZ_PERF_VELOCITY_BINS = 32 };

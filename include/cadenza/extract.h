@@ -26,6 +26,8 @@ typedef struct cdz_extract_stats {
     uint64_t truncated;              /* melody: cut to max_steps */
     uint64_t non_integer_bar;        /* melody: a time signature whose bar is not a whole number of steps */
     uint64_t empty;                  /* a score (or a part of one) with no usable notes */
+    uint64_t not_four_voices;        /* chorale: not exactly four voices (non-drum track/channel groups) */
+    uint64_t out_of_range;           /* chorale: a pitch outside 36-81 */
 } cdz_extract_stats;
 
 /* ---- melodies (Magenta melodies_lib / melody_pipelines, MelodyRNN settings) ---- */
@@ -93,6 +95,30 @@ cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second,
 void cdz_performance_free(cdz_performance *p);
 /* A one-track piano score of the performance at 120 qpm. */
 cdz_status cdz_performance_to_score(const cdz_performance *p, cdz_score *out, cdz_error *err);
+
+/* ---- chorales (JSB Chorales as the Music Transformer paper used them) ---- */
+
+enum { CDZ_CHORALE_VOICES = 4, CDZ_CHORALE_REST = -1, CDZ_CHORALE_MIN_PITCH = 36, CDZ_CHORALE_MAX_PITCH = 81 };
+
+typedef struct cdz_chorale {
+    int8_t (*steps)[CDZ_CHORALE_VOICES]; /* per 16th-note step: soprano, alto, tenor, bass pitch or REST */
+    size_t n_steps;
+    char split[8]; /* from a corpus file: "train", "valid" or "test"; else "" */
+} cdz_chorale;
+
+/* A four-voice grid on 16th notes from a score with exactly four voices (non-drum notes grouped by
+ * track and channel), ordered soprano to bass by mean pitch. A voice holds the highest pitch sounding
+ * at each step; the grid runs to the score's end. Counts not_four_voices or out_of_range (pitches
+ * outside 36-81) and returns CDZ_OK with out->n_steps == 0 when it cannot. */
+cdz_status cdz_extract_chorale(const cdz_score *s, cdz_chorale *out, cdz_extract_stats *stats, cdz_error *err);
+/* The pieces of a JSB JSON file such as Jsb16thSeparated.json ({"train": [piece, ...], "valid": ...,
+ * "test": ...}, a piece a list of [s, a, t, b] steps, -1 for silence). Errors name the byte offset. */
+cdz_status cdz_chorales_read_json(const char *path, cdz_chorale **out, size_t *n, cdz_error *err);
+void cdz_chorale_free(cdz_chorale *c);
+void cdz_chorales_free(cdz_chorale *c, size_t n);
+/* Four tracks (Soprano, Alto, Tenor, Bass; channels 1-4, program 52), a step = a 16th note at 120 qpm;
+ * equal pitches on consecutive steps of a voice become one held note. */
+cdz_status cdz_chorale_to_score(const cdz_chorale *c, cdz_score *out, cdz_error *err);
 
 #ifdef __cplusplus
 }

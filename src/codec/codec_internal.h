@@ -5,4 +5,5 @@
 
 extern const cdz_codec codec_melody;
 extern const cdz_codec codec_performance;
+extern const cdz_codec codec_chorale;
 #endif

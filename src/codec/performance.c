@@ -158,5 +158,5 @@ static cdz_status perf_decode_score(const uint16_t *tokens, size_t n, cdz_score 
 
 const cdz_codec codec_performance = {
     "performance", "performance events: note-on 128, note-off 128, time shift 100 x 10 ms, velocity 32 bins (388)",
-    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score,
+    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL,
 };

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cadenza/data.h"
 
@@ -14,8 +15,7 @@ cdz_build_params cdz_build_default_params(void) {
 }
 
 typedef struct file_result {
-    cdz_tokens tokens;
-    cdz_split split;
+    cdz_tokens tokens[3]; /* by split: a MIDI file's all go to one, a corpus file's (JSB JSON) to each */
     cdz_status status; /* CDZ_OK, or why the file was skipped */
     cdz_extract_stats stats;
     char problem[320];
@@ -46,18 +46,33 @@ static cdz_split split_of(const cdz_build_params *p, const char *path, const uin
     return CDZ_SPLIT_TRAIN;
 }
 
+static int is_midi_name(const char *path) {
+    static const char *const ext[] = {".mid", ".midi", ".kar", ".rmi"};
+    size_t n = strlen(path);
+    for (size_t i = 0; i < 4; i++) {
+        size_t k = strlen(ext[i]);
+        if (n >= k && strncasecmp(path + n - k, ext[i], k) == 0) return 1;
+    }
+    return 0;
+}
+
 static void process_file(const cdz_build_params *p, const char *path, file_result *r) {
     uint8_t *bytes = NULL;
     size_t len = 0;
     cdz_error err = {0};
     cdz_midi m;
     cdz_score s;
+    if (p->codec->encode_corpus && !is_midi_name(path)) {
+        r->status = p->codec->encode_corpus(path, r->tokens, &r->stats, &err);
+        if (r->status != CDZ_OK) snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        return;
+    }
     r->status = cdz_file_read_all(path, &bytes, &len, &err);
     if (r->status != CDZ_OK) {
         snprintf(r->problem, sizeof r->problem, "%s", err.msg);
         return;
     }
-    r->split = split_of(p, path, bytes, len);
+    cdz_tokens *out = &r->tokens[split_of(p, path, bytes, len)];
     r->status = cdz_midi_read(&m, bytes, len, path, &err);
     cdz_free(bytes);
     if (r->status == CDZ_OK) {
@@ -71,12 +86,12 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
     for (int shift = p->transpose_min; shift <= p->transpose_max && r->status == CDZ_OK; shift++) {
         cdz_score t;
         if (shift == 0) {
-            r->status = p->codec->encode(&s, &r->tokens, &r->stats, &err);
+            r->status = p->codec->encode(&s, out, &r->stats, &err);
             continue;
         }
         if ((r->status = cdz_score_copy(&t, &s, &err)) != CDZ_OK) break;
         if (cdz_score_transpose(&t, shift, NULL) == CDZ_OK) /* a shift that leaves 0-127 is skipped */
-            r->status = p->codec->encode(&t, &r->tokens, &r->stats, &err);
+            r->status = p->codec->encode(&t, out, &r->stats, &err);
         cdz_score_free(&t);
     }
     if (r->status != CDZ_OK) snprintf(r->problem, sizeof r->problem, "%.150s: %.160s", path, err.msg);
@@ -134,6 +149,8 @@ static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
     a->truncated += b->truncated;
     a->non_integer_bar += b->non_integer_bar;
     a->empty += b->empty;
+    a->not_four_voices += b->not_four_voices;
+    a->out_of_range += b->out_of_range;
 }
 
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {
@@ -183,20 +200,22 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     for (size_t i = 0; i < n && st == CDZ_OK; i++) {
         file_result *r = &j.results[i];
         add_stats(&report->stats, &r->stats);
+        size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs;
         if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
         else if (r->status != CDZ_OK) report->skipped_broken++;
-        else if (r->tokens.n_seqs == 0) report->skipped_empty++;
-        else {
-            report->files_used++;
-            report->seqs[r->split] += r->tokens.n_seqs;
-            report->tokens[r->split] += r->tokens.n_tokens;
-            st = cdz_shard_writer_add(&w, &r->tokens, r->split, err);
+        else if (seqs == 0) report->skipped_empty++;
+        else report->files_used++;
+        for (int sp = 0; sp < 3 && r->status == CDZ_OK && st == CDZ_OK; sp++) {
+            report->seqs[sp] += r->tokens[sp].n_seqs;
+            report->tokens[sp] += r->tokens[sp].n_tokens;
+            st = cdz_shard_writer_add(&w, &r->tokens[sp], (cdz_split)sp, err);
         }
         if (r->status != CDZ_OK && !report->first_problem[0]) snprintf(report->first_problem, sizeof report->first_problem, "%s", r->problem);
     }
     if (st == CDZ_OK) st = cdz_shard_writer_finish(&w, out_path, err);
     if (!j.failed) cdz_shard_writer_free(&w);
-    for (size_t i = 0; i < n; i++) cdz_tokens_free(&j.results[i].tokens);
+    for (size_t i = 0; i < n; i++)
+        for (int sp = 0; sp < 3; sp++) cdz_tokens_free(&j.results[i].tokens[sp]);
     cdz_free(j.results);
     cdz_file_list_free(paths, n);
     pthread_mutex_destroy(&j.lock);
