@@ -139,6 +139,43 @@ static void test_squash(void) {
     for (int i = 0; i < 5; i++) CHECK(m2.events[i] >= 48 && m2.events[i] < 84, "squashed into range: %d", m2.events[i]);
 }
 
+/* Labels and input features of lookback_rnn and attention_rnn on a melody whose second bar repeats
+ * its first. */
+static void test_lookback_features(void) {
+    int16_t ev[48];
+    for (int t = 0; t < 48; t++) ev[t] = CDZ_MELODY_NO_EVENT;
+    const int bar[16] = {60, -2, 62, -2, 64, -1, -2, -2, 65, -2, 67, -2, 69, -2, 71, -1};
+    for (int t = 0; t < 32; t++) ev[t] = (int16_t)bar[t % 16];
+    ev[40] = 72;
+    CHECK_INT(cdz_lookback_label(ev, 0), 2 + 60 - 48);  /* a note in the first bar: its class */
+    CHECK_INT(cdz_lookback_label(ev, 1), 39);           /* no-event in the first two bars: "repeat 2 bars" */
+    CHECK_INT(cdz_lookback_label(ev, 16), 38);          /* bar 2 repeats bar 1 */
+    CHECK_INT(cdz_lookback_label(ev, 32), 0);           /* no-event from bar 3 on: its own class */
+    CHECK_INT(cdz_lookback_label(ev, 40), 2 + 72 - 48);
+    CHECK_INT(cdz_key_melody_label(ev, 0), 12);
+    CHECK_INT(cdz_key_melody_label(ev, 5), 37);         /* the early-repeat rule is for no-events only */
+    CHECK_INT(cdz_key_melody_label(ev, 1), 39);
+    CHECK_INT(cdz_key_melody_label(ev, 16), 38);
+    CHECK_INT(cdz_key_melody_label(ev, 47), 36);        /* no-event that does not repeat */
+    float in[CDZ_LOOKBACK_INPUTS];
+    cdz_lookback_inputs(ev, 16, in);
+    CHECK(in[2 + 12] == 1, "current event: C4");
+    CHECK(in[38 + 0] == 1, "next if repeating a bar ago: step 1, a no-event");
+    CHECK(in[76 + 0] == 1, "next if repeating two bars ago: before the start, a no-event");
+    float sum = 0;
+    for (int i = 0; i < 114; i++) sum += in[i];
+    CHECK(sum == 3, "three one-hot blocks, sum %g", sum);
+    CHECK(in[114] == 1 && in[115] == -1 && in[116] == -1 && in[117] == -1 && in[118] == 1, "counter of 17 = 10001b");
+    CHECK(in[119] == 1 && in[120] == 0, "repeats 1 bar, not 2");
+    float k[CDZ_KEY_MELODY_INPUTS];
+    cdz_key_melody_inputs(ev, 4, k);
+    CHECK(k[64 - 48] == 1 && k[36] == 1 && k[37] == 0 && k[38] == 1 && k[39] == 1, "E4 attacked, ascending");
+    CHECK(k[42] == 1 && k[43] == -1 && k[44] == 1 && k[49] == 0, "counter of 5, not a bar start");
+    CHECK(k[50 + 0] == 1 && k[50 + 7] == 1 && k[50 + 1] == 0, "C, D, E fit C and G major (and F), not C#");
+    cdz_key_melody_inputs(ev, 15, k);
+    CHECK(k[37] == 1 && k[49] == 1, "silence after a note-off, the next step starts a bar");
+}
+
 static void test_performance_tokens(void) {
     cdz_perf_note notes[] = {{0, 50, 60, 100}, {0, 250, 64, 80}, {50, 51, 60, 1}};
     cdz_performance p = {notes, 3, 100};
@@ -235,6 +272,14 @@ static void test_corpus_round_trips(const char *data) {
                     int ok = cdz_melody_encode(&mel[k], tok, NULL) == CDZ_OK &&
                              cdz_melody_decode(tok, mel[k].n_steps, &back, NULL) == CDZ_OK &&
                              memcmp(ev, mel[k].events, mel[k].n_steps * sizeof *ev) == 0;
+                    /* lookback and key-melody labels decode back to the same events */
+                    for (int enc = 0; enc < 2 && ok; enc++) {
+                        for (size_t t = 0; t < mel[k].n_steps; t++) {
+                            int label = enc ? cdz_key_melody_label(mel[k].events, t) : cdz_lookback_label(mel[k].events, t);
+                            ev[t] = (int16_t)(enc ? cdz_key_melody_event(label, ev, t) : cdz_lookback_event(label, ev, t));
+                        }
+                        ok = memcmp(ev, mel[k].events, mel[k].n_steps * sizeof *ev) == 0;
+                    }
                     if (!ok && mel_bad++ < 3) printf("melody round trip failed: %s melody %zu\n", paths[i], k);
                     melodies++;
                     free(tok);
@@ -398,6 +443,7 @@ static void test_chorales(const char *data) {
 int main(void) {
     test_melody_rules();
     test_squash();
+    test_lookback_features();
     test_performance_tokens();
     test_decode_is_total();
     const char *data = test_data_dir();

@@ -15,6 +15,10 @@
  * performance  Performance RNN / Music Transformer events: note-on 0-127, note-off 128-255, time shift
  *              of 1-100 steps of 10 ms at 256-355, velocity bin 1-32 at 356-387 (388 tokens), with
  *              Magenta's binning ((v - 1) * 32 / 127 + 1) and order of events.
+ * lookback     lookback_rnn: the melody's labels, 0-37 as `melody`, 38 repeat one bar, 39 repeat two bars
+ *              (Magenta LookbackEventSequenceEncoderDecoder); 121 input features per step.
+ * key_melody   attention_rnn: 0-35 pitch - 48, 36 no-event, 37 note-off, 38 and 39 repeats (Magenta
+ *              KeyMelodyEncoderDecoder); 74 input features per step.
  * chorale      JSB chorales as ../shared/bench/jsb_reference.py: BOS (47), then per 16th-note step the
  *              soprano, alto, tenor and bass as pitch - 36 (36-81) or 46 for silence (48 tokens),
  *              cut at 2049 tokens. Reads MIDI with four voices, or the JSB JSON with its split. */
@@ -67,6 +71,16 @@ enum { CDZ_MELODY_MIN_NOTE = 48, CDZ_MELODY_MAX_NOTE = 84, CDZ_MELODY_CLASSES = 
 cdz_status cdz_melody_encode(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
 /* Tokens to melody events (m->events must hold n). */
 cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cdz_error *err);
+
+/* lookback_rnn and attention_rnn: tokens are the labels; inputs are computed from the melody events
+ * (squashed into 48-83) up to and including position `pos`. Lookbacks are 16 and 32 steps. */
+enum { CDZ_MELODY_LABELS = 40, CDZ_LOOKBACK_INPUTS = 121, CDZ_KEY_MELODY_INPUTS = 74 };
+int cdz_lookback_label(const int16_t *events, size_t pos);                /* 0-37 one-hot class, 38/39 repeats */
+int cdz_lookback_event(int label, const int16_t *events, size_t pos);     /* events[0..pos) known */
+void cdz_lookback_inputs(const int16_t *events, size_t pos, float *in);   /* in: 121 floats */
+int cdz_key_melody_label(const int16_t *events, size_t pos);              /* 0-35 pitch, 36 no-event, 37 off, 38/39 */
+int cdz_key_melody_event(int label, const int16_t *events, size_t pos);
+void cdz_key_melody_inputs(const int16_t *events, size_t pos, float *in); /* in: 74 floats */
 
 enum { CDZ_CHORALE_REST_TOKEN = 46, CDZ_CHORALE_BOS = 47, CDZ_CHORALE_VOCAB = 48 };
 /* A chorale grid to tokens (appended as one sequence; truncation counted in stats if given). */

@@ -17,7 +17,7 @@ static const char CODEC_USAGE[] =
     "                                         tokens (names or numbers, or the JSON above) back to MIDI;\n"
     "                                         --sequence picks one of several (default 0)\n"
     "\n"
-    "codecs: melody, performance (more arrive with the models that use them)\n";
+    "codecs: melody, lookback, key_melody, performance, chorale ('cadenza codec list')\n";
 
 static int cmd_list(void) {
     const cdz_codec *const *list;
