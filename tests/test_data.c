@@ -211,6 +211,19 @@ static void test_build(void) {
     p.eval_fraction = 0.5;
     p.transpose_min = p.transpose_max = 0;
     CHECK_INT(cdz_dataset_build(&p, out2, &r2, NULL), CDZ_OK);
+    const double stretch[] = {0.9, 1.0, 1.1};
+    p.stretch = stretch;
+    p.n_stretch = 3;
+    CHECK_INT(cdz_dataset_build(&p, out1, &r1, NULL), CDZ_OK);
+    CHECK_INT(r1.seqs[0] + r1.seqs[1], 18); /* 6 files x 3 stretches */
+    cdz_dataset sd;
+    CHECK_INT(cdz_dataset_open(&sd, out1, NULL), CDZ_OK);
+    /* a file's copies come in the order of the factors: 0.9 then 1.0 */
+    CHECK(cdz_dataset_seq_len(&sd, 0) == cdz_dataset_seq_len(&sd, 1) &&
+              memcmp(sd.tokens + sd.offsets[0], sd.tokens + sd.offsets[1], 2 * cdz_dataset_seq_len(&sd, 0)) != 0,
+          "stretching changed no time shift");
+    cdz_dataset_close(&sd);
+    p.n_stretch = 0;
     CHECK_INT(cdz_dataset_build(&p, out1, &r1, NULL), CDZ_OK);
     CHECK(r1.seqs[CDZ_SPLIT_EVAL] == r2.seqs[CDZ_SPLIT_EVAL] && r1.seqs[CDZ_SPLIT_EVAL] + r1.seqs[CDZ_SPLIT_TRAIN] == 6,
           "hash split: %zu eval, %zu train", r1.seqs[CDZ_SPLIT_EVAL], r1.seqs[CDZ_SPLIT_TRAIN]);

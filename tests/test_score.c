@@ -156,6 +156,12 @@ static void test_quantize(void) {
     CHECK_INT(note(&s, 2)->end_step, 104);
     CHECK_INT(s.quantization, CDZ_QUANTIZE_PER_SECOND);
     CHECK_INT(cdz_score_quantize(&s, 0, NULL), CDZ_ERR_ARG);
+    /* Time stretch: seconds scale, ticks stay. */
+    double end = note(&s, 2)->end_s;
+    CHECK_INT(cdz_score_stretch(&s, 1.5, NULL), CDZ_OK);
+    CHECK_NEAR(note(&s, 2)->end_s, 1.5 * end, 1e-9);
+    CHECK_INT(note(&s, 2)->end_tick, 1000);
+    CHECK_INT(cdz_score_stretch(&s, 0, NULL), CDZ_ERR_ARG);
     cdz_score_free(&s);
 }
 

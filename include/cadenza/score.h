@@ -167,6 +167,9 @@ cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err);
  * holds across tempo changes; per second works on seconds. */
 cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error *err);
 cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second, cdz_error *err);
+/* Time stretch: every duration multiplied by `factor` (> 1 slower), by scaling the tempo map (or the
+ * SMPTE time per tick). Ticks do not change, so notes stay on their beats. */
+cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err);
 /* Moves every non-drum note by `semitones`; fails with CDZ_ERR_RANGE, changing nothing, if a note
  * would leave [0, 127]. */
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);

@@ -13,6 +13,7 @@ static const char DATASET_USAGE[] =
     "commands:\n"
     "  build --codec NAME --in DIR_OR_FILE [--in ...] --out FILE.cdz [options]\n"
     "      --transpose A:B       also encode every transposition from A to B semitones (e.g. -3:3)\n"
+    "      --stretch F,F,...     also encode time-stretched copies (e.g. 0.95,1,1.05; for performances)\n"
     "      --eval-fraction F     put files whose content hash falls below F in the eval split\n"
     "      --split-from-path     use the corpus's split: folders test/ -> test, valid/ or eval/ -> eval\n"
     "      --threads N           workers (default 2)\n"
@@ -60,6 +61,7 @@ static int parse_range(const char *s, int *a, int *b) {
 
 static int cmd_build(int argc, char **argv) {
     cdz_build_params p = cdz_build_default_params();
+    double stretch[16];
     const char *out = NULL;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     size_t n_in = 0;
@@ -84,6 +86,20 @@ static int cmd_build(int argc, char **argv) {
                 free(inputs);
                 return app_usage_error(DATASET_USAGE, "--transpose needs A:B with -127 <= A <= B <= 127, not '%s'", argv[i]);
             }
+        } else if (strcmp(a, "--stretch") == 0 && v) {
+            const char *list = argv[++i];
+            p.n_stretch = 0;
+            while (*list && p.n_stretch < sizeof stretch / sizeof stretch[0]) {
+                char *end;
+                stretch[p.n_stretch] = strtod(list, &end);
+                if (end == list || !(stretch[p.n_stretch] >= 0.1 && stretch[p.n_stretch] <= 10) || (*end && *end != ',')) {
+                    free(inputs);
+                    return app_usage_error(DATASET_USAGE, "--stretch needs factors between 0.1 and 10, like 0.95,1,1.05, not '%s'", argv[i]);
+                }
+                p.n_stretch++;
+                list = *end ? end + 1 : end;
+            }
+            p.stretch = stretch;
         } else if (strcmp(a, "--eval-fraction") == 0 && v) {
             char *end;
             p.eval_fraction = strtod(argv[++i], &end);

@@ -83,16 +83,23 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
         snprintf(r->problem, sizeof r->problem, "%s", err.msg);
         return;
     }
-    for (int shift = p->transpose_min; shift <= p->transpose_max && r->status == CDZ_OK; shift++) {
-        cdz_score t;
-        if (shift == 0) {
-            r->status = p->codec->encode(&s, out, &r->stats, &err);
-            continue;
+    static const double as_is = 1.0;
+    const double *factors = p->n_stretch ? p->stretch : &as_is;
+    size_t n_factors = p->n_stretch ? p->n_stretch : 1;
+    for (size_t f = 0; f < n_factors && r->status == CDZ_OK; f++) {
+        for (int shift = p->transpose_min; shift <= p->transpose_max && r->status == CDZ_OK; shift++) {
+            cdz_score t;
+            if (shift == 0 && factors[f] == 1.0) {
+                r->status = p->codec->encode(&s, out, &r->stats, &err);
+                continue;
+            }
+            if ((r->status = cdz_score_copy(&t, &s, &err)) != CDZ_OK) break;
+            /* a shift that leaves 0-127 is skipped */
+            if (cdz_score_transpose(&t, shift, NULL) == CDZ_OK &&
+                (factors[f] == 1.0 || (r->status = cdz_score_stretch(&t, factors[f], &err)) == CDZ_OK))
+                r->status = p->codec->encode(&t, out, &r->stats, &err);
+            cdz_score_free(&t);
         }
-        if ((r->status = cdz_score_copy(&t, &s, &err)) != CDZ_OK) break;
-        if (cdz_score_transpose(&t, shift, NULL) == CDZ_OK) /* a shift that leaves 0-127 is skipped */
-            r->status = p->codec->encode(&t, out, &r->stats, &err);
-        cdz_score_free(&t);
     }
     if (r->status != CDZ_OK) snprintf(r->problem, sizeof r->problem, "%.150s: %.160s", path, err.msg);
     cdz_score_free(&s);
@@ -158,6 +165,9 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     if (!p->codec) return cdz_error_set(err, CDZ_ERR_ARG, "no codec given");
     if (p->transpose_min > p->transpose_max || p->transpose_min < -127 || p->transpose_max > 127)
         return cdz_error_set(err, CDZ_ERR_ARG, "transposition range %d:%d", p->transpose_min, p->transpose_max);
+    for (size_t i = 0; i < p->n_stretch; i++)
+        if (!(p->stretch[i] >= 0.1 && p->stretch[i] <= 10))
+            return cdz_error_set(err, CDZ_ERR_ARG, "stretch factor %g: expected 0.1 to 10", p->stretch[i]);
     if (!(p->eval_fraction >= 0 && p->eval_fraction < 1))
         return cdz_error_set(err, CDZ_ERR_ARG, "eval fraction %g: expected 0 <= f < 1", p->eval_fraction);
     char **paths;

@@ -185,6 +185,31 @@ cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second,
     return CDZ_OK;
 }
 
+/* ---- time stretch ---- */
+
+cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err) {
+    if (!(factor >= 0.1 && factor <= 10))
+        return cdz_error_set(err, CDZ_ERR_ARG, "stretch factor %g: expected 0.1 to 10", factor);
+    if (s->smpte_seconds_per_tick > 0) {
+        s->smpte_seconds_per_tick *= factor;
+    } else {
+        if (s->n_tempos == 0 || s->tempos[0].tick > 0) {
+            /* Make the default 120 qpm explicit so it stretches too. */
+            if (cdz_grow((void **)&s->tempos, &s->cap_tempos, s->n_tempos + 1, sizeof *s->tempos))
+                return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory stretching a score");
+            memmove(s->tempos + 1, s->tempos, s->n_tempos * sizeof *s->tempos);
+            s->tempos[0] = (cdz_tempo){.tick = 0, .usec_per_quarter = 500000};
+            s->n_tempos++;
+        }
+        for (size_t i = 0; i < s->n_tempos; i++) {
+            double u = floor(s->tempos[i].usec_per_quarter * factor + 0.5);
+            s->tempos[i].usec_per_quarter = u < 1 ? 1 : u > 0xFFFFFF ? 0xFFFFFF : (uint32_t)u;
+        }
+    }
+    score_fill_seconds(s);
+    return CDZ_OK;
+}
+
 /* ---- transposition ---- */
 
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err) {
