@@ -177,7 +177,7 @@ static void test_lookback_features(void) {
 }
 
 static void test_performance_tokens(void) {
-    cdz_perf_note notes[] = {{0, 50, 60, 100}, {0, 250, 64, 80}, {50, 51, 60, 1}};
+    cdz_perf_note notes[] = {{0, 50, 60, 100, 0}, {0, 250, 64, 80, 0}, {50, 51, 60, 1, 0}};
     cdz_performance p = {notes, 3, 100};
     cdz_tokens t = {0};
     CHECK_INT(cdz_performance_encode(&p, &t, NULL), CDZ_OK);
@@ -208,6 +208,27 @@ static void test_performance_tokens(void) {
     CHECK(cdz_codec_token_from_name(c, "VELOCITY_32", &tok) == CDZ_OK && tok == 387, "VELOCITY_32");
     CHECK_INT(cdz_codec_token_from_name(c, "NOPE", &tok), CDZ_ERR_ARG);
     CHECK(cdz_codec_find("nonexistent") == NULL, "unknown codec");
+}
+
+/* The multitrack layout on two notes: a bass note and a drum hit. */
+static void test_multitrack_tokens(void) {
+    cdz_score s;
+    cdz_score_init(&s, 480, NULL);
+    cdz_score_add_tempo(&s, 0, 120);
+    cdz_score_add_note(&s, 0, 1, 33, 40, 100, 0, 480); /* electric bass (family 4), ff, 0.5 s */
+    cdz_score_add_note(&s, 1, 9, 0, 36, 50, 240, 300); /* drums, mp, kick at 0.25 s */
+    cdz_score_finish(&s, NULL);
+    cdz_tokens t = {0};
+    CHECK_INT(cdz_codec_find("multitrack")->encode(&s, &t, NULL, NULL), CDZ_OK);
+    const uint16_t expect[] = {10980 + 4, 10980 + 16, 11029, (4 * 4 + 3) * 128 + 40, 10880 + 24, (16 * 4 + 1) * 128 + 36,
+                               10880 + 5, 8704 + 16 * 128 + 36, 10880 + 18, 8704 + 4 * 128 + 40, 11030};
+    CHECK(t.n_tokens == sizeof expect / sizeof expect[0] && memcmp(t.tokens, expect, sizeof expect) == 0,
+          "multitrack tokens (%zu)", t.n_tokens);
+    char name[64];
+    cdz_codec_find("multitrack")->token_name(expect[3], name, sizeof name);
+    CHECK(strcmp(name, "bass:ff:40") == 0, "token name %s", name);
+    cdz_tokens_free(&t);
+    cdz_score_free(&s);
 }
 
 /* Any token sequence decodes to a valid score, for every codec. */
@@ -244,7 +265,7 @@ static void test_decode_is_total(void) {
 /* Every extracted sequence of the corpora encodes and decodes back exactly. */
 static void test_corpus_round_trips(const char *data) {
     static const char *const sets[] = {"nottingham", "jsb_chorales", "pop909", "asap", "groove", "wjazzd"};
-    size_t files = 0, melodies = 0, perfs = 0, mel_bad = 0, perf_bad = 0, perf_tokens = 0;
+    size_t files = 0, melodies = 0, perfs = 0, mel_bad = 0, perf_bad = 0, perf_tokens = 0, mts = 0, mt_bad = 0;
     cdz_extract_stats ms = {0}, ps = {0};
     for (size_t d = 0; d < sizeof sets / sizeof sets[0]; d++) {
         char dir[1024];
@@ -306,6 +327,24 @@ static void test_corpus_round_trips(const char *data) {
                 cdz_tokens_free(&t);
             }
             cdz_performance_free(&p);
+            /* multitrack: instrument class, pitch, steps and volume bin come back */
+            cdz_tokens mt = {0};
+            if (cdz_extract_multitrack(&s, 100, &p, NULL, NULL) == CDZ_OK && p.n_notes) {
+                int ok = cdz_multitrack_encode(&p, &mt, NULL) == CDZ_OK &&
+                         cdz_multitrack_decode(mt.tokens, mt.n_tokens, &back, NULL) == CDZ_OK;
+                if (ok) {
+                    ok = back.n_notes == p.n_notes;
+                    for (size_t k = 0; ok && k < p.n_notes; k++)
+                        ok = back.notes[k].start_step == p.notes[k].start_step && back.notes[k].end_step == p.notes[k].end_step &&
+                             back.notes[k].pitch == p.notes[k].pitch && back.notes[k].instrument == p.notes[k].instrument &&
+                             back.notes[k].velocity / 32 == p.notes[k].velocity / 32;
+                    cdz_performance_free(&back);
+                }
+                if (!ok && mt_bad++ < 3) printf("multitrack round trip failed: %s\n", paths[i]);
+                mts++;
+                cdz_tokens_free(&mt);
+            }
+            cdz_performance_free(&p);
             cdz_score_free(&s);
         }
         cdz_file_list_free(paths, n);
@@ -315,6 +354,8 @@ static void test_corpus_round_trips(const char *data) {
            melodies, files, mel_bad, (unsigned long long)ms.polyphonic_tracks, (unsigned long long)ms.too_short,
            (unsigned long long)ms.too_few_pitches, (unsigned long long)ms.truncated, (unsigned long long)ms.non_integer_bar);
     printf("performance: %zu performances (%zu tokens) round-trip (%zu failed)\n", perfs, perf_tokens, perf_bad);
+    printf("multitrack: %zu pieces round-trip (%zu failed)\n", mts, mt_bad);
+    CHECK(mt_bad == 0, "%zu multitrack pieces failed the round trip", mt_bad);
     CHECK(mel_bad == 0, "%zu melodies failed the round trip", mel_bad);
     CHECK(perf_bad == 0, "%zu performances failed the round trip", perf_bad);
     CHECK(melodies > 1000, "only %zu melodies extracted", melodies);
@@ -445,6 +486,7 @@ int main(void) {
     test_squash();
     test_lookback_features();
     test_performance_tokens();
+    test_multitrack_tokens();
     test_decode_is_total();
     const char *data = test_data_dir();
     if (data) {

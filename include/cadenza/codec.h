@@ -19,6 +19,9 @@
  *              (Magenta LookbackEventSequenceEncoderDecoder); 121 input features per step.
  * key_melody   attention_rnn: 0-35 pitch - 48, 36 no-event, 37 note-off, 38 and 39 repeats (Magenta
  *              KeyMelodyEncoderDecoder); 74 input features per step.
+ * multitrack   MuseNet-style pieces of several instruments: note-on tokens joining instrument class (16
+ *              General MIDI families and drums), volume (4 bins) and pitch; note-offs; 10 ms time shifts;
+ *              instrument-present tokens, START, END, and 32 style tokens (11031 tokens).
  * chorale      JSB chorales as ../shared/bench/jsb_reference.py: BOS (47), then per 16th-note step the
  *              soprano, alto, tenor and bass as pitch - 36 (36-81) or 46 for silence (48 tokens),
  *              cut at 2049 tokens. Reads MIDI with four voices, or the JSB JSON with its split. */
@@ -56,6 +59,8 @@ typedef struct cdz_codec {
     /* For codecs whose corpus comes in another form (the JSB JSON): encodes such a file, sequences
      * going to out[0] train, out[1] eval, out[2] test. NULL when the codec reads MIDI only. */
     cdz_status (*encode_corpus)(const char *path, cdz_tokens out[3], cdz_extract_stats *stats, cdz_error *err);
+    /* Conditioning tokens a dataset may put first in every sequence (0 styles: none). */
+    uint32_t style_base, n_styles;
 } cdz_codec;
 
 /* The codec with this name, or NULL. */
@@ -81,6 +86,11 @@ void cdz_lookback_inputs(const int16_t *events, size_t pos, float *in);   /* in:
 int cdz_key_melody_label(const int16_t *events, size_t pos);              /* 0-35 pitch, 36 no-event, 37 off, 38/39 */
 int cdz_key_melody_event(int label, const int16_t *events, size_t pos);
 void cdz_key_melody_inputs(const int16_t *events, size_t pos, float *in); /* in: 74 floats */
+
+/* multitrack: see src/codec/multitrack.c for the layout. */
+enum { CDZ_MT_STYLES = 32, CDZ_MT_STYLE_BASE = 10997, CDZ_MT_VOCAB = 11031 };
+cdz_status cdz_multitrack_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
+cdz_status cdz_multitrack_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
 
 enum { CDZ_CHORALE_REST_TOKEN = 46, CDZ_CHORALE_BOS = 47, CDZ_CHORALE_VOCAB = 48 };
 /* A chorale grid to tokens (appended as one sequence; truncation counted in stats if given). */

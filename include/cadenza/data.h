@@ -99,6 +99,7 @@ typedef struct cdz_build_params {
     int transpose_min, transpose_max; /* augmentation: every shift in [min, max] (0, 0: none) */
     const double *stretch;            /* augmentation: time stretch factors (NULL: none; 1.0 = as is) */
     size_t n_stretch;
+    int style;             /* >= 0: put the codec's style token `style` first in every sequence */
     double eval_fraction;  /* files whose content hash falls below it go to the eval split */
     int split_from_path;   /* use the corpus's own split: a folder named test/ -> test, valid/ or eval/ -> eval */
     int threads;           /* workers (1 or more) */

@@ -78,6 +78,7 @@ cdz_status cdz_melody_to_score(const cdz_melody *m, double qpm, uint8_t velocity
 typedef struct cdz_perf_note {
     int64_t start_step, end_step; /* end > start */
     uint8_t pitch, velocity;
+    uint8_t instrument; /* multi-instrument performances: cdz_instrument_class; 0 otherwise */
 } cdz_perf_note;
 
 typedef struct cdz_performance {
@@ -93,6 +94,14 @@ typedef struct cdz_performance {
 cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
                                    cdz_extract_stats *stats, cdz_error *err);
 void cdz_performance_free(cdz_performance *p);
+
+/* Multi-instrument performances (MuseNet-style): as cdz_extract_performance, but drums are kept and
+ * every note carries its instrument class: the General MIDI family (program / 8: 0 piano, 4 bass,
+ * 5 strings, ...) or CDZ_MT_DRUMS. Notes pair first-in, first-out per (instrument class, pitch). */
+enum { CDZ_MT_DRUMS = 16, CDZ_MT_INSTRUMENTS = 17 };
+uint8_t cdz_instrument_class(uint8_t program, int is_drum);
+cdz_status cdz_extract_multitrack(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
+                                  cdz_extract_stats *stats, cdz_error *err);
 /* A one-track piano score of the performance at 120 qpm. */
 cdz_status cdz_performance_to_score(const cdz_performance *p, cdz_score *out, cdz_error *err);
 

@@ -14,6 +14,7 @@ static const char DATASET_USAGE[] =
     "  build --codec NAME --in DIR_OR_FILE [--in ...] --out FILE.cdz [options]\n"
     "      --transpose A:B       also encode every transposition from A to B semitones (e.g. -3:3)\n"
     "      --stretch F,F,...     also encode time-stretched copies (e.g. 0.95,1,1.05; for performances)\n"
+    "      --style K             put style token K first in every sequence (multitrack: 0-31)\n"
     "      --eval-fraction F     put files whose content hash falls below F in the eval split\n"
     "      --split-from-path     use the corpus's split: folders test/ -> test, valid/ or eval/ -> eval\n"
     "      --threads N           workers (default 2)\n"
@@ -107,6 +108,14 @@ static int cmd_build(int argc, char **argv) {
                 free(inputs);
                 return app_usage_error(DATASET_USAGE, "--eval-fraction needs a number in [0, 1), not '%s'", argv[i]);
             }
+        } else if (strcmp(a, "--style") == 0 && v) {
+            char *end;
+            long k = strtol(argv[++i], &end, 10);
+            if (*end || k < 0 || k > 65535) {
+                free(inputs);
+                return app_usage_error(DATASET_USAGE, "--style needs a number >= 0, not '%s'", argv[i]);
+            }
+            p.style = (int)k;
         } else if (strcmp(a, "--split-from-path") == 0) {
             p.split_from_path = 1;
         } else if (strcmp(a, "--threads") == 0 && v) {

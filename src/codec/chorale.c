@@ -92,5 +92,5 @@ static cdz_status chorale_encode_corpus(const char *path, cdz_tokens out[3], cdz
 
 const cdz_codec codec_chorale = {
     "chorale", "JSB chorales: BOS, then soprano, alto, tenor, bass per 16th (pitches 36-81, rest): 48 tokens",
-    CDZ_CHORALE_VOCAB, chorale_token_name, chorale_encode_score, chorale_decode_score, chorale_encode_corpus,
+    CDZ_CHORALE_VOCAB, chorale_token_name, chorale_encode_score, chorale_decode_score, chorale_encode_corpus, 0, 0,
 };

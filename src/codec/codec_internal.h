@@ -8,4 +8,5 @@ extern const cdz_codec codec_performance;
 extern const cdz_codec codec_chorale;
 extern const cdz_codec codec_lookback;
 extern const cdz_codec codec_key_melody;
+extern const cdz_codec codec_multitrack;
 #endif

@@ -67,5 +67,5 @@ static cdz_status melody_decode_score(const uint16_t *tokens, size_t n, cdz_scor
 
 const cdz_codec codec_melody = {
     "melody", "MelodyRNN basic_rnn one-hot: no-event, note-off, pitches 48-83 (38 classes)", CDZ_MELODY_CLASSES,
-    melody_token_name, melody_encode_score, melody_decode_score, NULL,
+    melody_token_name, melody_encode_score, melody_decode_score, NULL, 0, 0,
 };

@@ -101,7 +101,7 @@ cdz_status cdz_performance_decode(const uint16_t *tokens, size_t n, cdz_performa
                 break;
             }
             size_t k = p->n_notes++;
-            p->notes[k] = (cdz_perf_note){step, -1, (uint8_t)t, (uint8_t)velocity};
+            p->notes[k] = (cdz_perf_note){step, -1, (uint8_t)t, (uint8_t)velocity, 0};
             next[k] = -1;
             if (tail[t] < 0) head[t] = (int64_t)k;
             else next[tail[t]] = (int64_t)k;
@@ -158,5 +158,5 @@ static cdz_status perf_decode_score(const uint16_t *tokens, size_t n, cdz_score 
 
 const cdz_codec codec_performance = {
     "performance", "performance events: note-on 128, note-off 128, time shift 100 x 10 ms, velocity 32 bins (388)",
-    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL,
+    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL, 0, 0,
 };

@@ -11,6 +11,7 @@ cdz_build_params cdz_build_default_params(void) {
     cdz_build_params p;
     memset(&p, 0, sizeof p);
     p.threads = 2;
+    p.style = -1;
     return p;
 }
 
@@ -105,6 +106,32 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
     cdz_score_free(&s);
 }
 
+/* Puts one token in front of every sequence (a style for the model to condition on). */
+static cdz_status prefix_each(cdz_tokens *t, uint16_t token) {
+    cdz_tokens with = {0};
+    uint16_t *buf = NULL;
+    size_t cap = 0;
+    cdz_status st = CDZ_OK;
+    for (size_t s = 0; s < t->n_seqs && !st; s++) {
+        size_t n = t->offsets[s + 1] - t->offsets[s];
+        if (cdz_grow((void **)&buf, &cap, n + 1, sizeof *buf)) {
+            st = CDZ_ERR_NOMEM;
+            break;
+        }
+        buf[0] = token;
+        memcpy(buf + 1, t->tokens + t->offsets[s], n * sizeof *buf);
+        st = cdz_tokens_append(&with, buf, n + 1);
+    }
+    cdz_free(buf);
+    if (st) {
+        cdz_tokens_free(&with);
+        return st;
+    }
+    cdz_tokens_free(t);
+    *t = with;
+    return CDZ_OK;
+}
+
 static void *worker(void *arg) {
     build_job *j = arg;
     for (;;) {
@@ -113,6 +140,8 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&j->lock);
         if (i >= j->n) break;
         process_file(j->p, j->paths[i], &j->results[i]);
+        for (int sp = 0; sp < 3 && j->p->style >= 0 && j->results[i].status == CDZ_OK; sp++)
+            j->results[i].status = prefix_each(&j->results[i].tokens[sp], (uint16_t)(j->p->codec->style_base + (uint32_t)j->p->style));
         pthread_mutex_lock(&j->lock);
         if (j->results[i].status == CDZ_ERR_NOMEM) j->failed = 1;
         j->done++;
@@ -165,6 +194,9 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     if (!p->codec) return cdz_error_set(err, CDZ_ERR_ARG, "no codec given");
     if (p->transpose_min > p->transpose_max || p->transpose_min < -127 || p->transpose_max > 127)
         return cdz_error_set(err, CDZ_ERR_ARG, "transposition range %d:%d", p->transpose_min, p->transpose_max);
+    if (p->style >= 0 && (uint32_t)p->style >= p->codec->n_styles)
+        return cdz_error_set(err, CDZ_ERR_ARG, "codec %s has %u style tokens, no style %d", p->codec->name,
+                             p->codec->n_styles, p->style);
     for (size_t i = 0; i < p->n_stretch; i++)
         if (!(p->stretch[i] >= 0.1 && p->stretch[i] <= 10))
             return cdz_error_set(err, CDZ_ERR_ARG, "stretch factor %g: expected 0.1 to 10", p->stretch[i]);

@@ -1,5 +1,6 @@
 /* Performances: every non-drum note with its velocity, the sustain pedal applied, on a grid of steps
- * per second (Performance RNN and Music Transformer, which use 100). */
+ * per second (Performance RNN and Music Transformer, which use 100). Multi-instrument performances
+ * (MuseNet-style) are the same with drums kept and each note labelled with its instrument class. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,26 +21,35 @@ static int timed_cmp(const void *pa, const void *pb) {
     const timed_note *a = pa, *b = pb;
     if (a->n.start_step != b->n.start_step) return a->n.start_step < b->n.start_step ? -1 : 1;
     if (a->onset_s != b->onset_s) return a->onset_s < b->onset_s ? -1 : 1;
+    if (a->n.instrument != b->n.instrument) return a->n.instrument < b->n.instrument ? -1 : 1;
     if (a->n.pitch != b->n.pitch) return a->n.pitch < b->n.pitch ? -1 : 1;
     if (a->n.end_step != b->n.end_step) return a->n.end_step < b->n.end_step ? -1 : 1;
     return (a->n.velocity > b->n.velocity) - (a->n.velocity < b->n.velocity);
 }
 
-static int by_pitch_then_order(const void *pa, const void *pb) {
+/* Groups notes by key (instrument, pitch), in performance order within a key. */
+static int by_key_then_order(const void *pa, const void *pb) {
     const timed_note *a = pa, *b = pb;
+    if (a->n.instrument != b->n.instrument) return a->n.instrument < b->n.instrument ? -1 : 1;
     if (a->n.pitch != b->n.pitch) return a->n.pitch < b->n.pitch ? -1 : 1;
     return timed_cmp(pa, pb);
 }
 
+static int same_key(const timed_note *a, const timed_note *b) {
+    return a->n.instrument == b->n.instrument && a->n.pitch == b->n.pitch;
+}
+
 #define TIMED_BEFORE(x, y) (timed_cmp((x), (y)) < 0)
-#define PITCH_BEFORE(x, y) (by_pitch_then_order((x), (y)) < 0)
+#define KEY_BEFORE(x, y) (by_key_then_order((x), (y)) < 0)
 #define STEP_BEFORE(x, y) (*(x) < *(y))
 CDZ_DEFINE_SORT(sort_by_order, timed_note, TIMED_BEFORE)
-CDZ_DEFINE_SORT(sort_by_pitch, timed_note, PITCH_BEFORE)
+CDZ_DEFINE_SORT(sort_by_key, timed_note, KEY_BEFORE)
 CDZ_DEFINE_SORT(sort_steps, int64_t, STEP_BEFORE)
 
-cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
-                                   cdz_extract_stats *stats, cdz_error *err) {
+uint8_t cdz_instrument_class(uint8_t program, int is_drum) { return is_drum ? CDZ_MT_DRUMS : (uint8_t)((program & 0x7F) / 8); }
+
+static cdz_status extract(const cdz_score *s, int32_t steps_per_second, int multitrack, cdz_performance *out,
+                          cdz_extract_stats *stats, cdz_error *err) {
     memset(out, 0, sizeof *out);
     cdz_extract_stats ignored = {0};
     if (!stats) stats = &ignored;
@@ -62,20 +72,21 @@ cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second,
     }
     for (size_t i = 0; i < held.n_notes; i++) {
         const cdz_note *x = &held.notes[i];
-        if (x->is_drum) continue;
+        if (x->is_drum && !multitrack) continue;
         if (!(x->end_s * steps_per_second < 4e18)) {
             st = cdz_error_set(err, CDZ_ERR_RANGE, "note %zu ends at %g s, too late for a performance", i, x->end_s);
             goto done;
         }
         int64_t a = to_step(x->start_s, steps_per_second), b = to_step(x->end_s, steps_per_second);
-        notes[n++] = (timed_note){{a, b > a ? b : a + 1, x->pitch, x->velocity}, x->start_s};
+        uint8_t inst = multitrack ? cdz_instrument_class(x->program, x->is_drum) : 0;
+        notes[n++] = (timed_note){{a, b > a ? b : a + 1, x->pitch, x->velocity, inst}, x->start_s};
     }
     /* Within each pitch, the i-th start (in performance order) takes the i-th end: first in, first out,
      * the pairing the event decoding makes. The i-th smallest end always lies after the i-th smallest
      * start when every note has length, so no note loses its length. */
-    if (sort_by_pitch(notes, n)) goto nomem;
+    if (sort_by_key(notes, n)) goto nomem;
     for (size_t lo = 0, hi; lo < n; lo = hi) {
-        for (hi = lo + 1; hi < n && notes[hi].n.pitch == notes[lo].n.pitch; hi++) {
+        for (hi = lo + 1; hi < n && same_key(&notes[hi], &notes[lo]); hi++) {
         }
         if (hi - lo < 2) continue;
         for (size_t i = lo; i < hi; i++) ends[i - lo] = notes[i].n.end_step;
@@ -97,6 +108,16 @@ done:
     cdz_free(ends);
     cdz_score_free(&held);
     return st;
+}
+
+cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
+                                   cdz_extract_stats *stats, cdz_error *err) {
+    return extract(s, steps_per_second, 0, out, stats, err);
+}
+
+cdz_status cdz_extract_multitrack(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
+                                  cdz_extract_stats *stats, cdz_error *err) {
+    return extract(s, steps_per_second, 1, out, stats, err);
 }
 
 void cdz_performance_free(cdz_performance *p) {
