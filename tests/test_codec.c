@@ -231,6 +231,52 @@ static void test_multitrack_tokens(void) {
     cdz_score_free(&s);
 }
 
+/* MusicVAE windows: drum bits, window hop, dedupe, and melody note-offs before the first note. */
+static void test_vae_windows(void) {
+    cdz_score s;
+    cdz_score_init(&s, 480, NULL);
+    cdz_score_add_tempo(&s, 0, 120);
+    cdz_score_add_time_signature(&s, 0, 4, 4);
+    /* Four identical bars of kick + closed hi-hat on beats, snare (pitch 40, class 1) on 2 and 4. */
+    for (int bar = 0; bar < 4; bar++)
+        for (int beat = 0; beat < 4; beat++) {
+            int64_t t = bar * 1920 + beat * 480;
+            cdz_score_add_note(&s, 1, 9, 0, beat % 2 ? 40 : 36, 100, t, t + 60);
+            cdz_score_add_note(&s, 1, 9, 0, 44, 100, t, t + 60);
+        }
+    /* A melody: a note-off lands in the window before its first note once the window moves on. */
+    for (int q = 0; q < 16; q++)
+        if (q != 4) /* the note before it is held across the bar line, to step 18 */
+            cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + q % 7), 90, q * 480, q == 3 ? 18 * 120 : q * 480 + 240);
+    cdz_score_finish(&s, NULL);
+    cdz_tokens t = {0};
+    CHECK_INT(cdz_codec_find("vae_drums")->encode(&s, &t, NULL, NULL), CDZ_OK);
+    CHECK_INT(t.n_seqs, 1); /* three windows of 2 bars, all the same: kept once */
+    if (t.n_seqs == 1) {
+        CHECK_INT(t.offsets[1], 32);
+        CHECK_INT(t.tokens[0], (1 << 0) | (1 << 2)); /* kick + closed hi-hat */
+        CHECK_INT(t.tokens[4], (1 << 1) | (1 << 2)); /* snare + closed hi-hat */
+        CHECK_INT(t.tokens[1], 0);
+    }
+    char name[64];
+    cdz_codec_find("vae_drums")->token_name(t.tokens[4], name, sizeof name);
+    CHECK(strcmp(name, "snare+hh") == 0, "drum token name %s", name);
+    cdz_tokens_free(&t);
+    CHECK_INT(cdz_codec_find("vae_mel_2bar")->encode(&s, &t, NULL, NULL), CDZ_OK);
+    CHECK_INT(t.n_seqs, 3); /* bars 1-2, 2-3, 3-4 */
+    if (t.n_seqs == 3) {
+        CHECK_INT(t.tokens[0], 2 + 60 - 21);
+        CHECK_INT(t.tokens[1], 0);
+        CHECK_INT(t.tokens[2], 1);             /* the note-off of the first note */
+        CHECK_INT(t.tokens[18], 1);                 /* window 1: the held note ends at step 18 */
+        CHECK_INT(t.tokens[t.offsets[1] + 2], 0);   /* window 2 starts at step 16: that note-off, before
+                                                       any note of the window, becomes a no-event */
+        CHECK_INT(t.tokens[t.offsets[1] + 4], 2 + 65 - 21);
+    }
+    cdz_tokens_free(&t);
+    cdz_score_free(&s);
+}
+
 /* Any token sequence decodes to a valid score, for every codec. */
 static void test_decode_is_total(void) {
     const cdz_codec *const *list;
@@ -487,6 +533,7 @@ int main(void) {
     test_lookback_features();
     test_performance_tokens();
     test_multitrack_tokens();
+    test_vae_windows();
     test_decode_is_total();
     const char *data = test_data_dir();
     if (data) {

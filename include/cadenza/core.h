@@ -117,6 +117,10 @@ cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const v
         return CDZ_OK;                                                                 \
     }
 
+/* FNV-1a 64 of bytes, continuing from h (start with CDZ_FNV_OFFSET): checksums and content hashes. */
+#define CDZ_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
+
 /* ---- checked size arithmetic: return 1 and store the result, or 0 on overflow ---- */
 static inline int cdz_add_ok(size_t a, size_t b, size_t *out) {
     if (a > SIZE_MAX - b) return 0;

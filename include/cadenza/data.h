@@ -124,9 +124,6 @@ cdz_build_params cdz_build_default_params(void);
  * sequences in file order (so the result does not depend on the number of threads). */
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err);
 
-/* FNV-1a 64 of bytes, continuing from h (start with CDZ_FNV_OFFSET). */
-#define CDZ_FNV_OFFSET 0xcbf29ce484222325ULL
-uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
 
 #ifdef __cplusplus
 }

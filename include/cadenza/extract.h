@@ -24,7 +24,7 @@ typedef struct cdz_extract_stats {
     uint64_t too_short;              /* melody: shorter than min_bars */
     uint64_t too_few_pitches;        /* melody: fewer distinct pitch classes than min_unique_pitches */
     uint64_t truncated;              /* melody: cut to max_steps */
-    uint64_t non_integer_bar;        /* melody: a time signature whose bar is not a whole number of steps */
+    uint64_t non_integer_bar;        /* a part whose bar is not a whole number of steps (MusicVAE: not 16) */
     uint64_t empty;                  /* a score (or a part of one) with no usable notes */
     uint64_t not_four_voices;        /* chorale: not exactly four voices (non-drum track/channel groups) */
     uint64_t out_of_range;           /* chorale: a pitch outside 36-81 */
@@ -53,6 +53,10 @@ typedef struct cdz_melody_params {
     int32_t min_unique_pitches; /* 5: distinct pitch classes a melody needs (Magenta counts classes) */
     int keep_highest;           /* 0 (MelodyRNN's default): polyphony drops the rest of the track;
                                    1: keep the highest of notes that start together */
+    int pad_end;                /* pad each melody with no-events to a whole bar (MusicVAE) */
+    int min_pitch, max_pitch;   /* notes outside [min, max] are left out first (0, 127: none) */
+    int min_program, max_program; /* only notes of these programs (0, 127: all) */
+    int steps_per_bar;          /* > 0: parts whose bar has another length are skipped (MusicVAE: 16) */
 } cdz_melody_params;
 
 cdz_melody_params cdz_melody_default_params(void);
@@ -104,6 +108,35 @@ cdz_status cdz_extract_multitrack(const cdz_score *s, int32_t steps_per_second, 
                                   cdz_extract_stats *stats, cdz_error *err);
 /* A one-track piano score of the performance at 120 qpm. */
 cdz_status cdz_performance_to_score(const cdz_performance *p, cdz_score *out, cdz_error *err);
+
+/* ---- drum tracks (Magenta drums_lib / drum_pipelines, as MusicVAE uses them) ---- */
+
+/* The 9 drum classes (note_seq DEFAULT_DRUM_TYPE_PITCHES): kick, snare, closed hi-hat, open hi-hat,
+ * low, mid and high tom, crash, ride. Returns the class of a drum pitch, or -1. */
+enum { CDZ_DRUM_CLASSES = 9 };
+int cdz_drum_class(uint8_t pitch);
+/* The pitch written for a class when decoding (36, 38, 42, 46, 45, 48, 50, 49, 51). */
+uint8_t cdz_drum_class_pitch(int cls);
+
+typedef struct cdz_drum_track {
+    uint16_t *steps; /* per 16th-note step: bit c set when class c is hit */
+    size_t n_steps;
+} cdz_drum_track;
+
+typedef struct cdz_drum_params {
+    double gap_bars;   /* 1.0: a track ends after this much silence between hits */
+    int32_t min_bars;  /* 1 */
+    int32_t max_steps; /* 1600: longer tracks are cut */
+    int pad_end;       /* 1: pad with silence to a whole bar */
+} cdz_drum_params;
+cdz_drum_params cdz_drum_default_params(void);
+
+/* DrumTrack.from_quantized_sequence over parts split at tempo and time signature changes, quantized
+ * at 4 steps per quarter, 16 steps a bar (other bars skipped): all drum notes of mapped pitches pooled;
+ * a track starts on the bar of its first hit and ends before a gap of gap_bars. */
+cdz_status cdz_extract_drum_tracks(const cdz_score *s, const cdz_drum_params *p, cdz_drum_track **out, size_t *n,
+                                   cdz_extract_stats *stats, cdz_error *err);
+void cdz_drum_tracks_free(cdz_drum_track *t, size_t n);
 
 /* ---- chorales (JSB Chorales as the Music Transformer paper used them) ---- */
 

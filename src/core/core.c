@@ -118,6 +118,15 @@ cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const v
     return CDZ_OK;
 }
 
+uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n) {
+    const uint8_t *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
 void cdz_assert_fail(const char *expr, const char *file, int line) {
     /* An assertion is a bug in cadenza or in the caller, never bad input: stop loudly. */
     fprintf(stderr, "cadenza: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);

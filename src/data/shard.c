@@ -11,15 +11,6 @@
 
 #include "cadenza/data.h"
 
-uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n) {
-    const uint8_t *p = bytes;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 const char *cdz_split_name(cdz_split s) {
     switch (s) {
     case CDZ_SPLIT_TRAIN: return "train";

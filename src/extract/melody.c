@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cadenza/extract.h"
+#include "extract_internal.h"
 
 /* A bound on one melody's length in steps, so a note lasting for days cannot exhaust memory. */
 #define MAX_MELODY_STEPS (1 << 22)
 
 cdz_melody_params cdz_melody_default_params(void) {
-    cdz_melody_params p = {4, 1.0, 7, 512, 5, 0};
+    cdz_melody_params p = {4, 1.0, 7, 512, 5, 0, 0, 0, 127, 0, 127, 0};
     return p;
 }
 
@@ -99,6 +99,20 @@ static cdz_status scan_melody(const part *pt, const cdz_note *const *notes, size
         if (add_note(b, n->pitch, start, end)) return CDZ_ERR_NOMEM;
     }
     if (b->len && b->ev[b->len - 1] == CDZ_MELODY_NOTE_OFF) b->len--; /* strip the final note-off */
+    if (b->len && p->pad_end && b->len % (size_t)spb) {
+        /* Melody.set_length: padding ends a note still sounding, then no-events to the bar line. */
+        size_t old = b->len, len = old + (size_t)spb - old % (size_t)spb;
+        if (cdz_grow((void **)&b->ev, &b->cap, len, sizeof *b->ev)) return CDZ_ERR_NOMEM;
+        for (size_t k = old; k < len; k++) b->ev[k] = CDZ_MELODY_NO_EVENT;
+        for (size_t k = old; k-- > 0;) {
+            if (b->ev[k] == CDZ_MELODY_NOTE_OFF) break;
+            if (b->ev[k] >= 0) {
+                b->ev[old] = CDZ_MELODY_NOTE_OFF;
+                break;
+            }
+        }
+        b->len = len;
+    }
     if (b->len) *res = FOUND;
     return CDZ_OK;
 }
@@ -153,7 +167,9 @@ static cdz_status extract_part(const part *pt, const cdz_melody_params *p, melod
     if (!notes) return CDZ_ERR_NOMEM;
     size_t n = 0;
     for (size_t i = 0; i < q->n_notes; i++)
-        if (!q->notes[i].is_drum) notes[n++] = &q->notes[i];
+        if (!q->notes[i].is_drum && q->notes[i].pitch >= p->min_pitch && q->notes[i].pitch <= p->max_pitch &&
+            q->notes[i].program >= p->min_program && q->notes[i].program <= p->max_program)
+            notes[n++] = &q->notes[i];
     qsort(notes, n, sizeof *notes, by_instrument);
     for (size_t lo = 0, hi; lo < n && !st; lo = hi) {
         for (hi = lo + 1; hi < n && notes[hi]->track == notes[lo]->track && notes[hi]->channel == notes[lo]->channel &&
@@ -193,7 +209,7 @@ static cdz_status extract_part(const part *pt, const cdz_melody_params *p, melod
 }
 
 /* Where the tempo or time signature really changes (Magenta's TimeChangeSplitter). */
-static cdz_status split_ticks(const cdz_score *s, int64_t **out, size_t *n) {
+cdz_status extract_split_ticks(const cdz_score *s, int64_t **out, size_t *n) {
     size_t cap = s->n_tempos + s->n_time_sigs + 2;
     int64_t *t = cdz_malloc(cap * sizeof *t);
     if (!t) return CDZ_ERR_NOMEM;
@@ -238,7 +254,7 @@ cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, 
     int64_t *cuts = NULL;
     size_t n_cuts = 0;
     melody_list list = {0};
-    cdz_status st = split_ticks(s, &cuts, &n_cuts);
+    cdz_status st = extract_split_ticks(s, &cuts, &n_cuts);
     for (size_t c = 0; st == CDZ_OK && c + 1 < n_cuts; c++) {
         cdz_score q;
         if ((st = cdz_score_slice_ticks(&q, s, cuts[c], cuts[c + 1], NULL))) break;
@@ -246,7 +262,7 @@ cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, 
         int64_t bar = (int64_t)p->steps_per_quarter * 4 * num;
         if (q.n_notes == 0) {
             stats->empty++;
-        } else if (bar % den != 0 || bar / den == 0) {
+        } else if (bar % den != 0 || bar / den == 0 || (p->steps_per_bar > 0 && bar / den != p->steps_per_bar)) {
             stats->non_integer_bar++;
         } else if ((st = cdz_score_quantize(&q, p->steps_per_quarter, NULL)) == CDZ_OK) {
             part pt = {&q, cuts[c], (int32_t)(bar / den), q.n_tempos ? q.tempos[0].qpm : 120.0};
