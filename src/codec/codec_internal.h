@@ -12,4 +12,47 @@ extern const cdz_codec codec_multitrack;
 extern const cdz_codec codec_vae_mel_2bar;
 extern const cdz_codec codec_vae_mel_16bar;
 extern const cdz_codec codec_vae_drums;
+
+/* Extracts the score's melodies (MelodyRNN's settings), squashes each into [48, 84) and C, and appends
+ * the tokens `to_tokens` makes of it (one per step). */
+typedef cdz_status (*melody_tokens_fn)(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
+cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,
+                                 melody_tokens_fn to_tokens);
+
+/* ---- note streams as time-shift events (events.c), for the performance and multitrack codecs ---- */
+typedef struct token_buf {
+    uint16_t *v;
+    size_t n, cap;
+} token_buf;
+
+typedef struct event_writer {
+    uint16_t shift_base; /* the token of a one-step shift; longer shifts follow it */
+    int max_shift;
+    /* Writes a note-on's tokens (a velocity change, the note) into out; returns how many (1 or 2). */
+    int (*note_on)(void *ctx, const cdz_perf_note *n, uint16_t *out);
+    uint16_t (*note_off)(const cdz_perf_note *n);
+    void *ctx;
+} event_writer;
+
+/* Appends the events of p's notes to b. */
+cdz_status codec_write_events(const cdz_performance *p, const event_writer *w, token_buf *b, cdz_error *err);
+
+typedef enum { TOKEN_ON, TOKEN_OFF, TOKEN_SHIFT, TOKEN_VELOCITY, TOKEN_OTHER } token_kind;
+typedef struct token_meaning {
+    token_kind kind;
+    uint8_t pitch, instrument;
+    int velocity; /* TOKEN_VELOCITY: the new velocity; TOKEN_ON: the note's, or 0 for the current one */
+    int steps;    /* TOKEN_SHIFT */
+} token_meaning;
+
+typedef struct event_reader {
+    const char *name;
+    uint32_t vocab_size;
+    int n_keys;           /* instruments x 128 */
+    int default_velocity; /* before any velocity token */
+    void (*classify)(uint16_t token, token_meaning *m);
+} event_reader;
+
+/* Decodes an event stream into notes (100 steps per second). */
+cdz_status codec_read_events(const uint16_t *tokens, size_t n, const event_reader *r, cdz_performance *p, cdz_error *err);
 #endif

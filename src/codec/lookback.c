@@ -139,29 +139,18 @@ void cdz_key_melody_inputs(const int16_t *ev, size_t pos, float *in) {
 
 /* ---- the two codecs ---- */
 
-typedef int (*label_fn)(const int16_t *ev, size_t pos);
 typedef int (*event_fn)(int label, const int16_t *ev, size_t pos);
 
-static cdz_status encode_labels(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err, label_fn label) {
-    cdz_melody_params p = cdz_melody_default_params();
-    cdz_melody *mel;
-    size_t n;
-    cdz_status st = cdz_extract_melodies(s, &p, &mel, &n, stats, err);
-    if (st) return st;
-    uint16_t *buf = NULL;
-    size_t cap = 0;
-    for (size_t i = 0; i < n && !st; i++) {
-        cdz_melody_squash(&mel[i], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
-        if (cdz_grow((void **)&buf, &cap, mel[i].n_steps + 1, sizeof *buf)) {
-            st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding melodies");
-            break;
-        }
-        for (size_t t = 0; t < mel[i].n_steps; t++) buf[t] = (uint16_t)label(mel[i].events, t);
-        st = cdz_tokens_append(out, buf, mel[i].n_steps);
-    }
-    cdz_free(buf);
-    cdz_melodies_free(mel, n);
-    return st;
+static cdz_status lookback_tokens(const cdz_melody *m, uint16_t *tok, cdz_error *err) {
+    (void)err;
+    for (size_t t = 0; t < m->n_steps; t++) tok[t] = (uint16_t)cdz_lookback_label(m->events, t);
+    return CDZ_OK;
+}
+
+static cdz_status key_melody_tokens(const cdz_melody *m, uint16_t *tok, cdz_error *err) {
+    (void)err;
+    for (size_t t = 0; t < m->n_steps; t++) tok[t] = (uint16_t)cdz_key_melody_label(m->events, t);
+    return CDZ_OK;
 }
 
 static cdz_status decode_labels(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err, event_fn event) {
@@ -203,13 +192,13 @@ static void key_melody_token_name(uint16_t t, char *buf, size_t n) {
 }
 
 static cdz_status lookback_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *st, cdz_error *err) {
-    return encode_labels(s, out, st, err, cdz_lookback_label);
+    return codec_encode_melodies(s, out, st, err, lookback_tokens);
 }
 static cdz_status lookback_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
     return decode_labels(t, n, out, err, cdz_lookback_event);
 }
 static cdz_status key_melody_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *st, cdz_error *err) {
-    return encode_labels(s, out, st, err, cdz_key_melody_label);
+    return codec_encode_melodies(s, out, st, err, key_melody_tokens);
 }
 static cdz_status key_melody_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
     return decode_labels(t, n, out, err, cdz_key_melody_event);

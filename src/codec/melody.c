@@ -33,7 +33,8 @@ static void melody_token_name(uint16_t t, char *buf, size_t n) {
     else snprintf(buf, n, "INVALID_%u", t);
 }
 
-static cdz_status melody_encode_score(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err) {
+cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,
+                                 melody_tokens_fn to_tokens) {
     cdz_melody_params p = cdz_melody_default_params();
     cdz_melody *mel;
     size_t n;
@@ -43,13 +44,18 @@ static cdz_status melody_encode_score(const cdz_score *s, cdz_tokens *out, cdz_e
     size_t cap = 0;
     for (size_t i = 0; i < n && !st; i++) {
         cdz_melody_squash(&mel[i], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
-        if (cdz_grow((void **)&buf, &cap, mel[i].n_steps + 1, sizeof *buf)) st = CDZ_ERR_NOMEM;
-        else if (!(st = cdz_melody_encode(&mel[i], buf, err))) st = cdz_tokens_append(out, buf, mel[i].n_steps);
+        if (cdz_grow((void **)&buf, &cap, mel[i].n_steps + 1, sizeof *buf))
+            st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding melodies");
+        else if (!(st = to_tokens(&mel[i], buf, err)) && (st = cdz_tokens_append(out, buf, mel[i].n_steps)))
+            cdz_error_set(err, st, "out of memory encoding melodies");
     }
     cdz_free(buf);
     cdz_melodies_free(mel, n);
-    if (st == CDZ_ERR_NOMEM) cdz_error_set(err, st, "out of memory encoding melodies");
     return st;
+}
+
+static cdz_status melody_encode_score(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err) {
+    return codec_encode_melodies(s, out, stats, err, cdz_melody_encode);
 }
 
 static cdz_status melody_decode_score(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err) {

@@ -38,122 +38,59 @@ static const char *const FAMILY[CDZ_MT_INSTRUMENTS] = {
     "piano", "chromatic", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed",
     "pipe", "synth_lead", "synth_pad", "synth_fx", "ethnic", "percussive", "sound_fx", "drums"};
 
-typedef struct mt_event {
-    int64_t step;
-    uint32_t idx;
-    uint8_t is_off;
-} mt_event;
-
-static int event_cmp(const mt_event *a, const mt_event *b) {
-    if (a->step != b->step) return a->step < b->step ? -1 : 1;
-    if (a->idx != b->idx) return a->idx < b->idx ? -1 : 1;
-    return a->is_off - b->is_off;
+static int mt_note_on(void *ctx, const cdz_perf_note *n, uint16_t *out) {
+    (void)ctx;
+    int inst = n->instrument % CDZ_MT_INSTRUMENTS;
+    out[0] = (uint16_t)(MT_NOTE_ON + (inst * MT_VOLUMES + volume_bin(n->velocity)) * 128 + (n->pitch & 0x7F));
+    return 1;
 }
-#define EVENT_BEFORE(x, y) (event_cmp((x), (y)) < 0)
-CDZ_DEFINE_SORT(sort_events, mt_event, EVENT_BEFORE)
+
+static uint16_t mt_note_off(const cdz_perf_note *n) {
+    return (uint16_t)(MT_NOTE_OFF + (n->instrument % CDZ_MT_INSTRUMENTS) * 128 + (n->pitch & 0x7F));
+}
 
 cdz_status cdz_multitrack_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err) {
-    size_t n = p->n_notes;
-    if (n > UINT32_MAX / 2) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu notes: too many for one piece", n);
-    mt_event *ev = cdz_malloc((2 * n + 1) * sizeof *ev);
-    uint16_t *tok = NULL;
-    size_t n_tok = 0, cap = 0;
-    if (!ev || cdz_grow((void **)&tok, &cap, CDZ_MT_INSTRUMENTS + 2, sizeof *tok)) {
-        cdz_free(ev);
+    token_buf b = {NULL, 0, 0};
+    if (cdz_grow((void **)&b.v, &b.cap, CDZ_MT_INSTRUMENTS + 2, sizeof *b.v))
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding a piece");
-    }
     int present[CDZ_MT_INSTRUMENTS] = {0};
-    for (size_t i = 0; i < n; i++) {
-        present[p->notes[i].instrument % CDZ_MT_INSTRUMENTS] = 1;
-        ev[2 * i] = (mt_event){p->notes[i].start_step, (uint32_t)i, 0};
-        ev[2 * i + 1] = (mt_event){p->notes[i].end_step, (uint32_t)i, 1};
-    }
+    for (size_t i = 0; i < p->n_notes; i++) present[p->notes[i].instrument % CDZ_MT_INSTRUMENTS] = 1;
     for (int k = 0; k < CDZ_MT_INSTRUMENTS; k++)
-        if (present[k]) tok[n_tok++] = (uint16_t)(MT_INSTRUMENT + k);
-    tok[n_tok++] = MT_START;
-    cdz_status st = sort_events(ev, 2 * n);
-    int64_t step = 0;
-    for (size_t k = 0; k < 2 * n && !st; k++) {
-        const cdz_perf_note *note = &p->notes[ev[k].idx];
-        int64_t gap = ev[k].step - step;
-        if (gap < 0) {
-            st = CDZ_ERR_ARG;
-            break;
-        }
-        if (cdz_grow((void **)&tok, &cap, n_tok + 3 + (size_t)(gap / 100), sizeof *tok)) {
-            st = CDZ_ERR_NOMEM;
-            break;
-        }
-        for (; gap > 100; gap -= 100) tok[n_tok++] = MT_SHIFT + 99;
-        if (gap > 0) tok[n_tok++] = (uint16_t)(MT_SHIFT + gap - 1);
-        step = ev[k].step;
-        int inst = note->instrument % CDZ_MT_INSTRUMENTS, pitch = note->pitch & 0x7F;
-        tok[n_tok++] = ev[k].is_off ? (uint16_t)(MT_NOTE_OFF + inst * 128 + pitch)
-                                    : (uint16_t)(MT_NOTE_ON + (inst * MT_VOLUMES + volume_bin(note->velocity)) * 128 + pitch);
-    }
-    if (!st && cdz_grow((void **)&tok, &cap, n_tok + 1, sizeof *tok)) st = CDZ_ERR_NOMEM;
+        if (present[k]) b.v[b.n++] = (uint16_t)(MT_INSTRUMENT + k);
+    b.v[b.n++] = MT_START;
+    event_writer w = {MT_SHIFT, 100, mt_note_on, mt_note_off, NULL};
+    cdz_status st = codec_write_events(p, &w, &b, err);
+    if (!st && cdz_grow((void **)&b.v, &b.cap, b.n + 1, sizeof *b.v)) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding a piece");
     if (!st) {
-        tok[n_tok++] = MT_END;
-        st = cdz_tokens_append(out, tok, n_tok);
+        b.v[b.n++] = MT_END;
+        if ((st = cdz_tokens_append(out, b.v, b.n))) cdz_error_set(err, st, "out of memory encoding a piece");
     }
-    cdz_free(tok);
-    cdz_free(ev);
-    if (st == CDZ_ERR_ARG) return cdz_error_set(err, st, "notes out of order (negative time)");
-    if (st) return cdz_error_set(err, st, "out of memory encoding a piece");
-    return CDZ_OK;
+    cdz_free(b.v);
+    return st;
+}
+
+static void mt_classify(uint16_t t, token_meaning *m) {
+    memset(m, 0, sizeof *m);
+    if (t < MT_NOTE_OFF) {
+        m->kind = TOKEN_ON;
+        m->pitch = (uint8_t)(t % 128);
+        m->instrument = (uint8_t)(t / 128 / MT_VOLUMES);
+        m->velocity = bin_velocity((t / 128) % MT_VOLUMES);
+    } else if (t < MT_SHIFT) {
+        m->kind = TOKEN_OFF;
+        m->pitch = (uint8_t)((t - MT_NOTE_OFF) % 128);
+        m->instrument = (uint8_t)((t - MT_NOTE_OFF) / 128);
+    } else if (t < MT_INSTRUMENT) {
+        m->kind = TOKEN_SHIFT;
+        m->steps = t - MT_SHIFT + 1;
+    } else {
+        m->kind = TOKEN_OTHER; /* INSTRUMENT, STYLE, START and END carry no notes */
+    }
 }
 
 cdz_status cdz_multitrack_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err) {
-    memset(p, 0, sizeof *p);
-    p->steps_per_second = 100;
-    enum { KEYS = CDZ_MT_INSTRUMENTS * 128 };
-    int64_t head[KEYS], tail[KEYS];
-    for (int i = 0; i < KEYS; i++) head[i] = tail[i] = -1;
-    int64_t *next = NULL, step = 0;
-    size_t cap = 0, cap_next = 0;
-    cdz_status st = CDZ_OK;
-    for (size_t i = 0; i < n && !st; i++) {
-        uint16_t t = tokens[i];
-        if (t >= CDZ_MT_VOCAB) {
-            st = cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a multitrack token (0-%d)", i, t, CDZ_MT_VOCAB - 1);
-        } else if (t < MT_NOTE_OFF) {
-            if (cdz_grow((void **)&p->notes, &cap, p->n_notes + 1, sizeof *p->notes) ||
-                cdz_grow((void **)&next, &cap_next, p->n_notes + 1, sizeof *next)) {
-                st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a piece");
-                break;
-            }
-            int pitch = t % 128, iv = t / 128, inst = iv / MT_VOLUMES;
-            size_t k = p->n_notes++;
-            p->notes[k] = (cdz_perf_note){step, -1, (uint8_t)pitch, (uint8_t)bin_velocity(iv % MT_VOLUMES), (uint8_t)inst};
-            next[k] = -1;
-            int key = inst * 128 + pitch;
-            if (tail[key] < 0) head[key] = (int64_t)k;
-            else next[tail[key]] = (int64_t)k;
-            tail[key] = (int64_t)k;
-        } else if (t < MT_SHIFT) {
-            int key = t - MT_NOTE_OFF;
-            int64_t k = head[key];
-            if (k < 0) continue;
-            head[key] = next[k];
-            if (head[key] < 0) tail[key] = -1;
-            p->notes[k].end_step = step;
-        } else if (t < MT_INSTRUMENT) {
-            step += t - MT_SHIFT + 1;
-        }
-        /* INSTRUMENT, STYLE, START and END carry no notes */
-    }
-    if (!st) {
-        size_t w = 0;
-        for (size_t k = 0; k < p->n_notes; k++) {
-            cdz_perf_note x = p->notes[k];
-            if (x.end_step < 0) x.end_step = step > x.start_step ? step : x.start_step + 1;
-            if (x.end_step > x.start_step) p->notes[w++] = x;
-        }
-        p->n_notes = w;
-    }
-    cdz_free(next);
-    if (st) cdz_performance_free(p);
-    return st;
+    static const event_reader r = {"multitrack", CDZ_MT_VOCAB, CDZ_MT_INSTRUMENTS * 128, 100, mt_classify};
+    return codec_read_events(tokens, n, &r, p, err);
 }
 
 static void mt_token_name(uint16_t t, char *buf, size_t n) {

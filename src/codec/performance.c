@@ -6,128 +6,40 @@
 
 #include "codec_internal.h"
 
-typedef struct perf_event {
-    int64_t step;
-    uint32_t idx; /* the note's position in the performance's order (Magenta's (start_time, pitch)) */
-    uint8_t is_off;
-} perf_event;
-
-static int event_cmp(const void *pa, const void *pb) {
-    const perf_event *a = pa, *b = pb;
-    if (a->step != b->step) return a->step < b->step ? -1 : 1;
-    if (a->idx != b->idx) return a->idx < b->idx ? -1 : 1;
-    return a->is_off - b->is_off;
+/* A note-on is preceded by a velocity event when its bin differs from the current one (which starts
+ * at none, as in Python Magenta). */
+static int perf_note_on(void *ctx, const cdz_perf_note *n, uint16_t *out) {
+    int *bin = ctx, k = 0;
+    int b = cdz_velocity_to_bin(n->velocity ? n->velocity : 1);
+    if (b != *bin) out[k++] = (uint16_t)(CDZ_PERF_VELOCITY + b - 1), *bin = b;
+    out[k++] = (uint16_t)(CDZ_PERF_NOTE_ON + (n->pitch & 0x7F));
+    return k;
 }
 
-#define EVENT_BEFORE(x, y) (event_cmp((x), (y)) < 0)
-CDZ_DEFINE_SORT(sort_events, perf_event, EVENT_BEFORE)
+static uint16_t perf_note_off(const cdz_perf_note *n) { return (uint16_t)(CDZ_PERF_NOTE_OFF + (n->pitch & 0x7F)); }
 
-/* Performance._from_quantized_sequence: note events sorted by (step, note index, onset first), time
- * shifts of at most 100 steps between them, a velocity event before a note-on whose bin changed. */
 cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err) {
-    size_t n = p->n_notes;
-    if (n > UINT32_MAX / 2) return cdz_error_set(err, CDZ_ERR_RANGE, "%zu notes: too many for one performance", n);
-    perf_event *ev = cdz_malloc((2 * n + 1) * sizeof *ev);
-    uint16_t *tok = NULL;
-    size_t n_tok = 0, cap = 0;
-    cdz_status st = CDZ_OK;
-    if (!ev) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding a performance");
-    for (size_t i = 0; i < n; i++) {
-        ev[2 * i] = (perf_event){p->notes[i].start_step, (uint32_t)i, 0};
-        ev[2 * i + 1] = (perf_event){p->notes[i].end_step, (uint32_t)i, 1};
-    }
-    if (sort_events(ev, 2 * n)) {
-        cdz_free(ev);
-        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding a performance");
-    }
-    int64_t step = 0;
     int bin = 0;
-    for (size_t k = 0; k < 2 * n && !st; k++) {
-        const cdz_perf_note *note = &p->notes[ev[k].idx];
-        /* Room for the shifts to this event, a velocity and the note itself. */
-        int64_t gap = ev[k].step - step;
-        size_t need = n_tok + 2 + (gap > 0 ? (size_t)(gap / CDZ_PERF_MAX_SHIFT) + 1 : 0);
-        if (gap < 0 || cdz_grow((void **)&tok, &cap, need, sizeof *tok)) {
-            st = gap < 0 ? CDZ_ERR_ARG : CDZ_ERR_NOMEM;
-            break;
-        }
-        while (gap > CDZ_PERF_MAX_SHIFT) {
-            tok[n_tok++] = CDZ_PERF_TIME_SHIFT + CDZ_PERF_MAX_SHIFT - 1;
-            gap -= CDZ_PERF_MAX_SHIFT;
-        }
-        if (gap > 0) tok[n_tok++] = (uint16_t)(CDZ_PERF_TIME_SHIFT + gap - 1);
-        step = ev[k].step;
-        if (!ev[k].is_off) {
-            int b = cdz_velocity_to_bin(note->velocity ? note->velocity : 1);
-            if (b != bin) {
-                tok[n_tok++] = (uint16_t)(CDZ_PERF_VELOCITY + b - 1);
-                bin = b;
-            }
-        }
-        tok[n_tok++] = (uint16_t)((ev[k].is_off ? CDZ_PERF_NOTE_OFF : CDZ_PERF_NOTE_ON) + (note->pitch & 0x7F));
-    }
-    if (!st) st = cdz_tokens_append(out, tok, n_tok);
-    cdz_free(tok);
-    cdz_free(ev);
-    if (st == CDZ_ERR_ARG) return cdz_error_set(err, st, "performance notes out of order (negative time)");
-    if (st) return cdz_error_set(err, st, "out of memory encoding a performance");
-    return CDZ_OK;
+    event_writer w = {CDZ_PERF_TIME_SHIFT, CDZ_PERF_MAX_SHIFT, perf_note_on, perf_note_off, &bin};
+    token_buf b = {NULL, 0, 0};
+    cdz_status st = codec_write_events(p, &w, &b, err);
+    if (!st && (st = cdz_tokens_append(out, b.v, b.n))) cdz_error_set(err, st, "out of memory encoding a performance");
+    cdz_free(b.v);
+    return st;
 }
 
-/* Performance.to_sequence, first in, first out per pitch. */
+static void perf_classify(uint16_t t, token_meaning *m) {
+    memset(m, 0, sizeof *m);
+    if (t < CDZ_PERF_NOTE_OFF) m->kind = TOKEN_ON, m->pitch = (uint8_t)t;
+    else if (t < CDZ_PERF_TIME_SHIFT) m->kind = TOKEN_OFF, m->pitch = (uint8_t)(t - CDZ_PERF_NOTE_OFF);
+    else if (t < CDZ_PERF_VELOCITY) m->kind = TOKEN_SHIFT, m->steps = t - CDZ_PERF_TIME_SHIFT + 1;
+    else m->kind = TOKEN_VELOCITY, m->velocity = cdz_bin_to_velocity(t - CDZ_PERF_VELOCITY + 1);
+}
+
+/* Performance.to_sequence, first in, first out per pitch; 100 is Magenta's velocity before any event. */
 cdz_status cdz_performance_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err) {
-    memset(p, 0, sizeof *p);
-    p->steps_per_second = 100;
-    /* Open notes per pitch as FIFO lists through `next`, indices into p->notes. */
-    int64_t head[128], tail[128];
-    for (int i = 0; i < 128; i++) head[i] = tail[i] = -1;
-    int64_t *next = NULL;
-    size_t cap = 0, cap_next = 0;
-    int64_t step = 0;
-    int velocity = 100; /* Magenta's default before any velocity event */
-    cdz_status st = CDZ_OK;
-    for (size_t i = 0; i < n && !st; i++) {
-        uint16_t t = tokens[i];
-        if (t >= CDZ_PERF_VOCAB) {
-            st = cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a performance token (0-387)", i, t);
-        } else if (t >= CDZ_PERF_VELOCITY) {
-            velocity = cdz_bin_to_velocity(t - CDZ_PERF_VELOCITY + 1);
-        } else if (t >= CDZ_PERF_TIME_SHIFT) {
-            step += t - CDZ_PERF_TIME_SHIFT + 1;
-        } else if (t < CDZ_PERF_NOTE_OFF) {
-            if (cdz_grow((void **)&p->notes, &cap, p->n_notes + 1, sizeof *p->notes) ||
-                cdz_grow((void **)&next, &cap_next, p->n_notes + 1, sizeof *next)) {
-                st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a performance");
-                break;
-            }
-            size_t k = p->n_notes++;
-            p->notes[k] = (cdz_perf_note){step, -1, (uint8_t)t, (uint8_t)velocity, 0};
-            next[k] = -1;
-            if (tail[t] < 0) head[t] = (int64_t)k;
-            else next[tail[t]] = (int64_t)k;
-            tail[t] = (int64_t)k;
-        } else {
-            int pitch = t - CDZ_PERF_NOTE_OFF;
-            int64_t k = head[pitch];
-            if (k < 0) continue; /* nothing sounding: ignored */
-            head[pitch] = next[k];
-            if (head[pitch] < 0) tail[pitch] = -1;
-            p->notes[k].end_step = step;
-        }
-    }
-    if (!st) {
-        /* Zero-length notes carry nothing (Magenta drops them); open notes end at the last step. */
-        size_t w = 0;
-        for (size_t k = 0; k < p->n_notes; k++) {
-            cdz_perf_note x = p->notes[k];
-            if (x.end_step < 0) x.end_step = step > x.start_step ? step : x.start_step + 1;
-            if (x.end_step > x.start_step) p->notes[w++] = x;
-        }
-        p->n_notes = w;
-    }
-    cdz_free(next);
-    if (st) cdz_performance_free(p);
-    return st;
+    static const event_reader r = {"performance", CDZ_PERF_VOCAB, 128, 100, perf_classify};
+    return codec_read_events(tokens, n, &r, p, err);
 }
 
 static void perf_token_name(uint16_t t, char *buf, size_t n) {
