@@ -150,6 +150,23 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "dataset info %s", mid);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "not a cadenza dataset");
+    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s", bad, cdz);
+    CHECK_INT(run(args), 1); /* nothing could be encoded */
+    CHECK_STR_CONTAINS(err, "no sequences");
+    /* token JSON that is not what encode writes */
+    g = fopen(js, "w");
+    fputs("{\"codec\":\"melody\", \"sequences\":[[1,-5]]}", g);
+    fclose(g);
+    snprintf(args, sizeof args, "codec decode --codec melody %s --out %s", js, out_mid);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "expected a token id 0-37");
+    g = fopen(js, "w");
+    fputs("{\"codec\":\"melody\"", g);
+    fclose(g);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "without a \"sequences\" array");
+    unlink(js);
+    unlink(out_mid);
     unlink(cdz);
 
     unlink(mid);

@@ -231,6 +231,21 @@ static void test_multitrack_tokens(void) {
     cdz_score_free(&s);
 }
 
+/* A note lasting for years: the performance stops at CDZ_PERF_MAX_STEPS instead of growing without bound. */
+static void test_performance_length_bound(void) {
+    cdz_score s;
+    cdz_score_init(&s, 96, NULL);
+    cdz_score_add_note(&s, 0, 0, 0, 60, 100, 0, (int64_t)1 << 40);
+    cdz_score_add_note(&s, 0, 0, 0, 62, 100, (int64_t)1 << 39, ((int64_t)1 << 39) + 10);
+    cdz_score_finish(&s, NULL);
+    cdz_performance p;
+    cdz_extract_stats st = {0};
+    CHECK_INT(cdz_extract_performance(&s, 100, &p, &st, NULL), CDZ_OK);
+    CHECK(p.n_notes == 1 && p.notes[0].end_step == CDZ_PERF_MAX_STEPS && st.truncated == 1, "long note cut at the bound");
+    cdz_performance_free(&p);
+    cdz_score_free(&s);
+}
+
 /* MusicVAE windows: drum bits, window hop, dedupe, and melody note-offs before the first note. */
 static void test_vae_windows(void) {
     cdz_score s;
@@ -534,6 +549,7 @@ int main(void) {
     test_performance_tokens();
     test_multitrack_tokens();
     test_vae_windows();
+    test_performance_length_bound();
     test_decode_is_total();
     const char *data = test_data_dir();
     if (data) {

@@ -230,6 +230,18 @@ static void test_build(void) {
     cdz_error err = {0};
     p.eval_fraction = 1.5;
     CHECK_INT(cdz_dataset_build(&p, out1, &r1, &err), CDZ_ERR_ARG);
+    /* The corpus's split from relative paths too: "midi/test/t5.mid" and "test/t5.mid" */
+    char cwd[1024];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL && chdir(in) == 0, "chdir");
+    const char *rel[] = {"test", "f0.mid"};
+    p.inputs = rel;
+    p.n_inputs = 2;
+    p.split_from_path = 1;
+    p.eval_fraction = 0;
+    CHECK_INT(cdz_dataset_build(&p, out1, &r1, NULL), CDZ_OK);
+    CHECK(r1.seqs[CDZ_SPLIT_TEST] == 1 && r1.seqs[CDZ_SPLIT_TRAIN] == 1, "relative paths: %zu test, %zu train",
+          r1.seqs[CDZ_SPLIT_TEST], r1.seqs[CDZ_SPLIT_TRAIN]);
+    CHECK(chdir(cwd) == 0, "chdir back");
     unlink(out1);
     unlink(out2);
     char cmd[300];

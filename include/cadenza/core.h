@@ -134,7 +134,8 @@ static inline int cdz_mul_ok(size_t a, size_t b, size_t *out) {
 }
 
 /* ---- files ---- */
-/* Reads a whole file into a new buffer (free with cdz_free). Errors name the path. */
+/* Reads a whole file into a new buffer (free with cdz_free), followed by a NUL byte not counted in
+ * *len, so text can be scanned safely. Errors name the path. */
 cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_error *err);
 /* Writes bytes to `path` safely: to a temporary file beside it, fsync, then rename over the target,
  * so an existing file is never left truncated. */

@@ -94,7 +94,9 @@ typedef struct cdz_performance {
 
 /* Every non-drum note of the score, sustain pedal applied, quantized to steps_per_second (100 for
  * Performance RNN and Music Transformer). Notes of one pitch are paired first-in, first-out across all
- * instruments, so overlapping notes end in the order they began (what the event encoding can say). */
+ * instruments, so overlapping notes end in the order they began (what the event encoding can say).
+ * A performance ends at CDZ_PERF_MAX_STEPS (later notes cut or left out, counted as truncated). */
+enum { CDZ_PERF_MAX_STEPS = 10000000 }; /* 27.8 hours at 100 steps per second */
 cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
                                    cdz_extract_stats *stats, cdz_error *err);
 void cdz_performance_free(cdz_performance *p);

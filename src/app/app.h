@@ -28,6 +28,9 @@ int app_usage_error(const char *usage, const char *fmt, ...)
     ;
 int app_is_help(const char *arg);
 
+/* ", dropped: 3 polyphonic tracks, 2 too short" for the nonzero counters, or "" */
+void app_describe_stats(const cdz_extract_stats *s, char *buf, size_t n);
+
 /* JSON output */
 void json_string(FILE *f, const char *s);
 void json_string_n(FILE *f, const char *s, size_t n);

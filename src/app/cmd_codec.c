@@ -1,5 +1,6 @@
 /* cadenza codec list|encode|decode: music as tokens, readable by people and programs. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,19 +106,58 @@ static int cmd_encode(const codec_args *a) {
     }
     FILE *f = a->out ? fopen(a->out, "w") : stdout;
     if (!f) {
-        app_error("%s: cannot write", a->out);
+        app_error("%s: cannot write: %s", a->out, strerror(errno));
         cdz_tokens_free(&t);
         return EXIT_FAIL;
     }
     a->json ? write_json(f, a->codec, &t) : write_text(f, a->codec, &t);
     int bad = ferror(f) || (a->out ? fclose(f) != 0 : fflush(f) != 0);
     if (bad) app_error("%s: write failed", a->out ? a->out : "standard output");
-    if (t.n_seqs == 0)
-        fprintf(stderr, "cadenza: %s: nothing to encode with '%s' (%llu polyphonic tracks, %llu too short, %llu too few pitch classes)\n",
-                a->in, a->codec->name, (unsigned long long)stats.polyphonic_tracks, (unsigned long long)stats.too_short,
-                (unsigned long long)stats.too_few_pitches);
+    if (t.n_seqs == 0) {
+        char why[256];
+        app_describe_stats(&stats, why, sizeof why);
+        fprintf(stderr, "cadenza: %s: nothing to encode with '%s'%s\n", a->in, a->codec->name, why);
+    }
     cdz_tokens_free(&t);
     return bad ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Token names to ids: an open-addressing table built once per decode, so reading is linear. */
+typedef struct name_table {
+    uint32_t *slots; /* token + 1, 0 = empty */
+    size_t mask;
+    const cdz_codec *c;
+} name_table;
+
+static uint64_t name_hash(const char *s) { return cdz_fnv1a64(CDZ_FNV_OFFSET, s, strlen(s)); }
+
+static cdz_status name_table_init(name_table *nt, const cdz_codec *c) {
+    size_t size = 16;
+    while (size < 2 * (size_t)c->vocab_size) size *= 2;
+    nt->slots = cdz_calloc(size, sizeof *nt->slots);
+    nt->mask = size - 1;
+    nt->c = c;
+    if (!nt->slots) return CDZ_ERR_NOMEM;
+    char name[64];
+    for (uint32_t t = 0; t < c->vocab_size; t++) {
+        c->token_name((uint16_t)t, name, sizeof name);
+        size_t i = (size_t)name_hash(name) & nt->mask;
+        while (nt->slots[i]) i = (i + 1) & nt->mask;
+        nt->slots[i] = t + 1;
+    }
+    return CDZ_OK;
+}
+
+static int name_table_find(const name_table *nt, const char *word, uint16_t *tok) {
+    char name[64];
+    for (size_t i = (size_t)name_hash(word) & nt->mask; nt->slots[i]; i = (i + 1) & nt->mask) {
+        nt->c->token_name((uint16_t)(nt->slots[i] - 1), name, sizeof name);
+        if (strcmp(name, word) == 0) {
+            *tok = (uint16_t)(nt->slots[i] - 1);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Reads token sequences from text (names or numbers, '# sequence' lines between sequences) or from
@@ -129,29 +169,42 @@ static cdz_status read_tokens(const cdz_codec *c, const char *text, size_t len, 
     const char *p = text, *end = text + len;
     while (p < end && isspace((unsigned char)*p)) p++;
     if (p < end && *p == '{') {
+        /* The text ends in a NUL (cdz_file_read_all), so the string searches stop at the end. */
         const char *q = strstr(p, "\"sequences\"");
-        if (!q) return cdz_error_set(err, CDZ_ERR_FORMAT, "JSON without \"sequences\"");
-        q = strchr(q, '[');
+        q = q ? strchr(q, '[') : NULL;
+        if (!q) return cdz_error_set(err, CDZ_ERR_FORMAT, "JSON without a \"sequences\" array");
         int depth = 0;
-        for (; q && q < end && !st; q++) {
+        for (; q < end && !st; q++) {
             if (*q == '[') {
                 depth++;
             } else if (*q == ']') {
                 if (depth == 2) st = cdz_tokens_append(t, seq, n), n = 0;
                 if (--depth == 0) break;
-            } else if (isdigit((unsigned char)*q) && depth == 2) {
-                long v = strtol(q, (char **)&q, 10);
-                q--;
-                if (v < 0 || v >= (long)c->vocab_size) return cdz_error_set(err, CDZ_ERR_RANGE, "token %ld outside 0-%u", v, c->vocab_size - 1);
-                if (cdz_grow((void **)&seq, &cap, n + 1, sizeof *seq)) st = CDZ_ERR_NOMEM;
+            } else if (*q == '-' || *q == '.' || isdigit((unsigned char)*q)) {
+                char *num_end;
+                long v = strtol(q, &num_end, 10);
+                if (depth != 2 || *q == '-' || *q == '.' || *num_end == '.' || *num_end == 'e' || *num_end == 'E' ||
+                    v >= (long)c->vocab_size) {
+                    st = cdz_error_set(err, CDZ_ERR_FORMAT, "byte %zu: expected a token id 0-%u inside \"sequences\"",
+                                       (size_t)(q - text), c->vocab_size - 1);
+                    break;
+                }
+                q = num_end - 1;
+                if (cdz_grow((void **)&seq, &cap, n + 1, sizeof *seq)) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory reading tokens");
                 else seq[n++] = (uint16_t)v;
             }
         }
+        if (!st && depth != 0) st = cdz_error_set(err, CDZ_ERR_FORMAT, "the \"sequences\" array is not closed");
         cdz_free(seq);
         return st;
     }
     size_t line_no = 0;
     int started = 0;
+    name_table names;
+    if (name_table_init(&names, c) != CDZ_OK) {
+        cdz_free(names.slots);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory reading tokens");
+    }
     while (p < end && !st) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol) eol = end;
@@ -172,8 +225,9 @@ static cdz_status read_tokens(const cdz_codec *c, const char *text, size_t len, 
         char *num_end;
         long v = strtol(word, &num_end, 10);
         if (*num_end == 0 && v >= 0 && v < (long)c->vocab_size) tok = (uint16_t)v;
-        else if (cdz_codec_token_from_name(c, word, &tok) != CDZ_OK) {
+        else if (!name_table_find(&names, word, &tok)) {
             cdz_free(seq);
+            cdz_free(names.slots);
             return cdz_error_set(err, CDZ_ERR_FORMAT, "line %zu: '%s' is not a %s token", line_no, word, c->name);
         }
         if (cdz_grow((void **)&seq, &cap, n + 1, sizeof *seq)) st = CDZ_ERR_NOMEM;
@@ -182,6 +236,7 @@ static cdz_status read_tokens(const cdz_codec *c, const char *text, size_t len, 
     }
     if (!st && (n || started)) st = cdz_tokens_append(t, seq, n);
     cdz_free(seq);
+    cdz_free(names.slots);
     if (st == CDZ_ERR_NOMEM) cdz_error_set(err, st, "out of memory reading tokens");
     return st;
 }

@@ -163,6 +163,10 @@ static int cmd_build(int argc, char **argv) {
            (unsigned long long)r.stats.too_short, (unsigned long long)r.stats.too_few_pitches,
            (unsigned long long)r.stats.non_integer_bar, (unsigned long long)r.stats.empty,
            (unsigned long long)r.stats.truncated);
+    if (seqs == 0) {
+        app_error("%s: no sequences: nothing in the inputs could be encoded with '%s'", out, p.codec->name);
+        return EXIT_FAIL;
+    }
     return EXIT_OK;
 }
 

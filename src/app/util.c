@@ -74,3 +74,17 @@ void app_key_name(int sharps, int minor, char *buf, size_t n) {
     else
         snprintf(buf, n, "%s %s", (minor ? minor_ : major)[sharps + 7], minor ? "minor" : "major");
 }
+
+void app_describe_stats(const cdz_extract_stats *s, char *buf, size_t n) {
+    const struct {
+        uint64_t v;
+        const char *what;
+    } c[] = {{s->polyphonic_tracks, "polyphonic tracks"}, {s->too_short, "too short"},
+             {s->too_few_pitches, "too few pitch classes"}, {s->non_integer_bar, "parts with an unusable bar length"},
+             {s->empty, "empty"}, {s->not_four_voices, "not four voices"}, {s->out_of_range, "pitches out of range"}};
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        if (c[i].v && k < n) k += (size_t)snprintf(buf + k, n - k, "%s%llu %s", k ? ", " : " (dropped: ", (unsigned long long)c[i].v, c[i].what);
+    if (k && k < n) snprintf(buf + k, n - k, ")");
+}

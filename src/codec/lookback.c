@@ -9,8 +9,13 @@
 
 static const int LOOKBACK[2] = {16, 32};
 
-/* MelodyOneHotEncoding's class of an event (0 no-event, 1 note-off, 2 + pitch - 48). */
-static int one_hot(int e) { return e == CDZ_MELODY_NO_EVENT ? 0 : e == CDZ_MELODY_NOTE_OFF ? 1 : e - CDZ_MELODY_MIN_NOTE + 2; }
+/* MelodyOneHotEncoding's class of an event (0 no-event, 1 note-off, 2 + pitch - 48). Events outside
+ * the squashed range (the caller's error) count as no-events rather than index out of bounds. */
+static int one_hot(int e) {
+    if (e == CDZ_MELODY_NOTE_OFF) return 1;
+    if (e < CDZ_MELODY_MIN_NOTE || e >= CDZ_MELODY_MAX_NOTE) return 0;
+    return e - CDZ_MELODY_MIN_NOTE + 2;
+}
 static int from_one_hot(int c) { return c == 0 ? CDZ_MELODY_NO_EVENT : c == 1 ? CDZ_MELODY_NOTE_OFF : c - 2 + CDZ_MELODY_MIN_NOTE; }
 
 static int repeats(const int16_t *ev, size_t pos, int d) { return pos >= (size_t)d && ev[pos] == ev[pos - (size_t)d]; }
@@ -88,10 +93,10 @@ void cdz_key_melody_inputs(const int16_t *ev, size_t pos, float *in) {
     int last3[3], n3 = 0, counts[12] = {0};
     for (size_t i = 0; i <= pos; i++) {
         int e = ev[i];
-        if (e == CDZ_MELODY_NO_EVENT) {
-            attack = 0;
-        } else if (e == CDZ_MELODY_NOTE_OFF) {
+        if (e == CDZ_MELODY_NOTE_OFF) {
             current = -1;
+        } else if (e < 0 || e > 127) {
+            attack = 0; /* a no-event (or an invalid event, read as one) */
         } else {
             attack = 1;
             current = e;

@@ -55,6 +55,7 @@ cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_e
         used += (size_t)n;
     }
     close(fd);
+    buf[used] = 0; /* text readers may rely on it; not counted in len */
     *out = buf;
     *len = used;
     return CDZ_OK;

@@ -33,10 +33,18 @@ typedef struct build_job {
     pthread_cond_t progressed;
 } build_job;
 
+/* Whether a folder of the path is named `dir` ("test" matches "test/x.mid" and "a/test/x.mid"). */
+static int has_folder(const char *path, const char *dir) {
+    size_t k = strlen(dir);
+    for (const char *p = path; (p = strstr(p, dir)) != NULL; p++)
+        if ((p == path || p[-1] == '/') && p[k] == '/') return 1;
+    return 0;
+}
+
 static cdz_split split_of(const cdz_build_params *p, const char *path, const uint8_t *bytes, size_t len) {
     if (p->split_from_path) {
-        if (strstr(path, "/test/")) return CDZ_SPLIT_TEST;
-        if (strstr(path, "/valid/") || strstr(path, "/eval/")) return CDZ_SPLIT_EVAL;
+        if (has_folder(path, "test")) return CDZ_SPLIT_TEST;
+        if (has_folder(path, "valid") || has_folder(path, "eval")) return CDZ_SPLIT_EVAL;
         return CDZ_SPLIT_TRAIN;
     }
     if (p->eval_fraction > 0) {
@@ -65,7 +73,11 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
     cdz_score s;
     if (p->codec->encode_corpus && !is_midi_name(path)) {
         r->status = p->codec->encode_corpus(path, r->tokens, &r->stats, &err);
-        if (r->status != CDZ_OK) snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        /* reading errors already name the file; encoding errors do not */
+        if (r->status != CDZ_OK && strstr(err.msg, path))
+            snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        else if (r->status != CDZ_OK)
+            snprintf(r->problem, sizeof r->problem, "%.150s: %.160s", path, err.msg);
         return;
     }
     r->status = cdz_file_read_all(path, &bytes, &len, &err);

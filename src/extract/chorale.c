@@ -123,7 +123,7 @@ static cdz_status read_step(json_in *j, int8_t step[CDZ_CHORALE_VOICES]) {
         skip_ws(j);
         char buf[32];
         size_t k = 0;
-        while (j->p < j->end && k + 1 < sizeof buf && strchr("+-0123456789.eE", *j->p)) buf[k++] = *j->p++;
+        while (j->p < j->end && k + 1 < sizeof buf && *j->p && strchr("+-0123456789.eE", *j->p)) buf[k++] = *j->p++;
         buf[k] = 0;
         char *e;
         double x = strtod(buf, &e);

@@ -65,7 +65,7 @@ static cdz_status extract(const cdz_score *s, int32_t steps_per_second, int mult
     timed_note *notes = cdz_calloc(held.n_notes + 1, sizeof *notes);
     int64_t *ends = cdz_calloc(held.n_notes + 1, sizeof *ends);
     cdz_perf_note *result = NULL;
-    size_t n = 0;
+    size_t n = 0, truncated = 0;
     if (!notes || !ends) {
         st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory extracting a performance");
         goto done;
@@ -78,6 +78,12 @@ static cdz_status extract(const cdz_score *s, int32_t steps_per_second, int mult
             goto done;
         }
         int64_t a = to_step(x->start_s, steps_per_second), b = to_step(x->end_s, steps_per_second);
+        /* A bound on the length, so a note lasting for years cannot make a billion time shifts. */
+        if (b > CDZ_PERF_MAX_STEPS) {
+            if (!truncated++) stats->truncated++;
+            if (a >= CDZ_PERF_MAX_STEPS) continue;
+            b = CDZ_PERF_MAX_STEPS;
+        }
         uint8_t inst = multitrack ? cdz_instrument_class(x->program, x->is_drum) : 0;
         notes[n++] = (timed_note){{a, b > a ? b : a + 1, x->pitch, x->velocity, inst}, x->start_s};
     }
