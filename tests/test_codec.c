@@ -323,6 +323,69 @@ static void test_decode_is_total(void) {
     }
 }
 
+/* Rebuilds MusicVAE window tokens from a decoded score: a melody note gives its pitch class at its
+ * start and a note-off at its end (unless the window ends first); a drum hit sets its class's bit. */
+static int vae_rebuild(const cdz_codec *c, const cdz_score *s, size_t len, uint16_t *tok) {
+    int drums = c->vocab_size == 512;
+    for (size_t t = 0; t < len; t++) tok[t] = 0;
+    for (size_t i = 0; i < s->n_notes; i++) {
+        const cdz_note *n = &s->notes[i];
+        int64_t a = n->start_tick / 120, b = n->end_tick / 120;
+        if (a < 0 || (size_t)a >= len) return 0;
+        if (drums) {
+            int cls = cdz_drum_class(n->pitch);
+            if (cls < 0) return 0;
+            tok[a] |= (uint16_t)(1u << cls);
+        } else {
+            tok[a] = (uint16_t)(2 + n->pitch - 21);
+            if ((size_t)b < len && tok[b] == 0) tok[b] = 1;
+        }
+    }
+    return 1;
+}
+
+/* Every window of the MusicVAE codecs decodes to a score that gives the window back. */
+static void test_vae_corpus(const char *data) {
+    static const char *const codecs[] = {"vae_mel_2bar", "vae_mel_16bar", "vae_drums"};
+    static const char *const sets[] = {"nottingham", "pop909", "groove", "wjazzd"};
+    for (size_t c = 0; c < 3; c++) {
+        const cdz_codec *codec = cdz_codec_find(codecs[c]);
+        size_t windows = 0, bad = 0;
+        uint16_t rebuilt[256];
+        for (size_t d = 0; d < sizeof sets / sizeof sets[0]; d++) {
+            char dir[1024];
+            snprintf(dir, sizeof dir, "%s/%s", data, sets[d]);
+            char **paths;
+            size_t n;
+            if (cdz_file_list(dir, ".mid", &paths, &n, NULL) != CDZ_OK) continue;
+            for (size_t i = 0; i < n; i++) {
+                cdz_score s;
+                cdz_tokens t = {0};
+                if (cdz_score_read_file(&s, paths[i], NULL) != CDZ_OK) continue;
+                if (codec->encode(&s, &t, NULL, NULL) == CDZ_OK) {
+                    for (size_t w = 0; w < t.n_seqs; w++) {
+                        size_t len = t.offsets[w + 1] - t.offsets[w];
+                        cdz_score back;
+                        int ok = len <= 256 && codec->decode(t.tokens + t.offsets[w], len, &back, NULL) == CDZ_OK;
+                        if (ok) {
+                            ok = vae_rebuild(codec, &back, len, rebuilt) &&
+                                 memcmp(rebuilt, t.tokens + t.offsets[w], len * sizeof *rebuilt) == 0;
+                            cdz_score_free(&back);
+                        }
+                        if (!ok && bad++ < 3) printf("%s: window %zu of %s does not come back\n", codecs[c], w, paths[i]);
+                        windows++;
+                    }
+                }
+                cdz_tokens_free(&t);
+                cdz_score_free(&s);
+            }
+            cdz_file_list_free(paths, n);
+        }
+        printf("%s: %zu windows decode and come back (%zu failed)\n", codecs[c], windows, bad);
+        CHECK(bad == 0 && windows > 1000, "%s: %zu of %zu windows failed", codecs[c], bad, windows);
+    }
+}
+
 /* Every extracted sequence of the corpora encodes and decodes back exactly. */
 static void test_corpus_round_trips(const char *data) {
     static const char *const sets[] = {"nottingham", "jsb_chorales", "pop909", "asap", "groove", "wjazzd"};
@@ -555,6 +618,7 @@ int main(void) {
     if (data) {
         test_against_magenta_js(data);
         test_chorales(data);
+        test_vae_corpus(data);
         test_corpus_round_trips(data);
     } else
         printf("SKIPPED: corpus round trips (no corpora; set CADENZA_DATA)\n");
