@@ -231,6 +231,54 @@ static void test_multitrack_tokens(void) {
     cdz_score_free(&s);
 }
 
+/* A 20-bar trio (melody, bass, drums) gives five 16-bar windows, three tokens a step; they decode to
+ * the three parts. The corpora have no trios (no piece with melody, bass and drums), so this is made. */
+static void test_trio(void) {
+    cdz_score s;
+    cdz_score_init(&s, 480, NULL);
+    cdz_score_add_tempo(&s, 0, 120);
+    cdz_score_add_time_signature(&s, 0, 4, 4);
+    for (int bar = 0; bar < 20; bar++) {
+        int64_t t = bar * 1920;
+        for (int q = 0; q < 4; q++) cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + (bar + q) % 12), 90, t + q * 480, t + q * 480 + 240);
+        cdz_score_add_note(&s, 1, 1, 33, (uint8_t)(36 + bar % 5), 90, t, t + 1920);
+        cdz_score_add_note(&s, 2, 9, 0, 36, 100, t, t + 60);
+        cdz_score_add_note(&s, 2, 9, 0, 38, 100, t + 960, t + 1020);
+    }
+    cdz_score_finish(&s, NULL);
+    const cdz_codec *c = cdz_codec_find("vae_trio_16bar");
+    cdz_tokens t = {0};
+    CHECK_INT(c->encode(&s, &t, NULL, NULL), CDZ_OK);
+    CHECK_INT(t.n_seqs, 5);
+    if (t.n_seqs == 5) {
+        CHECK_INT(t.offsets[1], 3 * 256);
+        CHECK_INT(t.tokens[0], 2 + 60 - 21);           /* melody C4 */
+        CHECK_INT(t.tokens[1], 90 + 2 + 36 - 21);      /* bass C2 */
+        CHECK_INT(t.tokens[2], 180 + 1);               /* kick */
+        CHECK_INT(t.tokens[3 * 8 + 2], 180 + 2);       /* snare on beat 3 */
+        CHECK_INT(t.tokens[3 * 16 + 1], 90 + 2 + 37 - 21); /* the second bar's bass */
+        cdz_score back;
+        CHECK_INT(c->decode(t.tokens, 3 * 256, &back, NULL), CDZ_OK);
+        size_t mel = 0, bass = 0, drums = 0;
+        for (size_t i = 0; i < back.n_notes; i++) {
+            mel += back.notes[i].track == 0;
+            bass += back.notes[i].track == 1 && back.notes[i].program == 33;
+            drums += back.notes[i].is_drum;
+        }
+        CHECK(mel == 64 && bass == 16 && drums == 32, "decoded %zu melody, %zu bass, %zu drum notes", mel, bass, drums);
+        cdz_score_free(&back);
+    }
+    cdz_tokens_free(&t);
+    /* Without drums there is no trio. */
+    s.n_notes = 0;
+    cdz_score_add_note(&s, 0, 0, 0, 60, 90, 0, 20 * 1920);
+    cdz_score_finish(&s, NULL);
+    CHECK_INT(c->encode(&s, &t, NULL, NULL), CDZ_OK);
+    CHECK_INT(t.n_seqs, 0);
+    cdz_tokens_free(&t);
+    cdz_score_free(&s);
+}
+
 /* A note lasting for years: the performance stops at CDZ_PERF_MAX_STEPS instead of growing without bound. */
 static void test_performance_length_bound(void) {
     cdz_score s;
@@ -613,6 +661,7 @@ int main(void) {
     test_multitrack_tokens();
     test_vae_windows();
     test_performance_length_bound();
+    test_trio();
     test_decode_is_total();
     const char *data = test_data_dir();
     if (data) {

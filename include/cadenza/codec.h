@@ -22,9 +22,10 @@
  * multitrack   MuseNet-style pieces of several instruments: note-on tokens joining instrument class (16
  *              General MIDI families and drums), volume (4 bins) and pitch; note-offs; 10 ms time shifts;
  *              instrument-present tokens, START, END, and 32 style tokens (11031 tokens).
- * vae_mel_2bar, vae_mel_16bar, vae_drums
+ * vae_mel_2bar, vae_mel_16bar, vae_drums, vae_trio_16bar
  *              MusicVAE's windows (src/codec/vae.c): a token per 16th-note step; 90 melody classes
- *              (pitches 21-108, no-event, note-off) or 512 drum classes (9 drum classes as bits).
+ *              (pitches 21-108, no-event, note-off) or 512 drum classes (9 drum classes as bits); a
+ *              trio has three tokens per step (melody 0-89, bass 90-179, drums 180-691).
  * chorale      JSB chorales as ../shared/bench/jsb_reference.py: BOS (47), then per 16th-note step the
  *              soprano, alto, tenor and bass as pitch - 36 (36-81) or 46 for silence (48 tokens),
  *              cut at 2049 tokens. Reads MIDI with four voices, or the JSB JSON with its split. */

@@ -30,6 +30,11 @@ typedef struct cdz_extract_stats {
     uint64_t out_of_range;           /* chorale: a pitch outside 36-81 */
 } cdz_extract_stats;
 
+/* Where the tempo or time signature really changes (Magenta's TimeChangeSplitter): 0, the ticks of
+ * the changes, and the score's end, as a new array of *n ticks (free with cdz_free). Extractors work on
+ * the parts between them. */
+cdz_status cdz_extract_split_ticks(const cdz_score *s, int64_t **ticks, size_t *n);
+
 /* ---- melodies (Magenta melodies_lib / melody_pipelines, MelodyRNN settings) ---- */
 
 enum { CDZ_MELODY_NO_EVENT = -2, CDZ_MELODY_NOTE_OFF = -1 };
@@ -123,6 +128,7 @@ uint8_t cdz_drum_class_pitch(int cls);
 typedef struct cdz_drum_track {
     uint16_t *steps; /* per 16th-note step: bit c set when class c is hit */
     size_t n_steps;
+    int64_t start_step; /* where step 0 lies in its part of the score (parts split at time changes) */
 } cdz_drum_track;
 
 typedef struct cdz_drum_params {

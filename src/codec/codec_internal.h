@@ -12,6 +12,7 @@ extern const cdz_codec codec_multitrack;
 extern const cdz_codec codec_vae_mel_2bar;
 extern const cdz_codec codec_vae_mel_16bar;
 extern const cdz_codec codec_vae_drums;
+extern const cdz_codec codec_vae_trio_16bar;
 
 /* Extracts the score's melodies (MelodyRNN's settings), squashes each into [48, 84) and C, and appends
  * the tokens `to_tokens` makes of it (one per step). */

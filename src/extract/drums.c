@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract_internal.h"
+#include "cadenza/extract.h"
 
 /* note_seq DEFAULT_DRUM_TYPE_PITCHES; the first pitch of each class is the one decoding writes. */
 static const uint8_t CLASS_PITCHES[CDZ_DRUM_CLASSES][16] = {
@@ -88,6 +88,7 @@ static cdz_status tracks_of_part(const cdz_score *q, const cdz_drum_params *p, t
             }
             cdz_drum_track *t = &out->v[out->n++];
             t->n_steps = (size_t)len;
+            t->start_step = start;
             for (size_t k = i; k < j; k++)
                 if (hits[k].step - start < len) t->steps[hits[k].step - start] |= (uint16_t)(1u << hits[k].cls);
             stats->sequences++;
@@ -109,7 +110,7 @@ cdz_status cdz_extract_drum_tracks(const cdz_score *s, const cdz_drum_params *p,
     int64_t *cuts = NULL;
     size_t n_cuts = 0;
     track_list list = {0};
-    cdz_status st = extract_split_ticks(s, &cuts, &n_cuts);
+    cdz_status st = cdz_extract_split_ticks(s, &cuts, &n_cuts);
     for (size_t c = 0; st == CDZ_OK && c + 1 < n_cuts; c++) {
         cdz_score q;
         if ((st = cdz_score_slice_ticks(&q, s, cuts[c], cuts[c + 1], NULL))) break;

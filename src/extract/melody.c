@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extract_internal.h"
+#include "cadenza/extract.h"
 
 /* A bound on one melody's length in steps, so a note lasting for days cannot exhaust memory. */
 #define MAX_MELODY_STEPS (1 << 22)
@@ -209,7 +209,7 @@ static cdz_status extract_part(const part *pt, const cdz_melody_params *p, melod
 }
 
 /* Where the tempo or time signature really changes (Magenta's TimeChangeSplitter). */
-cdz_status extract_split_ticks(const cdz_score *s, int64_t **out, size_t *n) {
+cdz_status cdz_extract_split_ticks(const cdz_score *s, int64_t **out, size_t *n) {
     size_t cap = s->n_tempos + s->n_time_sigs + 2;
     int64_t *t = cdz_malloc(cap * sizeof *t);
     if (!t) return CDZ_ERR_NOMEM;
@@ -254,7 +254,7 @@ cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, 
     int64_t *cuts = NULL;
     size_t n_cuts = 0;
     melody_list list = {0};
-    cdz_status st = extract_split_ticks(s, &cuts, &n_cuts);
+    cdz_status st = cdz_extract_split_ticks(s, &cuts, &n_cuts);
     for (size_t c = 0; st == CDZ_OK && c + 1 < n_cuts; c++) {
         cdz_score q;
         if ((st = cdz_score_slice_ticks(&q, s, cuts[c], cuts[c + 1], NULL))) break;
