@@ -30,10 +30,13 @@ typedef struct cdz_extract_stats {
     uint64_t out_of_range;           /* chorale: a pitch outside 36-81 */
 } cdz_extract_stats;
 
-/* Where the tempo or time signature really changes (Magenta's TimeChangeSplitter): 0, the ticks of
- * the changes, and the score's end, as a new array of *n ticks (free with cdz_free). Extractors work on
- * the parts between them. */
-cdz_status cdz_extract_split_ticks(const cdz_score *s, int64_t **ticks, size_t *n);
+/* Calls fn on each part of the score between real changes of tempo or time signature (Magenta's
+ * TimeChangeSplitter), moved to start at 0 and quantized at steps_per_quarter, with its bar length in
+ * steps. Parts without notes count as empty; parts whose bar is not a whole number of steps, or not
+ * steps_per_bar when that is > 0, count as non_integer_bar. Stops at fn's first error. */
+typedef cdz_status (*cdz_part_fn)(void *ctx, const cdz_score *part, int64_t start_tick, int32_t steps_per_bar);
+cdz_status cdz_extract_each_part(const cdz_score *s, int32_t steps_per_quarter, int32_t steps_per_bar, cdz_part_fn fn,
+                                 void *ctx, cdz_extract_stats *stats);
 
 /* ---- melodies (Magenta melodies_lib / melody_pipelines, MelodyRNN settings) ---- */
 

@@ -326,28 +326,17 @@ static cdz_status trio_part(const cdz_score *q, windows *w) {
     return st;
 }
 
+static cdz_status trio_part_fn(void *ctx, const cdz_score *q, int64_t start_tick, int32_t steps_per_bar) {
+    (void)start_tick, (void)steps_per_bar;
+    return trio_part(q, ctx);
+}
+
 static cdz_status trio_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err) {
     if (s->ppq <= 0) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "trios need ticks per quarter note (SMPTE timing)");
-    int64_t *cuts = NULL;
-    size_t n_cuts = 0;
     windows w = {out, NULL, NULL, 0, 0, 0};
-    cdz_status st = cdz_extract_split_ticks(s, &cuts, &n_cuts);
-    for (size_t c = 0; st == CDZ_OK && c + 1 < n_cuts; c++) {
-        cdz_score q;
-        if ((st = cdz_score_slice_ticks(&q, s, cuts[c], cuts[c + 1], NULL))) break;
-        uint8_t num = q.n_time_sigs ? q.time_sigs[0].numerator : 4, den = q.n_time_sigs ? q.time_sigs[0].denominator : 4;
-        size_t before = w.n;
-        if (num != den) {
-            if (stats) stats->non_integer_bar++;
-        } else if (q.n_notes && (st = cdz_score_quantize(&q, 4, NULL)) == CDZ_OK) {
-            st = trio_part(&q, &w);
-        } else if (st == CDZ_ERR_RANGE) {
-            st = CDZ_OK;
-        }
-        if (stats && !st) stats->sequences += w.n - before;
-        cdz_score_free(&q);
-    }
-    cdz_free(cuts);
+    cdz_extract_stats ignored = {0};
+    cdz_status st = cdz_extract_each_part(s, 4, VAE_BAR, trio_part_fn, &w, stats ? stats : &ignored);
+    if (stats && !st) stats->sequences += w.n;
     windows_free(&w);
     if (st) return cdz_error_set(err, st, "trio extraction: %s", cdz_status_str(st));
     return CDZ_OK;

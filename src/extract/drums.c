@@ -99,6 +99,18 @@ static cdz_status tracks_of_part(const cdz_score *q, const cdz_drum_params *p, t
     return st;
 }
 
+typedef struct drum_ctx {
+    const cdz_drum_params *p;
+    track_list list;
+    cdz_extract_stats *stats;
+} drum_ctx;
+
+static cdz_status drum_part(void *arg, const cdz_score *q, int64_t start_tick, int32_t steps_per_bar) {
+    drum_ctx *c = arg;
+    (void)start_tick, (void)steps_per_bar;
+    return tracks_of_part(q, c->p, &c->list, c->stats);
+}
+
 cdz_status cdz_extract_drum_tracks(const cdz_score *s, const cdz_drum_params *p, cdz_drum_track **out, size_t *n,
                                    cdz_extract_stats *stats, cdz_error *err) {
     *out = NULL;
@@ -107,25 +119,10 @@ cdz_status cdz_extract_drum_tracks(const cdz_score *s, const cdz_drum_params *p,
     if (!stats) stats = &ignored;
     if (s->ppq <= 0) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "drum tracks need ticks per quarter note (SMPTE timing)");
     if (!(p->gap_bars > 0) || p->min_bars < 0 || p->max_steps < 0) return cdz_error_set(err, CDZ_ERR_ARG, "drum extraction: invalid parameters");
-    int64_t *cuts = NULL;
-    size_t n_cuts = 0;
-    track_list list = {0};
-    cdz_status st = cdz_extract_split_ticks(s, &cuts, &n_cuts);
-    for (size_t c = 0; st == CDZ_OK && c + 1 < n_cuts; c++) {
-        cdz_score q;
-        if ((st = cdz_score_slice_ticks(&q, s, cuts[c], cuts[c + 1], NULL))) break;
-        uint8_t num = q.n_time_sigs ? q.time_sigs[0].numerator : 4, den = q.n_time_sigs ? q.time_sigs[0].denominator : 4;
-        if (num != den) { /* a bar of 16 steps: 4/4, 2/2, 8/8 */
-            stats->non_integer_bar++; /* MusicVAE keeps 16-step bars only */
-        } else if ((st = cdz_score_quantize(&q, 4, NULL)) == CDZ_OK) {
-            st = tracks_of_part(&q, p, &list, stats);
-        } else if (st == CDZ_ERR_RANGE) {
-            stats->empty++;
-            st = CDZ_OK;
-        }
-        cdz_score_free(&q);
-    }
-    cdz_free(cuts);
+    drum_ctx ctx = {p, {NULL, 0, 0}, stats};
+    /* MusicVAE keeps 16-step bars only (4/4, 2/2, 8/8) */
+    cdz_status st = cdz_extract_each_part(s, 4, 16, drum_part, &ctx, stats);
+    track_list list = ctx.list;
     if (st) {
         cdz_drum_tracks_free(list.v, list.n);
         return cdz_error_set(err, st, "drum extraction: %s", cdz_status_str(st));

@@ -208,37 +208,16 @@ static cdz_status extract_part(const part *pt, const cdz_melody_params *p, melod
     return st;
 }
 
-/* Where the tempo or time signature really changes (Magenta's TimeChangeSplitter). */
-cdz_status cdz_extract_split_ticks(const cdz_score *s, int64_t **out, size_t *n) {
-    size_t cap = s->n_tempos + s->n_time_sigs + 2;
-    int64_t *t = cdz_malloc(cap * sizeof *t);
-    if (!t) return CDZ_ERR_NOMEM;
-    size_t k = 0, a = 0, b = 0;
-    uint32_t usec = 500000;
-    uint8_t num = 4, den = 4;
-    t[k++] = 0;
-    while (a < s->n_tempos || b < s->n_time_sigs) {
-        int take_tempo = b >= s->n_time_sigs || (a < s->n_tempos && s->tempos[a].tick <= s->time_sigs[b].tick);
-        int64_t tick;
-        if (take_tempo) {
-            const cdz_tempo *tp = &s->tempos[a++];
-            if (tp->usec_per_quarter == usec) continue;
-            usec = tp->usec_per_quarter;
-            tick = tp->tick;
-        } else {
-            const cdz_time_signature *ts = &s->time_sigs[b++];
-            if (ts->numerator == num && ts->denominator == den) continue;
-            num = ts->numerator;
-            den = ts->denominator;
-            tick = ts->tick;
-        }
-        if (tick > t[k - 1] && tick < s->end_tick) t[k++] = tick;
-    }
-    int64_t last = t[k - 1];
-    t[k++] = s->end_tick > last ? s->end_tick : last + 1;
-    *out = t;
-    *n = k;
-    return CDZ_OK;
+typedef struct melody_ctx {
+    const cdz_melody_params *p;
+    melody_list list;
+    cdz_extract_stats *stats;
+} melody_ctx;
+
+static cdz_status melody_part(void *arg, const cdz_score *q, int64_t start_tick, int32_t steps_per_bar) {
+    melody_ctx *c = arg;
+    part pt = {q, start_tick, steps_per_bar, q->n_tempos ? q->tempos[0].qpm : 120.0};
+    return extract_part(&pt, c->p, &c->list, c->stats);
 }
 
 cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, cdz_melody **out, size_t *n,
@@ -251,29 +230,9 @@ cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, 
         return cdz_error_set(err, CDZ_ERR_ARG, "melody extraction: invalid parameters");
     if (s->ppq <= 0)
         return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "melody extraction needs ticks per quarter note (SMPTE timing)");
-    int64_t *cuts = NULL;
-    size_t n_cuts = 0;
-    melody_list list = {0};
-    cdz_status st = cdz_extract_split_ticks(s, &cuts, &n_cuts);
-    for (size_t c = 0; st == CDZ_OK && c + 1 < n_cuts; c++) {
-        cdz_score q;
-        if ((st = cdz_score_slice_ticks(&q, s, cuts[c], cuts[c + 1], NULL))) break;
-        uint8_t num = q.n_time_sigs ? q.time_sigs[0].numerator : 4, den = q.n_time_sigs ? q.time_sigs[0].denominator : 4;
-        int64_t bar = (int64_t)p->steps_per_quarter * 4 * num;
-        if (q.n_notes == 0) {
-            stats->empty++;
-        } else if (bar % den != 0 || bar / den == 0 || (p->steps_per_bar > 0 && bar / den != p->steps_per_bar)) {
-            stats->non_integer_bar++;
-        } else if ((st = cdz_score_quantize(&q, p->steps_per_quarter, NULL)) == CDZ_OK) {
-            part pt = {&q, cuts[c], (int32_t)(bar / den), q.n_tempos ? q.tempos[0].qpm : 120.0};
-            st = extract_part(&pt, p, &list, stats);
-        } else if (st == CDZ_ERR_RANGE) {
-            stats->empty++; /* ticks beyond what can be quantized: nothing usable */
-            st = CDZ_OK;
-        }
-        cdz_score_free(&q);
-    }
-    cdz_free(cuts);
+    melody_ctx ctx = {p, {NULL, 0, 0}, stats};
+    cdz_status st = cdz_extract_each_part(s, p->steps_per_quarter, p->steps_per_bar, melody_part, &ctx, stats);
+    melody_list list = ctx.list;
     if (st != CDZ_OK) {
         cdz_melodies_free(list.v, list.n);
         return cdz_error_set(err, st, "melody extraction: %s", cdz_status_str(st));
