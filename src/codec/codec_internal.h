@@ -20,6 +20,12 @@ typedef cdz_status (*melody_tokens_fn)(const cdz_melody *m, uint16_t *tokens, cd
 cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,
                                  melody_tokens_fn to_tokens);
 
+/* Tokens (each below vocab) to a one-track melody score at 120 qpm, 4 steps a quarter: `event` gives a
+ * token's melody event, knowing the events before it (for lookback repeats). */
+typedef int (*melody_event_fn)(int token, const int16_t *events_so_far, size_t pos);
+cdz_status codec_decode_melody(const uint16_t *tokens, size_t n, uint32_t vocab, melody_event_fn event,
+                               uint8_t velocity, cdz_score *out, cdz_error *err);
+
 /* ---- note streams as time-shift events (events.c), for the performance and multitrack codecs ---- */
 typedef struct token_buf {
     uint16_t *v;

@@ -144,8 +144,6 @@ void cdz_key_melody_inputs(const int16_t *ev, size_t pos, float *in) {
 
 /* ---- the two codecs ---- */
 
-typedef int (*event_fn)(int label, const int16_t *ev, size_t pos);
-
 static cdz_status lookback_tokens(const cdz_melody *m, uint16_t *tok, cdz_error *err) {
     (void)err;
     for (size_t t = 0; t < m->n_steps; t++) tok[t] = (uint16_t)cdz_lookback_label(m->events, t);
@@ -156,26 +154,6 @@ static cdz_status key_melody_tokens(const cdz_melody *m, uint16_t *tok, cdz_erro
     (void)err;
     for (size_t t = 0; t < m->n_steps; t++) tok[t] = (uint16_t)cdz_key_melody_label(m->events, t);
     return CDZ_OK;
-}
-
-static cdz_status decode_labels(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err, event_fn event) {
-    cdz_melody m = {0};
-    m.events = cdz_malloc((n + 1) * sizeof *m.events);
-    if (!m.events) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a melody");
-    for (size_t t = 0; t < n; t++) {
-        if (tokens[t] >= CDZ_MELODY_LABELS) {
-            cdz_free(m.events);
-            return cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a label (0-39)", t, tokens[t]);
-        }
-        m.events[t] = (int16_t)event(tokens[t], m.events, t);
-    }
-    m.n_steps = n;
-    m.steps_per_quarter = 4;
-    m.steps_per_bar = 16;
-    m.qpm = 120;
-    cdz_status st = cdz_melody_to_score(&m, 120.0, 100, 0, out, err);
-    cdz_free(m.events);
-    return st;
 }
 
 static void lookback_token_name(uint16_t t, char *buf, size_t n) {
@@ -200,13 +178,13 @@ static cdz_status lookback_encode(const cdz_score *s, cdz_tokens *out, cdz_extra
     return codec_encode_melodies(s, out, st, err, lookback_tokens);
 }
 static cdz_status lookback_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
-    return decode_labels(t, n, out, err, cdz_lookback_event);
+    return codec_decode_melody(t, n, CDZ_MELODY_LABELS, cdz_lookback_event, 100, out, err);
 }
 static cdz_status key_melody_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *st, cdz_error *err) {
     return codec_encode_melodies(s, out, st, err, key_melody_tokens);
 }
 static cdz_status key_melody_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
-    return decode_labels(t, n, out, err, cdz_key_melody_event);
+    return codec_decode_melody(t, n, CDZ_MELODY_LABELS, cdz_key_melody_event, 100, out, err);
 }
 
 const cdz_codec codec_lookback = {

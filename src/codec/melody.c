@@ -58,17 +58,34 @@ static cdz_status melody_encode_score(const cdz_score *s, cdz_tokens *out, cdz_e
     return codec_encode_melodies(s, out, stats, err, cdz_melody_encode);
 }
 
-static cdz_status melody_decode_score(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err) {
+cdz_status codec_decode_melody(const uint16_t *tokens, size_t n, uint32_t vocab, melody_event_fn event,
+                               uint8_t velocity, cdz_score *out, cdz_error *err) {
     cdz_melody m = {0};
     m.events = cdz_malloc((n + 1) * sizeof *m.events);
     if (!m.events) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a melody");
+    for (size_t t = 0; t < n; t++) {
+        if (tokens[t] >= vocab) {
+            cdz_free(m.events);
+            return cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a melody token (0-%u)", t, tokens[t], vocab - 1);
+        }
+        m.events[t] = (int16_t)event(tokens[t], m.events, t);
+    }
+    m.n_steps = n;
     m.steps_per_quarter = 4;
     m.steps_per_bar = 16;
     m.qpm = 120;
-    cdz_status st = cdz_melody_decode(tokens, n, &m, err);
-    if (!st) st = cdz_melody_to_score(&m, 120.0, 100, 0, out, err);
+    cdz_status st = cdz_melody_to_score(&m, 120.0, velocity, 0, out, err);
     cdz_free(m.events);
     return st;
+}
+
+static int one_hot_event(int token, const int16_t *events, size_t pos) {
+    (void)events, (void)pos;
+    return token == 0 ? CDZ_MELODY_NO_EVENT : token == 1 ? CDZ_MELODY_NOTE_OFF : token - 2 + CDZ_MELODY_MIN_NOTE;
+}
+
+static cdz_status melody_decode_score(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err) {
+    return codec_decode_melody(tokens, n, CDZ_MELODY_CLASSES, one_hot_event, 100, out, err);
 }
 
 const cdz_codec codec_melody = {

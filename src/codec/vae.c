@@ -70,23 +70,13 @@ static cdz_status mel_windows(const cdz_score *s, int bars, int all_programs, cd
     return CDZ_OK;
 }
 
+static int vae_mel_event(int token, const int16_t *events, size_t pos) {
+    (void)events, (void)pos;
+    return token == 0 ? CDZ_MELODY_NO_EVENT : token == 1 ? CDZ_MELODY_NOTE_OFF : token - 2 + VAE_MIN_PITCH;
+}
+
 static cdz_status mel_decode(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err) {
-    cdz_melody m = {0};
-    m.events = cdz_malloc((n + 1) * sizeof *m.events);
-    if (!m.events) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a melody");
-    for (size_t t = 0; t < n; t++) {
-        if (tokens[t] >= VAE_MEL_CLASSES) {
-            cdz_free(m.events);
-            return cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a melody class (0-89)", t, tokens[t]);
-        }
-        m.events[t] = tokens[t] == 0 ? CDZ_MELODY_NO_EVENT : tokens[t] == 1 ? CDZ_MELODY_NOTE_OFF : (int16_t)(tokens[t] - 2 + VAE_MIN_PITCH);
-    }
-    m.n_steps = n;
-    m.steps_per_quarter = 4;
-    m.steps_per_bar = VAE_BAR;
-    cdz_status st = cdz_melody_to_score(&m, 120.0, 80, 0, out, err); /* MusicVAE decodes at velocity 80 */
-    cdz_free(m.events);
-    return st;
+    return codec_decode_melody(tokens, n, VAE_MEL_CLASSES, vae_mel_event, 80, out, err); /* MusicVAE: velocity 80 */
 }
 
 static cdz_status drum_windows(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err) {
