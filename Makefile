@@ -36,11 +36,16 @@ HAVE_CUDA := $(call have_cmd,nvcc)
 HAVE_FLUIDSYNTH := $(call have_pc,fluidsynth)
 HAVE_MPI := $(call have_cmd,mpicc)
 HAVE_MHD := $(call have_pc,libmicrohttpd)
+# OpenBLAS for the CPU layers' matrix products (plain loops without it).
+ifeq ($(HAVE_OPENBLAS),yes)
+CPPFLAGS += -DCDZ_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
+LDLIBS += $(shell pkg-config --libs openblas)
+endif
 ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c src/nn/cpu/*.c))
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -90,7 +95,7 @@ test: deps
 check: all $(TESTS) $(BUILD)/fuzz/replay_midi
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
-	    build/san/tests/test_codec
+	    build/san/tests/test_codec build/san/tests/test_nn
 	@sh tests/run.sh $(BUILD)
 
 demo: deps
@@ -101,7 +106,7 @@ demo: deps
 fuzz:
 	@mkdir -p build/fuzz/found build/fuzz/work
 	$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o build/fuzz/fuzz_midi tests/fuzz/fuzz_midi.c $(LIB_SRC) -lm
+	    -o build/fuzz/fuzz_midi tests/fuzz/fuzz_midi.c $(LIB_SRC) $(LDLIBS)
 	./build/fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
 	    -artifact_prefix=build/fuzz/found/ build/fuzz/work tests/fuzz/corpus
 

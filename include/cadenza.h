@@ -7,4 +7,5 @@
 #include "cadenza/extract.h"
 #include "cadenza/codec.h"
 #include "cadenza/data.h"
+#include "cadenza/nn.h"
 #endif

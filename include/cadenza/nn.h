@@ -1,0 +1,43 @@
+/* cadenza nn: layer passes, forward and backward, on flat fp32 buffers.
+ *
+ *   cdz_linear_forward(y, x, w, b, N, C, OC);                  // y (N, OC) = x (N, C) w^T + b
+ *   float loss = cdz_softmax_xent_forward(probs, logits, targets, N, V);
+ *   cdz_softmax_xent_backward(dlogits, probs, targets, N, V);
+ *   cdz_linear_backward(dx, dw, db, dlogits, x, w, N, C, OC);  // accumulates into dx, dw, db
+ *
+ * Conventions (STYLE.md, "Numerical code"): outputs first, then saved activations, then inputs and
+ * weights, then dimensions; backward passes add into gradients (the model zeroes them). This is the
+ * CPU reference (src/nn/cpu/): matrix products use OpenBLAS when the build found it, plain loops
+ * otherwise. Thread safety: the functions keep no state. */
+#ifndef CADENZA_NN_H
+#define CADENZA_NN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Which matrix-product code the library was built with: "openblas" or "loops". */
+const char *cdz_nn_backend(void);
+
+/* y (N, OC) = x (N, C) @ w (OC, C)^T + b (OC); b may be NULL. */
+void cdz_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int OC);
+/* dx (N, C) += dy @ w; dw (OC, C) += dy^T @ x; db (OC) += column sums of dy. dx or db may be NULL. */
+void cdz_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int C,
+                         int OC);
+
+/* y (N, C) = rows of table (V, C) picked by tokens (N). Tokens must be below V (checked by the caller). */
+void cdz_embedding_forward(float *y, const uint16_t *tokens, const float *table, int N, int C);
+/* dtable (V, C) += dy rows at their tokens. */
+void cdz_embedding_backward(float *dtable, const float *dy, const uint16_t *tokens, int N, int C);
+
+/* probs (N, V) = softmax(logits); returns the mean over N of -log probs[target]. */
+float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
+/* dlogits (N, V) += (probs - onehot(target)) / N, the gradient of the mean loss. */
+void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/* Neural-network layers: finite-difference gradient checks (loss = sum(out * random dout), as STYLE.md
+ * asks) for linear, embedding and softmax cross-entropy, and known values. */
+#include <math.h>
+
+#include "test.h"
+
+static uint64_t rng = 42;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+static void fill(float *a, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] = frand();
+}
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Compares an analytic gradient with central differences of f over every element of p. */
+#define GRAD_CHECK(name, p, n, grad, f)                                                                   \
+    do {                                                                                                 \
+        double worst_ = 0;                                                                               \
+        for (size_t i_ = 0; i_ < (n); i_++) {                                                            \
+            float keep_ = (p)[i_];                                                                       \
+            const float h_ = 1e-2f;                                                                      \
+            (p)[i_] = keep_ + h_;                                                                        \
+            double up_ = (f);                                                                            \
+            (p)[i_] = keep_ - h_;                                                                        \
+            double down_ = (f);                                                                          \
+            (p)[i_] = keep_;                                                                             \
+            double num_ = (up_ - down_) / (2 * h_), err_ = fabs(num_ - (grad)[i_]) / fmax(1.0, fabs(num_)); \
+            if (err_ > worst_) worst_ = err_;                                                            \
+        }                                                                                                \
+        /* fp32 forward passes and a 1e-2 step: agreement to 1e-3 relative is what float allows */    \
+        CHECK(worst_ < 1e-3, "%s: worst relative gradient error %.3g", name, worst_);                   \
+    } while (0)
+
+enum { N = 5, C = 7, OC = 4, V = 6 };
+
+static double linear_loss(const float *x, const float *w, const float *b, const float *dy) {
+    float y[N * OC];
+    cdz_linear_forward(y, x, w, b, N, C, OC);
+    return dot(y, dy, N * OC);
+}
+
+static void test_linear(void) {
+    float x[N * C], w[OC * C], b[OC], dy[N * OC], dx[N * C] = {0}, dw[OC * C] = {0}, db[OC] = {0};
+    fill(x, N * C), fill(w, OC * C), fill(b, OC), fill(dy, N * OC);
+    cdz_linear_backward(dx, dw, db, dy, x, w, N, C, OC);
+    GRAD_CHECK("linear dx", x, (size_t)N * C, dx, linear_loss(x, w, b, dy));
+    GRAD_CHECK("linear dw", w, (size_t)OC * C, dw, linear_loss(x, w, b, dy));
+    GRAD_CHECK("linear db", b, (size_t)OC, db, linear_loss(x, w, b, dy));
+    /* A known product: identity weights copy x into y (plus bias). */
+    float id[C * C] = {0}, y[N * C];
+    for (int i = 0; i < C; i++) id[i * C + i] = 1;
+    cdz_linear_forward(y, x, id, NULL, N, C, C);
+    CHECK(memcmp(y, x, sizeof y) == 0, "identity weights");
+    /* Backward accumulates. */
+    float dw2[OC * C];
+    memcpy(dw2, dw, sizeof dw);
+    cdz_linear_backward(NULL, dw2, NULL, dy, x, w, N, C, OC);
+    CHECK_NEAR(dw2[3], 2 * dw[3], 1e-5);
+    printf("matrix products: %s\n", cdz_nn_backend());
+}
+
+static double embed_loss(const uint16_t *tok, const float *table, const float *dy) {
+    float y[N * C];
+    cdz_embedding_forward(y, tok, table, N, C);
+    return dot(y, dy, N * C);
+}
+
+static void test_embedding(void) {
+    uint16_t tok[N] = {1, 3, 1, 0, 5};
+    float table[V * C], dy[N * C], dt[V * C] = {0};
+    fill(table, V * C), fill(dy, N * C);
+    cdz_embedding_backward(dt, dy, tok, N, C);
+    GRAD_CHECK("embedding dtable", table, (size_t)V * C, dt, embed_loss(tok, table, dy));
+    CHECK(dt[2 * C] == 0, "an unused row gets no gradient");
+}
+
+static double xent_loss(const float *logits, const uint16_t *t) {
+    float p[N * V];
+    return cdz_softmax_xent_forward(p, logits, t, N, V);
+}
+
+static void test_softmax_xent(void) {
+    uint16_t t[N] = {0, 5, 2, 2, 1};
+    float logits[N * V], p[N * V], d[N * V] = {0};
+    fill(logits, N * V);
+    for (int i = 0; i < N * V; i++) logits[i] *= 3;
+    cdz_softmax_xent_forward(p, logits, t, N, V);
+    cdz_softmax_xent_backward(d, p, t, N, V);
+    GRAD_CHECK("softmax cross-entropy dlogits", logits, (size_t)N * V, d, xent_loss(logits, t));
+    float sum = 0;
+    for (int v = 0; v < V; v++) sum += p[v];
+    CHECK_NEAR(sum, 1.0, 1e-6);
+    float flat[N * V] = {0};
+    CHECK_NEAR(cdz_softmax_xent_forward(p, flat, t, N, V), log(V), 1e-6); /* uniform: log V */
+    float big[N * V];
+    for (int i = 0; i < N * V; i++) big[i] = 1e4f * (float)(i % 3); /* no overflow with huge logits */
+    CHECK(isfinite(cdz_softmax_xent_forward(p, big, t, N, V)), "huge logits");
+}
+
+int main(void) {
+    test_linear();
+    test_embedding();
+    test_softmax_xent();
+    return test_summary("test_nn");
+}
