@@ -103,9 +103,50 @@ static void test_softmax_xent(void) {
     CHECK(isfinite(cdz_softmax_xent_forward(p, big, t, N, V)), "huge logits");
 }
 
+enum { T = 3, LB = 2, LC = 3, LH = 4 };
+
+typedef struct lstm_case {
+    float x[T * LB * LC], h0[LB * LH], c0[LB * LH], wih[4 * LH * LC], whh[4 * LH * LH], b[4 * LH];
+    float dh[T * LB * LH], dcT[LB * LH];
+} lstm_case;
+
+/* loss = sum(h * dh) + sum(c_T * dc_T) */
+static double lstm_loss(const lstm_case *k) {
+    float h[T * LB * LH], c[T * LB * LH], g[T * LB * 4 * LH];
+    cdz_lstm_forward(h, c, g, k->x, k->h0, k->c0, k->wih, k->whh, k->b, T, LB, LC, LH);
+    return dot(h, k->dh, T * LB * LH) + dot(c + (T - 1) * LB * LH, k->dcT, LB * LH);
+}
+
+static void test_lstm(void) {
+    static lstm_case k;
+    fill(k.x, sizeof k.x / 4), fill(k.h0, sizeof k.h0 / 4), fill(k.c0, sizeof k.c0 / 4);
+    fill(k.wih, sizeof k.wih / 4), fill(k.whh, sizeof k.whh / 4), fill(k.b, sizeof k.b / 4);
+    fill(k.dh, sizeof k.dh / 4), fill(k.dcT, sizeof k.dcT / 4);
+    float h[T * LB * LH], c[T * LB * LH], g[T * LB * 4 * LH], scratch[T * LB * 4 * LH + 2 * LB * LH];
+    float dx[T * LB * LC] = {0}, dh0[LB * LH] = {0}, dc0[LB * LH] = {0}, dwih[4 * LH * LC] = {0},
+          dwhh[4 * LH * LH] = {0}, db[4 * LH] = {0};
+    cdz_lstm_forward(h, c, g, k.x, k.h0, k.c0, k.wih, k.whh, k.b, T, LB, LC, LH);
+    cdz_lstm_backward(dx, dh0, dc0, dwih, dwhh, db, scratch, k.dh, k.dcT, h, c, g, k.x, k.h0, k.c0, k.wih, k.whh, T, LB,
+                      LC, LH);
+    GRAD_CHECK("lstm dx", k.x, sizeof k.x / 4, dx, lstm_loss(&k));
+    GRAD_CHECK("lstm dh0", k.h0, sizeof k.h0 / 4, dh0, lstm_loss(&k));
+    GRAD_CHECK("lstm dc0", k.c0, sizeof k.c0 / 4, dc0, lstm_loss(&k));
+    GRAD_CHECK("lstm dw_ih", k.wih, sizeof k.wih / 4, dwih, lstm_loss(&k));
+    GRAD_CHECK("lstm dw_hh", k.whh, sizeof k.whh / 4, dwhh, lstm_loss(&k));
+    GRAD_CHECK("lstm db", k.b, sizeof k.b / 4, db, lstm_loss(&k));
+    /* A known value: zero weights and bias give gates of 1/2 and g = 0, so c_t = c_{t-1} / 2. */
+    float zc[LB * LH];
+    for (int i = 0; i < LB * LH; i++) zc[i] = 1.0f;
+    static float zw[4 * LH * LH], zx[4 * LH * LC];
+    cdz_lstm_forward(h, c, g, k.x, NULL, zc, zx, zw, NULL, T, LB, LC, LH);
+    CHECK_NEAR(c[(T - 1) * LB * LH], 0.125, 1e-7);
+    CHECK_NEAR(h[0], 0.5 * tanh(0.5), 1e-6);
+}
+
 int main(void) {
     test_linear();
     test_embedding();
     test_softmax_xent();
+    test_lstm();
     return test_summary("test_nn");
 }

@@ -37,6 +37,20 @@ float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t
 /* dlogits (N, V) += (probs - onehot(target)) / N, the gradient of the mean loss. */
 void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
 
+/* One LSTM layer over T steps of B sequences (gate order i, f, g, o as PyTorch; fused: one matrix
+ * product for the inputs of all steps, one per step for the recurrence).
+ *   h (T, B, H) outputs; c (T, B, H) and gates (T, B, 4H, after their activations) saved for backward;
+ *   x (T, B, C); h0, c0 (B, H) or NULL for zeros; w_ih (4H, C); w_hh (4H, H); b (4H) or NULL. */
+void cdz_lstm_forward(float *h, float *c, float *gates, const float *x, const float *h0, const float *c0,
+                      const float *w_ih, const float *w_hh, const float *b, int T, int B, int C, int H);
+/* Backpropagation through time. dh (T, B, H) is the gradient of the outputs; dc_T (B, H) of the last
+ * cell state, or NULL. Adds into dx (T, B, C; may be NULL), dh0, dc0 (B, H; may be NULL), dw_ih, dw_hh,
+ * db (may be NULL). dgates is scratch space of T * B * 4H + 2 * B * H floats. */
+void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh, float *db, float *dgates,
+                       const float *dh, const float *dc_T, const float *h, const float *c, const float *gates,
+                       const float *x, const float *h0, const float *c0, const float *w_ih, const float *w_hh, int T,
+                       int B, int C, int H);
+
 #ifdef __cplusplus
 }
 #endif

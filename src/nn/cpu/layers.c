@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cadenza/nn.h"
+#include "nn_internal.h"
 
 #ifdef CDZ_HAVE_OPENBLAS
 #include <cblas.h>
@@ -18,8 +19,7 @@ const char *cdz_nn_backend(void) {
 #endif
 }
 
-/* c (M, N) += a (M, K or K, M if ta) @ b (K, N or N, K if tb), all row-major. */
-static void gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const float *b, float *c) {
+void nn_gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const float *b, float *c) {
 #ifdef CDZ_HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a,
                 ta ? M : K, b, tb ? K : N, 1.0f, c, N);
@@ -43,13 +43,13 @@ void cdz_linear_forward(float *y, const float *x, const float *w, const float *b
         if (b) memcpy(yn, b, (size_t)OC * sizeof *yn);
         else memset(yn, 0, (size_t)OC * sizeof *yn);
     }
-    gemm_acc(0, 1, N, OC, C, x, w, y);
+    nn_gemm_acc(0, 1, N, OC, C, x, w, y);
 }
 
 void cdz_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int C,
                          int OC) {
-    if (dx) gemm_acc(0, 0, N, C, OC, dy, w, dx);
-    gemm_acc(1, 0, OC, C, N, dy, x, dw);
+    if (dx) nn_gemm_acc(0, 0, N, C, OC, dy, w, dx);
+    nn_gemm_acc(1, 0, OC, C, N, dy, x, dw);
     if (db)
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++) db[o] += dy[(size_t)n * OC + o];
