@@ -143,10 +143,45 @@ static void test_lstm(void) {
     CHECK_NEAR(h[0], 0.5 * tanh(0.5), 1e-6);
 }
 
+/* AdamW against the update written out in double precision, and clipping. */
+static void test_optim(void) {
+    enum { P = 5 };
+    float w[P], m[P] = {0}, v[P] = {0};
+    double rw[P], rm[P] = {0}, rv[P] = {0};
+    fill(w, P);
+    for (int i = 0; i < P; i++) rw[i] = w[i];
+    cdz_adamw_params p = cdz_adamw_default_params();
+    p.lr = 0.01f;
+    for (int step = 1; step <= 20; step++) {
+        float g[P];
+        for (int i = 0; i < P; i++) g[i] = (float)(w[i] * (i + 1)) + 0.1f * (float)step; /* any gradient */
+        double gd[P];
+        for (int i = 0; i < P; i++) gd[i] = g[i];
+        cdz_adamw_step(w, g, m, v, P, &p, step);
+        for (int i = 0; i < P; i++) {
+            rw[i] -= 0.01 * 0.01 * rw[i];
+            rm[i] = 0.9 * rm[i] + 0.1 * gd[i];
+            rv[i] = 0.999 * rv[i] + 0.001 * gd[i] * gd[i];
+            rw[i] -= 0.01 * (rm[i] / (1 - pow(0.9, step))) / (sqrt(rv[i] / (1 - pow(0.999, step))) + 1e-8);
+        }
+    }
+    double worst = 0;
+    for (int i = 0; i < P; i++) worst = fmax(worst, fabs(rw[i] - w[i]));
+    CHECK(worst < 1e-5, "AdamW differs from the written-out update by %g", worst);
+    float g[4] = {3, 4, 0, 0};
+    CHECK_NEAR(cdz_clip_grad_norm(g, 4, 1.0f), 5.0, 1e-6);
+    CHECK_NEAR(g[0], 0.6, 1e-5);
+    CHECK_NEAR(g[1], 0.8, 1e-5);
+    float small[2] = {0.3f, 0.4f};
+    cdz_clip_grad_norm(small, 2, 1.0f);
+    CHECK(small[0] == 0.3f && small[1] == 0.4f, "under the limit: unchanged");
+}
+
 int main(void) {
     test_linear();
     test_embedding();
     test_softmax_xent();
     test_lstm();
+    test_optim();
     return test_summary("test_nn");
 }

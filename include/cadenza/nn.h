@@ -12,6 +12,7 @@
 #ifndef CADENZA_NN_H
 #define CADENZA_NN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -50,6 +51,19 @@ void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *d
                        const float *dh, const float *dc_T, const float *h, const float *c, const float *gates,
                        const float *x, const float *h0, const float *c0, const float *w_ih, const float *w_hh, int T,
                        int B, int C, int H);
+
+/* ---- optimisation ---- */
+typedef struct cdz_adamw_params {
+    float lr, beta1, beta2, eps, weight_decay;
+} cdz_adamw_params;
+/* PyTorch's defaults: lr 1e-3, betas 0.9 and 0.999, eps 1e-8, weight decay 0.01. */
+cdz_adamw_params cdz_adamw_default_params(void);
+/* One AdamW step (PyTorch torch.optim.AdamW) over n parameters with their gradients and moments;
+ * `step` counts from 1. */
+void cdz_adamw_step(float *params, const float *grads, float *m, float *v, size_t n, const cdz_adamw_params *p, int64_t step);
+/* Scales the gradients so their global L2 norm is at most max_norm (PyTorch clip_grad_norm_: by
+ * max_norm / (norm + 1e-6) when over). Returns the norm before clipping. */
+float cdz_clip_grad_norm(float *grads, size_t n, float max_norm);
 
 #ifdef __cplusplus
 }
