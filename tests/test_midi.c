@@ -1,5 +1,6 @@
 /* MIDI reader and writer on hand-built byte arrays: every event kind, every division kind, every
  * tolerated defect (a warning) and every error case (message with file, track and byte offset). */
+#include "fuzz/midi_oracle.h"
 #include "test.h"
 
 static const cdz_midi_event *ev(const cdz_midi *m, size_t t, size_t i) {
@@ -343,27 +344,6 @@ static void test_errors(void) {
     CHECK_STR_CONTAINS(err.msg, "/nonexistent/x.mid: cannot open");
 }
 
-static int same_events(const cdz_midi *a, const cdz_midi *b) {
-    if (a->n_tracks != b->n_tracks) return 0;
-    for (size_t t = 0; t < a->n_tracks; t++) {
-        const cdz_midi_track *x = &a->tracks[t], *y = &b->tracks[t];
-        /* A track read without end-of-track gains one when written. */
-        size_t n = x->n_events;
-        if (n + 1 == y->n_events && y->events[n].kind == CDZ_MIDI_EVENT_META && y->events[n].status == CDZ_META_END_OF_TRACK) {
-        } else if (n != y->n_events) {
-            return 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const cdz_midi_event *e = &x->events[i], *f = &y->events[i];
-            if (e->tick != f->tick || e->kind != f->kind || e->status != f->status || e->data1 != f->data1 ||
-                e->data2 != f->data2 || e->data_len != f->data_len ||
-                (e->data_len && memcmp(a->pool + e->data_off, b->pool + f->data_off, e->data_len) != 0))
-                return 0;
-        }
-    }
-    return 1;
-}
-
 /* Writer: exact bytes for a known file (running status, end-of-track appended), determinism, and
  * reading what was written gives the same events. */
 static void test_writer(void) {
@@ -397,7 +377,7 @@ static void test_writer(void) {
     CHECK(len2 == len && memcmp(out, out2, len) == 0, "writing twice gives different bytes");
     cdz_midi back;
     CHECK_INT(cdz_midi_read(&back, out, len, "written", &err), CDZ_OK);
-    CHECK(same_events(&m, &back), "events differ after write and read");
+    CHECK(oracle_same_events(&m, &back), "events differ after write and read");
     CHECK_INT(back.n_warnings, 0);
     cdz_free(out);
     cdz_free(out2);
@@ -449,7 +429,7 @@ static cdz_status read_write_read(const bytes *x) {
     if (st == CDZ_OK) {
         st = cdz_midi_read(&b, out, len, "written", NULL);
         if (st == CDZ_OK) {
-            if (!same_events(&a, &b)) st = CDZ_ERR_FORMAT;
+            if (!oracle_same_events(&a, &b)) st = CDZ_ERR_FORMAT;
             cdz_midi_free(&b);
         }
     }

@@ -20,6 +20,9 @@ typedef cdz_status (*melody_tokens_fn)(const cdz_melody *m, uint16_t *tokens, cd
 cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,
                                  melody_tokens_fn to_tokens);
 
+/* Names of one-hot melody classes: NO_EVENT (0), NOTE_OFF (1), NOTE_<min_note + t - 2> up to `classes`. */
+void codec_melody_token_name(uint16_t t, int min_note, int classes, char *buf, size_t n);
+
 /* Tokens (each below vocab) to a one-track melody score at 120 qpm, 4 steps a quarter: `event` gives a
  * token's melody event, knowing the events before it (for lookback repeats). */
 typedef int (*melody_event_fn)(int token, const int16_t *events_so_far, size_t pos);

@@ -26,11 +26,15 @@ cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cd
     return CDZ_OK;
 }
 
-static void melody_token_name(uint16_t t, char *buf, size_t n) {
+void codec_melody_token_name(uint16_t t, int min_note, int classes, char *buf, size_t n) {
     if (t == 0) snprintf(buf, n, "NO_EVENT");
     else if (t == 1) snprintf(buf, n, "NOTE_OFF");
-    else if (t < CDZ_MELODY_CLASSES) snprintf(buf, n, "NOTE_%d", t - 2 + CDZ_MELODY_MIN_NOTE);
+    else if (t < classes) snprintf(buf, n, "NOTE_%d", t - 2 + min_note);
     else snprintf(buf, n, "INVALID_%u", t);
+}
+
+static void melody_token_name(uint16_t t, char *buf, size_t n) {
+    codec_melody_token_name(t, CDZ_MELODY_MIN_NOTE, CDZ_MELODY_CLASSES, buf, n);
 }
 
 cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,

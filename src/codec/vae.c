@@ -119,10 +119,7 @@ static cdz_status drum_decode(const uint16_t *tokens, size_t n, cdz_score *out, 
 }
 
 static void mel_token_name(uint16_t t, char *buf, size_t n) {
-    if (t == 0) snprintf(buf, n, "NO_EVENT");
-    else if (t == 1) snprintf(buf, n, "NOTE_OFF");
-    else if (t < VAE_MEL_CLASSES) snprintf(buf, n, "NOTE_%d", t - 2 + VAE_MIN_PITCH);
-    else snprintf(buf, n, "INVALID_%u", t);
+    codec_melody_token_name(t, VAE_MIN_PITCH, VAE_MEL_CLASSES, buf, n);
 }
 
 static void drum_token_name(uint16_t t, char *buf, size_t n) {

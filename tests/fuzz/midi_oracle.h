@@ -11,7 +11,7 @@
 
 #include "cadenza.h"
 
-static int oracle_same_events(const cdz_midi *a, const cdz_midi *b) {
+static inline int oracle_same_events(const cdz_midi *a, const cdz_midi *b) {
     if (a->n_tracks != b->n_tracks) return 0;
     for (size_t t = 0; t < a->n_tracks; t++) {
         const cdz_midi_track *x = &a->tracks[t], *y = &b->tracks[t];
@@ -30,7 +30,7 @@ static int oracle_same_events(const cdz_midi *a, const cdz_midi *b) {
     return 1;
 }
 
-static int oracle_same_notes(const cdz_score *a, const cdz_score *b) {
+static inline int oracle_same_notes(const cdz_score *a, const cdz_score *b) {
     if (a->n_notes != b->n_notes || a->end_tick != b->end_tick) return 0;
     for (size_t i = 0; i < a->n_notes; i++) {
         const cdz_note *x = &a->notes[i], *y = &b->notes[i];
@@ -43,7 +43,7 @@ static int oracle_same_notes(const cdz_score *a, const cdz_score *b) {
 }
 
 /* NULL if every property holds, else which one failed. */
-static const char *midi_oracle(const uint8_t *data, size_t size) {
+static inline const char *midi_oracle(const uint8_t *data, size_t size) {
     cdz_midi m, m2, m3;
     cdz_score s, s2;
     cdz_error err;
