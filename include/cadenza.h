@@ -8,4 +8,9 @@
 #include "cadenza/codec.h"
 #include "cadenza/data.h"
 #include "cadenza/nn.h"
+#include "cadenza/json.h"
+#include "cadenza/safetensors.h"
+#include "cadenza/model.h"
+#include "cadenza/train.h"
+#include "cadenza/sample.h"
 #endif

@@ -85,6 +85,11 @@ static double xent_loss(const float *logits, const uint16_t *t) {
     return cdz_softmax_xent_forward(p, logits, t, N, V);
 }
 
+static double xent_loss_t(const float *logits, const uint16_t *t) {
+    float p[N * V];
+    return cdz_softmax_xent_forward(p, logits, t, N, V);
+}
+
 static void test_softmax_xent(void) {
     uint16_t t[N] = {0, 5, 2, 2, 1};
     float logits[N * V], p[N * V], d[N * V] = {0};
@@ -143,6 +148,125 @@ static void test_lstm(void) {
     CHECK_NEAR(h[0], 0.5 * tanh(0.5), 1e-6);
 }
 
+/* The attention-wrapped LSTM layer on a tiny shape with T > L, so that steps read both empty slots
+ * and real outputs. Every parameter, in one buffer sliced like a model's. */
+enum { AT = 6, AB = 2, AC = 3, AH = 4, AL = 3 };
+typedef struct attn_case {
+    float params[AC * (AC + AH) + AC + 4 * AH * AC + 4 * AH * AH + 4 * AH + AH * AH + AH * 2 * AH + AH + AH +
+                 AH * 2 * AH + AH];
+    float x[AT * AB * AC], dout[AT * AB * AH];
+} attn_case;
+
+static void attn_slice(float *buf, cdz_attn_lstm_params *p, cdz_attn_lstm_grads *g) {
+    float **slots[11];
+    float *q = buf;
+    const int sizes[11] = {AC * (AC + AH), AC, 4 * AH * AC, 4 * AH * AH, 4 * AH, AH * AH, AH * 2 * AH, AH, AH, AH * 2 * AH, AH};
+    cdz_attn_lstm_grads tmp;
+    cdz_attn_lstm_grads *t = g ? g : &tmp;
+    slots[0] = &t->w_in, slots[1] = &t->b_in, slots[2] = &t->w_ih, slots[3] = &t->w_hh, slots[4] = &t->b;
+    slots[5] = &t->k, slots[6] = &t->w_q, slots[7] = &t->b_q, slots[8] = &t->v, slots[9] = &t->w_o, slots[10] = &t->b_o;
+    for (int i = 0; i < 11; i++) *slots[i] = q, q += sizes[i];
+    if (p) {
+        p->w_in = t->w_in, p->b_in = t->b_in, p->w_ih = t->w_ih, p->w_hh = t->w_hh, p->b = t->b, p->k = t->k;
+        p->w_q = t->w_q, p->b_q = t->b_q, p->v = t->v, p->w_o = t->w_o, p->b_o = t->b_o;
+    }
+}
+
+static float attn_acts[AT * AB * (AC + 9 * AH + AL)], attn_o[AT * AB * AH];
+
+static double attn_loss(attn_case *k) {
+    cdz_attn_lstm_params p;
+    cdz_attn_lstm_acts a;
+    attn_slice(k->params, &p, NULL);
+    cdz_attn_lstm_acts_slice(&a, attn_acts, AT, AB, AC, AH, AL);
+    cdz_attn_lstm_forward(attn_o, &a, k->x, &p, AT, AB, AC, AH, AL);
+    return dot(attn_o, k->dout, AT * AB * AH);
+}
+
+static void test_attn_lstm(void) {
+    static attn_case k;
+    static float grads[sizeof k.params / 4], dx[AT * AB * AC], dout[AT * AB * AH];
+    static float scratch[AT * AB * (6 * AH + AC) + 5 * AB * AH + AB * AL];
+    CHECK(cdz_attn_lstm_act_floats(AC, AH, AL) * AT * AB == sizeof attn_acts / 4, "activation size");
+    CHECK(cdz_attn_lstm_scratch_floats(AT, AB, AC, AH, AL) == sizeof scratch / 4, "scratch size");
+    fill(k.params, sizeof k.params / 4), fill(k.x, sizeof k.x / 4), fill(k.dout, sizeof k.dout / 4);
+    attn_loss(&k);
+    cdz_attn_lstm_params p;
+    cdz_attn_lstm_grads g;
+    cdz_attn_lstm_acts a;
+    attn_slice(k.params, &p, NULL);
+    attn_slice(grads, NULL, &g);
+    cdz_attn_lstm_acts_slice(&a, attn_acts, AT, AB, AC, AH, AL);
+    memcpy(dout, k.dout, sizeof dout);
+    cdz_attn_lstm_backward(dx, &g, scratch, dout, attn_o, &a, k.x, &p, AT, AB, AC, AH, AL);
+    GRAD_CHECK("attention lstm dx", k.x, sizeof k.x / 4, dx, attn_loss(&k));
+    const char *names[11] = {"w_in", "b_in", "w_ih", "w_hh", "b", "k", "w_q", "b_q", "v", "w_o", "b_o"};
+    const int sizes[11] = {AC * (AC + AH), AC, 4 * AH * AC, 4 * AH * AH, 4 * AH, AH * AH, AH * 2 * AH, AH, AH, AH * 2 * AH, AH};
+    size_t off = 0;
+    for (int i = 0; i < 11; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "attention lstm d%s", names[i]);
+        GRAD_CHECK(name, k.params + off, (size_t)sizes[i], grads + off, attn_loss(&k));
+        off += (size_t)sizes[i];
+    }
+    /* Attention weights are a distribution over the L slots at every step. */
+    attn_loss(&k);
+    double worst = 0;
+    for (int r = 0; r < AT * AB; r++) {
+        double sum = 0;
+        for (int j = 0; j < AL; j++) sum += a.a[r * AL + j];
+        worst = fmax(worst, fabs(sum - 1));
+    }
+    CHECK(worst < 1e-6, "attention weights sum to 1 (worst %g)", worst);
+    /* Step-wise generation gives the forward pass's outputs. */
+    static float h[AB * AH], c[AB * AH], d[AB * AH], so[AB * AL * AH], sh[AB * AL * AH], o[AB * AH], xs[AB * AC];
+    static float step_scratch[AB * (AC + 6 * AH + AL)];
+    CHECK(cdz_attn_lstm_step_scratch_floats(AB, AC, AH, AL) == sizeof step_scratch / 4, "step scratch size");
+    worst = 0;
+    for (int t = 0; t < AT; t++) {
+        memcpy(xs, k.x + t * AB * AC, sizeof xs);
+        cdz_attn_lstm_step(o, h, c, d, so, sh, step_scratch, xs, &p, AB, AC, AH, AL);
+        for (int i = 0; i < AB * AH; i++) worst = fmax(worst, fabs(o[i] - attn_o[t * AB * AH + i]));
+    }
+    CHECK(worst < 1e-6, "step-wise outputs equal the forward pass's (worst %g)", worst);
+}
+
+static void test_dropout_and_ignore(void) {
+    enum { D = 4000 };
+    static float x[D], y[D], dx[D], dy[D];
+    static uint8_t mask[D];
+    fill(x, D), fill(dy, D);
+    cdz_rng r;
+    cdz_rng_seed(&r, 7);
+    cdz_dropout_forward(y, mask, x, D, 0.5f, &r);
+    int kept = 0, right = 1;
+    for (int i = 0; i < D; i++) {
+        kept += mask[i];
+        right &= mask[i] ? y[i] == x[i] * 2.0f : y[i] == 0.0f;
+    }
+    CHECK(kept > 1800 && kept < 2200, "dropout keeps about half: %d of %d", kept, D);
+    CHECK(right, "kept values scaled by 1/keep, others zero");
+    cdz_dropout_backward(dx, dy, mask, D, 0.5f);
+    right = 1;
+    for (int i = 0; i < D; i++) right &= dx[i] == (mask[i] ? dy[i] * 2.0f : 0.0f);
+    CHECK(right, "dropout backward follows the mask");
+    cdz_dropout_forward(y, mask, x, D, 1.0f, &r);
+    CHECK(memcmp(y, x, sizeof y) == 0, "keep 1 copies");
+    /* Ignored targets take no part in the loss or its gradient. */
+    uint16_t t[N] = {0, CDZ_IGNORE_TARGET, 2, CDZ_IGNORE_TARGET, 1}, t3[3] = {0, 2, 1};
+    float logits[N * V], l3[3 * V], p[N * V], d[N * V] = {0};
+    fill(logits, N * V);
+    memcpy(l3, logits, V * 4), memcpy(l3 + V, logits + 2 * V, V * 4), memcpy(l3 + 2 * V, logits + 4 * V, V * 4);
+    float full = cdz_softmax_xent_forward(p, logits, t, N, V);
+    CHECK_NEAR(full, cdz_softmax_xent_forward(p, l3, t3, 3, V), 1e-6);
+    cdz_softmax_xent_forward(p, logits, t, N, V);
+    cdz_softmax_xent_backward(d, p, t, N, V);
+    double zero = 0;
+    for (int v = 0; v < V; v++) zero += fabs(d[V + v]) + fabs(d[3 * V + v]);
+    CHECK(zero == 0, "no gradient on ignored rows");
+    GRAD_CHECK("softmax cross-entropy with ignored rows", logits, (size_t)N * V, d, xent_loss_t(logits, t));
+}
+
 /* AdamW against the update written out in double precision, and clipping. */
 static void test_optim(void) {
     enum { P = 5 };
@@ -182,6 +306,8 @@ int main(void) {
     test_embedding();
     test_softmax_xent();
     test_lstm();
+    test_attn_lstm();
+    test_dropout_and_ignore();
     test_optim();
     return test_summary("test_nn");
 }

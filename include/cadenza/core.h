@@ -119,6 +119,17 @@ cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const v
 
 /* FNV-1a 64 of bytes, continuing from h (start with CDZ_FNV_OFFSET): checksums and content hashes. */
 #define CDZ_FNV_OFFSET 0xcbf29ce484222325ULL
+/* ---- seeded randomness ---- */
+/* Random source with explicit state (splitmix64 seeding, xoshiro256** steps): every random choice
+ * in cadenza comes from one of these, seeded by the user, so results can be made again. */
+typedef struct cdz_rng {
+    uint64_t s[4];
+} cdz_rng;
+void cdz_rng_seed(cdz_rng *r, uint64_t seed);
+uint64_t cdz_rng_next(cdz_rng *r);
+uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
+double cdz_rng_uniform(cdz_rng *r);              /* uniform in [0, 1), 53 bits */
+
 uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
 
 /* ---- checked size arithmetic: return 1 and store the result, or 0 on overflow ---- */

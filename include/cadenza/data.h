@@ -65,13 +65,7 @@ static inline uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i) {
 }
 
 /* ---- batches ---- */
-/* Seeded random source (splitmix64 seeding, xoshiro256** steps). */
-typedef struct cdz_rng {
-    uint64_t s[4];
-} cdz_rng;
-void cdz_rng_seed(cdz_rng *r, uint64_t seed);
-uint64_t cdz_rng_next(cdz_rng *r);
-uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
+/* (the random source cdz_rng is in cadenza/core.h) */
 
 /* Random windows of T + 1 tokens (inputs and next-token targets) from the sequences of one split that
  * are at least T + 1 long, every start position equally likely. With world > 1, rank r sees only the

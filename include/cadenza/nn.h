@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cadenza/core.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,9 +35,12 @@ void cdz_embedding_forward(float *y, const uint16_t *tokens, const float *table,
 /* dtable (V, C) += dy rows at their tokens. */
 void cdz_embedding_backward(float *dtable, const float *dy, const uint16_t *tokens, int N, int C);
 
-/* probs (N, V) = softmax(logits); returns the mean over N of -log probs[target]. */
+/* A target that takes no part in the loss (padding after the end of a sequence). */
+#define CDZ_IGNORE_TARGET 0xFFFFu
+/* probs (N, V) = softmax(logits); returns the mean of -log probs[target] over the rows whose target is
+ * not CDZ_IGNORE_TARGET (0 when there are none). */
 float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
-/* dlogits (N, V) += (probs - onehot(target)) / N, the gradient of the mean loss. */
+/* dlogits (N, V) += (probs - onehot(target)) / count, the gradient of the mean loss (ignored rows get none). */
 void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
 
 /* One LSTM layer over T steps of B sequences (gate order i, f, g, o as PyTorch; fused: one matrix
@@ -51,6 +56,72 @@ void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *d
                        const float *dh, const float *dc_T, const float *h, const float *c, const float *gates,
                        const float *x, const float *h0, const float *c0, const float *w_ih, const float *w_hh, int T,
                        int B, int C, int H);
+
+/* Inverted dropout: y = x * mask / keep with mask ~ Bernoulli(keep), saved for backward; keep >= 1
+ * copies x. y may be x. */
+void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
+/* dx += dy * mask / keep. */
+void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
+
+/* One LSTM cell step for B rows, the building block of the layers above and of step-wise generation.
+ * gates (B, 4H) holds the pre-activations (inputs, recurrence and bias already summed) and is
+ * overwritten with the activations; c_prev may be NULL (zeros). */
+void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H);
+/* From dh, dc (B, H; dc may be NULL) at the step's outputs: dgates (B, 4H) = the pre-activation
+ * gradients (overwritten), dc_prev (B, H) = the gradient into the previous cell state (overwritten;
+ * may be NULL). */
+void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
+                            const float *c, const float *c_prev, int B, int H);
+
+/* One step of an LSTM layer for generation: h, c (B, H) carried state, updated in place; x (B, C);
+ * gates (B, 4H) scratch. */
+void cdz_lstm_step(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh, const float *b,
+                   int B, int C, int H);
+
+/* Magenta's AttentionCellWrapper (Bahdanau-style additive attention, arXiv 1601.06733, as
+ * tf.contrib.rnn.AttentionCellWrapper) around one LSTM layer, over T steps of B sequences:
+ *   xp_t  = [x_t ; d_{t-1}] w_in^T + b_in                 the inputs mixed with the last attention read
+ *   h_t, c_t = LSTM(xp_t, h_{t-1}, c_{t-1})
+ *   e_tj  = v . tanh(K o_j + [c_t ; h_t] w_q^T + b_q)    over the last L outputs o_j (zeros before the start)
+ *   d_t   = sum_j softmax(e_t)_j o_j
+ *   o_t   = [h_t ; d_t] w_o^T + b_o                      the layer's output, and the newest attended state
+ * The attention size equals H. Parameters: cdz_attn_lstm_params; sizes from cdz_attn_lstm_sizes. */
+enum { CDZ_ATTN_MAX_LENGTH = 256 }; /* the longest attention (L) the layer takes */
+typedef struct cdz_attn_lstm_params {
+    const float *w_in, *b_in;       /* (C, C + H), (C) */
+    const float *w_ih, *w_hh, *b;   /* (4H, C), (4H, H), (4H) */
+    const float *k;                 /* (H, H): attended state -> attention features (no bias, a 1x1 conv in TF) */
+    const float *w_q, *b_q;         /* (H, 2H), (H): query from [c ; h] */
+    const float *v;                 /* (H) */
+    const float *w_o, *b_o;         /* (H, 2H), (H) */
+} cdz_attn_lstm_params;
+typedef struct cdz_attn_lstm_grads {
+    float *w_in, *b_in, *w_ih, *w_hh, *b, *k, *w_q, *b_q, *v, *w_o, *b_o;
+} cdz_attn_lstm_grads;
+/* Activations saved by the forward pass, each (T, B, size): xp C, h H, c H, gates 4H, y H (the query
+ * projection), hf H (K o_t), a L (attention weights), d H. The layer's output o (T, B, H) is separate. */
+typedef struct cdz_attn_lstm_acts {
+    float *xp, *h, *c, *gates, *y, *hf, *a, *d;
+} cdz_attn_lstm_acts;
+/* Floats of activations per (step, row): xp..d above. */
+size_t cdz_attn_lstm_act_floats(int C, int H, int L);
+/* Points the activation arrays into one buffer of T * B * cdz_attn_lstm_act_floats floats. */
+void cdz_attn_lstm_acts_slice(cdz_attn_lstm_acts *a, float *buf, int T, int B, int C, int H, int L);
+void cdz_attn_lstm_forward(float *o, const cdz_attn_lstm_acts *acts, const float *x, const cdz_attn_lstm_params *p,
+                           int T, int B, int C, int H, int L);
+/* Adds into dx (T, B, C; may be NULL) and the parameter gradients. do_ (T, B, H) is the gradient of the
+ * outputs and is used as scratch (overwritten). scratch: cdz_attn_lstm_scratch_floats floats. */
+size_t cdz_attn_lstm_scratch_floats(int T, int B, int C, int H, int L);
+void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scratch, float *do_, const float *o,
+                            const cdz_attn_lstm_acts *acts, const float *x, const cdz_attn_lstm_params *p, int T, int B,
+                            int C, int H, int L);
+/* One step for generation, B rows: h, c, d (B, H) are the carried state (LSTM state and last attention
+ * read), slots_o and slots_hf (B, L, H) the last L outputs and their features K o, oldest first, zeros
+ * at the start; all updated in place. o (B, H) receives the output. Gives the same outputs as the
+ * forward pass over the whole sequence. scratch: cdz_attn_lstm_step_scratch_floats. */
+size_t cdz_attn_lstm_step_scratch_floats(int B, int C, int H, int L);
+void cdz_attn_lstm_step(float *o, float *h, float *c, float *d, float *slots_o, float *slots_hf, float *scratch,
+                        const float *x, const cdz_attn_lstm_params *p, int B, int C, int H, int L);
 
 /* ---- optimisation ---- */
 typedef struct cdz_adamw_params {

@@ -19,22 +19,27 @@ const char *cdz_nn_backend(void) {
 #endif
 }
 
-void nn_gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const float *b, float *c) {
+void nn_gemm_ld(int ta, int tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
+    if (M <= 0 || N <= 0 || K <= 0) return;
 #ifdef CDZ_HAVE_OPENBLAS
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a,
-                ta ? M : K, b, tb ? K : N, 1.0f, c, N);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a, lda, b,
+                ldb, 1.0f, c, ldc);
 #else
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K; k++) {
-            float av = ta ? a[(size_t)k * M + i] : a[(size_t)i * K + k];
+            float av = ta ? a[(size_t)k * lda + i] : a[(size_t)i * lda + k];
             if (av == 0.0f) continue;
-            float *ci = c + (size_t)i * N;
+            float *ci = c + (size_t)i * ldc;
             if (tb)
-                for (int j = 0; j < N; j++) ci[j] += av * b[(size_t)j * K + k];
+                for (int j = 0; j < N; j++) ci[j] += av * b[(size_t)j * ldb + k];
             else
-                for (int j = 0; j < N; j++) ci[j] += av * b[(size_t)k * N + j];
+                for (int j = 0; j < N; j++) ci[j] += av * b[(size_t)k * ldb + j];
         }
 #endif
+}
+
+void nn_gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const float *b, float *c) {
+    nn_gemm_ld(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, c, N);
 }
 
 void cdz_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int OC) {
@@ -67,6 +72,12 @@ void cdz_embedding_backward(float *dtable, const float *dy, const uint16_t *toke
     }
 }
 
+static int counted(const uint16_t *targets, int N) {
+    int n = 0;
+    for (int i = 0; i < N; i++) n += targets[i] != CDZ_IGNORE_TARGET;
+    return n;
+}
+
 float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V) {
     double loss = 0;
     for (int n = 0; n < N; n++) {
@@ -79,17 +90,46 @@ float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t
         for (int v = 0; v < V; v++) sum += p[v] = expf(l[v] - max); /* shifted by the max: no overflow */
         float inv = (float)(1.0 / sum);
         for (int v = 0; v < V; v++) p[v] *= inv;
-        loss -= log(p[targets[n]] > 1e-30f ? p[targets[n]] : 1e-30f);
+        if (targets[n] != CDZ_IGNORE_TARGET) loss -= log(p[targets[n]] > 1e-30f ? p[targets[n]] : 1e-30f);
     }
-    return (float)(loss / N);
+    int count = counted(targets, N);
+    return count ? (float)(loss / count) : 0.0f;
 }
 
 void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V) {
-    float scale = 1.0f / (float)N;
+    int count = counted(targets, N);
+    if (!count) return;
+    float scale = 1.0f / (float)count;
     for (int n = 0; n < N; n++) {
+        if (targets[n] == CDZ_IGNORE_TARGET) continue;
         const float *p = probs + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
         for (int v = 0; v < V; v++) d[v] += p[v] * scale;
         d[targets[n]] -= scale;
     }
+}
+
+void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng) {
+    if (keep >= 1.0f) {
+        if (y != x) memmove(y, x, n * sizeof *y);
+        memset(mask, 1, n);
+        return;
+    }
+    /* 24 random bits per element against the keep probability; kept values are scaled by 1/keep so
+     * the expected output equals the input (inverted dropout, as PyTorch and TensorFlow). */
+    uint32_t threshold = (uint32_t)((double)keep * (1u << 24));
+    float scale = 1.0f / keep;
+    uint64_t bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 2 == 0) bits = cdz_rng_next(rng);
+        uint32_t r = (uint32_t)(bits >> (i % 2 ? 40 : 8)) & 0xffffffu;
+        mask[i] = r < threshold;
+        y[i] = mask[i] ? x[i] * scale : 0.0f;
+    }
+}
+
+void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep) {
+    float scale = keep >= 1.0f ? 1.0f : 1.0f / keep;
+    for (size_t i = 0; i < n; i++)
+        if (mask[i]) dx[i] += dy[i] * scale;
 }

@@ -1,0 +1,47 @@
+/* cadenza sample: drawing tokens from a model's step-wise API (cadenza/model.h).
+ *
+ *   cdz_sample_params p = cdz_sample_default_params();   // temperature 1, no beam
+ *   p.temperature = 0.9f;
+ *   cdz_generate(&model, primer, n_primer, 128, 1, &p, &rng, out, loglik, NULL, NULL, &err);
+ *
+ * Plain sampling draws every output independently (all outputs in one batch). Beam search follows
+ * Magenta's EventSequenceRnnModel._beam_search: beam_size sequences, each iteration copies every
+ * sequence branch_factor times, extends each copy by steps_per_iteration sampled tokens, and keeps
+ * the beam_size copies with the highest log-likelihood; the best one is returned. With beam 1 and
+ * branch 1 it draws exactly what plain sampling draws. Randomness comes only from the given rng. */
+#ifndef CADENZA_SAMPLE_H
+#define CADENZA_SAMPLE_H
+
+#include "cadenza/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cdz_sample_params {
+    float temperature;       /* logits / temperature; 0 takes the most likely token */
+    int top_k;               /* keep the k most likely tokens (0: all) */
+    float top_p;             /* keep the smallest set whose probability reaches p (1: all) */
+    int beam_size;           /* 0: plain sampling */
+    int branch_factor;       /* copies of each beam per iteration */
+    int steps_per_iteration; /* tokens sampled between beam selections */
+} cdz_sample_params;
+
+cdz_sample_params cdz_sample_default_params(void);
+
+/* Draws one token from logits (V) under the parameters; *logp receives the log-probability of the
+ * drawn token under the tempered, truncated distribution (may be NULL). */
+int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cdz_rng *rng, double *logp);
+
+/* Generates n_outputs sequences, each the primer (n_primer >= 1 tokens) followed by `steps` new
+ * tokens, into out (n_outputs rows of n_primer + steps). loglik (n_outputs, may be NULL) receives each
+ * output's summed log-probability of its new tokens. progress (may be NULL) is called after each
+ * new token with (ctx, tokens done, tokens total). */
+cdz_status cdz_generate(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
+                        const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
+                        void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx, cdz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/* cadenza train: the training loop over any model (cadenza/model.h), evaluation, checkpoints.
+ *
+ *   cdz_trainer t;
+ *   cdz_train_config cfg = cdz_train_config_for(&model);   // the model config's defaults
+ *   cfg.steps = 2000;
+ *   cdz_trainer_init(&t, &model, &dataset, &cfg, &err);
+ *   while (t.step < cfg.steps) { cdz_train_step_info info; cdz_trainer_step(&t, &info, &err); }
+ *   cdz_checkpoint_save("model.safetensors", &model, &t, &err);
+ *   cdz_trainer_free(&t);
+ *
+ * A step draws `batch` random windows of up to seq + 1 tokens from the training split (each start
+ * position of each sequence equally likely; sequences shorter than a window are taken whole and
+ * padded), runs the model's forward and backward passes, clips the global gradient norm, sets the
+ * learning rate from the schedule and applies AdamW. Everything random comes from the trainer's one
+ * rng, which checkpoints store with the moments and the step, so a resumed run repeats an unbroken
+ * one exactly. Checkpoints are safetensors files (docs/checkpoints.md). */
+#ifndef CADENZA_TRAIN_H
+#define CADENZA_TRAIN_H
+
+#include "cadenza/data.h"
+#include "cadenza/model.h"
+#include "cadenza/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cdz_lr_decay { CDZ_DECAY_NONE, CDZ_DECAY_COSINE, CDZ_DECAY_EXPONENTIAL } cdz_lr_decay;
+
+typedef struct cdz_train_config {
+    int batch, seq;           /* windows per step, tokens predicted per window */
+    int64_t steps;            /* total optimiser steps of the run */
+    float lr, clip, weight_decay, beta1, beta2, eps;
+    int warmup_steps;         /* linear warm-up from 0 */
+    cdz_lr_decay decay;       /* after warm-up: none, cosine to lr * min_lr_ratio at `steps`, or
+                                 exponential (lr * rate^(step / decay_steps), stepwise, as Magenta) */
+    float min_lr_ratio, decay_rate;
+    int decay_steps;
+    uint64_t seed;
+} cdz_train_config;
+
+/* The model config's defaults (batch, seq, lr, clip, weight decay, warm-up), no decay, seed 1. */
+cdz_train_config cdz_train_config_for(const cdz_model *m);
+/* The learning rate at step `step` (0-based: the step about to be taken). */
+float cdz_train_lr(const cdz_train_config *c, int64_t step);
+const char *cdz_lr_decay_name(cdz_lr_decay d);
+cdz_status cdz_lr_decay_parse(const char *s, cdz_lr_decay *d);
+
+/* Random training windows over one split (see above). */
+typedef struct cdz_window_sampler {
+    const cdz_dataset *ds;
+    int seq;
+    uint64_t *seqs, *cum, n_seqs, n_windows;
+} cdz_window_sampler;
+cdz_status cdz_window_sampler_init(cdz_window_sampler *s, const cdz_dataset *ds, cdz_split split, int seq, cdz_error *err);
+void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_window *out, int B);
+void cdz_window_sampler_free(cdz_window_sampler *s);
+
+typedef struct cdz_trainer {
+    cdz_model *model;
+    cdz_train_config cfg;
+    cdz_window_sampler sampler;
+    float *m, *v;             /* AdamW moments, one buffer each, sliced like the parameters */
+    int64_t step;             /* steps taken */
+    cdz_rng rng;              /* windows and dropout */
+    cdz_window *windows;
+} cdz_trainer;
+
+typedef struct cdz_train_step_info {
+    float loss, grad_norm, lr;
+    int64_t tokens; /* predicted tokens in the step */
+} cdz_train_step_info;
+
+cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds, const cdz_train_config *cfg,
+                            cdz_error *err);
+/* One optimiser step. A loss that is not finite stops before the update (CDZ_ERR_RANGE) and leaves
+ * the parameters as they were. */
+cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error *err);
+void cdz_trainer_free(cdz_trainer *t);
+
+/* Mean loss, perplexity and accuracy over every sequence of a split: each sequence from its start in
+ * windows of up to max_len predicted tokens (the state starts afresh in each window), `batch`
+ * windows at a time. */
+cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+                        int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err);
+
+/* ---- checkpoints ---- */
+/* Writes the parameters and, with a trainer, the AdamW moments, step, rng and training config
+ * (temporary file, fsync, rename). `extra` adds metadata pairs (key, value; may be NULL). */
+cdz_status cdz_checkpoint_save(const char *path, const cdz_model *m, const cdz_trainer *t, const char *const *extra,
+                               size_t n_extra, cdz_error *err);
+/* Rebuilds the model from the checkpoint's config and loads its parameters. With a trainer (already
+ * initialised for this model), restores moments, step, rng and the training config too (the caller
+ * may then change cfg.steps). Rejects a truncated, foreign or mismatched file with an error naming it. */
+cdz_status cdz_checkpoint_load(const char *path, cdz_model *m, cdz_error *err);
+cdz_status cdz_checkpoint_load_trainer(const char *path, cdz_trainer *t, cdz_error *err);
+/* A metadata value of a checkpoint (cdz_malloc'd copy), or NULL. */
+char *cdz_checkpoint_meta(const char *path, const char *key, cdz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

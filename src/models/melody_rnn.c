@@ -1,0 +1,510 @@
+/* MelodyRNN (Magenta's melody_rnn): a stack of LSTM layers over melody events, the first optionally
+ * wrapped in Magenta's attention cell wrapper, dropout on every layer's output (Magenta's
+ * DropoutWrapper, output_keep_prob), and a softmax over the next event's label.
+ *
+ * Inputs per step, by the config's "input":
+ *   one_hot     the token's one-hot vector (basic_rnn, codec "melody")
+ *   lookback    cdz_lookback_inputs, 121 features (lookback_rnn, codec "lookback")
+ *   key_melody  cdz_key_melody_inputs, 74 features (attention_rnn, codec "key_melody")
+ *   embedding   a learned embedding of the token (the shape ../shared/bench/torch_reference.py uses)
+ * Features come from the melody events decoded from the labels of the whole sequence so far, so a
+ * training window that starts inside a sequence sees the same inputs as the full sequence would.
+ *
+ * Forward is a flat list of layer calls; backward is the same list reversed (STYLE.md). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cadenza/codec.h"
+#include "cadenza/extract.h"
+#include "cadenza/model.h"
+#include "cadenza/nn.h"
+
+typedef enum { IN_ONE_HOT, IN_LOOKBACK, IN_KEY_MELODY, IN_EMBEDDING } input_kind;
+static const char *const INPUT_NAMES[] = {"one_hot", "lookback", "key_melody", "embedding"};
+enum { MAX_LAYERS = 8, ATTN_TENSORS = 11 };
+
+typedef struct mrnn {
+    input_kind input;
+    int V, C, H, layers, L; /* vocabulary, layer-0 input size, width, depth, attention length (0: none) */
+    float keep;             /* dropout keep probability in training */
+    size_t off_embed, off_attn[ATTN_TENSORS], off_lstm[MAX_LAYERS][3], off_out_w, off_out_b;
+    /* activations for up to cap_T steps of cap_B rows, and their slices */
+    int cap_T, cap_B;
+    float *buf;
+    uint8_t *masks;
+    uint16_t *tokens, *targets;
+    float *x, *out[MAX_LAYERS], *cst[MAX_LAYERS], *gates[MAX_LAYERS], *drop[MAX_LAYERS], *attn_acts, *logits, *probs;
+    float *grad_a, *grad_b, *scratch, *dlogits;
+    int16_t *events;
+    size_t events_cap;
+    /* generation scratch for up to step_B rows */
+    int step_B;
+    float *step_buf;
+} mrnn;
+
+/* ---- configs ---- */
+
+static const char *const CONFIG_NAMES[] = {"basic_rnn", "lookback_rnn", "attention_rnn", "embedding_rnn", "tiny_attention",
+                                           NULL};
+
+static const char *named_config(const char *name) {
+    /* Magenta's melody_rnn_model.py defaults: 2 x 128 LSTM, batch 128, learning rate 0.001, dropout
+     * keep 0.5, gradient clip 5 (3 for attention_rnn, whose attention length is 40). */
+    if (strcmp(name, "basic_rnn") == 0)
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"basic_rnn\",\"codec\":\"melody\",\"input\":\"one_hot\","
+               "\"layers\":2,\"hidden\":128,\"attn_length\":0,\"dropout_keep\":0.5,\"batch\":128,\"seq\":128,"
+               "\"lr\":0.001,\"clip\":5,\"weight_decay\":0,\"warmup_steps\":0}";
+    if (strcmp(name, "lookback_rnn") == 0)
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"lookback_rnn\",\"codec\":\"lookback\",\"input\":\"lookback\","
+               "\"layers\":2,\"hidden\":128,\"attn_length\":0,\"dropout_keep\":0.5,\"batch\":128,\"seq\":128,"
+               "\"lr\":0.001,\"clip\":5,\"weight_decay\":0,\"warmup_steps\":0}";
+    if (strcmp(name, "attention_rnn") == 0)
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody\","
+               "\"input\":\"key_melody\",\"layers\":2,\"hidden\":128,\"attn_length\":40,\"dropout_keep\":0.5,"
+               "\"batch\":128,\"seq\":128,\"lr\":0.001,\"clip\":3,\"weight_decay\":0,\"warmup_steps\":0}";
+    /* The benchmark shape of ../shared/docs/BENCHMARKS.md (melody_rnn): token embedding, 2 x 128 LSTM. */
+    if (strcmp(name, "embedding_rnn") == 0)
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"embedding_rnn\",\"codec\":\"melody\",\"input\":\"embedding\","
+               "\"input_size\":128,\"layers\":2,\"hidden\":128,\"attn_length\":0,\"dropout_keep\":1,\"batch\":128,"
+               "\"seq\":128,\"lr\":0.001,\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":0}";
+    /* For tests: attention_rnn's structure at a size whose gradients can be checked numerically. */
+    if (strcmp(name, "tiny_attention") == 0)
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"tiny_attention\",\"codec\":\"key_melody\","
+               "\"input\":\"key_melody\",\"layers\":2,\"hidden\":6,\"attn_length\":3,\"dropout_keep\":1,"
+               "\"batch\":4,\"seq\":12,\"lr\":0.01,\"clip\":3,\"weight_decay\":0,\"warmup_steps\":0}";
+    return NULL;
+}
+
+static cdz_status get_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
+                          const char *what, cdz_error *err) {
+    int64_t v;
+    cdz_status st = cdz_json_get_int(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (v < lo || v > hi)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: %s = %lld is outside %lld..%lld", what, key,
+                             (long long)v, (long long)lo, (long long)hi);
+    *out = (int)v;
+    return CDZ_OK;
+}
+
+static cdz_status get_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
+                            const char *what, cdz_error *err) {
+    double v;
+    cdz_status st = cdz_json_get_number(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (!(v >= lo && v <= hi))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: %s = %g is outside %g..%g", what, key, v, lo, hi);
+    *out = (float)v;
+    return CDZ_OK;
+}
+
+static cdz_status add(cdz_model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, cdz_error *err) {
+    int64_t shape[2] = {d0, d1};
+    *off = m->n_params;
+    return cdz_model_add_tensor(m, name, ndim, shape, err);
+}
+
+static cdz_status layout(cdz_model *m, mrnn *r, cdz_error *err) {
+    const int H = r->H, C = r->C;
+    cdz_status st = CDZ_OK;
+    if (r->input == IN_EMBEDDING) st = add(m, &r->off_embed, "embedding.weight", 2, r->V, C, err);
+    if (st == CDZ_OK && r->L) {
+        static const char *const names[ATTN_TENSORS] = {"attn.input.weight", "attn.input.bias", "lstm.0.weight_ih",
+                                                          "lstm.0.weight_hh",  "lstm.0.bias",     "attn.k",
+                                                          "attn.query.weight", "attn.query.bias", "attn.v",
+                                                          "attn.output.weight", "attn.output.bias"};
+        const int64_t shapes[ATTN_TENSORS][3] = {{2, C, C + H}, {1, C, 0},     {2, 4 * H, C}, {2, 4 * H, H},
+                                                 {1, 4 * H, 0}, {2, H, H},     {2, H, 2 * H}, {1, H, 0},
+                                                 {1, H, 0},     {2, H, 2 * H}, {1, H, 0}};
+        for (int i = 0; i < ATTN_TENSORS && st == CDZ_OK; i++)
+            st = add(m, &r->off_attn[i], names[i], (int)shapes[i][0], shapes[i][1], shapes[i][2], err);
+    }
+    for (int l = r->L ? 1 : 0; l < r->layers && st == CDZ_OK; l++) {
+        char name[48];
+        snprintf(name, sizeof name, "lstm.%d.weight_ih", l);
+        st = add(m, &r->off_lstm[l][0], name, 2, 4 * H, l ? H : C, err);
+        snprintf(name, sizeof name, "lstm.%d.weight_hh", l);
+        if (st == CDZ_OK) st = add(m, &r->off_lstm[l][1], name, 2, 4 * H, H, err);
+        snprintf(name, sizeof name, "lstm.%d.bias", l);
+        if (st == CDZ_OK) st = add(m, &r->off_lstm[l][2], name, 1, 4 * H, 0, err);
+    }
+    if (st == CDZ_OK) st = add(m, &r->off_out_w, "output.weight", 2, r->V, H, err);
+    if (st == CDZ_OK) st = add(m, &r->off_out_b, "output.bias", 1, r->V, 0, err);
+    return st;
+}
+
+static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what, cdz_error *err) {
+    mrnn *r = cdz_calloc(1, sizeof *r);
+    if (!r) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    m->impl = r;
+    const char *codec = cdz_json_get_string(c, "codec", "key_melody");
+    const cdz_codec *cd = cdz_codec_find(codec);
+    if (!cd || cd->vocab_size > 4096)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: unknown or unsuitable codec '%s'", what, codec);
+    snprintf(m->codec, sizeof m->codec, "%s", codec);
+    m->vocab = cd->vocab_size;
+    r->V = (int)cd->vocab_size;
+    const char *input = cdz_json_get_string(c, "input", "");
+    int found = 0;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(input, INPUT_NAMES[i]) == 0) r->input = (input_kind)i, found = 1;
+    if (!found)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: input '%s' is not one_hot, lookback, key_melody or embedding",
+                             what, input);
+    /* Features that read melody events need the codec whose labels they decode. */
+    if ((r->input == IN_LOOKBACK && strcmp(codec, "lookback") != 0) ||
+        (r->input == IN_KEY_MELODY && strcmp(codec, "key_melody") != 0) ||
+        (r->input == IN_ONE_HOT && strcmp(codec, "melody") != 0))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: input '%s' does not go with codec '%s'", what, input,
+                             codec);
+    int emb = 0;
+    cdz_status st = get_int(c, "input_size", 128, 1, 4096, &emb, what, err);
+    if (st == CDZ_OK) st = get_int(c, "layers", 2, 1, MAX_LAYERS, &r->layers, what, err);
+    if (st == CDZ_OK) st = get_int(c, "hidden", 128, 1, 4096, &r->H, what, err);
+    if (st == CDZ_OK) st = get_int(c, "attn_length", 0, 0, CDZ_ATTN_MAX_LENGTH, &r->L, what, err);
+    if (st == CDZ_OK) st = get_float(c, "dropout_keep", 1, 0.01, 1, &r->keep, what, err);
+    if (st == CDZ_OK) st = get_int(c, "batch", 128, 1, 1 << 16, &m->train.batch, what, err);
+    if (st == CDZ_OK) st = get_int(c, "seq", 128, 1, 1 << 20, &m->train.seq, what, err);
+    if (st == CDZ_OK) st = get_float(c, "lr", 1e-3, 0, 10, &m->train.lr, what, err);
+    if (st == CDZ_OK) st = get_float(c, "clip", 5, 0, 1e9, &m->train.clip, what, err);
+    if (st == CDZ_OK) st = get_float(c, "weight_decay", 0, 0, 10, &m->train.weight_decay, what, err);
+    if (st == CDZ_OK) st = get_int(c, "warmup_steps", 0, 0, 1 << 30, &m->train.warmup_steps, what, err);
+    if (st != CDZ_OK) return st;
+    r->C = r->input == IN_ONE_HOT ? r->V
+         : r->input == IN_LOOKBACK ? CDZ_LOOKBACK_INPUTS
+         : r->input == IN_KEY_MELODY ? CDZ_KEY_MELODY_INPUTS
+                                     : emb;
+    st = layout(m, r, err);
+    if (st == CDZ_OK) st = cdz_model_alloc_params(m, err);
+    return st;
+}
+
+static char *config_json(const cdz_model *m) {
+    const mrnn *r = m->impl;
+    char *s = cdz_malloc(1024);
+    if (!s) return NULL;
+    char name[160];
+    cdz_json_quote(name, sizeof name, m->config_name);
+    snprintf(s, 1024,
+             "{\"kind\":\"melody_rnn\",\"config_name\":%s,\"codec\":\"%s\",\"input\":\"%s\",\"input_size\":%d,"
+             "\"layers\":%d,\"hidden\":%d,\"attn_length\":%d,\"dropout_keep\":%.9g,\"batch\":%d,\"seq\":%d,\"lr\":%.9g,"
+             "\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d}",
+             name, m->codec, INPUT_NAMES[r->input], r->C, r->layers, r->H, r->L, r->keep, m->train.batch,
+             m->train.seq, m->train.lr, m->train.clip, m->train.weight_decay, m->train.warmup_steps);
+    return s;
+}
+
+/* Weights uniform in +-1/sqrt(fan-in) (PyTorch's LSTM and Linear); biases zero except the LSTM
+ * forget gates at 1 (TensorFlow's BasicLSTMCell forget_bias, which Magenta uses); embeddings with
+ * unit variance. */
+static void init_params(cdz_model *m, cdz_rng *rng) {
+    const mrnn *r = m->impl;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const cdz_tensor_info *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        int is_bias = strstr(t->name, "bias") != NULL;
+        double bound = t->ndim == 2 ? 1.0 / sqrt((double)t->shape[1]) : 1.0 / sqrt((double)r->H);
+        if (strcmp(t->name, "embedding.weight") == 0) bound = sqrt(3.0);
+        for (size_t k = 0; k < t->numel; k++) p[k] = is_bias ? 0.0f : (float)((2 * cdz_rng_uniform(rng) - 1) * bound);
+        if (is_bias && strncmp(t->name, "lstm.", 5) == 0)
+            for (int k = r->H; k < 2 * r->H; k++) p[k] = 1.0f;
+    }
+}
+
+/* ---- activations ---- */
+
+static size_t floats_for(const mrnn *r, int T, int B) {
+    size_t n = (size_t)T * B, H = (size_t)r->H, C = (size_t)r->C, V = (size_t)r->V, wide = H > C ? H : C;
+    size_t per_layer = 4 * H + 4 * H; /* out, c, drop + gates (4H) ... counted generously below */
+    size_t total = n * C + n * per_layer * r->layers + 2 * n * V + 2 * n * wide + n * V;
+    if (r->L) total += n * cdz_attn_lstm_act_floats(r->C, r->H, r->L);
+    size_t lstm_scratch = n * 4 * H + 2 * (size_t)B * H;
+    size_t attn_scratch = r->L ? cdz_attn_lstm_scratch_floats(T, B, r->C, r->H, r->L) : 0;
+    return total + (lstm_scratch > attn_scratch ? lstm_scratch : attn_scratch);
+}
+
+static cdz_status reserve(mrnn *r, int T, int B, cdz_error *err) {
+    if (T <= r->cap_T && B <= r->cap_B) return CDZ_OK;
+    if (T < r->cap_T) T = r->cap_T;
+    if (B < r->cap_B) B = r->cap_B;
+    size_t n = (size_t)T * B, H = (size_t)r->H, C = (size_t)r->C, V = (size_t)r->V, wide = H > C ? H : C;
+    float *buf = cdz_calloc(floats_for(r, T, B), sizeof *buf);
+    uint8_t *masks = cdz_calloc(n * H * (size_t)r->layers, 1);
+    uint16_t *tok = cdz_calloc(2 * n, sizeof *tok);
+    if (!buf || !masks || !tok) {
+        cdz_free(buf), cdz_free(masks), cdz_free(tok);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for activations of %d x %d steps", B, T);
+    }
+    cdz_free(r->buf), cdz_free(r->masks), cdz_free(r->tokens);
+    r->buf = buf, r->masks = masks, r->tokens = tok, r->targets = tok + n;
+    r->cap_T = T, r->cap_B = B;
+    float *q = buf;
+    r->x = q, q += n * C;
+    for (int l = 0; l < r->layers; l++) {
+        r->out[l] = q, q += n * H;
+        r->cst[l] = q, q += n * H;
+        r->drop[l] = q, q += n * H;
+        r->gates[l] = q, q += n * 4 * H;
+    }
+    if (r->L) r->attn_acts = q, q += n * cdz_attn_lstm_act_floats(r->C, r->H, r->L);
+    r->logits = q, q += n * V;
+    r->probs = q, q += n * V;
+    r->dlogits = q, q += n * V;
+    r->grad_a = q, q += n * wide;
+    r->grad_b = q, q += n * wide;
+    r->scratch = q;
+    return CDZ_OK;
+}
+
+static cdz_status reserve_events(mrnn *r, size_t n, cdz_error *err) {
+    if (n <= r->events_cap) return CDZ_OK;
+    int16_t *e = cdz_realloc(r->events, n * sizeof *e);
+    if (!e) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    r->events = e, r->events_cap = n;
+    return CDZ_OK;
+}
+
+/* The melody events of labels[0 .. n), decoded one after the other (a repeat label reads back). */
+static void decode_events(const mrnn *r, const uint16_t *labels, size_t n, int16_t *ev) {
+    for (size_t p = 0; p < n; p++)
+        ev[p] = (int16_t)(r->input == IN_LOOKBACK ? cdz_lookback_event(labels[p], ev, p) : cdz_key_melody_event(labels[p], ev, p));
+}
+
+/* Layer-0 inputs for position pos of a sequence, into x (C floats); embedding inputs are looked up
+ * from the tokens afterwards. */
+static void features(const mrnn *r, const uint16_t *seq, const int16_t *ev, size_t pos, float *x) {
+    switch (r->input) {
+    case IN_ONE_HOT:
+        memset(x, 0, (size_t)r->C * sizeof *x);
+        x[seq[pos]] = 1;
+        break;
+    case IN_LOOKBACK: cdz_lookback_inputs(ev, pos, x); break;
+    case IN_KEY_MELODY: cdz_key_melody_inputs(ev, pos, x); break;
+    case IN_EMBEDDING: break;
+    }
+}
+
+static cdz_attn_lstm_params attn_params(const cdz_model *m, const float *base) {
+    const mrnn *r = m->impl;
+    const size_t *o = r->off_attn;
+    cdz_attn_lstm_params p = {base + o[0], base + o[1], base + o[2], base + o[3], base + o[4], base + o[5],
+                              base + o[6], base + o[7], base + o[8], base + o[9], base + o[10]};
+    return p;
+}
+
+static cdz_attn_lstm_grads attn_grads(const cdz_model *m) {
+    const mrnn *r = m->impl;
+    const size_t *o = r->off_attn;
+    float *g = m->grads;
+    cdz_attn_lstm_grads d = {g + o[0], g + o[1], g + o[2], g + o[3], g + o[4], g + o[5],
+                             g + o[6], g + o[7], g + o[8], g + o[9], g + o[10]};
+    return d;
+}
+
+/* Fills the time-major inputs and targets of B windows; padding after a short window has zero
+ * inputs and ignored targets. */
+static cdz_status prepare(cdz_model *m, const cdz_window *w, int B, int T, cdz_error *err) {
+    mrnn *r = m->impl;
+    const size_t C = (size_t)r->C;
+    memset(r->x, 0, (size_t)T * B * C * sizeof *r->x);
+    for (int b = 0; b < B; b++) {
+        size_t end = (size_t)(w[b].start + w[b].n);
+        for (size_t p = 0; p < end; p++)
+            if (w[b].seq[p] >= (uint16_t)r->V)
+                return cdz_error_set(err, CDZ_ERR_FORMAT, "token %u at position %zu is outside the model's vocabulary (%d, codec %s)",
+                                     w[b].seq[p], p, r->V, m->codec);
+        int needs_events = r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY;
+        if (needs_events) {
+            cdz_status st = reserve_events(r, end, err);
+            if (st != CDZ_OK) return st;
+            decode_events(r, w[b].seq, end - 1, r->events);
+        }
+        for (int t = 0; t < T; t++) {
+            size_t i = (size_t)t * B + b, pos = (size_t)w[b].start + (size_t)t;
+            int live = t < w[b].n - 1;
+            r->tokens[i] = live ? w[b].seq[pos] : 0;
+            r->targets[i] = live ? w[b].seq[pos + 1] : CDZ_IGNORE_TARGET;
+            if (live) features(r, w[b].seq, r->events, pos, r->x + i * C);
+        }
+    }
+    if (r->input == IN_EMBEDDING) cdz_embedding_forward(r->x, r->tokens, m->params + r->off_embed, T * B, r->C);
+    return CDZ_OK;
+}
+
+static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
+                       float *mean_loss, cdz_error *err) {
+    mrnn *r = m->impl;
+    int T = 0;
+    for (int b = 0; b < B; b++) {
+        if (w[b].n < 2 || w[b].start < 0) return cdz_error_set(err, CDZ_ERR_ARG, "melody_rnn: a window needs 2 tokens");
+        if (w[b].n - 1 > T) T = (int)(w[b].n - 1);
+    }
+    cdz_status st = reserve(r, T, B, err);
+    if (st == CDZ_OK) st = prepare(m, w, B, T, err);
+    if (st != CDZ_OK) return st;
+    const int H = r->H, V = r->V, N = T * B;
+    const size_t nh = (size_t)N * H;
+    const float *P = m->params;
+    float keep = pass == CDZ_TRAIN ? r->keep : 1.0f;
+    cdz_attn_lstm_acts acts = {0};
+    if (r->L) cdz_attn_lstm_acts_slice(&acts, r->attn_acts, T, B, r->C, H, r->L);
+    /* forward: layer by layer over the whole window */
+    const float *in = r->x;
+    for (int l = 0; l < r->layers; l++) {
+        if (l == 0 && r->L) {
+            cdz_attn_lstm_params p = attn_params(m, P);
+            cdz_attn_lstm_forward(r->out[0], &acts, in, &p, T, B, r->C, H, r->L);
+        } else {
+            const size_t *o = r->off_lstm[l];
+            cdz_lstm_forward(r->out[l], r->cst[l], r->gates[l], in, NULL, NULL, P + o[0], P + o[1], P + o[2], T, B,
+                             l ? H : r->C, H);
+        }
+        if (keep < 1.0f) {
+            cdz_dropout_forward(r->drop[l], r->masks + (size_t)l * nh, r->out[l], nh, keep, rng);
+            in = r->drop[l];
+        } else {
+            in = r->out[l];
+        }
+    }
+    cdz_linear_forward(r->logits, in, P + r->off_out_w, P + r->off_out_b, N, H, V);
+    float mean = cdz_softmax_xent_forward(r->probs, r->logits, r->targets, N, V);
+    if (mean_loss) *mean_loss = mean;
+    if (stats) {
+        for (int i = 0; i < N; i++) {
+            if (r->targets[i] == CDZ_IGNORE_TARGET) continue;
+            const float *p = r->probs + (size_t)i * V;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (p[v] > p[best]) best = v;
+            stats->correct += best == r->targets[i];
+            stats->tokens++;
+            stats->loss_sum -= log(p[r->targets[i]] > 1e-30f ? p[r->targets[i]] : 1e-30f);
+        }
+    }
+    if (pass != CDZ_TRAIN) return CDZ_OK;
+    /* backward: the same calls in reverse */
+    float *G = m->grads;
+    memset(r->dlogits, 0, (size_t)N * V * sizeof *r->dlogits);
+    cdz_softmax_xent_backward(r->dlogits, r->probs, r->targets, N, V);
+    float *d_in = r->grad_a, *d_out = r->grad_b;
+    memset(d_in, 0, nh * sizeof *d_in);
+    cdz_linear_backward(d_in, G + r->off_out_w, G + r->off_out_b, r->dlogits, in, P + r->off_out_w, N, H, V);
+    for (int l = r->layers - 1; l >= 0; l--) {
+        /* d_in holds the gradient of this layer's (dropped) output */
+        memset(d_out, 0, nh * sizeof *d_out);
+        if (keep < 1.0f) cdz_dropout_backward(d_out, d_in, r->masks + (size_t)l * nh, nh, keep);
+        else memcpy(d_out, d_in, nh * sizeof *d_out);
+        const float *layer_in = l == 0 ? r->x : keep < 1.0f ? r->drop[l - 1] : r->out[l - 1];
+        int C = l ? H : r->C;
+        float *dx = l > 0 || r->input == IN_EMBEDDING ? d_in : NULL;
+        if (dx) memset(dx, 0, (size_t)N * C * sizeof *dx);
+        if (l == 0 && r->L) {
+            cdz_attn_lstm_params p = attn_params(m, P);
+            cdz_attn_lstm_grads g = attn_grads(m);
+            cdz_attn_lstm_backward(dx, &g, r->scratch, d_out, r->out[0], &acts, layer_in, &p, T, B, r->C, H, r->L);
+        } else {
+            const size_t *o = r->off_lstm[l];
+            cdz_lstm_backward(dx, NULL, NULL, G + o[0], G + o[1], G + o[2], r->scratch, d_out, NULL, r->out[l], r->cst[l],
+                              r->gates[l], layer_in, NULL, NULL, P + o[0], P + o[1], T, B, C, H);
+        }
+    }
+    if (r->input == IN_EMBEDDING) cdz_embedding_backward(G + r->off_embed, d_in, r->tokens, N, r->C);
+    return CDZ_OK;
+}
+
+/* ---- step-wise generation ---- */
+
+/* Per row: h and c of every layer, then for an attention layer the last read d and the L slots of
+ * outputs and of their features. */
+static size_t state_floats(const cdz_model *m) {
+    const mrnn *r = m->impl;
+    size_t n = 2 * (size_t)r->H * r->layers;
+    if (r->L) n += (size_t)r->H + 2 * (size_t)r->L * r->H;
+    return n;
+}
+
+static void state_reset(const cdz_model *m, float *state, int B) { memset(state, 0, (size_t)B * state_floats(m) * sizeof *state); }
+
+static cdz_status reserve_step(mrnn *r, int B, cdz_error *err) {
+    if (B <= r->step_B) return CDZ_OK;
+    size_t H = (size_t)r->H, L = (size_t)r->L, C = (size_t)r->C;
+    /* x (inputs, then each layer's output), h, c, d, o, gates, the slots, the attention step's scratch */
+    size_t per_row = (C > H ? C : H) + 4 * H + 4 * H + 2 * L * H + (C + 6 * H + L);
+    float *buf = cdz_calloc((size_t)B * per_row, sizeof *buf);
+    if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    cdz_free(r->step_buf);
+    r->step_buf = buf, r->step_B = B;
+    return CDZ_OK;
+}
+
+/* Copies a strided block (rows of n floats, `stride` apart) into a packed one, or back. */
+static void gather(float *dst, const float *src, int B, size_t n, size_t stride) {
+    for (int b = 0; b < B; b++) memcpy(dst + (size_t)b * n, src + (size_t)b * stride, n * sizeof *dst);
+}
+static void scatter(float *dst, const float *src, int B, size_t n, size_t stride) {
+    for (int b = 0; b < B; b++) memcpy(dst + (size_t)b * stride, src + (size_t)b * n, n * sizeof *dst);
+}
+
+static cdz_status step(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
+                       cdz_error *err) {
+    mrnn *r = m->impl;
+    if (len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "melody_rnn: generation needs at least one token of history");
+    cdz_status st = reserve_step(r, B, err);
+    if (st == CDZ_OK && (r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY)) st = reserve_events(r, (size_t)len, err);
+    if (st != CDZ_OK) return st;
+    const size_t H = (size_t)r->H, L = (size_t)r->L, C = (size_t)r->C, S = state_floats(m), bh = (size_t)B * H;
+    float *x = r->step_buf, *h = x + (size_t)B * (C > H ? C : H), *c = h + bh, *d = c + bh, *o = d + bh, *gates = o + bh;
+    float *so = gates + 4 * bh, *sh = so + bh * L, *scratch = sh + bh * L;
+    const float *P = m->params;
+    for (int b = 0; b < B; b++) {
+        const uint16_t *seq = history[b];
+        if (seq[len - 1] >= (uint16_t)r->V)
+            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", seq[len - 1], r->V);
+        if (r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY) decode_events(r, seq, (size_t)len, r->events);
+        if (r->input == IN_EMBEDDING)
+            memcpy(x + b * C, P + r->off_embed + (size_t)seq[len - 1] * C, C * sizeof *x);
+        else
+            features(r, seq, r->events, (size_t)(len - 1), x + b * C);
+    }
+    const float *in = x;
+    for (int l = 0; l < r->layers; l++) {
+        float *row_h = state + 2 * H * l, *row_c = row_h + H;
+        gather(h, row_h, B, H, S);
+        gather(c, row_c, B, H, S);
+        if (l == 0 && r->L) {
+            float *row_d = state + 2 * H * r->layers, *row_so = row_d + H, *row_sh = row_so + L * H;
+            gather(d, row_d, B, H, S);
+            gather(so, row_so, B, L * H, S);
+            gather(sh, row_sh, B, L * H, S);
+            cdz_attn_lstm_params p = attn_params(m, P);
+            cdz_attn_lstm_step(o, h, c, d, so, sh, scratch, in, &p, B, r->C, r->H, r->L);
+            scatter(row_d, d, B, H, S);
+            scatter(row_so, so, B, L * H, S);
+            scatter(row_sh, sh, B, L * H, S);
+            memcpy(x, o, bh * sizeof *x); /* the next layer's input */
+        } else {
+            const size_t *off = r->off_lstm[l];
+            cdz_lstm_step(h, c, gates, in, P + off[0], P + off[1], P + off[2], B, l ? r->H : r->C, r->H);
+            memcpy(x, h, bh * sizeof *x);
+        }
+        scatter(row_h, h, B, H, S);
+        scatter(row_c, c, B, H, S);
+        in = x;
+    }
+    cdz_linear_forward(logits, in, P + r->off_out_w, P + r->off_out_b, B, r->H, r->V);
+    return CDZ_OK;
+}
+
+static void free_impl(cdz_model *m) {
+    mrnn *r = m->impl;
+    if (!r) return;
+    cdz_free(r->buf), cdz_free(r->masks), cdz_free(r->tokens), cdz_free(r->events), cdz_free(r->step_buf);
+    cdz_free(r);
+    m->impl = NULL;
+}
+
+const cdz_model_kind cdz_melody_rnn = {
+    "melody_rnn", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
+    state_floats, state_reset, step, free_impl,
+};

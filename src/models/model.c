@@ -1,0 +1,100 @@
+/* What every model kind shares: the tensor table that slices the parameter and gradient buffers,
+ * building from a named config or a config JSON (the one checkpoints carry), initialisation. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cadenza/model.h"
+
+static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn};
+
+const cdz_model_kind *cdz_model_kind_find(const char *name) {
+    for (size_t i = 0; i < sizeof KINDS / sizeof *KINDS; i++)
+        if (strcmp(KINDS[i]->name, name) == 0) return KINDS[i];
+    return NULL;
+}
+
+static cdz_status build(cdz_model *m, const cdz_model_kind *k, const cdz_json *config, const char *what, cdz_error *err) {
+    memset(m, 0, sizeof *m);
+    m->kind = k;
+    const char *name = cdz_json_get_string(config, "config_name", "custom");
+    snprintf(m->config_name, sizeof m->config_name, "%s", name);
+    cdz_status st = k->from_config(m, config, what, err);
+    if (st != CDZ_OK) cdz_model_free(m);
+    return st;
+}
+
+cdz_status cdz_model_from_json(cdz_model *m, const char *json, size_t len, const char *what, cdz_error *err) {
+    memset(m, 0, sizeof *m);
+    cdz_json *config = NULL;
+    cdz_status st = cdz_json_parse(json, len, what, &config, err);
+    if (st != CDZ_OK) return st;
+    const char *kind = cdz_json_get_string(config, "kind", NULL);
+    const cdz_model_kind *k = kind ? cdz_model_kind_find(kind) : NULL;
+    if (config->type != CDZ_JSON_OBJECT || !k)
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: model config names no known model kind (\"kind\": %s%s%s)", what,
+                           kind ? "\"" : "", kind ? kind : "missing", kind ? "\"" : "");
+    else
+        st = build(m, k, config, what, err);
+    cdz_json_free(config);
+    return st;
+}
+
+cdz_status cdz_model_create(cdz_model *m, const char *kind, const char *config, cdz_error *err) {
+    memset(m, 0, sizeof *m);
+    const cdz_model_kind *k = cdz_model_kind_find(kind);
+    if (!k) return cdz_error_set(err, CDZ_ERR_ARG, "unknown model '%s' (known: melody_rnn)", kind);
+    const char *text = k->named_config(config);
+    if (!text) {
+        char names[256] = "";
+        for (const char *const *n = k->config_names; *n; n++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", n == k->config_names ? "" : ", ", *n);
+        return cdz_error_set(err, CDZ_ERR_ARG, "unknown %s config '%s' (known: %s)", kind, config, names);
+    }
+    return cdz_model_from_json(m, text, strlen(text), config, err);
+}
+
+char *cdz_model_config_json(const cdz_model *m) { return m->kind->config_json(m); }
+
+cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const int64_t *shape, cdz_error *err) {
+    cdz_tensor_info *grown = cdz_realloc(m->tensors, (m->n_tensors + 1) * sizeof *m->tensors); /* a few dozen */
+    if (!grown) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory building the model");
+    m->tensors = grown;
+    cdz_tensor_info *t = &m->tensors[m->n_tensors++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i], t->numel *= (size_t)shape[i];
+    t->offset = m->n_params;
+    m->n_params += t->numel;
+    return CDZ_OK;
+}
+
+cdz_status cdz_model_alloc_params(cdz_model *m, cdz_error *err) {
+    m->params = cdz_calloc(m->n_params, sizeof *m->params);
+    m->grads = cdz_calloc(m->n_params, sizeof *m->grads);
+    if (!m->params || !m->grads) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu parameters", m->n_params);
+    return CDZ_OK;
+}
+
+void cdz_model_init_params(cdz_model *m, uint64_t seed) {
+    cdz_rng rng;
+    cdz_rng_seed(&rng, seed);
+    m->kind->init_params(m, &rng);
+}
+
+void cdz_model_zero_grads(cdz_model *m) { memset(m->grads, 0, m->n_params * sizeof *m->grads); }
+
+const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name) {
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+void cdz_model_free(cdz_model *m) {
+    if (m->kind && m->kind->free_impl) m->kind->free_impl(m);
+    cdz_free(m->params);
+    cdz_free(m->grads);
+    cdz_free(m->tensors);
+    memset(m, 0, sizeof *m);
+}

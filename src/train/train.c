@@ -1,0 +1,197 @@
+/* The training loop: window sampling, the learning-rate schedule, one optimiser step, evaluation.
+ * See cadenza/train.h for what a step does. */
+#include <math.h>
+#include <string.h>
+
+#include "cadenza/train.h"
+
+cdz_train_config cdz_train_config_for(const cdz_model *m) {
+    cdz_train_config c;
+    memset(&c, 0, sizeof c);
+    c.batch = m->train.batch;
+    c.seq = m->train.seq;
+    c.steps = 1000;
+    c.lr = m->train.lr;
+    c.clip = m->train.clip;
+    c.weight_decay = m->train.weight_decay;
+    c.beta1 = 0.9f, c.beta2 = 0.999f, c.eps = 1e-8f;
+    c.warmup_steps = m->train.warmup_steps;
+    c.decay = CDZ_DECAY_NONE;
+    c.min_lr_ratio = 0.1f;
+    c.decay_rate = 0.95f;
+    c.decay_steps = 1000;
+    c.seed = 1;
+    return c;
+}
+
+float cdz_train_lr(const cdz_train_config *c, int64_t step) {
+    if (c->warmup_steps > 0 && step < c->warmup_steps) return c->lr * (float)(step + 1) / (float)c->warmup_steps;
+    int64_t after = step - c->warmup_steps;
+    switch (c->decay) {
+    case CDZ_DECAY_COSINE: {
+        int64_t span = c->steps - c->warmup_steps;
+        double frac = span > 0 ? (double)after / (double)span : 1.0;
+        if (frac > 1) frac = 1;
+        double ratio = c->min_lr_ratio + (1 - c->min_lr_ratio) * 0.5 * (1 + cos(3.14159265358979323846 * frac));
+        return (float)(c->lr * ratio);
+    }
+    case CDZ_DECAY_EXPONENTIAL: /* tf.train.exponential_decay(staircase=True), as Magenta's events_rnn_graph */
+        return (float)(c->lr * pow(c->decay_rate, (double)(after / (c->decay_steps > 0 ? c->decay_steps : 1))));
+    case CDZ_DECAY_NONE: break;
+    }
+    return c->lr;
+}
+
+const char *cdz_lr_decay_name(cdz_lr_decay d) {
+    return d == CDZ_DECAY_COSINE ? "cosine" : d == CDZ_DECAY_EXPONENTIAL ? "exponential" : "none";
+}
+
+cdz_status cdz_lr_decay_parse(const char *s, cdz_lr_decay *d) {
+    if (strcmp(s, "none") == 0) *d = CDZ_DECAY_NONE;
+    else if (strcmp(s, "cosine") == 0) *d = CDZ_DECAY_COSINE;
+    else if (strcmp(s, "exponential") == 0) *d = CDZ_DECAY_EXPONENTIAL;
+    else return CDZ_ERR_ARG;
+    return CDZ_OK;
+}
+
+/* ---- windows ---- */
+
+cdz_status cdz_window_sampler_init(cdz_window_sampler *s, const cdz_dataset *ds, cdz_split split, int seq, cdz_error *err) {
+    memset(s, 0, sizeof *s);
+    s->ds = ds;
+    s->seq = seq;
+    s->seqs = cdz_calloc(ds->n_seqs + 1, sizeof *s->seqs);
+    s->cum = cdz_calloc(ds->n_seqs + 1, sizeof *s->cum);
+    if (!s->seqs || !s->cum) {
+        cdz_window_sampler_free(s);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory preparing training windows");
+    }
+    for (uint64_t i = 0; i < ds->n_seqs; i++) {
+        uint64_t len = cdz_dataset_seq_len(ds, i);
+        if ((split != CDZ_SPLIT_ALL && ds->splits[i] != split) || len < 2) continue;
+        /* start positions 0 .. len - seq - 1 for a full window; one whole-sequence window if shorter */
+        s->n_windows += len > (uint64_t)seq + 1 ? len - (uint64_t)seq : 1;
+        s->seqs[s->n_seqs] = i;
+        s->cum[s->n_seqs++] = s->n_windows;
+    }
+    if (!s->n_windows) {
+        cdz_window_sampler_free(s);
+        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence of 2 tokens or more", cdz_split_name(split));
+    }
+    return CDZ_OK;
+}
+
+void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_window *out, int B) {
+    for (int b = 0; b < B; b++) {
+        uint64_t w = cdz_rng_below(rng, s->n_windows), lo = 0, hi = s->n_seqs - 1;
+        while (lo < hi) { /* the first sequence whose cumulative count exceeds w */
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (s->cum[mid] > w) hi = mid;
+            else lo = mid + 1;
+        }
+        uint64_t i = s->seqs[lo], len = cdz_dataset_seq_len(s->ds, i), start = w - (lo ? s->cum[lo - 1] : 0);
+        out[b].seq = s->ds->tokens + s->ds->offsets[i];
+        out[b].start = (int64_t)start;
+        out[b].n = (int64_t)(len - start < (uint64_t)s->seq + 1 ? len - start : (uint64_t)s->seq + 1);
+    }
+}
+
+void cdz_window_sampler_free(cdz_window_sampler *s) {
+    cdz_free(s->seqs);
+    cdz_free(s->cum);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the trainer ---- */
+
+cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds, const cdz_train_config *cfg,
+                            cdz_error *err) {
+    memset(t, 0, sizeof *t);
+    t->model = m;
+    t->cfg = *cfg;
+    if (cfg->batch < 1 || cfg->seq < 1 || cfg->steps < 0 || !(cfg->lr >= 0) || !(cfg->clip >= 0))
+        return cdz_error_set(err, CDZ_ERR_ARG, "training: batch %d, seq %d, steps %lld, lr %g, clip %g: each must be positive",
+                             cfg->batch, cfg->seq, (long long)cfg->steps, cfg->lr, cfg->clip);
+    if (strcmp(ds->codec, m->codec) != 0 || ds->vocab_size != m->vocab)
+        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens (vocabulary %u) but the model reads '%s' (%u): "
+                             "build the dataset with --codec %s", ds->codec, ds->vocab_size, m->codec, m->vocab, m->codec);
+    cdz_status st = cdz_window_sampler_init(&t->sampler, ds, CDZ_SPLIT_TRAIN, cfg->seq, err);
+    if (st != CDZ_OK) return st;
+    t->m = cdz_calloc(m->n_params, sizeof *t->m);
+    t->v = cdz_calloc(m->n_params, sizeof *t->v);
+    t->windows = cdz_calloc((size_t)cfg->batch, sizeof *t->windows);
+    if (!t->m || !t->v || !t->windows) {
+        cdz_trainer_free(t);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for the optimiser state");
+    }
+    cdz_rng_seed(&t->rng, cfg->seed);
+    return CDZ_OK;
+}
+
+cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error *err) {
+    cdz_model *m = t->model;
+    const cdz_train_config *c = &t->cfg;
+    cdz_window_sampler_draw(&t->sampler, &t->rng, t->windows, c->batch);
+    cdz_model_zero_grads(m);
+    cdz_loss_stats stats = {0};
+    float loss = 0;
+    cdz_status st = m->kind->loss(m, t->windows, c->batch, CDZ_TRAIN, &t->rng, &stats, &loss, err);
+    if (st != CDZ_OK) return st;
+    info->loss = loss;
+    info->tokens = stats.tokens;
+    info->lr = cdz_train_lr(c, t->step);
+    if (!isfinite(loss))
+        return cdz_error_set(err, CDZ_ERR_RANGE, "the loss became %s at step %lld (learning rate %g); the parameters "
+                             "were not updated", isnan(loss) ? "NaN" : "infinite", (long long)t->step + 1, info->lr);
+    info->grad_norm = c->clip > 0 ? cdz_clip_grad_norm(m->grads, m->n_params, c->clip) : 0.0f;
+    if (!isfinite(info->grad_norm))
+        return cdz_error_set(err, CDZ_ERR_RANGE, "the gradient norm became %g at step %lld; the parameters were not "
+                             "updated", info->grad_norm, (long long)t->step + 1);
+    cdz_adamw_params p = {info->lr, c->beta1, c->beta2, c->eps, c->weight_decay};
+    t->step++;
+    cdz_adamw_step(m->params, m->grads, t->m, t->v, m->n_params, &p, t->step);
+    return CDZ_OK;
+}
+
+void cdz_trainer_free(cdz_trainer *t) {
+    cdz_window_sampler_free(&t->sampler);
+    cdz_free(t->m);
+    cdz_free(t->v);
+    cdz_free(t->windows);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- evaluation ---- */
+
+cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+                        int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err) {
+    if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
+    if (strcmp(ds->codec, m->codec) != 0 || ds->vocab_size != m->vocab)
+        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
+    cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
+    if (!w) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    memset(stats, 0, sizeof *stats);
+    cdz_status st = CDZ_OK;
+    int n = 0;
+    for (uint64_t i = 0; i < ds->n_seqs && st == CDZ_OK; i++) {
+        if (split != CDZ_SPLIT_ALL && ds->splits[i] != split) continue;
+        int64_t len = (int64_t)cdz_dataset_seq_len(ds, i);
+        /* windows overlap by one token so that every token after the first is predicted once */
+        for (int64_t start = 0; start + 1 < len && st == CDZ_OK; start += max_len) {
+            w[n].seq = ds->tokens + ds->offsets[i];
+            w[n].start = start;
+            w[n].n = len - start < (int64_t)max_len + 1 ? len - start : (int64_t)max_len + 1;
+            if (++n == batch) {
+                st = m->kind->loss(m, w, n, CDZ_EVAL, NULL, stats, NULL, err);
+                n = 0;
+                if (max_tokens > 0 && stats->tokens >= max_tokens) goto done;
+            }
+        }
+    }
+    if (st == CDZ_OK && n) st = m->kind->loss(m, w, n, CDZ_EVAL, NULL, stats, NULL, err);
+done:
+    cdz_free(w);
+    if (st == CDZ_OK && stats->tokens == 0)
+        st = cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence to evaluate on", cdz_split_name(split));
+    return st;
+}
