@@ -13,4 +13,5 @@
 #include "cadenza/model.h"
 #include "cadenza/train.h"
 #include "cadenza/sample.h"
+#include "cadenza/eval.h"
 #endif

@@ -63,13 +63,15 @@ void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, floa
 /* dx += dy * mask / keep. */
 void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
 
+/* The widest LSTM layer (H) the cell functions take. */
+#define CDZ_LSTM_MAX_WIDTH 8192
+
 /* One LSTM cell step for B rows, the building block of the layers above and of step-wise generation.
  * gates (B, 4H) holds the pre-activations (inputs, recurrence and bias already summed) and is
  * overwritten with the activations; c_prev may be NULL (zeros). */
 void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H);
-/* From dh, dc (B, H; dc may be NULL) at the step's outputs: dgates (B, 4H) = the pre-activation
- * gradients (overwritten), dc_prev (B, H) = the gradient into the previous cell state (overwritten;
- * may be NULL). */
+/* From dh, dc (B, H) at the step's outputs: dgates (B, 4H) = the pre-activation gradients
+ * (overwritten), dc_prev (B, H) = the gradient into the previous cell state (overwritten; may be dc). */
 void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
                             const float *c, const float *c_prev, int B, int H);
 

@@ -13,6 +13,18 @@ int cmd_midi(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_codec(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Seconds on a monotonic clock. */
+double app_now(void);
+/* Whole numbers and decimals from flags: 1 when s is entirely a number within [lo, hi]. */
+int app_parse_long(const char *s, long long lo, long long hi, long long *out);
+int app_parse_double(const char *s, double lo, double hi, double *out);
+/* "1:23:45" or "3:07" for a duration in seconds */
+void app_format_duration(double s, char *buf, size_t n);
 
 /* Prints "cadenza: <message>" to stderr. */
 void app_error(const char *fmt, ...)

@@ -16,6 +16,10 @@ static const char USAGE[] =
     "  midi notes FILE     every note of a MIDI file, in seconds and ticks\n"
     "  codec list|encode|decode   music as tokens: see 'cadenza codec --help'\n"
     "  dataset build|info  token datasets from folders of MIDI: see 'cadenza dataset --help'\n"
+    "  train               train a model on a dataset: see 'cadenza train --help'\n"
+    "  generate            melodies from a trained model (default: the shipped one)\n"
+    "  eval loss|ngram     loss, perplexity and accuracy of a model or an n-gram baseline on a dataset\n"
+    "  bench               training and generation speed on random tokens\n"
     "  demo [--out FILE]   write a short piece, read it back and print it\n"
     "  version             print the version\n"
     "\n"
@@ -45,5 +49,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "codec") == 0) return cmd_codec(argc - 2, argv + 2);
     if (strcmp(cmd, "dataset") == 0) return cmd_dataset(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
+    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     return app_usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -25,15 +25,17 @@ void cdz_attn_lstm_acts_slice(cdz_attn_lstm_acts *a, float *buf, int T, int B, i
 
 /* The attention read of one row: scores against the L slots (slot_o[j], slot_hf[j]; NULL for an
  * empty slot, which reads as a zero output), softmax into a, weighted sum of the slot outputs into d. */
-static void attend_row(float *d, float *a, const float *y, const float *const *slot_o, const float *const *slot_hf,
+NN_CLONES static void attend_row(float *d, float *a, const float *y, const float *const *slot_o, const float *const *slot_hf,
                        const float *v, int H, int L) {
     float zero_score = 0, max = -1e30f; /* the score of an empty slot: v . tanh(y) */
+#pragma omp simd reduction(+ : zero_score)
     for (int k = 0; k < H; k++) zero_score += v[k] * nn_tanh(y[k]);
     for (int j = 0; j < L; j++) {
         float e = zero_score;
         if (slot_hf[j]) {
             const float *hf = slot_hf[j];
             e = 0;
+#pragma omp simd reduction(+ : e)
             for (int k = 0; k < H; k++) e += v[k] * nn_tanh(hf[k] + y[k]);
         }
         a[j] = e;
@@ -44,8 +46,12 @@ static void attend_row(float *d, float *a, const float *y, const float *const *s
     for (int j = 0; j < L; j++) a[j] /= sum;
     memset(d, 0, (size_t)H * sizeof *d);
     for (int j = 0; j < L; j++)
-        if (slot_o[j])
-            for (int k = 0; k < H; k++) d[k] += a[j] * slot_o[j][k];
+        if (slot_o[j]) {
+            const float *o = slot_o[j];
+            float aj = a[j];
+#pragma omp simd
+            for (int k = 0; k < H; k++) d[k] += aj * o[k];
+        }
 }
 
 /* Training layout: slot j of step t is step t - L + j of the same row, empty before step 0. */
@@ -59,6 +65,49 @@ static void attend(float *d, float *a, const float *y, const float *o_all, const
             sh[j] = s >= 0 ? hf_all + ((size_t)s * B + bi) * H : NULL;
         }
         attend_row(d + (size_t)bi * H, a + (size_t)bi * L, y + (size_t)bi * H, so, sh, v, H, L);
+    }
+}
+
+/* The gradient of one row's attention read: from dd (the read's gradient) into dy (the query
+ * projection), dv, and the slots' outputs and features (dslot_o, dslot_hf; NULL for empty slots).
+ * da is scratch of L floats. */
+NN_CLONES static void attend_row_backward(float *dy, float *dv, float *const *dslot_o, float *const *dslot_hf, float *da,
+                                          const float *dd, const float *a, const float *y, const float *const *slot_o,
+                                          const float *const *slot_hf, const float *v, int H, int L) {
+    static const float zeros[CDZ_LSTM_MAX_WIDTH];
+    float sum = 0;
+    for (int j = 0; j < L; j++) {
+        float dj = 0;
+        if (slot_o[j]) {
+            const float *os = slot_o[j];
+            float *dos = dslot_o[j], aj = a[j];
+#pragma omp simd reduction(+ : dj)
+            for (int k = 0; k < H; k++) dj += dd[k] * os[k], dos[k] += aj * dd[k];
+        }
+        da[j] = dj;
+        sum += a[j] * dj;
+    }
+    for (int j = 0; j < L; j++) {
+        float de = a[j] * (da[j] - sum);
+        const float *hf = slot_hf[j] ? slot_hf[j] : zeros;
+        if (slot_hf[j]) {
+            float *dhf = dslot_hf[j];
+#pragma omp simd
+            for (int k = 0; k < H; k++) {
+                float z = nn_tanh(hf[k] + y[k]);
+                dv[k] += de * z;
+                float dpre = de * v[k] * (1 - z * z);
+                dy[k] += dpre;
+                dhf[k] += dpre;
+            }
+        } else {
+#pragma omp simd
+            for (int k = 0; k < H; k++) {
+                float z = nn_tanh(y[k]);
+                dv[k] += de * z;
+                dy[k] += de * v[k] * (1 - z * z);
+            }
+        }
     }
 }
 
@@ -124,32 +173,16 @@ void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scra
         /* the attention read d_t = sum_j a_j o_j and its scores */
         memset(dyt, 0, bh * sizeof *dyt);
         for (int bi = 0; bi < B; bi++) {
-            const float *ab = at + (size_t)bi * L, *yb = yt + (size_t)bi * H, *ddb = dd + (size_t)bi * H;
-            float *dyb = dyt + (size_t)bi * H, sum = 0;
+            const float *so[CDZ_ATTN_MAX_LENGTH], *sh[CDZ_ATTN_MAX_LENGTH];
+            float *dso[CDZ_ATTN_MAX_LENGTH], *dsh[CDZ_ATTN_MAX_LENGTH];
             for (int j = 0; j < L; j++) {
                 int s = t - L + j;
-                float dj = 0;
-                if (s >= 0) {
-                    const float *os = o + ((size_t)s * B + bi) * H;
-                    float *dos = do_ + ((size_t)s * B + bi) * H;
-                    for (int k = 0; k < H; k++) dj += ddb[k] * os[k], dos[k] += ab[j] * ddb[k];
-                }
-                da[j] = dj;
-                sum += ab[j] * dj;
+                size_t off = ((size_t)(s < 0 ? 0 : s) * B + bi) * H;
+                so[j] = s >= 0 ? o + off : NULL, sh[j] = s >= 0 ? A->hf + off : NULL;
+                dso[j] = s >= 0 ? do_ + off : NULL, dsh[j] = s >= 0 ? dhf + off : NULL;
             }
-            for (int j = 0; j < L; j++) {
-                int s = t - L + j;
-                float de = ab[j] * (da[j] - sum);
-                const float *hf = s >= 0 ? A->hf + ((size_t)s * B + bi) * H : NULL;
-                float *dhfs = s >= 0 ? dhf + ((size_t)s * B + bi) * H : NULL;
-                for (int k = 0; k < H; k++) {
-                    float z = nn_tanh((hf ? hf[k] : 0.0f) + yb[k]);
-                    g->v[k] += de * z;
-                    float dpre = de * p->v[k] * (1 - z * z);
-                    dyb[k] += dpre;
-                    if (dhfs) dhfs[k] += dpre;
-                }
-            }
+            attend_row_backward(dyt + (size_t)bi * H, g->v, dso, dsh, da, dd + (size_t)bi * H, at + (size_t)bi * L,
+                                yt + (size_t)bi * H, so, sh, p->v, H, L);
         }
         /* y = [c ; h] w_q^T + b_q */
         /* (dc_next already holds what step t + 1 sent back into c_t) */

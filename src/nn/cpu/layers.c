@@ -19,8 +19,42 @@ const char *cdz_nn_backend(void) {
 #endif
 }
 
+/* Products with a few rows against a weight matrix (x w^T): step-wise generation runs one or a few
+ * sequences, where a BLAS call's packing and threading cost more than the arithmetic. Dot products
+ * along contiguous rows, compiled for AVX-512, AVX2+FMA and baseline x86-64 and picked at load time
+ * (the shipped build stays portable). */
+NN_CLONES static void gemm_rows_nt(int M, int N, int K, const float *a, int lda, const float *b, int ldb, float *c,
+                                   int ldc) {
+    for (int i = 0; i < M; i++) {
+        const float *ai = a + (size_t)i * lda;
+        float *ci = c + (size_t)i * ldc;
+        int j = 0;
+        for (; j + 4 <= N; j += 4) { /* four rows of b at once: one pass over a's row */
+            const float *b0 = b + (size_t)j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+            for (int k = 0; k < K; k++) {
+                float x = ai[k];
+                s0 += x * b0[k], s1 += x * b1[k], s2 += x * b2[k], s3 += x * b3[k];
+            }
+            ci[j] += s0, ci[j + 1] += s1, ci[j + 2] += s2, ci[j + 3] += s3;
+        }
+        for (; j < N; j++) {
+            const float *bj = b + (size_t)j * ldb;
+            float s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int k = 0; k < K; k++) s += ai[k] * bj[k];
+            ci[j] += s;
+        }
+    }
+}
+
 void nn_gemm_ld(int ta, int tb, int M, int N, int K, const float *a, int lda, const float *b, int ldb, float *c, int ldc) {
     if (M <= 0 || N <= 0 || K <= 0) return;
+    if (M <= 4 && !ta && tb) {
+        gemm_rows_nt(M, N, K, a, lda, b, ldb, c, ldc);
+        return;
+    }
 #ifdef CDZ_HAVE_OPENBLAS
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a, lda, b,
                 ldb, 1.0f, c, ldc);

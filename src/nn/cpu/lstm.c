@@ -7,38 +7,42 @@
 #include "cadenza/nn.h"
 #include "nn_internal.h"
 
-void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H) {
+NN_CLONES void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H) {
     const int G = 4 * H;
     for (int bi = 0; bi < B; bi++) {
         float *g = gates + (size_t)bi * G, *cb = c + (size_t)bi * H, *hb = h + (size_t)bi * H;
-        const float *pb = c_prev ? c_prev + (size_t)bi * H : NULL;
+        /* no previous state reads as zeros: a zero row keeps the loop free of branches */
+        static const float zeros[CDZ_LSTM_MAX_WIDTH];
+        const float *pb = c_prev ? c_prev + (size_t)bi * H : zeros;
+#pragma omp simd
         for (int k = 0; k < H; k++) {
             float i = nn_sigmoid(g[k]), f = nn_sigmoid(g[H + k]), gg = nn_tanh(g[2 * H + k]), o = nn_sigmoid(g[3 * H + k]);
             g[k] = i, g[H + k] = f, g[2 * H + k] = gg, g[3 * H + k] = o;
-            float ct = f * (pb ? pb[k] : 0.0f) + i * gg;
+            float ct = f * pb[k] + i * gg;
             cb[k] = ct;
             hb[k] = o * nn_tanh(ct);
         }
     }
 }
 
-void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
+NN_CLONES void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
                             const float *c, const float *c_prev, int B, int H) {
     const int G = 4 * H;
     for (int bi = 0; bi < B; bi++) {
         const float *g = gates + (size_t)bi * G, *cb = c + (size_t)bi * H, *dhb = dh + (size_t)bi * H;
-        const float *dcb = dc ? dc + (size_t)bi * H : NULL, *pb = c_prev ? c_prev + (size_t)bi * H : NULL;
-        float *dg = dgates + (size_t)bi * G, *dpb = dc_prev ? dc_prev + (size_t)bi * H : NULL;
+        static const float zeros[CDZ_LSTM_MAX_WIDTH];
+        const float *dcb = dc + (size_t)bi * H, *pb = c_prev ? c_prev + (size_t)bi * H : zeros;
+        float *dg = dgates + (size_t)bi * G, *dpb = dc_prev + (size_t)bi * H;
+#pragma omp simd
         for (int k = 0; k < H; k++) {
             float i = g[k], f = g[H + k], gg = g[2 * H + k], o = g[3 * H + k];
             float tc = nn_tanh(cb[k]);
-            float dct = (dcb ? dcb[k] : 0.0f) + dhb[k] * o * (1 - tc * tc);
-            float prev = pb ? pb[k] : 0.0f;
+            float dct = dcb[k] + dhb[k] * o * (1 - tc * tc);
             dg[k] = dct * gg * i * (1 - i);
-            dg[H + k] = dct * prev * f * (1 - f);
+            dg[H + k] = dct * pb[k] * f * (1 - f);
             dg[2 * H + k] = dct * i * (1 - gg * gg);
             dg[3 * H + k] = dhb[k] * tc * o * (1 - o);
-            if (dpb) dpb[k] = dct * f;
+            dpb[k] = dct * f;
         }
     }
 }

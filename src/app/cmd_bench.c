@@ -1,0 +1,155 @@
+/* cadenza bench: training and batch-1 generation speed on random tokens, the work that
+ * ../shared/bench/torch_reference.py measures for PyTorch (same shapes, same step: forward, backward,
+ * clipping at 1.0, AdamW; generation samples from the full softmax with carried state), printed one
+ * line per measurement, or with --json one object per line with that script's keys. */
+#include <math.h>
+#include <string.h>
+
+#include "app.h"
+
+static const char BENCH_USAGE[] =
+    "usage: cadenza bench [--config NAME[,NAME...]] [--what train,gen] [--device cpu] [--json]\n"
+    "                     [--steps N] [--gen-tokens N]\n"
+    "\n"
+    "  configs (../shared/docs/BENCHMARKS.md): melody_rnn (2 x 128 LSTM over 38 tokens, batch 128 x 128;\n"
+    "  the same model as the PyTorch reference), lstm_big (3 x 512 over 388 tokens, batch 64 x 512), and\n"
+    "  cadenza's own attention_rnn (melody_rnn's shape plus Magenta's attention wrapper and key features)\n";
+
+typedef struct bench_config {
+    const char *name, *model_json;
+} bench_config;
+
+static const bench_config CONFIGS[] = {
+    {"melody_rnn", "{\"kind\":\"melody_rnn\",\"config_name\":\"melody_rnn\",\"codec\":\"melody\",\"input\":\"embedding\","
+                   "\"input_size\":128,\"layers\":2,\"hidden\":128,\"dropout_keep\":1,\"batch\":128,\"seq\":128}"},
+    {"lstm_big", "{\"kind\":\"melody_rnn\",\"config_name\":\"lstm_big\",\"codec\":\"performance\",\"input\":\"embedding\","
+                 "\"input_size\":512,\"layers\":3,\"hidden\":512,\"dropout_keep\":1,\"batch\":64,\"seq\":512}"},
+    {"attention_rnn", "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody\","
+                      "\"input\":\"key_melody\",\"layers\":2,\"hidden\":128,\"attn_length\":40,\"dropout_keep\":0.5,"
+                      "\"batch\":128,\"seq\":128}"},
+};
+
+typedef struct bench_result {
+    double tokens_per_s, step_ms;
+    long long tokens;
+} bench_result;
+
+static cdz_status bench_train(cdz_model *m, int steps, bench_result *r, cdz_error *err) {
+    int B = m->train.batch, T = m->train.seq;
+    uint16_t *x = cdz_calloc((size_t)B * (size_t)(T + 1), sizeof *x);
+    cdz_window *w = cdz_calloc((size_t)B, sizeof *w);
+    float *mom = cdz_calloc(2 * m->n_params, sizeof *mom);
+    if (!x || !w || !mom) {
+        cdz_free(x), cdz_free(w), cdz_free(mom);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
+    cdz_rng rng;
+    cdz_rng_seed(&rng, 0);
+    for (size_t i = 0; i < (size_t)B * (size_t)(T + 1); i++) x[i] = (uint16_t)cdz_rng_below(&rng, m->vocab);
+    for (int b = 0; b < B; b++) w[b] = (cdz_window){x + (size_t)b * (size_t)(T + 1), 0, T + 1};
+    cdz_adamw_params p = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f}; /* torch.optim.AdamW(lr=1e-4) */
+    cdz_status st = CDZ_OK;
+    double t0 = 0;
+    for (int s = 0; s < steps + 3 && st == CDZ_OK; s++) { /* 3 warm-up steps, as the reference */
+        if (s == 3) t0 = app_now();
+        cdz_model_zero_grads(m);
+        float loss;
+        st = m->kind->loss(m, w, B, CDZ_TRAIN, &rng, NULL, &loss, err);
+        cdz_clip_grad_norm(m->grads, m->n_params, 1.0f);
+        cdz_adamw_step(m->params, m->grads, mom, mom + m->n_params, m->n_params, &p, s + 1);
+    }
+    double dt = (app_now() - t0) / steps;
+    r->tokens_per_s = (double)B * T / dt, r->step_ms = dt * 1e3, r->tokens = (long long)B * T * steps;
+    cdz_free(x), cdz_free(w), cdz_free(mom);
+    return st;
+}
+
+static cdz_status bench_gen(cdz_model *m, int n, bench_result *r, cdz_error *err) {
+    if (n > m->train.seq) n = m->train.seq; /* as the reference: min(gen tokens, seq) */
+    uint16_t primer = 0, *out = cdz_calloc((size_t)n + 9, sizeof *out);
+    if (!out) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    cdz_sample_params p = cdz_sample_default_params();
+    cdz_rng rng;
+    cdz_rng_seed(&rng, 0);
+    cdz_status st = cdz_generate(m, &primer, 1, 8, 1, &p, &rng, out, NULL, NULL, NULL, err); /* warm-up */
+    double t0 = app_now();
+    if (st == CDZ_OK) st = cdz_generate(m, &primer, 1, n, 1, &p, &rng, out, NULL, NULL, NULL, err);
+    double dt = app_now() - t0;
+    r->tokens_per_s = n / dt, r->step_ms = dt / n * 1e3, r->tokens = n;
+    cdz_free(out);
+    return st;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *configs = "melody_rnn", *what = "train,gen", *device = "cpu";
+    long long steps = 10, gen_tokens = 512;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (app_is_help(a)) {
+            fputs(BENCH_USAGE, stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if (!v) return app_usage_error(BENCH_USAGE, "unexpected argument '%s'", a);
+        i++;
+        if (strcmp(a, "--config") == 0 || strcmp(a, "--configs") == 0) configs = v;
+        else if (strcmp(a, "--what") == 0) what = v;
+        else if (strcmp(a, "--device") == 0) device = v;
+        else if (strcmp(a, "--steps") == 0 && app_parse_long(v, 1, 100000, &steps)) continue;
+        else if (strcmp(a, "--gen-tokens") == 0 && app_parse_long(v, 1, 1 << 20, &gen_tokens)) continue;
+        else return app_usage_error(BENCH_USAGE, "bad argument '%s %s'", a, v);
+    }
+    if (strcmp(device, "cpu") != 0) {
+        app_error("--device %s: this build has only the CPU backend (the CUDA backend is not written yet)", device);
+        return EXIT_FAIL;
+    }
+    char list[256];
+    snprintf(list, sizeof list, "%s", strcmp(configs, "all") == 0 ? "melody_rnn,lstm_big,attention_rnn" : configs);
+    int rc = EXIT_OK;
+    if (!json) printf("%-14s %-6s %12s %10s %10s\n", "config", "what", "tokens/s", "ms/step", "params");
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        const bench_config *c = NULL;
+        for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++)
+            if (strcmp(CONFIGS[i].name, name) == 0) c = &CONFIGS[i];
+        if (!c) {
+            app_error("unknown bench config '%s' (cadenza has melody_rnn, lstm_big and attention_rnn so far; the "
+                      "transformer configs come with the Music Transformer)", name);
+            rc = EXIT_USAGE;
+            continue;
+        }
+        cdz_error err = {0};
+        cdz_model m;
+        if (cdz_model_from_json(&m, c->model_json, strlen(c->model_json), name, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            return EXIT_FAIL;
+        }
+        cdz_model_init_params(&m, 0);
+        char wl[64];
+        snprintf(wl, sizeof wl, "%s", what);
+        for (char *s2 = NULL, *w = strtok_r(wl, ",", &s2); w; w = strtok_r(NULL, ",", &s2)) {
+            bench_result r = {0};
+            cdz_status st;
+            if (strcmp(w, "train") == 0) st = bench_train(&m, (int)steps, &r, &err);
+            else if (strcmp(w, "gen") == 0) st = bench_gen(&m, (int)gen_tokens, &r, &err);
+            else st = cdz_error_set(&err, CDZ_ERR_ARG, "--what takes train and gen, not '%s'", w);
+            if (st != CDZ_OK) {
+                app_error("%s", err.msg);
+                rc = EXIT_FAIL;
+                continue;
+            }
+            if (json)
+                printf("{\"config\":\"%s\",\"what\":\"%s\",\"tokens_per_s\":%.1f,\"step_ms\":%.3f,\"params\":%zu,"
+                       "\"tokens\":%lld,\"device\":\"cpu\",\"impl\":\"cadenza\",\"matmul\":\"%s\"}\n",
+                       name, w, r.tokens_per_s, r.step_ms, m.n_params, r.tokens, cdz_nn_backend());
+            else
+                printf("%-14s %-6s %12.0f %10.3f %10zu\n", name, w, r.tokens_per_s, r.step_ms, m.n_params);
+            fflush(stdout);
+        }
+        cdz_model_free(&m);
+    }
+    return rc;
+}

@@ -1,0 +1,278 @@
+/* cadenza train: trains a model on a dataset, with a progress bar, JSON-lines logs, periodic
+ * evaluation and checkpoints, a checkpoint at Ctrl-C and a clear stop when the loss is not finite. */
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+
+static const char TRAIN_USAGE[] =
+    "usage: cadenza train --data FILE.cdz [--model melody_rnn] [--config NAME] [options]\n"
+    "       cadenza train --data FILE.cdz --resume CHECKPOINT [--steps N] [options]\n"
+    "\n"
+    "  --model NAME          model kind (default melody_rnn)\n"
+    "  --config NAME         named config (default attention_rnn); melody_rnn has basic_rnn (codec melody),\n"
+    "                        lookback_rnn (codec lookback), attention_rnn (codec key_melody), embedding_rnn\n"
+    "  --data FILE.cdz       dataset built with the config's codec ('cadenza dataset build --codec ...')\n"
+    "  --out FILE            checkpoint to write (default CONFIG.safetensors)\n"
+    "  --steps N             total optimiser steps (default 1000)\n"
+    "  --batch N, --seq N    windows per step and tokens per window (default: the config's, 128 and 128)\n"
+    "  --lr X, --clip X, --weight-decay X   AdamW learning rate, gradient-norm clip, decay (config's defaults)\n"
+    "  --warmup N            linear learning-rate warm-up steps (default 0)\n"
+    "  --decay KIND          none (default), cosine (to 10% at the last step) or exponential (x0.95 per 1000)\n"
+    "  --seed N              seeds initialisation, windows and dropout (default 1)\n"
+    "  --eval-every N        evaluation loss on the eval split every N steps (default 200; 0: only at the end)\n"
+    "  --eval-tokens N       at most N tokens per evaluation (default 200000; 0: all)\n"
+    "  --checkpoint-every N  write the checkpoint every N steps (default 500)\n"
+    "  --log FILE.jsonl      append one JSON object per logged step and per evaluation\n"
+    "  --log-every N         log (and print, when not on a terminal) every N steps (default 20)\n"
+    "  --resume CHECKPOINT   go on from a checkpoint written by cadenza train (same data): the model,\n"
+    "                        optimiser, step and random state come from it; --steps sets the new total\n"
+    "\n"
+    "Ctrl-C stops after the current step and writes the checkpoint; a second Ctrl-C stops at once.\n";
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the program */
+}
+
+typedef struct train_opts {
+    const char *model, *config, *data, *out, *resume, *log;
+    long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
+    double lr, clip, wd;
+    const char *decay;
+    int have_steps;
+} train_opts;
+
+static int parse_opts(int argc, char **argv, train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->model = "melody_rnn", o->config = "attention_rnn";
+    o->steps = 1000, o->batch = -1, o->seq = -1, o->warmup = -1, o->seed = 1;
+    o->eval_every = 200, o->eval_tokens = 200000, o->ckpt_every = 500, o->log_every = 20;
+    o->lr = o->clip = o->wd = -1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long *num = NULL;
+        double *real = NULL;
+        long long lo = 0, hi = (long long)1 << 40;
+        if (app_is_help(a)) {
+            fputs(TRAIN_USAGE, stdout);
+            return -1;
+        }
+        if (!v) return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
+        if (strcmp(a, "--model") == 0) o->model = v;
+        else if (strcmp(a, "--config") == 0) o->config = v;
+        else if (strcmp(a, "--data") == 0) o->data = v;
+        else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--resume") == 0) o->resume = v;
+        else if (strcmp(a, "--log") == 0) o->log = v;
+        else if (strcmp(a, "--decay") == 0) o->decay = v;
+        else if (strcmp(a, "--steps") == 0) num = &o->steps, o->have_steps = 1;
+        else if (strcmp(a, "--batch") == 0) num = &o->batch, lo = 1, hi = 1 << 16;
+        else if (strcmp(a, "--seq") == 0) num = &o->seq, lo = 1, hi = 1 << 20;
+        else if (strcmp(a, "--warmup") == 0) num = &o->warmup, hi = 1 << 30;
+        else if (strcmp(a, "--seed") == 0) num = &o->seed;
+        else if (strcmp(a, "--eval-every") == 0) num = &o->eval_every;
+        else if (strcmp(a, "--eval-tokens") == 0) num = &o->eval_tokens;
+        else if (strcmp(a, "--checkpoint-every") == 0) num = &o->ckpt_every, lo = 1;
+        else if (strcmp(a, "--log-every") == 0) num = &o->log_every, lo = 1;
+        else if (strcmp(a, "--lr") == 0) real = &o->lr;
+        else if (strcmp(a, "--clip") == 0) real = &o->clip;
+        else if (strcmp(a, "--weight-decay") == 0) real = &o->wd;
+        else return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
+        if (num && !app_parse_long(v, lo, hi, num))
+            return app_usage_error(TRAIN_USAGE, "%s needs a whole number from %lld to %lld, not '%s'", a, lo, hi, v);
+        if (real && !app_parse_double(v, 0, 1e6, real))
+            return app_usage_error(TRAIN_USAGE, "%s needs a number >= 0, not '%s'", a, v);
+        i++;
+    }
+    if (!o->data) return app_usage_error(TRAIN_USAGE, "--data FILE.cdz is required");
+    return 0;
+}
+
+/* Applies the flags given over the config's (or the checkpoint's) training settings. */
+static int apply_flags(const train_opts *o, cdz_train_config *c) {
+    if (o->have_steps) c->steps = o->steps;
+    if (o->batch > 0) c->batch = (int)o->batch;
+    if (o->seq > 0) c->seq = (int)o->seq;
+    if (o->warmup >= 0) c->warmup_steps = (int)o->warmup;
+    if (o->lr >= 0) c->lr = (float)o->lr;
+    if (o->clip >= 0) c->clip = (float)o->clip;
+    if (o->wd >= 0) c->weight_decay = (float)o->wd;
+    if (o->decay && cdz_lr_decay_parse(o->decay, &c->decay) != CDZ_OK)
+        return app_usage_error(TRAIN_USAGE, "--decay needs none, cosine or exponential, not '%s'", o->decay);
+    return 0;
+}
+
+typedef struct run {
+    const train_opts *o;
+    cdz_model *m;
+    cdz_trainer *t;
+    const char *out;
+    FILE *log;
+    int tty;
+    double start, last_draw;
+    int64_t tokens, start_step;
+    double eval_loss;
+    char command[1024];
+} run;
+
+static int save(run *r, const char *why) {
+    cdz_error err = {0};
+    char eval[32];
+    snprintf(eval, sizeof eval, "%.6f", r->eval_loss);
+    const char *extra[6] = {"dataset", r->o->data, "command", r->command, "eval_loss", eval};
+    if (cdz_checkpoint_save(r->out, r->m, r->t, extra, r->eval_loss >= 0 ? 3 : 2, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return 0;
+    }
+    if (r->tty) fputc('\n', stderr);
+    fprintf(stderr, "checkpoint: %s (step %lld, %s)\n", r->out, (long long)r->t->step, why);
+    return 1;
+}
+
+static int evaluate(run *r, const cdz_dataset *ds) {
+    cdz_loss_stats st;
+    cdz_error err = {0};
+    double t0 = app_now();
+    cdz_status s = cdz_evaluate(r->m, ds, CDZ_SPLIT_EVAL, 32, 1024, r->o->eval_tokens, &st, &err);
+    if (s != CDZ_OK) {
+        if (r->tty) fputc('\n', stderr);
+        fprintf(stderr, "evaluation skipped: %s\n", err.msg);
+        return 0;
+    }
+    double loss = st.loss_sum / (double)st.tokens, acc = (double)st.correct / (double)st.tokens;
+    r->eval_loss = loss;
+    if (r->tty) fputc('\n', stderr);
+    fprintf(stderr, "eval at step %lld: loss %.4f nats/token, perplexity %.3f, accuracy %.1f%% over %lld tokens (%.1f s)\n",
+            (long long)r->t->step, loss, exp(loss), 100 * acc, (long long)st.tokens, app_now() - t0);
+    if (r->log) {
+        fprintf(r->log, "{\"step\":%lld,\"eval_loss\":%.6f,\"eval_perplexity\":%.6f,\"eval_accuracy\":%.6f,\"eval_tokens\":%lld}\n",
+                (long long)r->t->step, loss, exp(loss), acc, (long long)st.tokens);
+        fflush(r->log);
+    }
+    r->last_draw = 0;
+    return 1;
+}
+
+static void report_step(run *r, const cdz_train_step_info *info) {
+    double now = app_now(), el = now - r->start;
+    int64_t done = r->t->step - r->start_step, total = r->t->cfg.steps - r->start_step;
+    double tps = el > 0 ? (double)r->tokens / el : 0, eta = done > 0 ? el / (double)done * (double)(total - done) : 0;
+    char eta_s[32];
+    app_format_duration(eta, eta_s, sizeof eta_s);
+    int logged = r->t->step % r->o->log_every == 0 || r->t->step == r->t->cfg.steps;
+    if (r->tty && (now - r->last_draw > 0.2 || r->t->step == r->t->cfg.steps)) {
+        int width = 24, fill = total > 0 ? (int)(width * done / total) : width;
+        fprintf(stderr, "\r  step %lld/%lld [%.*s%*s] loss %.4f  %.0f tok/s  ETA %s   ", (long long)r->t->step,
+                (long long)r->t->cfg.steps, fill, "========================", width - fill, "", info->loss, tps, eta_s);
+        r->last_draw = now;
+    } else if (!r->tty && logged) {
+        fprintf(stderr, "step %lld/%lld loss %.4f lr %.3g grad_norm %.3f %.0f tok/s ETA %s\n", (long long)r->t->step,
+                (long long)r->t->cfg.steps, info->loss, info->lr, info->grad_norm, tps, eta_s);
+    }
+    if (r->log && logged) {
+        fprintf(r->log, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}\n",
+                (long long)r->t->step, info->loss, info->lr, info->grad_norm, tps, el);
+        fflush(r->log);
+    }
+}
+
+int cmd_train(int argc, char **argv) {
+    train_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    cdz_error err = {0};
+    cdz_dataset ds;
+    if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    cdz_model m;
+    cdz_status st = o.resume ? cdz_checkpoint_load(o.resume, &m, &err) : cdz_model_create(&m, o.model, o.config, &err);
+    if (st != CDZ_OK) {
+        cdz_dataset_close(&ds);
+        app_error("%s", err.msg);
+        return o.resume ? EXIT_FAIL : EXIT_USAGE;
+    }
+    cdz_train_config cfg = cdz_train_config_for(&m);
+    cfg.seed = (uint64_t)o.seed;
+    if (!o.resume && apply_flags(&o, &cfg)) {
+        cdz_model_free(&m), cdz_dataset_close(&ds);
+        return EXIT_USAGE;
+    }
+    if (!o.resume) cdz_model_init_params(&m, cfg.seed);
+    cdz_trainer t;
+    char default_out[96];
+    snprintf(default_out, sizeof default_out, "%s.safetensors", m.config_name);
+    run r = {&o, &m, &t, o.out ? o.out : o.resume ? o.resume : default_out, NULL, isatty(2), 0, 0, 0, 0, -1, ""};
+    for (int i = 0, at = 0; i < argc && at < (int)sizeof r.command - 1; i++)
+        at += snprintf(r.command + at, sizeof r.command - (size_t)at, "%s%s", i ? " " : "cadenza train ", argv[i]);
+    st = cdz_trainer_init(&t, &m, &ds, &cfg, &err);
+    if (st == CDZ_OK && o.resume) {
+        st = cdz_checkpoint_load_trainer(o.resume, &t, &err);
+        if (st == CDZ_OK && apply_flags(&o, &t.cfg)) st = CDZ_ERR_ARG, snprintf(err.msg, sizeof err.msg, "bad flags");
+    }
+    if (st != CDZ_OK) {
+        app_error("%s", err.msg);
+        cdz_trainer_free(&t), cdz_model_free(&m), cdz_dataset_close(&ds);
+        return st == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL;
+    }
+    if (o.log && !(r.log = fopen(o.log, "a"))) {
+        app_error("%s: cannot open the log for appending", o.log);
+        cdz_trainer_free(&t), cdz_model_free(&m), cdz_dataset_close(&ds);
+        return EXIT_FAIL;
+    }
+    fprintf(stderr, "training %s/%s: %zu parameters, %s, dataset %s (%llu sequences, codec %s)\n", m.kind->name,
+            m.config_name, m.n_params, cdz_nn_backend(), o.data, (unsigned long long)ds.n_seqs, ds.codec);
+    fprintf(stderr, "  steps %lld to %lld, batch %d x %d tokens, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
+            (long long)t.step, (long long)t.cfg.steps, t.cfg.batch, t.cfg.seq, t.cfg.lr, cdz_lr_decay_name(t.cfg.decay),
+            t.cfg.warmup_steps, t.cfg.clip, t.cfg.weight_decay, (unsigned long long)t.cfg.seed);
+    interrupted = 0;
+    signal(SIGINT, on_sigint);
+    r.start = app_now();
+    r.start_step = t.step;
+    rc = EXIT_OK;
+    while (t.step < t.cfg.steps && !interrupted) {
+        cdz_train_step_info info;
+        st = cdz_trainer_step(&t, &info, &err);
+        if (st != CDZ_OK) {
+            if (r.tty) fputc('\n', stderr);
+            app_error("%s", err.msg);
+            if (st == CDZ_ERR_RANGE)
+                fprintf(stderr, "  training stopped; %s holds the last good checkpoint, if one was written. Try a lower "
+                        "--lr or a --warmup.\n", r.out);
+            rc = EXIT_FAIL;
+            break;
+        }
+        r.tokens += info.tokens;
+        report_step(&r, &info);
+        if (o.eval_every > 0 && t.step % o.eval_every == 0 && t.step < t.cfg.steps) evaluate(&r, &ds);
+        if (t.step % o.ckpt_every == 0 && t.step < t.cfg.steps && !save(&r, "periodic")) rc = EXIT_FAIL;
+        if (rc != EXIT_OK) break;
+    }
+    signal(SIGINT, SIG_DFL);
+    if (rc == EXIT_OK) {
+        if (interrupted) {
+            if (r.tty) fputc('\n', stderr);
+            fprintf(stderr, "interrupted at step %lld\n", (long long)t.step);
+        } else {
+            evaluate(&r, &ds);
+        }
+        if (!save(&r, interrupted ? "interrupted; resume with --resume" : "done")) rc = EXIT_FAIL;
+        else if (interrupted) rc = 130;
+        double el = app_now() - r.start;
+        char d[32];
+        app_format_duration(el, d, sizeof d);
+        fprintf(stderr, "%lld steps in %s (%.0f tokens/s)\n", (long long)(t.step - r.start_step), d,
+                el > 0 ? (double)r.tokens / el : 0);
+    }
+    if (r.log) fclose(r.log);
+    cdz_trainer_free(&t), cdz_model_free(&m), cdz_dataset_close(&ds);
+    return rc;
+}
