@@ -1,5 +1,9 @@
 /* The cadenza command: help, exit statuses (0 ok, 1 failed file, 2 bad usage), one-line errors, and
  * the output of midi info/notes and demo. Runs the built program given as argv[1]. */
+#include <math.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +28,28 @@ static int run(const char *args) {
     slurp(out_path, out, sizeof out);
     slurp(err_path, err, sizeof err);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Writes n small melodic MIDI files (8 bars of quarter and eighth notes in C major) into dir. */
+static void write_melodies(const char *dir, int n) {
+    static const int scale[7] = {60, 62, 64, 65, 67, 69, 71};
+    for (int f = 0; f < n; f++) {
+        cdz_score s;
+        cdz_error e;
+        cdz_score_init(&s, 480, &e);
+        cdz_score_add_tempo(&s, 0, 100);
+        int64_t t = 0;
+        for (int i = 0; t < 480 * 4 * 8; i++) {
+            int len = (i + f) % 3 == 0 ? 240 : 480;
+            cdz_score_add_note(&s, 0, 0, 0, (uint8_t)scale[(i * (f + 2) + f) % 7], 90, t, t + len);
+            t += len;
+        }
+        cdz_score_finish(&s, &e);
+        char path[300];
+        snprintf(path, sizeof path, "%s/tune%02d.mid", dir, f);
+        cdz_score_write_file(&s, path, 1, &e);
+        cdz_score_free(&s);
+    }
 }
 
 static int count_lines(const char *s) {
@@ -168,6 +194,133 @@ int main(int argc, char **argv) {
     unlink(js);
     unlink(out_mid);
     unlink(cdz);
+
+    /* train, resume, generate, evaluate: a few steps of attention_rnn on small made-up tunes */
+    char tunes[256], data[256], ckpt[256], log[300], gen[256];
+    snprintf(tunes, sizeof tunes, "%s/tunes", dir);
+    snprintf(data, sizeof data, "%s/tunes.cdz", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
+    snprintf(log, sizeof log, "%s/train.jsonl", dir);
+    snprintf(gen, sizeof gen, "%s/gen", dir);
+    mkdir(tunes, 0777);
+    write_melodies(tunes, 12);
+    snprintf(args, sizeof args, "dataset build --codec key_melody --in %s --out %s --eval-fraction 0.3", tunes, data);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "12 found, 11 used"); /* one tune has too few pitch classes */
+    snprintf(args, sizeof args, "train --data %s --steps 3 --batch 4 --seq 32 --eval-every 2 --out %s --log %s", data, ckpt, log);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "training melody_rnn/attention_rnn");
+    CHECK_STR_CONTAINS(err, "eval at step 2: loss");
+    CHECK_STR_CONTAINS(err, "checkpoint: ");
+    slurp(log, out, sizeof out);
+    CHECK_STR_CONTAINS(out, "{\"step\":3,\"loss\":");
+    CHECK_STR_CONTAINS(out, "\"eval_loss\":");
+    snprintf(args, sizeof args, "train --data %s --resume %s --steps 5 --log %s", data, ckpt, log);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "steps 3 to 5, batch 4 x 32 tokens");
+    snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s --json", ckpt, data);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "\"split\":\"eval\",\"loss\":");
+    snprintf(args, sizeof args, "eval ngram --data %s --order 2", data);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "bigram on");
+    snprintf(args, sizeof args, "generate --checkpoint %s --primer-pitches \"60,-2,62,-2,64\" --bars 2 --seed 7 --num-outputs 2 --out-dir %s", ckpt, gen);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "attention_rnn_seed7_2.mid (5 primer + 32 new steps");
+    char g1[300];
+    snprintf(g1, sizeof g1, "%s/attention_rnn_seed7_1.mid", gen);
+    snprintf(args, sizeof args, "midi notes %s", g1);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "   60  100     0.000000     0.250000"); /* the primer's first note, 2 steps */
+    snprintf(args, sizeof args, "generate --checkpoint %s --primer %s/tune00.mid --steps 16 --beam-size 2 --branch-factor 2 "
+             "--steps-per-iteration 4 --out %s/beam.mid", ckpt, tunes, gen);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "beam.mid (");
+    /* Ctrl-C: the step finishes, the checkpoint is written, the exit status says interrupted */
+    char sig_ckpt[300];
+    snprintf(sig_ckpt, sizeof sig_ckpt, "%s/sig.safetensors", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen(err_path, "w", stderr);
+        freopen(out_path, "w", stdout);
+        execl(prog, prog, "train", "--data", data, "--steps", "100000", "--batch", "4", "--seq", "32", "--out", sig_ckpt,
+              (char *)NULL);
+        _exit(127);
+    }
+    struct timespec pause = {1, 500 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    kill(pid, SIGINT);
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    slurp(err_path, err, sizeof err);
+    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 130, "Ctrl-C: exit status %d", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    CHECK_STR_CONTAINS(err, "interrupted at step");
+    CHECK_STR_CONTAINS(err, "interrupted; resume with --resume");
+    CHECK(access(sig_ckpt, R_OK) == 0, "the checkpoint was written at Ctrl-C");
+    unlink(sig_ckpt);
+    /* bad input: each a one-line error naming the problem, and no crash */
+    snprintf(args, sizeof args, "train --data %s --config nope_rnn", data);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "unknown melody_rnn config 'nope_rnn'");
+    snprintf(args, sizeof args, "train --data %s --config basic_rnn --steps 1", data);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "build the dataset with --codec melody");
+    /* a run whose weights hold a NaN stops at once, says so, and leaves its checkpoint alone */
+    cdz_model nm;
+    cdz_error ne;
+    char nan_ckpt[300];
+    snprintf(nan_ckpt, sizeof nan_ckpt, "%s/nan.safetensors", dir);
+    if (cdz_checkpoint_load(ckpt, &nm, &ne) == CDZ_OK) {
+        cdz_trainer nt;
+        cdz_dataset nd;
+        if (cdz_dataset_open(&nd, data, &ne) == CDZ_OK) {
+            cdz_train_config nc = cdz_train_config_for(&nm);
+            if (cdz_trainer_init(&nt, &nm, &nd, &nc, &ne) == CDZ_OK && cdz_checkpoint_load_trainer(ckpt, &nt, &ne) == CDZ_OK) {
+                nm.params[nm.n_params - 1] = NAN; /* the output bias */
+                cdz_checkpoint_save(nan_ckpt, &nm, &nt, NULL, 0, &ne);
+            }
+            cdz_trainer_free(&nt);
+            cdz_dataset_close(&nd);
+        }
+        cdz_model_free(&nm);
+    }
+    snprintf(args, sizeof args, "train --data %s --resume %s --steps 9", data, nan_ckpt);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "the loss became NaN at step 6");
+    CHECK_STR_CONTAINS(err, "training stopped");
+    CHECK_INT(run("train --steps 3"), 2);
+    CHECK_STR_CONTAINS(err, "--data FILE.cdz is required");
+    CHECK_INT(run("train --data x.cdz --steps many"), 2);
+    uint8_t *file;
+    size_t blen;
+    cdz_error e;
+    if (cdz_file_read_all(ckpt, &file, &blen, &e) == CDZ_OK) {
+        char cut[300];
+        snprintf(cut, sizeof cut, "%s/cut.safetensors", dir);
+        cdz_file_write_atomic(cut, file, blen / 2, &e);
+        cdz_free(file);
+        snprintf(args, sizeof args, "generate --checkpoint %s --out %s/x.mid", cut, gen);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "cut.safetensors: ");
+        CHECK_INT(count_lines(err), 1);
+        snprintf(args, sizeof args, "train --data %s --resume %s", data, cut);
+        CHECK_INT(run(args), 1);
+        unlink(cut);
+    }
+    snprintf(args, sizeof args, "generate --checkpoint %s --primer-pitches 60,banana", ckpt);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "--primer-pitches needs numbers");
+    snprintf(args, sizeof args, "generate --checkpoint %s --temperature -1", ckpt);
+    CHECK_INT(run(args), 2);
+    snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s", mid, data);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "demo.mid: ");
+    CHECK_INT(run("bench --config mt_small --what train"), 2);
+    CHECK_STR_CONTAINS(err, "unknown bench config 'mt_small'");
+    char rm[2048];
+    snprintf(rm, sizeof rm, "rm -rf %s %s %s %s %s/nan.safetensors", tunes, gen, data, log, dir);
+    if (system(rm) != 0) printf("could not clean up\n");
+    unlink(ckpt);
 
     unlink(mid);
     unlink(bad);

@@ -96,6 +96,8 @@ typedef struct cdz_build_params {
     int style;             /* >= 0: put the codec's style token `style` first in every sequence */
     double eval_fraction;  /* files whose content hash falls below it go to the eval split */
     int split_from_path;   /* use the corpus's own split: a folder named test/ -> test, valid/ or eval/ -> eval */
+    int program_min, program_max; /* keep only non-drum notes of these programs (0, 127: all) */
+    int single_tempo;      /* read every file at its first tempo (see cdz_score_single_tempo) */
     int threads;           /* workers (1 or more) */
     /* Called from the calling thread as files finish (may be NULL). */
     void (*progress)(void *ctx, size_t done, size_t total);

@@ -173,6 +173,12 @@ cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err);
 /* Moves every non-drum note by `semitones`; fails with CDZ_ERR_RANGE, changing nothing, if a note
  * would leave [0, 127]. */
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);
+/* Drops the non-drum notes whose program is outside [lo, hi]. */
+void cdz_score_keep_programs(cdz_score *s, int lo, int hi);
+/* Keeps only the first tempo (moved to tick 0) and recomputes the seconds. Ticks do not change, so
+ * quantization per quarter gives the same steps; it keeps melody extraction, which splits where the
+ * tempo changes, from cutting a piece whose tempo map follows a performance beat by beat. */
+cdz_status cdz_score_single_tempo(cdz_score *s, cdz_error *err);
 /* A new score with what lies in [start, end) moved to start at 0: notes that start inside (ends cut at
  * `end`, as Magenta's extract_subsequence does), the tempo, time and key signature in force at `start`
  * and those inside, controls and bends inside. The slice ends at `end` or at the score's end if sooner. */

@@ -17,6 +17,9 @@ static const char DATASET_USAGE[] =
     "      --style K             put style token K first in every sequence (multitrack: 0-31)\n"
     "      --eval-fraction F     put files whose content hash falls below F in the eval split\n"
     "      --split-from-path     use the corpus's split: folders test/ -> test, valid/ or eval/ -> eval\n"
+    "      --programs A:B        keep only notes of General MIDI programs A to B (0-127; drums stay)\n"
+    "      --one-tempo           read each file at its first tempo (for files with a tempo per beat, whose\n"
+    "                            melodies would otherwise be cut at every tempo change)\n"
     "      --threads N           workers (default 2)\n"
     "  info FILE.cdz [--json]    counts by split, a length histogram and token frequencies\n";
 
@@ -116,6 +119,13 @@ static int cmd_build(int argc, char **argv) {
                 return app_usage_error(DATASET_USAGE, "--style needs a number >= 0, not '%s'", argv[i]);
             }
             p.style = (int)k;
+        } else if (strcmp(a, "--programs") == 0 && v) {
+            if (!parse_range(argv[++i], &p.program_min, &p.program_max) || p.program_min < 0) {
+                free(inputs);
+                return app_usage_error(DATASET_USAGE, "--programs needs A:B with 0 <= A <= B <= 127, not '%s'", argv[i]);
+            }
+        } else if (strcmp(a, "--one-tempo") == 0) {
+            p.single_tempo = 1;
         } else if (strcmp(a, "--split-from-path") == 0) {
             p.split_from_path = 1;
         } else if (strcmp(a, "--threads") == 0 && v) {

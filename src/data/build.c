@@ -12,6 +12,7 @@ cdz_build_params cdz_build_default_params(void) {
     memset(&p, 0, sizeof p);
     p.threads = 2;
     p.style = -1;
+    p.program_max = 127;
     return p;
 }
 
@@ -70,7 +71,7 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
     size_t len = 0;
     cdz_error err = {0};
     cdz_midi m;
-    cdz_score s;
+    cdz_score s = {0};
     if (p->codec->encode_corpus && !is_midi_name(path)) {
         r->status = p->codec->encode_corpus(path, r->tokens, &r->stats, &err);
         /* reading errors already name the file; encoding errors do not */
@@ -92,8 +93,12 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
         r->status = cdz_score_from_midi(&s, &m, &err);
         cdz_midi_free(&m);
     }
+    if (r->status == CDZ_OK && p->single_tempo) r->status = cdz_score_single_tempo(&s, &err);
+    if (r->status == CDZ_OK && (p->program_min > 0 || p->program_max < 127))
+        cdz_score_keep_programs(&s, p->program_min, p->program_max);
     if (r->status != CDZ_OK) {
         snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        cdz_score_free(&s);
         return;
     }
     static const double as_is = 1.0;

@@ -13,6 +13,7 @@
  * Forward is a flat list of layer calls; backward is the same list reversed (STYLE.md). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cadenza/codec.h"
@@ -195,16 +196,25 @@ static char *config_json(const cdz_model *m) {
     return s;
 }
 
-/* Weights uniform in +-1/sqrt(fan-in) (PyTorch's LSTM and Linear); biases zero except the LSTM
- * forget gates at 1 (TensorFlow's BasicLSTMCell forget_bias, which Magenta uses); embeddings with
- * unit variance. */
+/* Glorot (Xavier) uniform weights, TensorFlow's default and so Magenta's: +-sqrt(6 / (fan_in +
+ * fan_out)), with an LSTM's input and recurrent matrices counted as the one kernel TensorFlow keeps
+ * ([C + H, 4H]) and a vector's fans both its length. Biases zero except the LSTM forget gates at 1
+ * (BasicLSTMCell's forget_bias); embeddings with unit variance. (PyTorch's smaller +-1/sqrt(fan_in)
+ * shrinks the signal through each of attention_rnn's extra projections, and training stalls at the
+ * unigram loss for hundreds of steps.) */
 static void init_params(cdz_model *m, cdz_rng *rng) {
     const mrnn *r = m->impl;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const cdz_tensor_info *t = &m->tensors[i];
         float *p = m->params + t->offset;
         int is_bias = strstr(t->name, "bias") != NULL;
-        double bound = t->ndim == 2 ? 1.0 / sqrt((double)t->shape[1]) : 1.0 / sqrt((double)r->H);
+        double fan_out = (double)t->shape[0], fan_in = t->ndim == 2 ? (double)t->shape[1] : (double)t->shape[0];
+        if (strncmp(t->name, "lstm.", 5) == 0 && t->ndim == 2) {
+            /* [C + H, 4H]: C is the input width of this layer */
+            int layer = atoi(t->name + 5);
+            fan_in = (double)((layer == 0 ? r->C : r->H) + r->H);
+        }
+        double bound = sqrt(6.0 / (fan_in + fan_out));
         if (strcmp(t->name, "embedding.weight") == 0) bound = sqrt(3.0);
         for (size_t k = 0; k < t->numel; k++) p[k] = is_bias ? 0.0f : (float)((2 * cdz_rng_uniform(rng) - 1) * bound);
         if (is_bias && strncmp(t->name, "lstm.", 5) == 0)
@@ -379,7 +389,8 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
                 if (p[v] > p[best]) best = v;
             stats->correct += best == r->targets[i];
             stats->tokens++;
-            stats->loss_sum -= log(p[r->targets[i]] > 1e-30f ? p[r->targets[i]] : 1e-30f);
+            float pt = p[r->targets[i]];
+            stats->loss_sum -= log(pt > 1e-30f || isnan(pt) ? pt : 1e-30f);
         }
     }
     if (pass != CDZ_TRAIN) return CDZ_OK;

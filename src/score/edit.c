@@ -226,6 +226,22 @@ cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err) {
     return CDZ_OK;
 }
 
+/* ---- selection ---- */
+
+void cdz_score_keep_programs(cdz_score *s, int lo, int hi) {
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_notes; i++)
+        if (s->notes[i].is_drum || (s->notes[i].program >= lo && s->notes[i].program <= hi)) s->notes[k++] = s->notes[i];
+    s->n_notes = k; /* order is kept, so the list stays sorted */
+}
+
+cdz_status cdz_score_single_tempo(cdz_score *s, cdz_error *err) {
+    if (s->n_tempos <= 1) return CDZ_OK;
+    s->n_tempos = 1;
+    s->tempos[0].tick = 0;
+    return cdz_score_finish(s, err);
+}
+
 /* ---- slicing ---- */
 
 /* Copies the timed items of one list that lie in [start, end) (and, if `carry`, the last one before

@@ -124,7 +124,10 @@ float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t
         for (int v = 0; v < V; v++) sum += p[v] = expf(l[v] - max); /* shifted by the max: no overflow */
         float inv = (float)(1.0 / sum);
         for (int v = 0; v < V; v++) p[v] *= inv;
-        if (targets[n] != CDZ_IGNORE_TARGET) loss -= log(p[targets[n]] > 1e-30f ? p[targets[n]] : 1e-30f);
+        if (targets[n] != CDZ_IGNORE_TARGET) { /* a NaN stays NaN: the trainer must see it */
+            float pt = p[targets[n]];
+            loss -= log(pt > 1e-30f || isnan(pt) ? pt : 1e-30f);
+        }
     }
     int count = counted(targets, N);
     return count ? (float)(loss / count) : 0.0f;
