@@ -14,7 +14,11 @@ static const char EVAL_USAGE[] =
     "      the model's mean loss over every sequence of the split (default eval), each read from its start\n"
     "      in windows of --max-len tokens (default 1024)\n"
     "  ngram --data FILE.cdz --order 1|2 [--smoothing K] [--split ...] [--json]\n"
-    "      a unigram or bigram baseline fitted on the train split (add-K smoothing, default 0.1)\n";
+    "      a unigram or bigram baseline fitted on the train split (add-K smoothing, default 0.1)\n"
+    "  melodies --generated DIR --reference DIR [--key NOTE] [--skip-steps N] [--json]\n"
+    "      generated melodies against a corpus: share of notes in the key (--key C, G, Bb, ...: the primer's\n"
+    "      major key for generated files; the reference uses each melody's own), note-length and interval\n"
+    "      histograms and their overlap; --skip-steps leaves out each generated file's primer\n";
 
 static int parse_split(const char *s, cdz_split *out) {
     if (strcmp(s, "train") == 0) *out = CDZ_SPLIT_TRAIN;
@@ -138,6 +142,114 @@ static int eval_ngram(int argc, char **argv) {
     return rc;
 }
 
+static int parse_key(const char *s) {
+    static const char *const names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+    static const char *const alt[12] = {"", "Db", "", "D#", "", "", "Gb", "", "G#", "", "A#", ""};
+    for (int k = 0; k < 12; k++)
+        if (strcmp(s, names[k]) == 0 || strcmp(s, alt[k]) == 0) return k;
+    return strcmp(s, "auto") == 0 ? -1 : -2;
+}
+
+/* Adds every melody of every MIDI file under `root` (the first `skip` steps of each left out). */
+static int collect(const char *root, int generated, size_t skip, int key, cdz_melody_stats *st, size_t *files) {
+    char **paths = NULL;
+    size_t n = 0;
+    cdz_error err = {0};
+    if (cdz_file_list(root, ".mid,.midi", &paths, &n, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return 0;
+    }
+    cdz_melody_params p = cdz_melody_default_params();
+    if (generated) /* a generated file is one melody, however short: take it whole */
+        p.min_bars = 0, p.min_unique_pitches = 1, p.keep_highest = 1, p.gap_bars = 1e6, p.max_steps = 0;
+    for (size_t i = 0; i < n; i++) {
+        cdz_score s;
+        cdz_melody *mel = NULL;
+        size_t k = 0;
+        cdz_extract_stats es = {0};
+        if (cdz_score_read_file(&s, paths[i], &err) != CDZ_OK) {
+            fprintf(stderr, "skipped: %s\n", err.msg);
+            continue;
+        }
+        if (cdz_extract_melodies(&s, &p, &mel, &k, &es, &err) == CDZ_OK) {
+            for (size_t j = 0; j < k; j++) cdz_melody_stats_add(st, mel[j].events, mel[j].n_steps, generated ? skip : 0, key);
+            cdz_melodies_free(mel, k);
+            (*files)++;
+        }
+        cdz_score_free(&s);
+    }
+    cdz_file_list_free(paths, n);
+    return 1;
+}
+
+static void print_hist(const char *name, const int64_t *h, size_t n, int64_t total, int first, int json) {
+    if (json) {
+        printf(",\"%s\":[", name);
+        for (size_t i = 0; i < n; i++) printf("%s%.5f", i ? "," : "", total ? (double)h[i] / (double)total : 0.0);
+        printf("]");
+        return;
+    }
+    printf("  %-10s", name);
+    for (size_t i = 0; i < n; i++) printf(" %3d:%4.1f", first + (int)i, total ? 100.0 * (double)h[i] / (double)total : 0.0);
+    printf("\n");
+}
+
+static int eval_melodies(int argc, char **argv) {
+    const char *gen = NULL, *ref = NULL;
+    int key = -1, json = 0;
+    long long skip = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (app_is_help(a)) {
+            fputs(EVAL_USAGE, stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if (!v) return app_usage_error(EVAL_USAGE, "unexpected argument '%s'", a);
+        i++;
+        if (strcmp(a, "--generated") == 0) gen = v;
+        else if (strcmp(a, "--reference") == 0) ref = v;
+        else if (strcmp(a, "--key") == 0 && (key = parse_key(v)) >= -1) continue;
+        else if (strcmp(a, "--skip-steps") == 0 && app_parse_long(v, 0, 1 << 20, &skip)) continue;
+        else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
+    }
+    if (!gen || !ref) return app_usage_error(EVAL_USAGE, "eval melodies needs --generated DIR and --reference DIR");
+    cdz_melody_stats g, r;
+    memset(&g, 0, sizeof g);
+    memset(&r, 0, sizeof r);
+    size_t gf = 0, rf = 0;
+    if (!collect(gen, 1, (size_t)skip, key, &g, &gf) || !collect(ref, 0, 0, -1, &r, &rf)) return EXIT_FAIL;
+    if (!g.notes || !r.notes) {
+        app_error("%s: no notes found", !g.notes ? gen : ref);
+        return EXIT_FAIL;
+    }
+    double lo = cdz_histogram_overlap(g.length, r.length, CDZ_STATS_MAX_LENGTH + 1);
+    double io = cdz_histogram_overlap(g.interval, r.interval, 2 * CDZ_STATS_MAX_INTERVAL + 1);
+    const cdz_melody_stats *sets[2] = {&g, &r};
+    const char *names[2] = {"generated", "reference"};
+    size_t files[2] = {gf, rf};
+    for (int i = 0; i < 2; i++) {
+        const cdz_melody_stats *s = sets[i];
+        if (json) {
+            printf("{\"set\":\"%s\",\"files\":%zu,\"melodies\":%lld,\"notes\":%lld,\"in_key\":%.5f", names[i], files[i],
+                   (long long)s->melodies, (long long)s->notes, (double)s->in_key / (double)s->notes);
+        } else {
+            printf("%s: %zu files, %lld melodies, %lld notes, %.1f%% in key (%s)\n", names[i], files[i],
+                   (long long)s->melodies, (long long)s->notes, 100.0 * (double)s->in_key / (double)s->notes,
+                   i == 0 && key >= 0 ? "the given key" : "each melody's own major key");
+        }
+        print_hist("length", s->length, CDZ_STATS_MAX_LENGTH + 1, s->notes, 1, json);
+        print_hist("interval", s->interval, 2 * CDZ_STATS_MAX_INTERVAL + 1, s->intervals, -CDZ_STATS_MAX_INTERVAL, json);
+        if (json) printf("}\n");
+    }
+    if (json) printf("{\"length_overlap\":%.5f,\"interval_overlap\":%.5f}\n", lo, io);
+    else printf("overlap with the reference: note lengths %.3f, intervals %.3f (1 = the same distribution)\n", lo, io);
+    return EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (argc < 1) return app_usage_error(EVAL_USAGE, "which evaluation?");
     if (app_is_help(argv[0])) {
@@ -146,5 +258,6 @@ int cmd_eval(int argc, char **argv) {
     }
     if (strcmp(argv[0], "loss") == 0) return eval_loss(argc - 1, argv + 1);
     if (strcmp(argv[0], "ngram") == 0) return eval_ngram(argc - 1, argv + 1);
+    if (strcmp(argv[0], "melodies") == 0) return eval_melodies(argc - 1, argv + 1);
     return app_usage_error(EVAL_USAGE, "unknown evaluation '%s'", argv[0]);
 }
