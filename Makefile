@@ -99,9 +99,12 @@ check: all $(TESTS) $(BUILD)/fuzz/replay_midi
 	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval
 	@sh tests/run.sh $(BUILD)
 
+# The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a
+# primer, written to generated/.
 demo: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/cadenza demo --out demo.mid
+	./$(BUILD)/cadenza generate --primer-pitches "60,-2,-2,-2,62,-2,64,-2,65,-2,-2,-2,67,-2,-2,-2" --bars 8 \
+	    --num-outputs 3 --seed 1 --out-dir generated
 
 # libFuzzer needs clang; the same target source also builds the plain replay main above.
 fuzz:
@@ -112,6 +115,7 @@ fuzz:
 	    -artifact_prefix=build/fuzz/found/ build/fuzz/work tests/fuzz/corpus
 
 bench: all $(BENCHES)
+	@sh scripts/deps.sh bench
 	sh bench/run.sh $(BUILD)
 
 clean:

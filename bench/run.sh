@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs cadenza's benchmarks side by side with their references, in one run on one machine:
-#   MIDI parsing: bench_midi (cadenza) and @tonejs/midi in Node on the same files, same order.
+#   MIDI parsing: bench_midi (cadenza) and @tonejs/midi in Node on the same files, same order;
+#   datasets against @magenta/music; model training and generation against PyTorch (torch_reference.py).
 # Usage: sh bench/run.sh [BUILD_DIR]   (from the repository root; data from $CADENZA_DATA or ../shared/data)
 set -eu
 build=${1:-build}
@@ -45,4 +46,21 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
         sed -E 's/.* ([0-9]+) tokens\/s.*/\1/')
     mm=$(printf '%s' "$mm_json" | sed -E 's/.*"tokens_per_s":([0-9.]+).*/\1/')
     echo "ratio (tokens/s, one thread each, ASAP performances): cadenza / @magenta/music = $(awk "BEGIN{printf \"%.1f\", $cz / $mm}")"
+fi
+
+# ---- neural networks: training and batch-1 generation tokens/s, cadenza and PyTorch (Debian's
+# python3-torch on the CPU, 2 threads), the same configurations (../shared/docs/BENCHMARKS.md).
+echo
+echo "== models: cadenza bench and ../shared/bench/torch_reference.py, same machine, same run"
+ref=../shared/bench/torch_reference.py
+"$build/cadenza" bench --config melody_rnn,attention_rnn --json | tee "$tmp/cadenza_nn.json"
+if [ -f "$ref" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+    /usr/bin/python3 "$ref" --device cpu --threads 2 --configs melody_rnn 2>/dev/null | grep '^{' | tee "$tmp/torch_nn.json"
+    for what in train gen; do
+        c=$(grep "\"config\":\"melody_rnn\",\"what\":\"$what\"" "$tmp/cadenza_nn.json" | sed -E 's/.*"tokens_per_s":([0-9.]+).*/\1/')
+        t=$(grep "\"what\": \"$what\"" "$tmp/torch_nn.json" | sed -E 's/.*"tokens_per_s": ([0-9.]+).*/\1/')
+        echo "ratio (melody_rnn $what tokens/s): cadenza / PyTorch = $(awk "BEGIN{printf \"%.2f\", $c / $t}")"
+    done
+else
+    echo "bench: no PyTorch reference (apt-get install python3-torch, and ../shared/bench/torch_reference.py)"
 fi
