@@ -138,6 +138,73 @@ void cdz_adamw_step(float *params, const float *grads, float *m, float *v, size_
  * max_norm / (norm + 1e-6) when over). Returns the norm before clipping. */
 float cdz_clip_grad_norm(float *grads, size_t n, float max_norm);
 
+/* ---- transformer layers (Music Transformer, GPT-style) ---- */
+
+/* Layer norm over the last dimension (PyTorch nn.LayerNorm, eps 1e-5, biased variance):
+ *   y (N, C) = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + 1e-5)
+ * mean, rstd (N) are saved for backward; w, b (C). */
+void cdz_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+                           int C);
+/* dx (N, C) += ..., dw (C) += sum over rows of dy * xhat, db (C) += sum over rows of dy. */
+void cdz_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+                            const float *rstd, const float *w, int N, int C);
+
+/* Exact GELU (PyTorch F.gelu's default): y = 0.5 x (1 + erf(x / sqrt 2)), n elements; y may be x. */
+void cdz_gelu_forward(float *y, const float *x, size_t n);
+/* dx += dy * (Phi(x) + x phi(x)), from the forward's input x. */
+void cdz_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+/* y = max(x, 0); y may be x. */
+void cdz_relu_forward(float *y, const float *x, size_t n);
+/* dx += dy where x > 0 (the gradient at 0 is 0, as PyTorch). */
+void cdz_relu_backward(float *dx, const float *dy, const float *x, size_t n);
+
+/* Causal multi-head self-attention, the core between the caller's QKV projection and its output
+ * projection, over B sequences of T steps, NH heads of size D = C / NH:
+ *   qkv (B, T, 3C): PyTorch's qkv.view(B, T, 3, NH, D), the q block, then k, then v, heads-major
+ *   logits[b,h,i,j] = (q_i . k_j + S_rel[i][j]) / sqrt(D)   for keys j <= i (the causal mask)
+ *   att (B, NH, T, T) = softmax over j (row max subtracted); masked entries are exactly 0; saved
+ *   y (B, T, C) = att @ v, heads concatenated (a.transpose(1, 2).reshape(B, T, C))
+ * Absolute mode: er = NULL, S_rel = 0 (the model adds positions to its embeddings); R is ignored.
+ * Relative mode (Huang et al., "Music Transformer", ICLR 2019, section 3.4.1): er (NH, R, D) holds
+ * one embedding per head and distance, row R-1 for distance 0, row R-1-k for distance k, and
+ *   S_rel[i][j] = q_i . er[R-1-min(i-j, R-1)]
+ * computed as QEr = q er^T then the paper's skew (an index remapping, no T x T x D tensor). When
+ * T > R, distances beyond R-1 share row 0, the largest distance (clipped, as Shaw et al. 2018): R is
+ * the "maximum relative distance". With T <= R this is the reference's er[:, R-T:] with the skew.
+ * scratch: cdz_self_attention_scratch_floats(T, R) floats (R = 0 for absolute mode), for forward and
+ * backward; the forward needs none in absolute mode (may be NULL). */
+size_t cdz_self_attention_scratch_floats(int T, int R);
+void cdz_self_attention_forward(float *y, float *att, float *scratch, const float *qkv, const float *er, int B, int T,
+                                int C, int NH, int R);
+/* From dy (B, T, C): dqkv (B, T, 3C) += the gradients of q, k and v (same layout as qkv); der (NH, R,
+ * D) += the gradient of er (relative mode; may be NULL in absolute mode). */
+void cdz_self_attention_backward(float *dqkv, float *der, float *scratch, const float *dy, const float *att,
+                                 const float *qkv, const float *er, int B, int T, int C, int NH, int R);
+
+/* One step of the self-attention above for generation, B rows: the new token's qkv (B, 3C) at
+ * position pos (0-based) writes its k and v into k_cache, v_cache (B, NH, S_max, D) at index pos, and
+ *   y (B, C) = softmax_j((q . k_j + q . er[R-1-min(pos-j, R-1)]) / sqrt(D)) v_j   over j = 0 .. pos
+ * the same as row pos of cdz_self_attention_forward over the whole sequence (clipped the same way);
+ * er = NULL for absolute mode. pos < S_max. scratch: cdz_self_attention_step_scratch_floats. */
+size_t cdz_self_attention_step_scratch_floats(int S_max, int R);
+void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
+                             int pos, int B, int C, int NH, int R, int S_max);
+
+/* Encoder-decoder cross-attention core, NH heads of size D = C / NH, no causal mask, no relative term:
+ *   q (B, Tq, C) heads-major; kv (B, Tk, 2C): the k block, then v, heads-major
+ *   att (B, NH, Tq, Tk) = softmax_j(q_i . k_j / sqrt(D)) over the keys with key_mask[b, j] != 0
+ *   y (B, Tq, C) = att @ v
+ * key_mask (B, Tk), 1 = keep (0 for padded encoder steps), or NULL for all keys; masked entries are
+ * exactly 0, and a row with every key masked gets all zeros (y = 0). For decoding one step at a time,
+ * call it with Tq = 1. */
+void cdz_cross_attention_forward(float *y, float *att, const float *q, const float *kv, const uint8_t *key_mask, int B,
+                                 int Tq, int Tk, int C, int NH);
+/* From dy (B, Tq, C): dq (B, Tq, C) += ..., dkv (B, Tk, 2C) += ... (the mask acts through att).
+ * scratch: cdz_cross_attention_scratch_floats(Tq, Tk) floats. */
+size_t cdz_cross_attention_scratch_floats(int Tq, int Tk);
+void cdz_cross_attention_backward(float *dq, float *dkv, float *scratch, const float *dy, const float *att,
+                                  const float *q, const float *kv, int B, int Tq, int Tk, int C, int NH);
+
 #ifdef __cplusplus
 }
 #endif
