@@ -96,6 +96,7 @@ struct cdz_model {
 /* The kinds cadenza knows. */
 const cdz_model_kind *cdz_model_kind_find(const char *name);
 extern const cdz_model_kind cdz_melody_rnn;
+extern const cdz_model_kind cdz_music_transformer;
 
 /* Builds kind `kind` with its named config `config` (e.g. "melody_rnn", "attention_rnn"). */
 cdz_status cdz_model_create(cdz_model *m, const char *kind, const char *config, cdz_error *err);

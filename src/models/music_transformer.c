@@ -1,0 +1,611 @@
+/* Music Transformer (Huang et al., "Music Transformer", ICLR 2019): a decoder-only transformer over
+ * event tokens, pre-norm (GPT-2 style), with relative attention (section 3.4.1, the skewing trick, in
+ * cdz_self_attention_forward) or learned absolute positions, GELU or ReLU feed-forward layers, and
+ * dropout (PyTorch style: the probability of dropping) on the embeddings, after each attention
+ * projection and after each feed-forward layer. The shape and names follow
+ * ../shared/bench/torch_reference.py (class Block and Transformer):
+ *
+ *   x = dropout(embedding[tokens] (+ position[0 .. T)))
+ *   per block:  x += dropout(proj(attention(qkv(ln1(x)))))
+ *               x += dropout(ff2(act(ff1(ln2(x)))))
+ *   logits = output(ln_f(x))
+ *
+ * Promises: the forward pass is a flat list of layer calls and the backward pass the same list
+ * reversed (STYLE.md); a window reads only its own tokens (positions 0 .. T-1 of the window, so a
+ * window's loss does not depend on where it starts in its sequence); shorter windows are padded after
+ * their end, which causal attention keeps from touching the real positions; step-wise generation with
+ * a key/value cache per row gives the full forward pass's logits. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cadenza/codec.h"
+#include "cadenza/model.h"
+#include "cadenza/nn.h"
+
+enum { MAX_LAYERS = 64, MAX_LEN = 1 << 15 };
+
+/* Offsets of one block's tensors into params / grads. */
+typedef struct block_off {
+    size_t ln1_w, ln1_b, qkv_w, qkv_b, er, proj_w, proj_b, ln2_w, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
+} block_off;
+
+/* One block's saved activations for a batch of N = B * T rows (slices of mt.buf). */
+typedef struct block_acts {
+    float *x;               /* (N, C) the block's input (the residual stream) */
+    float *ln1, *m1, *r1;   /* (N, C), (N), (N) */
+    float *qkv;             /* (N, 3C) */
+    float *att;             /* (B, NH, T, T) */
+    float *ay;              /* (N, C) attention output, before the projection */
+    float *xm;              /* (N, C) the residual stream after the attention half */
+    float *ln2, *m2, *r2;   /* (N, C), (N), (N) */
+    float *ff1, *act;       /* (N, F) before and after the activation */
+    uint8_t *drop1, *drop2; /* (N, C) dropout masks after the projection and after ff2 */
+} block_acts;
+
+typedef struct mt {
+    int V, C, NH, F, L, max_len, R; /* R: relative distances (0 in absolute mode) */
+    int relative, gelu;
+    float dropout;                  /* probability of dropping in training */
+    size_t off_emb, off_pos, off_lnf_w, off_lnf_b, off_out_w, off_out_b;
+    block_off off[MAX_LAYERS];
+    /* activations for up to cap_B windows of cap_T steps */
+    int cap_T, cap_B;
+    float *buf;
+    uint8_t *masks;
+    uint16_t *tokens, *targets;   /* (N) */
+    block_acts acts[MAX_LAYERS];
+    uint8_t *drop0;               /* (N, C) embedding dropout mask */
+    float *xf, *lnf, *mf, *rf;    /* (N, C) the last block's output, ln_f of it, (N), (N) */
+    float *logits, *probs;        /* (N, V) */
+    float *tmp;                   /* (N, C) a forward temporary, then backward's */
+    float *dx, *da, *db;          /* (N, C) backward: the residual stream's gradient and two more */
+    float *dwide;                 /* (N, max(3C, 2F)) backward: dqkv, or d(act) and d(ff1) */
+    float *dlogits;               /* (N, V) */
+    float *scratch;               /* cdz_self_attention_scratch_floats(cap_T, R) */
+    /* generation scratch for up to step_B rows */
+    int step_B;
+    float *step_buf;
+} mt;
+
+/* ---- configs ---- */
+
+static const char *const CONFIG_NAMES[] = {"mt_small", "mt_base", "gpt_base", "jsb_relative", "jsb_absolute",
+                                           "perf_small", "tiny", NULL};
+
+static const char *named_config(const char *name) {
+    /* The benchmark shapes of ../shared/docs/BENCHMARKS.md (mt_small, mt_base, gpt_base); the
+     * reference trains them without dropout, cadenza's named configs carry the dropout one trains
+     * with. */
+    if (strcmp(name, "mt_small") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"mt_small\",\"codec\":\"performance\","
+               "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":1024,"
+               "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":1024,\"lr\":0.0003,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
+    if (strcmp(name, "mt_base") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"mt_base\",\"codec\":\"performance\","
+               "\"attention\":\"relative\",\"layers\":6,\"d_model\":512,\"heads\":8,\"d_ff\":2048,\"max_len\":2048,"
+               "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.0003,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
+    /* MuseNet-style: absolute positions over a 1024-token vocabulary of no codec (benchmarks only) */
+    if (strcmp(name, "gpt_base") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"gpt_base\",\"codec\":\"none\",\"vocab\":1024,"
+               "\"attention\":\"absolute\",\"layers\":6,\"d_model\":512,\"heads\":8,\"d_ff\":2048,\"max_len\":2048,"
+               "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.0003,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
+    /* JSB Chorales, the protocol of ../shared/bench/jsb_reference.py (chorales up to 2049 tokens) */
+    if (strcmp(name, "jsb_relative") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_relative\",\"codec\":\"chorale\","
+               "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":2048,"
+               "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":512,\"lr\":0.0003,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":500}";
+    if (strcmp(name, "jsb_absolute") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_absolute\",\"codec\":\"chorale\","
+               "\"attention\":\"absolute\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":2048,"
+               "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":512,\"lr\":0.0003,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":500}";
+    if (strcmp(name, "perf_small") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"perf_small\",\"codec\":\"performance\","
+               "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":4,\"d_ff\":1024,\"max_len\":2048,"
+               "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":512,\"lr\":0.0003,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
+    /* For tests: the full structure at a size whose gradients can be checked numerically. */
+    if (strcmp(name, "tiny") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"tiny\",\"codec\":\"chorale\","
+               "\"attention\":\"relative\",\"layers\":2,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":64,"
+               "\"activation\":\"gelu\",\"dropout\":0,\"batch\":4,\"seq\":24,\"lr\":0.003,\"clip\":1,"
+               "\"weight_decay\":0,\"warmup_steps\":0}";
+    return NULL;
+}
+
+static cdz_status get_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
+                          const char *what, cdz_error *err) {
+    int64_t v;
+    cdz_status st = cdz_json_get_int(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (v < lo || v > hi)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: %s = %lld is outside %lld..%lld", what,
+                             key, (long long)v, (long long)lo, (long long)hi);
+    *out = (int)v;
+    return CDZ_OK;
+}
+
+static cdz_status get_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
+                            const char *what, cdz_error *err) {
+    double v;
+    cdz_status st = cdz_json_get_number(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (!(v >= lo && v <= hi))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: %s = %g is outside %g..%g", what, key, v,
+                             lo, hi);
+    *out = (float)v;
+    return CDZ_OK;
+}
+
+/* A string key that must be one of two values: *out = 0 for a (or absent: dflt), 1 for b. */
+static cdz_status get_choice(const cdz_json *c, const char *key, const char *a, const char *b, int dflt, int *out,
+                             const char *what, cdz_error *err) {
+    const cdz_json *v = cdz_json_get(c, key);
+    if (!v) {
+        *out = dflt;
+        return CDZ_OK;
+    }
+    if (v->type == CDZ_JSON_STRING && strcmp(v->string, a) == 0) *out = 0;
+    else if (v->type == CDZ_JSON_STRING && strcmp(v->string, b) == 0) *out = 1;
+    else
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: %s must be \"%s\" or \"%s\"%s%s%s", what,
+                             key, a, b, v->type == CDZ_JSON_STRING ? " (not \"" : "",
+                             v->type == CDZ_JSON_STRING ? v->string : "", v->type == CDZ_JSON_STRING ? "\")" : "");
+    return CDZ_OK;
+}
+
+static cdz_status add(cdz_model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                      cdz_error *err) {
+    int64_t shape[3] = {d0, d1, d2};
+    *off = m->n_params;
+    return cdz_model_add_tensor(m, name, ndim, shape, err);
+}
+
+static cdz_status layout(cdz_model *m, mt *t, cdz_error *err) {
+    const int C = t->C, F = t->F;
+    cdz_status st = add(m, &t->off_emb, "embedding.weight", 2, t->V, C, 0, err);
+    if (st == CDZ_OK && !t->relative) st = add(m, &t->off_pos, "position.weight", 2, t->max_len, C, 0, err);
+    for (int l = 0; l < t->L && st == CDZ_OK; l++) {
+        block_off *o = &t->off[l];
+        struct {
+            size_t *off;
+            const char *name;
+            int ndim;
+            int64_t d0, d1, d2;
+        } ts[] = {
+            {&o->ln1_w, "ln1.weight", 1, C, 0, 0},   {&o->ln1_b, "ln1.bias", 1, C, 0, 0},
+            {&o->qkv_w, "qkv.weight", 2, 3 * C, C, 0}, {&o->qkv_b, "qkv.bias", 1, 3 * C, 0, 0},
+            {&o->er, "er", 3, t->NH, t->R, C / t->NH}, {&o->proj_w, "proj.weight", 2, C, C, 0},
+            {&o->proj_b, "proj.bias", 1, C, 0, 0},   {&o->ln2_w, "ln2.weight", 1, C, 0, 0},
+            {&o->ln2_b, "ln2.bias", 1, C, 0, 0},     {&o->ff1_w, "ff1.weight", 2, F, C, 0},
+            {&o->ff1_b, "ff1.bias", 1, F, 0, 0},     {&o->ff2_w, "ff2.weight", 2, C, F, 0},
+            {&o->ff2_b, "ff2.bias", 1, C, 0, 0},
+        };
+        for (size_t i = 0; i < sizeof ts / sizeof *ts && st == CDZ_OK; i++) {
+            if (ts[i].off == &o->er && !t->relative) continue;
+            char name[48];
+            snprintf(name, sizeof name, "blocks.%d.%s", l, ts[i].name);
+            st = add(m, ts[i].off, name, ts[i].ndim, ts[i].d0, ts[i].d1, ts[i].d2, err);
+        }
+    }
+    if (st == CDZ_OK) st = add(m, &t->off_lnf_w, "ln_f.weight", 1, C, 0, 0, err);
+    if (st == CDZ_OK) st = add(m, &t->off_lnf_b, "ln_f.bias", 1, C, 0, 0, err);
+    if (st == CDZ_OK) st = add(m, &t->off_out_w, "output.weight", 2, t->V, C, 0, err);
+    if (st == CDZ_OK) st = add(m, &t->off_out_b, "output.bias", 1, t->V, 0, 0, err);
+    return st;
+}
+
+static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what, cdz_error *err) {
+    mt *t = cdz_calloc(1, sizeof *t);
+    if (!t) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    m->impl = t;
+    const char *codec = cdz_json_get_string(c, "codec", "performance");
+    int has_vocab = cdz_json_get(c, "vocab") != NULL;
+    cdz_status st = CDZ_OK;
+    if (strcmp(codec, "none") == 0) {
+        /* tokens of no codec (benchmarks): the vocabulary must be given; below 0xFFFF, the ignored target */
+        if (!has_vocab)
+            return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: codec \"none\" needs a \"vocab\"", what);
+        st = get_int(c, "vocab", 0, 2, CDZ_IGNORE_TARGET, &t->V, what, err);
+        if (st != CDZ_OK) return st;
+    } else {
+        const cdz_codec *cd = cdz_codec_find(codec);
+        if (!cd || cd->vocab_size >= CDZ_IGNORE_TARGET)
+            return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: unknown or unsuitable codec '%s'", what,
+                                 codec);
+        if (has_vocab)
+            return cdz_error_set(err, CDZ_ERR_FORMAT,
+                                 "%s: music_transformer config: \"vocab\" is given by codec '%s' (%u tokens); an explicit "
+                                 "vocab goes only with codec \"none\"",
+                                 what, codec, cd->vocab_size);
+        t->V = (int)cd->vocab_size;
+    }
+    snprintf(m->codec, sizeof m->codec, "%s", codec);
+    m->vocab = (uint32_t)t->V;
+    int absolute = 0;
+    st = get_choice(c, "attention", "relative", "absolute", 0, &absolute, what, err);
+    t->relative = !absolute;
+    int relu = 0;
+    if (st == CDZ_OK) st = get_choice(c, "activation", "gelu", "relu", 0, &relu, what, err);
+    t->gelu = !relu;
+    if (st == CDZ_OK) st = get_int(c, "layers", 4, 1, MAX_LAYERS, &t->L, what, err);
+    if (st == CDZ_OK) st = get_int(c, "d_model", 256, 1, 16384, &t->C, what, err);
+    if (st == CDZ_OK) st = get_int(c, "heads", 8, 1, 1024, &t->NH, what, err);
+    if (st == CDZ_OK) st = get_int(c, "d_ff", 4 * (int64_t)t->C, 1, 65536, &t->F, what, err);
+    if (st == CDZ_OK) st = get_int(c, "max_len", 1024, 1, MAX_LEN, &t->max_len, what, err);
+    if (st == CDZ_OK && t->relative) st = get_int(c, "max_relative", t->max_len, 1, t->max_len, &t->R, what, err);
+    if (st == CDZ_OK && !t->relative && cdz_json_get(c, "max_relative"))
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: max_relative goes only with relative attention",
+                           what);
+    if (st == CDZ_OK) st = get_float(c, "dropout", 0.1, 0, 0.99, &t->dropout, what, err);
+    if (st == CDZ_OK) st = get_int(c, "batch", 8, 1, 1 << 16, &m->train.batch, what, err);
+    if (st == CDZ_OK) st = get_int(c, "seq", t->max_len, 1, t->max_len, &m->train.seq, what, err);
+    if (st == CDZ_OK) st = get_float(c, "lr", 3e-4, 0, 10, &m->train.lr, what, err);
+    if (st == CDZ_OK) st = get_float(c, "clip", 1, 0, 1e9, &m->train.clip, what, err);
+    if (st == CDZ_OK) st = get_float(c, "weight_decay", 0.01, 0, 10, &m->train.weight_decay, what, err);
+    if (st == CDZ_OK) st = get_int(c, "warmup_steps", 0, 0, 1 << 30, &m->train.warmup_steps, what, err);
+    if (st != CDZ_OK) return st;
+    if (t->C % t->NH != 0)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: heads = %d does not divide d_model = %d", what,
+                             t->NH, t->C);
+    st = layout(m, t, err);
+    if (st == CDZ_OK) st = cdz_model_alloc_params(m, err);
+    return st;
+}
+
+static char *config_json(const cdz_model *m) {
+    const mt *t = m->impl;
+    enum { SIZE = 1024 };
+    char *s = cdz_malloc(SIZE);
+    if (!s) return NULL;
+    char name[160], vocab[32] = "", rel[32] = "";
+    cdz_json_quote(name, sizeof name, m->config_name);
+    if (strcmp(m->codec, "none") == 0) snprintf(vocab, sizeof vocab, "\"vocab\":%d,", t->V);
+    if (t->relative) snprintf(rel, sizeof rel, "\"max_relative\":%d,", t->R);
+    snprintf(s, SIZE,
+             "{\"kind\":\"music_transformer\",\"config_name\":%s,\"codec\":\"%s\",%s\"attention\":\"%s\",%s"
+             "\"layers\":%d,\"d_model\":%d,\"heads\":%d,\"d_ff\":%d,\"max_len\":%d,\"activation\":\"%s\","
+             "\"dropout\":%.9g,\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,"
+             "\"warmup_steps\":%d}",
+             name, m->codec, vocab, t->relative ? "relative" : "absolute", rel, t->L, t->C, t->NH, t->F, t->max_len,
+             t->gelu ? "gelu" : "relu", t->dropout, m->train.batch, m->train.seq, m->train.lr, m->train.clip,
+             m->train.weight_decay, m->train.warmup_steps);
+    return s;
+}
+
+static double normal(cdz_rng *rng) { /* Box-Muller */
+    double u = cdz_rng_uniform(rng), v = cdz_rng_uniform(rng);
+    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * 3.14159265358979323846 * v);
+}
+
+/* GPT-2's initialisation (also llm.c's): every matrix, the token and position embeddings and the
+ * relative embeddings N(0, 0.02) (the reference's er is randn * 0.02), the residual projections (proj
+ * and ff2) scaled down further by 1/sqrt(2L) so the residual stream's variance does not grow with
+ * depth; biases 0; layer norms weight 1, bias 0. (PyTorch's own defaults, which the reference keeps, give
+ * nn.Embedding unit variance, large against a 0.02-scale stream; the 0.02 scale is what transformer
+ * training recipes use.) */
+static void init_params(cdz_model *m, cdz_rng *rng) {
+    const mt *t = m->impl;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const cdz_tensor_info *ti = &m->tensors[i];
+        float *p = m->params + ti->offset;
+        const char *n = ti->name;
+        size_t len = strlen(n);
+        int is_ln = strstr(n, "ln") != NULL, is_bias = len > 5 && strcmp(n + len - 5, ".bias") == 0;
+        if (is_bias) {
+            memset(p, 0, ti->numel * sizeof *p);
+        } else if (is_ln) {
+            for (size_t k = 0; k < ti->numel; k++) p[k] = 1.0f;
+        } else {
+            double std = 0.02;
+            if (strstr(n, ".proj.weight") || strstr(n, ".ff2.weight")) std /= sqrt(2.0 * t->L);
+            for (size_t k = 0; k < ti->numel; k++) p[k] = (float)(std * normal(rng));
+        }
+    }
+}
+
+/* ---- activations ---- */
+
+static size_t wide_floats(const mt *t) { return (size_t)(3 * t->C > 2 * t->F ? 3 * t->C : 2 * t->F); }
+
+/* Floats of activations for B windows of T steps (see reserve for the slices). */
+static size_t floats_for(const mt *t, size_t T, size_t B) {
+    size_t N = T * B, C = (size_t)t->C, F = (size_t)t->F, V = (size_t)t->V;
+    size_t per_block = 6 * N * C + 4 * N + 3 * N * C + (size_t)t->NH * B * T * T + 2 * N * F;
+    return (size_t)t->L * per_block + 2 * N * C + 2 * N + 3 * N * V + 4 * N * C + N * wide_floats(t) +
+           cdz_self_attention_scratch_floats((int)T, t->R);
+}
+
+static cdz_status reserve(mt *t, int T, int B, cdz_error *err) {
+    if (T <= t->cap_T && B <= t->cap_B) return CDZ_OK;
+    if (T < t->cap_T) T = t->cap_T;
+    if (B < t->cap_B) B = t->cap_B;
+    size_t N = (size_t)T * B, C = (size_t)t->C, F = (size_t)t->F, V = (size_t)t->V, NC = N * C;
+    float *buf = cdz_calloc(floats_for(t, (size_t)T, (size_t)B), sizeof *buf);
+    uint8_t *masks = cdz_calloc((2 * (size_t)t->L + 1) * NC, 1);
+    uint16_t *tok = cdz_calloc(2 * N, sizeof *tok);
+    if (!buf || !masks || !tok) {
+        cdz_free(buf), cdz_free(masks), cdz_free(tok);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "music_transformer: out of memory for activations of %d x %d steps", B, T);
+    }
+    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->tokens);
+    t->buf = buf, t->masks = masks, t->tokens = tok, t->targets = tok + N;
+    t->cap_T = T, t->cap_B = B;
+    float *q = buf;
+    uint8_t *mk = masks;
+    t->drop0 = mk, mk += NC;
+    for (int l = 0; l < t->L; l++) {
+        block_acts *a = &t->acts[l];
+        a->x = q, q += NC;
+        a->ln1 = q, q += NC;
+        a->m1 = q, q += N;
+        a->r1 = q, q += N;
+        a->qkv = q, q += 3 * NC;
+        a->att = q, q += (size_t)t->NH * B * (size_t)T * T;
+        a->ay = q, q += NC;
+        a->xm = q, q += NC;
+        a->ln2 = q, q += NC;
+        a->m2 = q, q += N;
+        a->r2 = q, q += N;
+        a->ff1 = q, q += N * F;
+        a->act = q, q += N * F;
+        a->drop1 = mk, mk += NC;
+        a->drop2 = mk, mk += NC;
+    }
+    t->xf = q, q += NC;
+    t->lnf = q, q += NC;
+    t->mf = q, q += N;
+    t->rf = q, q += N;
+    t->logits = q, q += N * V;
+    t->probs = q, q += N * V;
+    t->dlogits = q, q += N * V;
+    t->tmp = q, q += NC;
+    t->dx = q, q += NC;
+    t->da = q, q += NC;
+    t->db = q, q += NC;
+    t->dwide = q, q += N * wide_floats(t);
+    t->scratch = q;
+    return CDZ_OK;
+}
+
+/* ---- loss ---- */
+
+/* Batch-major (B, T) inputs and targets of B windows, each window's own tokens at positions 0 ..;
+ * after a short window's end, token 0 in and ignored targets. */
+static cdz_status prepare(cdz_model *m, const cdz_window *w, int B, int T, cdz_error *err) {
+    mt *t = m->impl;
+    for (int b = 0; b < B; b++) {
+        const uint16_t *seq = w[b].seq + w[b].start;
+        for (int64_t p = 0; p < w[b].n; p++)
+            if (seq[p] >= (uint16_t)t->V)
+                return cdz_error_set(err, CDZ_ERR_FORMAT,
+                                     "token %u at position %lld is outside the model's vocabulary (%d, codec %s)", seq[p],
+                                     (long long)(w[b].start + p), t->V, m->codec);
+        for (int i = 0; i < T; i++) {
+            size_t k = (size_t)b * T + i;
+            int live = i < w[b].n - 1;
+            t->tokens[k] = live ? seq[i] : 0;
+            t->targets[k] = live ? seq[i + 1] : CDZ_IGNORE_TARGET;
+        }
+    }
+    return CDZ_OK;
+}
+
+static void activation_forward(const mt *t, float *y, const float *x, size_t n) {
+    if (t->gelu) cdz_gelu_forward(y, x, n);
+    else cdz_relu_forward(y, x, n);
+}
+
+static void activation_backward(const mt *t, float *dx, const float *dy, const float *x, size_t n) {
+    if (t->gelu) cdz_gelu_backward(dx, dy, x, n);
+    else cdz_relu_backward(dx, dy, x, n);
+}
+
+/* dx (n) = the gradient through a dropout from dy: a copy when nothing was dropped (keep 1). */
+static void dropout_grad(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep) {
+    if (keep >= 1.0f) {
+        memcpy(dx, dy, n * sizeof *dx);
+        return;
+    }
+    memset(dx, 0, n * sizeof *dx);
+    cdz_dropout_backward(dx, dy, mask, n, keep);
+}
+
+/* x (n) += y (n) */
+static void add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
+                       float *mean_loss, cdz_error *err) {
+    mt *t = m->impl;
+    if (B < 1) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: a batch needs at least one window");
+    int T = 0;
+    for (int b = 0; b < B; b++) {
+        if (w[b].n < 2 || w[b].start < 0) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: a window needs 2 tokens");
+        if (w[b].n - 1 > t->max_len)
+            return cdz_error_set(err, CDZ_ERR_ARG,
+                                 "music_transformer: a window of %lld tokens is longer than the model's max_len (%d) + 1; "
+                                 "use windows of at most %d tokens",
+                                 (long long)w[b].n, t->max_len, t->max_len + 1);
+        if (w[b].n - 1 > T) T = (int)(w[b].n - 1);
+    }
+    if ((int64_t)B * T > INT32_MAX)
+        return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: a batch of %d x %d steps is too large", B, T);
+    cdz_status st = reserve(t, T, B, err);
+    if (st == CDZ_OK) st = prepare(m, w, B, T, err);
+    if (st != CDZ_OK) return st;
+    const int C = t->C, F = t->F, V = t->V, NH = t->NH, R = t->relative ? t->R : 0, N = B * T;
+    const size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    const float *P = m->params;
+    const float keep = pass == CDZ_TRAIN ? 1.0f - t->dropout : 1.0f;
+    const int drop = keep < 1.0f;
+
+    /* forward */
+    float *x = t->L ? t->acts[0].x : t->xf;
+    cdz_embedding_forward(x, t->tokens, P + t->off_emb, N, C);
+    if (!t->relative)
+        for (int b = 0; b < B; b++) add_into(x + (size_t)b * T * C, P + t->off_pos, (size_t)T * C);
+    if (drop) cdz_dropout_forward(x, t->drop0, x, NC, keep, rng);
+    for (int l = 0; l < t->L; l++) {
+        const block_off *o = &t->off[l];
+        block_acts *a = &t->acts[l];
+        float *next = l + 1 < t->L ? t->acts[l + 1].x : t->xf;
+        cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, N, C);
+        cdz_linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, N, C, 3 * C);
+        cdz_self_attention_forward(a->ay, a->att, t->scratch, a->qkv, R ? P + o->er : NULL, B, T, C, NH, R);
+        cdz_linear_forward(t->tmp, a->ay, P + o->proj_w, P + o->proj_b, N, C, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop1, t->tmp, NC, keep, rng);
+        memcpy(a->xm, a->x, NC * sizeof *a->xm);
+        add_into(a->xm, t->tmp, NC);
+        cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, N, C);
+        cdz_linear_forward(a->ff1, a->ln2, P + o->ff1_w, P + o->ff1_b, N, C, F);
+        activation_forward(t, a->act, a->ff1, NF);
+        cdz_linear_forward(t->tmp, a->act, P + o->ff2_w, P + o->ff2_b, N, F, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop2, t->tmp, NC, keep, rng);
+        memcpy(next, a->xm, NC * sizeof *next);
+        add_into(next, t->tmp, NC);
+    }
+    cdz_layernorm_forward(t->lnf, t->mf, t->rf, t->xf, P + t->off_lnf_w, P + t->off_lnf_b, N, C);
+    cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, N, C, V);
+    float mean = cdz_softmax_xent_forward(t->probs, t->logits, t->targets, N, V);
+    if (mean_loss) *mean_loss = mean;
+    if (stats) {
+        for (int i = 0; i < N; i++) {
+            if (t->targets[i] == CDZ_IGNORE_TARGET) continue;
+            const float *p = t->probs + (size_t)i * V;
+            int best = 0;
+            for (int v = 1; v < V; v++)
+                if (p[v] > p[best]) best = v;
+            stats->correct += best == t->targets[i];
+            stats->tokens++;
+            float pt = p[t->targets[i]];
+            stats->loss_sum -= log(pt > 1e-30f || isnan(pt) ? pt : 1e-30f);
+        }
+    }
+    if (pass != CDZ_TRAIN) return CDZ_OK;
+
+    /* backward: the same calls in reverse; dx carries the residual stream's gradient */
+    float *G = m->grads, *dx = t->dx, *da = t->da, *db = t->db;
+    memset(t->dlogits, 0, (size_t)N * V * sizeof *t->dlogits);
+    cdz_softmax_xent_backward(t->dlogits, t->probs, t->targets, N, V);
+    memset(da, 0, NC * sizeof *da);
+    cdz_linear_backward(da, G + t->off_out_w, G + t->off_out_b, t->dlogits, t->lnf, P + t->off_out_w, N, C, V);
+    memset(dx, 0, NC * sizeof *dx);
+    cdz_layernorm_backward(dx, G + t->off_lnf_w, G + t->off_lnf_b, da, t->xf, t->mf, t->rf, P + t->off_lnf_w, N, C);
+    for (int l = t->L - 1; l >= 0; l--) {
+        const block_off *o = &t->off[l];
+        const block_acts *a = &t->acts[l];
+        /* feed-forward half: next = xm + dropout(ff2(act(ff1(ln2(xm))))) */
+        float *dact = t->dwide, *dff1 = t->dwide + NF;
+        dropout_grad(da, dx, a->drop2, NC, keep);
+        memset(dact, 0, NF * sizeof *dact);
+        cdz_linear_backward(dact, G + o->ff2_w, G + o->ff2_b, da, a->act, P + o->ff2_w, N, F, C);
+        memset(dff1, 0, NF * sizeof *dff1);
+        activation_backward(t, dff1, dact, a->ff1, NF);
+        memset(db, 0, NC * sizeof *db);
+        cdz_linear_backward(db, G + o->ff1_w, G + o->ff1_b, dff1, a->ln2, P + o->ff1_w, N, C, F);
+        cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, db, a->xm, a->m2, a->r2, P + o->ln2_w, N, C);
+        /* attention half: xm = x + dropout(proj(attention(qkv(ln1(x))))) */
+        float *dqkv = t->dwide;
+        dropout_grad(da, dx, a->drop1, NC, keep);
+        memset(db, 0, NC * sizeof *db);
+        cdz_linear_backward(db, G + o->proj_w, G + o->proj_b, da, a->ay, P + o->proj_w, N, C, C);
+        memset(dqkv, 0, 3 * NC * sizeof *dqkv);
+        cdz_self_attention_backward(dqkv, R ? G + o->er : NULL, t->scratch, db, a->att, a->qkv, R ? P + o->er : NULL, B, T,
+                                    C, NH, R);
+        memset(da, 0, NC * sizeof *da);
+        cdz_linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, N, C, 3 * C);
+        cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, N, C);
+    }
+    dropout_grad(da, dx, t->drop0, NC, keep);
+    if (!t->relative)
+        for (int b = 0; b < B; b++) add_into(G + t->off_pos, da + (size_t)b * T * C, (size_t)T * C);
+    cdz_embedding_backward(G + t->off_emb, da, t->tokens, N, C);
+    return CDZ_OK;
+}
+
+/* ---- step-wise generation ---- */
+
+/* Per row and layer: the key cache, then the value cache, each (NH, max_len, D) (= max_len * C). */
+static size_t state_floats(const cdz_model *m) {
+    const mt *t = m->impl;
+    return 2 * (size_t)t->L * (size_t)t->max_len * (size_t)t->C;
+}
+
+static void state_reset(const cdz_model *m, float *state, int B) { memset(state, 0, (size_t)B * state_floats(m) * sizeof *state); }
+
+static cdz_status reserve_step(mt *t, int B, cdz_error *err) {
+    if (B <= t->step_B) return CDZ_OK;
+    size_t C = (size_t)t->C, F = (size_t)t->F;
+    /* x, h, y (B, C); qkv (B, 3C); ff (B, F) twice; mean, rstd (B); the attention step's scratch */
+    size_t n = (size_t)B * (3 * C + 3 * C + 2 * F + 2) + cdz_self_attention_step_scratch_floats(t->max_len, t->R);
+    float *buf = cdz_calloc(n, sizeof *buf);
+    if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    cdz_free(t->step_buf);
+    t->step_buf = buf, t->step_B = B;
+    return CDZ_OK;
+}
+
+static cdz_status step(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
+                       cdz_error *err) {
+    mt *t = m->impl;
+    if (len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: generation needs at least one token of history");
+    if (len > t->max_len)
+        return cdz_error_set(err, CDZ_ERR_ARG,
+                             "music_transformer: position %lld is past the model's max_len (%d): it generates sequences "
+                             "of at most %d tokens",
+                             (long long)len, t->max_len, t->max_len);
+    cdz_status st = reserve_step(t, B, err);
+    if (st != CDZ_OK) return st;
+    const int C = t->C, F = t->F, NH = t->NH, R = t->relative ? t->R : 0, pos = (int)(len - 1);
+    const size_t S = state_floats(m), cache = (size_t)t->max_len * C, BC = (size_t)B * C;
+    float *x = t->step_buf, *h = x + BC, *y = h + BC, *qkv = y + BC, *ff = qkv + 3 * BC, *ffa = ff + (size_t)B * F;
+    float *mean = ffa + (size_t)B * F, *rstd = mean + B, *scratch = rstd + B;
+    const float *P = m->params;
+    for (int b = 0; b < B; b++) {
+        uint16_t tok = history[b][pos];
+        if (tok >= (uint16_t)t->V)
+            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", tok, t->V);
+        memcpy(x + (size_t)b * C, P + t->off_emb + (size_t)tok * C, (size_t)C * sizeof *x);
+        if (!t->relative) add_into(x + (size_t)b * C, P + t->off_pos + (size_t)pos * C, (size_t)C);
+    }
+    for (int l = 0; l < t->L; l++) {
+        const block_off *o = &t->off[l];
+        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln1_w, P + o->ln1_b, B, C);
+        cdz_linear_forward(qkv, h, P + o->qkv_w, P + o->qkv_b, B, C, 3 * C);
+        for (int b = 0; b < B; b++) {
+            float *kc = state + (size_t)b * S + 2 * (size_t)l * cache;
+            cdz_self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C,
+                                    R ? P + o->er : NULL, pos, 1, C, NH, R, t->max_len);
+        }
+        cdz_linear_forward(h, y, P + o->proj_w, P + o->proj_b, B, C, C);
+        add_into(x, h, BC);
+        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);
+        cdz_linear_forward(ff, h, P + o->ff1_w, P + o->ff1_b, B, C, F);
+        activation_forward(t, ffa, ff, (size_t)B * F);
+        cdz_linear_forward(h, ffa, P + o->ff2_w, P + o->ff2_b, B, F, C);
+        add_into(x, h, BC);
+    }
+    cdz_layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
+    cdz_linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, t->V);
+    return CDZ_OK;
+}
+
+static void free_impl(cdz_model *m) {
+    mt *t = m->impl;
+    if (!t) return;
+    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->tokens), cdz_free(t->step_buf);
+    cdz_free(t);
+    m->impl = NULL;
+}
+
+const cdz_model_kind cdz_music_transformer = {
+    "music_transformer", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
+    state_floats, state_reset, step, free_impl,
+};

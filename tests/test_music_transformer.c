@@ -1,0 +1,364 @@
+/* The Music Transformer model kind: finite-difference gradient checks of the whole loss (relative and
+ * absolute attention, GELU and ReLU, with dropout drawn the same way each time), the cached step-wise
+ * log-likelihood against the full forward pass, the tiny config overfitting one batch, config and
+ * window errors, save / reload giving the same loss, and the config JSON round trip. */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cadenza/train.h"
+#include "test.h"
+
+static char tmpdir[64];
+
+/* The tiny named config with some keys replaced (JSON text appended after its own keys: the first
+ * occurrence wins in cdz_json_get, so the overrides go first). */
+static int tiny_model(cdz_model *m, const char *overrides, uint64_t seed) {
+    char json[1024];
+    const char *base = cdz_music_transformer.named_config("tiny");
+    snprintf(json, sizeof json, "{%s%s%s", overrides, overrides[0] ? "," : "", base + 1);
+    cdz_error err;
+    if (cdz_model_from_json(m, json, strlen(json), "tiny", &err) != CDZ_OK) {
+        CHECK(0, "tiny config (%s): %s", overrides, err.msg);
+        return 0;
+    }
+    cdz_model_init_params(m, seed);
+    return 1;
+}
+
+/* Moves every parameter by up to +-0.3 so that attention weights are far from uniform and every
+ * path carries a gradient well above float resolution (at GPT-2 initialisation the attention logits
+ * are nearly 0 and their parameters' gradients are tiny). */
+static void shake(cdz_model *m, uint64_t seed) {
+    cdz_rng r;
+    cdz_rng_seed(&r, seed);
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] += (float)(0.6 * cdz_rng_uniform(&r) - 0.3);
+}
+
+static void random_tokens(cdz_rng *r, uint16_t *out, size_t n, uint32_t V) {
+    for (size_t i = 0; i < n; i++) out[i] = (uint16_t)cdz_rng_below(r, V);
+}
+
+/* The summed loss (nats over all predicted tokens, accumulated in double). With dropout, a CDZ_TRAIN
+ * pass from the same rng seed draws the same masks every time (its gradients go into m->grads, which
+ * the caller has saved). */
+static double loss_sum(cdz_model *m, const cdz_window *w, int B, int train, uint64_t seed) {
+    cdz_loss_stats st = {0};
+    cdz_error err;
+    cdz_rng r;
+    cdz_rng_seed(&r, seed);
+    cdz_status s = m->kind->loss(m, w, B, train ? CDZ_TRAIN : CDZ_EVAL, &r, &st, NULL, &err);
+    return s == CDZ_OK ? st.loss_sum : NAN;
+}
+
+/* A central difference of the summed loss along u (numel floats at params + off), Richardson-
+ * extrapolated from steps h and h/2: (4 D(h/2) - D(h)) / 3 cancels the h^2 term, so the step can be
+ * large enough for float losses without its curvature showing. */
+static double richardson(cdz_model *m, const cdz_window *w, int B, int train, uint64_t seed, size_t off, const float *u,
+                         size_t numel, const float *keep, double h, double *spread) {
+    double d[2];
+    for (int half = 0; half < 2; half++) {
+        double step = half ? h / 2 : h, f[2];
+        for (int side = 0; side < 2; side++) {
+            for (size_t k = 0; k < numel; k++) m->params[off + k] = keep[off + k] + (float)((side ? -step : step) * u[k]);
+            f[side] = loss_sum(m, w, B, train, seed);
+        }
+        d[half] = (f[0] - f[1]) / (2 * step);
+    }
+    memcpy(m->params + off, keep + off, numel * sizeof *keep);
+    if (spread) *spread = fabs(d[1] - d[0]);
+    return (4 * d[1] - d[0]) / 3;
+}
+
+/* d(loss)/d(parameters) against differences of the summed loss, per tensor along a random direction
+ * (every element takes part) and on single elements, as test_models.c does for melody_rnn. */
+static void check_gradients(const char *overrides, int train) {
+    cdz_model m;
+    if (!tiny_model(&m, overrides, 3)) return;
+    shake(&m, 4);
+    cdz_rng r;
+    cdz_rng_seed(&r, 11);
+    enum { LEN = 40 };
+    uint16_t seqs[3][LEN];
+    for (int i = 0; i < 3; i++) random_tokens(&r, seqs[i], LEN, m.vocab);
+    /* windows inside, at the start of, and shorter than the others (padding) */
+    cdz_window w[3] = {{seqs[0], 17, 12}, {seqs[1], 0, 12}, {seqs[2], 30, 6}};
+    const uint64_t drop_seed = 99;
+    cdz_model_zero_grads(&m);
+    cdz_error err;
+    cdz_loss_stats st = {0};
+    cdz_rng dr;
+    cdz_rng_seed(&dr, drop_seed);
+    CHECK(m.kind->loss(&m, w, 3, CDZ_TRAIN, &dr, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(st.tokens == 11 + 11 + 5, "%s: counted %lld tokens", overrides, (long long)st.tokens);
+    double scale = (double)st.tokens; /* d(sum) = tokens * d(mean) */
+    float *grads = malloc(m.n_params * sizeof *grads), *u = malloc(m.n_params * sizeof *u),
+          *keep = malloc(m.n_params * sizeof *keep), one = 1;
+    memcpy(grads, m.grads, m.n_params * sizeof *grads);
+    memcpy(keep, m.params, m.n_params * sizeof *keep);
+    double worst_dir = 0, worst_el = 0, *nums = calloc(m.n_tensors, sizeof *nums), *ana = calloc(m.n_tensors, sizeof *ana);
+    double biggest = 0;
+    const char *worst_dir_name = "", *worst_el_name = "";
+    const double h = 4e-2;
+    for (size_t t = 0; t < m.n_tensors; t++) {
+        const cdz_tensor_info *ti = &m.tensors[t];
+        double analytic = 0;
+        for (size_t k = 0; k < ti->numel; k++) {
+            u[k] = (float)(cdz_rng_uniform(&r) * 2 - 1);
+            analytic += scale * grads[ti->offset + k] * u[k];
+        }
+        nums[t] = richardson(&m, w, 3, train, drop_seed, ti->offset, u, ti->numel, keep, h, NULL), ana[t] = analytic;
+        biggest = fmax(biggest, fabs(nums[t]));
+        for (int s = 0; s < 4; s++) {
+            size_t i = ti->offset + (size_t)cdz_rng_below(&r, ti->numel);
+            double n1 = richardson(&m, w, 3, train, drop_seed, i, &one, 1, keep, 2 * h, NULL);
+            double e1 = fabs(n1 - scale * grads[i]) / fmax(1e-2, fabs(n1));
+            if (e1 > worst_el) worst_el = e1, worst_el_name = ti->name;
+        }
+    }
+    /* Errors count relative to the larger of the derivative and 1e-3 of the model's largest one
+     * (about 10): float forward passes resolve a derivative of the summed loss (about 100 nats) only
+     * to some 1e-4 (smaller steps make the errors larger, not smaller: rounding, not the step). */
+    for (size_t t = 0; t < m.n_tensors; t++) {
+        double e = fabs(nums[t] - ana[t]) / fmax(fabs(nums[t]), 1e-3 * biggest);
+        if (e > worst_dir) worst_dir = e, worst_dir_name = m.tensors[t].name;
+        if (getenv("MT_DEBUG")) printf("  %-22s num %.6g ana %.6g err %.3g\n", m.tensors[t].name, nums[t], ana[t], e);
+    }
+    /* With the h^2 term extrapolated away, what is left is that rounding (worst seen 3.5e-3 over these
+     * variants, moving about with the step): 5e-3 relative along a direction (a wrong or missing term
+     * is off by its whole size), 1e-2 per element against the larger of the derivative and 1e-2 */
+    CHECK(worst_dir < 5e-3, "{%s}: directional gradient: worst relative error %.3g in %s", overrides, worst_dir,
+          worst_dir_name);
+    CHECK(worst_el < 1e-2, "{%s}: element gradient: worst relative error %.3g in %s", overrides, worst_el, worst_el_name);
+    printf("{%s}%s: worst gradient errors: directional %.2g (%s), element %.2g (%s)\n", overrides,
+           train ? " (dropout masks fixed)" : "", worst_dir, worst_dir_name, worst_el, worst_el_name);
+    free(grads), free(u), free(keep), free(nums), free(ana);
+    cdz_model_free(&m);
+}
+
+/* ReLU's kink makes a difference across it meaningless, and with every element of a tensor moving
+ * some unit almost always crosses 0, so for ReLU only single elements are checked, and only those
+ * whose differences at h and h/2 agree (no kink within the step; at a kink they differ by the jump
+ * in the slope). Most elements qualify; the rest are counted. */
+static void check_relu_gradients(void) {
+    cdz_model m;
+    if (!tiny_model(&m, "\"activation\":\"relu\"", 3)) return;
+    shake(&m, 4);
+    cdz_rng r;
+    cdz_rng_seed(&r, 11);
+    uint16_t seqs[2][20];
+    for (int i = 0; i < 2; i++) random_tokens(&r, seqs[i], 20, m.vocab);
+    cdz_window w[2] = {{seqs[0], 3, 12}, {seqs[1], 0, 7}};
+    cdz_model_zero_grads(&m);
+    cdz_error err;
+    cdz_loss_stats st = {0};
+    CHECK(m.kind->loss(&m, w, 2, CDZ_TRAIN, &r, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
+    float *keep = malloc(m.n_params * sizeof *keep), one = 1;
+    memcpy(keep, m.params, m.n_params * sizeof *keep);
+    int checked = 0, tried = 0;
+    double worst = 0;
+    const char *worst_name = "";
+    for (size_t t = 0; t < m.n_tensors; t++)
+        for (int s = 0; s < 6; s++, tried++) {
+            size_t i = m.tensors[t].offset + (size_t)cdz_rng_below(&r, m.tensors[t].numel);
+            double spread, n1 = richardson(&m, w, 2, 0, 0, i, &one, 1, keep, 1e-2, &spread);
+            if (spread > 2e-3 * fmax(1, fabs(n1))) continue; /* a kink within the step */
+            checked++;
+            double e = fabs(n1 - (double)st.tokens * m.grads[i]) / fmax(1e-2, fabs(n1));
+            if (e > worst) worst = e, worst_name = m.tensors[t].name;
+        }
+    /* the element tolerance above, doubled: a step 8 times smaller (to keep kinks out) leaves more of
+     * the float rounding in the difference */
+    CHECK(worst < 2e-2, "relu: element gradient: worst relative error %.3g in %s", worst, worst_name);
+    CHECK(checked > tried / 2, "relu: only %d of %d elements without a kink within the step", checked, tried);
+    printf("{\"activation\":\"relu\"}: worst element gradient error %.2g (%s), %d of %d elements checked\n", worst,
+           worst_name, checked, tried);
+    free(keep);
+    cdz_model_free(&m);
+}
+
+static void test_gradients(void) {
+    check_gradients("", 0);
+    check_gradients("\"attention\":\"absolute\"", 0);
+    check_gradients("\"max_relative\":5", 0); /* distances beyond R share row 0 */
+    check_relu_gradients();
+    check_gradients("\"dropout\":0.2", 1);
+    check_gradients("\"attention\":\"absolute\",\"dropout\":0.2", 1);
+}
+
+/* The cached step-wise API gives the full forward pass's log-likelihood. */
+static void check_step(const char *overrides) {
+    cdz_model m;
+    if (!tiny_model(&m, overrides, 5)) return;
+    shake(&m, 6);
+    cdz_rng r;
+    cdz_rng_seed(&r, 12);
+    enum { LEN = 64 + 1 }; /* the whole of max_len */
+    uint16_t seq[2][LEN];
+    random_tokens(&r, seq[0], LEN, m.vocab);
+    random_tokens(&r, seq[1], LEN, m.vocab);
+    cdz_window w[2] = {{seq[0], 0, LEN}, {seq[1], 0, LEN}};
+    cdz_loss_stats st = {0};
+    cdz_error err;
+    CHECK(m.kind->loss(&m, w, 2, CDZ_EVAL, NULL, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
+    float *state = malloc(2 * m.kind->state_floats(&m) * sizeof *state), logits[2 * 48];
+    m.kind->state_reset(&m, state, 2);
+    const uint16_t *hist[2] = {seq[0], seq[1]};
+    double sum = 0;
+    for (int t = 0; t + 1 < LEN; t++) {
+        CHECK(m.kind->step(&m, state, hist, t + 1, 2, logits, &err) == CDZ_OK, "%s", err.msg);
+        for (int b = 0; b < 2; b++) {
+            const float *l = logits + b * m.vocab;
+            double mx = l[0], z = 0;
+            for (uint32_t v = 1; v < m.vocab; v++) mx = fmax(mx, l[v]);
+            for (uint32_t v = 0; v < m.vocab; v++) z += exp(l[v] - mx);
+            sum -= l[seq[b][t + 1]] - mx - log(z);
+        }
+    }
+    CHECK(st.tokens == 2 * (LEN - 1), "%s: counted %lld tokens", overrides, (long long)st.tokens);
+    CHECK(fabs(sum - st.loss_sum) < 1e-4 * st.loss_sum, "{%s}: step-wise NLL %.6f, forward %.6f", overrides, sum,
+          st.loss_sum);
+    /* one step past max_len is refused, naming the limit */
+    cdz_status s = m.kind->step(&m, state, hist, LEN, 2, logits, &err);
+    CHECK(s == CDZ_ERR_ARG && strstr(err.msg, "max_len (64)"), "step past max_len: %s", err.msg);
+    free(state);
+    cdz_model_free(&m);
+}
+
+static void test_step_matches_forward(void) {
+    check_step("");
+    check_step("\"attention\":\"absolute\"");
+    check_step("\"max_relative\":7,\"activation\":\"relu\"");
+}
+
+/* The tiny model learns one fixed batch of random chorale tokens by heart: the loss falls by 90%. */
+static void test_overfit(void) {
+    cdz_model m;
+    if (!tiny_model(&m, "", 7)) return;
+    cdz_rng r;
+    cdz_rng_seed(&r, 13);
+    enum { LEN = 24 };
+    uint16_t seq[4][LEN];
+    cdz_window w[4];
+    for (int b = 0; b < 4; b++) {
+        random_tokens(&r, seq[b], LEN, m.vocab);
+        w[b] = (cdz_window){seq[b], 0, LEN};
+    }
+    float *mom = calloc(2 * m.n_params, sizeof *mom), first = 0, loss = 0;
+    cdz_adamw_params p = {0.01f, 0.9f, 0.999f, 1e-8f, 0};
+    cdz_error err;
+    for (int s = 1; s <= 400; s++) {
+        cdz_model_zero_grads(&m);
+        CHECK(m.kind->loss(&m, w, 4, CDZ_TRAIN, &r, NULL, &loss, &err) == CDZ_OK, "%s", err.msg);
+        if (s == 1) first = loss;
+        cdz_clip_grad_norm(m.grads, m.n_params, 1);
+        cdz_adamw_step(m.params, m.grads, mom, mom + m.n_params, m.n_params, &p, s);
+    }
+    CHECK(m.kind->loss(&m, w, 4, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(loss < 0.1 * first, "overfitting one batch: loss %.4f -> %.4f (needs a 90%% fall)", first, loss);
+    printf("overfit: loss %.4f -> %.4f\n", first, loss);
+    free(mom);
+    cdz_model_free(&m);
+}
+
+/* Bad configs and windows give errors that say what is wrong. */
+static void test_errors(void) {
+    struct {
+        const char *json, *needle;
+    } bad[] = {
+        {"{\"kind\":\"music_transformer\",\"d_model\":30,\"heads\":8}", "heads = 8 does not divide d_model = 30"},
+        {"{\"kind\":\"music_transformer\",\"attention\":\"sparse\"}", "attention must be \"relative\" or \"absolute\""},
+        {"{\"kind\":\"music_transformer\",\"attention\":3}", "attention must be"},
+        {"{\"kind\":\"music_transformer\",\"activation\":\"swish\"}", "activation must be \"gelu\" or \"relu\""},
+        {"{\"kind\":\"music_transformer\",\"codec\":\"none\"}", "needs a \"vocab\""},
+        {"{\"kind\":\"music_transformer\",\"codec\":\"chorale\",\"vocab\":48}", "only with codec \"none\""},
+        {"{\"kind\":\"music_transformer\",\"codec\":\"nope\"}", "codec 'nope'"},
+        {"{\"kind\":\"music_transformer\",\"layers\":0}", "layers = 0 is outside"},
+        {"{\"kind\":\"music_transformer\",\"max_len\":64,\"max_relative\":65}", "max_relative = 65 is outside 1..64"},
+        {"{\"kind\":\"music_transformer\",\"attention\":\"absolute\",\"max_relative\":8}", "only with relative"},
+        {"{\"kind\":\"music_transformer\",\"dropout\":1}", "dropout = 1 is outside"},
+        {"{\"kind\":\"music_transformer\",\"max_len\":16,\"seq\":32}", "seq = 32 is outside 1..16"},
+    };
+    cdz_model x;
+    cdz_error err;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cdz_status st = cdz_model_from_json(&x, bad[i].json, strlen(bad[i].json), "cfg.json", &err);
+        CHECK(st == CDZ_ERR_FORMAT && strstr(err.msg, bad[i].needle) && strstr(err.msg, "cfg.json"),
+              "config %zu: status %d, message '%s' (expected '%s')", i, st, st ? err.msg : "", bad[i].needle);
+        if (st == CDZ_OK) cdz_model_free(&x);
+    }
+    CHECK(cdz_model_create(&x, "music_transformer", "mt_huge", &err) == CDZ_ERR_ARG && strstr(err.msg, "mt_small"),
+          "unknown config lists the known ones: %s", err.msg);
+    /* every named config builds, and the benchmark shapes are the documented ones */
+    for (const char *const *n = cdz_music_transformer.config_names; *n; n++) {
+        cdz_status st = cdz_model_create(&x, "music_transformer", *n, &err);
+        CHECK(st == CDZ_OK, "named config %s: %s", *n, err.msg);
+        if (st != CDZ_OK) continue;
+        if (strcmp(*n, "mt_small") == 0) CHECK(x.vocab == 388 && cdz_model_tensor(&x, "blocks.3.er"), "mt_small shape");
+        if (strcmp(*n, "gpt_base") == 0)
+            CHECK(x.vocab == 1024 && cdz_model_tensor(&x, "position.weight") && !cdz_model_tensor(&x, "blocks.0.er") &&
+                      cdz_model_tensor(&x, "blocks.5.ff2.bias"),
+                  "gpt_base shape");
+        cdz_model_free(&x);
+    }
+    /* a window longer than max_len + 1 tokens */
+    cdz_model m;
+    if (!tiny_model(&m, "", 1)) return;
+    uint16_t seq[70] = {0};
+    cdz_window ok = {seq, 2, 65}, long_w = {seq, 2, 66};
+    float loss;
+    CHECK(m.kind->loss(&m, &ok, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_OK, "a window of max_len + 1: %s", err.msg);
+    CHECK(m.kind->loss(&m, &long_w, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_ERR_ARG && strstr(err.msg, "max_len (64)"),
+          "a window too long: %s", err.msg);
+    seq[5] = 48;
+    CHECK(m.kind->loss(&m, &ok, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "vocabulary"),
+          "a token outside the vocabulary: %s", err.msg);
+    cdz_model_free(&m);
+}
+
+/* Save, reload: the same config, the same parameters, the same loss; the config JSON round-trips. */
+static void test_save_reload(void) {
+    const char *variants[] = {"", "\"attention\":\"absolute\",\"activation\":\"relu\"",
+                              "\"codec\":\"none\",\"vocab\":300,\"max_relative\":9,\"dropout\":0.15"};
+    for (int v = 0; v < 3; v++) {
+        cdz_model a, b;
+        if (!tiny_model(&a, variants[v], 8)) return;
+        shake(&a, 9);
+        cdz_rng r;
+        cdz_rng_seed(&r, 14);
+        uint16_t seq[3][30];
+        for (int i = 0; i < 3; i++) random_tokens(&r, seq[i], 30, a.vocab);
+        cdz_window w[3] = {{seq[0], 0, 30}, {seq[1], 5, 20}, {seq[2], 3, 9}};
+        char path[128];
+        snprintf(path, sizeof path, "%s/mt%d.safetensors", tmpdir, v);
+        cdz_error err;
+        CHECK(cdz_checkpoint_save(path, &a, NULL, NULL, 0, &err) == CDZ_OK, "save: %s", err.msg);
+        CHECK(cdz_checkpoint_load(path, &b, &err) == CDZ_OK, "load: %s", err.msg);
+        if (!b.kind) {
+            cdz_model_free(&a);
+            continue;
+        }
+        char *ja = cdz_model_config_json(&a), *jb = cdz_model_config_json(&b);
+        CHECK(strcmp(ja, jb) == 0, "config round trip:\n  %s\n  %s", ja, jb);
+        CHECK(a.n_params == b.n_params && memcmp(a.params, b.params, a.n_params * sizeof *a.params) == 0,
+              "reloaded parameters");
+        double la = loss_sum(&a, w, 3, 0, 0), lb = loss_sum(&b, w, 3, 0, 0);
+        CHECK(la == lb && isfinite(la), "{%s}: loss %.9g before saving, %.9g after reloading", variants[v], la, lb);
+        cdz_free(ja), cdz_free(jb);
+        cdz_model_free(&a), cdz_model_free(&b);
+    }
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cdz_mt_XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    test_gradients();
+    test_step_matches_forward();
+    test_overfit();
+    test_errors();
+    test_save_reload();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    return test_summary("test_music_transformer");
+}
