@@ -86,6 +86,7 @@ struct cdz_model {
     char codec[32];           /* the codec of its tokens (cadenza/codec.h) */
     uint32_t vocab;
     cdz_train_defaults train; /* from the config */
+    int max_len;              /* the most tokens a window may predict (0: no limit) */
     float *params, *grads;    /* n_params each, one buffer each */
     size_t n_params;
     cdz_tensor_info *tensors; /* the table that slices them */

@@ -79,8 +79,8 @@ cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error
 void cdz_trainer_free(cdz_trainer *t);
 
 /* Mean loss, perplexity and accuracy over every sequence of a split: each sequence from its start in
- * windows of up to max_len predicted tokens (the state starts afresh in each window), `batch`
- * windows at a time. */
+ * windows of up to max_len predicted tokens (at most the model's own max_len; the state starts afresh
+ * in each window), `batch` windows at a time. */
 cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err);
 

@@ -197,8 +197,13 @@ int cmd_generate(int argc, char **argv) {
     primer = cdz_calloc(np, sizeof *primer);
     tokens = cdz_calloc(len * (size_t)outputs, sizeof *tokens);
     loglik = cdz_calloc((size_t)outputs, sizeof *loglik);
-    if (!primer || !tokens || !loglik || !codec || !primer_tokens(m.codec, mel.events, np, primer)) {
+    if (!primer || !tokens || !loglik || !codec) {
         app_error("%s", !codec ? "the checkpoint's codec is unknown" : "out of memory");
+        goto out;
+    }
+    if (!primer_tokens(m.codec, mel.events, np, primer)) {
+        app_error("%s: a %s model (codec %s): generate takes melody models so far (codecs melody, lookback, key_melody)",
+                  ckpt, m.kind->name, m.codec);
         goto out;
     }
     cdz_rng rng;

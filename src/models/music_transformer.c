@@ -238,6 +238,7 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (st == CDZ_OK) st = get_int(c, "heads", 8, 1, 1024, &t->NH, what, err);
     if (st == CDZ_OK) st = get_int(c, "d_ff", 4 * (int64_t)t->C, 1, 65536, &t->F, what, err);
     if (st == CDZ_OK) st = get_int(c, "max_len", 1024, 1, MAX_LEN, &t->max_len, what, err);
+    m->max_len = t->max_len;
     if (st == CDZ_OK && t->relative) st = get_int(c, "max_relative", t->max_len, 1, t->max_len, &t->R, what, err);
     if (st == CDZ_OK && !t->relative && cdz_json_get(c, "max_relative"))
         st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: max_relative goes only with relative attention",

@@ -112,6 +112,9 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
     if (cfg->batch < 1 || cfg->seq < 1 || cfg->steps < 0 || !(cfg->lr >= 0) || !(cfg->clip >= 0))
         return cdz_error_set(err, CDZ_ERR_ARG, "training: batch %d, seq %d, steps %lld, lr %g, clip %g: each must be positive",
                              cfg->batch, cfg->seq, (long long)cfg->steps, cfg->lr, cfg->clip);
+    if (m->max_len > 0 && cfg->seq > m->max_len)
+        return cdz_error_set(err, CDZ_ERR_ARG, "training windows of %d tokens are longer than the model's max_len (%d)",
+                             cfg->seq, m->max_len);
     if (strcmp(ds->codec, m->codec) != 0 || ds->vocab_size != m->vocab)
         return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens (vocabulary %u) but the model reads '%s' (%u): "
                              "build the dataset with --codec %s", ds->codec, ds->vocab_size, m->codec, m->vocab, m->codec);
@@ -166,6 +169,7 @@ void cdz_trainer_free(cdz_trainer *t) {
 cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err) {
     if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
+    if (m->max_len > 0 && max_len > m->max_len) max_len = m->max_len; /* the model's longest window */
     if (strcmp(ds->codec, m->codec) != 0 || ds->vocab_size != m->vocab)
         return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
     cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
