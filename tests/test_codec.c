@@ -653,7 +653,24 @@ static void test_chorales(const char *data) {
     unlink(out);
 }
 
+/* A decoded melody is written in 4/4 (16 steps of 4 per quarter), 3/8 for 6 steps a bar. */
+static void test_melody_time_signature(void) {
+    int16_t ev[8] = {60, -2, 62, -2, 64, -2, -1, -2};
+    cdz_melody m = {ev, 8, 4, 16, 120, 0, 0, 0, 0};
+    cdz_score s;
+    cdz_error err;
+    CHECK(cdz_melody_to_score(&m, 120, 100, 0, &s, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(s.n_time_sigs == 1 && s.time_sigs[0].numerator == 4 && s.time_sigs[0].denominator == 4, "4/4, got %u/%u",
+          s.n_time_sigs ? s.time_sigs[0].numerator : 0, s.n_time_sigs ? s.time_sigs[0].denominator : 0);
+    cdz_score_free(&s);
+    m.steps_per_bar = 6;
+    CHECK(cdz_melody_to_score(&m, 120, 100, 0, &s, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(s.n_time_sigs == 1 && s.time_sigs[0].numerator == 3 && s.time_sigs[0].denominator == 8, "3/8");
+    cdz_score_free(&s);
+}
+
 int main(void) {
+    test_melody_time_signature();
     test_melody_rules();
     test_squash();
     test_lookback_features();

@@ -295,8 +295,12 @@ cdz_status cdz_melody_to_score(const cdz_melody *m, double qpm, uint8_t velocity
     if (velocity < 1 || velocity > 127) velocity = 100;
     program &= 0x7F;
     st = cdz_score_add_tempo(out, 0, qpm);
-    if (!st && m->steps_per_bar > 0 && (m->steps_per_bar * 4) % spq == 0)
-        st = cdz_score_add_time_signature(out, 0, (uint8_t)(m->steps_per_bar * 4 / spq), 4);
+    /* a bar of steps_per_bar steps is steps_per_bar / spq quarters (16 steps of 4 per quarter: 4/4),
+     * or in eighths when it is not a whole number of quarters (6 steps of 4 per quarter: 3/8) */
+    if (!st && m->steps_per_bar > 0 && m->steps_per_bar % spq == 0 && m->steps_per_bar / spq <= 255)
+        st = cdz_score_add_time_signature(out, 0, (uint8_t)(m->steps_per_bar / spq), 4);
+    else if (!st && m->steps_per_bar > 0 && (m->steps_per_bar * 2) % spq == 0 && m->steps_per_bar * 2 / spq <= 255)
+        st = cdz_score_add_time_signature(out, 0, (uint8_t)(m->steps_per_bar * 2 / spq), 8);
     int pitch = -1;
     size_t start = 0;
     for (size_t i = 0; i <= m->n_steps && !st; i++) {
