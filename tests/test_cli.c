@@ -236,6 +236,31 @@ int main(int argc, char **argv) {
              "--steps-per-iteration 4 --out %s/beam.mid", ckpt, tunes, gen);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "beam.mid (");
+    /* an event model (a tiny untrained Music Transformer on performances): primer file, --seconds */
+    cdz_model pm;
+    cdz_error pe;
+    const char *pj = "{\"kind\":\"music_transformer\",\"config_name\":\"perf_tiny\",\"codec\":\"performance\","
+                     "\"layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":512,\"dropout\":0}";
+    char perf_ckpt[300];
+    snprintf(perf_ckpt, sizeof perf_ckpt, "%s/perf.safetensors", dir);
+    if (cdz_model_from_json(&pm, pj, strlen(pj), "perf_tiny", &pe) == CDZ_OK) {
+        cdz_model_init_params(&pm, 3);
+        cdz_checkpoint_save(perf_ckpt, &pm, NULL, NULL, 0, &pe);
+        cdz_model_free(&pm);
+    }
+    snprintf(args, sizeof args, "generate --checkpoint %s --primer %s --seconds 2 --top-k 20 --out %s/perf.mid", perf_ckpt, mid, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "perf.mid (");
+    CHECK_STR_CONTAINS(out, "primer + ");
+    snprintf(args, sizeof args, "generate --checkpoint %s --steps 2000 --out %s/perf.mid", perf_ckpt, dir);
+    CHECK_INT(run(args), 0); /* capped at the model's length */
+    CHECK_STR_CONTAINS(out, "(1 primer + 512 new tokens");
+    snprintf(args, sizeof args, "generate --checkpoint %s --beam-size 2 --out %s/perf.mid", perf_ckpt, dir);
+    CHECK_INT(run(args), 2);
+    snprintf(args, sizeof args, "%s/perf.mid", dir);
+    unlink(args);
+    unlink(perf_ckpt);
+
     /* Ctrl-C: the step finishes, the checkpoint is written, the exit status says interrupted */
     char sig_ckpt[300];
     snprintf(sig_ckpt, sizeof sig_ckpt, "%s/sig.safetensors", dir);
@@ -315,8 +340,8 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s", mid, data);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "demo.mid: ");
-    CHECK_INT(run("bench --config mt_small --what train"), 2);
-    CHECK_STR_CONTAINS(err, "unknown bench config 'mt_small'");
+    CHECK_INT(run("bench --config mt_huge --what train"), 2);
+    CHECK_STR_CONTAINS(err, "unknown bench config 'mt_huge'");
     char rm[2048];
     snprintf(rm, sizeof rm, "rm -rf %s %s %s %s %s/nan.safetensors", tunes, gen, data, log, dir);
     if (system(rm) != 0) printf("could not clean up\n");

@@ -25,6 +25,11 @@ typedef struct cdz_sample_params {
     int beam_size;           /* 0: plain sampling */
     int branch_factor;       /* copies of each beam per iteration */
     int steps_per_iteration; /* tokens sampled between beam selections */
+    /* Plain sampling only (may be NULL): called after each new token with a row's tokens so far; when
+     * it returns nonzero for every row, generation ends early (the rest of out is left as zeros and
+     * *generated tells how many new tokens there are). */
+    int (*stop)(void *ctx, const uint16_t *tokens, int64_t len);
+    void *stop_ctx;
 } cdz_sample_params;
 
 cdz_sample_params cdz_sample_default_params(void);
@@ -40,6 +45,12 @@ int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cd
 cdz_status cdz_generate(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
                         const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
                         void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx, cdz_error *err);
+/* The same, stopping early when p->stop says so for every row; *generated receives the number of new
+ * tokens in each row. */
+cdz_status cdz_generate_until(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t max_steps, int n_outputs,
+                              const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
+                              int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
+                              cdz_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,8 @@ static const char BENCH_USAGE[] =
     "\n"
     "  configs (../shared/docs/BENCHMARKS.md): melody_rnn (2 x 128 LSTM over 38 tokens, batch 128 x 128;\n"
     "  the same model as the PyTorch reference), lstm_big (3 x 512 over 388 tokens, batch 64 x 512), and\n"
-    "  cadenza's own attention_rnn (melody_rnn's shape plus Magenta's attention wrapper and key features)\n";
+    "  cadenza's own attention_rnn (melody_rnn's shape plus Magenta's attention wrapper and key features),\n"
+    "  mt_small and mt_base (relative attention, 388 tokens), gpt_base (absolute attention, 1024 tokens)\n";
 
 typedef struct bench_config {
     const char *name, *model_json;
@@ -27,6 +28,16 @@ static const bench_config CONFIGS[] = {
     {"attention_rnn", "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody\","
                       "\"input\":\"key_melody\",\"layers\":2,\"hidden\":128,\"attn_length\":40,\"dropout_keep\":0.5,"
                       "\"batch\":128,\"seq\":128}"},
+    /* the transformers as the reference builds them: no dropout, relative or absolute attention */
+    {"mt_small", "{\"kind\":\"music_transformer\",\"config_name\":\"mt_small\",\"codec\":\"performance\","
+                 "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":1024,"
+                 "\"activation\":\"gelu\",\"dropout\":0,\"batch\":8,\"seq\":1024}"},
+    {"mt_base", "{\"kind\":\"music_transformer\",\"config_name\":\"mt_base\",\"codec\":\"performance\","
+                "\"attention\":\"relative\",\"layers\":6,\"d_model\":512,\"heads\":8,\"d_ff\":2048,\"max_len\":2048,"
+                "\"activation\":\"gelu\",\"dropout\":0,\"batch\":8,\"seq\":2048}"},
+    {"gpt_base", "{\"kind\":\"music_transformer\",\"config_name\":\"gpt_base\",\"codec\":\"none\",\"vocab\":1024,"
+                 "\"attention\":\"absolute\",\"layers\":6,\"d_model\":512,\"heads\":8,\"d_ff\":2048,\"max_len\":2048,"
+                 "\"activation\":\"gelu\",\"dropout\":0,\"batch\":8,\"seq\":2048}"},
 };
 
 typedef struct bench_result {
@@ -108,7 +119,7 @@ int cmd_bench(int argc, char **argv) {
         return EXIT_FAIL;
     }
     char list[256];
-    snprintf(list, sizeof list, "%s", strcmp(configs, "all") == 0 ? "melody_rnn,lstm_big,attention_rnn" : configs);
+    snprintf(list, sizeof list, "%s", strcmp(configs, "all") == 0 ? "melody_rnn,lstm_big,attention_rnn,mt_small,mt_base,gpt_base" : configs);
     int rc = EXIT_OK;
     if (!json) printf("%-14s %-6s %12s %10s %10s\n", "config", "what", "tokens/s", "ms/step", "params");
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
@@ -116,8 +127,7 @@ int cmd_bench(int argc, char **argv) {
         for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++)
             if (strcmp(CONFIGS[i].name, name) == 0) c = &CONFIGS[i];
         if (!c) {
-            app_error("unknown bench config '%s' (cadenza has melody_rnn, lstm_big and attention_rnn so far; the "
-                      "transformer configs come with the Music Transformer)", name);
+            app_error("unknown bench config '%s' (known: melody_rnn, lstm_big, attention_rnn, mt_small, mt_base, gpt_base)", name);
             rc = EXIT_USAGE;
             continue;
         }

@@ -17,7 +17,8 @@ static const char GENERATE_USAGE[] =
     "  --primer FILE.mid     start from the first melody of this file (kept at the start of each output)\n"
     "  --primer-pitches L    start from these steps in Magenta's notation: MIDI pitches, -2 to hold, -1 for\n"
     "                        a note-off, one per 16th note, e.g. \"60,-2,62,-2,64\" (default \"60\")\n"
-    "  --steps N             16th-note steps to generate after the primer (default 128)\n"
+    "  --steps N             16th-note steps (event models: tokens) to generate after the primer (default 128)\n"
+    "  --seconds N           event models on performances: stop after N seconds of music\n"
     "  --bars N              the same in 4/4 bars (16 steps each)\n"
     "  --qpm X               tempo of the output (default: the primer file's, else 120)\n"
     "  --temperature X       above 1 more random, below 1 more conservative, 0 greedy (default 1)\n"
@@ -28,7 +29,11 @@ static const char GENERATE_USAGE[] =
     "  --branch-factor N     copies of each beam per iteration (default 1)\n"
     "  --steps-per-iteration N  steps between beam selections (default 1)\n"
     "  --out-dir DIR         where to write (default generated/); names: MODEL_seedS_N.mid\n"
-    "  --out FILE.mid        the file to write, for a single output\n";
+    "  --out FILE.mid        the file to write, for a single output\n"
+    "\n"
+    "Event models (Music Transformer on performances or chorales) take --primer FILE.mid (its opening\n"
+    "tokens, at most half the model's length) or start from scratch, and --seconds N (performances) or\n"
+    "--steps N tokens; --top-k and --top-p work as above.\n";
 
 /* The default model: $CADENZA_MODELS, ./models, or models/ beside the program's build folder. */
 static int default_checkpoint(char *buf, size_t n) {
@@ -126,10 +131,131 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
     if (done == total) fputc('\n', stderr);
 }
 
+/* ---- event models (performances, chorales) ---- */
+
+typedef struct seconds_stop {
+    int64_t from;     /* the first new token */
+    double seconds;
+} seconds_stop;
+
+/* Performance tokens: the time shifts after the primer add up to the wanted length. */
+static int enough_seconds(void *ctx, const uint16_t *tok, int64_t len) {
+    const seconds_stop *s = ctx;
+    int64_t steps = 0;
+    for (int64_t i = s->from; i < len; i++)
+        if (tok[i] >= CDZ_PERF_TIME_SHIFT && tok[i] < CDZ_PERF_TIME_SHIFT + CDZ_PERF_MAX_SHIFT) steps += tok[i] - CDZ_PERF_TIME_SHIFT + 1;
+    return (double)steps / 100.0 >= s->seconds;
+}
+
+/* The primer's tokens: the first sequence the codec makes of the file, at most `cap` tokens; or, from
+ * scratch, the chorale codec's start token or a medium velocity for performances. */
+static int event_primer(const cdz_codec *codec, const char *file, int64_t cap, uint16_t **out, int64_t *n) {
+    cdz_error err = {0};
+    if (!file) {
+        *out = cdz_calloc(1, sizeof **out);
+        if (!*out) return 0;
+        (*out)[0] = strcmp(codec->name, "chorale") == 0 ? CDZ_CHORALE_BOS
+                  : strcmp(codec->name, "performance") == 0 ? CDZ_PERF_VELOCITY + CDZ_PERF_VELOCITY_BINS / 2 : 0;
+        *n = 1;
+        return 1;
+    }
+    cdz_score s = {0};
+    cdz_tokens t = {0};
+    cdz_extract_stats st = {0};
+    if (cdz_score_read_file(&s, file, &err) != CDZ_OK || codec->encode(&s, &t, &st, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        cdz_score_free(&s);
+        cdz_tokens_free(&t);
+        return 0;
+    }
+    cdz_score_free(&s);
+    if (t.n_seqs == 0 || t.offsets[1] == 0) {
+        app_error("%s: nothing to prime with in the '%s' encoding", file, codec->name);
+        cdz_tokens_free(&t);
+        return 0;
+    }
+    *n = (int64_t)t.offsets[1] < cap ? (int64_t)t.offsets[1] : cap;
+    *out = cdz_calloc((size_t)*n, sizeof **out);
+    if (*out) memcpy(*out, t.tokens, (size_t)*n * sizeof **out);
+    cdz_tokens_free(&t);
+    return *out != NULL;
+}
+
+static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckpt, const char *primer_file,
+                           long long steps, double seconds, long long seed, long long outputs, cdz_sample_params sp,
+                           const char *out_dir, const char *out) {
+    int64_t max_total = m->max_len > 0 ? m->max_len + 1 : 1 << 20, np = 0;
+    uint16_t *primer = NULL;
+    if (!event_primer(codec, primer_file, max_total / 2, &primer, &np)) return EXIT_FAIL;
+    seconds_stop stop = {np, seconds};
+    if (seconds > 0) {
+        if (strcmp(codec->name, "performance") != 0) {
+            cdz_free(primer);
+            return app_usage_error(GENERATE_USAGE, "--seconds needs a performance model (this one reads '%s')", codec->name);
+        }
+        sp.stop = enough_seconds, sp.stop_ctx = &stop;
+        steps = max_total - np; /* at most */
+    }
+    if (np + steps > max_total) steps = max_total - np;
+    size_t len = (size_t)(np + steps);
+    uint16_t *tokens = cdz_calloc(len * (size_t)outputs, sizeof *tokens);
+    double *loglik = cdz_calloc((size_t)outputs, sizeof *loglik);
+    int rc = EXIT_FAIL;
+    cdz_error err = {0};
+    cdz_rng rng;
+    cdz_rng_seed(&rng, (uint64_t)seed);
+    gen_progress prog = {app_now(), 0, isatty(2)};
+    int64_t made = 0;
+    if (!tokens || !loglik) app_error("out of memory");
+    else if (cdz_generate_until(m, primer, np, steps, (int)outputs, &sp, &rng, tokens, loglik, &made, on_progress, &prog,
+                                &err) != CDZ_OK)
+        app_error("%s", err.msg);
+    else rc = EXIT_OK;
+    double el = app_now() - prog.start;
+    if (prog.tty && rc == EXIT_OK) fputc('\n', stderr);
+    if (!out) mkdir(out_dir, 0777);
+    for (long long o = 0; o < outputs && rc == EXIT_OK; o++) {
+        char path[PATH_MAX], text[PATH_MAX + 600];
+        if (out) snprintf(path, sizeof path, "%s", out);
+        else snprintf(path, sizeof path, "%s/%s_seed%lld_%lld.mid", out_dir, m->config_name, seed, o + 1);
+        snprintf(text, sizeof text,
+                 "cadenza generate: model %s (%s), seed %lld, output %lld of %lld, temperature %g, top-k %d, top-p %g, "
+                 "primer %lld tokens%s%s, %lld new tokens",
+                 m->config_name, ckpt, seed, o + 1, outputs, sp.temperature, sp.top_k, sp.top_p, (long long)np,
+                 primer_file ? " of " : "", primer_file ? primer_file : "", (long long)made);
+        cdz_score s;
+        cdz_midi midi;
+        cdz_status st = codec->decode(tokens + (size_t)o * len, (size_t)(np + made), &s, &err);
+        if (st == CDZ_OK) {
+            st = cdz_score_to_midi(&midi, &s, 1, &err);
+            if (st == CDZ_OK) {
+                st = add_text_first(&midi, text);
+                if (st == CDZ_OK) st = cdz_midi_write_file(&midi, path, &err);
+                else cdz_error_set(&err, st, "out of memory");
+                cdz_midi_free(&midi);
+            }
+            double dur = s.duration_s;
+            cdz_score_free(&s);
+            if (st == CDZ_OK)
+                printf("wrote %s (%lld primer + %lld new tokens, %.1f s of music, log-likelihood %.2f)\n", path,
+                       (long long)np, (long long)made, dur, loglik[o]);
+        }
+        if (st != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        }
+    }
+    if (rc == EXIT_OK)
+        fprintf(stderr, "%lld tokens in %.2f s (%.0f tokens/s)\n", (long long)(made * outputs), el,
+                (double)(made * outputs) / (el > 1e-9 ? el : 1e-9));
+    cdz_free(primer), cdz_free(tokens), cdz_free(loglik);
+    return rc;
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *ckpt = NULL, *primer_file = NULL, *pitches = "60", *out_dir = "generated", *out = NULL;
     long long steps = 128, seed = 1, outputs = 1, ll;
-    double qpm = -1, d;
+    double qpm = -1, d, seconds = 0;
     cdz_sample_params sp = cdz_sample_default_params();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -155,6 +281,7 @@ int cmd_generate(int argc, char **argv) {
         else if (strcmp(a, "--top-p") == 0 && app_parse_double(v, 1e-6, 1, &d)) sp.top_p = (float)d;
         else if (strcmp(a, "--temperature") == 0 && app_parse_double(v, 0, 100, &d)) sp.temperature = (float)d;
         else if (strcmp(a, "--qpm") == 0 && app_parse_double(v, 1, 1000, &d)) qpm = d;
+        else if (strcmp(a, "--seconds") == 0 && app_parse_double(v, 0.01, 36000, &d)) seconds = d;
         else return app_usage_error(GENERATE_USAGE, "bad value '%s' for %s", v, a);
     }
     if (out && outputs > 1) return app_usage_error(GENERATE_USAGE, "--out names one file: use --out-dir with --num-outputs");
@@ -174,6 +301,15 @@ int cmd_generate(int argc, char **argv) {
         return EXIT_FAIL;
     }
     const cdz_codec *codec = cdz_codec_find(m.codec);
+    if (codec && strcmp(m.codec, "melody") != 0 && strcmp(m.codec, "lookback") != 0 && strcmp(m.codec, "key_melody") != 0) {
+        if (sp.beam_size > 0) {
+            cdz_model_free(&m);
+            return app_usage_error(GENERATE_USAGE, "beam search is for melody models; sample event models with --top-k/--top-p");
+        }
+        int rc = generate_events(&m, codec, ckpt, primer_file, steps, seconds, seed, outputs, sp, out_dir, out);
+        cdz_model_free(&m);
+        return rc;
+    }
     /* the primer as a melody, squashed into the model's range and key as in training (Magenta's
      * MelodyRnnModel.generate_melody); the output is transposed back */
     cdz_melody mel = {0};

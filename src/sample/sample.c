@@ -7,7 +7,7 @@
 #include "cadenza/sample.h"
 
 cdz_sample_params cdz_sample_default_params(void) {
-    cdz_sample_params p = {1.0f, 0, 1.0f, 0, 1, 1};
+    cdz_sample_params p = {1.0f, 0, 1.0f, 0, 1, 1, NULL, NULL};
     return p;
 }
 
@@ -127,10 +127,19 @@ static cdz_status feed_primer(cdz_model *m, rows *r, int n, const uint16_t *prim
     return CDZ_OK;
 }
 
-/* Extends every row by k sampled tokens, adding their log-probabilities to the rows' scores. */
+/* Whether p->stop says every row is complete. */
+static int all_stopped(const rows *r, const cdz_sample_params *p) {
+    if (!p->stop) return 0;
+    for (int i = 0; i < r->n; i++)
+        if (!p->stop(p->stop_ctx, r->tok + (size_t)i * r->total, r->len)) return 0;
+    return 1;
+}
+
+/* Extends every row by k sampled tokens, adding their log-probabilities to the rows' scores (fewer
+ * when p->stop ends it). */
 static cdz_status extend(cdz_model *m, rows *r, int64_t k, const cdz_sample_params *p, cdz_rng *rng, int64_t *done,
                          int64_t total, void (*progress)(void *, int64_t, int64_t), void *ctx, cdz_error *err) {
-    for (int64_t s = 0; s < k; s++) {
+    for (int64_t s = 0; s < k && !all_stopped(r, p); s++) {
         for (int i = 0; i < r->n; i++) {
             double lp = 0;
             int tok = cdz_sample_logits(r->logits + (size_t)i * r->V, r->V, p, rng, &lp);
@@ -219,6 +228,20 @@ static cdz_status beam_search(cdz_model *m, const uint16_t *primer, int64_t n_pr
 cdz_status cdz_generate(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
                         const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
                         void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx, cdz_error *err) {
+    cdz_sample_params q = *p;
+    q.stop = NULL; /* a fixed length */
+    int64_t generated;
+    return cdz_generate_until(m, primer, n_primer, steps, n_outputs, &q, rng, out, loglik, &generated, progress, ctx, err);
+}
+
+cdz_status cdz_generate_until(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
+                              const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
+                              int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
+                              cdz_error *err) {
+    *generated = 0;
+    if (m->max_len > 0 && n_primer + steps > m->max_len + 1)
+        return cdz_error_set(err, CDZ_ERR_ARG, "%lld primer and %lld new tokens are more than the model's max_len (%d) + 1",
+                             (long long)n_primer, (long long)steps, m->max_len);
     if (n_primer < 1 || steps < 0 || n_outputs < 1)
         return cdz_error_set(err, CDZ_ERR_ARG, "generation needs a primer of at least one token and a step count");
     for (int64_t i = 0; i < n_primer; i++)
@@ -235,6 +258,7 @@ cdz_status cdz_generate(cdz_model *m, const uint16_t *primer, int64_t n_primer, 
                                         loglik ? loglik + o : NULL, &done, total, progress, ctx, err);
             if (st != CDZ_OK) return st;
         }
+        *generated = steps;
         return CDZ_OK;
     }
     rows r;
@@ -244,6 +268,7 @@ cdz_status cdz_generate(cdz_model *m, const uint16_t *primer, int64_t n_primer, 
     if (st == CDZ_OK) {
         memcpy(out, r.tok, (size_t)n_outputs * (size_t)len * sizeof *out);
         if (loglik) memcpy(loglik, r.score, (size_t)n_outputs * sizeof *loglik);
+        *generated = r.len - n_primer;
     }
     rows_free(&r);
     return st;
