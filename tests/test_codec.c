@@ -669,7 +669,30 @@ static void test_melody_time_signature(void) {
     cdz_score_free(&s);
 }
 
+/* Training-time transposition: pitches move, other tokens stay, out-of-range shifts change nothing. */
+static void test_transpose_tokens(void) {
+    const cdz_codec *km = cdz_codec_find("key_melody"), *perf = cdz_codec_find("performance");
+    const cdz_codec *ch = cdz_codec_find("chorale"), *mel = cdz_codec_find("melody"), *vae = cdz_codec_find("vae_drums");
+    uint16_t t[5] = {0, 36, 37, 38, 35}; /* key_melody: C3, no-event, off, repeat, B5 */
+    CHECK(cdz_codec_transpose(km, t, 5, 1) == 0 && t[0] == 0 && t[4] == 35, "B5 + 1 leaves the range: unchanged");
+    CHECK(cdz_codec_transpose(km, t, 5, -1) == 0, "C3 - 1 leaves the range");
+    uint16_t u[4] = {10, 36, 38, 20};
+    CHECK(cdz_codec_transpose(km, u, 4, 3) == 1 && u[0] == 13 && u[1] == 36 && u[2] == 38 && u[3] == 23, "key_melody +3");
+    uint16_t p[4] = {60, 128 + 60, 256 + 5, 356 + 3}; /* note-on 60, note-off 60, a time shift, a velocity */
+    CHECK(cdz_codec_transpose(perf, p, 4, -5) == 1 && p[0] == 55 && p[1] == 128 + 55 && p[2] == 261 && p[3] == 359,
+          "performance -5 moves notes only");
+    uint16_t c[4] = {47, 0, 46, 45};
+    CHECK(cdz_codec_transpose(ch, c, 4, 1) == 0, "chorale: 81 + 1 leaves 36-81");
+    CHECK(cdz_codec_transpose(ch, c, 4, -1) == 0, "chorale: 36 - 1 leaves 36-81");
+    uint16_t c2[3] = {47, 10, 46};
+    CHECK(cdz_codec_transpose(ch, c2, 3, 6) == 1 && c2[0] == 47 && c2[1] == 16 && c2[2] == 46, "chorale +6");
+    uint16_t m[3] = {0, 1, 2};
+    CHECK(cdz_codec_transpose(mel, m, 3, 2) == 1 && m[2] == 4 && m[1] == 1, "melody +2");
+    CHECK(cdz_codec_transpose(vae, m, 3, 2) == -1, "drums do not transpose");
+}
+
 int main(void) {
+    test_transpose_tokens();
     test_melody_time_signature();
     test_melody_rules();
     test_squash();

@@ -251,6 +251,7 @@ static void test_resume_exact(void) {
     cdz_model_init_params(&a, 9);
     cdz_train_config cfg = cdz_train_config_for(&a);
     cfg.steps = 10, cfg.warmup_steps = 2, cfg.decay = CDZ_DECAY_COSINE, cfg.seed = 77;
+    cfg.transpose_min = -3, cfg.transpose_max = 4; /* augmentation draws from the same random state */
     cdz_trainer ta, tb;
     CHECK(cdz_trainer_init(&ta, &a, &d.ds, &cfg, &err) == CDZ_OK, "%s", err.msg);
     char path[128];
@@ -263,7 +264,13 @@ static void test_resume_exact(void) {
         if (s == 4) CHECK(cdz_checkpoint_save(path, &a, &ta, NULL, 0, &err) == CDZ_OK, "save: %s", err.msg);
     }
     CHECK(cdz_checkpoint_load(path, &b, &err) == CDZ_OK, "load: %s", err.msg);
-    cdz_train_config other = cdz_train_config_for(&b); /* deliberately not the run's: the checkpoint's wins */
+    cdz_train_config other = cdz_train_config_for(&b);
+    CHECK(cdz_trainer_init(&tb, &b, &d.ds, &other, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_checkpoint_load_trainer(path, &tb, &err) == CDZ_ERR_ARG && strstr(err.msg, "transposition"),
+          "a trainer set up without the run's augmentation is refused: %s", err.msg);
+    cdz_trainer_free(&tb);
+    CHECK(cdz_checkpoint_train_config(path, &other, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(other.transpose_min == -3 && other.transpose_max == 4 && other.steps == 10, "the run's settings come back");
     CHECK(cdz_trainer_init(&tb, &b, &d.ds, &other, &err) == CDZ_OK, "%s", err.msg);
     CHECK(cdz_checkpoint_load_trainer(path, &tb, &err) == CDZ_OK, "load trainer: %s", err.msg);
     CHECK(tb.step == 5, "resumed at step %lld", (long long)tb.step);

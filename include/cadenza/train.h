@@ -37,6 +37,10 @@ typedef struct cdz_train_config {
     float min_lr_ratio, decay_rate;
     int decay_steps;
     uint64_t seed;
+    int whole_sequences;          /* draw sequences uniformly and take each from its start (up to seq + 1
+                                     tokens) instead of windows at random positions */
+    int transpose_min, transpose_max; /* augmentation: each window moved by a shift drawn uniformly from
+                                     those in [min, max] that keep it in the codec's range (0, 0: none) */
 } cdz_train_config;
 
 /* The model config's defaults (batch, seq, lr, clip, weight decay, warm-up), no decay, seed 1. */
@@ -54,6 +58,8 @@ typedef struct cdz_window_sampler {
 } cdz_window_sampler;
 cdz_status cdz_window_sampler_init(cdz_window_sampler *s, const cdz_dataset *ds, cdz_split split, int seq, cdz_error *err);
 void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_window *out, int B);
+/* Whole sequences from their start, each sequence equally likely. */
+void cdz_window_sampler_draw_whole(const cdz_window_sampler *s, cdz_rng *rng, cdz_window *out, int B);
 void cdz_window_sampler_free(cdz_window_sampler *s);
 
 typedef struct cdz_trainer {
@@ -64,6 +70,8 @@ typedef struct cdz_trainer {
     int64_t step;             /* steps taken */
     cdz_rng rng;              /* windows and dropout */
     cdz_window *windows;
+    uint16_t *shifted;        /* transposed copies of the windows' sequences (batch x longest) */
+    size_t longest;
 } cdz_trainer;
 
 typedef struct cdz_train_step_info {
@@ -90,10 +98,13 @@ cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, in
 cdz_status cdz_checkpoint_save(const char *path, const cdz_model *m, const cdz_trainer *t, const char *const *extra,
                                size_t n_extra, cdz_error *err);
 /* Rebuilds the model from the checkpoint's config and loads its parameters. With a trainer (already
- * initialised for this model), restores moments, step, rng and the training config too (the caller
- * may then change cfg.steps). Rejects a truncated, foreign or mismatched file with an error naming it. */
+ * initialised for this model with the run's settings, cdz_checkpoint_train_config), restores moments,
+ * step, rng and the training config too (the caller may then change cfg.steps and the learning-rate
+ * settings). Rejects a truncated, foreign or mismatched file with an error naming it. */
 cdz_status cdz_checkpoint_load(const char *path, cdz_model *m, cdz_error *err);
 cdz_status cdz_checkpoint_load_trainer(const char *path, cdz_trainer *t, cdz_error *err);
+/* The training settings a checkpoint's run used (to set up the trainer that resumes it). */
+cdz_status cdz_checkpoint_train_config(const char *path, cdz_train_config *c, cdz_error *err);
 /* A metadata value of a checkpoint (cdz_malloc'd copy), or NULL. */
 char *cdz_checkpoint_meta(const char *path, const char *key, cdz_error *err);
 

@@ -23,6 +23,10 @@ static const char TRAIN_USAGE[] =
     "  --warmup N            linear learning-rate warm-up steps (default 0)\n"
     "  --decay KIND          none (default), cosine (to 10% at the last step) or exponential (x0.95 per 1000)\n"
     "  --seed N              seeds initialisation, windows and dropout (default 1)\n"
+    "  --whole-sequences     each step takes whole sequences from their start (each equally likely) instead\n"
+    "                        of windows at random positions\n"
+    "  --transpose A:B       move each window by a random shift from A to B semitones that keeps it in the\n"
+    "                        codec's range (e.g. -5:6; melody, performance and chorale codecs)\n"
     "  --eval-every N        evaluation loss on the eval split every N steps (default 200; 0: only at the end)\n"
     "  --eval-tokens N       at most N tokens per evaluation (default 200000; 0: all)\n"
     "  --checkpoint-every N  write the checkpoint every N steps (default 500)\n"
@@ -45,7 +49,7 @@ typedef struct train_opts {
     long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
     double lr, clip, wd;
     const char *decay;
-    int have_steps;
+    int have_steps, whole, tmin, tmax;
 } train_opts;
 
 static int parse_opts(int argc, char **argv, train_opts *o) {
@@ -64,7 +68,20 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             fputs(TRAIN_USAGE, stdout);
             return -1;
         }
+        if (strcmp(a, "--whole-sequences") == 0) {
+            o->whole = 1;
+            continue;
+        }
         if (!v) return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
+        if (strcmp(a, "--transpose") == 0) {
+            char *end;
+            long x = strtol(v, &end, 10), y = *end == ':' ? strtol(end + 1, &end, 10) : 0;
+            if (*end || x > y || x < -127 || y > 127)
+                return app_usage_error(TRAIN_USAGE, "--transpose needs A:B with -127 <= A <= B <= 127, not '%s'", v);
+            o->tmin = (int)x, o->tmax = (int)y;
+            i++;
+            continue;
+        }
         if (strcmp(a, "--model") == 0) o->model = v;
         else if (strcmp(a, "--config") == 0) o->config = v;
         else if (strcmp(a, "--data") == 0) o->data = v;
@@ -202,6 +219,13 @@ int cmd_train(int argc, char **argv) {
     }
     cdz_train_config cfg = cdz_train_config_for(&m);
     cfg.seed = (uint64_t)o.seed;
+    cfg.whole_sequences = o.whole;
+    cfg.transpose_min = o.tmin, cfg.transpose_max = o.tmax;
+    if (o.resume && cdz_checkpoint_train_config(o.resume, &cfg, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        cdz_model_free(&m), cdz_dataset_close(&ds);
+        return EXIT_FAIL;
+    }
     if (!o.resume && apply_flags(&o, &cfg)) {
         cdz_model_free(&m), cdz_dataset_close(&ds);
         return EXIT_USAGE;

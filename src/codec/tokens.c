@@ -49,3 +49,36 @@ cdz_status cdz_codec_token_from_name(const cdz_codec *c, const char *name, uint1
     }
     return CDZ_ERR_ARG;
 }
+
+/* The pitch a token stands for under a codec, or -1 for a token without one (rests, repeats, time
+ * shifts); with the codec's pitch range and the token of pitch `lo` (see cdz_codec_transpose). */
+typedef struct pitch_map {
+    int first_token, n_tokens, stride; /* pitched tokens: first_token + k (and + stride + k), k = 0..n-1 */
+    int lo;                            /* the pitch of first_token */
+} pitch_map;
+
+static int map_for(const cdz_codec *c, pitch_map *m) {
+    const char *n = c->name;
+    if (strcmp(n, "melody") == 0 || strcmp(n, "lookback") == 0) *m = (pitch_map){2, 36, 0, CDZ_MELODY_MIN_NOTE};
+    else if (strcmp(n, "key_melody") == 0) *m = (pitch_map){0, 36, 0, CDZ_MELODY_MIN_NOTE};
+    else if (strcmp(n, "chorale") == 0) *m = (pitch_map){0, 46, 0, 36};
+    else if (strcmp(n, "performance") == 0) *m = (pitch_map){CDZ_PERF_NOTE_ON, 128, CDZ_PERF_NOTE_OFF, 0};
+    else return 0;
+    return 1;
+}
+
+int cdz_codec_transpose(const cdz_codec *c, uint16_t *tokens, size_t n, int shift) {
+    pitch_map m;
+    if (!map_for(c, &m)) return -1;
+    for (int pass = 0; pass < 2; pass++) /* check every token first, then change them */
+        for (size_t i = 0; i < n; i++) {
+            int t = tokens[i], base = -1;
+            if (t >= m.first_token && t < m.first_token + m.n_tokens) base = m.first_token;
+            else if (m.stride && t >= m.stride && t < m.stride + m.n_tokens) base = m.stride;
+            if (base < 0) continue;
+            int k = t - base + shift;
+            if (k < 0 || k >= m.n_tokens) return 0;
+            if (pass) tokens[i] = (uint16_t)(base + k);
+        }
+    return 1;
+}

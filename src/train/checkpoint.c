@@ -18,9 +18,10 @@ static char *train_config_json(const cdz_train_config *c) {
     snprintf(s, 768,
              "{\"batch\":%d,\"seq\":%d,\"steps\":%lld,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,\"beta1\":%.9g,"
              "\"beta2\":%.9g,\"eps\":%.9g,\"warmup_steps\":%d,\"decay\":\"%s\",\"min_lr_ratio\":%.9g,\"decay_rate\":%.9g,"
-             "\"decay_steps\":%d,\"seed\":%" PRIu64 "}",
+             "\"decay_steps\":%d,\"seed\":%" PRIu64 ",\"whole_sequences\":%d,\"transpose_min\":%d,\"transpose_max\":%d}",
              c->batch, c->seq, (long long)c->steps, c->lr, c->clip, c->weight_decay, c->beta1, c->beta2, c->eps,
-             c->warmup_steps, cdz_lr_decay_name(c->decay), c->min_lr_ratio, c->decay_rate, c->decay_steps, c->seed);
+             c->warmup_steps, cdz_lr_decay_name(c->decay), c->min_lr_ratio, c->decay_rate, c->decay_steps, c->seed,
+             c->whole_sequences, c->transpose_min, c->transpose_max);
     return s;
 }
 
@@ -122,20 +123,23 @@ static cdz_status parse_train(const char *text, cdz_train_config *c, const char 
     cdz_json *j = NULL;
     cdz_status st = cdz_json_parse(text, strlen(text), path, &j, err);
     if (st != CDZ_OK) return st;
-    int64_t v[7];
+    int64_t v[10];
     double f[9];
-    const char *ik[7] = {"batch", "seq", "steps", "warmup_steps", "decay_steps", "seed", NULL};
+    const char *ik[10] = {"batch", "seq", "steps", "warmup_steps", "decay_steps", "seed", "whole_sequences", "transpose_min",
+                          "transpose_max", NULL};
     const char *fk[9] = {"lr", "clip", "weight_decay", "beta1", "beta2", "eps", "min_lr_ratio", "decay_rate", NULL};
-    for (int i = 0; ik[i] && st == CDZ_OK; i++) st = cdz_json_get_int(j, ik[i], -1, &v[i], path, err);
+    for (int i = 0; ik[i] && st == CDZ_OK; i++) st = cdz_json_get_int(j, ik[i], i >= 6 ? 0 : -1, &v[i], path, err);
     for (int i = 0; fk[i] && st == CDZ_OK; i++) st = cdz_json_get_number(j, fk[i], -1, &f[i], path, err);
     if (st == CDZ_OK && (v[0] < 1 || v[1] < 1 || v[2] < 0 || v[0] > 1 << 20 || v[1] > 1 << 24 || v[3] < 0 || v[4] < 0 ||
-                         v[3] > 1 << 30 || v[4] > 1 << 30 || v[5] < 0))
+                         v[3] > 1 << 30 || v[4] > 1 << 30 || v[5] < 0 || v[6] < 0 || v[6] > 1 || v[7] < -127 ||
+                         v[8] > 127 || v[7] > v[8]))
         st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: training config out of range", path);
     if (st == CDZ_OK && cdz_lr_decay_parse(cdz_json_get_string(j, "decay", "none"), &c->decay) != CDZ_OK)
         st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: training config: unknown learning-rate decay", path);
     if (st == CDZ_OK) {
         c->batch = (int)v[0], c->seq = (int)v[1], c->steps = v[2], c->warmup_steps = (int)v[3];
         c->decay_steps = (int)v[4], c->seed = (uint64_t)v[5];
+        c->whole_sequences = (int)v[6], c->transpose_min = (int)v[7], c->transpose_max = (int)v[8];
         c->lr = (float)f[0], c->clip = (float)f[1], c->weight_decay = (float)f[2], c->beta1 = (float)f[3];
         c->beta2 = (float)f[4], c->eps = (float)f[5], c->min_lr_ratio = (float)f[6], c->decay_rate = (float)f[7];
     }
@@ -159,21 +163,11 @@ cdz_status cdz_checkpoint_load_trainer(const char *path, cdz_trainer *t, cdz_err
         st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: unreadable step or random state", path);
     cdz_train_config c = t->cfg;
     if (st == CDZ_OK) st = parse_train(train, &c, path, err);
-    if (st == CDZ_OK && (c.batch != t->cfg.batch || c.seq != t->cfg.seq)) {
-        /* the run used other windows than the trainer was set up with: follow the checkpoint */
-        cdz_window *w = cdz_calloc((size_t)c.batch, sizeof *w);
-        cdz_window_sampler ws;
-        if (!w) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-        else st = cdz_window_sampler_init(&ws, t->sampler.ds, CDZ_SPLIT_TRAIN, c.seq, err);
-        if (st == CDZ_OK) {
-            cdz_window_sampler_free(&t->sampler);
-            t->sampler = ws;
-            cdz_free(t->windows);
-            t->windows = w;
-        } else {
-            cdz_free(w);
-        }
-    }
+    if (st == CDZ_OK && (c.batch != t->cfg.batch || c.seq != t->cfg.seq || c.whole_sequences != t->cfg.whole_sequences ||
+                         c.transpose_min != t->cfg.transpose_min || c.transpose_max != t->cfg.transpose_max))
+        st = cdz_error_set(err, CDZ_ERR_ARG, "%s: the run drew batches of %d x %d tokens%s; set the trainer up with the "
+                           "checkpoint's settings (cdz_checkpoint_train_config)", path, c.batch, c.seq,
+                           c.transpose_min || c.transpose_max ? " with transposition" : "");
     if (st == CDZ_OK) st = copy_tensors(&f, t->model, "", t->model->params, path, err);
     if (st == CDZ_OK) st = copy_tensors(&f, t->model, OPT_M, t->m, path, err);
     if (st == CDZ_OK) st = copy_tensors(&f, t->model, OPT_V, t->v, path, err);
@@ -182,6 +176,20 @@ cdz_status cdz_checkpoint_load_trainer(const char *path, cdz_trainer *t, cdz_err
         t->rng = r;
         t->cfg = c;
     }
+    cdz_safetensors_free(&f);
+    return st;
+}
+
+cdz_status cdz_checkpoint_train_config(const char *path, cdz_train_config *c, cdz_error *err) {
+    cdz_safetensors f;
+    cdz_status st = open_checkpoint(&f, path, err);
+    if (st != CDZ_OK) return st;
+    const char *train = cdz_safetensors_meta(&f, "train");
+    if (!train)
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: holds weights only (no optimiser state): it can generate, but a run "
+                           "cannot resume from it", path);
+    else
+        st = parse_train(train, c, path, err);
     cdz_safetensors_free(&f);
     return st;
 }

@@ -96,6 +96,15 @@ void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_wind
     }
 }
 
+void cdz_window_sampler_draw_whole(const cdz_window_sampler *s, cdz_rng *rng, cdz_window *out, int B) {
+    for (int b = 0; b < B; b++) {
+        uint64_t i = s->seqs[cdz_rng_below(rng, s->n_seqs)], len = cdz_dataset_seq_len(s->ds, i);
+        out[b].seq = s->ds->tokens + s->ds->offsets[i];
+        out[b].start = 0;
+        out[b].n = (int64_t)(len < (uint64_t)s->seq + 1 ? len : (uint64_t)s->seq + 1);
+    }
+}
+
 void cdz_window_sampler_free(cdz_window_sampler *s) {
     cdz_free(s->seqs);
     cdz_free(s->cum);
@@ -127,14 +136,54 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
         cdz_trainer_free(t);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for the optimiser state");
     }
+    if (cfg->transpose_min || cfg->transpose_max) {
+        const cdz_codec *c = cdz_codec_find(ds->codec);
+        uint16_t probe = 0;
+        if (cfg->transpose_min > cfg->transpose_max || !c || cdz_codec_transpose(c, &probe, 0, 0) < 0) {
+            cdz_trainer_free(t);
+            return cdz_error_set(err, CDZ_ERR_ARG, "training-time transposition %d:%d is not possible with codec '%s'",
+                                 cfg->transpose_min, cfg->transpose_max, ds->codec);
+        }
+        for (uint64_t i = 0; i < t->sampler.n_seqs; i++) {
+            uint64_t len = cdz_dataset_seq_len(ds, t->sampler.seqs[i]);
+            if (len > t->longest) t->longest = len;
+        }
+        t->shifted = cdz_calloc((size_t)cfg->batch * t->longest, sizeof *t->shifted);
+        if (!t->shifted) {
+            cdz_trainer_free(t);
+            return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for transposed windows");
+        }
+    }
     cdz_rng_seed(&t->rng, cfg->seed);
     return CDZ_OK;
+}
+
+/* Moves each window (with the sequence before it, which melody models read) by a random shift among
+ * those the codec allows for it, as ../shared/bench/jsb_reference.py does per piece. */
+static void transpose_windows(cdz_trainer *t) {
+    const cdz_codec *c = cdz_codec_find(t->sampler.ds->codec);
+    for (int b = 0; b < t->cfg.batch; b++) {
+        cdz_window *w = &t->windows[b];
+        size_t len = (size_t)(w->start + w->n);
+        uint16_t *row = t->shifted + (size_t)b * t->longest;
+        int ok[256], n_ok = 0;
+        for (int s = t->cfg.transpose_min; s <= t->cfg.transpose_max && n_ok < 256; s++) {
+            memcpy(row, w->seq, len * sizeof *row);
+            if (cdz_codec_transpose(c, row, len, s) == 1) ok[n_ok++] = s;
+        }
+        if (!n_ok) continue; /* no shift fits: the window stays as it is */
+        memcpy(row, w->seq, len * sizeof *row);
+        cdz_codec_transpose(c, row, len, ok[cdz_rng_below(&t->rng, (uint64_t)n_ok)]);
+        w->seq = row;
+    }
 }
 
 cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error *err) {
     cdz_model *m = t->model;
     const cdz_train_config *c = &t->cfg;
-    cdz_window_sampler_draw(&t->sampler, &t->rng, t->windows, c->batch);
+    if (c->whole_sequences) cdz_window_sampler_draw_whole(&t->sampler, &t->rng, t->windows, c->batch);
+    else cdz_window_sampler_draw(&t->sampler, &t->rng, t->windows, c->batch);
+    if (t->shifted) transpose_windows(t);
     cdz_model_zero_grads(m);
     cdz_loss_stats stats = {0};
     float loss = 0;
@@ -161,6 +210,7 @@ void cdz_trainer_free(cdz_trainer *t) {
     cdz_free(t->m);
     cdz_free(t->v);
     cdz_free(t->windows);
+    cdz_free(t->shifted);
     memset(t, 0, sizeof *t);
 }
 
