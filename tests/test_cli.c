@@ -300,6 +300,7 @@ int main(int argc, char **argv) {
         cdz_dataset nd;
         if (cdz_dataset_open(&nd, data, &ne) == CDZ_OK) {
             cdz_train_config nc = cdz_train_config_for(&nm);
+            cdz_checkpoint_train_config(ckpt, &nc, &ne);
             if (cdz_trainer_init(&nt, &nm, &nd, &nc, &ne) == CDZ_OK && cdz_checkpoint_load_trainer(ckpt, &nt, &ne) == CDZ_OK) {
                 nm.params[nm.n_params - 1] = NAN; /* the output bias */
                 cdz_checkpoint_save(nan_ckpt, &nm, &nt, NULL, 0, &ne);
