@@ -218,6 +218,17 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "train --data %s --resume %s --steps 5 --log %s", data, ckpt, log);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(err, "steps 3 to 5, batch 4 x 32 tokens");
+    snprintf(args, sizeof args, "train --data %s --steps 2 --batch 3 --seq 16 --whole-sequences --transpose -2:2 --out %s/aug.safetensors",
+             data, dir);
+    CHECK_INT(run(args), 0);
+    snprintf(args, sizeof args, "train --data %s --resume %s/aug.safetensors --steps 3", data, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "steps 2 to 3, batch 3 x 16 tokens");
+    snprintf(args, sizeof args, "%s/aug.safetensors", dir);
+    unlink(args);
+    snprintf(args, sizeof args, "train --data %s --transpose 5:1", data);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "--transpose needs A:B");
     snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s --json", ckpt, data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "\"split\":\"eval\",\"loss\":");
