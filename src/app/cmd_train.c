@@ -22,6 +22,7 @@ static const char TRAIN_USAGE[] =
     "  --lr X, --clip X, --weight-decay X   AdamW learning rate, gradient-norm clip, decay (config's defaults)\n"
     "  --warmup N            linear learning-rate warm-up steps (default 0)\n"
     "  --decay KIND          none (default), cosine (to 10% at the last step) or exponential (x0.95 per 1000)\n"
+    "  --min-lr-ratio R      where cosine decay ends, as a share of --lr (default 0.1)\n"
     "  --seed N              seeds initialisation, windows and dropout (default 1)\n"
     "  --whole-sequences     each step takes whole sequences from their start (each equally likely) instead\n"
     "                        of windows at random positions\n"
@@ -47,7 +48,7 @@ static void on_sigint(int sig) {
 typedef struct train_opts {
     const char *model, *config, *data, *out, *resume, *log;
     long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
-    double lr, clip, wd;
+    double lr, clip, wd, min_lr;
     const char *decay;
     int have_steps, whole, tmin, tmax;
 } train_opts;
@@ -57,7 +58,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     o->model = "melody_rnn", o->config = "attention_rnn";
     o->steps = 1000, o->batch = -1, o->seq = -1, o->warmup = -1, o->seed = 1;
     o->eval_every = 200, o->eval_tokens = 200000, o->ckpt_every = 500, o->log_every = 20;
-    o->lr = o->clip = o->wd = -1;
+    o->lr = o->clip = o->wd = o->min_lr = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -101,6 +102,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         else if (strcmp(a, "--lr") == 0) real = &o->lr;
         else if (strcmp(a, "--clip") == 0) real = &o->clip;
         else if (strcmp(a, "--weight-decay") == 0) real = &o->wd;
+        else if (strcmp(a, "--min-lr-ratio") == 0) real = &o->min_lr;
         else return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
         if (num && !app_parse_long(v, lo, hi, num))
             return app_usage_error(TRAIN_USAGE, "%s needs a whole number from %lld to %lld, not '%s'", a, lo, hi, v);
@@ -121,6 +123,7 @@ static int apply_flags(const train_opts *o, cdz_train_config *c) {
     if (o->lr >= 0) c->lr = (float)o->lr;
     if (o->clip >= 0) c->clip = (float)o->clip;
     if (o->wd >= 0) c->weight_decay = (float)o->wd;
+    if (o->min_lr >= 0) c->min_lr_ratio = (float)o->min_lr;
     if (o->decay && cdz_lr_decay_parse(o->decay, &c->decay) != CDZ_OK)
         return app_usage_error(TRAIN_USAGE, "--decay needs none, cosine or exponential, not '%s'", o->decay);
     return 0;

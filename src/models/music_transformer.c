@@ -93,17 +93,18 @@ static const char *named_config(const char *name) {
                "\"attention\":\"absolute\",\"layers\":6,\"d_model\":512,\"heads\":8,\"d_ff\":2048,\"max_len\":2048,"
                "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.0003,\"clip\":1,"
                "\"weight_decay\":0.01,\"warmup_steps\":200}";
-    /* JSB Chorales, the protocol of ../shared/bench/jsb_reference.py (chorales up to 2049 tokens) */
+    /* JSB Chorales, the protocol and defaults of ../shared/bench/jsb_reference.py: whole chorales up to
+     * 2049 tokens (train with --whole-sequences --transpose -5:6 --decay cosine --min-lr-ratio 0) */
     if (strcmp(name, "jsb_relative") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_relative\",\"codec\":\"chorale\","
                "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":2048,"
-               "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":512,\"lr\":0.0003,\"clip\":1,"
-               "\"weight_decay\":0.01,\"warmup_steps\":500}";
+               "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":2048,\"lr\":0.0005,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
     if (strcmp(name, "jsb_absolute") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_absolute\",\"codec\":\"chorale\","
                "\"attention\":\"absolute\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":2048,"
-               "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":512,\"lr\":0.0003,\"clip\":1,"
-               "\"weight_decay\":0.01,\"warmup_steps\":500}";
+               "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":2048,\"lr\":0.0005,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
     if (strcmp(name, "perf_small") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"perf_small\",\"codec\":\"performance\","
                "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":4,\"d_ff\":1024,\"max_len\":2048,"
