@@ -110,6 +110,9 @@ void cdz_model_zero_grads(cdz_model *m);
 const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name);
 void cdz_model_free(cdz_model *m);
 
+/* For kinds: adds the rows of a softmax output (probs, N x V) whose target is not CDZ_IGNORE_TARGET
+ * to the statistics: summed -log p(target), count, and how often the most likely token was right. */
+void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V);
 /* For kinds: appends a tensor to the table (offsets assigned in order). Call before
  * cdz_model_alloc_params. */
 cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const int64_t *shape, cdz_error *err);

@@ -380,19 +380,7 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     cdz_linear_forward(r->logits, in, P + r->off_out_w, P + r->off_out_b, N, H, V);
     float mean = cdz_softmax_xent_forward(r->probs, r->logits, r->targets, N, V);
     if (mean_loss) *mean_loss = mean;
-    if (stats) {
-        for (int i = 0; i < N; i++) {
-            if (r->targets[i] == CDZ_IGNORE_TARGET) continue;
-            const float *p = r->probs + (size_t)i * V;
-            int best = 0;
-            for (int v = 1; v < V; v++)
-                if (p[v] > p[best]) best = v;
-            stats->correct += best == r->targets[i];
-            stats->tokens++;
-            float pt = p[r->targets[i]];
-            stats->loss_sum -= log(pt > 1e-30f || isnan(pt) ? pt : 1e-30f);
-        }
-    }
+    if (stats) cdz_loss_stats_add(stats, r->probs, r->targets, N, V);
     if (pass != CDZ_TRAIN) return CDZ_OK;
     /* backward: the same calls in reverse */
     float *G = m->grads;

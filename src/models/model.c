@@ -1,7 +1,10 @@
 /* What every model kind shares: the tensor table that slices the parameter and gradient buffers,
  * building from a named config or a config JSON (the one checkpoints carry), initialisation. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "cadenza/nn.h"
 
 #include "cadenza/model.h"
 
@@ -89,6 +92,20 @@ const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name) {
     for (size_t i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
+}
+
+void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V) {
+    for (int i = 0; i < N; i++) {
+        if (targets[i] == CDZ_IGNORE_TARGET) continue;
+        const float *p = probs + (size_t)i * V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (p[v] > p[best]) best = v;
+        st->correct += best == targets[i];
+        st->tokens++;
+        float pt = p[targets[i]]; /* a NaN stays NaN: callers must see it */
+        st->loss_sum -= log(pt > 1e-30f || isnan(pt) ? pt : 1e-30f);
+    }
 }
 
 void cdz_model_free(cdz_model *m) {

@@ -477,19 +477,7 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, N, C, V);
     float mean = cdz_softmax_xent_forward(t->probs, t->logits, t->targets, N, V);
     if (mean_loss) *mean_loss = mean;
-    if (stats) {
-        for (int i = 0; i < N; i++) {
-            if (t->targets[i] == CDZ_IGNORE_TARGET) continue;
-            const float *p = t->probs + (size_t)i * V;
-            int best = 0;
-            for (int v = 1; v < V; v++)
-                if (p[v] > p[best]) best = v;
-            stats->correct += best == t->targets[i];
-            stats->tokens++;
-            float pt = p[t->targets[i]];
-            stats->loss_sum -= log(pt > 1e-30f || isnan(pt) ? pt : 1e-30f);
-        }
-    }
+    if (stats) cdz_loss_stats_add(stats, t->probs, t->targets, N, V);
     if (pass != CDZ_TRAIN) return CDZ_OK;
 
     /* backward: the same calls in reverse; dx carries the residual stream's gradient */
