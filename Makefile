@@ -42,6 +42,11 @@ ifeq ($(HAVE_OPENBLAS),yes)
 CPPFLAGS += -DCDZ_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
 LDLIBS += $(shell pkg-config --libs openblas)
 endif
+# OpenMP threads for the layers' per-row loops (the matrix products use OpenBLAS's own threads).
+ifeq ($(HAVE_OPENMP),yes)
+ALL_CFLAGS += -fopenmp
+LDFLAGS += -fopenmp
+endif
 ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif

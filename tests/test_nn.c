@@ -231,6 +231,35 @@ static void test_attn_lstm(void) {
     CHECK(worst < 1e-6, "step-wise outputs equal the forward pass's (worst %g)", worst);
 }
 
+/* Batches large enough for the threaded row loops give the gradients of the same rows run in two
+ * halves below the threshold (the score vector's gradient is summed across threads). */
+static void test_attn_lstm_threads(void) {
+    enum { TB = 20, HB = 10, TT = 5, TC = 3, TH = 4, TL = 2 };
+    static float params[sizeof ((attn_case *)0)->params / 4], x[TT * TB * TC], dout[TT * TB * TH];
+    static float gfull[sizeof params / 4], ghalf[sizeof params / 4];
+    fill(params, sizeof params / 4), fill(x, sizeof x / 4), fill(dout, sizeof dout / 4);
+    cdz_attn_lstm_params p;
+    cdz_attn_lstm_grads g;
+    attn_slice(params, &p, NULL);
+    for (int half = 0; half < 3; half++) {
+        int B = half ? HB : TB, b0 = half == 2 ? HB : 0;
+        static float xs[TT * TB * TC], ds[TT * TB * TH], o[TT * TB * TH];
+        static float acts[TT * TB * (TC + 9 * TH + TL)], scratch[TT * TB * (6 * TH + TC) + 5 * TB * TH + TB * TL];
+        for (int t = 0; t < TT; t++) {
+            memcpy(xs + t * B * TC, x + (t * TB + b0) * TC, (size_t)B * TC * 4);
+            memcpy(ds + t * B * TH, dout + (t * TB + b0) * TH, (size_t)B * TH * 4);
+        }
+        cdz_attn_lstm_acts a;
+        cdz_attn_lstm_acts_slice(&a, acts, TT, B, TC, TH, TL);
+        cdz_attn_lstm_forward(o, &a, xs, &p, TT, B, TC, TH, TL);
+        attn_slice(half ? ghalf : gfull, NULL, &g);
+        cdz_attn_lstm_backward(NULL, &g, scratch, ds, o, &a, xs, &p, TT, B, TC, TH, TL);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < sizeof params / 4; i++) worst = fmax(worst, fabs(gfull[i] - ghalf[i]));
+    CHECK(worst < 1e-4, "20 rows at once (threads) and in two halves: gradients differ by %g", worst);
+}
+
 static void test_dropout_and_ignore(void) {
     enum { D = 4000 };
     static float x[D], y[D], dx[D], dy[D];
@@ -307,6 +336,7 @@ int main(void) {
     test_softmax_xent();
     test_lstm();
     test_attn_lstm();
+    test_attn_lstm_threads();
     test_dropout_and_ignore();
     test_optim();
     return test_summary("test_nn");

@@ -57,8 +57,9 @@ NN_CLONES static void attend_row(float *d, float *a, const float *y, const float
 /* Training layout: slot j of step t is step t - L + j of the same row, empty before step 0. */
 static void attend(float *d, float *a, const float *y, const float *o_all, const float *hf_all, const float *v, int t,
                    int B, int H, int L) {
-    const float *so[CDZ_ATTN_MAX_LENGTH], *sh[CDZ_ATTN_MAX_LENGTH];
+#pragma omp parallel for if (B >= NN_PARALLEL_ROWS)
     for (int bi = 0; bi < B; bi++) {
+        const float *so[CDZ_ATTN_MAX_LENGTH], *sh[CDZ_ATTN_MAX_LENGTH];
         for (int j = 0; j < L; j++) {
             int s = t - L + j;
             so[j] = s >= 0 ? o_all + ((size_t)s * B + bi) * H : NULL;
@@ -155,7 +156,6 @@ void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scra
     const size_t bh = (size_t)B * H, n = (size_t)T * B;
     float *dhf = scratch, *dy = dhf + n * H, *dgates = dy + n * H, *dxp = dgates + n * G;
     float *dd_next = dxp + n * C, *dh_next = dd_next + bh, *dc_next = dh_next + bh, *dh = dc_next + bh, *dd = dh + bh;
-    float *da = dd + bh;
     memset(dhf, 0, n * H * sizeof *dhf);
     memset(dd_next, 0, 3 * bh * sizeof *dd_next); /* dd_next, dh_next, dc_next */
     for (int t = T - 1; t >= 0; t--) {
@@ -172,16 +172,19 @@ void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scra
         nn_gemm_ld(0, 0, B, H, H, dot, H, p->w_o + H, 2 * H, dd, H);
         /* the attention read d_t = sum_j a_j o_j and its scores */
         memset(dyt, 0, bh * sizeof *dyt);
+        float *dv = g->v;
+        /* rows touch only their own slots; the score vector's gradient is summed over the threads */
+#pragma omp parallel for if (B >= NN_PARALLEL_ROWS) reduction(+ : dv[:H])
         for (int bi = 0; bi < B; bi++) {
             const float *so[CDZ_ATTN_MAX_LENGTH], *sh[CDZ_ATTN_MAX_LENGTH];
-            float *dso[CDZ_ATTN_MAX_LENGTH], *dsh[CDZ_ATTN_MAX_LENGTH];
+            float *dso[CDZ_ATTN_MAX_LENGTH], *dsh[CDZ_ATTN_MAX_LENGTH], row_da[CDZ_ATTN_MAX_LENGTH];
             for (int j = 0; j < L; j++) {
                 int s = t - L + j;
                 size_t off = ((size_t)(s < 0 ? 0 : s) * B + bi) * H;
                 so[j] = s >= 0 ? o + off : NULL, sh[j] = s >= 0 ? A->hf + off : NULL;
                 dso[j] = s >= 0 ? do_ + off : NULL, dsh[j] = s >= 0 ? dhf + off : NULL;
             }
-            attend_row_backward(dyt + (size_t)bi * H, g->v, dso, dsh, da, dd + (size_t)bi * H, at + (size_t)bi * L,
+            attend_row_backward(dyt + (size_t)bi * H, dv, dso, dsh, row_da, dd + (size_t)bi * H, at + (size_t)bi * L,
                                 yt + (size_t)bi * H, so, sh, p->v, H, L);
         }
         /* y = [c ; h] w_q^T + b_q */
