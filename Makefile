@@ -42,11 +42,10 @@ ifeq ($(HAVE_OPENBLAS),yes)
 CPPFLAGS += -DCDZ_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
 LDLIBS += $(shell pkg-config --libs openblas)
 endif
-# OpenMP threads for the layers' per-row loops (the matrix products use OpenBLAS's own threads).
-ifeq ($(HAVE_OPENMP),yes)
-ALL_CFLAGS += -fopenmp
-LDFLAGS += -fopenmp
-endif
+# OpenMP threads are not used: threading the layers' row loops made a melody_rnn training step 4.4
+# times slower (OpenMP's spinning threads and OpenBLAS's compete for the two cores) and no faster with
+# OMP_WAIT_POLICY=passive (docs/PERF.md). The matrix products run on OpenBLAS's threads; the row loops
+# are vectorised (-fopenmp-simd) on one.
 ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif

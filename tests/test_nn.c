@@ -231,8 +231,8 @@ static void test_attn_lstm(void) {
     CHECK(worst < 1e-6, "step-wise outputs equal the forward pass's (worst %g)", worst);
 }
 
-/* Batches large enough for the threaded row loops give the gradients of the same rows run in two
- * halves below the threshold (the score vector's gradient is summed across threads). */
+/* Rows are independent: a batch of 20 gives the gradients of the same rows run as two batches of 10
+ * (the shared weights' gradients summed), so no state leaks between rows or from one call to the next. */
 static void test_attn_lstm_threads(void) {
     enum { TB = 20, HB = 10, TT = 5, TC = 3, TH = 4, TL = 2 };
     static float params[sizeof ((attn_case *)0)->params / 4], x[TT * TB * TC], dout[TT * TB * TH];
@@ -257,7 +257,7 @@ static void test_attn_lstm_threads(void) {
     }
     double worst = 0;
     for (size_t i = 0; i < sizeof params / 4; i++) worst = fmax(worst, fabs(gfull[i] - ghalf[i]));
-    CHECK(worst < 1e-4, "20 rows at once (threads) and in two halves: gradients differ by %g", worst);
+    CHECK(worst < 1e-4, "20 rows at once and in two halves: gradients differ by %g", worst);
 }
 
 static void test_dropout_and_ignore(void) {

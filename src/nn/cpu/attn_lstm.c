@@ -57,7 +57,6 @@ NN_CLONES static void attend_row(float *d, float *a, const float *y, const float
 /* Training layout: slot j of step t is step t - L + j of the same row, empty before step 0. */
 static void attend(float *d, float *a, const float *y, const float *o_all, const float *hf_all, const float *v, int t,
                    int B, int H, int L) {
-#pragma omp parallel for if (B >= NN_PARALLEL_ROWS)
     for (int bi = 0; bi < B; bi++) {
         const float *so[CDZ_ATTN_MAX_LENGTH], *sh[CDZ_ATTN_MAX_LENGTH];
         for (int j = 0; j < L; j++) {
@@ -173,8 +172,6 @@ void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scra
         /* the attention read d_t = sum_j a_j o_j and its scores */
         memset(dyt, 0, bh * sizeof *dyt);
         float *dv = g->v;
-        /* rows touch only their own slots; the score vector's gradient is summed over the threads */
-#pragma omp parallel for if (B >= NN_PARALLEL_ROWS) reduction(+ : dv[:H])
         for (int bi = 0; bi < B; bi++) {
             const float *so[CDZ_ATTN_MAX_LENGTH], *sh[CDZ_ATTN_MAX_LENGTH];
             float *dso[CDZ_ATTN_MAX_LENGTH], *dsh[CDZ_ATTN_MAX_LENGTH], row_da[CDZ_ATTN_MAX_LENGTH];

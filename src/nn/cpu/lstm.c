@@ -9,7 +9,6 @@
 
 NN_CLONES void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H) {
     const int G = 4 * H;
-#pragma omp parallel for if (B >= NN_PARALLEL_ROWS)
     for (int bi = 0; bi < B; bi++) {
         float *g = gates + (size_t)bi * G, *cb = c + (size_t)bi * H, *hb = h + (size_t)bi * H;
         /* no previous state reads as zeros: a zero row keeps the loop free of branches */
@@ -29,7 +28,6 @@ NN_CLONES void cdz_lstm_cell_forward(float *h, float *c, float *gates, const flo
 NN_CLONES void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
                             const float *c, const float *c_prev, int B, int H) {
     const int G = 4 * H;
-#pragma omp parallel for if (B >= NN_PARALLEL_ROWS)
     for (int bi = 0; bi < B; bi++) {
         const float *g = gates + (size_t)bi * G, *cb = c + (size_t)bi * H, *dhb = dh + (size_t)bi * H;
         static const float zeros[CDZ_LSTM_MAX_WIDTH];

@@ -18,10 +18,6 @@ void nn_gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const floa
 #define NN_CLONES
 #endif
 
-/* Loops over rows run on OpenMP threads from this many rows up (fewer: the threads' start-up costs
- * more than the work, as in generation at batch 1). */
-#define NN_PARALLEL_ROWS 16
-
 /* Branch-free exp, tanh and sigmoid that the compiler can vectorise, accurate to a few float ulps
  * (relative error below 3e-7 for exp; tanh absolute error below 1e-7): the exponential is
  * 2^n * p(r) with n = round(x / ln 2), r = x - n ln 2 split in two parts for accuracy, and p the
