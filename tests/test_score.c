@@ -430,7 +430,37 @@ static void test_allocation_failures(void) {
     cdz_midi_free(&m);
 }
 
+/* Selecting notes by track name, program and a single tempo (the dataset builder's filters). */
+static void test_filters(void) {
+    cdz_score s;
+    cdz_error err;
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_note(&s, 0, 0, 0, 60, 90, 0, 480);
+    cdz_score_add_note(&s, 1, 1, 32, 36, 90, 0, 960);
+    cdz_score_add_note(&s, 2, 2, 0, 64, 90, 480, 960);
+    cdz_score_add_tempo(&s, 0, 100);
+    cdz_score_add_tempo(&s, 480, 50);
+    cdz_score_finish(&s, &err);
+    snprintf(s.tracks[0].name, sizeof s.tracks[0].name, "MELODY");
+    snprintf(s.tracks[1].name, sizeof s.tracks[1].name, "Bass");
+    snprintf(s.tracks[2].name, sizeof s.tracks[2].name, "PIANO");
+    cdz_score t;
+    cdz_score_copy(&t, &s, &err);
+    cdz_score_keep_tracks(&t, "piano,bass");
+    CHECK(t.n_notes == 2 && t.notes[0].pitch == 36 && t.notes[1].pitch == 64, "tracks by name, any case: %zu notes", t.n_notes);
+    cdz_score_free(&t);
+    cdz_score_copy(&t, &s, &err);
+    cdz_score_keep_programs(&t, 0, 31);
+    CHECK(t.n_notes == 2 && t.notes[0].program == 0 && t.notes[1].program == 0, "programs 0-31");
+    cdz_score_free(&t);
+    CHECK_NEAR(s.notes[2].end_s, 0.6 + 0.6 * 2, 1e-9); /* 100 qpm, then 50 */
+    CHECK(cdz_score_single_tempo(&s, &err) == CDZ_OK && s.n_tempos == 1, "one tempo");
+    CHECK_NEAR(s.notes[2].end_s, 1.2, 1e-9);
+    cdz_score_free(&s);
+}
+
 int main(void) {
+    test_filters();
     test_pairing();
     test_programs_and_drums();
     test_tempo_map();

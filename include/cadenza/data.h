@@ -98,6 +98,7 @@ typedef struct cdz_build_params {
     int split_from_path;   /* use the corpus's own split: a folder named test/ -> test, valid/ or eval/ -> eval */
     int program_min, program_max; /* keep only non-drum notes of these programs (0, 127: all) */
     int single_tempo;      /* read every file at its first tempo (see cdz_score_single_tempo) */
+    const char *tracks;    /* keep only the notes of tracks with these names (comma-separated; NULL: all) */
     int threads;           /* workers (1 or more) */
     /* Called from the calling thread as files finish (may be NULL). */
     void (*progress)(void *ctx, size_t done, size_t total);

@@ -175,6 +175,8 @@ cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err);
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);
 /* Drops the non-drum notes whose program is outside [lo, hi]. */
 void cdz_score_keep_programs(cdz_score *s, int lo, int hi);
+/* Drops the notes of tracks whose name is not in the comma-separated list (case ignored): "PIANO". */
+void cdz_score_keep_tracks(cdz_score *s, const char *names);
 /* Keeps only the first tempo (moved to tick 0) and recomputes the seconds. Ticks do not change, so
  * quantization per quarter gives the same steps; it keeps melody extraction, which splits where the
  * tempo changes, from cutting a piece whose tempo map follows a performance beat by beat. */

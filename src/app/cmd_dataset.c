@@ -18,6 +18,7 @@ static const char DATASET_USAGE[] =
     "      --eval-fraction F     put files whose content hash falls below F in the eval split\n"
     "      --split-from-path     use the corpus's split: folders test/ -> test, valid/ or eval/ -> eval\n"
     "      --programs A:B        keep only notes of General MIDI programs A to B (0-127; drums stay)\n"
+    "      --tracks NAMES        keep only tracks with these names (comma-separated, any case), e.g. PIANO\n"
     "      --one-tempo           read each file at its first tempo (for files with a tempo per beat, whose\n"
     "                            melodies would otherwise be cut at every tempo change)\n"
     "      --threads N           workers (default 2)\n"
@@ -124,6 +125,8 @@ static int cmd_build(int argc, char **argv) {
                 free(inputs);
                 return app_usage_error(DATASET_USAGE, "--programs needs A:B with 0 <= A <= B <= 127, not '%s'", argv[i]);
             }
+        } else if (strcmp(a, "--tracks") == 0 && v) {
+            p.tracks = argv[++i];
         } else if (strcmp(a, "--one-tempo") == 0) {
             p.single_tempo = 1;
         } else if (strcmp(a, "--split-from-path") == 0) {

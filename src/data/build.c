@@ -96,6 +96,7 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
     if (r->status == CDZ_OK && p->single_tempo) r->status = cdz_score_single_tempo(&s, &err);
     if (r->status == CDZ_OK && (p->program_min > 0 || p->program_max < 127))
         cdz_score_keep_programs(&s, p->program_min, p->program_max);
+    if (r->status == CDZ_OK && p->tracks) cdz_score_keep_tracks(&s, p->tracks);
     if (r->status != CDZ_OK) {
         snprintf(r->problem, sizeof r->problem, "%s", err.msg);
         cdz_score_free(&s);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- sustain (Magenta note_seq.sequences_lib.apply_sustain_control_changes) ---- */
 
@@ -233,6 +234,27 @@ void cdz_score_keep_programs(cdz_score *s, int lo, int hi) {
     for (size_t i = 0; i < s->n_notes; i++)
         if (s->notes[i].is_drum || (s->notes[i].program >= lo && s->notes[i].program <= hi)) s->notes[k++] = s->notes[i];
     s->n_notes = k; /* order is kept, so the list stays sorted */
+}
+
+/* Whether `name` is one of the comma-separated names in `list`, ignoring case. */
+static int name_listed(const char *name, const char *list) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0) return 1;
+        p += len + (end ? 1 : 0);
+    }
+    return 0;
+}
+
+void cdz_score_keep_tracks(cdz_score *s, const char *names) {
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_notes; i++) {
+        uint16_t t = s->notes[i].track;
+        if (t < s->n_tracks && name_listed(s->tracks[t].name, names)) s->notes[k++] = s->notes[i];
+    }
+    s->n_notes = k;
 }
 
 cdz_status cdz_score_single_tempo(cdz_score *s, cdz_error *err) {
