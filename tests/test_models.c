@@ -363,6 +363,37 @@ static void test_bad_checkpoints(void) {
     cdz_model_free(&m);
 }
 
+/* Mutated model configs (as a hostile checkpoint would carry) build a model or give an error; never a
+ * crash (the sanitized build runs this too). */
+static void test_config_mutations(void) {
+    const char *base = TINY[0];
+    size_t n = strlen(base);
+    char *buf = malloc(n + 1);
+    cdz_rng r;
+    cdz_rng_seed(&r, 31);
+    int built = 0, refused = 0, named = 0;
+    for (int i = 0; i < 3000; i++) {
+        memcpy(buf, base, n + 1);
+        for (int k = 0, edits = 1 + (int)cdz_rng_below(&r, 3); k < edits; k++) {
+            size_t at = (size_t)cdz_rng_below(&r, n);
+            static const char alphabet[] = "0123456789-.e\"{}[],:x \\";
+            buf[at] = alphabet[cdz_rng_below(&r, sizeof alphabet - 1)];
+        }
+        cdz_model m;
+        cdz_error err = {0};
+        if (cdz_model_from_json(&m, buf, n, "mutant", &err) == CDZ_OK) {
+            built++;
+            cdz_model_free(&m);
+        } else {
+            refused++;
+            named += strstr(err.msg, "mutant") != NULL || strstr(err.msg, "memory") != NULL;
+        }
+    }
+    CHECK(named == refused, "every refusal names the source: %d of %d", named, refused);
+    printf("config mutations: %d built, %d refused\n", built, refused);
+    free(buf);
+}
+
 static void test_sampling(void) {
     cdz_model m;
     if (!tiny_model(&m, 0, 4)) return;
@@ -429,6 +460,7 @@ int main(void) {
     test_overfit();
     test_resume_exact();
     test_bad_checkpoints();
+    test_config_mutations();
     test_sampling();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
