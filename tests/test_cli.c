@@ -224,6 +224,9 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "train --data %s --resume %s/aug.safetensors --steps 3", data, dir);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(err, "steps 2 to 3, batch 3 x 16 tokens");
+    snprintf(args, sizeof args, "train --data %s --resume %s/aug.safetensors --steps 4 --batch 9", data, dir);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "a resumed run keeps its batch (3)");
     snprintf(args, sizeof args, "%s/aug.safetensors", dir);
     unlink(args);
     snprintf(args, sizeof args, "train --data %s --transpose 5:1", data);

@@ -243,7 +243,13 @@ int cmd_train(int argc, char **argv) {
     st = cdz_trainer_init(&t, &m, &ds, &cfg, &err);
     if (st == CDZ_OK && o.resume) {
         st = cdz_checkpoint_load_trainer(o.resume, &t, &err);
-        if (st == CDZ_OK && apply_flags(&o, &t.cfg)) st = CDZ_ERR_ARG, snprintf(err.msg, sizeof err.msg, "bad flags");
+        /* the windows are the run's: a resumed run keeps its batch, length and augmentation */
+        if (st == CDZ_OK && ((o.batch > 0 && o.batch != t.cfg.batch) || (o.seq > 0 && o.seq != t.cfg.seq) || o.whole ||
+                             o.tmin || o.tmax))
+            st = cdz_error_set(&err, CDZ_ERR_ARG, "%s: a resumed run keeps its batch (%d), window (%d) and augmentation; "
+                               "only --steps and the learning-rate flags may change", o.resume, t.cfg.batch, t.cfg.seq);
+        else if (st == CDZ_OK && apply_flags(&o, &t.cfg))
+            st = cdz_error_set(&err, CDZ_ERR_ARG, "bad flags");
     }
     if (st != CDZ_OK) {
         app_error("%s", err.msg);
