@@ -87,6 +87,8 @@ struct cdz_model {
     uint32_t vocab;
     cdz_train_defaults train; /* from the config */
     int max_len;              /* the most tokens a window may predict (0: no limit) */
+    uint32_t history_vocab;   /* tokens a history may hold, when more than the predicted vocab (the
+                                 accompaniment model's separator); 0: vocab */
     float *params, *grads;    /* n_params each, one buffer each */
     size_t n_params;
     cdz_tensor_info *tensors; /* the table that slices them */
@@ -98,6 +100,7 @@ struct cdz_model {
 const cdz_model_kind *cdz_model_kind_find(const char *name);
 extern const cdz_model_kind cdz_melody_rnn;
 extern const cdz_model_kind cdz_music_transformer;
+extern const cdz_model_kind cdz_accompaniment; /* melody -> accompaniment, src/models/accompaniment.c */
 
 /* Builds kind `kind` with its named config `config` (e.g. "melody_rnn", "attention_rnn"). */
 cdz_status cdz_model_create(cdz_model *m, const char *kind, const char *config, cdz_error *err);

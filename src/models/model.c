@@ -8,7 +8,7 @@
 
 #include "cadenza/model.h"
 
-static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer};
+static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment};
 
 const cdz_model_kind *cdz_model_kind_find(const char *name) {
     for (size_t i = 0; i < sizeof KINDS / sizeof *KINDS; i++)
@@ -45,7 +45,7 @@ cdz_status cdz_model_from_json(cdz_model *m, const char *json, size_t len, const
 cdz_status cdz_model_create(cdz_model *m, const char *kind, const char *config, cdz_error *err) {
     memset(m, 0, sizeof *m);
     const cdz_model_kind *k = cdz_model_kind_find(kind);
-    if (!k) return cdz_error_set(err, CDZ_ERR_ARG, "unknown model '%s' (known: melody_rnn, music_transformer)", kind);
+    if (!k) return cdz_error_set(err, CDZ_ERR_ARG, "unknown model '%s' (known: melody_rnn, music_transformer, accompaniment)", kind);
     const char *text = k->named_config(config);
     if (!text) {
         char names[256] = "";

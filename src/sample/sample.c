@@ -244,9 +244,10 @@ cdz_status cdz_generate_until(cdz_model *m, const uint16_t *primer, int64_t n_pr
                              (long long)n_primer, (long long)steps, m->max_len);
     if (n_primer < 1 || steps < 0 || n_outputs < 1)
         return cdz_error_set(err, CDZ_ERR_ARG, "generation needs a primer of at least one token and a step count");
+    uint32_t hv = m->history_vocab ? m->history_vocab : m->vocab;
     for (int64_t i = 0; i < n_primer; i++)
-        if (primer[i] >= m->vocab)
-            return cdz_error_set(err, CDZ_ERR_ARG, "primer token %u is outside the model's vocabulary (%u)", primer[i], m->vocab);
+        if (primer[i] >= hv)
+            return cdz_error_set(err, CDZ_ERR_ARG, "primer token %u is outside the model's vocabulary (%u)", primer[i], hv);
     if (p->beam_size < 0 || p->beam_size > 4096 || p->branch_factor < 0 || p->branch_factor > 4096 ||
         (int64_t)p->beam_size * (p->branch_factor ? p->branch_factor : 1) > 65536)
         return cdz_error_set(err, CDZ_ERR_ARG, "beam size %d x branch factor %d is out of range", p->beam_size,

@@ -1,0 +1,749 @@
+/* Melody-conditioned accompaniment (Huang et al., "Music Transformer", ICLR 2019, section 5: an
+ * encoder-decoder transformer that reads a melody and writes its accompaniment), pre-norm, GELU
+ * feed-forward layers, dropout (the probability of dropping) as music_transformer.c.
+ *
+ * Data: each sequence is ONE token sequence [melody ..., SEP, accompaniment ...] with SEP = the
+ * codec's vocabulary size V. A window must start at 0 (the whole sequence: the melody is read as a
+ * whole) and hold a SEP with at least one melody token before it and one accompaniment token after
+ * it; the model splits it at its first SEP. The accompaniment must not hold another SEP.
+ *
+ *   encoder:  e = dropout(enc_embedding[melody] + enc_position[0 .. Tm))
+ *             per block:  e += dropout(proj(attend(q(ln1(e)), kv(ln1(e)))))   bidirectional, padded melody
+ *                         e += dropout(ff2(gelu(ff1(ln2(e)))))                  steps masked as keys
+ *             enc = ln_f(e)
+ *   decoder:  x = dropout(dec_embedding[SEP, acc_0 .. acc_{n-2}])             (V + 1 rows: SEP included)
+ *             per block:  x += dropout(proj(self_attention(qkv(ln1(x)), er)))  causal, relative (er)
+ *                         x += dropout(cproj(attend(cq(ln2(x)), ckv(enc))))    melody key mask
+ *                         x += dropout(ff2(gelu(ff1(ln3(x)))))
+ *             logits = output(ln_f(x))                                         over the codec's V tokens
+ *   loss = mean NLL of acc_0 .. acc_{n-1}
+ *
+ * "attend" is cdz_cross_attention_forward (non-causal attention with a key mask); the encoder uses it
+ * for its self-attention with q and kv projected from the same normalised input.
+ *
+ * m->vocab is the codec's V (what step's logits cover: the model never predicts SEP); the embeddings
+ * of the decoder take V + 1 tokens. m->max_len is 2 max_len: a whole sequence holds at most max_len
+ * melody tokens, SEP and max_len accompaniment tokens, 2 max_len + 1 tokens (a window of n tokens
+ * "predicts" n - 1 in the model.h convention; only the accompaniment's tokens are scored). Windows
+ * drawn at random starts (the trainer's default) are refused: train on whole sequences.
+ *
+ * Step-wise generation: history[b] is [melody ..., SEP, accompaniment so far]. While the history holds
+ * only melody tokens, step checks the token and writes zero logits (nothing is computed: the melody is
+ * read as a whole). When the history ends with its SEP, step runs the encoder over the row's melody,
+ * keeps each decoder layer's cross-attention keys and values of it in the row's state, and feeds SEP
+ * to the decoder; each later call feeds the last accompaniment token through the decoder with its
+ * key/value cache. Logits are (B, V): the distribution of the next accompaniment token. Rows may have
+ * melodies of different lengths (their SEPs at different positions). A SEP after the first one is an
+ * error. The result equals the full forward pass's (tests/test_accompaniment.c). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cadenza/codec.h"
+#include "cadenza/model.h"
+#include "cadenza/nn.h"
+
+enum { MAX_LAYERS = 64, MAX_LEN = 1 << 14 };
+
+typedef struct enc_off {
+    size_t ln1_w, ln1_b, q_w, q_b, kv_w, kv_b, proj_w, proj_b, ln2_w, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
+} enc_off;
+
+typedef struct dec_off {
+    size_t ln1_w, ln1_b, qkv_w, qkv_b, er, proj_w, proj_b, ln2_w, ln2_b, cq_w, cq_b, ckv_w, ckv_b, cproj_w, cproj_b,
+        ln3_w, ln3_b, ff1_w, ff1_b, ff2_w, ff2_b;
+} dec_off;
+
+/* One encoder block's saved activations, Ne = B * Tm rows. */
+typedef struct enc_acts {
+    float *x, *ln1, *m1, *r1, *q, *kv, *att, *ay, *xm, *ln2, *m2, *r2, *ff1, *act;
+    uint8_t *drop1, *drop2;
+} enc_acts;
+
+/* One decoder block's saved activations, Nd = B * Ta rows (ckv and catt also over the melody). */
+typedef struct dec_acts {
+    float *x, *ln1, *m1, *r1, *qkv, *att, *ay, *xm, *ln2, *m2, *r2, *cq, *ckv, *catt, *cy, *xc, *ln3, *m3, *r3, *ff1,
+        *act;
+    uint8_t *drop1, *drop2, *drop3;
+} dec_acts;
+
+typedef struct acc {
+    int V, C, NH, F, E, D, max_len, R;
+    float dropout;
+    size_t off_eemb, off_epos, off_elnf_w, off_elnf_b, off_demb, off_lnf_w, off_lnf_b, off_out_w, off_out_b;
+    enc_off eo[MAX_LAYERS];
+    dec_off dof[MAX_LAYERS];
+    /* activations for up to cap_B sequences of cap_Tm melody and cap_Ta accompaniment steps */
+    int cap_B, cap_Tm, cap_Ta;
+    float *buf;
+    uint8_t *masks;
+    uint16_t *etok, *dtok, *targets;
+    uint8_t *key_mask; /* (B, Tm) */
+    enc_acts ea[MAX_LAYERS];
+    dec_acts da[MAX_LAYERS];
+    uint8_t *edrop0, *ddrop0;
+    float *ex, *enc, *emf, *erf;        /* (Ne, C) encoder's last output, ln_f of it (the memory), (Ne), (Ne) */
+    float *xf, *lnf, *mf, *rf;          /* (Nd, C), (Nd, C), (Nd), (Nd) */
+    float *logits, *probs, *dlogits;    /* (Nd, V) */
+    float *tmp;                         /* (max(Ne, Nd), C) */
+    float *dx, *dA, *dB, *dwide;        /* backward: (Nm, C) x 3, (Nm, max(3C, 2F)), Nm = max(Ne, Nd) */
+    float *denc, *dckv;                 /* (Ne, C), (Ne, 2C) */
+    float *scratch;
+    /* generation */
+    int step_B;
+    float *step_buf;
+} acc;
+
+/* ---- configs ---- */
+
+static const char *const CONFIG_NAMES[] = {"acc_small", "tiny", NULL};
+
+static const char *named_config(const char *name) {
+    if (strcmp(name, "acc_small") == 0)
+        return "{\"kind\":\"accompaniment\",\"config_name\":\"acc_small\",\"codec\":\"performance\",\"enc_layers\":2,"
+               "\"dec_layers\":2,\"d_model\":256,\"heads\":4,\"d_ff\":1024,\"max_len\":1024,\"max_relative\":1024,"
+               "\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.0003,\"clip\":1,\"weight_decay\":0.01,"
+               "\"warmup_steps\":200}";
+    /* For tests: the full structure at a size whose gradients can be checked numerically. */
+    if (strcmp(name, "tiny") == 0)
+        return "{\"kind\":\"accompaniment\",\"config_name\":\"tiny\",\"codec\":\"chorale\",\"enc_layers\":1,"
+               "\"dec_layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":32,\"max_relative\":32,"
+               "\"dropout\":0,\"batch\":4,\"seq\":64,\"lr\":0.003,\"clip\":1,\"weight_decay\":0,\"warmup_steps\":0}";
+    return NULL;
+}
+
+static cdz_status get_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
+                          const char *what, cdz_error *err) {
+    int64_t v;
+    cdz_status st = cdz_json_get_int(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (v < lo || v > hi)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: accompaniment config: %s = %lld is outside %lld..%lld", what, key,
+                             (long long)v, (long long)lo, (long long)hi);
+    *out = (int)v;
+    return CDZ_OK;
+}
+
+static cdz_status get_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
+                            const char *what, cdz_error *err) {
+    double v;
+    cdz_status st = cdz_json_get_number(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (!(v >= lo && v <= hi))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: accompaniment config: %s = %g is outside %g..%g", what, key, v, lo,
+                             hi);
+    *out = (float)v;
+    return CDZ_OK;
+}
+
+typedef struct tdesc {
+    size_t *off;
+    const char *name;
+    int ndim;
+    int64_t d0, d1, d2;
+} tdesc;
+
+static cdz_status add_all(cdz_model *m, const char *prefix, const tdesc *ts, size_t n, cdz_error *err) {
+    cdz_status st = CDZ_OK;
+    for (size_t i = 0; i < n && st == CDZ_OK; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "%s%s", prefix, ts[i].name);
+        int64_t shape[3] = {ts[i].d0, ts[i].d1, ts[i].d2};
+        *ts[i].off = m->n_params;
+        st = cdz_model_add_tensor(m, name, ts[i].ndim, shape, err);
+    }
+    return st;
+}
+
+static cdz_status layout(cdz_model *m, acc *t, cdz_error *err) {
+    const int C = t->C, F = t->F, V = t->V;
+    tdesc head[] = {{&t->off_eemb, "enc.embedding.weight", 2, V, C, 0},
+                    {&t->off_epos, "enc.position.weight", 2, t->max_len, C, 0}};
+    cdz_status st = add_all(m, "", head, 2, err);
+    for (int l = 0; l < t->E && st == CDZ_OK; l++) {
+        enc_off *o = &t->eo[l];
+        tdesc ts[] = {
+            {&o->ln1_w, "ln1.weight", 1, C, 0, 0},  {&o->ln1_b, "ln1.bias", 1, C, 0, 0},
+            {&o->q_w, "q.weight", 2, C, C, 0},      {&o->q_b, "q.bias", 1, C, 0, 0},
+            {&o->kv_w, "kv.weight", 2, 2 * C, C, 0}, {&o->kv_b, "kv.bias", 1, 2 * C, 0, 0},
+            {&o->proj_w, "proj.weight", 2, C, C, 0}, {&o->proj_b, "proj.bias", 1, C, 0, 0},
+            {&o->ln2_w, "ln2.weight", 1, C, 0, 0},  {&o->ln2_b, "ln2.bias", 1, C, 0, 0},
+            {&o->ff1_w, "ff1.weight", 2, F, C, 0},  {&o->ff1_b, "ff1.bias", 1, F, 0, 0},
+            {&o->ff2_w, "ff2.weight", 2, C, F, 0},  {&o->ff2_b, "ff2.bias", 1, C, 0, 0},
+        };
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "enc.blocks.%d.", l);
+        st = add_all(m, prefix, ts, sizeof ts / sizeof *ts, err);
+    }
+    tdesc mid[] = {{&t->off_elnf_w, "enc.ln_f.weight", 1, C, 0, 0},
+                   {&t->off_elnf_b, "enc.ln_f.bias", 1, C, 0, 0},
+                   {&t->off_demb, "dec.embedding.weight", 2, V + 1, C, 0}};
+    if (st == CDZ_OK) st = add_all(m, "", mid, 3, err);
+    for (int l = 0; l < t->D && st == CDZ_OK; l++) {
+        dec_off *o = &t->dof[l];
+        tdesc ts[] = {
+            {&o->ln1_w, "ln1.weight", 1, C, 0, 0},       {&o->ln1_b, "ln1.bias", 1, C, 0, 0},
+            {&o->qkv_w, "qkv.weight", 2, 3 * C, C, 0},   {&o->qkv_b, "qkv.bias", 1, 3 * C, 0, 0},
+            {&o->er, "er", 3, t->NH, t->R, C / t->NH},  {&o->proj_w, "proj.weight", 2, C, C, 0},
+            {&o->proj_b, "proj.bias", 1, C, 0, 0},       {&o->ln2_w, "ln2.weight", 1, C, 0, 0},
+            {&o->ln2_b, "ln2.bias", 1, C, 0, 0},         {&o->cq_w, "cross_q.weight", 2, C, C, 0},
+            {&o->cq_b, "cross_q.bias", 1, C, 0, 0},      {&o->ckv_w, "cross_kv.weight", 2, 2 * C, C, 0},
+            {&o->ckv_b, "cross_kv.bias", 1, 2 * C, 0, 0}, {&o->cproj_w, "cross_proj.weight", 2, C, C, 0},
+            {&o->cproj_b, "cross_proj.bias", 1, C, 0, 0}, {&o->ln3_w, "ln3.weight", 1, C, 0, 0},
+            {&o->ln3_b, "ln3.bias", 1, C, 0, 0},         {&o->ff1_w, "ff1.weight", 2, F, C, 0},
+            {&o->ff1_b, "ff1.bias", 1, F, 0, 0},         {&o->ff2_w, "ff2.weight", 2, C, F, 0},
+            {&o->ff2_b, "ff2.bias", 1, C, 0, 0},
+        };
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "dec.blocks.%d.", l);
+        st = add_all(m, prefix, ts, sizeof ts / sizeof *ts, err);
+    }
+    tdesc tail[] = {{&t->off_lnf_w, "dec.ln_f.weight", 1, C, 0, 0},
+                    {&t->off_lnf_b, "dec.ln_f.bias", 1, C, 0, 0},
+                    {&t->off_out_w, "output.weight", 2, V, C, 0},
+                    {&t->off_out_b, "output.bias", 1, V, 0, 0}};
+    if (st == CDZ_OK) st = add_all(m, "", tail, 4, err);
+    return st;
+}
+
+static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what, cdz_error *err) {
+    acc *t = cdz_calloc(1, sizeof *t);
+    if (!t) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    m->impl = t;
+    const char *codec = cdz_json_get_string(c, "codec", "performance");
+    const cdz_codec *cd = cdz_codec_find(codec);
+    /* SEP = vocab_size must stay below the ignored target */
+    if (!cd || cd->vocab_size + 1 >= CDZ_IGNORE_TARGET)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: accompaniment config: unknown or unsuitable codec '%s'", what, codec);
+    if (cdz_json_get(c, "vocab"))
+        return cdz_error_set(err, CDZ_ERR_FORMAT,
+                             "%s: accompaniment config: \"vocab\" is given by the codec (its tokens, plus SEP)", what);
+    t->V = (int)cd->vocab_size;
+    snprintf(m->codec, sizeof m->codec, "%s", codec);
+    m->vocab = (uint32_t)t->V;
+    m->history_vocab = (uint32_t)t->V + 1; /* the separator may be in a history, never sampled */
+    cdz_status st = get_int(c, "enc_layers", 2, 1, MAX_LAYERS, &t->E, what, err);
+    if (st == CDZ_OK) st = get_int(c, "dec_layers", 2, 1, MAX_LAYERS, &t->D, what, err);
+    if (st == CDZ_OK) st = get_int(c, "d_model", 256, 1, 16384, &t->C, what, err);
+    if (st == CDZ_OK) st = get_int(c, "heads", 4, 1, 1024, &t->NH, what, err);
+    if (st == CDZ_OK) st = get_int(c, "d_ff", 4 * (int64_t)t->C, 1, 65536, &t->F, what, err);
+    if (st == CDZ_OK) st = get_int(c, "max_len", 1024, 1, MAX_LEN, &t->max_len, what, err);
+    if (st == CDZ_OK) st = get_int(c, "max_relative", t->max_len, 1, t->max_len, &t->R, what, err);
+    if (st == CDZ_OK) st = get_float(c, "dropout", 0.1, 0, 0.99, &t->dropout, what, err);
+    m->max_len = 2 * t->max_len;
+    if (st == CDZ_OK) st = get_int(c, "batch", 8, 1, 1 << 16, &m->train.batch, what, err);
+    if (st == CDZ_OK) st = get_int(c, "seq", m->max_len, 1, m->max_len, &m->train.seq, what, err);
+    if (st == CDZ_OK) st = get_float(c, "lr", 3e-4, 0, 10, &m->train.lr, what, err);
+    if (st == CDZ_OK) st = get_float(c, "clip", 1, 0, 1e9, &m->train.clip, what, err);
+    if (st == CDZ_OK) st = get_float(c, "weight_decay", 0.01, 0, 10, &m->train.weight_decay, what, err);
+    if (st == CDZ_OK) st = get_int(c, "warmup_steps", 0, 0, 1 << 30, &m->train.warmup_steps, what, err);
+    if (st != CDZ_OK) return st;
+    if (t->C % t->NH != 0)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: accompaniment config: heads = %d does not divide d_model = %d", what,
+                             t->NH, t->C);
+    st = layout(m, t, err);
+    if (st == CDZ_OK) st = cdz_model_alloc_params(m, err);
+    return st;
+}
+
+static char *config_json(const cdz_model *m) {
+    const acc *t = m->impl;
+    enum { SIZE = 1024 };
+    char *s = cdz_malloc(SIZE);
+    if (!s) return NULL;
+    char name[160];
+    cdz_json_quote(name, sizeof name, m->config_name);
+    snprintf(s, SIZE,
+             "{\"kind\":\"accompaniment\",\"config_name\":%s,\"codec\":\"%s\",\"enc_layers\":%d,\"dec_layers\":%d,"
+             "\"d_model\":%d,\"heads\":%d,\"d_ff\":%d,\"max_len\":%d,\"max_relative\":%d,\"dropout\":%.9g,"
+             "\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d}",
+             name, m->codec, t->E, t->D, t->C, t->NH, t->F, t->max_len, t->R, t->dropout, m->train.batch, m->train.seq,
+             m->train.lr, m->train.clip, m->train.weight_decay, m->train.warmup_steps);
+    return s;
+}
+
+static double normal(cdz_rng *rng) { /* Box-Muller */
+    double u = cdz_rng_uniform(rng), v = cdz_rng_uniform(rng);
+    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * 3.14159265358979323846 * v);
+}
+
+/* As music_transformer.c (GPT-2's): matrices, embeddings and er N(0, 0.02), the residual projections
+ * scaled by 1/sqrt(2 layers) of their stack (the decoder's three per block count as its depth too),
+ * biases 0, layer norms weight 1, bias 0. */
+static void init_params(cdz_model *m, cdz_rng *rng) {
+    const acc *t = m->impl;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const cdz_tensor_info *ti = &m->tensors[i];
+        float *p = m->params + ti->offset;
+        const char *n = ti->name;
+        size_t len = strlen(n);
+        int is_ln = strstr(n, "ln") != NULL, is_bias = len > 5 && strcmp(n + len - 5, ".bias") == 0;
+        if (is_bias) {
+            memset(p, 0, ti->numel * sizeof *p);
+        } else if (is_ln) {
+            for (size_t k = 0; k < ti->numel; k++) p[k] = 1.0f;
+        } else {
+            double std = 0.02;
+            if (strstr(n, "proj.weight") || strstr(n, ".ff2.weight"))
+                std /= sqrt(2.0 * (strncmp(n, "enc.", 4) == 0 ? t->E : t->D));
+            for (size_t k = 0; k < ti->numel; k++) p[k] = (float)(std * normal(rng));
+        }
+    }
+}
+
+/* ---- activations ---- */
+
+static size_t wide(const acc *t) { return (size_t)(3 * t->C > 2 * t->F ? 3 * t->C : 2 * t->F); }
+
+static size_t scratch_floats(const acc *t, int Tm, int Ta) {
+    size_t a = cdz_self_attention_scratch_floats(Ta, t->R), b = cdz_cross_attention_scratch_floats(Ta, Tm),
+           c = cdz_cross_attention_scratch_floats(Tm, Tm);
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+/* Slices fbuf / mbuf for B sequences of Tm, Ta steps (or, with NULL buffers, counts floats and mask
+ * bytes). */
+static void slice(acc *t, float *fbuf, uint8_t *mbuf, int B, int Tm, int Ta, size_t *nf, size_t *nm) {
+    const size_t C = (size_t)t->C, F = (size_t)t->F, V = (size_t)t->V, NH = (size_t)t->NH;
+    const size_t Ne = (size_t)B * Tm, Nd = (size_t)B * Ta, Nm = Ne > Nd ? Ne : Nd;
+    size_t f = 0, k = 0;
+#define TF(p, n) ((p) = fbuf ? fbuf + f : NULL, f += (n))
+#define TM(p, n) ((p) = mbuf ? mbuf + k : NULL, k += (n))
+    TM(t->edrop0, Ne * C);
+    TM(t->ddrop0, Nd * C);
+    for (int l = 0; l < t->E; l++) {
+        enc_acts *a = &t->ea[l];
+        TF(a->x, Ne * C), TF(a->ln1, Ne * C), TF(a->m1, Ne), TF(a->r1, Ne), TF(a->q, Ne * C), TF(a->kv, 2 * Ne * C);
+        TF(a->att, NH * B * (size_t)Tm * Tm), TF(a->ay, Ne * C), TF(a->xm, Ne * C), TF(a->ln2, Ne * C), TF(a->m2, Ne);
+        TF(a->r2, Ne), TF(a->ff1, Ne * F), TF(a->act, Ne * F);
+        TM(a->drop1, Ne * C), TM(a->drop2, Ne * C);
+    }
+    TF(t->ex, Ne * C), TF(t->enc, Ne * C), TF(t->emf, Ne), TF(t->erf, Ne);
+    for (int l = 0; l < t->D; l++) {
+        dec_acts *a = &t->da[l];
+        TF(a->x, Nd * C), TF(a->ln1, Nd * C), TF(a->m1, Nd), TF(a->r1, Nd), TF(a->qkv, 3 * Nd * C);
+        TF(a->att, NH * B * (size_t)Ta * Ta), TF(a->ay, Nd * C), TF(a->xm, Nd * C), TF(a->ln2, Nd * C), TF(a->m2, Nd);
+        TF(a->r2, Nd), TF(a->cq, Nd * C), TF(a->ckv, 2 * Ne * C), TF(a->catt, NH * B * (size_t)Ta * Tm);
+        TF(a->cy, Nd * C), TF(a->xc, Nd * C), TF(a->ln3, Nd * C), TF(a->m3, Nd), TF(a->r3, Nd), TF(a->ff1, Nd * F);
+        TF(a->act, Nd * F);
+        TM(a->drop1, Nd * C), TM(a->drop2, Nd * C), TM(a->drop3, Nd * C);
+    }
+    TF(t->xf, Nd * C), TF(t->lnf, Nd * C), TF(t->mf, Nd), TF(t->rf, Nd);
+    TF(t->logits, Nd * V), TF(t->probs, Nd * V), TF(t->dlogits, Nd * V);
+    TF(t->tmp, Nm * C), TF(t->dx, Nm * C), TF(t->dA, Nm * C), TF(t->dB, Nm * C), TF(t->dwide, Nm * wide(t));
+    TF(t->denc, Ne * C), TF(t->dckv, 2 * Ne * C), TF(t->scratch, scratch_floats(t, Tm, Ta));
+    TM(t->key_mask, Ne);
+#undef TF
+#undef TM
+    *nf = f, *nm = k;
+}
+
+static cdz_status reserve(acc *t, int B, int Tm, int Ta, cdz_error *err) {
+    if (B <= t->cap_B && Tm <= t->cap_Tm && Ta <= t->cap_Ta) return CDZ_OK;
+    if (B < t->cap_B) B = t->cap_B;
+    if (Tm < t->cap_Tm) Tm = t->cap_Tm;
+    if (Ta < t->cap_Ta) Ta = t->cap_Ta;
+    size_t nf, nm;
+    slice(t, NULL, NULL, B, Tm, Ta, &nf, &nm);
+    const size_t Ne = (size_t)B * Tm, Nd = (size_t)B * Ta;
+    float *buf = cdz_calloc(nf, sizeof *buf);
+    uint8_t *masks = cdz_calloc(nm, 1);
+    uint16_t *tok = cdz_calloc(Ne + 2 * Nd, sizeof *tok);
+    if (!buf || !masks || !tok) {
+        cdz_free(buf), cdz_free(masks), cdz_free(tok);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "accompaniment: out of memory for activations of %d x (%d + %d) steps", B,
+                             Tm, Ta);
+    }
+    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->etok);
+    t->buf = buf, t->masks = masks;
+    t->etok = tok, t->dtok = tok + Ne, t->targets = tok + Ne + Nd;
+    t->cap_B = B, t->cap_Tm = Tm, t->cap_Ta = Ta;
+    slice(t, buf, masks, B, Tm, Ta, &nf, &nm);
+    return CDZ_OK;
+}
+
+/* ---- loss ---- */
+
+static void add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static void dropout_grad(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep) {
+    if (keep >= 1.0f) {
+        memcpy(dx, dy, n * sizeof *dx);
+        return;
+    }
+    memset(dx, 0, n * sizeof *dx);
+    cdz_dropout_backward(dx, dy, mask, n, keep);
+}
+
+/* The melody length of a window (the index of its first SEP), or an error. */
+static cdz_status split_window(const cdz_model *m, const cdz_window *w, int64_t *tm, cdz_error *err) {
+    const acc *t = m->impl;
+    const uint16_t SEP = (uint16_t)t->V;
+    if (w->start != 0)
+        return cdz_error_set(err, CDZ_ERR_ARG,
+                             "accompaniment: a window must start at 0 (start %lld): the model reads the whole "
+                             "[melody, SEP, accompaniment] sequence",
+                             (long long)w->start);
+    int64_t s = -1;
+    for (int64_t p = 0; p < w->n; p++) {
+        if (w->seq[p] > SEP)
+            return cdz_error_set(err, CDZ_ERR_FORMAT,
+                                 "token %u at position %lld is outside the model's vocabulary (%d, codec %s, plus SEP %u)",
+                                 w->seq[p], (long long)p, t->V, m->codec, SEP);
+        if (w->seq[p] == SEP) {
+            if (s < 0) s = p;
+            else
+                return cdz_error_set(err, CDZ_ERR_FORMAT,
+                                     "accompaniment: a second SEP (%u) at position %lld (the first at %lld)", SEP,
+                                     (long long)p, (long long)s);
+        }
+    }
+    if (s < 0)
+        return cdz_error_set(err, CDZ_ERR_FORMAT,
+                             "accompaniment: a window of %lld tokens holds no SEP (token %u) between melody and "
+                             "accompaniment",
+                             (long long)w->n, SEP);
+    if (s < 1 || s + 1 >= w->n)
+        return cdz_error_set(err, CDZ_ERR_FORMAT,
+                             "accompaniment: a window needs at least one melody token before SEP and one accompaniment "
+                             "token after it (SEP at %lld of %lld tokens)",
+                             (long long)s, (long long)w->n);
+    if (s > t->max_len || w->n - s - 1 > t->max_len)
+        return cdz_error_set(err, CDZ_ERR_ARG,
+                             "accompaniment: a melody of %lld or accompaniment of %lld tokens is longer than the "
+                             "model's max_len (%d)",
+                             (long long)s, (long long)(w->n - s - 1), t->max_len);
+    *tm = s;
+    return CDZ_OK;
+}
+
+/* The encoder over t->etok (B, Tm) with t->key_mask: t->enc (B * Tm, C). */
+static void encode(const cdz_model *m, acc *t, int B, int Tm, float keep, cdz_rng *rng) {
+    const int C = t->C, F = t->F, NH = t->NH, Ne = B * Tm;
+    const size_t NC = (size_t)Ne * C, NF = (size_t)Ne * F;
+    const float *P = m->params;
+    const int drop = keep < 1.0f;
+    float *x = t->ea[0].x;
+    cdz_embedding_forward(x, t->etok, P + t->off_eemb, Ne, C);
+    for (int b = 0; b < B; b++) add_into(x + (size_t)b * Tm * C, P + t->off_epos, (size_t)Tm * C);
+    if (drop) cdz_dropout_forward(x, t->edrop0, x, NC, keep, rng);
+    for (int l = 0; l < t->E; l++) {
+        const enc_off *o = &t->eo[l];
+        enc_acts *a = &t->ea[l];
+        float *next = l + 1 < t->E ? t->ea[l + 1].x : t->ex;
+        cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Ne, C);
+        cdz_linear_forward(a->q, a->ln1, P + o->q_w, P + o->q_b, Ne, C, C);
+        cdz_linear_forward(a->kv, a->ln1, P + o->kv_w, P + o->kv_b, Ne, C, 2 * C);
+        cdz_cross_attention_forward(a->ay, a->att, a->q, a->kv, t->key_mask, B, Tm, Tm, C, NH);
+        cdz_linear_forward(t->tmp, a->ay, P + o->proj_w, P + o->proj_b, Ne, C, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop1, t->tmp, NC, keep, rng);
+        memcpy(a->xm, a->x, NC * sizeof *a->xm);
+        add_into(a->xm, t->tmp, NC);
+        cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Ne, C);
+        cdz_linear_forward(a->ff1, a->ln2, P + o->ff1_w, P + o->ff1_b, Ne, C, F);
+        cdz_gelu_forward(a->act, a->ff1, NF);
+        cdz_linear_forward(t->tmp, a->act, P + o->ff2_w, P + o->ff2_b, Ne, F, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop2, t->tmp, NC, keep, rng);
+        memcpy(next, a->xm, NC * sizeof *next);
+        add_into(next, t->tmp, NC);
+    }
+    cdz_layernorm_forward(t->enc, t->emf, t->erf, t->ex, P + t->off_elnf_w, P + t->off_elnf_b, Ne, C);
+}
+
+static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
+                       float *mean_loss, cdz_error *err) {
+    acc *t = m->impl;
+    if (B < 1) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a batch needs at least one window");
+    int Tm = 0, Ta = 0;
+    for (int b = 0; b < B; b++) {
+        int64_t s = 0;
+        cdz_status st = split_window(m, &w[b], &s, err);
+        if (st != CDZ_OK) return st;
+        if (s > Tm) Tm = (int)s;
+        if (w[b].n - s - 1 > Ta) Ta = (int)(w[b].n - s - 1);
+    }
+    if ((int64_t)B * (Tm > Ta ? Tm : Ta) > INT32_MAX / 4)
+        return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a batch of %d x (%d + %d) steps is too large", B, Tm, Ta);
+    cdz_status st = reserve(t, B, Tm, Ta, err);
+    if (st != CDZ_OK) return st;
+    const uint16_t SEP = (uint16_t)t->V;
+    for (int b = 0; b < B; b++) {
+        int64_t s = 0;
+        while (w[b].seq[s] != SEP) s++;
+        for (int i = 0; i < Tm; i++) {
+            t->etok[(size_t)b * Tm + i] = i < s ? w[b].seq[i] : 0;
+            t->key_mask[(size_t)b * Tm + i] = i < s;
+        }
+        int64_t na = w[b].n - s - 1;
+        for (int i = 0; i < Ta; i++) {
+            size_t k = (size_t)b * Ta + i;
+            t->dtok[k] = i < na ? w[b].seq[s + i] : 0; /* SEP, then acc_0 .. */
+            t->targets[k] = i < na ? w[b].seq[s + 1 + i] : CDZ_IGNORE_TARGET;
+        }
+    }
+    const int C = t->C, F = t->F, V = t->V, NH = t->NH, R = t->R, Ne = B * Tm, Nd = B * Ta;
+    const size_t NeC = (size_t)Ne * C, NC = (size_t)Nd * C, NF = (size_t)Nd * F, NeF = (size_t)Ne * F;
+    const float *P = m->params;
+    const float keep = pass == CDZ_TRAIN ? 1.0f - t->dropout : 1.0f;
+    const int drop = keep < 1.0f;
+
+    /* forward: encoder, then decoder */
+    encode(m, t, B, Tm, keep, rng);
+    float *x = t->da[0].x;
+    cdz_embedding_forward(x, t->dtok, P + t->off_demb, Nd, C);
+    if (drop) cdz_dropout_forward(x, t->ddrop0, x, NC, keep, rng);
+    for (int l = 0; l < t->D; l++) {
+        const dec_off *o = &t->dof[l];
+        dec_acts *a = &t->da[l];
+        float *next = l + 1 < t->D ? t->da[l + 1].x : t->xf;
+        cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Nd, C);
+        cdz_linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, Nd, C, 3 * C);
+        cdz_self_attention_forward(a->ay, a->att, t->scratch, a->qkv, P + o->er, B, Ta, C, NH, R);
+        cdz_linear_forward(t->tmp, a->ay, P + o->proj_w, P + o->proj_b, Nd, C, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop1, t->tmp, NC, keep, rng);
+        memcpy(a->xm, a->x, NC * sizeof *a->xm);
+        add_into(a->xm, t->tmp, NC);
+        cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Nd, C);
+        cdz_linear_forward(a->cq, a->ln2, P + o->cq_w, P + o->cq_b, Nd, C, C);
+        cdz_linear_forward(a->ckv, t->enc, P + o->ckv_w, P + o->ckv_b, Ne, C, 2 * C);
+        cdz_cross_attention_forward(a->cy, a->catt, a->cq, a->ckv, t->key_mask, B, Ta, Tm, C, NH);
+        cdz_linear_forward(t->tmp, a->cy, P + o->cproj_w, P + o->cproj_b, Nd, C, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop2, t->tmp, NC, keep, rng);
+        memcpy(a->xc, a->xm, NC * sizeof *a->xc);
+        add_into(a->xc, t->tmp, NC);
+        cdz_layernorm_forward(a->ln3, a->m3, a->r3, a->xc, P + o->ln3_w, P + o->ln3_b, Nd, C);
+        cdz_linear_forward(a->ff1, a->ln3, P + o->ff1_w, P + o->ff1_b, Nd, C, F);
+        cdz_gelu_forward(a->act, a->ff1, NF);
+        cdz_linear_forward(t->tmp, a->act, P + o->ff2_w, P + o->ff2_b, Nd, F, C);
+        if (drop) cdz_dropout_forward(t->tmp, a->drop3, t->tmp, NC, keep, rng);
+        memcpy(next, a->xc, NC * sizeof *next);
+        add_into(next, t->tmp, NC);
+    }
+    cdz_layernorm_forward(t->lnf, t->mf, t->rf, t->xf, P + t->off_lnf_w, P + t->off_lnf_b, Nd, C);
+    cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, Nd, C, V);
+    float mean = cdz_softmax_xent_forward(t->probs, t->logits, t->targets, Nd, V);
+    if (mean_loss) *mean_loss = mean;
+    if (stats) cdz_loss_stats_add(stats, t->probs, t->targets, Nd, V);
+    if (pass != CDZ_TRAIN) return CDZ_OK;
+
+    /* backward: the same calls in reverse; dx carries the residual stream's gradient, denc the
+     * encoder output's (summed over the decoder's cross-attentions) */
+    float *G = m->grads, *dx = t->dx, *da = t->dA, *db = t->dB;
+    memset(t->dlogits, 0, (size_t)Nd * V * sizeof *t->dlogits);
+    cdz_softmax_xent_backward(t->dlogits, t->probs, t->targets, Nd, V);
+    memset(da, 0, NC * sizeof *da);
+    cdz_linear_backward(da, G + t->off_out_w, G + t->off_out_b, t->dlogits, t->lnf, P + t->off_out_w, Nd, C, V);
+    memset(dx, 0, NC * sizeof *dx);
+    cdz_layernorm_backward(dx, G + t->off_lnf_w, G + t->off_lnf_b, da, t->xf, t->mf, t->rf, P + t->off_lnf_w, Nd, C);
+    memset(t->denc, 0, NeC * sizeof *t->denc);
+    for (int l = t->D - 1; l >= 0; l--) {
+        const dec_off *o = &t->dof[l];
+        const dec_acts *a = &t->da[l];
+        /* feed-forward: next = xc + dropout(ff2(gelu(ff1(ln3(xc))))) */
+        float *dact = t->dwide, *dff1 = t->dwide + NF;
+        dropout_grad(da, dx, a->drop3, NC, keep);
+        memset(dact, 0, NF * sizeof *dact);
+        cdz_linear_backward(dact, G + o->ff2_w, G + o->ff2_b, da, a->act, P + o->ff2_w, Nd, F, C);
+        memset(dff1, 0, NF * sizeof *dff1);
+        cdz_gelu_backward(dff1, dact, a->ff1, NF);
+        memset(db, 0, NC * sizeof *db);
+        cdz_linear_backward(db, G + o->ff1_w, G + o->ff1_b, dff1, a->ln3, P + o->ff1_w, Nd, C, F);
+        cdz_layernorm_backward(dx, G + o->ln3_w, G + o->ln3_b, db, a->xc, a->m3, a->r3, P + o->ln3_w, Nd, C);
+        /* cross-attention: xc = xm + dropout(cproj(attend(cq(ln2(xm)), ckv(enc)))) */
+        float *dcq = t->dwide;
+        dropout_grad(da, dx, a->drop2, NC, keep);
+        memset(db, 0, NC * sizeof *db);
+        cdz_linear_backward(db, G + o->cproj_w, G + o->cproj_b, da, a->cy, P + o->cproj_w, Nd, C, C);
+        memset(dcq, 0, NC * sizeof *dcq);
+        memset(t->dckv, 0, 2 * NeC * sizeof *t->dckv);
+        cdz_cross_attention_backward(dcq, t->dckv, t->scratch, db, a->catt, a->cq, a->ckv, B, Ta, Tm, C, NH);
+        cdz_linear_backward(t->denc, G + o->ckv_w, G + o->ckv_b, t->dckv, t->enc, P + o->ckv_w, Ne, C, 2 * C);
+        memset(da, 0, NC * sizeof *da);
+        cdz_linear_backward(da, G + o->cq_w, G + o->cq_b, dcq, a->ln2, P + o->cq_w, Nd, C, C);
+        cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, da, a->xm, a->m2, a->r2, P + o->ln2_w, Nd, C);
+        /* self-attention: xm = x + dropout(proj(self_attention(qkv(ln1(x))))) */
+        float *dqkv = t->dwide;
+        dropout_grad(da, dx, a->drop1, NC, keep);
+        memset(db, 0, NC * sizeof *db);
+        cdz_linear_backward(db, G + o->proj_w, G + o->proj_b, da, a->ay, P + o->proj_w, Nd, C, C);
+        memset(dqkv, 0, 3 * NC * sizeof *dqkv);
+        cdz_self_attention_backward(dqkv, G + o->er, t->scratch, db, a->att, a->qkv, P + o->er, B, Ta, C, NH, R);
+        memset(da, 0, NC * sizeof *da);
+        cdz_linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, Nd, C, 3 * C);
+        cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Nd, C);
+    }
+    dropout_grad(da, dx, t->ddrop0, NC, keep);
+    cdz_embedding_backward(G + t->off_demb, da, t->dtok, Nd, C);
+
+    /* the encoder, reversed */
+    memset(dx, 0, NeC * sizeof *dx);
+    cdz_layernorm_backward(dx, G + t->off_elnf_w, G + t->off_elnf_b, t->denc, t->ex, t->emf, t->erf, P + t->off_elnf_w,
+                           Ne, C);
+    for (int l = t->E - 1; l >= 0; l--) {
+        const enc_off *o = &t->eo[l];
+        const enc_acts *a = &t->ea[l];
+        float *dact = t->dwide, *dff1 = t->dwide + NeF;
+        dropout_grad(da, dx, a->drop2, NeC, keep);
+        memset(dact, 0, NeF * sizeof *dact);
+        cdz_linear_backward(dact, G + o->ff2_w, G + o->ff2_b, da, a->act, P + o->ff2_w, Ne, F, C);
+        memset(dff1, 0, NeF * sizeof *dff1);
+        cdz_gelu_backward(dff1, dact, a->ff1, NeF);
+        memset(db, 0, NeC * sizeof *db);
+        cdz_linear_backward(db, G + o->ff1_w, G + o->ff1_b, dff1, a->ln2, P + o->ff1_w, Ne, C, F);
+        cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, db, a->xm, a->m2, a->r2, P + o->ln2_w, Ne, C);
+        float *dq = t->dwide, *dkv = t->dwide + NeC;
+        dropout_grad(da, dx, a->drop1, NeC, keep);
+        memset(db, 0, NeC * sizeof *db);
+        cdz_linear_backward(db, G + o->proj_w, G + o->proj_b, da, a->ay, P + o->proj_w, Ne, C, C);
+        memset(dq, 0, 3 * NeC * sizeof *dq);
+        cdz_cross_attention_backward(dq, dkv, t->scratch, db, a->att, a->q, a->kv, B, Tm, Tm, C, NH);
+        memset(da, 0, NeC * sizeof *da);
+        cdz_linear_backward(da, G + o->kv_w, G + o->kv_b, dkv, a->ln1, P + o->kv_w, Ne, C, 2 * C);
+        cdz_linear_backward(da, G + o->q_w, G + o->q_b, dq, a->ln1, P + o->q_w, Ne, C, C);
+        cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Ne, C);
+    }
+    dropout_grad(da, dx, t->edrop0, NeC, keep);
+    for (int b = 0; b < B; b++) add_into(G + t->off_epos, da + (size_t)b * Tm * C, (size_t)Tm * C);
+    cdz_embedding_backward(G + t->off_eemb, da, t->etok, Ne, C);
+    return CDZ_OK;
+}
+
+/* ---- step-wise generation ---- */
+
+/* Per row: a header of 2 floats (the melody's length + 1 once it is encoded, else 0; unused), then
+ * per decoder layer the cross-attention keys and values of the encoded melody (max_len, 2C), then per
+ * decoder layer the self-attention key and value caches, each (NH, max_len, D). */
+enum { HEADER = 2 };
+
+static size_t state_floats(const cdz_model *m) {
+    const acc *t = m->impl;
+    return HEADER + 4 * (size_t)t->D * (size_t)t->max_len * (size_t)t->C;
+}
+
+static void state_reset(const cdz_model *m, float *state, int B) { memset(state, 0, (size_t)B * state_floats(m) * sizeof *state); }
+
+static cdz_status reserve_step(acc *t, int B, cdz_error *err) {
+    if (B <= t->step_B) return CDZ_OK;
+    size_t C = (size_t)t->C, F = (size_t)t->F;
+    /* x, h, y, cq (B, C); qkv (B, 3C); ff (B, F) twice; mean, rstd (B); pos, tm (B); att (NH, max_len);
+     * the attention step's scratch */
+    size_t n = (size_t)B * (4 * C + 3 * C + 2 * F + 4) + (size_t)t->NH * t->max_len +
+               cdz_self_attention_step_scratch_floats(t->max_len, t->R);
+    float *buf = cdz_calloc(n, sizeof *buf);
+    if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    cdz_free(t->step_buf);
+    t->step_buf = buf, t->step_B = B;
+    return CDZ_OK;
+}
+
+static cdz_status step(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
+                       cdz_error *err) {
+    acc *t = m->impl;
+    if (len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: generation needs at least one token of history");
+    cdz_status st = reserve_step(t, B, err);
+    if (st != CDZ_OK) return st;
+    const int C = t->C, F = t->F, NH = t->NH, R = t->R, V = t->V, L = t->max_len;
+    const uint16_t SEP = (uint16_t)V;
+    const size_t S = state_floats(m), BC = (size_t)B * C, ckv_size = (size_t)L * 2 * C, cache = (size_t)L * C;
+    float *x = t->step_buf, *h = x + BC, *y = h + BC, *cq = y + BC, *qkv = cq + BC, *ff = qkv + 3 * BC;
+    float *ffa = ff + (size_t)B * F, *mean = ffa + (size_t)B * F, *rstd = mean + B, *posf = rstd + B, *tmf = posf + B;
+    float *catt = tmf + B, *scratch = catt + (size_t)NH * L;
+    const float *P = m->params;
+    /* per row: melody (before SEP: write zero logits) or which decoder position this token is */
+    for (int b = 0; b < B; b++) {
+        float *sb = state + (size_t)b * S;
+        uint16_t tok = history[b][len - 1];
+        if (tok > SEP)
+            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d, plus SEP %u)", tok, V, SEP);
+        posf[b] = -1;
+        if (sb[0] == 0) {
+            if (tok != SEP) {
+                if (len > L)
+                    return cdz_error_set(err, CDZ_ERR_ARG,
+                                         "accompaniment: a melody of %lld tokens is longer than the model's max_len (%d)",
+                                         (long long)len, L);
+                continue; /* a melody token: nothing to compute until SEP */
+            }
+            int tm = (int)(len - 1);
+            if (tm < 1) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: SEP before any melody token");
+            for (int i = 0; i < tm; i++)
+                if (history[b][i] >= SEP)
+                    return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: SEP at %d, before the one at %d, was not fed",
+                                         i, tm);
+            /* encode this row's melody with the loss's activations, keep its cross-attention k/v */
+            st = reserve(t, 1, tm, 1, err);
+            if (st != CDZ_OK) return st;
+            for (int i = 0; i < tm; i++) t->etok[i] = history[b][i], t->key_mask[i] = 1;
+            encode(m, t, 1, tm, 1.0f, NULL);
+            for (int l = 0; l < t->D; l++)
+                cdz_linear_forward(sb + HEADER + l * ckv_size, t->enc, P + t->dof[l].ckv_w, P + t->dof[l].ckv_b, tm, C,
+                                   2 * C);
+            sb[0] = (float)(tm + 1);
+        } else if (tok == SEP) {
+            return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a second SEP at position %lld", (long long)(len - 1));
+        }
+        int tm = (int)sb[0] - 1;
+        if (tm >= len || history[b][tm] != SEP)
+            return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: the row's state does not match its history (SEP at %d)",
+                                 tm);
+        int64_t pos = len - 1 - tm;
+        if (pos >= L)
+            return cdz_error_set(err, CDZ_ERR_ARG,
+                                 "accompaniment: accompaniment position %lld is past the model's max_len (%d)",
+                                 (long long)pos, L);
+        posf[b] = (float)pos, tmf[b] = (float)tm;
+    }
+    for (int b = 0; b < B; b++) {
+        uint16_t tok = posf[b] < 0 ? SEP : history[b][len - 1];
+        memcpy(x + (size_t)b * C, P + t->off_demb + (size_t)tok * C, (size_t)C * sizeof *x);
+    }
+    for (int l = 0; l < t->D; l++) {
+        const dec_off *o = &t->dof[l];
+        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln1_w, P + o->ln1_b, B, C);
+        cdz_linear_forward(qkv, h, P + o->qkv_w, P + o->qkv_b, B, C, 3 * C);
+        memset(y, 0, BC * sizeof *y);
+        for (int b = 0; b < B; b++) {
+            if (posf[b] < 0) continue;
+            float *kc = state + (size_t)b * S + HEADER + (size_t)t->D * ckv_size + 2 * (size_t)l * cache;
+            cdz_self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C, P + o->er,
+                                    (int)posf[b], 1, C, NH, R, L);
+        }
+        cdz_linear_forward(h, y, P + o->proj_w, P + o->proj_b, B, C, C);
+        add_into(x, h, BC);
+        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);
+        cdz_linear_forward(cq, h, P + o->cq_w, P + o->cq_b, B, C, C);
+        memset(y, 0, BC * sizeof *y);
+        for (int b = 0; b < B; b++) {
+            if (posf[b] < 0) continue;
+            const float *kv = state + (size_t)b * S + HEADER + l * ckv_size;
+            cdz_cross_attention_forward(y + (size_t)b * C, catt, cq + (size_t)b * C, kv, NULL, 1, 1, (int)tmf[b], C, NH);
+        }
+        cdz_linear_forward(h, y, P + o->cproj_w, P + o->cproj_b, B, C, C);
+        add_into(x, h, BC);
+        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln3_w, P + o->ln3_b, B, C);
+        cdz_linear_forward(ff, h, P + o->ff1_w, P + o->ff1_b, B, C, F);
+        cdz_gelu_forward(ffa, ff, (size_t)B * F);
+        cdz_linear_forward(h, ffa, P + o->ff2_w, P + o->ff2_b, B, F, C);
+        add_into(x, h, BC);
+    }
+    cdz_layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
+    cdz_linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, V);
+    for (int b = 0; b < B; b++)
+        if (posf[b] < 0) memset(logits + (size_t)b * V, 0, (size_t)V * sizeof *logits);
+    return CDZ_OK;
+}
+
+static void free_impl(cdz_model *m) {
+    acc *t = m->impl;
+    if (!t) return;
+    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->etok), cdz_free(t->step_buf);
+    cdz_free(t);
+    m->impl = NULL;
+}
+
+const cdz_model_kind cdz_accompaniment = {
+    "accompaniment", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
+    state_floats, state_reset, step, free_impl,
+};
