@@ -273,6 +273,52 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 2);
     snprintf(args, sizeof args, "%s/perf.mid", dir);
     unlink(args);
+
+    /* accompany: an untrained accompaniment model adds a track and leaves the melody as it was */
+    const char *aj = "{\"kind\":\"accompaniment\",\"config_name\":\"acc_tiny\",\"codec\":\"accompaniment\","
+                     "\"enc_layers\":1,\"dec_layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":256,\"dropout\":0}";
+    char acc_ckpt[300], acc_out[300];
+    snprintf(acc_ckpt, sizeof acc_ckpt, "%s/acc.safetensors", dir);
+    snprintf(acc_out, sizeof acc_out, "%s/acc.mid", dir);
+    if (cdz_model_from_json(&pm, aj, strlen(aj), "acc_tiny", &pe) == CDZ_OK) {
+        cdz_model_init_params(&pm, 4);
+        cdz_checkpoint_save(acc_ckpt, &pm, NULL, NULL, 0, &pe);
+        cdz_model_free(&pm);
+    }
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --top-k 30", mid, acc_out, acc_ckpt);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "accompaniment notes on track 2");
+    cdz_score before, after;
+    if (cdz_score_read_file(&before, mid, &pe) == CDZ_OK && cdz_score_read_file(&after, acc_out, &pe) == CDZ_OK) {
+        size_t kept = 0, added = 0;
+        for (size_t i = 0; i < after.n_notes; i++) {
+            if (after.notes[i].track == 2) {
+                added++;
+                continue;
+            }
+            for (size_t j = 0; j < before.n_notes; j++) {
+                const cdz_note *x = &after.notes[i], *y = &before.notes[j];
+                if (x->track == y->track && x->pitch == y->pitch && x->start_tick == y->start_tick &&
+                    x->end_tick == y->end_tick && x->velocity == y->velocity && x->program == y->program) {
+                    kept++;
+                    break;
+                }
+            }
+        }
+        CHECK(kept == before.n_notes && after.n_notes == before.n_notes + added && added > 0,
+              "the melody's %zu notes kept (%zu found), %zu accompaniment notes added", before.n_notes, kept, added);
+        CHECK(after.n_tracks == 3 && strcmp(after.tracks[2].name, "Accompaniment") == 0, "a track of its own");
+        cdz_score_free(&before);
+        cdz_score_free(&after);
+    } else {
+        CHECK(0, "reading the accompanied file: %s", pe.msg);
+    }
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s", mid, acc_out, perf_ckpt);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "accompany needs an accompaniment model");
+    CHECK_INT(run("accompany --melody x.mid"), 2);
+    unlink(acc_out);
+    unlink(acc_ckpt);
     unlink(perf_ckpt);
 
     /* Ctrl-C: the step finishes, the checkpoint is written, the exit status says interrupted */

@@ -109,6 +109,8 @@ cdz_status cdz_chorale_encode(const cdz_chorale *c, cdz_tokens *out, cdz_extract
  * is completed with silence). */
 cdz_status cdz_chorale_decode(const uint16_t *tokens, size_t n, cdz_chorale *c, cdz_error *err);
 
+/* accompaniment: [melody performance tokens, SEP, accompaniment performance tokens] (src/codec/accompaniment.c). */
+enum { CDZ_ACC_SEP = 388, CDZ_ACC_VOCAB = 389, CDZ_ACC_SEGMENT_SECONDS = 10 };
 enum { CDZ_PERF_NOTE_ON = 0, CDZ_PERF_NOTE_OFF = 128, CDZ_PERF_TIME_SHIFT = 256, CDZ_PERF_VELOCITY = 356,
        CDZ_PERF_VOCAB = 388, CDZ_PERF_MAX_SHIFT = 100, CDZ_PERF_VELOCITY_BINS = 32 };
 static inline int cdz_velocity_to_bin(int velocity) { return (velocity - 1) * CDZ_PERF_VELOCITY_BINS / 127 + 1; }

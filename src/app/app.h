@@ -17,6 +17,7 @@ int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_accompany(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double app_now(void);

@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  dataset build|info  token datasets from folders of MIDI: see 'cadenza dataset --help'\n"
     "  train               train a model on a dataset: see 'cadenza train --help'\n"
     "  generate            melodies from a trained model (default: the shipped one)\n"
+    "  accompany           add a generated accompaniment to a melody (accompaniment models)\n"
     "  eval loss|ngram     loss, perplexity and accuracy of a model or an n-gram baseline on a dataset\n"
     "  bench               training and generation speed on random tokens\n"
     "  demo [--out FILE]   write a short piece, read it back and print it\n"
@@ -53,5 +54,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "accompany") == 0) return cmd_accompany(argc - 2, argv + 2);
     return app_usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -6,6 +6,7 @@
 extern const cdz_codec codec_melody;
 extern const cdz_codec codec_performance;
 extern const cdz_codec codec_chorale;
+extern const cdz_codec codec_accompaniment;
 extern const cdz_codec codec_lookback;
 extern const cdz_codec codec_key_melody;
 extern const cdz_codec codec_multitrack;

@@ -24,7 +24,7 @@ cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n) {
     return CDZ_OK;
 }
 
-static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_performance, &codec_multitrack, &codec_chorale,
+static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_performance, &codec_accompaniment, &codec_multitrack, &codec_chorale,
                                         &codec_vae_mel_2bar, &codec_vae_mel_16bar, &codec_vae_drums, &codec_vae_trio_16bar};
 
 size_t cdz_codec_list(const cdz_codec *const **list) {

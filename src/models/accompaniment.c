@@ -100,7 +100,7 @@ static const char *const CONFIG_NAMES[] = {"acc_small", "tiny", NULL};
 
 static const char *named_config(const char *name) {
     if (strcmp(name, "acc_small") == 0)
-        return "{\"kind\":\"accompaniment\",\"config_name\":\"acc_small\",\"codec\":\"performance\",\"enc_layers\":2,"
+        return "{\"kind\":\"accompaniment\",\"config_name\":\"acc_small\",\"codec\":\"accompaniment\",\"enc_layers\":2,"
                "\"dec_layers\":2,\"d_model\":256,\"heads\":4,\"d_ff\":1024,\"max_len\":1024,\"max_relative\":1024,"
                "\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.0003,\"clip\":1,\"weight_decay\":0.01,"
                "\"warmup_steps\":200}";
@@ -218,7 +218,9 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (cdz_json_get(c, "vocab"))
         return cdz_error_set(err, CDZ_ERR_FORMAT,
                              "%s: accompaniment config: \"vocab\" is given by the codec (its tokens, plus SEP)", what);
-    t->V = (int)cd->vocab_size;
+    /* The "accompaniment" codec already holds the separator (the performance tokens, then SEP): the
+     * model predicts the performance tokens below it. */
+    t->V = strcmp(codec, "accompaniment") == 0 ? CDZ_ACC_SEP : (int)cd->vocab_size;
     snprintf(m->codec, sizeof m->codec, "%s", codec);
     m->vocab = (uint32_t)t->V;
     m->history_vocab = (uint32_t)t->V + 1; /* the separator may be in a history, never sampled */

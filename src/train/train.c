@@ -113,6 +113,12 @@ void cdz_window_sampler_free(cdz_window_sampler *s) {
 
 /* ---- the trainer ---- */
 
+/* A dataset a model can read: its codec, and its tokens (those the model predicts, or more when the
+ * model's history holds more, as the accompaniment model's separator). */
+static int dataset_fits(const cdz_dataset *ds, const cdz_model *m) {
+    return strcmp(ds->codec, m->codec) == 0 && (ds->vocab_size == m->vocab || ds->vocab_size == m->history_vocab);
+}
+
 cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds, const cdz_train_config *cfg,
                             cdz_error *err) {
     memset(t, 0, sizeof *t);
@@ -124,9 +130,10 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
     if (m->max_len > 0 && cfg->seq > m->max_len)
         return cdz_error_set(err, CDZ_ERR_ARG, "training windows of %d tokens are longer than the model's max_len (%d)",
                              cfg->seq, m->max_len);
-    if (strcmp(ds->codec, m->codec) != 0 || ds->vocab_size != m->vocab)
+    if (!dataset_fits(ds, m))
         return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens (vocabulary %u) but the model reads '%s' (%u): "
-                             "build the dataset with --codec %s", ds->codec, ds->vocab_size, m->codec, m->vocab, m->codec);
+                             "build the dataset with --codec %s", ds->codec, ds->vocab_size, m->codec,
+                             m->history_vocab ? m->history_vocab : m->vocab, m->codec);
     cdz_status st = cdz_window_sampler_init(&t->sampler, ds, CDZ_SPLIT_TRAIN, cfg->seq, err);
     if (st != CDZ_OK) return st;
     t->m = cdz_calloc(m->n_params, sizeof *t->m);
@@ -220,7 +227,7 @@ cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, in
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err) {
     if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
     if (m->max_len > 0 && max_len > m->max_len) max_len = m->max_len; /* the model's longest window */
-    if (strcmp(ds->codec, m->codec) != 0 || ds->vocab_size != m->vocab)
+    if (!dataset_fits(ds, m))
         return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
     cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
     if (!w) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
