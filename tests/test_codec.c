@@ -691,7 +691,40 @@ static void test_transpose_tokens(void) {
     CHECK(cdz_codec_transpose(vae, m, 3, 2) == -1, "drums do not transpose");
 }
 
+/* Pairs: a melody track and a piano track come back as the two tracks of each 10-second segment. */
+static void test_accompaniment_pairs(void) {
+    cdz_score s;
+    cdz_error err;
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    for (int i = 0; i < 30; i++) { /* 15 s at 120 qpm: two segments */
+        cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + i % 7), 90, i * 480, i * 480 + 400);
+        cdz_score_add_note(&s, 1, 1, 0, 48, 70, i * 480, i * 480 + 200);
+        cdz_score_add_note(&s, 1, 1, 0, 55, 70, i * 480, i * 480 + 200);
+    }
+    cdz_score_finish(&s, &err);
+    snprintf(s.tracks[0].name, sizeof s.tracks[0].name, "MELODY");
+    snprintf(s.tracks[1].name, sizeof s.tracks[1].name, "PIANO");
+    const cdz_codec *c = cdz_codec_find("accompaniment");
+    cdz_tokens t = {0};
+    cdz_extract_stats st = {0};
+    CHECK(c && c->encode(&s, &t, &st, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(t.n_seqs == 2, "two 10-second segments, got %zu", t.n_seqs);
+    if (t.n_seqs == 2) {
+        cdz_score d;
+        CHECK(c->decode(t.tokens, t.offsets[1], &d, &err) == CDZ_OK, "%s", err.msg);
+        size_t mel = 0, acc = 0;
+        for (size_t i = 0; i < d.n_notes; i++) mel += d.notes[i].track == 0, acc += d.notes[i].track == 1;
+        CHECK(mel == 20 && acc == 40, "first segment: 20 melody and 40 piano notes, got %zu and %zu", mel, acc);
+        CHECK(d.n_tracks == 2 && strcmp(d.tracks[1].name, "Accompaniment") == 0, "named tracks");
+        cdz_score_free(&d);
+    }
+    cdz_tokens_free(&t);
+    cdz_score_free(&s);
+}
+
 int main(void) {
+    test_accompaniment_pairs();
     test_transpose_tokens();
     test_melody_time_signature();
     test_melody_rules();

@@ -59,14 +59,21 @@ static cdz_status pair_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_s
 static cdz_status pair_decode(const uint16_t *tokens, size_t n, cdz_score *out, cdz_error *err) {
     size_t sep = 0;
     while (sep < n && tokens[sep] != CDZ_ACC_SEP) sep++;
+    /* the accompaniment: what follows the first separator, any further separator left out (any token
+     * sequence decodes) */
+    size_t na = 0;
+    uint16_t *rest = cdz_malloc((n - (sep < n ? sep : n) + 1) * sizeof *rest);
+    if (!rest) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a pair");
+    for (size_t i = sep + 1; i < n; i++)
+        if (tokens[i] != CDZ_ACC_SEP) rest[na++] = tokens[i];
     cdz_score acc;
     cdz_status st = codec_performance.decode(tokens, sep, out, err);
-    if (st) return st;
-    st = codec_performance.decode(sep < n ? tokens + sep + 1 : tokens, sep < n ? n - sep - 1 : 0, &acc, err);
-    if (st) {
-        cdz_score_free(out);
-        return st;
+    if (!st) {
+        st = codec_performance.decode(rest, na, &acc, err);
+        if (st) cdz_score_free(out);
     }
+    cdz_free(rest);
+    if (st) return st;
     for (size_t i = 0; i < acc.n_notes && !st; i++) {
         const cdz_note *a = &acc.notes[i];
         st = cdz_score_add_note(out, 1, 1, a->program, a->pitch, a->velocity, a->start_tick, a->end_tick);
