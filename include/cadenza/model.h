@@ -113,6 +113,12 @@ void cdz_model_zero_grads(cdz_model *m);
 const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name);
 void cdz_model_free(cdz_model *m);
 
+/* For kinds: a config field within [lo, hi] (dflt when absent); errors name the source, the kind and
+ * the key. */
+cdz_status cdz_config_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
+                          const char *kind, const char *what, cdz_error *err);
+cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
+                            const char *kind, const char *what, cdz_error *err);
 /* For kinds: adds the rows of a softmax output (probs, N x V) whose target is not CDZ_IGNORE_TARGET
  * to the statistics: summed -log p(target), count, and how often the most likely token was right. */
 void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V);

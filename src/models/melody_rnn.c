@@ -77,27 +77,15 @@ static const char *named_config(const char *name) {
     return NULL;
 }
 
+/* Range-checked config fields (cdz_config_int / cdz_config_float name the kind in errors). */
 static cdz_status get_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
                           const char *what, cdz_error *err) {
-    int64_t v;
-    cdz_status st = cdz_json_get_int(c, key, dflt, &v, what, err);
-    if (st != CDZ_OK) return st;
-    if (v < lo || v > hi)
-        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: %s = %lld is outside %lld..%lld", what, key,
-                             (long long)v, (long long)lo, (long long)hi);
-    *out = (int)v;
-    return CDZ_OK;
+    return cdz_config_int(c, key, dflt, lo, hi, out, "melody_rnn", what, err);
 }
 
 static cdz_status get_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
                             const char *what, cdz_error *err) {
-    double v;
-    cdz_status st = cdz_json_get_number(c, key, dflt, &v, what, err);
-    if (st != CDZ_OK) return st;
-    if (!(v >= lo && v <= hi))
-        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: %s = %g is outside %g..%g", what, key, v, lo, hi);
-    *out = (float)v;
-    return CDZ_OK;
+    return cdz_config_float(c, key, dflt, lo, hi, out, "melody_rnn", what, err);
 }
 
 static cdz_status add(cdz_model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, cdz_error *err) {

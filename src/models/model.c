@@ -94,6 +94,29 @@ const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name) {
     return NULL;
 }
 
+cdz_status cdz_config_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
+                          const char *kind, const char *what, cdz_error *err) {
+    int64_t v;
+    cdz_status st = cdz_json_get_int(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (v < lo || v > hi)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: %s config: %s = %lld is outside %lld..%lld", what, kind, key,
+                             (long long)v, (long long)lo, (long long)hi);
+    *out = (int)v;
+    return CDZ_OK;
+}
+
+cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
+                            const char *kind, const char *what, cdz_error *err) {
+    double v;
+    cdz_status st = cdz_json_get_number(c, key, dflt, &v, what, err);
+    if (st != CDZ_OK) return st;
+    if (!(v >= lo && v <= hi))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: %s config: %s = %g is outside %g..%g", what, kind, key, v, lo, hi);
+    *out = (float)v;
+    return CDZ_OK;
+}
+
 void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V) {
     for (int i = 0; i < N; i++) {
         if (targets[i] == CDZ_IGNORE_TARGET) continue;
