@@ -121,6 +121,8 @@ cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz
  * still sounding at the end end there (given one step if they would have none). Velocities are the
  * bins' lowest values. */
 cdz_status cdz_performance_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
+/* The music's length in seconds that performance tokens span: their time shifts added up. */
+double cdz_performance_seconds(const uint16_t *tokens, size_t n);
 
 #ifdef __cplusplus
 }

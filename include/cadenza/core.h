@@ -129,6 +129,7 @@ void cdz_rng_seed(cdz_rng *r, uint64_t seed);
 uint64_t cdz_rng_next(cdz_rng *r);
 uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
 double cdz_rng_uniform(cdz_rng *r);              /* uniform in [0, 1), 53 bits */
+double cdz_rng_normal(cdz_rng *r);               /* standard normal (Box-Muller) */
 
 uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
 

@@ -119,6 +119,10 @@ cdz_status cdz_config_int(const cdz_json *c, const char *key, int64_t dflt, int6
                           const char *kind, const char *what, cdz_error *err);
 cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
                             const char *kind, const char *what, cdz_error *err);
+/* For transformer kinds: GPT-2's initialisation. Matrices and embeddings N(0, 0.02) times
+ * residual_scale(m, name) (1 for most; 1/sqrt(2 layers) for the projections into the residual stream),
+ * biases 0, layer norms ("ln" in the name) weight 1. */
+void cdz_init_gpt2(cdz_model *m, cdz_rng *rng, double (*residual_scale)(const cdz_model *m, const char *name));
 /* For kinds: adds the rows of a softmax output (probs, N x V) whose target is not CDZ_IGNORE_TARGET
  * to the statistics: summed -log p(target), count, and how often the most likely token was right. */
 void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V);

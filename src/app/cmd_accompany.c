@@ -25,10 +25,7 @@ typedef struct segment_stop {
 /* The accompaniment (after the separator) covers the segment once its time shifts add up to it. */
 static int covers_segment(void *ctx, const uint16_t *tok, int64_t len) {
     const segment_stop *s = ctx;
-    int64_t steps = 0;
-    for (int64_t i = s->from; i < len; i++)
-        if (tok[i] >= CDZ_PERF_TIME_SHIFT && tok[i] < CDZ_PERF_TIME_SHIFT + CDZ_PERF_MAX_SHIFT) steps += tok[i] - CDZ_PERF_TIME_SHIFT + 1;
-    return (double)steps / 100.0 >= s->seconds;
+    return cdz_performance_seconds(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
 }
 
 /* The melody of one segment as performance tokens followed by the separator, into *out (n tokens). */

@@ -95,12 +95,14 @@ static int primer_from_midi(const char *path, int16_t **ev, size_t *n, double *q
 }
 
 /* Labels of the model's codec for the primer's events (squashed into 48-83 beforehand). */
-static int primer_tokens(const char *codec, const int16_t *ev, size_t n, uint16_t *tok) {
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(codec, "key_melody") == 0) tok[i] = (uint16_t)cdz_key_melody_label(ev, i);
-        else if (strcmp(codec, "lookback") == 0) tok[i] = (uint16_t)cdz_lookback_label(ev, i);
-        else if (strcmp(codec, "melody") == 0)
-            tok[i] = (uint16_t)(ev[i] == CDZ_MELODY_NO_EVENT ? 0 : ev[i] == CDZ_MELODY_NOTE_OFF ? 1 : ev[i] - CDZ_MELODY_MIN_NOTE + 2);
+static int primer_tokens(const char *codec, const cdz_melody *mel, uint16_t *tok) {
+    if (strcmp(codec, "melody") == 0) {
+        cdz_error err;
+        return cdz_melody_encode(mel, tok, &err) == CDZ_OK;
+    }
+    for (size_t i = 0; i < mel->n_steps; i++) {
+        if (strcmp(codec, "key_melody") == 0) tok[i] = (uint16_t)cdz_key_melody_label(mel->events, i);
+        else if (strcmp(codec, "lookback") == 0) tok[i] = (uint16_t)cdz_lookback_label(mel->events, i);
         else return 0;
     }
     return 1;
@@ -141,10 +143,7 @@ typedef struct seconds_stop {
 /* Performance tokens: the time shifts after the primer add up to the wanted length. */
 static int enough_seconds(void *ctx, const uint16_t *tok, int64_t len) {
     const seconds_stop *s = ctx;
-    int64_t steps = 0;
-    for (int64_t i = s->from; i < len; i++)
-        if (tok[i] >= CDZ_PERF_TIME_SHIFT && tok[i] < CDZ_PERF_TIME_SHIFT + CDZ_PERF_MAX_SHIFT) steps += tok[i] - CDZ_PERF_TIME_SHIFT + 1;
-    return (double)steps / 100.0 >= s->seconds;
+    return cdz_performance_seconds(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
 }
 
 /* The primer's tokens: the first sequence the codec makes of the file, at most `cap` tokens; or, from
@@ -337,7 +336,7 @@ int cmd_generate(int argc, char **argv) {
         app_error("%s", !codec ? "the checkpoint's codec is unknown" : "out of memory");
         goto out;
     }
-    if (!primer_tokens(m.codec, mel.events, np, primer)) {
+    if (!primer_tokens(m.codec, &mel, primer)) {
         app_error("%s: a %s model (codec %s): generate takes melody models so far (codecs melody, lookback, key_melody)",
                   ckpt, m.kind->name, m.codec);
         goto out;

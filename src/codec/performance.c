@@ -72,3 +72,11 @@ const cdz_codec codec_performance = {
     "performance", "performance events: note-on 128, note-off 128, time shift 100 x 10 ms, velocity 32 bins (388)",
     CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL, 0, 0,
 };
+
+double cdz_performance_seconds(const uint16_t *tokens, size_t n) {
+    int64_t steps = 0;
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] >= CDZ_PERF_TIME_SHIFT && tokens[i] < CDZ_PERF_TIME_SHIFT + CDZ_PERF_MAX_SHIFT)
+            steps += tokens[i] - CDZ_PERF_TIME_SHIFT + 1;
+    return (double)steps / 100.0;
+}

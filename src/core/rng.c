@@ -1,4 +1,6 @@
 /* The seeded random source: splitmix64 expands the seed, xoshiro256** draws (Blackman and Vigna). */
+#include <math.h>
+
 #include "cadenza/core.h"
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -36,3 +38,8 @@ uint64_t cdz_rng_below(cdz_rng *r, uint64_t n) {
 }
 
 double cdz_rng_uniform(cdz_rng *r) { return (double)(cdz_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double cdz_rng_normal(cdz_rng *r) { /* Box-Muller, one of the pair */
+    double u = cdz_rng_uniform(r), v = cdz_rng_uniform(r);
+    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * 3.14159265358979323846 * v);
+}

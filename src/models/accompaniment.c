@@ -251,34 +251,16 @@ static char *config_json(const cdz_model *m) {
     return s;
 }
 
-static double normal(cdz_rng *rng) { /* Box-Muller */
-    double u = cdz_rng_uniform(rng), v = cdz_rng_uniform(rng);
-    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * 3.14159265358979323846 * v);
-}
-
 /* As music_transformer.c (GPT-2's): matrices, embeddings and er N(0, 0.02), the residual projections
  * scaled by 1/sqrt(2 layers) of their stack (the decoder's three per block count as its depth too),
  * biases 0, layer norms weight 1, bias 0. */
-static void init_params(cdz_model *m, cdz_rng *rng) {
+static double residual_scale(const cdz_model *m, const char *n) {
     const acc *t = m->impl;
-    for (size_t i = 0; i < m->n_tensors; i++) {
-        const cdz_tensor_info *ti = &m->tensors[i];
-        float *p = m->params + ti->offset;
-        const char *n = ti->name;
-        size_t len = strlen(n);
-        int is_ln = strstr(n, "ln") != NULL, is_bias = len > 5 && strcmp(n + len - 5, ".bias") == 0;
-        if (is_bias) {
-            memset(p, 0, ti->numel * sizeof *p);
-        } else if (is_ln) {
-            for (size_t k = 0; k < ti->numel; k++) p[k] = 1.0f;
-        } else {
-            double std = 0.02;
-            if (strstr(n, "proj.weight") || strstr(n, ".ff2.weight"))
-                std /= sqrt(2.0 * (strncmp(n, "enc.", 4) == 0 ? t->E : t->D));
-            for (size_t k = 0; k < ti->numel; k++) p[k] = (float)(std * normal(rng));
-        }
-    }
+    if (!strstr(n, "proj.weight") && !strstr(n, ".ff2.weight")) return 1.0;
+    return 1.0 / sqrt(2.0 * (strncmp(n, "enc.", 4) == 0 ? t->E : t->D));
 }
+
+static void init_params(cdz_model *m, cdz_rng *rng) { cdz_init_gpt2(m, rng, residual_scale); }
 
 /* ---- activations ---- */
 

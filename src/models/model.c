@@ -117,6 +117,24 @@ cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, dou
     return CDZ_OK;
 }
 
+void cdz_init_gpt2(cdz_model *m, cdz_rng *rng, double (*residual_scale)(const cdz_model *m, const char *name)) {
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const cdz_tensor_info *ti = &m->tensors[i];
+        float *p = m->params + ti->offset;
+        const char *n = ti->name;
+        size_t len = strlen(n);
+        int is_ln = strstr(n, "ln") != NULL, is_bias = len > 5 && strcmp(n + len - 5, ".bias") == 0;
+        if (is_bias) {
+            memset(p, 0, ti->numel * sizeof *p);
+        } else if (is_ln) {
+            for (size_t k = 0; k < ti->numel; k++) p[k] = 1.0f;
+        } else {
+            double std = 0.02 * residual_scale(m, n);
+            for (size_t k = 0; k < ti->numel; k++) p[k] = (float)(std * cdz_rng_normal(rng));
+        }
+    }
+}
+
 void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V) {
     for (int i = 0; i < N; i++) {
         if (targets[i] == CDZ_IGNORE_TARGET) continue;
