@@ -229,6 +229,47 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(err, "a resumed run keeps its batch (3)");
     snprintf(args, sizeof args, "%s/aug.safetensors", dir);
     unlink(args);
+    /* a config of one's own: --print-config, edited, then --config FILE.json */
+    CHECK_INT(run("train --config basic_rnn --print-config"), 0);
+    CHECK_STR_CONTAINS(out, "\"config_name\":\"basic_rnn\"");
+    char cfg[300];
+    snprintf(cfg, sizeof cfg, "%s/mine.json", dir);
+    FILE *cf = fopen(cfg, "w");
+    fputs("{\"kind\":\"melody_rnn\",\"config_name\":\"mine\",\"codec\":\"key_melody\",\"input\":\"key_melody\",\"layers\":1,"
+          "\"hidden\":24,\"attn_length\":0,\"batch\":4,\"seq\":16}", cf);
+    fclose(cf);
+    snprintf(args, sizeof args, "train --data %s --config %s --steps 2 --eval-every 0 --out %s/mine.safetensors", data, cfg, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "training melody_rnn/mine");
+    snprintf(args, sizeof args, "train --data %s --model music_transformer --config %s", data, cfg);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "mine.json: the config is for model kind 'melody_rnn', not --model music_transformer");
+    snprintf(args, sizeof args, "train --data %s --config %s/missing.json", data, dir);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "missing.json");
+    /* export: weights only, a third of the file; generates, does not resume */
+    snprintf(args, sizeof args, "export %s --out %s/shipped.safetensors", ckpt, dir);
+    CHECK_INT(run(args), 0);
+    struct stat full_st, small_st;
+    char shipped[300];
+    snprintf(shipped, sizeof shipped, "%s/shipped.safetensors", dir);
+    CHECK(stat(ckpt, &full_st) == 0 && stat(shipped, &small_st) == 0 && small_st.st_size * 5 / 2 < full_st.st_size,
+          "exported file smaller than a third-plus of the checkpoint");
+    snprintf(args, sizeof args, "generate --checkpoint %s --steps 8 --out %s/from_export.mid", shipped, dir);
+    CHECK_INT(run(args), 0);
+    snprintf(args, sizeof args, "train --data %s --resume %s --steps 9", data, shipped);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "weights only");
+    snprintf(args, sizeof args, "export %s --out %s", ckpt, ckpt);
+    CHECK_INT(run(args), 2);
+    snprintf(args, sizeof args, "export %s/nothing.safetensors --out %s/x.safetensors", dir, dir);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "nothing.safetensors");
+    snprintf(args, sizeof args, "%s/from_export.mid", dir);
+    unlink(args);
+    snprintf(args, sizeof args, "%s/mine.safetensors", dir);
+    unlink(args);
+    unlink(cfg);
     snprintf(args, sizeof args, "train --data %s --transpose 5:1", data);
     CHECK_INT(run(args), 2);
     CHECK_STR_CONTAINS(err, "--transpose needs A:B");
@@ -316,6 +357,28 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s", mid, acc_out, perf_ckpt);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "accompany needs an accompaniment model");
+    /* shipped models by name: --model NAME and accompany's default, from $CADENZA_MODELS */
+    char models[300], shipped_perf[340], shipped_acc[340];
+    snprintf(models, sizeof models, "%s/models", dir);
+    mkdir(models, 0777);
+    snprintf(shipped_perf, sizeof shipped_perf, "%s/performance.safetensors", models);
+    snprintf(shipped_acc, sizeof shipped_acc, "%s/accompaniment.safetensors", models);
+    setenv("CADENZA_MODELS", models, 1);
+    snprintf(args, sizeof args, "generate --model performance --seconds 1 --out %s/perf.mid", dir);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "the model 'performance' (models/performance.safetensors) was not found");
+    CHECK(rename(perf_ckpt, shipped_perf) == 0 && rename(acc_ckpt, shipped_acc) == 0, "models in place");
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "perf.mid (");
+    snprintf(args, sizeof args, "generate --model performance --checkpoint %s --out %s/perf.mid", shipped_perf, dir);
+    CHECK_INT(run(args), 2);
+    snprintf(args, sizeof args, "accompany --melody %s --out %s", mid, acc_out);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "accompaniment notes on track 2");
+    unsetenv("CADENZA_MODELS");
+    CHECK(rename(shipped_perf, perf_ckpt) == 0 && rename(shipped_acc, acc_ckpt) == 0 && rmdir(models) == 0, "models back");
+    snprintf(args, sizeof args, "%s/perf.mid", dir);
+    unlink(args);
     CHECK_INT(run("accompany --melody x.mid"), 2);
     unlink(acc_out);
     unlink(acc_ckpt);
@@ -407,6 +470,7 @@ int main(int argc, char **argv) {
     snprintf(rm, sizeof rm, "rm -rf %s %s %s %s %s/nan.safetensors", tunes, gen, data, log, dir);
     if (system(rm) != 0) printf("could not clean up\n");
     unlink(ckpt);
+    unlink(shipped);
 
     unlink(mid);
     unlink(bad);

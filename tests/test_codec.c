@@ -681,6 +681,10 @@ static void test_transpose_tokens(void) {
     uint16_t p[4] = {60, 128 + 60, 256 + 5, 356 + 3}; /* note-on 60, note-off 60, a time shift, a velocity */
     CHECK(cdz_codec_transpose(perf, p, 4, -5) == 1 && p[0] == 55 && p[1] == 128 + 55 && p[2] == 261 && p[3] == 359,
           "performance -5 moves notes only");
+    const cdz_codec *acc = cdz_codec_find("accompaniment");
+    uint16_t a[4] = {72, CDZ_ACC_SEP, 48, 128 + 48}; /* melody note-on, separator, piano note-on and off */
+    CHECK(cdz_codec_transpose(acc, a, 4, 2) == 1 && a[0] == 74 && a[1] == CDZ_ACC_SEP && a[2] == 50 && a[3] == 128 + 50,
+          "accompaniment +2 moves both parts' notes, not the separator");
     uint16_t c[4] = {47, 0, 46, 45};
     CHECK(cdz_codec_transpose(ch, c, 4, 1) == 0, "chorale: 81 + 1 leaves 36-81");
     CHECK(cdz_codec_transpose(ch, c, 4, -1) == 0, "chorale: 36 - 1 leaves 36-81");

@@ -70,7 +70,7 @@ typedef struct cdz_codec {
 /* Transposes a token sequence by `shift` semitones in place, for training-time augmentation: 1 when
  * every pitch stays within the codec's range (tokens changed), 0 when one would leave it (tokens left
  * as they were), -1 when the codec has no transposition (multitrack, the VAE codecs). Melody codecs
- * keep their range 48-83; performances 0-127; chorales 36-81. */
+ * keep their range 48-83; performances and accompaniment pairs 0-127; chorales 36-81. */
 int cdz_codec_transpose(const cdz_codec *c, uint16_t *tokens, size_t n, int shift);
 
 /* The codec with this name, or NULL. */

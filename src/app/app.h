@@ -18,6 +18,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_accompany(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double app_now(void);
@@ -26,6 +27,10 @@ int app_parse_long(const char *s, long long lo, long long hi, long long *out);
 int app_parse_double(const char *s, double lo, double hi, double *out);
 /* "1:23:45" or "3:07" for a duration in seconds */
 void app_format_duration(double s, char *buf, size_t n);
+
+/* The path of a shipped model, models/NAME.safetensors, looked for in $CADENZA_MODELS, ./models and
+ * beside the program: 1 when found; else 0, having printed an error naming it. */
+int app_find_model(const char *name, char *buf, size_t n);
 
 /* Prints "cadenza: <message>" to stderr. */
 void app_error(const char *fmt, ...)

@@ -10,11 +10,12 @@
 #include "app.h"
 
 static const char ACCOMPANY_USAGE[] =
-    "usage: cadenza accompany --melody FILE.mid --out FILE.mid --checkpoint FILE [options]\n"
+    "usage: cadenza accompany --melody FILE.mid --out FILE.mid [--checkpoint FILE] [options]\n"
     "\n"
     "  --melody FILE.mid     the melody: its tracks named MELODY, or else all its notes except drums\n"
     "  --out FILE.mid        the melody file as it was, plus a track \"Accompaniment\"\n"
-    "  --checkpoint FILE     an accompaniment model ('cadenza train --model accompaniment')\n"
+    "  --checkpoint FILE     an accompaniment model ('cadenza train --model accompaniment'; default: the\n"
+    "                        shipped models/accompaniment.safetensors, trained on POP909)\n"
     "  --temperature X, --top-k N, --top-p X, --seed N   sampling, as in 'cadenza generate'\n";
 
 typedef struct segment_stop {
@@ -107,7 +108,12 @@ int cmd_accompany(int argc, char **argv) {
         else if (strcmp(a, "--top-p") == 0 && app_parse_double(v, 1e-6, 1, &d)) sp.top_p = (float)d;
         else return app_usage_error(ACCOMPANY_USAGE, "bad value '%s' for %s", v, a);
     }
-    if (!melody || !out || !ckpt) return app_usage_error(ACCOMPANY_USAGE, "--melody, --out and --checkpoint are required");
+    if (!melody || !out) return app_usage_error(ACCOMPANY_USAGE, "--melody and --out are required");
+    char found[PATH_MAX];
+    if (!ckpt) {
+        if (!app_find_model("accompaniment", found, sizeof found)) return EXIT_FAIL;
+        ckpt = found;
+    }
     cdz_error err = {0};
     cdz_model m;
     if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {

@@ -13,7 +13,9 @@
 static const char GENERATE_USAGE[] =
     "usage: cadenza generate [--checkpoint FILE] [--primer FILE.mid | --primer-pitches LIST] [options]\n"
     "\n"
-    "  --checkpoint FILE     a model written by 'cadenza train' (default: models/attention_rnn.safetensors)\n"
+    "  --checkpoint FILE     a model written by 'cadenza train' or 'cadenza export'\n"
+    "  --model NAME          a shipped model, models/NAME.safetensors: attention_rnn (melodies, the default)\n"
+    "                        or performance (piano performances)\n"
     "  --primer FILE.mid     start from the first melody of this file (kept at the start of each output)\n"
     "  --primer-pitches L    start from these steps in Magenta's notation: MIDI pitches, -2 to hold, -1 for\n"
     "                        a note-off, one per 16th note, e.g. \"60,-2,62,-2,64\" (default \"60\")\n"
@@ -34,25 +36,6 @@ static const char GENERATE_USAGE[] =
     "Event models (Music Transformer on performances or chorales) take --primer FILE.mid (its opening\n"
     "tokens, at most half the model's length) or start from scratch, and --seconds N (performances) or\n"
     "--steps N tokens; --top-k and --top-p work as above.\n";
-
-/* The default model: $CADENZA_MODELS, ./models, or models/ beside the program's build folder. */
-static int default_checkpoint(char *buf, size_t n) {
-    const char *file = "attention_rnn.safetensors";
-    const char *env = getenv("CADENZA_MODELS");
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[len > 0 ? len : 0] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
-    const char *dirs[4] = {env, "models", exe[0] ? exe : NULL, exe[0] ? exe : NULL};
-    const char *sub[4] = {"", "", "/../models", "/../../models"};
-    for (int i = 0; i < 4; i++) {
-        if (!dirs[i]) continue;
-        snprintf(buf, n, "%s%s/%s", dirs[i], sub[i], file);
-        if (access(buf, R_OK) == 0) return 1;
-    }
-    return 0;
-}
 
 static int parse_pitches(const char *s, int16_t *ev, size_t cap, size_t *n) {
     *n = 0;
@@ -252,7 +235,7 @@ static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckp
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *ckpt = NULL, *primer_file = NULL, *pitches = "60", *out_dir = "generated", *out = NULL;
+    const char *ckpt = NULL, *model = NULL, *primer_file = NULL, *pitches = "60", *out_dir = "generated", *out = NULL;
     long long steps = 128, seed = 1, outputs = 1, ll;
     double qpm = -1, d, seconds = 0;
     cdz_sample_params sp = cdz_sample_default_params();
@@ -265,6 +248,7 @@ int cmd_generate(int argc, char **argv) {
         if (!v) return app_usage_error(GENERATE_USAGE, "unexpected argument '%s'", a);
         i++;
         if (strcmp(a, "--checkpoint") == 0) ckpt = v;
+        else if (strcmp(a, "--model") == 0) model = v;
         else if (strcmp(a, "--primer") == 0) primer_file = v;
         else if (strcmp(a, "--primer-pitches") == 0) pitches = v;
         else if (strcmp(a, "--out-dir") == 0) out_dir = v;
@@ -284,13 +268,10 @@ int cmd_generate(int argc, char **argv) {
         else return app_usage_error(GENERATE_USAGE, "bad value '%s' for %s", v, a);
     }
     if (out && outputs > 1) return app_usage_error(GENERATE_USAGE, "--out names one file: use --out-dir with --num-outputs");
+    if (ckpt && model) return app_usage_error(GENERATE_USAGE, "give --checkpoint or --model, not both");
     char found[PATH_MAX];
     if (!ckpt) {
-        if (!default_checkpoint(found, sizeof found)) {
-            app_error("no --checkpoint given and the default model models/attention_rnn.safetensors was not found "
-                      "(set CADENZA_MODELS to the folder that holds it)");
-            return EXIT_FAIL;
-        }
+        if (!app_find_model(model ? model : "attention_rnn", found, sizeof found)) return EXIT_FAIL;
         ckpt = found;
     }
     cdz_error err = {0};

@@ -33,6 +33,7 @@ static const char TRAIN_USAGE[] =
     "  --checkpoint-every N  write the checkpoint every N steps (default 500)\n"
     "  --log FILE.jsonl      append one JSON object per logged step and per evaluation\n"
     "  --log-every N         log (and print, when not on a terminal) every N steps (default 20)\n"
+    "  --print-config        print the config's JSON (with --model/--config) and stop\n"
     "  --resume CHECKPOINT   go on from a checkpoint written by cadenza train (same data): the model,\n"
     "                        optimiser, step and random state come from it; --steps sets the new total\n"
     "\n"
@@ -50,7 +51,7 @@ typedef struct train_opts {
     long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
     double lr, clip, wd, min_lr;
     const char *decay;
-    int have_steps, whole, tmin, tmax;
+    int have_steps, whole, tmin, tmax, model_given, print_config;
 } train_opts;
 
 static int parse_opts(int argc, char **argv, train_opts *o) {
@@ -69,8 +70,8 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             fputs(TRAIN_USAGE, stdout);
             return -1;
         }
-        if (strcmp(a, "--whole-sequences") == 0) {
-            o->whole = 1;
+        if (strcmp(a, "--whole-sequences") == 0 || strcmp(a, "--print-config") == 0) {
+            *(a[2] == 'w' ? &o->whole : &o->print_config) = 1;
             continue;
         }
         if (!v) return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
@@ -83,7 +84,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             i++;
             continue;
         }
-        if (strcmp(a, "--model") == 0) o->model = v;
+        if (strcmp(a, "--model") == 0) o->model = v, o->model_given = 1;
         else if (strcmp(a, "--config") == 0) o->config = v;
         else if (strcmp(a, "--data") == 0) o->data = v;
         else if (strcmp(a, "--out") == 0) o->out = v;
@@ -110,8 +111,46 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             return app_usage_error(TRAIN_USAGE, "%s needs a number >= 0, not '%s'", a, v);
         i++;
     }
-    if (!o->data) return app_usage_error(TRAIN_USAGE, "--data FILE.cdz is required");
+    if (!o->data && !o->print_config) return app_usage_error(TRAIN_USAGE, "--data FILE.cdz is required");
     return 0;
+}
+
+static int ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* The model of --config: a named config of --model, or a JSON file whose "kind" names the model (and
+ * must agree with --model when both are given). */
+static cdz_status create_model(const train_opts *o, cdz_model *m, cdz_error *err) {
+    if (!ends_with(o->config, ".json")) return cdz_model_create(m, o->model, o->config, err);
+    uint8_t *text = NULL;
+    size_t len = 0;
+    cdz_status st = cdz_file_read_all(o->config, &text, &len, err);
+    if (st != CDZ_OK) return st;
+    st = cdz_model_from_json(m, (const char *)text, len, o->config, err);
+    cdz_free(text);
+    if (st == CDZ_OK && o->model_given && strcmp(m->kind->name, o->model) != 0) {
+        st = cdz_error_set(err, CDZ_ERR_ARG, "%s: the config is for model kind '%s', not --model %s", o->config,
+                           m->kind->name, o->model);
+        cdz_model_free(m);
+    }
+    return st;
+}
+
+/* --print-config: the full config JSON of --config (a starting point for a file of one's own). */
+static int print_config(const train_opts *o) {
+    cdz_error err = {0};
+    cdz_model m;
+    if (create_model(o, &m, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_USAGE;
+    }
+    char *json = cdz_model_config_json(&m);
+    if (json) printf("%s\n", json);
+    cdz_free(json);
+    cdz_model_free(&m);
+    return json ? EXIT_OK : EXIT_FAIL;
 }
 
 /* Applies the flags given over the config's (or the checkpoint's) training settings. */
@@ -207,6 +246,7 @@ int cmd_train(int argc, char **argv) {
     train_opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (o.print_config) return print_config(&o);
     cdz_error err = {0};
     cdz_dataset ds;
     if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
@@ -214,7 +254,7 @@ int cmd_train(int argc, char **argv) {
         return EXIT_FAIL;
     }
     cdz_model m;
-    cdz_status st = o.resume ? cdz_checkpoint_load(o.resume, &m, &err) : cdz_model_create(&m, o.model, o.config, &err);
+    cdz_status st = o.resume ? cdz_checkpoint_load(o.resume, &m, &err) : create_model(&o, &m, &err);
     if (st != CDZ_OK) {
         cdz_dataset_close(&ds);
         app_error("%s", err.msg);

@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  generate            melodies from a trained model (default: the shipped one)\n"
     "  accompany           add a generated accompaniment to a melody (accompaniment models)\n"
     "  eval loss|ngram     loss, perplexity and accuracy of a model or an n-gram baseline on a dataset\n"
+    "  export CKPT --out F  a checkpoint's weights without the training state (to ship or share)\n"
     "  bench               training and generation speed on random tokens\n"
     "  demo [--out FILE]   write a short piece, read it back and print it\n"
     "  version             print the version\n"
@@ -55,5 +56,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "accompany") == 0) return cmd_accompany(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
     return app_usage_error(USAGE, "unknown command '%s'", cmd);
 }

@@ -2,6 +2,8 @@
 #include "app.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -119,4 +121,30 @@ void app_describe_stats(const cdz_extract_stats *s, char *buf, size_t n) {
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         if (c[i].v && k < n) k += (size_t)snprintf(buf + k, n - k, "%s%llu %s", k ? ", " : " (dropped: ", (unsigned long long)c[i].v, c[i].what);
     if (k && k < n) snprintf(buf + k, n - k, ")");
+}
+
+int app_find_model(const char *name, char *buf, size_t n) {
+    if (!*name || strchr(name, '/')) {
+        app_error("--model takes the name of a shipped model (such as performance), not a path: use --checkpoint");
+        return 0;
+    }
+    const char *env = getenv("CADENZA_MODELS");
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    /* $CADENZA_MODELS alone when set; else ./models, then models/ beside the program's build folder
+     * (build/ or build/san/) */
+    const char *dirs[4] = {env, env ? NULL : "models", exe[0] && !env ? exe : NULL, exe[0] && !env ? exe : NULL};
+    const char *sub[4] = {"", "", "/../models", "/../../models"};
+    for (int i = 0; i < 4; i++) {
+        if (!dirs[i]) continue;
+        snprintf(buf, n, "%s%s/%s.safetensors", dirs[i], sub[i], name);
+        if (access(buf, R_OK) == 0) return 1;
+    }
+    app_error("the model '%s' (models/%s.safetensors) was not found: the shipped ones are attention_rnn, performance "
+              "and accompaniment (%s)",
+              name, name, env ? "looked in $CADENZA_MODELS only" : "set CADENZA_MODELS to the folder that holds them");
+    return 0;
 }

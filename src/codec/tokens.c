@@ -62,7 +62,8 @@ static int map_for(const cdz_codec *c, pitch_map *m) {
     if (strcmp(n, "melody") == 0 || strcmp(n, "lookback") == 0) *m = (pitch_map){2, 36, 0, CDZ_MELODY_MIN_NOTE};
     else if (strcmp(n, "key_melody") == 0) *m = (pitch_map){0, 36, 0, CDZ_MELODY_MIN_NOTE};
     else if (strcmp(n, "chorale") == 0) *m = (pitch_map){0, 46, 0, 36};
-    else if (strcmp(n, "performance") == 0) *m = (pitch_map){CDZ_PERF_NOTE_ON, 128, CDZ_PERF_NOTE_OFF, 0};
+    /* accompaniment pairs are performance events around one separator token (not pitched) */
+    else if (strcmp(n, "performance") == 0 || strcmp(n, "accompaniment") == 0) *m = (pitch_map){CDZ_PERF_NOTE_ON, 128, CDZ_PERF_NOTE_OFF, 0};
     else return 0;
     return 1;
 }

@@ -71,7 +71,7 @@ typedef struct mt {
 /* ---- configs ---- */
 
 static const char *const CONFIG_NAMES[] = {"mt_small", "mt_base", "gpt_base", "jsb_relative", "jsb_absolute",
-                                           "perf_small", "tiny", NULL};
+                                           "perf_small", "perf_pop", "tiny", NULL};
 
 static const char *named_config(const char *name) {
     /* The benchmark shapes of ../shared/docs/BENCHMARKS.md (mt_small, mt_base, gpt_base); the
@@ -110,6 +110,13 @@ static const char *named_config(const char *name) {
                "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":4,\"d_ff\":1024,\"max_len\":2048,"
                "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":512,\"lr\":0.0003,\"clip\":1,"
                "\"weight_decay\":0.01,\"warmup_steps\":200}";
+    /* The shipped piano performance model (models/performance.safetensors): small enough to ship
+     * (about 1.2M parameters) and to train on two cores; relative attention reaches 512 events back. */
+    if (strcmp(name, "perf_pop") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"perf_pop\",\"codec\":\"performance\","
+               "\"attention\":\"relative\",\"layers\":4,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
+               "\"max_relative\":512,\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":512,\"lr\":0.001,"
+               "\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":200}";
     /* For tests: the full structure at a size whose gradients can be checked numerically. */
     if (strcmp(name, "tiny") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"tiny\",\"codec\":\"chorale\","
