@@ -29,7 +29,7 @@ static const char TRAIN_USAGE[] =
     "  --transpose A:B       move each window by a random shift from A to B semitones that keeps it in the\n"
     "                        codec's range (e.g. -5:6; melody, performance and chorale codecs)\n"
     "  --eval-every N        evaluation loss on the eval split every N steps (default 200; 0: only at the end)\n"
-    "  --eval-tokens N       at most N tokens per evaluation (default 200000; 0: all)\n"
+    "  --eval-tokens N       end each evaluation with the batch that reaches N tokens (default 200000; 0: all)\n"
     "  --checkpoint-every N  write the checkpoint every N steps (default 500)\n"
     "  --log FILE.jsonl      append one JSON object per logged step and per evaluation\n"
     "  --log-every N         log (and print, when not on a terminal) every N steps (default 20)\n"

@@ -42,29 +42,32 @@
 #include "cadenza/codec.h"
 #include "cadenza/model.h"
 #include "cadenza/nn.h"
+#include "block.h"
 
 enum { MAX_LAYERS = 64, MAX_LEN = 1 << 14 };
 
 typedef struct enc_off {
-    size_t ln1_w, ln1_b, q_w, q_b, kv_w, kv_b, proj_w, proj_b, ln2_w, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
+    size_t ln1_w, ln1_b, q_w, q_b, kv_w, kv_b, proj_w, proj_b;
+    blk_ff_off ff; /* ln2, ff1, ff2 */
 } enc_off;
 
 typedef struct dec_off {
-    size_t ln1_w, ln1_b, qkv_w, qkv_b, er, proj_w, proj_b, ln2_w, ln2_b, cq_w, cq_b, ckv_w, ckv_b, cproj_w, cproj_b,
-        ln3_w, ln3_b, ff1_w, ff1_b, ff2_w, ff2_b;
+    size_t ln1_w, ln1_b, qkv_w, qkv_b, er, proj_w, proj_b, ln2_w, ln2_b, cq_w, cq_b, ckv_w, ckv_b, cproj_w, cproj_b;
+    blk_ff_off ff; /* ln3, ff1, ff2 */
 } dec_off;
 
 /* One encoder block's saved activations, Ne = B * Tm rows. */
 typedef struct enc_acts {
-    float *x, *ln1, *m1, *r1, *q, *kv, *att, *ay, *xm, *ln2, *m2, *r2, *ff1, *act;
-    uint8_t *drop1, *drop2;
+    float *x, *ln1, *m1, *r1, *q, *kv, *att, *ay, *xm;
+    uint8_t *drop1;
+    blk_ff_acts ff;
 } enc_acts;
 
 /* One decoder block's saved activations, Nd = B * Ta rows (ckv and catt also over the melody). */
 typedef struct dec_acts {
-    float *x, *ln1, *m1, *r1, *qkv, *att, *ay, *xm, *ln2, *m2, *r2, *cq, *ckv, *catt, *cy, *xc, *ln3, *m3, *r3, *ff1,
-        *act;
-    uint8_t *drop1, *drop2, *drop3;
+    float *x, *ln1, *m1, *r1, *qkv, *att, *ay, *xm, *ln2, *m2, *r2, *cq, *ckv, *catt, *cy, *xc;
+    uint8_t *drop1, *drop2;
+    blk_ff_acts ff;
 } dec_acts;
 
 typedef struct acc {
@@ -161,9 +164,9 @@ static cdz_status layout(cdz_model *m, acc *t, cdz_error *err) {
             {&o->q_w, "q.weight", 2, C, C, 0},      {&o->q_b, "q.bias", 1, C, 0, 0},
             {&o->kv_w, "kv.weight", 2, 2 * C, C, 0}, {&o->kv_b, "kv.bias", 1, 2 * C, 0, 0},
             {&o->proj_w, "proj.weight", 2, C, C, 0}, {&o->proj_b, "proj.bias", 1, C, 0, 0},
-            {&o->ln2_w, "ln2.weight", 1, C, 0, 0},  {&o->ln2_b, "ln2.bias", 1, C, 0, 0},
-            {&o->ff1_w, "ff1.weight", 2, F, C, 0},  {&o->ff1_b, "ff1.bias", 1, F, 0, 0},
-            {&o->ff2_w, "ff2.weight", 2, C, F, 0},  {&o->ff2_b, "ff2.bias", 1, C, 0, 0},
+            {&o->ff.ln_w, "ln2.weight", 1, C, 0, 0}, {&o->ff.ln_b, "ln2.bias", 1, C, 0, 0},
+            {&o->ff.w1, "ff1.weight", 2, F, C, 0},   {&o->ff.b1, "ff1.bias", 1, F, 0, 0},
+            {&o->ff.w2, "ff2.weight", 2, C, F, 0},   {&o->ff.b2, "ff2.bias", 1, C, 0, 0},
         };
         char prefix[32];
         snprintf(prefix, sizeof prefix, "enc.blocks.%d.", l);
@@ -183,10 +186,10 @@ static cdz_status layout(cdz_model *m, acc *t, cdz_error *err) {
             {&o->ln2_b, "ln2.bias", 1, C, 0, 0},         {&o->cq_w, "cross_q.weight", 2, C, C, 0},
             {&o->cq_b, "cross_q.bias", 1, C, 0, 0},      {&o->ckv_w, "cross_kv.weight", 2, 2 * C, C, 0},
             {&o->ckv_b, "cross_kv.bias", 1, 2 * C, 0, 0}, {&o->cproj_w, "cross_proj.weight", 2, C, C, 0},
-            {&o->cproj_b, "cross_proj.bias", 1, C, 0, 0}, {&o->ln3_w, "ln3.weight", 1, C, 0, 0},
-            {&o->ln3_b, "ln3.bias", 1, C, 0, 0},         {&o->ff1_w, "ff1.weight", 2, F, C, 0},
-            {&o->ff1_b, "ff1.bias", 1, F, 0, 0},         {&o->ff2_w, "ff2.weight", 2, C, F, 0},
-            {&o->ff2_b, "ff2.bias", 1, C, 0, 0},
+            {&o->cproj_b, "cross_proj.bias", 1, C, 0, 0}, {&o->ff.ln_w, "ln3.weight", 1, C, 0, 0},
+            {&o->ff.ln_b, "ln3.bias", 1, C, 0, 0},       {&o->ff.w1, "ff1.weight", 2, F, C, 0},
+            {&o->ff.b1, "ff1.bias", 1, F, 0, 0},         {&o->ff.w2, "ff2.weight", 2, C, F, 0},
+            {&o->ff.b2, "ff2.bias", 1, C, 0, 0},
         };
         char prefix[32];
         snprintf(prefix, sizeof prefix, "dec.blocks.%d.", l);
@@ -292,9 +295,9 @@ static void slice(acc *t, float *fbuf, uint8_t *mbuf, int B, int Tm, int Ta, siz
     for (int l = 0; l < t->E; l++) {
         enc_acts *a = &t->ea[l];
         TF(a->x, Ne * C), TF(a->ln1, Ne * C), TF(a->m1, Ne), TF(a->r1, Ne), TF(a->q, Ne * C), TF(a->kv, 2 * Ne * C);
-        TF(a->att, NH * B * (size_t)Tm * Tm), TF(a->ay, Ne * C), TF(a->xm, Ne * C), TF(a->ln2, Ne * C), TF(a->m2, Ne);
-        TF(a->r2, Ne), TF(a->ff1, Ne * F), TF(a->act, Ne * F);
-        TM(a->drop1, Ne * C), TM(a->drop2, Ne * C);
+        TF(a->att, NH * B * (size_t)Tm * Tm), TF(a->ay, Ne * C), TF(a->xm, Ne * C), TF(a->ff.ln, Ne * C);
+        TF(a->ff.mean, Ne), TF(a->ff.rstd, Ne), TF(a->ff.h, Ne * F), TF(a->ff.act, Ne * F);
+        TM(a->drop1, Ne * C), TM(a->ff.drop, Ne * C);
     }
     TF(t->ex, Ne * C), TF(t->enc, Ne * C), TF(t->emf, Ne), TF(t->erf, Ne);
     for (int l = 0; l < t->D; l++) {
@@ -302,9 +305,9 @@ static void slice(acc *t, float *fbuf, uint8_t *mbuf, int B, int Tm, int Ta, siz
         TF(a->x, Nd * C), TF(a->ln1, Nd * C), TF(a->m1, Nd), TF(a->r1, Nd), TF(a->qkv, 3 * Nd * C);
         TF(a->att, NH * B * (size_t)Ta * Ta), TF(a->ay, Nd * C), TF(a->xm, Nd * C), TF(a->ln2, Nd * C), TF(a->m2, Nd);
         TF(a->r2, Nd), TF(a->cq, Nd * C), TF(a->ckv, 2 * Ne * C), TF(a->catt, NH * B * (size_t)Ta * Tm);
-        TF(a->cy, Nd * C), TF(a->xc, Nd * C), TF(a->ln3, Nd * C), TF(a->m3, Nd), TF(a->r3, Nd), TF(a->ff1, Nd * F);
-        TF(a->act, Nd * F);
-        TM(a->drop1, Nd * C), TM(a->drop2, Nd * C), TM(a->drop3, Nd * C);
+        TF(a->cy, Nd * C), TF(a->xc, Nd * C), TF(a->ff.ln, Nd * C), TF(a->ff.mean, Nd), TF(a->ff.rstd, Nd);
+        TF(a->ff.h, Nd * F), TF(a->ff.act, Nd * F);
+        TM(a->drop1, Nd * C), TM(a->drop2, Nd * C), TM(a->ff.drop, Nd * C);
     }
     TF(t->xf, Nd * C), TF(t->lnf, Nd * C), TF(t->mf, Nd), TF(t->rf, Nd);
     TF(t->logits, Nd * V), TF(t->probs, Nd * V), TF(t->dlogits, Nd * V);
@@ -341,19 +344,6 @@ static cdz_status reserve(acc *t, int B, int Tm, int Ta, cdz_error *err) {
 }
 
 /* ---- loss ---- */
-
-static void add_into(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
-static void dropout_grad(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep) {
-    if (keep >= 1.0f) {
-        memcpy(dx, dy, n * sizeof *dx);
-        return;
-    }
-    memset(dx, 0, n * sizeof *dx);
-    cdz_dropout_backward(dx, dy, mask, n, keep);
-}
 
 /* The melody length of a window (the index of its first SEP), or an error. */
 static cdz_status split_window(const cdz_model *m, const cdz_window *w, int64_t *tm, cdz_error *err) {
@@ -400,12 +390,12 @@ static cdz_status split_window(const cdz_model *m, const cdz_window *w, int64_t 
 /* The encoder over t->etok (B, Tm) with t->key_mask: t->enc (B * Tm, C). */
 static void encode(const cdz_model *m, acc *t, int B, int Tm, float keep, cdz_rng *rng) {
     const int C = t->C, F = t->F, NH = t->NH, Ne = B * Tm;
-    const size_t NC = (size_t)Ne * C, NF = (size_t)Ne * F;
+    const size_t NC = (size_t)Ne * C;
     const float *P = m->params;
     const int drop = keep < 1.0f;
     float *x = t->ea[0].x;
     cdz_embedding_forward(x, t->etok, P + t->off_eemb, Ne, C);
-    for (int b = 0; b < B; b++) add_into(x + (size_t)b * Tm * C, P + t->off_epos, (size_t)Tm * C);
+    for (int b = 0; b < B; b++) blk_add(x + (size_t)b * Tm * C, P + t->off_epos, (size_t)Tm * C);
     if (drop) cdz_dropout_forward(x, t->edrop0, x, NC, keep, rng);
     for (int l = 0; l < t->E; l++) {
         const enc_off *o = &t->eo[l];
@@ -415,17 +405,8 @@ static void encode(const cdz_model *m, acc *t, int B, int Tm, float keep, cdz_rn
         cdz_linear_forward(a->q, a->ln1, P + o->q_w, P + o->q_b, Ne, C, C);
         cdz_linear_forward(a->kv, a->ln1, P + o->kv_w, P + o->kv_b, Ne, C, 2 * C);
         cdz_cross_attention_forward(a->ay, a->att, a->q, a->kv, t->key_mask, B, Tm, Tm, C, NH);
-        cdz_linear_forward(t->tmp, a->ay, P + o->proj_w, P + o->proj_b, Ne, C, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop1, t->tmp, NC, keep, rng);
-        memcpy(a->xm, a->x, NC * sizeof *a->xm);
-        add_into(a->xm, t->tmp, NC);
-        cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Ne, C);
-        cdz_linear_forward(a->ff1, a->ln2, P + o->ff1_w, P + o->ff1_b, Ne, C, F);
-        cdz_gelu_forward(a->act, a->ff1, NF);
-        cdz_linear_forward(t->tmp, a->act, P + o->ff2_w, P + o->ff2_b, Ne, F, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop2, t->tmp, NC, keep, rng);
-        memcpy(next, a->xm, NC * sizeof *next);
-        add_into(next, t->tmp, NC);
+        blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Ne, C, C, keep, rng, t->tmp);
+        blk_ff_forward(next, a->xm, &a->ff, P, &o->ff, Ne, C, F, 1, keep, rng, t->tmp);
     }
     cdz_layernorm_forward(t->enc, t->emf, t->erf, t->ex, P + t->off_elnf_w, P + t->off_elnf_b, Ne, C);
 }
@@ -462,7 +443,7 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         }
     }
     const int C = t->C, F = t->F, V = t->V, NH = t->NH, R = t->R, Ne = B * Tm, Nd = B * Ta;
-    const size_t NeC = (size_t)Ne * C, NC = (size_t)Nd * C, NF = (size_t)Nd * F, NeF = (size_t)Ne * F;
+    const size_t NeC = (size_t)Ne * C, NC = (size_t)Nd * C;
     const float *P = m->params;
     const float keep = pass == CDZ_TRAIN ? 1.0f - t->dropout : 1.0f;
     const int drop = keep < 1.0f;
@@ -479,25 +460,14 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Nd, C);
         cdz_linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, Nd, C, 3 * C);
         cdz_self_attention_forward(a->ay, a->att, t->scratch, a->qkv, P + o->er, B, Ta, C, NH, R);
-        cdz_linear_forward(t->tmp, a->ay, P + o->proj_w, P + o->proj_b, Nd, C, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop1, t->tmp, NC, keep, rng);
-        memcpy(a->xm, a->x, NC * sizeof *a->xm);
-        add_into(a->xm, t->tmp, NC);
+        blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Nd, C, C, keep, rng, t->tmp);
         cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Nd, C);
         cdz_linear_forward(a->cq, a->ln2, P + o->cq_w, P + o->cq_b, Nd, C, C);
         cdz_linear_forward(a->ckv, t->enc, P + o->ckv_w, P + o->ckv_b, Ne, C, 2 * C);
         cdz_cross_attention_forward(a->cy, a->catt, a->cq, a->ckv, t->key_mask, B, Ta, Tm, C, NH);
-        cdz_linear_forward(t->tmp, a->cy, P + o->cproj_w, P + o->cproj_b, Nd, C, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop2, t->tmp, NC, keep, rng);
-        memcpy(a->xc, a->xm, NC * sizeof *a->xc);
-        add_into(a->xc, t->tmp, NC);
-        cdz_layernorm_forward(a->ln3, a->m3, a->r3, a->xc, P + o->ln3_w, P + o->ln3_b, Nd, C);
-        cdz_linear_forward(a->ff1, a->ln3, P + o->ff1_w, P + o->ff1_b, Nd, C, F);
-        cdz_gelu_forward(a->act, a->ff1, NF);
-        cdz_linear_forward(t->tmp, a->act, P + o->ff2_w, P + o->ff2_b, Nd, F, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop3, t->tmp, NC, keep, rng);
-        memcpy(next, a->xc, NC * sizeof *next);
-        add_into(next, t->tmp, NC);
+        blk_proj_residual_forward(a->xc, a->xm, a->cy, P + o->cproj_w, P + o->cproj_b, a->drop2, Nd, C, C, keep, rng,
+                                  t->tmp);
+        blk_ff_forward(next, a->xc, &a->ff, P, &o->ff, Nd, C, F, 1, keep, rng, t->tmp);
     }
     cdz_layernorm_forward(t->lnf, t->mf, t->rf, t->xf, P + t->off_lnf_w, P + t->off_lnf_b, Nd, C);
     cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, Nd, C, V);
@@ -520,20 +490,11 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         const dec_off *o = &t->dof[l];
         const dec_acts *a = &t->da[l];
         /* feed-forward: next = xc + dropout(ff2(gelu(ff1(ln3(xc))))) */
-        float *dact = t->dwide, *dff1 = t->dwide + NF;
-        dropout_grad(da, dx, a->drop3, NC, keep);
-        memset(dact, 0, NF * sizeof *dact);
-        cdz_linear_backward(dact, G + o->ff2_w, G + o->ff2_b, da, a->act, P + o->ff2_w, Nd, F, C);
-        memset(dff1, 0, NF * sizeof *dff1);
-        cdz_gelu_backward(dff1, dact, a->ff1, NF);
-        memset(db, 0, NC * sizeof *db);
-        cdz_linear_backward(db, G + o->ff1_w, G + o->ff1_b, dff1, a->ln3, P + o->ff1_w, Nd, C, F);
-        cdz_layernorm_backward(dx, G + o->ln3_w, G + o->ln3_b, db, a->xc, a->m3, a->r3, P + o->ln3_w, Nd, C);
+        blk_ff_backward(dx, G, P, &o->ff, &a->ff, a->xc, Nd, C, F, 1, keep, da, db, t->dwide);
         /* cross-attention: xc = xm + dropout(cproj(attend(cq(ln2(xm)), ckv(enc)))) */
         float *dcq = t->dwide;
-        dropout_grad(da, dx, a->drop2, NC, keep);
-        memset(db, 0, NC * sizeof *db);
-        cdz_linear_backward(db, G + o->cproj_w, G + o->cproj_b, da, a->cy, P + o->cproj_w, Nd, C, C);
+        blk_proj_residual_backward(db, G + o->cproj_w, G + o->cproj_b, dx, a->cy, P + o->cproj_w, a->drop2, Nd, C, C, keep,
+                                   da);
         memset(dcq, 0, NC * sizeof *dcq);
         memset(t->dckv, 0, 2 * NeC * sizeof *t->dckv);
         cdz_cross_attention_backward(dcq, t->dckv, t->scratch, db, a->catt, a->cq, a->ckv, B, Ta, Tm, C, NH);
@@ -543,16 +504,14 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, da, a->xm, a->m2, a->r2, P + o->ln2_w, Nd, C);
         /* self-attention: xm = x + dropout(proj(self_attention(qkv(ln1(x))))) */
         float *dqkv = t->dwide;
-        dropout_grad(da, dx, a->drop1, NC, keep);
-        memset(db, 0, NC * sizeof *db);
-        cdz_linear_backward(db, G + o->proj_w, G + o->proj_b, da, a->ay, P + o->proj_w, Nd, C, C);
+        blk_proj_residual_backward(db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, Nd, C, C, keep, da);
         memset(dqkv, 0, 3 * NC * sizeof *dqkv);
         cdz_self_attention_backward(dqkv, G + o->er, t->scratch, db, a->att, a->qkv, P + o->er, B, Ta, C, NH, R);
         memset(da, 0, NC * sizeof *da);
         cdz_linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, Nd, C, 3 * C);
         cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Nd, C);
     }
-    dropout_grad(da, dx, t->ddrop0, NC, keep);
+    blk_dropout_grad(da, dx, t->ddrop0, NC, keep);
     cdz_embedding_backward(G + t->off_demb, da, t->dtok, Nd, C);
 
     /* the encoder, reversed */
@@ -562,19 +521,9 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     for (int l = t->E - 1; l >= 0; l--) {
         const enc_off *o = &t->eo[l];
         const enc_acts *a = &t->ea[l];
-        float *dact = t->dwide, *dff1 = t->dwide + NeF;
-        dropout_grad(da, dx, a->drop2, NeC, keep);
-        memset(dact, 0, NeF * sizeof *dact);
-        cdz_linear_backward(dact, G + o->ff2_w, G + o->ff2_b, da, a->act, P + o->ff2_w, Ne, F, C);
-        memset(dff1, 0, NeF * sizeof *dff1);
-        cdz_gelu_backward(dff1, dact, a->ff1, NeF);
-        memset(db, 0, NeC * sizeof *db);
-        cdz_linear_backward(db, G + o->ff1_w, G + o->ff1_b, dff1, a->ln2, P + o->ff1_w, Ne, C, F);
-        cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, db, a->xm, a->m2, a->r2, P + o->ln2_w, Ne, C);
+        blk_ff_backward(dx, G, P, &o->ff, &a->ff, a->xm, Ne, C, F, 1, keep, da, db, t->dwide);
         float *dq = t->dwide, *dkv = t->dwide + NeC;
-        dropout_grad(da, dx, a->drop1, NeC, keep);
-        memset(db, 0, NeC * sizeof *db);
-        cdz_linear_backward(db, G + o->proj_w, G + o->proj_b, da, a->ay, P + o->proj_w, Ne, C, C);
+        blk_proj_residual_backward(db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, Ne, C, C, keep, da);
         memset(dq, 0, 3 * NeC * sizeof *dq);
         cdz_cross_attention_backward(dq, dkv, t->scratch, db, a->att, a->q, a->kv, B, Tm, Tm, C, NH);
         memset(da, 0, NeC * sizeof *da);
@@ -582,8 +531,8 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         cdz_linear_backward(da, G + o->q_w, G + o->q_b, dq, a->ln1, P + o->q_w, Ne, C, C);
         cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Ne, C);
     }
-    dropout_grad(da, dx, t->edrop0, NeC, keep);
-    for (int b = 0; b < B; b++) add_into(G + t->off_epos, da + (size_t)b * Tm * C, (size_t)Tm * C);
+    blk_dropout_grad(da, dx, t->edrop0, NeC, keep);
+    for (int b = 0; b < B; b++) blk_add(G + t->off_epos, da + (size_t)b * Tm * C, (size_t)Tm * C);
     cdz_embedding_backward(G + t->off_eemb, da, t->etok, Ne, C);
     return CDZ_OK;
 }
@@ -628,6 +577,7 @@ static cdz_status step(cdz_model *m, float *state, const uint16_t *const *histor
     float *x = t->step_buf, *h = x + BC, *y = h + BC, *cq = y + BC, *qkv = cq + BC, *ff = qkv + 3 * BC;
     float *ffa = ff + (size_t)B * F, *mean = ffa + (size_t)B * F, *rstd = mean + B, *posf = rstd + B, *tmf = posf + B;
     float *catt = tmf + B, *scratch = catt + (size_t)NH * L;
+    const blk_ff_acts ff_acts = {h, mean, rstd, ff, ffa, NULL};
     const float *P = m->params;
     /* per row: melody (before SEP: write zero logits) or which decoder position this token is */
     for (int b = 0; b < B; b++) {
@@ -688,8 +638,7 @@ static cdz_status step(cdz_model *m, float *state, const uint16_t *const *histor
             cdz_self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C, P + o->er,
                                     (int)posf[b], 1, C, NH, R, L);
         }
-        cdz_linear_forward(h, y, P + o->proj_w, P + o->proj_b, B, C, C);
-        add_into(x, h, BC);
+        blk_proj_residual_forward(x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
         cdz_layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);
         cdz_linear_forward(cq, h, P + o->cq_w, P + o->cq_b, B, C, C);
         memset(y, 0, BC * sizeof *y);
@@ -698,13 +647,8 @@ static cdz_status step(cdz_model *m, float *state, const uint16_t *const *histor
             const float *kv = state + (size_t)b * S + HEADER + l * ckv_size;
             cdz_cross_attention_forward(y + (size_t)b * C, catt, cq + (size_t)b * C, kv, NULL, 1, 1, (int)tmf[b], C, NH);
         }
-        cdz_linear_forward(h, y, P + o->cproj_w, P + o->cproj_b, B, C, C);
-        add_into(x, h, BC);
-        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln3_w, P + o->ln3_b, B, C);
-        cdz_linear_forward(ff, h, P + o->ff1_w, P + o->ff1_b, B, C, F);
-        cdz_gelu_forward(ffa, ff, (size_t)B * F);
-        cdz_linear_forward(h, ffa, P + o->ff2_w, P + o->ff2_b, B, F, C);
-        add_into(x, h, BC);
+        blk_proj_residual_forward(x, x, y, P + o->cproj_w, P + o->cproj_b, NULL, B, C, C, 1.0f, NULL, h);
+        blk_ff_forward(x, x, &ff_acts, P, &o->ff, B, C, F, 1, 1.0f, NULL, y);
     }
     cdz_layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
     cdz_linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, V);

@@ -22,12 +22,14 @@
 #include "cadenza/codec.h"
 #include "cadenza/model.h"
 #include "cadenza/nn.h"
+#include "block.h"
 
 enum { MAX_LAYERS = 64, MAX_LEN = 1 << 15 };
 
 /* Offsets of one block's tensors into params / grads. */
 typedef struct block_off {
-    size_t ln1_w, ln1_b, qkv_w, qkv_b, er, proj_w, proj_b, ln2_w, ln2_b, ff1_w, ff1_b, ff2_w, ff2_b;
+    size_t ln1_w, ln1_b, qkv_w, qkv_b, er, proj_w, proj_b;
+    blk_ff_off ff; /* ln2, ff1, ff2 */
 } block_off;
 
 /* One block's saved activations for a batch of N = B * T rows (slices of mt.buf). */
@@ -38,9 +40,8 @@ typedef struct block_acts {
     float *att;             /* (B, NH, T, T) */
     float *ay;              /* (N, C) attention output, before the projection */
     float *xm;              /* (N, C) the residual stream after the attention half */
-    float *ln2, *m2, *r2;   /* (N, C), (N), (N) */
-    float *ff1, *act;       /* (N, F) before and after the activation */
-    uint8_t *drop1, *drop2; /* (N, C) dropout masks after the projection and after ff2 */
+    uint8_t *drop1;         /* (N, C) dropout mask after the projection */
+    blk_ff_acts ff;         /* the feed-forward half's: ln2 and its mean, rstd; ff1; act; the mask after ff2 */
 } block_acts;
 
 typedef struct mt {
@@ -176,10 +177,10 @@ static cdz_status layout(cdz_model *m, mt *t, cdz_error *err) {
             {&o->ln1_w, "ln1.weight", 1, C, 0, 0},   {&o->ln1_b, "ln1.bias", 1, C, 0, 0},
             {&o->qkv_w, "qkv.weight", 2, 3 * C, C, 0}, {&o->qkv_b, "qkv.bias", 1, 3 * C, 0, 0},
             {&o->er, "er", 3, t->NH, t->R, C / t->NH}, {&o->proj_w, "proj.weight", 2, C, C, 0},
-            {&o->proj_b, "proj.bias", 1, C, 0, 0},   {&o->ln2_w, "ln2.weight", 1, C, 0, 0},
-            {&o->ln2_b, "ln2.bias", 1, C, 0, 0},     {&o->ff1_w, "ff1.weight", 2, F, C, 0},
-            {&o->ff1_b, "ff1.bias", 1, F, 0, 0},     {&o->ff2_w, "ff2.weight", 2, C, F, 0},
-            {&o->ff2_b, "ff2.bias", 1, C, 0, 0},
+            {&o->proj_b, "proj.bias", 1, C, 0, 0},   {&o->ff.ln_w, "ln2.weight", 1, C, 0, 0},
+            {&o->ff.ln_b, "ln2.bias", 1, C, 0, 0},   {&o->ff.w1, "ff1.weight", 2, F, C, 0},
+            {&o->ff.b1, "ff1.bias", 1, F, 0, 0},     {&o->ff.w2, "ff2.weight", 2, C, F, 0},
+            {&o->ff.b2, "ff2.bias", 1, C, 0, 0},
         };
         for (size_t i = 0; i < sizeof ts / sizeof *ts && st == CDZ_OK; i++) {
             if (ts[i].off == &o->er && !t->relative) continue;
@@ -321,13 +322,13 @@ static cdz_status reserve(mt *t, int T, int B, cdz_error *err) {
         a->att = q, q += (size_t)t->NH * B * (size_t)T * T;
         a->ay = q, q += NC;
         a->xm = q, q += NC;
-        a->ln2 = q, q += NC;
-        a->m2 = q, q += N;
-        a->r2 = q, q += N;
-        a->ff1 = q, q += N * F;
-        a->act = q, q += N * F;
+        a->ff.ln = q, q += NC;
+        a->ff.mean = q, q += N;
+        a->ff.rstd = q, q += N;
+        a->ff.h = q, q += N * F;
+        a->ff.act = q, q += N * F;
         a->drop1 = mk, mk += NC;
-        a->drop2 = mk, mk += NC;
+        a->ff.drop = mk, mk += NC;
     }
     t->xf = q, q += NC;
     t->lnf = q, q += NC;
@@ -368,31 +369,6 @@ static cdz_status prepare(cdz_model *m, const cdz_window *w, int B, int T, cdz_e
     return CDZ_OK;
 }
 
-static void activation_forward(const mt *t, float *y, const float *x, size_t n) {
-    if (t->gelu) cdz_gelu_forward(y, x, n);
-    else cdz_relu_forward(y, x, n);
-}
-
-static void activation_backward(const mt *t, float *dx, const float *dy, const float *x, size_t n) {
-    if (t->gelu) cdz_gelu_backward(dx, dy, x, n);
-    else cdz_relu_backward(dx, dy, x, n);
-}
-
-/* dx (n) = the gradient through a dropout from dy: a copy when nothing was dropped (keep 1). */
-static void dropout_grad(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep) {
-    if (keep >= 1.0f) {
-        memcpy(dx, dy, n * sizeof *dx);
-        return;
-    }
-    memset(dx, 0, n * sizeof *dx);
-    cdz_dropout_backward(dx, dy, mask, n, keep);
-}
-
-/* x (n) += y (n) */
-static void add_into(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
 static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
                        float *mean_loss, cdz_error *err) {
     mt *t = m->impl;
@@ -413,7 +389,7 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     if (st == CDZ_OK) st = prepare(m, w, B, T, err);
     if (st != CDZ_OK) return st;
     const int C = t->C, F = t->F, V = t->V, NH = t->NH, R = t->relative ? t->R : 0, N = B * T;
-    const size_t NC = (size_t)N * C, NF = (size_t)N * F;
+    const size_t NC = (size_t)N * C;
     const float *P = m->params;
     const float keep = pass == CDZ_TRAIN ? 1.0f - t->dropout : 1.0f;
     const int drop = keep < 1.0f;
@@ -422,7 +398,7 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     float *x = t->L ? t->acts[0].x : t->xf;
     cdz_embedding_forward(x, t->tokens, P + t->off_emb, N, C);
     if (!t->relative)
-        for (int b = 0; b < B; b++) add_into(x + (size_t)b * T * C, P + t->off_pos, (size_t)T * C);
+        for (int b = 0; b < B; b++) blk_add(x + (size_t)b * T * C, P + t->off_pos, (size_t)T * C);
     if (drop) cdz_dropout_forward(x, t->drop0, x, NC, keep, rng);
     for (int l = 0; l < t->L; l++) {
         const block_off *o = &t->off[l];
@@ -431,17 +407,8 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, N, C);
         cdz_linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, N, C, 3 * C);
         cdz_self_attention_forward(a->ay, a->att, t->scratch, a->qkv, R ? P + o->er : NULL, B, T, C, NH, R);
-        cdz_linear_forward(t->tmp, a->ay, P + o->proj_w, P + o->proj_b, N, C, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop1, t->tmp, NC, keep, rng);
-        memcpy(a->xm, a->x, NC * sizeof *a->xm);
-        add_into(a->xm, t->tmp, NC);
-        cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, N, C);
-        cdz_linear_forward(a->ff1, a->ln2, P + o->ff1_w, P + o->ff1_b, N, C, F);
-        activation_forward(t, a->act, a->ff1, NF);
-        cdz_linear_forward(t->tmp, a->act, P + o->ff2_w, P + o->ff2_b, N, F, C);
-        if (drop) cdz_dropout_forward(t->tmp, a->drop2, t->tmp, NC, keep, rng);
-        memcpy(next, a->xm, NC * sizeof *next);
-        add_into(next, t->tmp, NC);
+        blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, N, C, C, keep, rng, t->tmp);
+        blk_ff_forward(next, a->xm, &a->ff, P, &o->ff, N, C, F, t->gelu, keep, rng, t->tmp);
     }
     cdz_layernorm_forward(t->lnf, t->mf, t->rf, t->xf, P + t->off_lnf_w, P + t->off_lnf_b, N, C);
     cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, N, C, V);
@@ -461,21 +428,10 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     for (int l = t->L - 1; l >= 0; l--) {
         const block_off *o = &t->off[l];
         const block_acts *a = &t->acts[l];
-        /* feed-forward half: next = xm + dropout(ff2(act(ff1(ln2(xm))))) */
-        float *dact = t->dwide, *dff1 = t->dwide + NF;
-        dropout_grad(da, dx, a->drop2, NC, keep);
-        memset(dact, 0, NF * sizeof *dact);
-        cdz_linear_backward(dact, G + o->ff2_w, G + o->ff2_b, da, a->act, P + o->ff2_w, N, F, C);
-        memset(dff1, 0, NF * sizeof *dff1);
-        activation_backward(t, dff1, dact, a->ff1, NF);
-        memset(db, 0, NC * sizeof *db);
-        cdz_linear_backward(db, G + o->ff1_w, G + o->ff1_b, dff1, a->ln2, P + o->ff1_w, N, C, F);
-        cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, db, a->xm, a->m2, a->r2, P + o->ln2_w, N, C);
+        blk_ff_backward(dx, G, P, &o->ff, &a->ff, a->xm, N, C, F, t->gelu, keep, da, db, t->dwide);
         /* attention half: xm = x + dropout(proj(attention(qkv(ln1(x))))) */
         float *dqkv = t->dwide;
-        dropout_grad(da, dx, a->drop1, NC, keep);
-        memset(db, 0, NC * sizeof *db);
-        cdz_linear_backward(db, G + o->proj_w, G + o->proj_b, da, a->ay, P + o->proj_w, N, C, C);
+        blk_proj_residual_backward(db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, N, C, C, keep, da);
         memset(dqkv, 0, 3 * NC * sizeof *dqkv);
         cdz_self_attention_backward(dqkv, R ? G + o->er : NULL, t->scratch, db, a->att, a->qkv, R ? P + o->er : NULL, B, T,
                                     C, NH, R);
@@ -483,9 +439,9 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         cdz_linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, N, C, 3 * C);
         cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, N, C);
     }
-    dropout_grad(da, dx, t->drop0, NC, keep);
+    blk_dropout_grad(da, dx, t->drop0, NC, keep);
     if (!t->relative)
-        for (int b = 0; b < B; b++) add_into(G + t->off_pos, da + (size_t)b * T * C, (size_t)T * C);
+        for (int b = 0; b < B; b++) blk_add(G + t->off_pos, da + (size_t)b * T * C, (size_t)T * C);
     cdz_embedding_backward(G + t->off_emb, da, t->tokens, N, C);
     return CDZ_OK;
 }
@@ -503,7 +459,8 @@ static void state_reset(const cdz_model *m, float *state, int B) { memset(state,
 static cdz_status reserve_step(mt *t, int B, cdz_error *err) {
     if (B <= t->step_B) return CDZ_OK;
     size_t C = (size_t)t->C, F = (size_t)t->F;
-    /* x, h, y (B, C); qkv (B, 3C); ff (B, F) twice; mean, rstd (B); the attention step's scratch */
+    /* x, h, y (B, C); qkv (B, 3C); ff1 and its activation (B, F); mean, rstd (B); the attention step's
+     * scratch */
     size_t n = (size_t)B * (3 * C + 3 * C + 2 * F + 2) + cdz_self_attention_step_scratch_floats(t->max_len, t->R);
     float *buf = cdz_calloc(n, sizeof *buf);
     if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
@@ -527,13 +484,14 @@ static cdz_status step(cdz_model *m, float *state, const uint16_t *const *histor
     const size_t S = state_floats(m), cache = (size_t)t->max_len * C, BC = (size_t)B * C;
     float *x = t->step_buf, *h = x + BC, *y = h + BC, *qkv = y + BC, *ff = qkv + 3 * BC, *ffa = ff + (size_t)B * F;
     float *mean = ffa + (size_t)B * F, *rstd = mean + B, *scratch = rstd + B;
+    const blk_ff_acts ff_acts = {h, mean, rstd, ff, ffa, NULL};
     const float *P = m->params;
     for (int b = 0; b < B; b++) {
         uint16_t tok = history[b][pos];
         if (tok >= (uint16_t)t->V)
             return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", tok, t->V);
         memcpy(x + (size_t)b * C, P + t->off_emb + (size_t)tok * C, (size_t)C * sizeof *x);
-        if (!t->relative) add_into(x + (size_t)b * C, P + t->off_pos + (size_t)pos * C, (size_t)C);
+        if (!t->relative) blk_add(x + (size_t)b * C, P + t->off_pos + (size_t)pos * C, (size_t)C);
     }
     for (int l = 0; l < t->L; l++) {
         const block_off *o = &t->off[l];
@@ -544,13 +502,8 @@ static cdz_status step(cdz_model *m, float *state, const uint16_t *const *histor
             cdz_self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C,
                                     R ? P + o->er : NULL, pos, 1, C, NH, R, t->max_len);
         }
-        cdz_linear_forward(h, y, P + o->proj_w, P + o->proj_b, B, C, C);
-        add_into(x, h, BC);
-        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);
-        cdz_linear_forward(ff, h, P + o->ff1_w, P + o->ff1_b, B, C, F);
-        activation_forward(t, ffa, ff, (size_t)B * F);
-        cdz_linear_forward(h, ffa, P + o->ff2_w, P + o->ff2_b, B, F, C);
-        add_into(x, h, BC);
+        blk_proj_residual_forward(x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
+        blk_ff_forward(x, x, &ff_acts, P, &o->ff, B, C, F, t->gelu, 1.0f, NULL, y);
     }
     cdz_layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
     cdz_linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, t->V);

@@ -1,0 +1,48 @@
+/* The halves of a pre-norm transformer block that music_transformer.c and accompaniment.c share
+ * (internal to src/models): the projection back into the residual stream that ends every half,
+ * out = x + dropout(W y + b), and the whole feed-forward half, out = x + dropout(ff2(act(ff1(ln(x))))).
+ * Each forward has its backward beside it; dropout is PyTorch-style (keep = 1 - p; keep 1: none). */
+#ifndef CADENZA_MODELS_BLOCK_H
+#define CADENZA_MODELS_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cadenza/core.h"
+
+/* Offsets of a feed-forward half's tensors into a model's params / grads. */
+typedef struct blk_ff_off {
+    size_t ln_w, ln_b, w1, b1, w2, b2;
+} blk_ff_off;
+
+/* A feed-forward half's saved activations for N rows: ln (N, C), mean and rstd (N), h = ff1 (N, F)
+ * before the activation, act (N, F) after it, drop (N, C) the dropout mask (unused with keep 1). */
+typedef struct blk_ff_acts {
+    float *ln, *mean, *rstd, *h, *act;
+    uint8_t *drop;
+} blk_ff_acts;
+
+/* x (n) += y (n) */
+void blk_add(float *x, const float *y, size_t n);
+
+/* dx (n) = the gradient through a dropout from dy (a copy with keep 1). */
+void blk_dropout_grad(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
+
+/* out (N, C) = x + dropout(y W^T + b), y (N, K); out may be x. tmp: (N, C), not x, y or out. */
+void blk_proj_residual_forward(float *out, const float *x, const float *y, const float *w, const float *b, uint8_t *drop,
+                               int N, int K, int C, float keep, cdz_rng *rng, float *tmp);
+/* From dout (N, C), the gradient of out: dy (N, K) = the gradient of y (overwritten); dw, db
+ * accumulate. The residual's share, dout itself, stays with the caller. tmp: (N, C). */
+void blk_proj_residual_backward(float *dy, float *dw, float *db, const float *dout, const float *y, const float *w,
+                                const uint8_t *drop, int N, int K, int C, float keep, float *tmp);
+
+/* out (N, C) = x + dropout(ff2(act(ff1(ln(x))))), GELU (gelu 1) or ReLU; out may be x. Saves into a.
+ * tmp: (N, C), none of the others. */
+void blk_ff_forward(float *out, const float *x, const blk_ff_acts *a, const float *P, const blk_ff_off *o, int N, int C,
+                    int F, int gelu, float keep, cdz_rng *rng, float *tmp);
+/* dx (N, C): on entry the gradient of out, on return that of x (the residual's plus the half's);
+ * grads accumulate into G. x and a as the forward saw them. Scratch: da, db (N, C), dwide (N, 2F). */
+void blk_ff_backward(float *dx, float *G, const float *P, const blk_ff_off *o, const blk_ff_acts *a, const float *x, int N,
+                     int C, int F, int gelu, float keep, float *da, float *db, float *dwide);
+
+#endif
