@@ -37,20 +37,47 @@ HAVE_CUDA := $(call have_cmd,nvcc)
 HAVE_FLUIDSYNTH := $(call have_pc,fluidsynth)
 HAVE_MPI := $(call have_cmd,mpicc)
 HAVE_MHD := $(call have_pc,libmicrohttpd)
+HAVE_PNG := $(call have_pc,libpng)
 # OpenBLAS for the CPU layers' matrix products (plain loops without it).
 ifeq ($(HAVE_OPENBLAS),yes)
 CPPFLAGS += -DCDZ_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
 LDLIBS += $(shell pkg-config --libs openblas)
 endif
+# FluidSynth renders MIDI to audio (cadenza render; without it render says how to install it).
+ifeq ($(HAVE_FLUIDSYNTH),yes)
+CPPFLAGS += -DCDZ_HAVE_FLUIDSYNTH $(shell pkg-config --cflags fluidsynth)
+LDLIBS += $(shell pkg-config --libs fluidsynth)
+endif
+# libpng writes and reads the piano-roll pictures (cadenza plot; SVG needs nothing).
+ifeq ($(HAVE_PNG),yes)
+CPPFLAGS += -DCDZ_HAVE_PNG $(shell pkg-config --cflags libpng)
+LDLIBS += $(shell pkg-config --libs libpng)
+endif
+# ---- MPI: data-parallel training (cadenza train under mpirun) ----
+# Only src/train/dist.c calls MPI, so only it gets the headers and -DCDZ_HAVE_MPI; every program links
+# the library (Open MPI: mpicc --showme; MPICH: mpicc -show prints the whole compiler line). Without
+# mpicc, dist.c builds its one-process fallback and nothing links MPI.
+ifeq ($(HAVE_MPI),yes)
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+ifeq ($(strip $(MPI_LIBS)),)
+MPI_SHOW := $(shell mpicc -show 2>/dev/null)
+MPI_CFLAGS := $(filter -I% -D%,$(MPI_SHOW))
+MPI_LIBS := $(filter -L% -l% -Wl%,$(MPI_SHOW))
+endif
+$(BUILD)/obj/src/train/dist.o: CPPFLAGS += -DCDZ_HAVE_MPI $(MPI_CFLAGS)
+LDLIBS += $(MPI_LIBS)
+endif
+# ---- end of MPI ----
 # OpenMP threads are not used: threading the layers' row loops made a melody_rnn training step 4.4
 # times slower (OpenMP's spinning threads and OpenBLAS's compete for the two cores) and no faster with
 # OMP_WAIT_POLICY=passive (docs/PERF.md). The matrix products run on OpenBLAS's threads; the row loops
 # are vectorised (-fopenmp-simd) on one.
 ifeq ($(MAKELEVEL),0)
-$(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
+$(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) libpng=$(HAVE_PNG) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c src/nn/cpu/*.c src/models/*.c src/train/*.c src/sample/*.c src/eval/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c src/nn/cpu/*.c src/models/*.c src/train/*.c src/sample/*.c src/eval/*.c src/audio/*.c src/plot/*.c))
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -100,7 +127,7 @@ test: deps
 check: all $(TESTS) $(BUILD)/fuzz/replay_midi
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
-	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval
+	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_plot
 	@sh tests/run.sh $(BUILD)
 
 # The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a

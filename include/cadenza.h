@@ -14,4 +14,7 @@
 #include "cadenza/train.h"
 #include "cadenza/sample.h"
 #include "cadenza/eval.h"
+#include "cadenza/metrics.h"
+#include "cadenza/audio.h"
+#include "cadenza/plot.h"
 #endif

@@ -119,6 +119,35 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "{\"track\":0,\"channel\":0,\"program\":0,\"is_drum\":false,\"pitch\":60,\"velocity\":90,\"start_s\":0,\"end_s\":0.525,\"start_tick\":0,\"end_tick\":420}");
 
+    /* render: the demo to WAV (when FluidSynth and a SoundFont are here), bad flags and files */
+    char wav[300];
+    snprintf(wav, sizeof wav, "%s/demo.wav", dir);
+    snprintf(args, sizeof args, "render %s --out %s --sample-rate 22050 --reverb 0", mid, wav);
+    if (cdz_render_available() && cdz_render_find_soundfont()) {
+        CHECK_INT(run(args), 0);
+        CHECK_STR_CONTAINS(out, "22050 Hz stereo");
+        cdz_audio au;
+        cdz_error ae;
+        CHECK(cdz_wav_read(wav, &au, &ae) == CDZ_OK && au.sample_rate == 22050 && au.frames > 9 * 22050 &&
+                  cdz_audio_peak(&au) > 1000,
+              "a WAV of the demo's 9.6 s and more, not silent");
+        cdz_audio_free(&au);
+        snprintf(args, sizeof args, "render %s --out %s --soundfont %s", mid, wav, mid);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "not a SoundFont");
+    } else {
+        CHECK_INT(run(args), 1); /* says how to install what is missing */
+        CHECK_STR_CONTAINS(err, "apt-get install");
+        printf("skip: render output checks (no FluidSynth or no SoundFont)\n");
+    }
+    snprintf(args, sizeof args, "render %s/nothing.mid --out %s", dir, wav);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "nothing.mid");
+    snprintf(args, sizeof args, "render %s --out %s --sample-rate 5", mid, wav);
+    CHECK_INT(run(args), 2);
+    CHECK_INT(run("render --out x.wav"), 2);
+    unlink(wav);
+
     /* codec: list, encode to text and JSON, decode back to MIDI, and bad input */
     char tok[256], js[256], out_mid[256];
     snprintf(tok, sizeof tok, "%s/demo.txt", dir);
@@ -307,6 +336,14 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "perf.mid (");
     CHECK_STR_CONTAINS(out, "primer + ");
+    if (cdz_render_available() && cdz_render_find_soundfont()) {
+        snprintf(args, sizeof args, "generate --checkpoint %s --seconds 2 --out %s/perf.mid --wav", perf_ckpt, dir);
+        CHECK_INT(run(args), 0);
+        CHECK_STR_CONTAINS(out, "perf.wav");
+        snprintf(args, sizeof args, "%s/perf.wav", dir);
+        CHECK(access(args, R_OK) == 0, "generate --wav wrote %s", args);
+        unlink(args);
+    }
     snprintf(args, sizeof args, "generate --checkpoint %s --steps 2000 --out %s/perf.mid", perf_ckpt, dir);
     CHECK_INT(run(args), 0); /* capped at the model's length */
     CHECK_STR_CONTAINS(out, "(1 primer + 512 new tokens");

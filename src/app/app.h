@@ -19,6 +19,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_accompany(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Seconds on a monotonic clock. */
 double app_now(void);
@@ -31,6 +33,12 @@ void app_format_duration(double s, char *buf, size_t n);
 /* The path of a shipped model, models/NAME.safetensors, looked for in $CADENZA_MODELS, ./models and
  * beside the program: 1 when found; else 0, having printed an error naming it. */
 int app_find_model(const char *name, char *buf, size_t n);
+
+/* Renders a MIDI file to a WAV file (generate and accompany --wav): EXIT_OK, -1 when the file holds
+ * no notes (silent audio written), or EXIT_FAIL having printed why. */
+int app_render_wav(const char *mid, const char *wav, const cdz_render_params *p);
+/* --wav: renders FILE.mid to FILE.wav with the default settings and says so (EXIT_OK or EXIT_FAIL). */
+int app_wav_beside(const char *mid);
 
 /* Prints "cadenza: <message>" to stderr. */
 void app_error(const char *fmt, ...)

@@ -16,7 +16,8 @@ static const char ACCOMPANY_USAGE[] =
     "  --out FILE.mid        the melody file as it was, plus a track \"Accompaniment\"\n"
     "  --checkpoint FILE     an accompaniment model ('cadenza train --model accompaniment'; default: the\n"
     "                        shipped models/accompaniment.safetensors, trained on POP909)\n"
-    "  --temperature X, --top-k N, --top-p X, --seed N   sampling, as in 'cadenza generate'\n";
+    "  --temperature X, --top-k N, --top-p X, --seed N   sampling, as in 'cadenza generate'\n"
+    "  --wav                 also render the result to OUT.wav beside it (FluidSynth; see 'cadenza render')\n";
 
 typedef struct segment_stop {
     int64_t from;
@@ -88,6 +89,7 @@ static cdz_status accompany_segment(cdz_model *m, const cdz_score *melody, cdz_s
 
 int cmd_accompany(int argc, char **argv) {
     const char *melody = NULL, *out = NULL, *ckpt = NULL;
+    int wav = 0;
     long long seed = 1, ll;
     double d;
     cdz_sample_params sp = cdz_sample_default_params();
@@ -96,6 +98,10 @@ int cmd_accompany(int argc, char **argv) {
         if (app_is_help(a)) {
             fputs(ACCOMPANY_USAGE, stdout);
             return EXIT_OK;
+        }
+        if (strcmp(a, "--wav") == 0) {
+            wav = 1;
+            continue;
         }
         if (!v) return app_usage_error(ACCOMPANY_USAGE, "unexpected argument '%s'", a);
         i++;
@@ -157,6 +163,7 @@ int cmd_accompany(int argc, char **argv) {
     } else {
         printf("wrote %s: the melody of %s (%.1f s) and %zu accompaniment notes on track %u (%.1f s to generate)\n", out,
                melody, duration, added, track, app_now() - t0);
+        if (wav) rc = app_wav_beside(out);
     }
     cdz_score_free(&s);
     cdz_model_free(&m);

@@ -1,5 +1,6 @@
 /* cadenza eval loss|ngram: mean loss (nats per token), perplexity and accuracy of a trained model, or
- * of a unigram or bigram baseline, on a split of a dataset. */
+ * of a unigram or bigram baseline, on a split of a dataset; eval melodies|music: generated files against
+ * a corpus. */
 #include <math.h>
 #include <string.h>
 
@@ -18,7 +19,12 @@ static const char EVAL_USAGE[] =
     "  melodies --generated DIR --reference DIR [--key NOTE] [--skip-steps N] [--json]\n"
     "      generated melodies against a corpus: share of notes in the key (--key C, G, Bb, ...: the primer's\n"
     "      major key for generated files; the reference uses each melody's own), note-length and interval\n"
-    "      histograms and their overlap; --skip-steps leaves out each generated file's primer\n";
+    "      histograms and their overlap; --skip-steps leaves out each generated file's primer\n"
+    "  music --generated DIR --reference DIR [--max-files N] [--json]\n"
+    "      objective metrics of every .mid/.midi under each folder (pitch, rhythm and texture features) and\n"
+    "      the sets compared as in Yang & Lerch 2019: intra- and inter-set distances per feature, KL\n"
+    "      divergence and overlapping area of their densities (docs/metrics.md); --max-files takes N files\n"
+    "      of each set, evenly spaced over the sorted list\n";
 
 static int parse_split(const char *s, cdz_split *out) {
     if (strcmp(s, "train") == 0) *out = CDZ_SPLIT_TRAIN;
@@ -250,6 +256,197 @@ static int eval_melodies(int argc, char **argv) {
     return EXIT_OK;
 }
 
+/* ---- eval music: cadenza/metrics.h over two folders ---- */
+
+/* Features of the MIDI files under `root` (at most max_files of them, evenly spaced over the sorted
+ * list; 0 = all). Unreadable files and files without notes are skipped with a line each. */
+static int music_collect(const char *root, long long max_files, cdz_music_features **out, size_t *n_out,
+                         size_t *skipped) {
+    char **paths = NULL;
+    size_t n = 0;
+    cdz_error err = {0};
+    *out = NULL;
+    *n_out = *skipped = 0;
+    if (cdz_file_list(root, ".mid,.midi", &paths, &n, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return 0;
+    }
+    size_t take = max_files > 0 && (size_t)max_files < n ? (size_t)max_files : n;
+    cdz_music_features *f = take ? cdz_calloc(take, sizeof *f) : NULL;
+    if (take && !f) {
+        app_error("%s: out of memory for %zu files", root, take);
+        cdz_file_list_free(paths, n);
+        return 0;
+    }
+    for (size_t i = 0; i < take; i++) {
+        const char *path = paths[take == n ? i : (size_t)((double)i * (double)n / (double)take)];
+        size_t notes = 0;
+        if (cdz_metrics_read_file(path, &f[*n_out], &notes, &err) != CDZ_OK) {
+            fprintf(stderr, "skipped: %s\n", err.msg);
+            (*skipped)++;
+        } else if (notes == 0) {
+            fprintf(stderr, "skipped: %s: no notes\n", path);
+            (*skipped)++;
+        } else {
+            (*n_out)++;
+        }
+    }
+    cdz_file_list_free(paths, n);
+    *out = f;
+    return 1;
+}
+
+static const char *const PITCH_NAMES[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+static const char *const LENGTH_NAMES[12] = {"1",  "1/2",  "1/4",  "1/8",   "1/16",  "3/4",
+                                             "3/8", "3/16", "3/32", "1/2t", "1/4t", "1/8t"};
+
+static void json_values(const double *v, size_t n) {
+    if (n > 1) putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        if (i) putchar(',');
+        json_number(stdout, v[i]);
+    }
+    if (n > 1) putchar(']');
+}
+
+static void music_json_set(const char *key, const char *dir, const cdz_metrics_comparison *c, int s, size_t skipped) {
+    printf("\"%s\":{\"dir\":", key);
+    json_string(stdout, dir);
+    printf(",\"files\":%zu,\"skipped\":%zu", c->n_files[s], skipped);
+    const char *what[2] = {"mean", "std"};
+    const cdz_music_features *rec[2] = {&c->mean[s], &c->std[s]};
+    for (int w = 0; w < 2; w++) {
+        printf(",\"%s\":{", what[w]);
+        for (int f = 0; f < CDZ_METRICS_N_FEATURES; f++) {
+            const cdz_metrics_feature_info *fi = cdz_metrics_describe(f);
+            printf("%s\"%s\":", f ? "," : "", fi->name);
+            json_values(cdz_metrics_values(rec[w], f), fi->dim);
+        }
+        putchar('}');
+    }
+    putchar('}');
+}
+
+static void music_print_json(const char *gen, const char *ref, const cdz_metrics_comparison *c, const size_t *skipped) {
+    putchar('{');
+    music_json_set("generated", gen, c, CDZ_METRICS_GENERATED, skipped[0]);
+    putchar(',');
+    music_json_set("reference", ref, c, CDZ_METRICS_REFERENCE, skipped[1]);
+    printf(",\"features\":[");
+    for (int f = 0; f < CDZ_METRICS_N_FEATURES; f++) {
+        const cdz_metrics_feature_info *fi = cdz_metrics_describe(f);
+        const cdz_metrics_row *r = &c->rows[f];
+        const double v[] = {r->intra_mean[0], r->intra_std[0], r->intra_mean[1], r->intra_std[1], r->inter_mean,
+                            r->inter_std,     r->kl,           r->oa,            r->kl_ref,        r->oa_ref};
+        const char *k[] = {"intra_generated", "intra_generated_std", "intra_reference", "intra_reference_std",
+                           "inter",           "inter_std",           "kl",              "oa",
+                           "kl_reference",    "oa_reference"};
+        printf("%s{\"name\":\"%s\",\"abbrev\":\"%s\",\"unit\":\"%s\",\"dim\":%zu", f ? "," : "", fi->name, fi->abbrev,
+               fi->unit, fi->dim);
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            printf(",\"%s\":", k[i]);
+            json_number(stdout, v[i]);
+        }
+        putchar('}');
+    }
+    printf("],\"mean_kl\":");
+    json_number(stdout, c->mean_kl);
+    printf(",\"mean_oa\":");
+    json_number(stdout, c->mean_oa);
+    printf("}\n");
+}
+
+static void music_print_histogram(const char *label, const double *m, const char *const *names) {
+    printf("  %-25s", label);
+    for (int k = 0; k < 12; k++) printf(" %s %.3f", names[k], m[k]);
+    printf("\n");
+}
+
+static void music_print_text(const char *gen, const char *ref, const cdz_metrics_comparison *c, const size_t *skipped) {
+    const char *dirs[2] = {gen, ref}, *names[2] = {"generated", "reference"};
+    for (int s = 0; s < 2; s++)
+        printf("%s: %zu files under %s (%zu skipped)\n", names[s], c->n_files[s], dirs[s], skipped[s]);
+    printf("\nfeature (mean +- sd over files)        generated               reference\n");
+    for (int f = 0; f < CDZ_METRICS_N_FEATURES; f++) {
+        const cdz_metrics_feature_info *fi = cdz_metrics_describe(f);
+        if (fi->dim != 1) continue;
+        char label[64];
+        snprintf(label, sizeof label, "%s%s%s%s, %s", fi->name, fi->abbrev[0] ? " (" : "", fi->abbrev,
+                 fi->abbrev[0] ? ")" : "", fi->unit);
+        printf("  %-36s", label);
+        for (int s = 0; s < 2; s++)
+            printf(" %10.3f +- %-9.3f", *cdz_metrics_values(&c->mean[s], f), *cdz_metrics_values(&c->std[s], f));
+        printf("\n");
+    }
+    printf("pitch-class histogram (PCH), mean share:\n");
+    for (int s = 0; s < 2; s++) music_print_histogram(names[s], c->mean[s].pitch_class_histogram, PITCH_NAMES);
+    printf("note-length histogram (NLH, whole note = 1, t = triplet), mean share:\n");
+    for (int s = 0; s < 2; s++) music_print_histogram(names[s], c->mean[s].note_length_histogram, LENGTH_NAMES);
+    printf("(the transition matrices PCTM and NLTM are in --json)\n");
+
+    printf("\ncomparison: mean Euclidean distance between files' features within each set and between the\n"
+           "sets; KL (nats) and overlapping area OA of the generated set's intra-set distance density with\n"
+           "the inter-set density (Yang & Lerch 2019; OA near 1 and KL near 0: the generated files lie as\n"
+           "close to the reference as to each other)\n");
+    printf("  %-26s %10s %10s %10s %8s %7s\n", "feature", "intra gen", "intra ref", "inter", "KL", "OA");
+    for (int f = 0; f < CDZ_METRICS_N_FEATURES; f++) {
+        const cdz_metrics_row *r = &c->rows[f];
+        printf("  %-26s %10.4f %10.4f %10.4f %8.4f %7.4f\n", cdz_metrics_describe(f)->name, r->intra_mean[0],
+               r->intra_mean[1], r->inter_mean, r->kl, r->oa);
+    }
+    printf("  %-26s %10s %10s %10s %8.4f %7.4f\n", "mean over features", "", "", "", c->mean_kl, c->mean_oa);
+}
+
+static int eval_music(int argc, char **argv) {
+    const char *gen = NULL, *ref = NULL;
+    long long max_files = 0;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (app_is_help(a)) {
+            fputs(EVAL_USAGE, stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        if (!v) return app_usage_error(EVAL_USAGE, "unexpected argument '%s'", a);
+        i++;
+        if (strcmp(a, "--generated") == 0) gen = v;
+        else if (strcmp(a, "--reference") == 0) ref = v;
+        else if (strcmp(a, "--max-files") == 0 && app_parse_long(v, 2, 1 << 24, &max_files)) continue;
+        else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
+    }
+    if (!gen || !ref) return app_usage_error(EVAL_USAGE, "eval music needs --generated DIR and --reference DIR");
+    cdz_music_features *f[2] = {NULL, NULL};
+    size_t n[2] = {0, 0}, skipped[2] = {0, 0};
+    const char *dirs[2] = {gen, ref};
+    int rc = EXIT_FAIL;
+    for (int s = 0; s < 2; s++) {
+        if (!music_collect(dirs[s], max_files, &f[s], &n[s], &skipped[s])) goto done;
+        if (n[s] < 2) {
+            app_error("%s: %zu readable MIDI file%s with notes (%zu skipped); comparing needs at least 2", dirs[s], n[s],
+                      n[s] == 1 ? "" : "s", skipped[s]);
+            goto done;
+        }
+    }
+    cdz_metrics_comparison c;
+    cdz_error err = {0};
+    if (cdz_metrics_compare(f[0], n[0], f[1], n[1], NULL, &c, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        goto done;
+    }
+    if (json) music_print_json(gen, ref, &c, skipped);
+    else music_print_text(gen, ref, &c, skipped);
+    cdz_metrics_comparison_free(&c);
+    rc = EXIT_OK;
+done:
+    cdz_free(f[0]);
+    cdz_free(f[1]);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (argc < 1) return app_usage_error(EVAL_USAGE, "which evaluation?");
     if (app_is_help(argv[0])) {
@@ -259,5 +456,6 @@ int cmd_eval(int argc, char **argv) {
     if (strcmp(argv[0], "loss") == 0) return eval_loss(argc - 1, argv + 1);
     if (strcmp(argv[0], "ngram") == 0) return eval_ngram(argc - 1, argv + 1);
     if (strcmp(argv[0], "melodies") == 0) return eval_melodies(argc - 1, argv + 1);
+    if (strcmp(argv[0], "music") == 0) return eval_music(argc - 1, argv + 1);
     return app_usage_error(EVAL_USAGE, "unknown evaluation '%s'", argv[0]);
 }

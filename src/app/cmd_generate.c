@@ -32,6 +32,7 @@ static const char GENERATE_USAGE[] =
     "  --steps-per-iteration N  steps between beam selections (default 1)\n"
     "  --out-dir DIR         where to write (default generated/); names: MODEL_seedS_N.mid\n"
     "  --out FILE.mid        the file to write, for a single output\n"
+    "  --wav                 also render each output to FILE.wav beside it (FluidSynth; see 'cadenza render')\n"
     "\n"
     "Event models (Music Transformer on performances or chorales) take --primer FILE.mid (its opening\n"
     "tokens, at most half the model's length) or start from scratch, and --seconds N (performances) or\n"
@@ -163,7 +164,7 @@ static int event_primer(const cdz_codec *codec, const char *file, int64_t cap, u
     return *out != NULL;
 }
 
-static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckpt, const char *primer_file,
+static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckpt, const char *primer_file, int wav,
                            long long steps, double seconds, long long seed, long long outputs, cdz_sample_params sp,
                            const char *out_dir, const char *out) {
     int64_t max_total = m->max_len > 0 ? m->max_len + 1 : 1 << 20, np = 0;
@@ -221,6 +222,7 @@ static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckp
             if (st == CDZ_OK)
                 printf("wrote %s (%lld primer + %lld new tokens, %.1f s of music, log-likelihood %.2f)\n", path,
                        (long long)np, (long long)made, dur, loglik[o]);
+            if (st == CDZ_OK && wav && app_wav_beside(path) != EXIT_OK) rc = EXIT_FAIL;
         }
         if (st != CDZ_OK) {
             app_error("%s", err.msg);
@@ -238,12 +240,17 @@ int cmd_generate(int argc, char **argv) {
     const char *ckpt = NULL, *model = NULL, *primer_file = NULL, *pitches = "60", *out_dir = "generated", *out = NULL;
     long long steps = 128, seed = 1, outputs = 1, ll;
     double qpm = -1, d, seconds = 0;
+    int wav = 0;
     cdz_sample_params sp = cdz_sample_default_params();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (app_is_help(a)) {
             fputs(GENERATE_USAGE, stdout);
             return EXIT_OK;
+        }
+        if (strcmp(a, "--wav") == 0) {
+            wav = 1;
+            continue;
         }
         if (!v) return app_usage_error(GENERATE_USAGE, "unexpected argument '%s'", a);
         i++;
@@ -286,7 +293,7 @@ int cmd_generate(int argc, char **argv) {
             cdz_model_free(&m);
             return app_usage_error(GENERATE_USAGE, "beam search is for melody models; sample event models with --top-k/--top-p");
         }
-        int rc = generate_events(&m, codec, ckpt, primer_file, steps, seconds, seed, outputs, sp, out_dir, out);
+        int rc = generate_events(&m, codec, ckpt, primer_file, wav, steps, seconds, seed, outputs, sp, out_dir, out);
         cdz_model_free(&m);
         return rc;
     }
@@ -361,6 +368,7 @@ int cmd_generate(int argc, char **argv) {
             rc = EXIT_FAIL;
         } else {
             printf("wrote %s (%zu primer + %lld new steps, log-likelihood %.2f)\n", path, np, steps, loglik[o]);
+            if (wav && app_wav_beside(path) != EXIT_OK) rc = EXIT_FAIL;
         }
     }
     fprintf(stderr, "%lld steps in %.2f s (%.0f steps/s, %.1f seconds of music per second at %g qpm)\n",

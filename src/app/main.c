@@ -19,7 +19,9 @@ static const char USAGE[] =
     "  train               train a model on a dataset: see 'cadenza train --help'\n"
     "  generate            melodies from a trained model (default: the shipped one)\n"
     "  accompany           add a generated accompaniment to a melody (accompaniment models)\n"
-    "  eval loss|ngram     loss, perplexity and accuracy of a model or an n-gram baseline on a dataset\n"
+    "  eval loss|ngram|melodies|music   model loss, n-gram baselines, melody and music statistics\n"
+    "  render IN.mid --out OUT.wav   MIDI to audio through FluidSynth and a General MIDI SoundFont\n"
+    "  plot IN.mid --out OUT.png     a piano-roll picture (PNG or SVG; --compare A.mid B.mid)\n"
     "  export CKPT --out F  a checkpoint's weights without the training state (to ship or share)\n"
     "  bench               training and generation speed on random tokens\n"
     "  demo [--out FILE]   write a short piece, read it back and print it\n"
@@ -57,5 +59,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "accompany") == 0) return cmd_accompany(argc - 2, argv + 2);
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "render") == 0) return cmd_render(argc - 2, argv + 2);
+    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 2, argv + 2);
     return app_usage_error(USAGE, "unknown command '%s'", cmd);
 }

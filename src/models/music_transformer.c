@@ -72,7 +72,8 @@ typedef struct mt {
 /* ---- configs ---- */
 
 static const char *const CONFIG_NAMES[] = {"mt_small", "mt_base", "gpt_base", "jsb_relative", "jsb_absolute",
-                                           "perf_small", "perf_pop", "tiny", NULL};
+                                           "jsb_small_relative", "jsb_small_absolute", "perf_small", "perf_pop",
+                                           "tiny", NULL};
 
 static const char *named_config(const char *name) {
     /* The benchmark shapes of ../shared/docs/BENCHMARKS.md (mt_small, mt_base, gpt_base); the
@@ -106,6 +107,17 @@ static const char *named_config(const char *name) {
                "\"attention\":\"absolute\",\"layers\":4,\"d_model\":256,\"heads\":8,\"d_ff\":1024,\"max_len\":2048,"
                "\"activation\":\"gelu\",\"dropout\":0.2,\"batch\":16,\"seq\":2048,\"lr\":0.0005,\"clip\":1,"
                "\"weight_decay\":0.01,\"warmup_steps\":200}";
+    /* The same comparison at a size two CPU cores train in under an hour (docs/transformer.md) */
+    if (strcmp(name, "jsb_small_relative") == 0 || strcmp(name, "jsb_small_absolute") == 0)
+        return strcmp(name, "jsb_small_relative") == 0
+                   ? "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_small_relative\",\"codec\":\"chorale\","
+                     "\"attention\":\"relative\",\"layers\":3,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
+                     "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.001,\"clip\":1,"
+                     "\"weight_decay\":0.01,\"warmup_steps\":100}"
+                   : "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_small_absolute\",\"codec\":\"chorale\","
+                     "\"attention\":\"absolute\",\"layers\":3,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
+                     "\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":2048,\"lr\":0.001,\"clip\":1,"
+                     "\"weight_decay\":0.01,\"warmup_steps\":100}";
     if (strcmp(name, "perf_small") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"perf_small\",\"codec\":\"performance\","
                "\"attention\":\"relative\",\"layers\":4,\"d_model\":256,\"heads\":4,\"d_ff\":1024,\"max_len\":2048,"

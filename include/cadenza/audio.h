@@ -1,0 +1,73 @@
+/* cadenza audio: 16-bit PCM WAV files, and scores rendered to audio through FluidSynth with a General
+ * MIDI SoundFont.
+ *
+ *   cdz_render_params p = cdz_render_default_params();      // 44.1 kHz stereo, gain 0.5, reverb on
+ *   cdz_audio a;
+ *   if (cdz_render_score(&score, &p, &a, &err) == CDZ_OK) {  // p.soundfont NULL: the usual places
+ *       cdz_wav_write("song.wav", &a, &err);                 // temporary name, then rename
+ *       cdz_audio_free(&a);
+ *   }
+ *
+ * Owns: the audio buffer of a cdz_audio (interleaved int16 frames). Rendering is available when the
+ * library was built with FluidSynth (cdz_render_available); without it, cdz_render_score returns
+ * CDZ_ERR_UNSUPPORTED with a message saying how to install it. FluidSynth's own log lines are caught
+ * (the library never prints) and its last error is put in the cdz_error. Thread-safety: the WAV
+ * functions are; rendering changes FluidSynth's process-wide log handlers, so render from one thread
+ * at a time. */
+#ifndef CADENZA_AUDIO_H
+#define CADENZA_AUDIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cadenza/core.h"
+#include "cadenza/score.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cdz_audio {
+    int16_t *samples;   /* (frames, channels) interleaved */
+    size_t frames;
+    int channels;       /* 1 or 2 */
+    uint32_t sample_rate;
+} cdz_audio;
+
+void cdz_audio_free(cdz_audio *a);
+/* The largest absolute sample, 0 .. 32768 (0: silence). */
+int32_t cdz_audio_peak(const cdz_audio *a);
+
+/* Writes 16-bit PCM WAV (RIFF, WAVE, fmt, data), to a temporary name beside `path`, then renamed. */
+cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err);
+/* Reads a 16-bit PCM WAV file (mono or stereo; other chunks skipped). A truncated or malformed file,
+ * or another sample format, is an error naming the file and the byte offset. */
+cdz_status cdz_wav_read(const char *path, cdz_audio *a, cdz_error *err);
+cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz_audio *a, cdz_error *err);
+
+typedef struct cdz_render_params {
+    const char *soundfont; /* a .sf2/.sf3 file; NULL: the first of cdz_render_find_soundfont's places */
+    uint32_t sample_rate;  /* 8000 .. 192000 (default 44100) */
+    double gain;           /* FluidSynth's master gain, 0 .. 10 (default 0.5) */
+    double reverb;         /* reverb level 0 .. 1; 0 turns reverb off (default 0.3) */
+    double max_tail_s;     /* after the last note-off, render until silence or this long (default 5) */
+} cdz_render_params;
+
+cdz_render_params cdz_render_default_params(void);
+/* 1 when the library was built with FluidSynth. */
+int cdz_render_available(void);
+/* The first General MIDI SoundFont found among $CADENZA_SOUNDFONT and Debian's locations
+ * (fluid-soundfont-gm, musescore-general-soundfont, timgm6mb-soundfont, the default-GM.sf2
+ * alternative), or NULL. */
+const char *cdz_render_find_soundfont(void);
+
+/* Renders every note of the score (times from its tempo map) as stereo audio: one synthesizer
+ * channel per (track, program) pair, drums on MIDI channel 10 as GM percussion; sustain, volume,
+ * expression, pan and modulation controllers and pitch bends go to their track's channels. After the
+ * last note-off the tail rings out until it falls silent (or max_tail_s). */
+cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
