@@ -131,11 +131,12 @@ check: all $(TESTS) $(BUILD)/fuzz/replay_midi
 	@sh tests/run.sh $(BUILD)
 
 # The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a
-# primer, written to generated/.
+# primer, written to generated/ as MIDI and WAV (FluidSynth), with a piano-roll picture of the first.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/cadenza generate --primer-pitches "60,-2,-2,-2,62,-2,64,-2,65,-2,-2,-2,67,-2,-2,-2" --bars 8 \
-	    --num-outputs 3 --seed 1 --out-dir generated
+	    --num-outputs 3 --seed 1 --out-dir generated --wav
+	./$(BUILD)/cadenza plot generated/attention_rnn_seed1_1.mid --out generated/attention_rnn_seed1_1.png
 
 # libFuzzer needs clang; the same target source also builds the plain replay main above.
 fuzz:

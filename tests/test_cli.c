@@ -305,6 +305,21 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s --json", ckpt, data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "\"split\":\"eval\",\"loss\":");
+    /* eval music: the tunes against themselves, with one picture per feature */
+    char plots[300];
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    snprintf(args, sizeof args, "eval music --generated %s --reference %s --plot %s", tunes, tunes, plots);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "pitch_range");
+    int pictures = 0;
+    for (int k = 0; k < CDZ_METRICS_N_FEATURES; k++) {
+        char pic[400];
+        snprintf(pic, sizeof pic, "%s/%s.%s", plots, cdz_metrics_describe(k)->name, cdz_png_available() ? "png" : "svg");
+        pictures += access(pic, R_OK) == 0;
+        unlink(pic);
+    }
+    CHECK_INT(pictures, CDZ_METRICS_N_FEATURES);
+    rmdir(plots);
     snprintf(args, sizeof args, "eval ngram --data %s --order 2", data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "bigram on");

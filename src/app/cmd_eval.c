@@ -1,8 +1,10 @@
 /* cadenza eval loss|ngram: mean loss (nats per token), perplexity and accuracy of a trained model, or
  * of a unigram or bigram baseline, on a split of a dataset; eval melodies|music: generated files against
  * a corpus. */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app.h"
 
@@ -20,11 +22,12 @@ static const char EVAL_USAGE[] =
     "      generated melodies against a corpus: share of notes in the key (--key C, G, Bb, ...: the primer's\n"
     "      major key for generated files; the reference uses each melody's own), note-length and interval\n"
     "      histograms and their overlap; --skip-steps leaves out each generated file's primer\n"
-    "  music --generated DIR --reference DIR [--max-files N] [--json]\n"
+    "  music --generated DIR --reference DIR [--max-files N] [--json] [--plot DIR]\n"
     "      objective metrics of every .mid/.midi under each folder (pitch, rhythm and texture features) and\n"
     "      the sets compared as in Yang & Lerch 2019: intra- and inter-set distances per feature, KL\n"
     "      divergence and overlapping area of their densities (docs/metrics.md); --max-files takes N files\n"
-    "      of each set, evenly spaced over the sorted list\n";
+    "      of each set, evenly spaced over the sorted list; --plot DIR writes one picture per feature with\n"
+    "      the densities of the distances\n";
 
 static int parse_split(const char *s, cdz_split *out) {
     if (strcmp(s, "train") == 0) *out = CDZ_SPLIT_TRAIN;
@@ -397,8 +400,37 @@ static void music_print_text(const char *gen, const char *ref, const cdz_metrics
     printf("  %-26s %10s %10s %10s %8.4f %7.4f\n", "mean over features", "", "", "", c->mean_kl, c->mean_oa);
 }
 
+/* --plot DIR: per feature, the densities of the intra-set distances of each set and of the inter-set
+ * distances (Yang & Lerch's figures), one PNG each (SVG where cadenza has no libpng). */
+static int music_plot(const char *dir, const cdz_metrics_comparison *c) {
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        app_error("%s: cannot create the folder: %s", dir, strerror(errno));
+        return 0;
+    }
+    static const char *const names[3] = {"generated (intra-set)", "reference (intra-set)", "inter-set"};
+    const char *ext = cdz_png_available() ? "png" : "svg";
+    for (int f = 0; f < CDZ_METRICS_N_FEATURES; f++) {
+        const cdz_metrics_feature_info *info = cdz_metrics_describe(f);
+        const cdz_metrics_curve *cv = &c->curves[f];
+        if (!info || cv->n == 0) continue;
+        char path[4096], title[160], xlabel[96];
+        snprintf(path, sizeof path, "%s/%s.%s", dir, info->name, ext);
+        snprintf(title, sizeof title, "%s%s%s: KL %.3f, overlap %.3f", info->name, info->abbrev[0] ? " / " : "",
+                 info->abbrev, c->rows[f].kl, c->rows[f].oa);
+        snprintf(xlabel, sizeof xlabel, "distance between files (%s)", info->unit);
+        const double *ys[3] = {cv->intra[0], cv->intra[1], cv->inter};
+        cdz_error err = {0};
+        if (cdz_plot_curves(path, title, xlabel, cv->x, cv->n, ys, names, 3, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            return 0;
+        }
+    }
+    fprintf(stderr, "wrote %d %s pictures to %s/\n", CDZ_METRICS_N_FEATURES, ext, dir);
+    return 1;
+}
+
 static int eval_music(int argc, char **argv) {
-    const char *gen = NULL, *ref = NULL;
+    const char *gen = NULL, *ref = NULL, *plot_dir = NULL;
     long long max_files = 0;
     int json = 0;
     for (int i = 0; i < argc; i++) {
@@ -415,6 +447,7 @@ static int eval_music(int argc, char **argv) {
         i++;
         if (strcmp(a, "--generated") == 0) gen = v;
         else if (strcmp(a, "--reference") == 0) ref = v;
+        else if (strcmp(a, "--plot") == 0) plot_dir = v;
         else if (strcmp(a, "--max-files") == 0 && app_parse_long(v, 2, 1 << 24, &max_files)) continue;
         else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
     }
@@ -439,8 +472,8 @@ static int eval_music(int argc, char **argv) {
     }
     if (json) music_print_json(gen, ref, &c, skipped);
     else music_print_text(gen, ref, &c, skipped);
+    rc = plot_dir && !music_plot(plot_dir, &c) ? EXIT_FAIL : EXIT_OK;
     cdz_metrics_comparison_free(&c);
-    rc = EXIT_OK;
 done:
     cdz_free(f[0]);
     cdz_free(f[1]);
