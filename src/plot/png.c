@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,40 +73,21 @@ static int encode(FILE *f, const cdz_canvas *c, png_ctx *ctx) {
     return 0;
 }
 
-/* Writes to an open temporary file and makes it durable; 0 on success, else -1 with msg set. */
-static int write_tmp(FILE *f, const cdz_canvas *c, png_ctx *ctx) {
-    if (encode(f, c, ctx) != 0) return -1;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        snprintf(ctx->msg, sizeof ctx->msg, "write failed: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
+/* Encodes into memory (open_memstream), then cdz_file_write_atomic writes the bytes to a temporary name
+ * beside `path`, fsyncs and renames: an existing picture is never left half-written. */
 cdz_status cdz_png_write(const char *path, const cdz_canvas *c, cdz_error *err) {
     if (!c || !c->pixels || c->width < 1 || c->height < 1)
         return cdz_error_set(err, CDZ_ERR_ARG, "%s: nothing to write (empty canvas)", path);
-    size_t tlen;
-    if (!cdz_add_ok(strlen(path), 32, &tlen)) return cdz_error_set(err, CDZ_ERR_ARG, "path too long");
-    char *tmp = cdz_malloc(tlen);
-    if (!tmp) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, tlen, "%s.tmp%ld", path, (long)getpid());
-    cdz_status st = CDZ_OK;
+    char *bytes = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&bytes, &len);
+    if (!f) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
     png_ctx ctx = {.msg = ""};
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    if (write_tmp(f, c, &ctx) != 0) {
-        st = cdz_error_set(err, ctx.nomem ? CDZ_ERR_NOMEM : CDZ_ERR_IO, "%s: cannot write PNG: %s", path, ctx.msg);
-    }
-    if (fclose(f) != 0 && st == CDZ_OK) st = cdz_error_set(err, CDZ_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-    if (st == CDZ_OK && rename(tmp, path) != 0)
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
-    if (st != CDZ_OK) unlink(tmp);
-done:
-    cdz_free(tmp);
+    int bad = encode(f, c, &ctx);
+    if (fclose(f) != 0 && !bad) bad = 1, ctx.nomem = 1, snprintf(ctx.msg, sizeof ctx.msg, "out of memory");
+    cdz_status st = bad ? cdz_error_set(err, ctx.nomem ? CDZ_ERR_NOMEM : CDZ_ERR_IO, "%s: cannot write PNG: %s", path, ctx.msg)
+                        : cdz_file_write_atomic(path, bytes, len, err);
+    free(bytes); /* open_memstream's buffer comes from libc's malloc */
     return st;
 }
 
