@@ -192,6 +192,52 @@ static void test_render_tempo_and_drums(void) {
     cdz_score_free(&s);
 }
 
+/* Twenty instruments (more than MIDI's 16 channels): every note sounds; a sustain pedal on one track
+ * holds that track's note only, though both tracks use MIDI channel 1. */
+static void test_render_many_tracks_and_pedal(void) {
+    cdz_score s;
+    cdz_error err;
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    for (int t = 0; t < 20; t++) cdz_score_add_note(&s, (uint16_t)t, 0, (uint8_t)(t * 5), 60, 100, t * 240, t * 240 + 200);
+    cdz_score_finish(&s, &err);
+    cdz_audio a;
+    if (render(&s, &a)) {
+        int sounding = 0;
+        for (int t = 0; t < 20; t++) {
+            size_t from = (size_t)((t * 0.25 + 0.03) * a.sample_rate);
+            sounding += energy(&a, from, from + (size_t)(0.15 * a.sample_rate)) > 1e4;
+        }
+        CHECK_INT(sounding, 20);
+        cdz_audio_free(&a);
+    }
+    cdz_score_free(&s);
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    cdz_score_add_control(&s, 1, 0, 0, 64, 127); /* track 1: pedal down */
+    cdz_score_add_note(&s, 1, 0, 0, 60, 100, 0, 48);
+    cdz_score_add_note(&s, 2, 0, 0, 67, 100, 0, 48); /* track 2, the same channel, no pedal */
+    cdz_score_finish(&s, &err);
+    if (render(&s, &a)) {
+        double r = a.sample_rate;
+        size_t from = (size_t)(0.5 * r), n = (size_t)(0.3 * r);
+        double held = goertzel(a.samples + 2 * from, n, 2, midi_hz(60), r), released = goertzel(a.samples + 2 * from, n, 2, midi_hz(67), r);
+        CHECK(held > 30 * released, "the pedalled C4 rings on (%.3g), the G4 of the other track stops (%.3g)", held, released);
+        cdz_audio_free(&a);
+    }
+    cdz_score_free(&s);
+    /* a piece longer than a WAV file holds: refused before anything is allocated */
+    cdz_score_init(&s, 1, &err);
+    cdz_score_add_tempo(&s, 0, 10); /* 6 s per tick */
+    cdz_score_add_note(&s, 0, 0, 0, 60, 100, 10000, 10001);
+    cdz_score_finish(&s, &err);
+    cdz_render_params p = cdz_render_default_params();
+    p.soundfont = test_soundfont();
+    CHECK(cdz_render_score(&s, &p, &a, &err) == CDZ_ERR_RANGE, "17 hours refused");
+    CHECK_STR_CONTAINS(err.msg, "a WAV file holds at most");
+    cdz_score_free(&s);
+}
+
 static void test_render_errors(void) {
     cdz_score s;
     cdz_error err = {0};
@@ -233,6 +279,7 @@ int main(void) {
     else {
         test_render_scale();
         test_render_tempo_and_drums();
+        test_render_many_tracks_and_pedal();
     }
     rmdir(tmpdir);
     return test_summary("test_audio");

@@ -273,6 +273,12 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "train --data %s --model music_transformer --config %s", data, cfg);
     CHECK_INT(run(args), 2);
     CHECK_STR_CONTAINS(err, "mine.json: the config is for model kind 'melody_rnn', not --model music_transformer");
+    cf = fopen(cfg, "w");
+    fputs("{\"kind\":\"melody_rnn\",\"config_name\":\"../escape\",\"codec\":\"key_melody\",\"input\":\"key_melody\"}", cf);
+    fclose(cf);
+    snprintf(args, sizeof args, "train --data %s --config %s --steps 1", data, cfg);
+    CHECK_INT(run(args), 2); /* the name becomes the checkpoint's file name: no paths */
+    CHECK_STR_CONTAINS(err, "config_name \"../escape\"");
     snprintf(args, sizeof args, "train --data %s --config %s/missing.json", data, dir);
     CHECK_INT(run(args), 2);
     CHECK_STR_CONTAINS(err, "missing.json");

@@ -47,7 +47,7 @@ cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz
 
 typedef struct cdz_render_params {
     const char *soundfont; /* a .sf2/.sf3 file; NULL: the first of cdz_render_find_soundfont's places */
-    uint32_t sample_rate;  /* 8000 .. 192000 (default 44100) */
+    uint32_t sample_rate;  /* 8000 .. 96000 (default 44100) */
     double gain;           /* FluidSynth's master gain, 0 .. 10 (default 0.5) */
     double reverb;         /* reverb level 0 .. 1; 0 turns reverb off (default 0.3) */
     double max_tail_s;     /* after the last note-off, render until silence or this long (default 5) */
@@ -62,9 +62,11 @@ int cdz_render_available(void);
 const char *cdz_render_find_soundfont(void);
 
 /* Renders every note of the score (times from its tempo map) as stereo audio: one synthesizer
- * channel per (track, program) pair, drums on MIDI channel 10 as GM percussion; sustain, volume,
- * expression, pan and modulation controllers and pitch bends go to their track's channels. After the
- * last note-off the tail rings out until it falls silent (or max_tail_s). */
+ * channel per (track, MIDI channel, program) of pitched notes (up to 255), drums on MIDI channel 10 as
+ * GM percussion; pedals, volume, expression, pan, modulation, the bend-range RPN and pitch bends go to
+ * the channels of their track and MIDI channel (else of their MIDI channel). After the last note-off
+ * the tail rings out until it falls silent (or max_tail_s). A piece longer than a WAV file holds
+ * (about 6.7 hours at 44.1 kHz) is refused with CDZ_ERR_RANGE before anything is allocated. */
 cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err);
 
 #ifdef __cplusplus

@@ -70,6 +70,10 @@ int cmd_render(int argc, char **argv) {
             in = a;
             continue;
         }
+        static const char *const KNOWN[] = {"--out", "--soundfont", "--sample-rate", "--gain", "--reverb", "--tail"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof KNOWN / sizeof *KNOWN; k++) known |= strcmp(a, KNOWN[k]) == 0;
+        if (!known) return app_usage_error(RENDER_USAGE, "unknown option '%s'", a);
         if (!v) return app_usage_error(RENDER_USAGE, "%s needs a value", a);
         i++;
         if (strcmp(a, "--out") == 0) out = v;

@@ -129,6 +129,7 @@ int app_find_model(const char *name, char *buf, size_t n) {
         return 0;
     }
     const char *env = getenv("CADENZA_MODELS");
+    if (env && !*env) env = NULL; /* set but empty: as if unset */
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = 0;

@@ -50,16 +50,24 @@ cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_
 #else
 #include <fluidsynth.h>
 
-enum { DRUM_CHANNEL = 9, N_CHANNELS = 16, BLOCK = 1024 };
+/* Synthesizer channels: up to 256 (FluidSynth's synth.midi-channels, in sixteens), index 9 the drums,
+ * the others one per (track, MIDI channel, program) of pitched notes. */
+enum { DRUM_CHANNEL = 9, MAX_CHANNELS = 256, MAX_KEYS = MAX_CHANNELS - 1, BLOCK = 1024 };
 /* Events at one sample position: controllers and programs first, then note-offs, then note-ons, so
- * a note repeated at the moment the previous one ends sounds again. */
+ * a note repeated at the moment the previous one ends sounds again; the sort is stable, so events of
+ * a kind keep the file's order (pedal up then down at one tick, the parts of an RPN). */
 enum { EV_CONTROL, EV_BEND, EV_OFF, EV_ON };
 
 typedef struct render_event {
     int64_t frame;
-    uint8_t kind, channel, a, b; /* a, b: key and velocity, or controller and value */
-    int16_t bend;                /* -8192 .. 8191 */
+    uint8_t kind, a, b; /* a, b: key and velocity, or controller and value */
+    uint8_t pad;
+    int16_t bend;       /* -8192 .. 8191 */
+    uint16_t channel;   /* synthesizer channel */
 } render_event;
+
+#define EVENT_BEFORE(x, y) ((x)->frame < (y)->frame || ((x)->frame == (y)->frame && (x)->kind < (y)->kind))
+CDZ_DEFINE_SORT(sort_events, render_event, EVENT_BEFORE)
 
 /* A synthesizer channel's owner: pitched notes of one (track, MIDI channel, program). */
 typedef struct voice_key {
@@ -67,11 +75,11 @@ typedef struct voice_key {
     uint8_t channel, program;
 } voice_key;
 
-static int cmp_event(const void *x, const void *y) {
-    const render_event *a = x, *b = y;
-    if (a->frame != b->frame) return a->frame < b->frame ? -1 : 1;
-    return (int)a->kind - (int)b->kind;
-}
+typedef struct channel_map {
+    voice_key keys[MAX_KEYS];
+    int n_keys;
+    uint8_t drum_channels[16]; /* MIDI channels that carry drum notes */
+} channel_map;
 
 /* ---- FluidSynth's log: kept out of the terminal, its last error kept for our message ---- */
 static char fluid_last_error[256];
@@ -100,72 +108,124 @@ static void restore_fluidsynth(const saved_log *saved) {
 
 int cdz_render_available(void) { return 1; }
 
-/* The synthesizer channel for a pitched note: the key's slot among those seen (up to 15 channels,
- * skipping the drum channel; beyond that, keys share channels). */
-static int channel_for(voice_key *keys, int *n_keys, const cdz_note *n) {
-    for (int i = 0; i < *n_keys; i++)
-        if (keys[i].track == n->track && keys[i].channel == n->channel && keys[i].program == n->program)
-            return i;
-    if (*n_keys < N_CHANNELS - 1) {
-        keys[*n_keys] = (voice_key){n->track, n->channel, n->program};
-        return (*n_keys)++;
+/* The key slot of a pitched note: its own while there are free channels; beyond 255 keys, the first
+ * key of the same program (else the first key) is shared. */
+static int slot_for(channel_map *map, const cdz_note *n) {
+    for (int i = 0; i < map->n_keys; i++) {
+        const voice_key *k = &map->keys[i];
+        if (k->track == n->track && k->channel == n->channel && k->program == n->program) return i;
     }
-    for (int i = 0; i < *n_keys; i++) /* all taken: share the first of the same program */
-        if (keys[i].program == n->program) return i;
-    return (int)(n->program % (N_CHANNELS - 1));
+    if (map->n_keys < MAX_KEYS) {
+        map->keys[map->n_keys] = (voice_key){n->track, n->channel, n->program};
+        return map->n_keys++;
+    }
+    for (int i = 0; i < map->n_keys; i++)
+        if (map->keys[i].program == n->program) return i;
+    return 0;
 }
 
 static int synth_channel(int slot) { return slot < DRUM_CHANNEL ? slot : slot + 1; }
 
+/* Frames from seconds; callers have checked the piece fits a WAV file (render_limit_s). */
 static int64_t to_frame(double seconds, uint32_t rate) {
     double f = floor(seconds * rate + 0.5);
     return f < 0 ? 0 : (int64_t)f;
 }
 
-/* Every note-on/off, controller and bend of the score as events (controllers and bends go to each
- * synthesizer channel that plays notes of the same MIDI channel). */
-static cdz_status collect_events(const cdz_score *s, uint32_t rate, render_event **out, size_t *n_out,
-                                 voice_key *keys, int *n_keys, cdz_error *err) {
-    size_t cap = 2 * s->n_notes + (s->n_controls + s->n_bends) * N_CHANNELS + 1, n = 0;
-    render_event *ev = cdz_calloc(cap, sizeof *ev);
-    if (!ev) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu notes", s->n_notes);
-    uint8_t slot_of_channel[N_CHANNELS][N_CHANNELS] = {{0}}; /* [MIDI channel][slot]: plays its notes */
+/* Calls emit(ctx, synthesizer channel) for each channel a controller or bend of (track, MIDI channel)
+ * reaches: the keys of that track and channel, else (a channel's controllers kept on another track,
+ * as format-1 files may) every key of that MIDI channel; and the drum channel when the MIDI channel
+ * carries drums. Returns how many. */
+static size_t route(const channel_map *map, uint16_t track, uint8_t channel, void (*emit)(void *, int), void *ctx) {
+    size_t n = 0;
+    for (int pass = 0; pass < 2 && n == 0; pass++)
+        for (int i = 0; i < map->n_keys; i++)
+            if (map->keys[i].channel == channel && (pass || map->keys[i].track == track)) {
+                if (emit) emit(ctx, synth_channel(i));
+                n++;
+            }
+    if (map->drum_channels[channel & 15]) {
+        if (emit) emit(ctx, DRUM_CHANNEL);
+        n++;
+    }
+    return n;
+}
+
+/* modulation, volume, pan, expression, the pedals, and the RPN controllers that set the bend range */
+static const uint8_t KEPT_CONTROLLERS[] = {1, 6, 7, 10, 11, 38, 64, 66, 67, 100, 101};
+
+typedef struct emitter {
+    render_event *ev;
+    size_t n;
+    render_event proto;
+} emitter;
+
+static void emit_event(void *ctx, int channel) {
+    emitter *e = ctx;
+    e->ev[e->n] = e->proto;
+    e->ev[e->n++].channel = (uint16_t)channel;
+}
+
+/* Every note-on/off, controller and bend of the score as events, sorted. */
+static cdz_status collect_events(const cdz_score *s, uint32_t rate, channel_map *map, render_event **out, size_t *n_out,
+                                 cdz_error *err) {
+    *out = NULL, *n_out = 0;
+    for (size_t i = 0; i < s->n_notes; i++) { /* the channels first, so that routing knows them */
+        if (s->notes[i].is_drum) map->drum_channels[s->notes[i].channel & 15] = 1;
+        else slot_for(map, &s->notes[i]);
+    }
+    size_t cap = 2 * s->n_notes; /* the score holds its notes, so this does not overflow */
+    for (size_t i = 0; i < s->n_controls; i++)
+        if (memchr(KEPT_CONTROLLERS, s->controls[i].number, sizeof KEPT_CONTROLLERS))
+            cap += route(map, s->controls[i].track, s->controls[i].channel, NULL, NULL);
+    for (size_t i = 0; i < s->n_bends; i++) cap += route(map, s->bends[i].track, s->bends[i].channel, NULL, NULL);
+    emitter e = {cdz_calloc(cap + 1, sizeof(render_event)), 0, {0}};
+    if (!e.ev) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu events", cap);
     for (size_t i = 0; i < s->n_notes; i++) {
         const cdz_note *nt = &s->notes[i];
-        int ch = DRUM_CHANNEL;
-        if (!nt->is_drum) {
-            int slot = channel_for(keys, n_keys, nt);
-            slot_of_channel[nt->channel & 15][slot] = 1;
-            ch = synth_channel(slot);
-        }
+        int ch = nt->is_drum ? DRUM_CHANNEL : synth_channel(slot_for(map, nt));
         int64_t on = to_frame(nt->start_s, rate), off = to_frame(nt->end_s, rate);
         if (off <= on) off = on + 1;
-        ev[n++] = (render_event){on, EV_ON, (uint8_t)ch, nt->pitch, nt->velocity, 0};
-        ev[n++] = (render_event){off, EV_OFF, (uint8_t)ch, nt->pitch, 0, 0};
+        e.ev[e.n++] = (render_event){on, EV_ON, nt->pitch, nt->velocity, 0, 0, (uint16_t)ch};
+        e.ev[e.n++] = (render_event){off, EV_OFF, nt->pitch, 0, 0, 0, (uint16_t)ch};
     }
-    static const uint8_t KEPT[] = {1, 7, 10, 11, 64, 66, 67}; /* modulation, volume, pan, expression, pedals */
     for (size_t i = 0; i < s->n_controls; i++) {
         const cdz_control *c = &s->controls[i];
-        if (!memchr(KEPT, c->number, sizeof KEPT)) continue;
-        for (int slot = 0; slot < N_CHANNELS - 1; slot++)
-            if (slot_of_channel[c->channel & 15][slot])
-                ev[n++] = (render_event){to_frame(c->time_s, rate), EV_CONTROL, (uint8_t)synth_channel(slot), c->number,
-                                         c->value, 0};
+        if (!memchr(KEPT_CONTROLLERS, c->number, sizeof KEPT_CONTROLLERS)) continue;
+        e.proto = (render_event){to_frame(c->time_s, rate), EV_CONTROL, c->number, c->value, 0, 0, 0};
+        route(map, c->track, c->channel, emit_event, &e);
     }
     for (size_t i = 0; i < s->n_bends; i++) {
         const cdz_pitch_bend *b = &s->bends[i];
-        for (int slot = 0; slot < N_CHANNELS - 1; slot++)
-            if (slot_of_channel[b->channel & 15][slot])
-                ev[n++] = (render_event){to_frame(b->time_s, rate), EV_BEND, (uint8_t)synth_channel(slot), 0, 0, b->value};
+        e.proto = (render_event){to_frame(b->time_s, rate), EV_BEND, 0, 0, 0, b->value, 0};
+        route(map, b->track, b->channel, emit_event, &e);
     }
-    qsort(ev, n, sizeof *ev, cmp_event);
-    *out = ev, *n_out = n;
+    if (sort_events(e.ev, e.n) != CDZ_OK) {
+        cdz_free(e.ev);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory sorting %zu events", e.n);
+    }
+    *out = e.ev, *n_out = e.n;
     return CDZ_OK;
+}
+
+/* The longest piece a 16-bit stereo WAV holds (4 GB of samples: about 6.7 hours at 44.1 kHz), less
+ * the tail; rendering refuses longer ones before allocating anything. */
+static double render_limit_s(const cdz_render_params *p) {
+    return ((double)(UINT32_MAX - 64) / 4.0 - (double)BLOCK) / p->sample_rate - p->max_tail_s;
+}
+
+/* When the score's last event happens, in seconds. */
+static double score_end_s(const cdz_score *s) {
+    double end = 0;
+    for (size_t i = 0; i < s->n_notes; i++) end = fmax(end, s->notes[i].end_s);
+    for (size_t i = 0; i < s->n_controls; i++) end = fmax(end, s->controls[i].time_s);
+    for (size_t i = 0; i < s->n_bends; i++) end = fmax(end, s->bends[i].time_s);
+    return end;
 }
 
 static void apply_event(fluid_synth_t *synth, const render_event *e) {
     switch (e->kind) {
-    case EV_ON: fluid_synth_noteon(synth, e->channel, e->a, e->b); break;
+    case EV_ON: fluid_synth_noteon(synth, e->channel, e->a, e->b); break; /* channels < 256: ints */
     case EV_OFF: fluid_synth_noteoff(synth, e->channel, e->a); break;
     case EV_CONTROL: fluid_synth_cc(synth, e->channel, e->a, e->b); break;
     default: fluid_synth_pitch_bend(synth, e->channel, e->bend + 8192); break;
@@ -216,8 +276,9 @@ static cdz_status check_soundfont(const char *sf, cdz_error *err) {
 }
 
 static cdz_status new_synth(fluid_synth_t **out, fluid_settings_t *settings, const cdz_render_params *p, const char *sf,
-                            cdz_error *err) {
+                            int channels, cdz_error *err) {
     *out = NULL;
+    fluid_settings_setint(settings, "synth.midi-channels", channels);
     fluid_settings_setnum(settings, "synth.sample-rate", (double)p->sample_rate);
     fluid_settings_setnum(settings, "synth.gain", p->gain);
     fluid_settings_setint(settings, "synth.reverb.active", p->reverb > 0);
@@ -247,40 +308,53 @@ cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_
                              "'make deps') or name one with --soundfont FILE.sf2");
     st = check_soundfont(sf, err);
     if (st != CDZ_OK) return st;
-    voice_key keys[N_CHANNELS];
-    int n_keys = 0;
+    double end_s = score_end_s(s);
+    if (!(end_s <= render_limit_s(p)))
+        return cdz_error_set(err, CDZ_ERR_RANGE, "the piece lasts %.0f s; a WAV file holds at most %.0f s at %u Hz",
+                             end_s, render_limit_s(p), p->sample_rate);
+    channel_map *map = cdz_calloc(1, sizeof *map);
+    if (!map) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     render_event *ev = NULL;
     size_t n_ev = 0;
-    st = collect_events(s, p->sample_rate, &ev, &n_ev, keys, &n_keys, err);
-    if (st != CDZ_OK) return st;
-    int64_t last = n_ev ? ev[n_ev - 1].frame : 0, tail = to_frame(p->max_tail_s, p->sample_rate);
-    size_t cap = (size_t)(last + tail) + BLOCK;
+    st = collect_events(s, p->sample_rate, map, &ev, &n_ev, err);
+    if (st != CDZ_OK) {
+        cdz_free(map);
+        return st;
+    }
+    /* both fit in 2^32 frames (render_limit_s), so the sizes below cannot overflow */
+    size_t last = n_ev ? (size_t)ev[n_ev - 1].frame : 0, end = last + (size_t)to_frame(p->max_tail_s, p->sample_rate);
+    int channels = (map->n_keys + 1 + 15) / 16 * 16; /* the drum channel too, in sixteens */
     saved_log saved;
     quiet_fluidsynth(&saved);
     fluid_settings_t *settings = new_fluid_settings();
     fluid_synth_t *synth = NULL;
     float *lr = cdz_calloc(2 * BLOCK, sizeof *lr);
-    out->samples = cdz_calloc(2 * cap, sizeof *out->samples);
+    out->samples = cdz_calloc(2 * (end + 1), sizeof *out->samples);
     out->channels = 2, out->sample_rate = p->sample_rate;
     if (!settings || !lr || !out->samples) {
-        st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %.1f s of audio", (double)cap / p->sample_rate);
+        st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %.1f s of audio", (double)end / p->sample_rate);
         goto done;
     }
-    st = new_synth(&synth, settings, p, sf, err);
+    st = new_synth(&synth, settings, p, sf, channels, err);
     if (st != CDZ_OK) goto done;
-    for (int i = 0; i < n_keys; i++) fluid_synth_program_change(synth, synth_channel(i), keys[i].program);
+    for (int c = 0; c < channels; c++) /* drums on channel 9 alone (FluidSynth would make every 16th one drums) */
+        fluid_synth_set_channel_type(synth, c, c == DRUM_CHANNEL ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
+    for (int c = 0; c < channels; c++) fluid_synth_program_change(synth, c, 0);
+    for (int i = 0; i < map->n_keys; i++) fluid_synth_program_change(synth, synth_channel(i), map->keys[i].program);
     for (size_t i = 0; i < n_ev; i++) {
-        if (ev[i].frame > (int64_t)out->frames) render_frames(synth, out, (size_t)ev[i].frame - out->frames, lr, lr + BLOCK);
+        if ((size_t)ev[i].frame > out->frames) render_frames(synth, out, (size_t)ev[i].frame - out->frames, lr, lr + BLOCK);
         apply_event(synth, &ev[i]);
     }
-    /* the tail: until a block is silent (below 16-bit resolution) or the cap */
-    while (out->frames + BLOCK <= (size_t)(last + tail) && render_frames(synth, out, BLOCK, lr, lr + BLOCK) >= 1.0f / 32768)
-        ;
+    /* the tail: until a block is silent (below 16-bit resolution) or `end` */
+    while (out->frames < end) {
+        size_t k = end - out->frames < BLOCK ? end - out->frames : BLOCK;
+        if (render_frames(synth, out, k, lr, lr + BLOCK) < 1.0f / 32768) break;
+    }
 done:
     restore_fluidsynth(&saved);
     if (synth) delete_fluid_synth(synth);
     if (settings) delete_fluid_settings(settings);
-    cdz_free(lr), cdz_free(ev);
+    cdz_free(lr), cdz_free(ev), cdz_free(map);
     if (st != CDZ_OK) cdz_audio_free(out);
     return st;
 }

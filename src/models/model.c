@@ -20,6 +20,13 @@ static cdz_status build(cdz_model *m, const cdz_model_kind *k, const cdz_json *c
     memset(m, 0, sizeof *m);
     m->kind = k;
     const char *name = cdz_json_get_string(config, "config_name", "custom");
+    /* the name becomes file names (train's default NAME.safetensors, generate's outputs): no paths */
+    if (!*name || strlen(name) >= sizeof m->config_name || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                                     "0123456789_-.") != strlen(name) ||
+        name[0] == '.')
+        return cdz_error_set(err, CDZ_ERR_FORMAT,
+                             "%s: config_name \"%s\": use letters, digits, '_', '-' and '.' (not first), at most %zu",
+                             what, name, sizeof m->config_name - 1);
     snprintf(m->config_name, sizeof m->config_name, "%s", name);
     cdz_status st = k->from_config(m, config, what, err);
     if (st != CDZ_OK) cdz_model_free(m);
