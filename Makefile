@@ -44,8 +44,10 @@ CPPFLAGS += -DCDZ_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
 LDLIBS += $(shell pkg-config --libs openblas)
 endif
 # FluidSynth renders MIDI to audio (cadenza render; without it render says how to install it).
+# Its flags go to render.c alone: they define feature macros (_XOPEN_SOURCE=600, _DEFAULT_SOURCE)
+# that would change what every other file sees.
 ifeq ($(HAVE_FLUIDSYNTH),yes)
-CPPFLAGS += -DCDZ_HAVE_FLUIDSYNTH $(shell pkg-config --cflags fluidsynth)
+$(BUILD)/obj/src/audio/render.o: CPPFLAGS += -DCDZ_HAVE_FLUIDSYNTH $(shell pkg-config --cflags fluidsynth)
 LDLIBS += $(shell pkg-config --libs fluidsynth)
 endif
 # libpng writes and reads the piano-roll pictures (cadenza plot; SVG needs nothing).

@@ -11,6 +11,7 @@
 #include "cadenza/json.h"
 #include "cadenza/safetensors.h"
 #include "cadenza/model.h"
+#include "cadenza/dist.h"
 #include "cadenza/train.h"
 #include "cadenza/sample.h"
 #include "cadenza/eval.h"

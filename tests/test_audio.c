@@ -81,7 +81,7 @@ static void test_wav_malformed(void) {
 
 /* Power of the frequency f in x[0 .. n) at `rate` (Goertzel). */
 static double goertzel(const int16_t *x, size_t n, int stride, double f, double rate) {
-    double w = 2 * M_PI * f / rate, c = 2 * cos(w), s1 = 0, s2 = 0;
+    double w = 2 * 3.14159265358979323846 * f / rate, c = 2 * cos(w), s1 = 0, s2 = 0;
     for (size_t i = 0; i < n; i++) {
         double s0 = x[i * (size_t)stride] / 32768.0 + c * s1 - s2;
         s2 = s1, s1 = s0;

@@ -333,7 +333,7 @@ static void test_kde(void) {
     for (int i = 0; i < G; i += 37) {
         double xi = lo + dx * i, sum = 0;
         for (int j = 0; j < N; j++) sum += exp(-0.5 * (xi - s[j]) * (xi - s[j]) / (h * h));
-        sum /= N * h * sqrt(2 * M_PI);
+        sum /= N * h * sqrt(2 * 3.14159265358979323846);
         if (fabs(sum - dens[i]) > maxerr) maxerr = fabs(sum - dens[i]);
         if (sum > peak) peak = sum;
     }

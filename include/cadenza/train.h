@@ -13,11 +13,20 @@
  * padded), runs the model's forward and backward passes, clips the global gradient norm, sets the
  * learning rate from the schedule and applies AdamW. Everything random comes from the trainer's one
  * rng, which checkpoints store with the moments and the step, so a resumed run repeats an unbroken
- * one exactly. Checkpoints are safetensors files (docs/checkpoints.md). */
+ * one exactly. Checkpoints are safetensors files (docs/checkpoints.md).
+ *
+ * Data parallelism (cdz_trainer_distribute, cadenza/dist.h): every rank draws the same global batch
+ * from the same rng (positions only) and runs the model on its own contiguous B/N windows; the ranks'
+ * gradients, each weighted by its predicted tokens, are summed by an all-reduce and divided by the
+ * batch's tokens (the gradient of the global mean loss), then every rank clips and steps identically,
+ * so the parameters stay the same everywhere and the losses match one process up to the order of float
+ * sums. Dropout masks come from a per-rank rng seeded by (seed, step, rank), so with dropout a run of N
+ * ranks is reproducible but not the same as one of one process (which draws them from the one rng). */
 #ifndef CADENZA_TRAIN_H
 #define CADENZA_TRAIN_H
 
 #include "cadenza/data.h"
+#include "cadenza/dist.h"
 #include "cadenza/model.h"
 #include "cadenza/nn.h"
 
@@ -72,6 +81,9 @@ typedef struct cdz_trainer {
     cdz_window *windows;
     uint16_t *shifted;        /* transposed copies of the windows' sequences (batch x longest) */
     size_t longest;
+    cdz_dist *dist;           /* the ranks sharing each batch (cdz_trainer_distribute); NULL: one process */
+    int failed_elsewhere;     /* the last step failed only because another rank's did (which holds the
+                                 message) */
 } cdz_trainer;
 
 typedef struct cdz_train_step_info {
@@ -85,12 +97,24 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
  * the parameters as they were. */
 cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error *err);
 void cdz_trainer_free(cdz_trainer *t);
+/* Shares each step's batch among the ranks of d (see above; every rank calls each step). The batch
+ * must be a multiple of the ranks (CDZ_ERR_ARG naming both otherwise). A group of one changes nothing. */
+cdz_status cdz_trainer_distribute(cdz_trainer *t, cdz_dist *d, cdz_error *err);
+/* Checks that every rank holds the same parameters and AdamW moments (an FNV-1a hash of each rank's
+ * bytes against rank 0's); where one differs, copies rank 0's to every rank. *differ: the ranks that
+ * differed (0 when all agreed). Collective; cheap next to writing a checkpoint. */
+cdz_status cdz_trainer_check_replicas(cdz_trainer *t, int *differ, cdz_error *err);
 
 /* Mean loss, perplexity and accuracy over every sequence of a split: each sequence from its start in
  * windows of up to max_len predicted tokens (at most the model's own max_len; the state starts afresh
  * in each window), `batch` windows at a time. */
 cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err);
+/* The same over the ranks of d (collective): the batches, in cdz_evaluate's order, go to the ranks in
+ * turn and each round's statistics are all-reduced, so every rank gets cdz_evaluate's numbers (up to
+ * the order of double sums) in about 1/N of its time. d NULL or of one rank: cdz_evaluate. */
+cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+                             int64_t max_tokens, cdz_dist *d, cdz_loss_stats *stats, cdz_error *err);
 
 /* ---- checkpoints ---- */
 /* Writes the parameters and, with a trainer, the AdamW moments, step, rng and training config

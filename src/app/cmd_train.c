@@ -1,7 +1,12 @@
 /* cadenza train: trains a model on a dataset, with a progress bar, JSON-lines logs, periodic
- * evaluation and checkpoints, a checkpoint at Ctrl-C and a clear stop when the loss is not finite. */
+ * evaluation and checkpoints, a checkpoint at Ctrl-C and a clear stop when the loss is not finite.
+ * Under mpirun it trains data-parallel over the ranks (cadenza/dist.h): the same run, each rank
+ * computing its share of every batch; rank 0 alone prints, logs and writes checkpoints. */
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,7 +42,11 @@ static const char TRAIN_USAGE[] =
     "  --resume CHECKPOINT   go on from a checkpoint written by cadenza train (same data): the model,\n"
     "                        optimiser, step and random state come from it; --steps sets the new total\n"
     "\n"
-    "Ctrl-C stops after the current step and writes the checkpoint; a second Ctrl-C stops at once.\n";
+    "Ctrl-C stops after the current step and writes the checkpoint; a second Ctrl-C stops at once.\n"
+    "\n"
+    "Data-parallel on CPUs: 'mpirun -np N cadenza train ...' shares each batch (--batch, the global batch, a\n"
+    "multiple of N) among N ranks and gives the losses of one process; rank 0 prints, logs and writes the\n"
+    "checkpoint (docs/training.md).\n";
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -172,6 +181,7 @@ typedef struct run {
     const train_opts *o;
     cdz_model *m;
     cdz_trainer *t;
+    cdz_dist *d;
     const char *out;
     FILE *log;
     int tty;
@@ -179,15 +189,98 @@ typedef struct run {
     int64_t tokens, start_step;
     double eval_loss;
     char command[1024];
+    int real_stderr;   /* ranks other than 0: where their own failures go (the rest of their output is muted) */
+    char why[400];     /* this rank's last failure, for the others to hear of */
 } run;
+
+/* Prints "cadenza: <message>" (muted on ranks other than 0), keeps it for agree() and returns code. */
+static int fail(run *r, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int fail(run *r, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->why, sizeof r->why, fmt, ap);
+    va_end(ap);
+    if (r->tty) fputc('\n', stderr);
+    app_error("%s", r->why);
+    return code;
+}
+
+/* Ranks other than 0 print nothing of their own (rank 0 speaks for the run): stdout and stderr go to
+ * /dev/null. Returns a descriptor of the real stderr, for failures only this rank saw, or -1. */
+static int mute_output(int saved[2]) {
+    fflush(stdout), fflush(stderr);
+    saved[0] = dup(1), saved[1] = dup(2);
+    int nul = open("/dev/null", O_WRONLY);
+    if (nul >= 0) {
+        dup2(nul, 1), dup2(nul, 2);
+        close(nul);
+    }
+    return saved[1];
+}
+
+static void unmute_output(int saved[2]) {
+    fflush(stdout), fflush(stderr);
+    for (int k = 0; k < 2; k++)
+        if (saved[k] >= 0) dup2(saved[k], k + 1), close(saved[k]);
+}
+
+/* Every rank says whether it failed (and whether Ctrl-C reached it); returns how many ranks failed and
+ * sets *stop when any was interrupted. A failure rank 0 shared is rank 0's to report; one it did not is
+ * reported by the rank that saw it, and rank 0 says the run stops because of it. One process: no
+ * communication. A failed all-reduce ends every rank (nothing else is safe then). */
+static int agree(run *r, int failed, int *stop) {
+    cdz_dist *d = r->d;
+    if (d->size <= 1) return failed;
+    double flags[2 + 64] = {0}; /* failures, interrupts, then which of the first 64 ranks failed */
+    flags[0] = failed;
+    flags[1] = stop && *stop;
+    if (failed && d->rank < 64) flags[2 + d->rank] = 1;
+    cdz_error err = {0};
+    if (cdz_dist_allreduce_sum_f64(d, flags, d->size < 64 ? 2 + (size_t)d->size : 66, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        if (r->real_stderr >= 0) dprintf(r->real_stderr, "cadenza: rank %d: %s\n", d->rank, err.msg);
+        cdz_dist_abort(d, EXIT_FAIL);
+        return 1;
+    }
+    if (stop && flags[1] > 0) *stop = 1;
+    if (flags[0] > 0 && flags[2] == 0) { /* rank 0 did not fail: the ranks that did say why */
+        if (failed && r->real_stderr >= 0) dprintf(r->real_stderr, "cadenza: rank %d: %s\n", d->rank, r->why);
+        int first = 0;
+        while (first < 64 && first < d->size && flags[2 + first] == 0) first++;
+        if (d->rank == 0) {
+            if (r->tty) fputc('\n', stderr);
+            /* one write, so that the failing rank's line (through mpirun) cannot cut into it */
+            fprintf(stderr, "cadenza: %.0f of %d ranks failed (rank %d says why); stopping every rank\n", flags[0],
+                    d->size, first);
+        }
+    }
+    return (int)flags[0];
+}
 
 static int save(run *r, const char *why) {
     cdz_error err = {0};
+    if (r->d->size > 1) { /* the ranks' copies must still agree (they stepped identically) */
+        int differ = 0;
+        if (cdz_trainer_check_replicas(r->t, &differ, &err) != CDZ_OK) {
+            fail(r, 0, "%s", err.msg);
+            return 0;
+        }
+        if (differ) {
+            if (r->tty) fputc('\n', stderr);
+            fprintf(stderr, "warning: at step %lld, %d rank(s) held parameters or moments different from rank 0's; "
+                    "copied rank 0's to every rank\n", (long long)r->t->step, differ);
+        }
+    }
+    if (r->d->rank != 0) return 1; /* rank 0 alone writes */
     char eval[32];
     snprintf(eval, sizeof eval, "%.6f", r->eval_loss);
     const char *extra[6] = {"dataset", r->o->data, "command", r->command, "eval_loss", eval};
     if (cdz_checkpoint_save(r->out, r->m, r->t, extra, r->eval_loss >= 0 ? 3 : 2, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
+        fail(r, 0, "%s", err.msg);
         return 0;
     }
     if (r->tty) fputc('\n', stderr);
@@ -195,11 +288,13 @@ static int save(run *r, const char *why) {
     return 1;
 }
 
+/* With several ranks every rank evaluates its share of the batches (cdz_evaluate_dist); rank 0 prints
+ * and logs. */
 static int evaluate(run *r, const cdz_dataset *ds) {
     cdz_loss_stats st;
     cdz_error err = {0};
     double t0 = app_now();
-    cdz_status s = cdz_evaluate(r->m, ds, CDZ_SPLIT_EVAL, 32, 1024, r->o->eval_tokens, &st, &err);
+    cdz_status s = cdz_evaluate_dist(r->m, ds, CDZ_SPLIT_EVAL, 32, 1024, r->o->eval_tokens, r->d, &st, &err);
     if (s != CDZ_OK) {
         if (r->tty) fputc('\n', stderr);
         fprintf(stderr, "evaluation skipped: %s\n", err.msg);
@@ -242,45 +337,53 @@ static void report_step(run *r, const cdz_train_step_info *info) {
     }
 }
 
-int cmd_train(int argc, char **argv) {
+/* The run on one rank: set-up (every rank the same; one agreement at its end, so that a rank that could
+ * not start stops the others), the steps (an agreement after each, for Ctrl-C and failures), the last
+ * evaluation and checkpoint. */
+static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     train_opts o;
     int rc = parse_opts(argc, argv, &o);
-    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (rc) return rc < 0 ? EXIT_OK : rc; /* the same on every rank: none goes on to wait for another */
     if (o.print_config) return print_config(&o);
     cdz_error err = {0};
     cdz_dataset ds;
-    if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
     cdz_model m;
-    cdz_status st = o.resume ? cdz_checkpoint_load(o.resume, &m, &err) : create_model(&o, &m, &err);
-    if (st != CDZ_OK) {
-        cdz_dataset_close(&ds);
-        app_error("%s", err.msg);
-        return o.resume ? EXIT_FAIL : EXIT_USAGE;
+    cdz_trainer t;
+    int have_ds = 0, have_m = 0, have_t = 0;
+    char default_out[96] = "";
+    run r = {&o, &m, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, ""};
+    cdz_status st;
+    if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
+        rc = fail(&r, EXIT_FAIL, "%s", err.msg);
+        goto agree_setup;
     }
+    have_ds = 1;
+    st = o.resume ? cdz_checkpoint_load(o.resume, &m, &err) : create_model(&o, &m, &err);
+    if (st != CDZ_OK) {
+        rc = fail(&r, o.resume ? EXIT_FAIL : EXIT_USAGE, "%s", err.msg);
+        goto agree_setup;
+    }
+    have_m = 1;
     cdz_train_config cfg = cdz_train_config_for(&m);
     cfg.seed = (uint64_t)o.seed;
     cfg.whole_sequences = o.whole;
     cfg.transpose_min = o.tmin, cfg.transpose_max = o.tmax;
     if (o.resume && cdz_checkpoint_train_config(o.resume, &cfg, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        cdz_model_free(&m), cdz_dataset_close(&ds);
-        return EXIT_FAIL;
+        rc = fail(&r, EXIT_FAIL, "%s", err.msg);
+        goto agree_setup;
     }
     if (!o.resume && apply_flags(&o, &cfg)) {
-        cdz_model_free(&m), cdz_dataset_close(&ds);
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
+        snprintf(r.why, sizeof r.why, "bad usage");
+        goto agree_setup;
     }
     if (!o.resume) cdz_model_init_params(&m, cfg.seed);
-    cdz_trainer t;
-    char default_out[96];
     snprintf(default_out, sizeof default_out, "%s.safetensors", m.config_name);
-    run r = {&o, &m, &t, o.out ? o.out : o.resume ? o.resume : default_out, NULL, isatty(2), 0, 0, 0, 0, -1, ""};
+    r.out = o.out ? o.out : o.resume ? o.resume : default_out;
     for (int i = 0, at = 0; i < argc && at < (int)sizeof r.command - 1; i++)
         at += snprintf(r.command + at, sizeof r.command - (size_t)at, "%s%s", i ? " " : "cadenza train ", argv[i]);
     st = cdz_trainer_init(&t, &m, &ds, &cfg, &err);
+    have_t = 1; /* freeing a trainer whose init failed is safe */
     if (st == CDZ_OK && o.resume) {
         st = cdz_checkpoint_load_trainer(o.resume, &t, &err);
         /* the windows are the run's: a resumed run keeps its batch, length and augmentation */
@@ -291,16 +394,28 @@ int cmd_train(int argc, char **argv) {
         else if (st == CDZ_OK && apply_flags(&o, &t.cfg))
             st = cdz_error_set(&err, CDZ_ERR_ARG, "bad flags");
     }
+    if (st == CDZ_OK) st = cdz_trainer_distribute(&t, d, &err); /* --batch must be a multiple of the ranks */
     if (st != CDZ_OK) {
-        app_error("%s", err.msg);
-        cdz_trainer_free(&t), cdz_model_free(&m), cdz_dataset_close(&ds);
-        return st == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL;
+        rc = fail(&r, st == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
+        goto agree_setup;
     }
-    if (o.log && !(r.log = fopen(o.log, "a"))) {
-        app_error("%s: cannot open the log for appending", o.log);
-        cdz_trainer_free(&t), cdz_model_free(&m), cdz_dataset_close(&ds);
-        return EXIT_FAIL;
+    if (o.log && d->rank == 0 && !(r.log = fopen(o.log, "a"))) {
+        rc = fail(&r, EXIT_FAIL, "%s: cannot open the log for appending", o.log);
+        goto agree_setup;
     }
+agree_setup:
+    if (agree(&r, rc != EXIT_OK, NULL) > 0) {
+        if (rc == EXIT_OK) rc = EXIT_FAIL; /* another rank could not start */
+        goto done;
+    }
+    if (d->size > 1)
+        fprintf(stderr, "data-parallel over %d ranks (%s), batch %d = %d x %d\n", d->size,
+                strcmp(d->ops->name, "mpi") == 0 ? "MPI" : d->ops->name, t.cfg.batch, d->size, t.cfg.batch / d->size);
+    /* each rank starts OpenBLAS's threads for every core: N ranks oversubscribe the machine N times */
+    if (d->size > 1 && strcmp(cdz_nn_backend(), "openblas") == 0 && !getenv("OPENBLAS_NUM_THREADS") &&
+        !getenv("GOTO_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+        fprintf(stderr, "  note: every rank runs OpenBLAS's threads on all cores; 'mpirun -x OPENBLAS_NUM_THREADS=1' "
+                "is several times faster when the ranks fill the cores (docs/training.md)\n");
     fprintf(stderr, "training %s/%s: %zu parameters, %s, dataset %s (%llu sequences, codec %s)\n", m.kind->name,
             m.config_name, m.n_params, cdz_nn_backend(), o.data, (unsigned long long)ds.n_seqs, ds.codec);
     fprintf(stderr, "  steps %lld to %lld, batch %d x %d tokens, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
@@ -308,44 +423,73 @@ int cmd_train(int argc, char **argv) {
             t.cfg.warmup_steps, t.cfg.clip, t.cfg.weight_decay, (unsigned long long)t.cfg.seed);
     interrupted = 0;
     signal(SIGINT, on_sigint);
+    /* Open MPI's mpirun turns a Ctrl-C into SIGTERM for every rank: the same orderly stop */
+    if (d->size > 1) signal(SIGTERM, on_sigint);
     r.start = app_now();
     r.start_step = t.step;
-    rc = EXIT_OK;
-    while (t.step < t.cfg.steps && !interrupted) {
+    int stop = 0;
+    while (t.step < t.cfg.steps && !stop) {
         cdz_train_step_info info;
+        int failed = 0;
         st = cdz_trainer_step(&t, &info, &err);
         if (st != CDZ_OK) {
-            if (r.tty) fputc('\n', stderr);
-            app_error("%s", err.msg);
-            if (st == CDZ_ERR_RANGE)
-                fprintf(stderr, "  training stopped; %s holds the last good checkpoint, if one was written. Try a lower "
-                        "--lr or a --warmup.\n", r.out);
+            rc = EXIT_FAIL;
+            failed = !t.failed_elsewhere; /* else the rank that failed says why (agree) */
+            if (failed) {
+                fail(&r, 0, "%s", err.msg);
+                if (st == CDZ_ERR_RANGE)
+                    fprintf(stderr, "  training stopped; %s holds the last good checkpoint, if one was written. Try a "
+                            "lower --lr or a --warmup.\n", r.out);
+            }
+        } else {
+            r.tokens += info.tokens;
+            if (d->rank == 0) report_step(&r, &info);
+            if (o.eval_every > 0 && t.step % o.eval_every == 0 && t.step < t.cfg.steps) evaluate(&r, &ds);
+            if (t.step % o.ckpt_every == 0 && t.step < t.cfg.steps && !save(&r, "periodic")) rc = EXIT_FAIL, failed = 1;
+        }
+        stop = interrupted;
+        if (agree(&r, failed, &stop) > 0 || rc != EXIT_OK) {
             rc = EXIT_FAIL;
             break;
         }
-        r.tokens += info.tokens;
-        report_step(&r, &info);
-        if (o.eval_every > 0 && t.step % o.eval_every == 0 && t.step < t.cfg.steps) evaluate(&r, &ds);
-        if (t.step % o.ckpt_every == 0 && t.step < t.cfg.steps && !save(&r, "periodic")) rc = EXIT_FAIL;
-        if (rc != EXIT_OK) break;
     }
     signal(SIGINT, SIG_DFL);
+    if (d->size > 1) signal(SIGTERM, SIG_DFL);
     if (rc == EXIT_OK) {
-        if (interrupted) {
+        if (stop) {
             if (r.tty) fputc('\n', stderr);
             fprintf(stderr, "interrupted at step %lld\n", (long long)t.step);
         } else {
             evaluate(&r, &ds);
         }
-        if (!save(&r, interrupted ? "interrupted; resume with --resume" : "done")) rc = EXIT_FAIL;
-        else if (interrupted) rc = 130;
+        if (!save(&r, stop ? "interrupted; resume with --resume" : "done")) rc = EXIT_FAIL;
+        else if (stop) rc = 130;
         double el = app_now() - r.start;
-        char d[32];
-        app_format_duration(el, d, sizeof d);
-        fprintf(stderr, "%lld steps in %s (%.0f tokens/s)\n", (long long)(t.step - r.start_step), d,
+        char dur[32];
+        app_format_duration(el, dur, sizeof dur);
+        fprintf(stderr, "%lld steps in %s (%.0f tokens/s)\n", (long long)(t.step - r.start_step), dur,
                 el > 0 ? (double)r.tokens / el : 0);
     }
+done:
     if (r.log) fclose(r.log);
-    cdz_trainer_free(&t), cdz_model_free(&m), cdz_dataset_close(&ds);
+    if (have_t) cdz_trainer_free(&t);
+    if (have_m) cdz_model_free(&m);
+    if (have_ds) cdz_dataset_close(&ds);
+    return rc;
+}
+
+/* Under mpirun (cadenza/dist.h) every rank runs train(); rank 0 alone prints, logs and writes. */
+int cmd_train(int argc, char **argv) {
+    cdz_dist d;
+    cdz_error err = {0};
+    if (cdz_dist_init(&d, &argc, &argv, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    int saved[2] = {-1, -1};
+    int real_stderr = d.rank > 0 ? mute_output(saved) : -1;
+    int rc = train(&d, argc, argv, real_stderr);
+    if (d.rank > 0) unmute_output(saved);
+    cdz_dist_finalize(&d);
     return rc;
 }

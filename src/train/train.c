@@ -185,19 +185,79 @@ static void transpose_windows(cdz_trainer *t) {
     }
 }
 
+cdz_status cdz_trainer_distribute(cdz_trainer *t, cdz_dist *d, cdz_error *err) {
+    if (!d || d->size <= 1) {
+        t->dist = NULL;
+        return CDZ_OK;
+    }
+    if (t->cfg.batch % d->size != 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "a batch of %d windows cannot be shared equally among %d ranks: "
+                             "make the batch a multiple of %d", t->cfg.batch, d->size, d->size);
+    t->dist = d;
+    return CDZ_OK;
+}
+
+/* This rank's share of the global batch: the loss and the token-weighted gradient of the global mean.
+ * Rank r takes windows [r B/N, (r+1) B/N); its model returns the mean over its own tokens n_r and the
+ * gradient of that mean, so the gradient of the global mean is sum_r n_r grad_r / sum_r n_r, and the
+ * loss sum_r n_r loss_r / sum_r n_r. One small all-reduce carries the sums (and any rank's failure, so
+ * that no rank waits in the large one), the second the gradients. */
+static cdz_status distributed_loss(cdz_trainer *t, float *loss, int64_t *tokens, cdz_error *err) {
+    cdz_model *m = t->model;
+    cdz_dist *d = t->dist;
+    int share = t->cfg.batch / d->size;
+    /* dropout: a stream of this rank's own for this step, so resumed runs repeat it */
+    uint64_t key[3] = {t->cfg.seed, (uint64_t)t->step, (uint64_t)d->rank};
+    cdz_rng drop;
+    cdz_rng_seed(&drop, cdz_fnv1a64(CDZ_FNV_OFFSET, key, sizeof key));
+    cdz_loss_stats stats = {0};
+    float mean = 0;
+    cdz_status st = m->kind->loss(m, t->windows + (size_t)d->rank * (size_t)share, share, CDZ_TRAIN, &drop, &stats,
+                                  &mean, err);
+    int ok = st == CDZ_OK;
+    double sums[3] = {ok && stats.tokens ? (double)mean * (double)stats.tokens : 0, ok ? (double)stats.tokens : 0, !ok};
+    cdz_error mine = {0};
+    cdz_status rs = cdz_dist_allreduce_sum_f64(d, sums, 3, &mine);
+    if (rs != CDZ_OK) return cdz_error_set(err, rs, "step %lld: %s", (long long)t->step + 1, mine.msg);
+    if (!ok) return st;
+    if (sums[2] > 0) {
+        t->failed_elsewhere = 1;
+        return cdz_error_set(err, CDZ_ERR_IO, "step %lld failed on %.0f other rank(s)", (long long)t->step + 1, sums[2]);
+    }
+    if (sums[1] < 1) return cdz_error_set(err, CDZ_ERR_ARG, "step %lld: the batch has no token to predict", (long long)t->step + 1);
+    float w = (float)stats.tokens, inv = (float)(1.0 / sums[1]);
+    if (w != 1.0f)
+        for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= w;
+    rs = cdz_dist_allreduce_sum_f32(d, m->grads, m->n_params, &mine);
+    if (rs != CDZ_OK) return cdz_error_set(err, rs, "step %lld: %s", (long long)t->step + 1, mine.msg);
+    for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= inv;
+    *loss = (float)(sums[0] / sums[1]);
+    *tokens = (int64_t)sums[1];
+    return CDZ_OK;
+}
+
 cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error *err) {
     cdz_model *m = t->model;
     const cdz_train_config *c = &t->cfg;
+    t->failed_elsewhere = 0;
+    /* every rank draws (and transposes) the whole batch, so the one rng stays in step everywhere */
     if (c->whole_sequences) cdz_window_sampler_draw_whole(&t->sampler, &t->rng, t->windows, c->batch);
     else cdz_window_sampler_draw(&t->sampler, &t->rng, t->windows, c->batch);
     if (t->shifted) transpose_windows(t);
     cdz_model_zero_grads(m);
-    cdz_loss_stats stats = {0};
     float loss = 0;
-    cdz_status st = m->kind->loss(m, t->windows, c->batch, CDZ_TRAIN, &t->rng, &stats, &loss, err);
+    int64_t tokens = 0;
+    cdz_status st;
+    if (t->dist) {
+        st = distributed_loss(t, &loss, &tokens, err);
+    } else {
+        cdz_loss_stats stats = {0};
+        st = m->kind->loss(m, t->windows, c->batch, CDZ_TRAIN, &t->rng, &stats, &loss, err);
+        tokens = stats.tokens;
+    }
     if (st != CDZ_OK) return st;
     info->loss = loss;
-    info->tokens = stats.tokens;
+    info->tokens = tokens;
     info->lr = cdz_train_lr(c, t->step);
     if (!isfinite(loss))
         return cdz_error_set(err, CDZ_ERR_RANGE, "the loss became %s at step %lld (learning rate %g); the parameters "
@@ -210,6 +270,27 @@ cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error
     t->step++;
     cdz_adamw_step(m->params, m->grads, t->m, t->v, m->n_params, &p, t->step);
     return CDZ_OK;
+}
+
+cdz_status cdz_trainer_check_replicas(cdz_trainer *t, int *differ, cdz_error *err) {
+    *differ = 0;
+    cdz_dist *d = t->dist;
+    if (!d || d->size <= 1) return CDZ_OK;
+    cdz_model *m = t->model;
+    size_t bytes = m->n_params * sizeof *m->params;
+    uint64_t h = cdz_fnv1a64(CDZ_FNV_OFFSET, m->params, bytes);
+    h = cdz_fnv1a64(h, t->m, bytes);
+    h = cdz_fnv1a64(h, t->v, bytes);
+    uint64_t h0 = h; /* becomes rank 0's */
+    cdz_status st = cdz_dist_broadcast(d, &h0, sizeof h0, 0, err);
+    double n_differ = h != h0;
+    if (st == CDZ_OK) st = cdz_dist_allreduce_sum_f64(d, &n_differ, 1, err);
+    if (st != CDZ_OK || n_differ == 0) return st;
+    *differ = (int)n_differ;
+    st = cdz_dist_broadcast(d, m->params, bytes, 0, err);
+    if (st == CDZ_OK) st = cdz_dist_broadcast(d, t->m, bytes, 0, err);
+    if (st == CDZ_OK) st = cdz_dist_broadcast(d, t->v, bytes, 0, err);
+    return st;
 }
 
 void cdz_trainer_free(cdz_trainer *t) {
@@ -255,4 +336,91 @@ done:
     if (st == CDZ_OK && stats->tokens == 0)
         st = cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence to evaluate on", cdz_split_name(split));
     return st;
+}
+
+/* The evaluation windows in cdz_evaluate's order, a batch at a time. */
+typedef struct eval_cursor {
+    const cdz_dataset *ds;
+    cdz_split split;
+    int max_len;
+    uint64_t i;    /* the sequence */
+    int64_t start; /* the next window's start in it */
+} eval_cursor;
+
+static int eval_next_batch(eval_cursor *c, cdz_window *w, int batch) {
+    const cdz_dataset *ds = c->ds;
+    int n = 0;
+    for (; c->i < ds->n_seqs && n < batch; c->i++, c->start = 0) {
+        if (c->split != CDZ_SPLIT_ALL && ds->splits[c->i] != c->split) continue;
+        int64_t len = (int64_t)cdz_dataset_seq_len(ds, c->i);
+        for (; c->start + 1 < len && n < batch; c->start += c->max_len, n++) {
+            w[n].seq = ds->tokens + ds->offsets[c->i];
+            w[n].start = c->start;
+            w[n].n = len - c->start < (int64_t)c->max_len + 1 ? len - c->start : (int64_t)c->max_len + 1;
+        }
+        if (n == batch && c->start + 1 < len) break; /* the sequence goes on in the next batch */
+    }
+    return n;
+}
+
+cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+                             int64_t max_tokens, cdz_dist *d, cdz_loss_stats *stats, cdz_error *err) {
+    if (!d || d->size <= 1) return cdz_evaluate(m, ds, split, batch, max_len, max_tokens, stats, err);
+    if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
+    if (m->max_len > 0 && max_len > m->max_len) max_len = m->max_len;
+    if (!dataset_fits(ds, m))
+        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
+    const int N = d->size;
+    cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
+    double *round = cdz_calloc(3 * (size_t)N + 1, sizeof *round); /* per batch of the round: loss, tokens,
+                                                                    correct; then the failures */
+    /* every rank knows of an allocation failure anywhere before the first all-reduce */
+    double failed = !w || !round;
+    cdz_error mine = {0};
+    cdz_status st = cdz_dist_allreduce_sum_f64(d, &failed, 1, &mine);
+    memset(stats, 0, sizeof *stats);
+    if (st == CDZ_OK && failed > 0)
+        st = cdz_error_set(&mine, CDZ_ERR_NOMEM, "evaluation: out of memory%s", !w || !round ? "" : " on another rank");
+    eval_cursor cur = {ds, split, max_len, 0, 0};
+    /* Each round hands the next N batches to ranks 0 .. N-1; the all-reduced statistics are added in
+     * batch order, stopping after the batch that reaches max_tokens as cdz_evaluate does. */
+    for (int more = 1; st == CDZ_OK && more;) {
+        memset(round, 0, (3 * (size_t)N + 1) * sizeof *round);
+        int in_round = 0;
+        cdz_status here = CDZ_OK;
+        for (int k = 0; k < N; k++) {
+            int n = eval_next_batch(&cur, w, batch);
+            if (!n) break;
+            in_round++;
+            if (k != d->rank) continue;
+            cdz_loss_stats b = {0};
+            if ((here = m->kind->loss(m, w, n, CDZ_EVAL, NULL, &b, NULL, &mine)) != CDZ_OK) {
+                round[3 * N] = 1;
+                continue;
+            }
+            round[3 * k] = b.loss_sum, round[3 * k + 1] = (double)b.tokens, round[3 * k + 2] = (double)b.correct;
+        }
+        cdz_error comm = {0};
+        if ((st = cdz_dist_allreduce_sum_f64(d, round, 3 * (size_t)N + 1, &comm)) != CDZ_OK) {
+            mine = comm;
+            break;
+        }
+        if (round[3 * N] > 0) {
+            st = here != CDZ_OK ? here : cdz_error_set(&mine, CDZ_ERR_IO, "evaluation failed on another rank");
+            break;
+        }
+        for (int k = 0; k < in_round && more; k++) {
+            stats->loss_sum += round[3 * k];
+            stats->tokens += (int64_t)round[3 * k + 1];
+            stats->correct += (int64_t)round[3 * k + 2];
+            if (max_tokens > 0 && stats->tokens >= max_tokens) more = 0;
+        }
+        if (in_round < N) more = 0;
+    }
+    cdz_free(w);
+    cdz_free(round);
+    if (st != CDZ_OK) return cdz_error_set(err, st, "%s", mine.msg);
+    if (stats->tokens == 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence to evaluate on", cdz_split_name(split));
+    return CDZ_OK;
 }
