@@ -119,6 +119,54 @@ $(BUILD)/fuzz/replay_midi: tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUI
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(LDLIBS)
 
+# ---- CUDA kernel workbench (dev/cuda/): built only where nvcc is found ----
+# Each dev/cuda/NAME.cu is a program (the library's CPU reference, numbered kernel versions, their
+# validation and timing) built into build/cuda-dev/NAME against build/libcadenza.a. `make check`
+# builds them and tests/run.sh runs them with --validate; without a GPU each prints SKIPPED and
+# passes. `make test-cuda` builds and runs only these. The sanitized builds leave them out (nvcc does
+# not take -fsanitize). sm_90 code for the H100 plus compute_90 PTX that newer GPUs compile at load.
+NVCC ?= nvcc
+CUDA_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_GENCODE) -lineinfo -Xcompiler -Wall,-Wextra
+# LDLIBS in the form nvcc takes: -l and -L as they are, -Wl,a,b through -Xlinker, others (-pthread)
+# through -Xcompiler.
+cuda_comma := ,
+nvcc_ldflag = $(if $(filter -l% -L%,$(1)),$(1),$(if $(filter -Wl$(cuda_comma)%,$(1)),-Xlinker $(patsubst -Wl$(cuda_comma)%,%,$(1)),-Xcompiler $(1)))
+CUDA_DEV :=
+ifeq ($(HAVE_CUDA),yes)
+ifndef SANITIZE
+CUDA_DEV := $(patsubst dev/cuda/%.cu,$(BUILD)/cuda-dev/%,$(sort $(wildcard dev/cuda/*.cu)))
+endif
+endif
+.PHONY: cuda-dev test-cuda
+
+cuda-dev: $(CUDA_DEV)
+ifeq ($(CUDA_DEV),)
+	@echo "cuda-dev: skipped (nvcc: $(HAVE_CUDA)$(if $(SANITIZE),; not in a SANITIZE build))"
+endif
+
+$(BUILD)/cuda-dev/%: dev/cuda/%.cu dev/cuda/common.h $(BUILD)/libcadenza.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Iinclude -o $@ $< $(BUILD)/libcadenza.a $(foreach f,$(LDLIBS),$(call nvcc_ldflag,$(f)))
+
+# Every version of every kernel against the CPU reference, with a short timing; the summary adds up
+# the programs' "cuda_NAME: N passed, M failed" lines.
+test-cuda: $(CUDA_DEV)
+ifeq ($(CUDA_DEV),)
+	@echo "test-cuda: needs nvcc (found: $(HAVE_CUDA)) and a build without SANITIZE"; exit 1
+else
+	@mkdir -p $(BUILD)/test-cuda
+	@rc=0; for t in $(CUDA_DEV); do \
+	    echo "== $$t --validate"; \
+	    ./$$t --validate >$(BUILD)/test-cuda/$${t##*/}.log 2>&1 || rc=1; \
+	    cat $(BUILD)/test-cuda/$${t##*/}.log; \
+	done; \
+	cat $(CUDA_DEV:$(BUILD)/cuda-dev/%=$(BUILD)/test-cuda/%.log) | awk '/^cuda_[A-Za-z0-9_]+: [0-9]+ passed, [0-9]+ failed$$/ { p += $$2; f += $$4 } \
+	    END { print p " passed, " f " failed" }'; \
+	exit $$rc
+endif
+# ---- end of CUDA ----
+
 deps:
 	@sh scripts/deps.sh
 
@@ -126,7 +174,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 
-check: all $(TESTS) $(BUILD)/fuzz/replay_midi
+check: all $(TESTS) $(BUILD)/fuzz/replay_midi $(CUDA_DEV)
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
 	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_plot

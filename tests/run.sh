@@ -39,6 +39,15 @@ for t in "$build"/tests/test_*; do
     esac
 done
 
+# ---- CUDA kernel workbench (dev/cuda/; built by `make check` where nvcc is found): every version of
+# every kernel against the CPU reference, with a short timing. Without a GPU each prints
+# "SKIPPED: no CUDA device" and "cuda_NAME: 0 passed, 0 failed", and passes. ----
+for t in "$build"/cuda-dev/*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    run "cuda: $(basename "$t")" "$t" --validate
+done
+# ---- end of CUDA ----
+
 # The fuzz seed corpus and the robustness test under AddressSanitizer + UndefinedBehaviorSanitizer.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
