@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cadenza.h"
 
@@ -37,6 +38,26 @@ static int t_passed, t_failed;
 
 #define CHECK_STR_CONTAINS(hay, needle) \
     CHECK(strstr((hay), (needle)) != NULL, "\"%s\" does not contain \"%s\"", (hay), (needle))
+
+/* Reads a small file as text into buf (cut at cap - 1 bytes); "" when it cannot be read. */
+static inline void test_slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+}
+
+/* Runs a shell command line with its stdout and stderr sent to out_path and err_path and read back
+ * into out and err; returns the exit status (-1 when it was killed). */
+static inline int test_shell(const char *cmd, const char *out_path, const char *err_path, char *out, size_t out_cap,
+                             char *err, size_t err_cap) {
+    char line[8192];
+    snprintf(line, sizeof line, "%s >%s 2>%s", cmd, out_path, err_path);
+    int st = system(line);
+    test_slurp(out_path, out, out_cap);
+    test_slurp(err_path, err, err_cap);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 static inline int test_summary(const char *name) {
     printf("%s: %d passed, %d failed\n", name, t_passed, t_failed);

@@ -13,21 +13,11 @@ static const char *prog;
 static char out_path[64], err_path[64];
 static char out[1 << 16], err[1 << 14];
 
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f) fclose(f);
-}
-
 /* Runs `cadenza <args>`, capturing stdout and stderr; returns the exit status. */
 static int run(const char *args) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", prog, args, out_path, err_path);
-    int st = system(cmd);
-    slurp(out_path, out, sizeof out);
-    slurp(err_path, err, sizeof err);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(cmd, sizeof cmd, "%s %s", prog, args);
+    return test_shell(cmd, out_path, err_path, out, sizeof out, err, sizeof err);
 }
 
 /* Writes n small melodic MIDI files (8 bars of quarter and eighth notes in C major) into dir. */
@@ -157,7 +147,7 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(out, "performance   388 tokens");
     snprintf(args, sizeof args, "codec encode --codec performance %s --out %s", mid, tok);
     CHECK_INT(run(args), 0);
-    slurp(tok, out, sizeof out);
+    test_slurp(tok, out, sizeof out);
     CHECK_STR_CONTAINS(out, "# sequence 0: ");
     CHECK_STR_CONTAINS(out, "VELOCITY_18\nNOTE_ON_48\nVELOCITY_23\nNOTE_ON_60\nTIME_SHIFT_53\nNOTE_OFF_60\n");
     snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", tok, out_mid);
@@ -241,7 +231,7 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(err, "training melody_rnn/attention_rnn");
     CHECK_STR_CONTAINS(err, "eval at step 2: loss");
     CHECK_STR_CONTAINS(err, "checkpoint: ");
-    slurp(log, out, sizeof out);
+    test_slurp(log, out, sizeof out);
     CHECK_STR_CONTAINS(out, "{\"step\":3,\"loss\":");
     CHECK_STR_CONTAINS(out, "\"eval_loss\":");
     snprintf(args, sizeof args, "train --data %s --resume %s --steps 5 --log %s", data, ckpt, log);
@@ -458,7 +448,7 @@ int main(int argc, char **argv) {
     kill(pid, SIGINT);
     int wst = 0;
     waitpid(pid, &wst, 0);
-    slurp(err_path, err, sizeof err);
+    test_slurp(err_path, err, sizeof err);
     CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 130, "Ctrl-C: exit status %d", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
     CHECK_STR_CONTAINS(err, "interrupted at step");
     CHECK_STR_CONTAINS(err, "interrupted; resume with --resume");

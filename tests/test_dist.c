@@ -16,22 +16,8 @@ static char dir[] = "/tmp/cadenza_dist_XXXXXX";
 static char out_path[300], err_path[300];
 static char out[1 << 16], err[1 << 16];
 
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f) fclose(f);
-}
-
 /* Runs a shell command line, capturing stdout and stderr; returns the exit status (-1: killed). */
-static int sh(const char *cmd) {
-    char line[4096];
-    snprintf(line, sizeof line, "%s >%s 2>%s", cmd, out_path, err_path);
-    int st = system(line);
-    slurp(out_path, out, sizeof out);
-    slurp(err_path, err, sizeof err);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int sh(const char *cmd) { return test_shell(cmd, out_path, err_path, out, sizeof out, err, sizeof err); }
 
 static int count(const char *hay, const char *needle) {
     int n = 0;
