@@ -59,6 +59,30 @@ static inline int test_shell(const char *cmd, const char *out_path, const char *
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Writes n small melodic MIDI files, tune00.mid ..., into dir: quarter and eighth notes in C major at
+ * 100 qpm, 8 bars each; with vary, 8 to 12 bars and another walk through the scale (so that files hold
+ * different numbers of tokens). */
+static inline void test_write_melodies(const char *dir, int n, int vary) {
+    static const int scale[7] = {60, 62, 64, 65, 67, 69, 71};
+    for (int f = 0; f < n; f++) {
+        cdz_score s;
+        cdz_error e;
+        cdz_score_init(&s, 480, &e);
+        cdz_score_add_tempo(&s, 0, 100);
+        int64_t t = 0;
+        for (int i = 0; t < 480 * 4 * (8 + (vary ? f % 5 : 0)); i++) {
+            int len = (i + f) % 3 == 0 ? 240 : 480, step = vary ? i * (f + 3) + 2 * f : i * (f + 2) + f;
+            cdz_score_add_note(&s, 0, 0, 0, (uint8_t)scale[step % 7], 90, t, t + len);
+            t += len;
+        }
+        cdz_score_finish(&s, &e);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tune%02d.mid", dir, f);
+        cdz_score_write_file(&s, path, 1, &e);
+        cdz_score_free(&s);
+    }
+}
+
 static inline int test_summary(const char *name) {
     printf("%s: %d passed, %d failed\n", name, t_passed, t_failed);
     return t_failed ? 1 : 0;

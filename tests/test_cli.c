@@ -20,27 +20,6 @@ static int run(const char *args) {
     return test_shell(cmd, out_path, err_path, out, sizeof out, err, sizeof err);
 }
 
-/* Writes n small melodic MIDI files (8 bars of quarter and eighth notes in C major) into dir. */
-static void write_melodies(const char *dir, int n) {
-    static const int scale[7] = {60, 62, 64, 65, 67, 69, 71};
-    for (int f = 0; f < n; f++) {
-        cdz_score s;
-        cdz_error e;
-        cdz_score_init(&s, 480, &e);
-        cdz_score_add_tempo(&s, 0, 100);
-        int64_t t = 0;
-        for (int i = 0; t < 480 * 4 * 8; i++) {
-            int len = (i + f) % 3 == 0 ? 240 : 480;
-            cdz_score_add_note(&s, 0, 0, 0, (uint8_t)scale[(i * (f + 2) + f) % 7], 90, t, t + len);
-            t += len;
-        }
-        cdz_score_finish(&s, &e);
-        char path[300];
-        snprintf(path, sizeof path, "%s/tune%02d.mid", dir, f);
-        cdz_score_write_file(&s, path, 1, &e);
-        cdz_score_free(&s);
-    }
-}
 
 static int count_lines(const char *s) {
     int n = 0;
@@ -222,7 +201,7 @@ int main(int argc, char **argv) {
     snprintf(log, sizeof log, "%s/train.jsonl", dir);
     snprintf(gen, sizeof gen, "%s/gen", dir);
     mkdir(tunes, 0777);
-    write_melodies(tunes, 12);
+    test_write_melodies(tunes, 12, 0);
     snprintf(args, sizeof args, "dataset build --codec key_melody --in %s --out %s --eval-fraction 0.3", tunes, data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "12 found, 11 used"); /* one tune has too few pitch classes */

@@ -25,28 +25,6 @@ static int count(const char *hay, const char *needle) {
     return n;
 }
 
-/* Writes n small melodic MIDI files (8 to 12 bars of quarter and eighth notes in C major) into d: of
- * several lengths, so that the ranks' shares of a batch hold different numbers of tokens. */
-static void write_melodies(const char *d, int n) {
-    static const int scale[7] = {60, 62, 64, 65, 67, 69, 71};
-    for (int f = 0; f < n; f++) {
-        cdz_score s;
-        cdz_error e;
-        cdz_score_init(&s, 480, &e);
-        cdz_score_add_tempo(&s, 0, 100);
-        int64_t t = 0;
-        for (int i = 0; t < 480 * 4 * (8 + f % 5); i++) {
-            int len = (i + f) % 3 == 0 ? 240 : 480;
-            cdz_score_add_note(&s, 0, 0, 0, (uint8_t)scale[(i * (f + 3) + 2 * f) % 7], 90, t, t + len);
-            t += len;
-        }
-        cdz_score_finish(&s, &e);
-        char path[400];
-        snprintf(path, sizeof path, "%s/tune%02d.mid", d, f);
-        cdz_score_write_file(&s, path, 1, &e);
-        cdz_score_free(&s);
-    }
-}
 
 /* The "loss" (or "eval_loss") of each logged step of a --log file, by step (NAN where none). */
 static int read_losses(const char *path, const char *key, double *loss, int max_step) {
@@ -234,7 +212,7 @@ int main(int argc, char **argv) {
     snprintf(data, sizeof data, "%s/tunes.cdz", dir);
     snprintf(cfg, sizeof cfg, "%s/small.json", dir);
     mkdir(tunes, 0777);
-    write_melodies(tunes, 10);
+    test_write_melodies(tunes, 10, 1);
     snprintf(cmd, sizeof cmd, "%s dataset build --codec key_melody --in %s --out %s --eval-fraction 0.3", prog, tunes, data);
     CHECK_INT(sh(cmd), 0);
     test_batch_share(data);
