@@ -119,6 +119,12 @@ cdz_status cdz_config_int(const cdz_json *c, const char *key, int64_t dflt, int6
                           const char *kind, const char *what, cdz_error *err);
 cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
                             const char *kind, const char *what, cdz_error *err);
+/* For kinds: the training defaults a config may carry (batch, seq of at most max_seq, lr, clip,
+ * weight_decay, warmup_steps), each dflt's value when absent, into m->train. */
+cdz_status cdz_config_train(const cdz_json *c, cdz_train_defaults dflt, int max_seq, const char *kind, const char *what,
+                            cdz_model *m, cdz_error *err);
+/* For kinds' config_json: those fields as JSON members, "batch":B,...,"warmup_steps":W (no braces). */
+void cdz_config_train_json(const cdz_train_defaults *t, char *buf, size_t n);
 /* For transformer kinds: GPT-2's initialisation. Matrices and embeddings N(0, 0.02) times
  * residual_scale(m, name) (1 for most; 1/sqrt(2 layers) for the projections into the residual stream),
  * biases 0, layer norms ("ln" in the name) weight 1. */

@@ -230,12 +230,9 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (st == CDZ_OK) st = get_int(c, "max_relative", t->max_len, 1, t->max_len, &t->R, what, err);
     if (st == CDZ_OK) st = get_float(c, "dropout", 0.1, 0, 0.99, &t->dropout, what, err);
     m->max_len = 2 * t->max_len;
-    if (st == CDZ_OK) st = get_int(c, "batch", 8, 1, 1 << 16, &m->train.batch, what, err);
-    if (st == CDZ_OK) st = get_int(c, "seq", m->max_len, 1, m->max_len, &m->train.seq, what, err);
-    if (st == CDZ_OK) st = get_float(c, "lr", 3e-4, 0, 10, &m->train.lr, what, err);
-    if (st == CDZ_OK) st = get_float(c, "clip", 1, 0, 1e9, &m->train.clip, what, err);
-    if (st == CDZ_OK) st = get_float(c, "weight_decay", 0.01, 0, 10, &m->train.weight_decay, what, err);
-    if (st == CDZ_OK) st = get_int(c, "warmup_steps", 0, 0, 1 << 30, &m->train.warmup_steps, what, err);
+    if (st == CDZ_OK)
+        st = cdz_config_train(c, (cdz_train_defaults){8, m->max_len, 3e-4f, 1, 0.01f, 0}, m->max_len, "accompaniment", what, m,
+                              err);
     if (st != CDZ_OK) return st;
     if (t->C % t->NH != 0)
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: accompaniment config: heads = %d does not divide d_model = %d", what,
@@ -250,14 +247,13 @@ static char *config_json(const cdz_model *m) {
     enum { SIZE = 1024 };
     char *s = cdz_malloc(SIZE);
     if (!s) return NULL;
-    char name[160];
+    char name[160], train[256];
     cdz_json_quote(name, sizeof name, m->config_name);
+    cdz_config_train_json(&m->train, train, sizeof train);
     snprintf(s, SIZE,
              "{\"kind\":\"accompaniment\",\"config_name\":%s,\"codec\":\"%s\",\"enc_layers\":%d,\"dec_layers\":%d,"
-             "\"d_model\":%d,\"heads\":%d,\"d_ff\":%d,\"max_len\":%d,\"max_relative\":%d,\"dropout\":%.9g,"
-             "\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d}",
-             name, m->codec, t->E, t->D, t->C, t->NH, t->F, t->max_len, t->R, t->dropout, m->train.batch, m->train.seq,
-             m->train.lr, m->train.clip, m->train.weight_decay, m->train.warmup_steps);
+             "\"d_model\":%d,\"heads\":%d,\"d_ff\":%d,\"max_len\":%d,\"max_relative\":%d,\"dropout\":%.9g,%s}",
+             name, m->codec, t->E, t->D, t->C, t->NH, t->F, t->max_len, t->R, t->dropout, train);
     return s;
 }
 
@@ -469,22 +465,16 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
                                   t->tmp);
         blk_ff_forward(next, a->xc, &a->ff, P, &o->ff, Nd, C, F, 1, keep, rng, t->tmp);
     }
-    cdz_layernorm_forward(t->lnf, t->mf, t->rf, t->xf, P + t->off_lnf_w, P + t->off_lnf_b, Nd, C);
-    cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, Nd, C, V);
-    float mean = cdz_softmax_xent_forward(t->probs, t->logits, t->targets, Nd, V);
+    const blk_head_off head = {t->off_lnf_w, t->off_lnf_b, t->off_out_w, t->off_out_b};
+    const blk_head_acts head_acts = {t->lnf, t->mf, t->rf, t->logits, t->probs, t->dlogits};
+    float mean = blk_head_forward(&head_acts, t->xf, t->targets, P, &head, Nd, C, V, stats);
     if (mean_loss) *mean_loss = mean;
-    if (stats) cdz_loss_stats_add(stats, t->probs, t->targets, Nd, V);
     if (pass != CDZ_TRAIN) return CDZ_OK;
 
     /* backward: the same calls in reverse; dx carries the residual stream's gradient, denc the
      * encoder output's (summed over the decoder's cross-attentions) */
     float *G = m->grads, *dx = t->dx, *da = t->dA, *db = t->dB;
-    memset(t->dlogits, 0, (size_t)Nd * V * sizeof *t->dlogits);
-    cdz_softmax_xent_backward(t->dlogits, t->probs, t->targets, Nd, V);
-    memset(da, 0, NC * sizeof *da);
-    cdz_linear_backward(da, G + t->off_out_w, G + t->off_out_b, t->dlogits, t->lnf, P + t->off_out_w, Nd, C, V);
-    memset(dx, 0, NC * sizeof *dx);
-    cdz_layernorm_backward(dx, G + t->off_lnf_w, G + t->off_lnf_b, da, t->xf, t->mf, t->rf, P + t->off_lnf_w, Nd, C);
+    blk_head_backward(dx, G, P, &head, &head_acts, t->xf, t->targets, Nd, C, V, da);
     memset(t->denc, 0, NeC * sizeof *t->denc);
     for (int l = t->D - 1; l >= 0; l--) {
         const dec_off *o = &t->dof[l];

@@ -43,6 +43,26 @@ void blk_ff_forward(float *out, const float *x, const blk_ff_acts *a, const floa
     blk_proj_residual_forward(out, x, a->act, P + o->w2, P + o->b2, a->drop, N, F, C, keep, rng, tmp);
 }
 
+float blk_head_forward(const blk_head_acts *a, const float *x, const uint16_t *targets, const float *P,
+                       const blk_head_off *o, int N, int C, int V, cdz_loss_stats *stats) {
+    cdz_layernorm_forward(a->ln, a->mean, a->rstd, x, P + o->ln_w, P + o->ln_b, N, C);
+    cdz_linear_forward(a->logits, a->ln, P + o->w, P + o->b, N, C, V);
+    float mean = cdz_softmax_xent_forward(a->probs, a->logits, targets, N, V);
+    if (stats) cdz_loss_stats_add(stats, a->probs, targets, N, V);
+    return mean;
+}
+
+void blk_head_backward(float *dx, float *G, const float *P, const blk_head_off *o, const blk_head_acts *a, const float *x,
+                       const uint16_t *targets, int N, int C, int V, float *da) {
+    const size_t NC = (size_t)N * C;
+    memset(a->dlogits, 0, (size_t)N * V * sizeof *a->dlogits);
+    cdz_softmax_xent_backward(a->dlogits, a->probs, targets, N, V);
+    memset(da, 0, NC * sizeof *da);
+    cdz_linear_backward(da, G + o->w, G + o->b, a->dlogits, a->ln, P + o->w, N, C, V);
+    memset(dx, 0, NC * sizeof *dx);
+    cdz_layernorm_backward(dx, G + o->ln_w, G + o->ln_b, da, x, a->mean, a->rstd, P + o->ln_w, N, C);
+}
+
 void blk_ff_backward(float *dx, float *G, const float *P, const blk_ff_off *o, const blk_ff_acts *a, const float *x, int N,
                      int C, int F, int gelu, float keep, float *da, float *db, float *dwide) {
     const size_t NF = (size_t)N * F;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cadenza/core.h"
+#include "cadenza/model.h"
 
 /* Offsets of a feed-forward half's tensors into a model's params / grads. */
 typedef struct blk_ff_off {
@@ -44,5 +45,24 @@ void blk_ff_forward(float *out, const float *x, const blk_ff_acts *a, const floa
  * grads accumulate into G. x and a as the forward saw them. Scratch: da, db (N, C), dwide (N, 2F). */
 void blk_ff_backward(float *dx, float *G, const float *P, const blk_ff_off *o, const blk_ff_acts *a, const float *x, int N,
                      int C, int F, int gelu, float keep, float *da, float *db, float *dwide);
+
+/* Offsets of the output head's tensors: ln_f, then the output projection to the vocabulary. */
+typedef struct blk_head_off {
+    size_t ln_w, ln_b, w, b;
+} blk_head_off;
+
+/* The head's saved activations for N rows: ln (N, C), mean and rstd (N), logits, probs and the
+ * backward's dlogits (N, V). */
+typedef struct blk_head_acts {
+    float *ln, *mean, *rstd, *logits, *probs, *dlogits;
+} blk_head_acts;
+
+/* logits = output(ln_f(x)); returns the mean cross-entropy over the targets that are not
+ * CDZ_IGNORE_TARGET and adds them to stats (may be NULL). */
+float blk_head_forward(const blk_head_acts *a, const float *x, const uint16_t *targets, const float *P,
+                       const blk_head_off *o, int N, int C, int V, cdz_loss_stats *stats);
+/* dx (N, C) = the gradient of x (overwritten); grads accumulate into G; da (N, C) is scratch. */
+void blk_head_backward(float *dx, float *G, const float *P, const blk_head_off *o, const blk_head_acts *a, const float *x,
+                       const uint16_t *targets, int N, int C, int V, float *da);
 
 #endif

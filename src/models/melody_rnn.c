@@ -153,12 +153,8 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (st == CDZ_OK) st = get_int(c, "hidden", 128, 1, 4096, &r->H, what, err);
     if (st == CDZ_OK) st = get_int(c, "attn_length", 0, 0, CDZ_ATTN_MAX_LENGTH, &r->L, what, err);
     if (st == CDZ_OK) st = get_float(c, "dropout_keep", 1, 0.01, 1, &r->keep, what, err);
-    if (st == CDZ_OK) st = get_int(c, "batch", 128, 1, 1 << 16, &m->train.batch, what, err);
-    if (st == CDZ_OK) st = get_int(c, "seq", 128, 1, 1 << 20, &m->train.seq, what, err);
-    if (st == CDZ_OK) st = get_float(c, "lr", 1e-3, 0, 10, &m->train.lr, what, err);
-    if (st == CDZ_OK) st = get_float(c, "clip", 5, 0, 1e9, &m->train.clip, what, err);
-    if (st == CDZ_OK) st = get_float(c, "weight_decay", 0, 0, 10, &m->train.weight_decay, what, err);
-    if (st == CDZ_OK) st = get_int(c, "warmup_steps", 0, 0, 1 << 30, &m->train.warmup_steps, what, err);
+    if (st == CDZ_OK)
+        st = cdz_config_train(c, (cdz_train_defaults){128, 128, 1e-3f, 5, 0, 0}, 1 << 20, "melody_rnn", what, m, err);
     if (st != CDZ_OK) return st;
     r->C = r->input == IN_ONE_HOT ? r->V
          : r->input == IN_LOOKBACK ? CDZ_LOOKBACK_INPUTS
@@ -173,14 +169,13 @@ static char *config_json(const cdz_model *m) {
     const mrnn *r = m->impl;
     char *s = cdz_malloc(1024);
     if (!s) return NULL;
-    char name[160];
+    char name[160], train[256];
     cdz_json_quote(name, sizeof name, m->config_name);
+    cdz_config_train_json(&m->train, train, sizeof train);
     snprintf(s, 1024,
              "{\"kind\":\"melody_rnn\",\"config_name\":%s,\"codec\":\"%s\",\"input\":\"%s\",\"input_size\":%d,"
-             "\"layers\":%d,\"hidden\":%d,\"attn_length\":%d,\"dropout_keep\":%.9g,\"batch\":%d,\"seq\":%d,\"lr\":%.9g,"
-             "\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d}",
-             name, m->codec, INPUT_NAMES[r->input], r->C, r->layers, r->H, r->L, r->keep, m->train.batch,
-             m->train.seq, m->train.lr, m->train.clip, m->train.weight_decay, m->train.warmup_steps);
+             "\"layers\":%d,\"hidden\":%d,\"attn_length\":%d,\"dropout_keep\":%.9g,%s}",
+             name, m->codec, INPUT_NAMES[r->input], r->C, r->layers, r->H, r->L, r->keep, train);
     return s;
 }
 

@@ -124,6 +124,23 @@ cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, dou
     return CDZ_OK;
 }
 
+cdz_status cdz_config_train(const cdz_json *c, cdz_train_defaults dflt, int max_seq, const char *kind, const char *what,
+                            cdz_model *m, cdz_error *err) {
+    cdz_train_defaults *t = &m->train;
+    cdz_status st = cdz_config_int(c, "batch", dflt.batch, 1, 1 << 16, &t->batch, kind, what, err);
+    if (st == CDZ_OK) st = cdz_config_int(c, "seq", dflt.seq, 1, max_seq, &t->seq, kind, what, err);
+    if (st == CDZ_OK) st = cdz_config_float(c, "lr", dflt.lr, 0, 10, &t->lr, kind, what, err);
+    if (st == CDZ_OK) st = cdz_config_float(c, "clip", dflt.clip, 0, 1e9, &t->clip, kind, what, err);
+    if (st == CDZ_OK) st = cdz_config_float(c, "weight_decay", dflt.weight_decay, 0, 10, &t->weight_decay, kind, what, err);
+    if (st == CDZ_OK) st = cdz_config_int(c, "warmup_steps", dflt.warmup_steps, 0, 1 << 30, &t->warmup_steps, kind, what, err);
+    return st;
+}
+
+void cdz_config_train_json(const cdz_train_defaults *t, char *buf, size_t n) {
+    snprintf(buf, n, "\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d", t->batch,
+             t->seq, t->lr, t->clip, t->weight_decay, t->warmup_steps);
+}
+
 void cdz_init_gpt2(cdz_model *m, cdz_rng *rng, double (*residual_scale)(const cdz_model *m, const char *name)) {
     for (size_t i = 0; i < m->n_tensors; i++) {
         const cdz_tensor_info *ti = &m->tensors[i];

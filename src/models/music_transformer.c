@@ -252,12 +252,9 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
         st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: max_relative goes only with relative attention",
                            what);
     if (st == CDZ_OK) st = get_float(c, "dropout", 0.1, 0, 0.99, &t->dropout, what, err);
-    if (st == CDZ_OK) st = get_int(c, "batch", 8, 1, 1 << 16, &m->train.batch, what, err);
-    if (st == CDZ_OK) st = get_int(c, "seq", t->max_len, 1, t->max_len, &m->train.seq, what, err);
-    if (st == CDZ_OK) st = get_float(c, "lr", 3e-4, 0, 10, &m->train.lr, what, err);
-    if (st == CDZ_OK) st = get_float(c, "clip", 1, 0, 1e9, &m->train.clip, what, err);
-    if (st == CDZ_OK) st = get_float(c, "weight_decay", 0.01, 0, 10, &m->train.weight_decay, what, err);
-    if (st == CDZ_OK) st = get_int(c, "warmup_steps", 0, 0, 1 << 30, &m->train.warmup_steps, what, err);
+    if (st == CDZ_OK)
+        st = cdz_config_train(c, (cdz_train_defaults){8, t->max_len, 3e-4f, 1, 0.01f, 0}, t->max_len, "music_transformer", what,
+                              m, err);
     if (st != CDZ_OK) return st;
     if (t->C % t->NH != 0)
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: music_transformer config: heads = %d does not divide d_model = %d", what,
@@ -272,18 +269,17 @@ static char *config_json(const cdz_model *m) {
     enum { SIZE = 1024 };
     char *s = cdz_malloc(SIZE);
     if (!s) return NULL;
-    char name[160], vocab[32] = "", rel[32] = "";
+    char name[160], vocab[32] = "", rel[32] = "", train[256];
     cdz_json_quote(name, sizeof name, m->config_name);
+    cdz_config_train_json(&m->train, train, sizeof train);
     if (strcmp(m->codec, "none") == 0) snprintf(vocab, sizeof vocab, "\"vocab\":%d,", t->V);
     if (t->relative) snprintf(rel, sizeof rel, "\"max_relative\":%d,", t->R);
     snprintf(s, SIZE,
              "{\"kind\":\"music_transformer\",\"config_name\":%s,\"codec\":\"%s\",%s\"attention\":\"%s\",%s"
              "\"layers\":%d,\"d_model\":%d,\"heads\":%d,\"d_ff\":%d,\"max_len\":%d,\"activation\":\"%s\","
-             "\"dropout\":%.9g,\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,"
-             "\"warmup_steps\":%d}",
+             "\"dropout\":%.9g,%s}",
              name, m->codec, vocab, t->relative ? "relative" : "absolute", rel, t->L, t->C, t->NH, t->F, t->max_len,
-             t->gelu ? "gelu" : "relu", t->dropout, m->train.batch, m->train.seq, m->train.lr, m->train.clip,
-             m->train.weight_decay, m->train.warmup_steps);
+             t->gelu ? "gelu" : "relu", t->dropout, train);
     return s;
 }
 
@@ -422,21 +418,15 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
         blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, N, C, C, keep, rng, t->tmp);
         blk_ff_forward(next, a->xm, &a->ff, P, &o->ff, N, C, F, t->gelu, keep, rng, t->tmp);
     }
-    cdz_layernorm_forward(t->lnf, t->mf, t->rf, t->xf, P + t->off_lnf_w, P + t->off_lnf_b, N, C);
-    cdz_linear_forward(t->logits, t->lnf, P + t->off_out_w, P + t->off_out_b, N, C, V);
-    float mean = cdz_softmax_xent_forward(t->probs, t->logits, t->targets, N, V);
+    const blk_head_off head = {t->off_lnf_w, t->off_lnf_b, t->off_out_w, t->off_out_b};
+    const blk_head_acts head_acts = {t->lnf, t->mf, t->rf, t->logits, t->probs, t->dlogits};
+    float mean = blk_head_forward(&head_acts, t->xf, t->targets, P, &head, N, C, V, stats);
     if (mean_loss) *mean_loss = mean;
-    if (stats) cdz_loss_stats_add(stats, t->probs, t->targets, N, V);
     if (pass != CDZ_TRAIN) return CDZ_OK;
 
     /* backward: the same calls in reverse; dx carries the residual stream's gradient */
     float *G = m->grads, *dx = t->dx, *da = t->da, *db = t->db;
-    memset(t->dlogits, 0, (size_t)N * V * sizeof *t->dlogits);
-    cdz_softmax_xent_backward(t->dlogits, t->probs, t->targets, N, V);
-    memset(da, 0, NC * sizeof *da);
-    cdz_linear_backward(da, G + t->off_out_w, G + t->off_out_b, t->dlogits, t->lnf, P + t->off_out_w, N, C, V);
-    memset(dx, 0, NC * sizeof *dx);
-    cdz_layernorm_backward(dx, G + t->off_lnf_w, G + t->off_lnf_b, da, t->xf, t->mf, t->rf, P + t->off_lnf_w, N, C);
+    blk_head_backward(dx, G, P, &head, &head_acts, t->xf, t->targets, N, C, V, da);
     for (int l = t->L - 1; l >= 0; l--) {
         const block_off *o = &t->off[l];
         const block_acts *a = &t->acts[l];
