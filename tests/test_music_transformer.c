@@ -244,20 +244,7 @@ static void test_overfit(void) {
         random_tokens(&r, seq[b], LEN, m.vocab);
         w[b] = (cdz_window){seq[b], 0, LEN};
     }
-    float *mom = calloc(2 * m.n_params, sizeof *mom), first = 0, loss = 0;
-    cdz_adamw_params p = {0.01f, 0.9f, 0.999f, 1e-8f, 0};
-    cdz_error err;
-    for (int s = 1; s <= 400; s++) {
-        cdz_model_zero_grads(&m);
-        CHECK(m.kind->loss(&m, w, 4, CDZ_TRAIN, &r, NULL, &loss, &err) == CDZ_OK, "%s", err.msg);
-        if (s == 1) first = loss;
-        cdz_clip_grad_norm(m.grads, m.n_params, 1);
-        cdz_adamw_step(m.params, m.grads, mom, mom + m.n_params, m.n_params, &p, s);
-    }
-    CHECK(m.kind->loss(&m, w, 4, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_OK, "%s", err.msg);
-    CHECK(loss < 0.1 * first, "overfitting one batch: loss %.4f -> %.4f (needs a 90%% fall)", first, loss);
-    printf("overfit: loss %.4f -> %.4f\n", first, loss);
-    free(mom);
+    test_overfit_batch(&m, w, 4, &r, 400);
     cdz_model_free(&m);
 }
 
