@@ -3,6 +3,7 @@
 #ifndef CADENZA_TEST_H
 #define CADENZA_TEST_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,50 @@ static inline void test_overfit_batch(cdz_model *m, const cdz_window *w, int B, 
     CHECK(loss < 0.1 * first, "overfitting one batch: loss %.4f -> %.4f (needs a 90%% fall)", first, loss);
     printf("overfit: loss %.4f -> %.4f\n", first, loss);
     free(mom);
+}
+
+/* Compares an analytic gradient with central differences of f over every element of p. */
+#define GRAD_CHECK(name, p, n, grad, f)                                                                   \
+    do {                                                                                                 \
+        double worst_ = 0;                                                                               \
+        for (size_t i_ = 0; i_ < (n); i_++) {                                                            \
+            float keep_ = (p)[i_];                                                                       \
+            const float h_ = 1e-2f;                                                                      \
+            (p)[i_] = keep_ + h_;                                                                        \
+            double up_ = (f);                                                                            \
+            (p)[i_] = keep_ - h_;                                                                        \
+            double down_ = (f);                                                                          \
+            (p)[i_] = keep_;                                                                             \
+            double num_ = (up_ - down_) / (2 * h_), err_ = fabs(num_ - (grad)[i_]) / fmax(1.0, fabs(num_)); \
+            if (err_ > worst_) worst_ = err_;                                                            \
+        }                                                                                                \
+        /* fp32 forward passes and a 1e-2 step: agreement to 1e-3 relative is what float allows */    \
+        CHECK(worst_ < 1e-3, "%s: worst relative gradient error %.3g", name, worst_);                   \
+    } while (0)
+
+/* A kind's "tiny" named config with some keys replaced (the JSON text of the overrides goes first:
+ * the first occurrence of a key wins in cdz_json_get), initialised from seed. 0 (a failed check) if
+ * it does not build. */
+static inline int test_tiny_model(const cdz_model_kind *kind, cdz_model *m, const char *overrides, uint64_t seed) {
+    char json[1024];
+    const char *base = kind->named_config("tiny");
+    snprintf(json, sizeof json, "{%s%s%s", overrides, overrides[0] ? "," : "", base + 1);
+    cdz_error err;
+    if (cdz_model_from_json(m, json, strlen(json), "tiny", &err) != CDZ_OK) {
+        CHECK(0, "tiny config (%s): %s", overrides, err.msg);
+        return 0;
+    }
+    cdz_model_init_params(m, seed);
+    return 1;
+}
+
+/* Moves every parameter by up to +-0.3 so that attention weights are far from uniform and every
+ * path carries a gradient well above float resolution (at GPT-2 initialisation the attention logits
+ * are nearly 0 and their parameters' gradients are tiny). */
+static inline void test_shake(cdz_model *m, uint64_t seed) {
+    cdz_rng r;
+    cdz_rng_seed(&r, seed);
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] += (float)(0.6 * cdz_rng_uniform(&r) - 0.3);
 }
 
 static inline int test_summary(const char *name) {

@@ -12,28 +12,6 @@
 
 static char tmpdir[64];
 
-/* The tiny named config with some keys replaced (the first occurrence of a key wins). */
-static int tiny_model(cdz_model *m, const char *overrides, uint64_t seed) {
-    char json[1024];
-    const char *base = cdz_accompaniment.named_config("tiny");
-    snprintf(json, sizeof json, "{%s%s%s", overrides, overrides[0] ? "," : "", base + 1);
-    cdz_error err;
-    if (cdz_model_from_json(m, json, strlen(json), "tiny", &err) != CDZ_OK) {
-        CHECK(0, "tiny config (%s): %s", overrides, err.msg);
-        return 0;
-    }
-    cdz_model_init_params(m, seed);
-    return 1;
-}
-
-/* Moves every parameter by up to +-0.3 so attention is far from uniform and every path carries a
- * gradient well above float resolution (as tests/test_music_transformer.c). */
-static void shake(cdz_model *m, uint64_t seed) {
-    cdz_rng r;
-    cdz_rng_seed(&r, seed);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] += (float)(0.6 * cdz_rng_uniform(&r) - 0.3);
-}
-
 /* out = [melody (nm random tokens), SEP, accompaniment (na random tokens)]; returns its length. */
 static int64_t make_seq(cdz_rng *r, uint16_t *out, int nm, int na, uint32_t V) {
     for (int i = 0; i < nm; i++) out[i] = (uint16_t)cdz_rng_below(r, V);
@@ -69,8 +47,8 @@ static double richardson(cdz_model *m, const cdz_window *w, int B, int train, ui
 
 static void check_gradients(const char *overrides, int train) {
     cdz_model m;
-    if (!tiny_model(&m, overrides, 3)) return;
-    shake(&m, 4);
+    if (!test_tiny_model(&cdz_accompaniment, &m, overrides, 3)) return;
+    test_shake(&m, 4);
     cdz_rng r;
     cdz_rng_seed(&r, 11);
     uint16_t seqs[3][40];
@@ -151,8 +129,8 @@ static void test_gradients(void) {
  * (and so SEP positions) differ; before SEP, step writes zero logits. */
 static void check_step(const char *overrides) {
     cdz_model m;
-    if (!tiny_model(&m, overrides, 5)) return;
-    shake(&m, 6);
+    if (!test_tiny_model(&cdz_accompaniment, &m, overrides, 5)) return;
+    test_shake(&m, 6);
     cdz_rng r;
     cdz_rng_seed(&r, 12);
     enum { LEN = 45 };          /* row 0: 12 melody tokens, SEP, 32 (all of max_len) accompaniment tokens */
@@ -217,7 +195,7 @@ static void test_step_matches_forward(void) {
 /* The tiny model learns one fixed batch by heart: the loss falls by 90%. */
 static void test_overfit(void) {
     cdz_model m;
-    if (!tiny_model(&m, "", 7)) return;
+    if (!test_tiny_model(&cdz_accompaniment, &m, "", 7)) return;
     cdz_rng r;
     cdz_rng_seed(&r, 13);
     uint16_t seq[4][24];
@@ -268,7 +246,7 @@ static void test_errors(void) {
     }
     /* windows */
     cdz_model m;
-    if (!tiny_model(&m, "", 1)) return;
+    if (!test_tiny_model(&cdz_accompaniment, &m, "", 1)) return;
     uint16_t seq[80] = {0};
     float loss;
     struct {
@@ -309,8 +287,8 @@ static void test_save_reload(void) {
     const char *variants[] = {"", "\"enc_layers\":2,\"max_relative\":9,\"dropout\":0.15"};
     for (int v = 0; v < 2; v++) {
         cdz_model a, b;
-        if (!tiny_model(&a, variants[v], 8)) return;
-        shake(&a, 9);
+        if (!test_tiny_model(&cdz_accompaniment, &a, variants[v], 8)) return;
+        test_shake(&a, 9);
         cdz_rng r;
         cdz_rng_seed(&r, 14);
         uint16_t seq[3][40];
@@ -340,7 +318,7 @@ static void test_save_reload(void) {
 /* The sampler takes a primer of melody and separator and draws an accompaniment after it. */
 static void test_generate(void) {
     cdz_model m;
-    if (!tiny_model(&m, "", 5)) return;
+    if (!test_tiny_model(&cdz_accompaniment, &m, "", 5)) return;
     cdz_rng r;
     cdz_rng_seed(&r, 6);
     uint16_t primer[12], out[2 * (12 + 10)];

@@ -11,30 +11,6 @@
 
 static char tmpdir[64];
 
-/* The tiny named config with some keys replaced (JSON text appended after its own keys: the first
- * occurrence wins in cdz_json_get, so the overrides go first). */
-static int tiny_model(cdz_model *m, const char *overrides, uint64_t seed) {
-    char json[1024];
-    const char *base = cdz_music_transformer.named_config("tiny");
-    snprintf(json, sizeof json, "{%s%s%s", overrides, overrides[0] ? "," : "", base + 1);
-    cdz_error err;
-    if (cdz_model_from_json(m, json, strlen(json), "tiny", &err) != CDZ_OK) {
-        CHECK(0, "tiny config (%s): %s", overrides, err.msg);
-        return 0;
-    }
-    cdz_model_init_params(m, seed);
-    return 1;
-}
-
-/* Moves every parameter by up to +-0.3 so that attention weights are far from uniform and every
- * path carries a gradient well above float resolution (at GPT-2 initialisation the attention logits
- * are nearly 0 and their parameters' gradients are tiny). */
-static void shake(cdz_model *m, uint64_t seed) {
-    cdz_rng r;
-    cdz_rng_seed(&r, seed);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] += (float)(0.6 * cdz_rng_uniform(&r) - 0.3);
-}
-
 static void random_tokens(cdz_rng *r, uint16_t *out, size_t n, uint32_t V) {
     for (size_t i = 0; i < n; i++) out[i] = (uint16_t)cdz_rng_below(r, V);
 }
@@ -74,8 +50,8 @@ static double richardson(cdz_model *m, const cdz_window *w, int B, int train, ui
  * (every element takes part) and on single elements, as test_models.c does for melody_rnn. */
 static void check_gradients(const char *overrides, int train) {
     cdz_model m;
-    if (!tiny_model(&m, overrides, 3)) return;
-    shake(&m, 4);
+    if (!test_tiny_model(&cdz_music_transformer, &m, overrides, 3)) return;
+    test_shake(&m, 4);
     cdz_rng r;
     cdz_rng_seed(&r, 11);
     enum { LEN = 40 };
@@ -142,8 +118,8 @@ static void check_gradients(const char *overrides, int train) {
  * in the slope). Most elements qualify; the rest are counted. */
 static void check_relu_gradients(void) {
     cdz_model m;
-    if (!tiny_model(&m, "\"activation\":\"relu\"", 3)) return;
-    shake(&m, 4);
+    if (!test_tiny_model(&cdz_music_transformer, &m, "\"activation\":\"relu\"", 3)) return;
+    test_shake(&m, 4);
     cdz_rng r;
     cdz_rng_seed(&r, 11);
     uint16_t seqs[2][20];
@@ -189,8 +165,8 @@ static void test_gradients(void) {
 /* The cached step-wise API gives the full forward pass's log-likelihood. */
 static void check_step(const char *overrides) {
     cdz_model m;
-    if (!tiny_model(&m, overrides, 5)) return;
-    shake(&m, 6);
+    if (!test_tiny_model(&cdz_music_transformer, &m, overrides, 5)) return;
+    test_shake(&m, 6);
     cdz_rng r;
     cdz_rng_seed(&r, 12);
     enum { LEN = 64 + 1 }; /* the whole of max_len */
@@ -234,7 +210,7 @@ static void test_step_matches_forward(void) {
 /* The tiny model learns one fixed batch of random chorale tokens by heart: the loss falls by 90%. */
 static void test_overfit(void) {
     cdz_model m;
-    if (!tiny_model(&m, "", 7)) return;
+    if (!test_tiny_model(&cdz_music_transformer, &m, "", 7)) return;
     cdz_rng r;
     cdz_rng_seed(&r, 13);
     enum { LEN = 24 };
@@ -290,7 +266,7 @@ static void test_errors(void) {
     }
     /* a window longer than max_len + 1 tokens */
     cdz_model m;
-    if (!tiny_model(&m, "", 1)) return;
+    if (!test_tiny_model(&cdz_music_transformer, &m, "", 1)) return;
     uint16_t seq[70] = {0};
     cdz_window ok = {seq, 2, 65}, long_w = {seq, 2, 66};
     float loss;
@@ -309,8 +285,8 @@ static void test_save_reload(void) {
                               "\"codec\":\"none\",\"vocab\":300,\"max_relative\":9,\"dropout\":0.15"};
     for (int v = 0; v < 3; v++) {
         cdz_model a, b;
-        if (!tiny_model(&a, variants[v], 8)) return;
-        shake(&a, 9);
+        if (!test_tiny_model(&cdz_music_transformer, &a, variants[v], 8)) return;
+        test_shake(&a, 9);
         cdz_rng r;
         cdz_rng_seed(&r, 14);
         uint16_t seq[3][30];

@@ -31,25 +31,6 @@ static double max_diff(const float *a, const double *b, size_t n) {
     return worst;
 }
 
-/* Compares an analytic gradient with central differences of f over every element of p. */
-#define GRAD_CHECK(name, p, n, grad, f)                                                                   \
-    do {                                                                                                 \
-        double worst_ = 0;                                                                               \
-        for (size_t i_ = 0; i_ < (n); i_++) {                                                            \
-            float keep_ = (p)[i_];                                                                       \
-            const float h_ = 1e-2f;                                                                      \
-            (p)[i_] = keep_ + h_;                                                                        \
-            double up_ = (f);                                                                            \
-            (p)[i_] = keep_ - h_;                                                                        \
-            double down_ = (f);                                                                          \
-            (p)[i_] = keep_;                                                                             \
-            double num_ = (up_ - down_) / (2 * h_), err_ = fabs(num_ - (grad)[i_]) / fmax(1.0, fabs(num_)); \
-            if (err_ > worst_) worst_ = err_;                                                            \
-        }                                                                                                \
-        /* fp32 forward passes and a 1e-2 step: agreement to 1e-3 relative is what float allows */    \
-        CHECK(worst_ < 1e-3, "%s: worst relative gradient error %.3g", name, worst_);                   \
-    } while (0)
-
 /* ---- layer norm, GELU, ReLU ---- */
 
 enum { LN = 4, LC = 9 };
