@@ -40,6 +40,10 @@ int app_render_wav(const char *mid, const char *wav, const cdz_render_params *p)
 /* --wav: renders FILE.mid to FILE.wav with the default settings and says so (EXIT_OK or EXIT_FAIL). */
 int app_wav_beside(const char *mid);
 
+/* The sampling flags generate and accompany share (--seed, --temperature, --top-k, --top-p): 1 when
+ * `flag` is one of them and `value` is valid for it (stored), else 0. */
+int app_parse_sampling(const char *flag, const char *value, cdz_sample_params *sp, long long *seed);
+
 /* Prints "cadenza: <message>" to stderr. */
 void app_error(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -90,8 +90,7 @@ static cdz_status accompany_segment(cdz_model *m, const cdz_score *melody, cdz_s
 int cmd_accompany(int argc, char **argv) {
     const char *melody = NULL, *out = NULL, *ckpt = NULL;
     int wav = 0;
-    long long seed = 1, ll;
-    double d;
+    long long seed = 1;
     cdz_sample_params sp = cdz_sample_default_params();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -108,11 +107,8 @@ int cmd_accompany(int argc, char **argv) {
         if (strcmp(a, "--melody") == 0) melody = v;
         else if (strcmp(a, "--out") == 0) out = v;
         else if (strcmp(a, "--checkpoint") == 0) ckpt = v;
-        else if (strcmp(a, "--seed") == 0 && app_parse_long(v, 0, LLONG_MAX, &ll)) seed = ll;
-        else if (strcmp(a, "--temperature") == 0 && app_parse_double(v, 0, 100, &d)) sp.temperature = (float)d;
-        else if (strcmp(a, "--top-k") == 0 && app_parse_long(v, 0, 1 << 20, &ll)) sp.top_k = (int)ll;
-        else if (strcmp(a, "--top-p") == 0 && app_parse_double(v, 1e-6, 1, &d)) sp.top_p = (float)d;
-        else return app_usage_error(ACCOMPANY_USAGE, "bad value '%s' for %s", v, a);
+        else if (!app_parse_sampling(a, v, &sp, &seed))
+            return app_usage_error(ACCOMPANY_USAGE, "bad value '%s' for %s", v, a);
     }
     if (!melody || !out) return app_usage_error(ACCOMPANY_USAGE, "--melody and --out are required");
     char found[PATH_MAX];

@@ -262,14 +262,11 @@ int cmd_generate(int argc, char **argv) {
         else if (strcmp(a, "--out") == 0) out = v;
         else if ((strcmp(a, "--steps") == 0 || strcmp(a, "--bars") == 0) && app_parse_long(v, 1, 1 << 20, &ll))
             steps = a[2] == 'b' ? ll * 16 : ll;
-        else if (strcmp(a, "--seed") == 0 && app_parse_long(v, 0, LLONG_MAX, &ll)) seed = ll;
         else if (strcmp(a, "--num-outputs") == 0 && app_parse_long(v, 1, 10000, &ll)) outputs = ll;
         else if (strcmp(a, "--beam-size") == 0 && app_parse_long(v, 0, 1024, &ll)) sp.beam_size = (int)ll;
         else if (strcmp(a, "--branch-factor") == 0 && app_parse_long(v, 1, 1024, &ll)) sp.branch_factor = (int)ll;
         else if (strcmp(a, "--steps-per-iteration") == 0 && app_parse_long(v, 1, 1 << 20, &ll)) sp.steps_per_iteration = (int)ll;
-        else if (strcmp(a, "--top-k") == 0 && app_parse_long(v, 0, 1 << 20, &ll)) sp.top_k = (int)ll;
-        else if (strcmp(a, "--top-p") == 0 && app_parse_double(v, 1e-6, 1, &d)) sp.top_p = (float)d;
-        else if (strcmp(a, "--temperature") == 0 && app_parse_double(v, 0, 100, &d)) sp.temperature = (float)d;
+        else if (app_parse_sampling(a, v, &sp, &seed)) continue;
         else if (strcmp(a, "--qpm") == 0 && app_parse_double(v, 1, 1000, &d)) qpm = d;
         else if (strcmp(a, "--seconds") == 0 && app_parse_double(v, 0.01, 36000, &d)) seconds = d;
         else return app_usage_error(GENERATE_USAGE, "bad value '%s' for %s", v, a);

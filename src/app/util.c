@@ -149,3 +149,14 @@ int app_find_model(const char *name, char *buf, size_t n) {
               name, name, env ? "looked in $CADENZA_MODELS only" : "set CADENZA_MODELS to the folder that holds them");
     return 0;
 }
+
+int app_parse_sampling(const char *flag, const char *value, cdz_sample_params *sp, long long *seed) {
+    long long ll;
+    double d;
+    if (strcmp(flag, "--seed") == 0 && app_parse_long(value, 0, LLONG_MAX, &ll)) *seed = ll;
+    else if (strcmp(flag, "--temperature") == 0 && app_parse_double(value, 0, 100, &d)) sp->temperature = (float)d;
+    else if (strcmp(flag, "--top-k") == 0 && app_parse_long(value, 0, 1 << 20, &ll)) sp->top_k = (int)ll;
+    else if (strcmp(flag, "--top-p") == 0 && app_parse_double(value, 1e-6, 1, &d)) sp->top_p = (float)d;
+    else return 0;
+    return 1;
+}
