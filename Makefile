@@ -79,7 +79,7 @@ ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) libpng=$(HAVE_PNG) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c src/nn/cpu/*.c src/models/*.c src/train/*.c src/sample/*.c src/eval/*.c src/audio/*.c src/plot/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c src/nn/*.c src/nn/cpu/*.c src/models/*.c src/train/*.c src/sample/*.c src/eval/*.c src/audio/*.c src/plot/*.c))
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

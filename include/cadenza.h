@@ -8,6 +8,7 @@
 #include "cadenza/codec.h"
 #include "cadenza/data.h"
 #include "cadenza/nn.h"
+#include "cadenza/backend.h"
 #include "cadenza/json.h"
 #include "cadenza/safetensors.h"
 #include "cadenza/model.h"

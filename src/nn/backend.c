@@ -1,0 +1,50 @@
+/* The backends this build has (cadenza/backend.h): a fixed table, looked up by name. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cadenza/backend.h"
+
+extern const cdz_backend cdz_backend_cpu_table; /* src/nn/cpu/backend_cpu.c */
+
+static const cdz_backend *const BACKENDS[] = {&cdz_backend_cpu_table};
+
+size_t cdz_backend_list(const cdz_backend *const **list) {
+    *list = BACKENDS;
+    return sizeof BACKENDS / sizeof *BACKENDS;
+}
+
+const cdz_backend *cdz_backend_find(const char *name) {
+    for (size_t i = 0; i < sizeof BACKENDS / sizeof *BACKENDS; i++)
+        if (strcmp(BACKENDS[i]->name, name) == 0) return BACKENDS[i];
+    return NULL;
+}
+
+const cdz_backend *cdz_backend_cpu(void) { return &cdz_backend_cpu_table; }
+
+cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err) {
+    if (!be) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "no such backend in this build");
+    return CDZ_OK;
+}
+
+static void append(char *buf, size_t n, const char *name) {
+    size_t used = strlen(buf);
+    if (used < n) snprintf(buf + used, n - used, "%s%s", used ? ", " : "", name);
+}
+
+void cdz_backend_missing(const cdz_backend *be, char *buf, size_t n) {
+    if (!n) return;
+    buf[0] = 0;
+#define MISSING(f) \
+    if (!be->f) append(buf, n, #f)
+    MISSING(linear_forward);         MISSING(linear_backward);          MISSING(embedding_forward);
+    MISSING(embedding_backward);     MISSING(softmax_xent_forward);     MISSING(softmax_xent_backward);
+    MISSING(lstm_forward);           MISSING(lstm_backward);            MISSING(lstm_cell_forward);
+    MISSING(lstm_cell_backward);     MISSING(lstm_step);                MISSING(dropout_forward);
+    MISSING(dropout_backward);       MISSING(attn_lstm_forward);        MISSING(attn_lstm_backward);
+    MISSING(attn_lstm_step);         MISSING(adamw_step);               MISSING(clip_grad_norm);
+    MISSING(layernorm_forward);      MISSING(layernorm_backward);       MISSING(gelu_forward);
+    MISSING(gelu_backward);          MISSING(relu_forward);             MISSING(relu_backward);
+    MISSING(self_attention_forward); MISSING(self_attention_backward);  MISSING(self_attention_step);
+    MISSING(cross_attention_forward); MISSING(cross_attention_backward);
+#undef MISSING
+}
