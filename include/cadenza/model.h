@@ -60,6 +60,8 @@ typedef struct cdz_model cdz_model;
 /* What a model kind provides. */
 typedef struct cdz_model_kind {
     const char *name;                                /* "melody_rnn" */
+    const char *description;                         /* one line for listings */
+    const char *default_config;                      /* the named config used when none is given */
     const char *const *config_names;                 /* its named configs, NULL-terminated */
     const char *(*named_config)(const char *name);   /* a named config as JSON text, or NULL */
     /* Builds the model from a config object (as config_json writes it) and allocates parameters. */
@@ -98,6 +100,8 @@ struct cdz_model {
 
 /* The kinds cadenza knows. */
 const cdz_model_kind *cdz_model_kind_find(const char *name);
+/* All kinds, for listings: returns how many there are and sets *list. */
+size_t cdz_model_kind_list(const cdz_model_kind *const **list);
 extern const cdz_model_kind cdz_melody_rnn;
 extern const cdz_model_kind cdz_music_transformer;
 extern const cdz_model_kind cdz_accompaniment; /* melody -> accompaniment, src/models/accompaniment.c */

@@ -656,6 +656,6 @@ static void free_impl(cdz_model *m) {
 }
 
 const cdz_model_kind cdz_accompaniment = {
-    "accompaniment", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
+    "accompaniment", "encoder-decoder Music Transformer: reads a melody, writes its accompaniment", "acc_pop", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
     state_floats, state_reset, step, free_impl,
 };

@@ -487,6 +487,6 @@ static void free_impl(cdz_model *m) {
 }
 
 const cdz_model_kind cdz_melody_rnn = {
-    "melody_rnn", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
+    "melody_rnn", "MelodyRNN (Magenta): LSTM over melody events, basic, lookback and attention configurations", "attention_rnn", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
     state_floats, state_reset, step, free_impl,
 };

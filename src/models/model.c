@@ -10,6 +10,11 @@
 
 static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment};
 
+size_t cdz_model_kind_list(const cdz_model_kind *const **list) {
+    *list = KINDS;
+    return sizeof KINDS / sizeof *KINDS;
+}
+
 const cdz_model_kind *cdz_model_kind_find(const char *name) {
     for (size_t i = 0; i < sizeof KINDS / sizeof *KINDS; i++)
         if (strcmp(KINDS[i]->name, name) == 0) return KINDS[i];

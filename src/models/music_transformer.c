@@ -521,6 +521,6 @@ static void free_impl(cdz_model *m) {
 }
 
 const cdz_model_kind cdz_music_transformer = {
-    "music_transformer", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
+    "music_transformer", "Music Transformer: decoder-only transformer with relative attention over event tokens", "perf_pop", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
     state_floats, state_reset, step, free_impl,
 };
