@@ -25,7 +25,7 @@ static double loss_sum(cdz_model *m, const cdz_window *w, int B, int train, uint
     cdz_error err;
     cdz_rng r;
     cdz_rng_seed(&r, seed);
-    cdz_status s = m->kind->loss(m, w, B, train ? CDZ_TRAIN : CDZ_EVAL, &r, &st, NULL, &err);
+    cdz_status s = test_loss(m, w, B, train ? CDZ_TRAIN : CDZ_EVAL, &r, &st, NULL, &err);
     return s == CDZ_OK ? st.loss_sum : NAN;
 }
 
@@ -46,47 +46,47 @@ static double richardson(cdz_model *m, const cdz_window *w, int B, int train, ui
 }
 
 static void check_gradients(const char *overrides, int train) {
-    cdz_model m;
+    cdz_model *m = NULL;
     if (!test_tiny_model(&cdz_accompaniment, &m, overrides, 3)) return;
-    test_shake(&m, 4);
+    test_shake(m, 4);
     cdz_rng r;
     cdz_rng_seed(&r, 11);
     uint16_t seqs[3][40];
     /* melodies and accompaniments of different lengths: both sides padded */
-    cdz_window w[3] = {{seqs[0], 0, make_seq(&r, seqs[0], 9, 12, m.vocab)},
-                       {seqs[1], 0, make_seq(&r, seqs[1], 5, 7, m.vocab)},
-                       {seqs[2], 0, make_seq(&r, seqs[2], 12, 3, m.vocab)}};
+    cdz_window w[3] = {{seqs[0], 0, make_seq(&r, seqs[0], 9, 12, m->vocab)},
+                       {seqs[1], 0, make_seq(&r, seqs[1], 5, 7, m->vocab)},
+                       {seqs[2], 0, make_seq(&r, seqs[2], 12, 3, m->vocab)}};
     const uint64_t drop_seed = 99;
-    cdz_model_zero_grads(&m);
+    cdz_model_zero_grads(m);
     cdz_error err;
     cdz_loss_stats st = {0};
     cdz_rng dr;
     cdz_rng_seed(&dr, drop_seed);
-    CHECK(m.kind->loss(&m, w, 3, CDZ_TRAIN, &dr, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(test_loss(m, w, 3, CDZ_TRAIN, &dr, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
     CHECK(st.tokens == 12 + 7 + 3, "{%s}: counted %lld tokens (the accompaniments')", overrides, (long long)st.tokens);
     double scale = (double)st.tokens; /* d(sum) = tokens * d(mean) */
-    float *grads = malloc(m.n_params * sizeof *grads), *u = malloc(m.n_params * sizeof *u),
-          *keep = malloc(m.n_params * sizeof *keep), one = 1;
-    memcpy(grads, m.grads, m.n_params * sizeof *grads);
-    memcpy(keep, m.params, m.n_params * sizeof *keep);
-    double worst_dir = 0, worst_el = 0, *nums = calloc(m.n_tensors, sizeof *nums), *ana = calloc(m.n_tensors, sizeof *ana),
-           *nums2 = calloc(m.n_tensors, sizeof *nums2);
+    float *grads = malloc(m->n_params * sizeof *grads), *u = malloc(m->n_params * sizeof *u),
+          *keep = malloc(m->n_params * sizeof *keep), one = 1;
+    memcpy(grads, m->grads, m->n_params * sizeof *grads);
+    memcpy(keep, m->params, m->n_params * sizeof *keep);
+    double worst_dir = 0, worst_el = 0, *nums = calloc(m->n_tensors, sizeof *nums), *ana = calloc(m->n_tensors, sizeof *ana),
+           *nums2 = calloc(m->n_tensors, sizeof *nums2);
     double biggest = 0;
     const char *worst_dir_name = "", *worst_el_name = "";
     const double h = 4e-2;
-    for (size_t t = 0; t < m.n_tensors; t++) {
-        const cdz_tensor_info *ti = &m.tensors[t];
+    for (size_t t = 0; t < m->n_tensors; t++) {
+        const cdz_tensor_info *ti = &m->tensors[t];
         double analytic = 0;
         for (size_t k = 0; k < ti->numel; k++) {
             u[k] = (float)(cdz_rng_uniform(&r) * 2 - 1);
             analytic += scale * grads[ti->offset + k] * u[k];
         }
-        nums[t] = richardson(&m, w, 3, train, drop_seed, ti->offset, u, ti->numel, keep, h), ana[t] = analytic;
-        nums2[t] = richardson(&m, w, 3, train, drop_seed, ti->offset, u, ti->numel, keep, h / 2);
+        nums[t] = richardson(m, w, 3, train, drop_seed, ti->offset, u, ti->numel, keep, h), ana[t] = analytic;
+        nums2[t] = richardson(m, w, 3, train, drop_seed, ti->offset, u, ti->numel, keep, h / 2);
         biggest = fmax(biggest, fabs(nums[t]));
         for (int s = 0; s < 3; s++) {
             size_t i = ti->offset + (size_t)cdz_rng_below(&r, ti->numel);
-            double n1 = richardson(&m, w, 3, train, drop_seed, i, &one, 1, keep, 2 * h);
+            double n1 = richardson(m, w, 3, train, drop_seed, i, &one, 1, keep, 2 * h);
             double e1 = fabs(n1 - scale * grads[i]) / fmax(1e-2, fabs(n1));
             if (e1 > worst_el) worst_el = e1, worst_el_name = ti->name;
         }
@@ -101,14 +101,14 @@ static void check_gradients(const char *overrides, int train) {
      * under dropout (measured: qkv.weight 2.7e-2 off at h, 1.8e-3 at h/2, the analytic value the same),
      * while derivatives near the floor are rounding-limited at h/2 (ln2.bias 9e-3 off at h/2, 1e-4 at
      * h). A bug moves the analytic value away from both. */
-    for (size_t t = 0; t < m.n_tensors; t++) {
+    for (size_t t = 0; t < m->n_tensors; t++) {
         double floor_ = 1e-3 * biggest;
         double e = fmin(fabs(nums[t] - ana[t]) / fmax(fabs(nums[t]), floor_),
                         fabs(nums2[t] - ana[t]) / fmax(fabs(nums2[t]), floor_));
-        if (e > worst_dir) worst_dir = e, worst_dir_name = m.tensors[t].name;
-        if (getenv("ACC_DEBUG")) printf("  %-28s num %.6g ana %.6g err %.3g\n", m.tensors[t].name, nums[t], ana[t], e);
+        if (e > worst_dir) worst_dir = e, worst_dir_name = m->tensors[t].name;
+        if (getenv("ACC_DEBUG")) printf("  %-28s num %.6g ana %.6g err %.3g\n", m->tensors[t].name, nums[t], ana[t], e);
         /* every tensor takes part: a path the backward pass drops would show as an analytic 0 */
-        CHECK(fabs(ana[t]) > 0, "{%s}: %s has no gradient", overrides, m.tensors[t].name);
+        CHECK(fabs(ana[t]) > 0, "{%s}: %s has no gradient", overrides, m->tensors[t].name);
     }
     CHECK(worst_dir < 5e-3, "{%s}: directional gradient: worst relative error %.3g in %s", overrides, worst_dir,
           worst_dir_name);
@@ -116,7 +116,7 @@ static void check_gradients(const char *overrides, int train) {
     printf("{%s}%s: worst gradient errors: directional %.2g (%s), element %.2g (%s)\n", overrides,
            train ? " (dropout masks fixed)" : "", worst_dir, worst_dir_name, worst_el, worst_el_name);
     free(grads), free(u), free(keep), free(nums), free(nums2), free(ana);
-    cdz_model_free(&m);
+    cdz_model_free(m);
 }
 
 static void test_gradients(void) {
@@ -128,37 +128,38 @@ static void test_gradients(void) {
 /* The cached step-wise API gives the full forward pass's log-likelihood, for two rows whose melodies
  * (and so SEP positions) differ; before SEP, step writes zero logits. */
 static void check_step(const char *overrides) {
-    cdz_model m;
+    cdz_model *m = NULL;
     if (!test_tiny_model(&cdz_accompaniment, &m, overrides, 5)) return;
-    test_shake(&m, 6);
+    test_shake(m, 6);
     cdz_rng r;
     cdz_rng_seed(&r, 12);
     enum { LEN = 45 };          /* row 0: 12 melody tokens, SEP, 32 (all of max_len) accompaniment tokens */
     uint16_t seq[2][LEN];
-    make_seq(&r, seq[0], 12, 32, m.vocab);
-    make_seq(&r, seq[1], 20, 24, m.vocab); /* row 1: 20, SEP, 24 */
+    make_seq(&r, seq[0], 12, 32, m->vocab);
+    make_seq(&r, seq[1], 20, 24, m->vocab); /* row 1: 20, SEP, 24 */
     const int sep[2] = {12, 20};
     cdz_window w[2] = {{seq[0], 0, LEN}, {seq[1], 0, LEN}};
     cdz_loss_stats st = {0};
     cdz_error err;
-    CHECK(m.kind->loss(&m, w, 2, CDZ_EVAL, NULL, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
-    CHECK(m.vocab == 48, "the model samples over the codec's tokens (%u)", m.vocab);
-    float *state = malloc(2 * m.kind->state_floats(&m) * sizeof *state), logits[2 * 48];
-    m.kind->state_reset(&m, state, 2);
-    const uint16_t *hist[2] = {seq[0], seq[1]};
+    CHECK(test_loss(m, w, 2, CDZ_EVAL, NULL, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(m->vocab == 48, "the model samples over the codec's tokens (%u)", m->vocab);
+    cdz_session *s = NULL;
+    CHECK(cdz_session_new(&s, m, 2, 0, &err) == CDZ_OK && cdz_session_reset(s, 2, &err) == CDZ_OK, "%s", err.msg);
+    float logits[2 * 48];
     double sum = 0;
     int zero_ok = 1;
     for (int t = 0; t + 1 < LEN; t++) {
-        CHECK(m.kind->step(&m, state, hist, t + 1, 2, logits, &err) == CDZ_OK, "%s", err.msg);
+        uint16_t tok[2] = {seq[0][t], seq[1][t]};
+        CHECK(cdz_session_feed(s, tok, logits, &err) == CDZ_OK, "%s", err.msg);
         for (int b = 0; b < 2; b++) {
-            const float *l = logits + b * m.vocab;
+            const float *l = logits + b * m->vocab;
             if (t < sep[b]) { /* the melody: no prediction */
-                for (uint32_t v = 0; v < m.vocab; v++) zero_ok &= l[v] == 0;
+                for (uint32_t v = 0; v < m->vocab; v++) zero_ok &= l[v] == 0;
                 continue;
             }
             double mx = l[0], z = 0;
-            for (uint32_t v = 1; v < m.vocab; v++) mx = fmax(mx, l[v]);
-            for (uint32_t v = 0; v < m.vocab; v++) z += exp(l[v] - mx);
+            for (uint32_t v = 1; v < m->vocab; v++) mx = fmax(mx, l[v]);
+            for (uint32_t v = 0; v < m->vocab; v++) z += exp(l[v] - mx);
             sum -= l[seq[b][t + 1]] - mx - log(z);
         }
     }
@@ -169,22 +170,20 @@ static void check_step(const char *overrides) {
     CHECK(fabs(sum - st.loss_sum) < 1e-4 * st.loss_sum, "{%s}: step-wise NLL %.6f, forward %.6f", overrides, sum,
           st.loss_sum);
     printf("{%s}: step-wise NLL %.6f, forward %.6f\n", overrides, sum, st.loss_sum);
-    /* row 0's accompaniment is at max_len: one more step is refused, naming the limit */
-    uint16_t more[2][LEN + 1];
-    memcpy(more[0], seq[0], sizeof seq[0]), memcpy(more[1], seq[1], sizeof seq[1]);
-    more[0][LEN] = more[1][LEN] = 1;
-    const uint16_t *hm[2] = {more[0], more[1]};
-    cdz_status s = m.kind->step(&m, state, hm, LEN + 1, 2, logits, &err);
-    CHECK(s == CDZ_ERR_ARG && strstr(err.msg, "max_len (32)"), "step past max_len: %s", err.msg);
+    /* row 0's accompaniment is at max_len: one more step is refused, naming the limit, and changes
+     * nothing */
+    uint16_t more[2] = {seq[0][LEN - 1], seq[1][LEN - 1]};
+    cdz_status fs = cdz_session_feed(s, more, logits, &err);
+    CHECK(fs == CDZ_ERR_ARG && strstr(err.msg, "max_len (32)") && cdz_session_length(s) == LEN - 1,
+          "step past max_len: %s", err.msg);
     /* a second SEP */
-    m.kind->state_reset(&m, state, 2);
+    CHECK(cdz_session_reset(s, 1, &err) == CDZ_OK, "%s", err.msg);
     uint16_t two[4] = {3, 48, 5, 48};
-    const uint16_t *h2[1] = {two};
-    for (int t = 0; t < 3; t++) CHECK(m.kind->step(&m, state, h2, t + 1, 1, logits, &err) == CDZ_OK, "%s", err.msg);
-    s = m.kind->step(&m, state, h2, 4, 1, logits, &err);
-    CHECK(s == CDZ_ERR_ARG && strstr(err.msg, "second SEP"), "second SEP: %s", err.msg);
-    free(state);
-    cdz_model_free(&m);
+    for (int t = 0; t < 3; t++) CHECK(cdz_session_feed(s, &two[t], logits, &err) == CDZ_OK, "%s", err.msg);
+    fs = cdz_session_feed(s, &two[3], logits, &err);
+    CHECK(fs == CDZ_ERR_ARG && strstr(err.msg, "second SEP"), "second SEP: %s", err.msg);
+    cdz_session_free(s);
+    cdz_model_free(m);
 }
 
 static void test_step_matches_forward(void) {
@@ -194,15 +193,15 @@ static void test_step_matches_forward(void) {
 
 /* The tiny model learns one fixed batch by heart: the loss falls by 90%. */
 static void test_overfit(void) {
-    cdz_model m;
+    cdz_model *m = NULL;
     if (!test_tiny_model(&cdz_accompaniment, &m, "", 7)) return;
     cdz_rng r;
     cdz_rng_seed(&r, 13);
     uint16_t seq[4][24];
     cdz_window w[4];
-    for (int b = 0; b < 4; b++) w[b] = (cdz_window){seq[b], 0, make_seq(&r, seq[b], 10, 13, m.vocab)};
-    test_overfit_batch(&m, w, 4, &r, 400);
-    cdz_model_free(&m);
+    for (int b = 0; b < 4; b++) w[b] = (cdz_window){seq[b], 0, make_seq(&r, seq[b], 10, 13, m->vocab)};
+    test_overfit_batch(m, w, 4, &r, 400);
+    cdz_model_free(m);
 }
 
 /* Bad configs and windows give errors that say what is wrong. */
@@ -220,13 +219,13 @@ static void test_errors(void) {
         {"{\"kind\":\"accompaniment\",\"max_len\":16,\"seq\":33}", "seq = 33 is outside 1..32"},
         {"{\"kind\":\"accompaniment\",\"d_ff\":0}", "d_ff = 0 is outside"},
     };
-    cdz_model x;
+    cdz_model *x = NULL;
     cdz_error err;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cdz_status st = cdz_model_from_json(&x, bad[i].json, strlen(bad[i].json), "cfg.json", &err);
         CHECK(st == CDZ_ERR_FORMAT && strstr(err.msg, bad[i].needle) && strstr(err.msg, "cfg.json"),
               "config %zu: status %d, message '%s' (expected '%s')", i, st, st ? err.msg : "", bad[i].needle);
-        if (st == CDZ_OK) cdz_model_free(&x);
+        if (st == CDZ_OK) cdz_model_free(x);
     }
     CHECK(cdz_model_create(&x, "accompaniment", "acc_huge", &err) == CDZ_ERR_ARG && strstr(err.msg, "acc_small"),
           "unknown config lists the known ones: %s", err.msg);
@@ -237,15 +236,15 @@ static void test_errors(void) {
         CHECK(st == CDZ_OK, "named config %s: %s", *n, err.msg);
         if (st != CDZ_OK) continue;
         if (strcmp(*n, "acc_small") == 0)
-            CHECK(x.vocab == 388 && cdz_model_tensor(&x, "dec.embedding.weight")->shape[0] == 389 &&
-                      cdz_model_tensor(&x, "dec.blocks.1.cross_kv.weight") && cdz_model_tensor(&x, "enc.blocks.1.kv.weight") &&
-                      !cdz_model_tensor(&x, "enc.blocks.2.q.weight") && cdz_model_tensor(&x, "dec.blocks.0.er")->shape[1] == 1024 &&
-                      x.max_len == 2048,
+            CHECK(x->vocab == 388 && cdz_model_tensor(x, "dec.embedding.weight")->shape[0] == 389 &&
+                      cdz_model_tensor(x, "dec.blocks.1.cross_kv.weight") && cdz_model_tensor(x, "enc.blocks.1.kv.weight") &&
+                      !cdz_model_tensor(x, "enc.blocks.2.q.weight") && cdz_model_tensor(x, "dec.blocks.0.er")->shape[1] == 1024 &&
+                      x->max_len == 2048,
                   "acc_small shape");
-        cdz_model_free(&x);
+        cdz_model_free(x);
     }
     /* windows */
-    cdz_model m;
+    cdz_model *m = NULL;
     if (!test_tiny_model(&cdz_accompaniment, &m, "", 1)) return;
     uint16_t seq[80] = {0};
     float loss;
@@ -267,70 +266,70 @@ static void test_errors(void) {
     for (size_t i = 0; i < sizeof win / sizeof *win; i++) {
         memset(seq, 0, sizeof seq);
         if (win[i].sep >= 0) seq[win[i].sep] = 48;
-        cdz_status st = m.kind->loss(&m, &win[i].w, 1, CDZ_EVAL, NULL, NULL, &loss, &err);
+        cdz_status st = test_loss(m, &win[i].w, 1, CDZ_EVAL, NULL, NULL, &loss, &err);
         CHECK(st == win[i].st && (st == CDZ_OK || strstr(err.msg, win[i].needle)), "window %zu: status %d, '%s'", i, st,
               st ? err.msg : "");
     }
     memset(seq, 0, sizeof seq);
     seq[5] = 48, seq[9] = 48;
     cdz_window w2 = {seq, 0, 20};
-    CHECK(m.kind->loss(&m, &w2, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "second SEP"),
+    CHECK(test_loss(m, &w2, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "second SEP"),
           "a second SEP: %s", err.msg);
     seq[9] = 49;
-    CHECK(m.kind->loss(&m, &w2, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "vocabulary"),
+    CHECK(test_loss(m, &w2, 1, CDZ_EVAL, NULL, NULL, &loss, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "vocabulary"),
           "a token outside the vocabulary: %s", err.msg);
-    cdz_model_free(&m);
+    cdz_model_free(m);
 }
 
 /* Save, reload: the same config, parameters and loss. */
 static void test_save_reload(void) {
     const char *variants[] = {"", "\"enc_layers\":2,\"max_relative\":9,\"dropout\":0.15"};
     for (int v = 0; v < 2; v++) {
-        cdz_model a, b;
+        cdz_model *a = NULL, *b = NULL;
         if (!test_tiny_model(&cdz_accompaniment, &a, variants[v], 8)) return;
-        test_shake(&a, 9);
+        test_shake(a, 9);
         cdz_rng r;
         cdz_rng_seed(&r, 14);
         uint16_t seq[3][40];
-        cdz_window w[3] = {{seq[0], 0, make_seq(&r, seq[0], 8, 20, a.vocab)},
-                           {seq[1], 0, make_seq(&r, seq[1], 3, 5, a.vocab)},
-                           {seq[2], 0, make_seq(&r, seq[2], 15, 9, a.vocab)}};
+        cdz_window w[3] = {{seq[0], 0, make_seq(&r, seq[0], 8, 20, a->vocab)},
+                           {seq[1], 0, make_seq(&r, seq[1], 3, 5, a->vocab)},
+                           {seq[2], 0, make_seq(&r, seq[2], 15, 9, a->vocab)}};
         char path[128];
         snprintf(path, sizeof path, "%s/acc%d.safetensors", tmpdir, v);
         cdz_error err;
-        CHECK(cdz_checkpoint_save(path, &a, NULL, NULL, 0, &err) == CDZ_OK, "save: %s", err.msg);
+        CHECK(cdz_checkpoint_save(path, a, NULL, NULL, 0, &err) == CDZ_OK, "save: %s", err.msg);
         CHECK(cdz_checkpoint_load(path, &b, &err) == CDZ_OK, "load: %s", err.msg);
-        if (!b.kind) {
-            cdz_model_free(&a);
+        if (!b->kind) {
+            cdz_model_free(a);
             continue;
         }
-        char *ja = cdz_model_config_json(&a), *jb = cdz_model_config_json(&b);
+        char *ja = cdz_model_config_json(a), *jb = cdz_model_config_json(b);
         CHECK(strcmp(ja, jb) == 0, "config round trip:\n  %s\n  %s", ja, jb);
-        CHECK(a.n_params == b.n_params && memcmp(a.params, b.params, a.n_params * sizeof *a.params) == 0,
+        CHECK(a->n_params == b->n_params && memcmp(a->params, b->params, a->n_params * sizeof *a->params) == 0,
               "reloaded parameters");
-        double la = loss_sum(&a, w, 3, 0, 0), lb = loss_sum(&b, w, 3, 0, 0);
+        double la = loss_sum(a, w, 3, 0, 0), lb = loss_sum(b, w, 3, 0, 0);
         CHECK(la == lb && isfinite(la), "{%s}: loss %.9g before saving, %.9g after reloading", variants[v], la, lb);
         cdz_free(ja), cdz_free(jb);
-        cdz_model_free(&a), cdz_model_free(&b);
+        cdz_model_free(a), cdz_model_free(b);
     }
 }
 
 /* The sampler takes a primer of melody and separator and draws an accompaniment after it. */
 static void test_generate(void) {
-    cdz_model m;
+    cdz_model *m = NULL;
     if (!test_tiny_model(&cdz_accompaniment, &m, "", 5)) return;
     cdz_rng r;
     cdz_rng_seed(&r, 6);
     uint16_t primer[12], out[2 * (12 + 10)];
-    int64_t np = make_seq(&r, primer, 8, 0, m.vocab); /* 8 melody tokens and the separator */
+    int64_t np = make_seq(&r, primer, 8, 0, m->vocab); /* 8 melody tokens and the separator */
     cdz_sample_params p = cdz_sample_default_params();
     cdz_error err;
-    CHECK(cdz_generate(&m, primer, np, 10, 2, &p, &r, out, NULL, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_generate(m, primer, np, 10, 2, &p, &r, out, NULL, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
     const uint16_t *second = out + np + 10; /* rows of primer + new tokens, back to back */
     int ok = memcmp(second, primer, (size_t)np * sizeof *primer) == 0;
-    for (int i = 0; i < 10; i++) ok &= second[np + i] < m.vocab;
+    for (int i = 0; i < 10; i++) ok &= second[np + i] < m->vocab;
     CHECK(ok, "melody and separator kept, accompaniment tokens drawn from the codec's vocabulary");
-    cdz_model_free(&m);
+    cdz_model_free(m);
 }
 
 int main(void) {

@@ -311,16 +311,16 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "beam.mid (");
     /* an event model (a tiny untrained Music Transformer on performances): primer file, --seconds */
-    cdz_model pm;
+    cdz_model *pm = NULL;
     cdz_error pe;
     const char *pj = "{\"kind\":\"music_transformer\",\"config_name\":\"perf_tiny\",\"codec\":\"performance\","
                      "\"layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":512,\"dropout\":0}";
     char perf_ckpt[300];
     snprintf(perf_ckpt, sizeof perf_ckpt, "%s/perf.safetensors", dir);
     if (cdz_model_from_json(&pm, pj, strlen(pj), "perf_tiny", &pe) == CDZ_OK) {
-        cdz_model_init_params(&pm, 3);
-        cdz_checkpoint_save(perf_ckpt, &pm, NULL, NULL, 0, &pe);
-        cdz_model_free(&pm);
+        cdz_model_init_params(pm, 3);
+        cdz_checkpoint_save(perf_ckpt, pm, NULL, NULL, 0, &pe);
+        cdz_model_free(pm);
     }
     snprintf(args, sizeof args, "generate --checkpoint %s --primer %s --seconds 2 --top-k 20 --out %s/perf.mid", perf_ckpt, mid, dir);
     CHECK_INT(run(args), 0);
@@ -349,9 +349,9 @@ int main(int argc, char **argv) {
     snprintf(acc_ckpt, sizeof acc_ckpt, "%s/acc.safetensors", dir);
     snprintf(acc_out, sizeof acc_out, "%s/acc.mid", dir);
     if (cdz_model_from_json(&pm, aj, strlen(aj), "acc_tiny", &pe) == CDZ_OK) {
-        cdz_model_init_params(&pm, 4);
-        cdz_checkpoint_save(acc_ckpt, &pm, NULL, NULL, 0, &pe);
-        cdz_model_free(&pm);
+        cdz_model_init_params(pm, 4);
+        cdz_checkpoint_save(acc_ckpt, pm, NULL, NULL, 0, &pe);
+        cdz_model_free(pm);
     }
     snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --top-k 30", mid, acc_out, acc_ckpt);
     CHECK_INT(run(args), 0);
@@ -441,7 +441,7 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 2);
     CHECK_STR_CONTAINS(err, "build the dataset with --codec melody");
     /* a run whose weights hold a NaN stops at once, says so, and leaves its checkpoint alone */
-    cdz_model nm;
+    cdz_model *nm = NULL;
     cdz_error ne;
     char nan_ckpt[300];
     snprintf(nan_ckpt, sizeof nan_ckpt, "%s/nan.safetensors", dir);
@@ -449,16 +449,16 @@ int main(int argc, char **argv) {
         cdz_trainer nt;
         cdz_dataset nd;
         if (cdz_dataset_open(&nd, data, &ne) == CDZ_OK) {
-            cdz_train_config nc = cdz_train_config_for(&nm);
+            cdz_train_config nc = cdz_train_config_for(nm);
             cdz_checkpoint_train_config(ckpt, &nc, &ne);
-            if (cdz_trainer_init(&nt, &nm, &nd, &nc, &ne) == CDZ_OK && cdz_checkpoint_load_trainer(ckpt, &nt, &ne) == CDZ_OK) {
-                nm.params[nm.n_params - 1] = NAN; /* the output bias */
-                cdz_checkpoint_save(nan_ckpt, &nm, &nt, NULL, 0, &ne);
+            if (cdz_trainer_init(&nt, nm, &nd, &nc, &ne) == CDZ_OK && cdz_checkpoint_load_trainer(ckpt, &nt, &ne) == CDZ_OK) {
+                nm->params[nm->n_params - 1] = NAN; /* the output bias */
+                cdz_checkpoint_save(nan_ckpt, nm, &nt, NULL, 0, &ne);
             }
             cdz_trainer_free(&nt);
             cdz_dataset_close(&nd);
         }
-        cdz_model_free(&nm);
+        cdz_model_free(nm);
     }
     snprintf(args, sizeof args, "train --data %s --resume %s --steps 9", data, nan_ckpt);
     CHECK_INT(run(args), 1);

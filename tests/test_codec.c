@@ -727,7 +727,46 @@ static void test_accompaniment_pairs(void) {
     cdz_score_free(&s);
 }
 
+/* The one-step feature state gives, at every step, the events and inputs the whole-history functions
+ * give: random labels (repeats, no-events and note-offs included) over 300 steps, past the ring of 64,
+ * for both codecs. */
+static void test_melody_state(void) {
+    cdz_rng r;
+    cdz_rng_seed(&r, 21);
+    enum { LEN = 300 };
+    for (int codec = 0; codec < 2; codec++)
+        for (int trial = 0; trial < 20; trial++) {
+            int16_t ev[LEN];
+            cdz_melody_state st;
+            cdz_melody_state_reset(&st);
+            int same_events = 1, same_inputs = 1;
+            for (int p = 0; p < LEN; p++) {
+                /* repeats often, so that lookbacks decode against the ring */
+                int label = cdz_rng_below(&r, 3) == 0 ? 38 + (int)cdz_rng_below(&r, 2) : (int)cdz_rng_below(&r, 38);
+                int e = codec ? cdz_key_melody_event(label, ev, (size_t)p) : cdz_lookback_event(label, ev, (size_t)p);
+                ev[p] = (int16_t)e;
+                int pushed = codec ? cdz_key_melody_push(&st, label) : cdz_lookback_push(&st, label);
+                same_events &= pushed == e;
+                float a[CDZ_LOOKBACK_INPUTS], b[CDZ_LOOKBACK_INPUTS];
+                if (codec) {
+                    cdz_key_melody_inputs(ev, (size_t)p, a);
+                    cdz_key_melody_inputs_state(&st, b);
+                    same_inputs &= memcmp(a, b, CDZ_KEY_MELODY_INPUTS * sizeof *a) == 0;
+                } else {
+                    cdz_lookback_inputs(ev, (size_t)p, a);
+                    cdz_lookback_inputs_state(&st, b);
+                    same_inputs &= memcmp(a, b, CDZ_LOOKBACK_INPUTS * sizeof *a) == 0;
+                }
+            }
+            CHECK(same_events, "%s trial %d: pushed events differ from the decoded ones", codec ? "key_melody" : "lookback",
+                  trial);
+            CHECK(same_inputs, "%s trial %d: one-step inputs differ from the whole-history ones",
+                  codec ? "key_melody" : "lookback", trial);
+        }
+}
+
 int main(void) {
+    test_melody_state();
     test_accompaniment_pairs();
     test_transpose_tokens();
     test_melody_time_signature();

@@ -48,20 +48,20 @@ static int read_losses(const char *path, const char *key, double *loss, int max_
 /* The largest difference between two checkpoints' parameters (INFINITY when either does not load or
  * their shapes differ). */
 static double param_diff(const char *a, const char *b) {
-    cdz_model ma, mb;
+    cdz_model *ma = NULL, *mb = NULL;
     cdz_error e = {0};
     if (cdz_checkpoint_load(a, &ma, &e) != CDZ_OK) return INFINITY;
     if (cdz_checkpoint_load(b, &mb, &e) != CDZ_OK) {
-        cdz_model_free(&ma);
+        cdz_model_free(ma);
         return INFINITY;
     }
-    double worst = ma.n_params == mb.n_params ? 0 : INFINITY;
-    for (size_t i = 0; i < ma.n_params && i < mb.n_params; i++) {
-        double dv = fabs((double)ma.params[i] - (double)mb.params[i]);
+    double worst = ma->n_params == mb->n_params ? 0 : INFINITY;
+    for (size_t i = 0; i < ma->n_params && i < mb->n_params; i++) {
+        double dv = fabs((double)ma->params[i] - (double)mb->params[i]);
         if (!(dv <= worst)) worst = dv;
     }
-    cdz_model_free(&ma);
-    cdz_model_free(&mb);
+    cdz_model_free(ma);
+    cdz_model_free(mb);
     return worst;
 }
 
@@ -97,7 +97,7 @@ static cdz_status no_sum_f32(cdz_dist *d, float *x, size_t n, cdz_error *e) {
 }
 
 static void test_batch_share(const char *data) {
-    cdz_model m;
+    cdz_model *m = NULL;
     cdz_dataset ds;
     cdz_trainer t;
     cdz_error e = {0};
@@ -105,9 +105,9 @@ static void test_batch_share(const char *data) {
         CHECK(0, "set-up: %s", e.msg);
         return;
     }
-    cdz_train_config c = cdz_train_config_for(&m);
+    cdz_train_config c = cdz_train_config_for(m);
     c.batch = 9, c.seq = 8;
-    CHECK_INT(cdz_trainer_init(&t, &m, &ds, &c, &e), CDZ_OK);
+    CHECK_INT(cdz_trainer_init(&t, m, &ds, &c, &e), CDZ_OK);
     cdz_dist_ops ops = {"fake", no_sum_f32, NULL, NULL, NULL, NULL};
     cdz_dist two = {1, 2, &ops, NULL};
     CHECK_INT(cdz_trainer_distribute(&t, &two, &e), CDZ_ERR_ARG);
@@ -118,7 +118,7 @@ static void test_batch_share(const char *data) {
     CHECK_INT(cdz_trainer_distribute(&t, &one, &e), CDZ_OK);
     CHECK(t.dist == NULL, "a group of one changes nothing");
     cdz_trainer_free(&t);
-    cdz_model_free(&m);
+    cdz_model_free(m);
     cdz_dataset_close(&ds);
 }
 
@@ -146,41 +146,41 @@ static int worker(const char *data) {
     CHECK_INT(cdz_dist_broadcast(&d, &v, sizeof v, 2, &e), CDZ_ERR_ARG);
 
     cdz_dataset ds;
-    cdz_model m;
+    cdz_model *m = NULL;
     if (cdz_dataset_open(&ds, data, &e) != CDZ_OK || cdz_model_create(&m, "melody_rnn", "tiny_attention", &e) != CDZ_OK) {
         CHECK(0, "set-up: %s", e.msg);
         cdz_dist_finalize(&d);
         return test_summary(d.rank ? "rank1" : "rank0");
     }
-    cdz_model_init_params(&m, 3);
+    cdz_model_init_params(m, 3);
     /* batches of 2 windows of 8 tokens: a dozen rounds, stopping anywhere in one */
     const int64_t limits[4] = {0, 40, 57, 100};
     for (int k = 0; k < 4; k++) {
         cdz_loss_stats a, b;
-        CHECK_INT(cdz_evaluate(&m, &ds, CDZ_SPLIT_EVAL, 2, 8, limits[k], &a, &e), CDZ_OK);
-        CHECK_INT(cdz_evaluate_dist(&m, &ds, CDZ_SPLIT_EVAL, 2, 8, limits[k], &d, &b, &e), CDZ_OK);
+        CHECK_INT(cdz_evaluate(m, &ds, CDZ_SPLIT_EVAL, 2, 8, limits[k], &a, &e), CDZ_OK);
+        CHECK_INT(cdz_evaluate_dist(m, &ds, CDZ_SPLIT_EVAL, 2, 8, limits[k], &d, &b, &e), CDZ_OK);
         CHECK_INT(b.tokens, a.tokens);
         CHECK_INT(b.correct, a.correct);
         /* the same float terms added in double, per batch first: ~1e-16 relative */
         CHECK_NEAR(b.loss_sum, a.loss_sum, 1e-9 * a.loss_sum);
     }
     cdz_loss_stats none;
-    CHECK_INT(cdz_evaluate_dist(&m, &ds, CDZ_SPLIT_TEST, 2, 8, 0, &d, &none, &e), CDZ_ERR_ARG);
+    CHECK_INT(cdz_evaluate_dist(m, &ds, CDZ_SPLIT_TEST, 2, 8, 0, &d, &none, &e), CDZ_ERR_ARG);
 
     /* replicas: equal after set-up; rank 1's copy changed is found and replaced by rank 0's */
     cdz_trainer t;
-    cdz_train_config c = cdz_train_config_for(&m);
+    cdz_train_config c = cdz_train_config_for(m);
     c.batch = 4, c.seq = 8;
     int differ = -1;
-    CHECK_INT(cdz_trainer_init(&t, &m, &ds, &c, &e), CDZ_OK);
+    CHECK_INT(cdz_trainer_init(&t, m, &ds, &c, &e), CDZ_OK);
     CHECK_INT(cdz_trainer_distribute(&t, &d, &e), CDZ_OK);
     CHECK_INT(cdz_trainer_check_replicas(&t, &differ, &e), CDZ_OK);
     CHECK_INT(differ, 0);
-    float first = m.params[0];
-    if (d.rank == 1) m.params[0] += 1, t.v[5] = 1;
+    float first = m->params[0];
+    if (d.rank == 1) m->params[0] += 1, t.v[5] = 1;
     CHECK_INT(cdz_trainer_check_replicas(&t, &differ, &e), CDZ_OK);
     CHECK_INT(differ, 1);
-    CHECK(m.params[0] == first && t.v[5] == 0, "rank 0's copy everywhere: %g %g", m.params[0], t.v[5]);
+    CHECK(m->params[0] == first && t.v[5] == 0, "rank 0's copy everywhere: %g %g", m->params[0], t.v[5]);
     CHECK_INT(cdz_trainer_check_replicas(&t, &differ, &e), CDZ_OK);
     CHECK_INT(differ, 0);
     /* a step on 2 ranks */
@@ -190,7 +190,7 @@ static int worker(const char *data) {
     CHECK_INT(cdz_trainer_check_replicas(&t, &differ, &e), CDZ_OK);
     CHECK_INT(differ, 0);
     cdz_trainer_free(&t);
-    cdz_model_free(&m);
+    cdz_model_free(m);
     cdz_dataset_close(&ds);
     int rank = d.rank;
     cdz_dist_finalize(&d);

@@ -43,13 +43,14 @@ static const char *const TINY[] = {
     "\"input_size\":4,\"layers\":3,\"hidden\":5,\"attn_length\":0,\"dropout_keep\":1,\"batch\":4,\"seq\":12}",
 };
 
-static int tiny_model(cdz_model *m, int which, uint64_t seed) {
+static int tiny_model(cdz_model **m, int which, uint64_t seed) {
     cdz_error err;
     if (cdz_model_from_json(m, TINY[which], strlen(TINY[which]), "tiny", &err) != CDZ_OK) {
         CHECK(0, "tiny config %d: %s", which, err.msg);
         return 0;
     }
-    cdz_model_init_params(m, seed);
+    cdz_model_init_params(*m, seed);
+    cdz_model_grads(*m);
     return 1;
 }
 
@@ -58,14 +59,14 @@ static int tiny_model(cdz_model *m, int which, uint64_t seed) {
 static double eval_sum(cdz_model *m, const cdz_window *w, int B) {
     cdz_loss_stats st = {0};
     cdz_error err;
-    cdz_status s = m->kind->loss(m, w, B, CDZ_EVAL, NULL, &st, NULL, &err);
+    cdz_status s = test_loss(m, w, B, CDZ_EVAL, NULL, &st, NULL, &err);
     return s == CDZ_OK ? st.loss_sum : NAN;
 }
 
 static double eval_loss(cdz_model *m, const cdz_window *w, int B) {
     float loss = 0;
     cdz_error err;
-    cdz_status st = m->kind->loss(m, w, B, CDZ_EVAL, NULL, NULL, &loss, &err);
+    cdz_status st = test_loss(m, w, B, CDZ_EVAL, NULL, NULL, &loss, &err);
     return st == CDZ_OK ? loss : NAN;
 }
 
@@ -73,50 +74,50 @@ static double eval_loss(cdz_model *m, const cdz_window *w, int B) {
  * direction (so that every element takes part) and on single elements. */
 static void test_whole_loss_gradients(void) {
     for (int which = 0; which < 4; which++) {
-        cdz_model m;
+        cdz_model *m = NULL;
         if (!tiny_model(&m, which, 3)) return;
         cdz_rng r;
         cdz_rng_seed(&r, 11);
         enum { LEN = 40 };
         uint16_t seqs[3][LEN];
-        for (int i = 0; i < 3; i++) random_labels(&r, m.codec, seqs[i], LEN);
+        for (int i = 0; i < 3; i++) random_labels(&r, m->codec, seqs[i], LEN);
         /* windows inside, at the start of, and shorter than the others (padding) */
         cdz_window w[3] = {{seqs[0], 17, 9}, {seqs[1], 0, 9}, {seqs[2], 30, 5}};
-        cdz_model_zero_grads(&m);
+        cdz_model_zero_grads(m);
         cdz_error err;
         cdz_loss_stats st = {0};
         float loss;
-        CHECK(m.kind->loss(&m, w, 3, CDZ_TRAIN, &r, &st, &loss, &err) == CDZ_OK, "%s", err.msg);
+        CHECK(test_loss(m, w, 3, CDZ_TRAIN, &r, &st, &loss, &err) == CDZ_OK, "%s", err.msg);
         double scale = (double)st.tokens; /* d(sum) = tokens * d(mean) */
         double worst_dir = 0, worst_el = 0, nums[64], analytics[64], biggest = 0;
         const char *worst_dir_name = "", *worst_el_name = "";
-        float *u = calloc(m.n_params, sizeof *u), *keep = calloc(m.n_params, sizeof *keep);
-        memcpy(keep, m.params, m.n_params * sizeof *keep);
-        for (size_t t = 0; t < m.n_tensors; t++) {
-            const cdz_tensor_info *ti = &m.tensors[t];
+        float *u = calloc(m->n_params, sizeof *u), *keep = calloc(m->n_params, sizeof *keep);
+        memcpy(keep, m->params, m->n_params * sizeof *keep);
+        for (size_t t = 0; t < m->n_tensors; t++) {
+            const cdz_tensor_info *ti = &m->tensors[t];
             double analytic = 0;
             for (size_t k = 0; k < ti->numel; k++) {
                 u[k] = (float)(cdz_rng_uniform(&r) * 2 - 1);
-                analytic += scale * m.grads[ti->offset + k] * u[k];
+                analytic += scale * m->grads[ti->offset + k] * u[k];
             }
             const double h = 1e-2;
             double f[2];
             for (int side = 0; side < 2; side++) {
                 for (size_t k = 0; k < ti->numel; k++)
-                    m.params[ti->offset + k] = keep[ti->offset + k] + (float)((side ? -h : h) * u[k]);
-                f[side] = eval_sum(&m, w, 3);
+                    m->params[ti->offset + k] = keep[ti->offset + k] + (float)((side ? -h : h) * u[k]);
+                f[side] = eval_sum(m, w, 3);
             }
-            memcpy(m.params + ti->offset, keep + ti->offset, ti->numel * sizeof *keep);
+            memcpy(m->params + ti->offset, keep + ti->offset, ti->numel * sizeof *keep);
             nums[t] = (f[0] - f[1]) / (2 * h), analytics[t] = analytic;
             biggest = fmax(biggest, fabs(nums[t]));
             for (int s = 0; s < 6; s++) {
                 size_t i = ti->offset + (size_t)cdz_rng_below(&r, ti->numel);
-                m.params[i] = keep[i] + (float)h;
-                double up = eval_sum(&m, w, 3);
-                m.params[i] = keep[i] - (float)h;
-                double down = eval_sum(&m, w, 3);
-                m.params[i] = keep[i];
-                double n1 = (up - down) / (2 * h), e1 = fabs(n1 - scale * m.grads[i]) / fmax(1e-2, fabs(n1));
+                m->params[i] = keep[i] + (float)h;
+                double up = eval_sum(m, w, 3);
+                m->params[i] = keep[i] - (float)h;
+                double down = eval_sum(m, w, 3);
+                m->params[i] = keep[i];
+                double n1 = (up - down) / (2 * h), e1 = fabs(n1 - scale * m->grads[i]) / fmax(1e-2, fabs(n1));
                 if (e1 > worst_el) worst_el = e1, worst_el_name = ti->name;
             }
         }
@@ -124,67 +125,68 @@ static void test_whole_loss_gradients(void) {
          * own parameters have gradients of that size at initialisation (its weights start nearly
          * uniform), so errors count relative to the larger of the derivative and 1e-3 of the model's
          * largest one. (The layer itself is checked sharply in test_nn.) */
-        for (size_t t = 0; t < m.n_tensors; t++) {
+        for (size_t t = 0; t < m->n_tensors; t++) {
             double e = fabs(nums[t] - analytics[t]) / fmax(fabs(nums[t]), 1e-3 * biggest);
-            if (e > worst_dir) worst_dir = e, worst_dir_name = m.tensors[t].name;
+            if (e > worst_dir) worst_dir = e, worst_dir_name = m->tensors[t].name;
         }
         /* float forward passes, a 1e-2 step and second-order terms: 1e-2 relative along a direction
          * (a wrong term is off by its whole size), 5e-3 (floor 1e-2 absolute) per element */
-        CHECK(worst_dir < 1e-2, "%s: directional gradient: worst relative error %.3g in %s", m.config_name, worst_dir,
+        CHECK(worst_dir < 1e-2, "%s: directional gradient: worst relative error %.3g in %s", m->config_name, worst_dir,
               worst_dir_name);
-        CHECK(worst_el < 5e-3, "%s: element gradient: worst relative error %.3g in %s", m.config_name, worst_el, worst_el_name);
-        printf("%s: worst gradient errors: directional %.2g (%s), element %.2g (%s)\n", m.config_name, worst_dir,
+        CHECK(worst_el < 5e-3, "%s: element gradient: worst relative error %.3g in %s", m->config_name, worst_el, worst_el_name);
+        printf("%s: worst gradient errors: directional %.2g (%s), element %.2g (%s)\n", m->config_name, worst_dir,
                worst_dir_name, worst_el, worst_el_name);
         free(u), free(keep);
-        cdz_model_free(&m);
+        cdz_model_free(m);
     }
 }
 
 /* The step-wise API gives the log-likelihood the full forward pass gives, for every input kind. */
 static void test_step_matches_forward(void) {
     for (int which = 0; which < 4; which++) {
-        cdz_model m;
+        cdz_model *m = NULL;
         if (!tiny_model(&m, which, 5)) return;
         cdz_rng r;
         cdz_rng_seed(&r, 12);
         enum { LEN = 50 };
         uint16_t seq[2][LEN];
-        random_labels(&r, m.codec, seq[0], LEN);
-        random_labels(&r, m.codec, seq[1], LEN);
+        random_labels(&r, m->codec, seq[0], LEN);
+        random_labels(&r, m->codec, seq[1], LEN);
         cdz_window w[2] = {{seq[0], 0, LEN}, {seq[1], 0, LEN}};
         cdz_loss_stats st = {0};
         cdz_error err;
-        CHECK(m.kind->loss(&m, w, 2, CDZ_EVAL, NULL, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
-        float *state = calloc(2 * m.kind->state_floats(&m), sizeof *state), logits[2 * 64];
-        m.kind->state_reset(&m, state, 2);
-        const uint16_t *hist[2] = {seq[0], seq[1]};
+        CHECK(test_loss(m, w, 2, CDZ_EVAL, NULL, &st, NULL, &err) == CDZ_OK, "%s", err.msg);
+        cdz_session *s = NULL;
+        CHECK(cdz_session_new(&s, m, 2, 0, &err) == CDZ_OK && cdz_session_reset(s, 2, &err) == CDZ_OK, "%s", err.msg);
+        float logits[2 * 64];
         double sum = 0;
         for (int t = 0; t + 1 < LEN; t++) {
-            CHECK(m.kind->step(&m, state, hist, t + 1, 2, logits, &err) == CDZ_OK, "%s", err.msg);
+            uint16_t tok[2] = {seq[0][t], seq[1][t]};
+            CHECK(cdz_session_feed(s, tok, logits, &err) == CDZ_OK, "%s", err.msg);
             for (int b = 0; b < 2; b++) {
-                const float *l = logits + b * m.vocab;
+                const float *l = logits + b * m->vocab;
                 double mx = l[0], z = 0;
-                for (uint32_t v = 1; v < m.vocab; v++) mx = fmax(mx, l[v]);
-                for (uint32_t v = 0; v < m.vocab; v++) z += exp(l[v] - mx);
+                for (uint32_t v = 1; v < m->vocab; v++) mx = fmax(mx, l[v]);
+                for (uint32_t v = 0; v < m->vocab; v++) z += exp(l[v] - mx);
                 sum -= l[seq[b][t + 1]] - mx - log(z);
             }
         }
-        CHECK(st.tokens == 2 * (LEN - 1), "%s: counted %lld tokens", m.config_name, (long long)st.tokens);
-        CHECK(fabs(sum - st.loss_sum) < 1e-4 * st.loss_sum, "%s: step-wise NLL %.6f, forward %.6f", m.config_name, sum,
+        CHECK(st.tokens == 2 * (LEN - 1), "%s: counted %lld tokens", m->config_name, (long long)st.tokens);
+        CHECK(fabs(sum - st.loss_sum) < 1e-4 * st.loss_sum, "%s: step-wise NLL %.6f, forward %.6f", m->config_name, sum,
               st.loss_sum);
-        free(state);
-        cdz_model_free(&m);
+        cdz_session_free(s);
+        cdz_model_free(m);
     }
 }
 
 /* A tiny attention model learns one fixed batch by heart: the loss falls by 90%. */
 static void test_overfit(void) {
-    cdz_model m;
+    cdz_model *m = NULL;
     cdz_error err;
     const char *json = "{\"kind\":\"melody_rnn\",\"codec\":\"key_melody\",\"input\":\"key_melody\",\"layers\":2,"
                        "\"hidden\":16,\"attn_length\":4,\"dropout_keep\":1}";
     CHECK(cdz_model_from_json(&m, json, strlen(json), "overfit", &err) == CDZ_OK, "%s", err.msg);
-    cdz_model_init_params(&m, 7);
+    cdz_model_init_params(m, 7);
     cdz_rng r;
     cdz_rng_seed(&r, 13);
     enum { LEN = 24 };
@@ -195,20 +197,20 @@ static void test_overfit(void) {
         for (int i = 0; i < LEN; i++) seq[b][i] = (uint16_t)cdz_rng_below(&r, 36);
         w[b] = (cdz_window){seq[b], 0, LEN};
     }
-    float *mom = calloc(2 * m.n_params, sizeof *mom), first = 0, loss = 0;
+    float *mom = calloc(2 * m->n_params, sizeof *mom), first = 0, loss = 0;
     cdz_adamw_params p = {0.01f, 0.9f, 0.999f, 1e-8f, 0};
     for (int step = 1; step <= 500; step++) {
         p.lr = step > 300 ? 0.003f : 0.01f;
-        cdz_model_zero_grads(&m);
-        CHECK(m.kind->loss(&m, w, 4, CDZ_TRAIN, &r, NULL, &loss, &err) == CDZ_OK, "%s", err.msg);
+        cdz_model_zero_grads(m);
+        CHECK(test_loss(m, w, 4, CDZ_TRAIN, &r, NULL, &loss, &err) == CDZ_OK, "%s", err.msg);
         if (step == 1) first = loss;
-        cdz_clip_grad_norm(m.grads, m.n_params, 3);
-        cdz_adamw_step(m.params, m.grads, mom, mom + m.n_params, m.n_params, &p, step);
+        cdz_clip_grad_norm(m->grads, m->n_params, 3);
+        cdz_adamw_step(m->params, m->grads, mom, mom + m->n_params, m->n_params, &p, step);
     }
-    loss = (float)eval_loss(&m, w, 4);
+    loss = (float)eval_loss(m, w, 4);
     CHECK(loss < 0.1 * first, "overfitting one batch: loss %.4f -> %.4f (needs a 90%% fall)", first, loss);
     free(mom);
-    cdz_model_free(&m);
+    cdz_model_free(m);
 }
 
 /* An in-memory dataset of random melodies in one codec. */
@@ -245,15 +247,15 @@ static void test_resume_exact(void) {
     const char *json = "{\"kind\":\"melody_rnn\",\"config_name\":\"small\",\"codec\":\"key_melody\",\"input\":\"key_melody\","
                        "\"layers\":2,\"hidden\":8,\"attn_length\":4,\"dropout_keep\":0.5,\"batch\":6,\"seq\":16,"
                        "\"lr\":0.01,\"clip\":3}";
-    cdz_model a, b;
+    cdz_model *a = NULL, *b = NULL;
     cdz_error err;
     CHECK(cdz_model_from_json(&a, json, strlen(json), "small", &err) == CDZ_OK, "%s", err.msg);
-    cdz_model_init_params(&a, 9);
-    cdz_train_config cfg = cdz_train_config_for(&a);
+    cdz_model_init_params(a, 9);
+    cdz_train_config cfg = cdz_train_config_for(a);
     cfg.steps = 10, cfg.warmup_steps = 2, cfg.decay = CDZ_DECAY_COSINE, cfg.seed = 77;
     cfg.transpose_min = -3, cfg.transpose_max = 4; /* augmentation draws from the same random state */
     cdz_trainer ta, tb;
-    CHECK(cdz_trainer_init(&ta, &a, &d.ds, &cfg, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_trainer_init(&ta, a, &d.ds, &cfg, &err) == CDZ_OK, "%s", err.msg);
     char path[128];
     snprintf(path, sizeof path, "%s/run.safetensors", tmpdir);
     float unbroken[10];
@@ -261,17 +263,17 @@ static void test_resume_exact(void) {
     for (int s = 0; s < 10; s++) {
         CHECK(cdz_trainer_step(&ta, &info, &err) == CDZ_OK, "%s", err.msg);
         unbroken[s] = info.loss;
-        if (s == 4) CHECK(cdz_checkpoint_save(path, &a, &ta, NULL, 0, &err) == CDZ_OK, "save: %s", err.msg);
+        if (s == 4) CHECK(cdz_checkpoint_save(path, a, &ta, NULL, 0, &err) == CDZ_OK, "save: %s", err.msg);
     }
     CHECK(cdz_checkpoint_load(path, &b, &err) == CDZ_OK, "load: %s", err.msg);
-    cdz_train_config other = cdz_train_config_for(&b);
-    CHECK(cdz_trainer_init(&tb, &b, &d.ds, &other, &err) == CDZ_OK, "%s", err.msg);
+    cdz_train_config other = cdz_train_config_for(b);
+    CHECK(cdz_trainer_init(&tb, b, &d.ds, &other, &err) == CDZ_OK, "%s", err.msg);
     CHECK(cdz_checkpoint_load_trainer(path, &tb, &err) == CDZ_ERR_ARG && strstr(err.msg, "transposition"),
           "a trainer set up without the run's augmentation is refused: %s", err.msg);
     cdz_trainer_free(&tb);
     CHECK(cdz_checkpoint_train_config(path, &other, &err) == CDZ_OK, "%s", err.msg);
     CHECK(other.transpose_min == -3 && other.transpose_max == 4 && other.steps == 10, "the run's settings come back");
-    CHECK(cdz_trainer_init(&tb, &b, &d.ds, &other, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_trainer_init(&tb, b, &d.ds, &other, &err) == CDZ_OK, "%s", err.msg);
     CHECK(cdz_checkpoint_load_trainer(path, &tb, &err) == CDZ_OK, "load trainer: %s", err.msg);
     CHECK(tb.step == 5, "resumed at step %lld", (long long)tb.step);
     int same = 1;
@@ -280,40 +282,40 @@ static void test_resume_exact(void) {
         same &= info.loss == unbroken[s];
     }
     CHECK(same, "resumed losses equal the unbroken run's bit for bit");
-    CHECK(memcmp(a.params, b.params, a.n_params * sizeof *a.params) == 0, "and so do the final parameters");
+    CHECK(memcmp(a->params, b->params, a->n_params * sizeof *a->params) == 0, "and so do the final parameters");
     /* evaluation: same numbers from the reloaded weights */
     cdz_loss_stats sa, sb;
-    CHECK(cdz_evaluate(&a, &d.ds, CDZ_SPLIT_EVAL, 3, 100, 0, &sa, &err) == CDZ_OK, "%s", err.msg);
-    CHECK(cdz_checkpoint_save(path, &a, NULL, NULL, 0, &err) == CDZ_OK, "%s", err.msg);
-    cdz_model c;
+    CHECK(cdz_evaluate(a, &d.ds, CDZ_SPLIT_EVAL, 3, 100, 0, &sa, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_checkpoint_save(path, a, NULL, NULL, 0, &err) == CDZ_OK, "%s", err.msg);
+    cdz_model *c = NULL;
     CHECK(cdz_checkpoint_load(path, &c, &err) == CDZ_OK, "%s", err.msg);
-    CHECK(cdz_evaluate(&c, &d.ds, CDZ_SPLIT_EVAL, 2, 7, 0, &sb, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_evaluate(c, &d.ds, CDZ_SPLIT_EVAL, 2, 7, 0, &sb, &err) == CDZ_OK, "%s", err.msg);
     CHECK(sa.tokens > 0 && sa.tokens == sb.tokens, "eval tokens %lld and %lld", (long long)sa.tokens, (long long)sb.tokens);
     /* a weights-only checkpoint cannot resume */
     cdz_trainer tc;
-    CHECK(cdz_trainer_init(&tc, &c, &d.ds, &cfg, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_trainer_init(&tc, c, &d.ds, &cfg, &err) == CDZ_OK, "%s", err.msg);
     CHECK(cdz_checkpoint_load_trainer(path, &tc, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "resume"), "weights only: %s",
           err.msg);
     cdz_trainer_free(&tc);
-    cdz_model_free(&c);
+    cdz_model_free(c);
     /* a dataset of another codec is refused with the fix in the message */
     static mem_ds other_ds;
     make_dataset(&other_ds, "melody", 38);
-    CHECK(cdz_trainer_init(&tc, &a, &other_ds.ds, &cfg, &err) == CDZ_ERR_ARG && strstr(err.msg, "--codec key_melody"),
+    CHECK(cdz_trainer_init(&tc, a, &other_ds.ds, &cfg, &err) == CDZ_ERR_ARG && strstr(err.msg, "--codec key_melody"),
           "codec mismatch: %s", err.msg);
     cdz_trainer_free(&ta), cdz_trainer_free(&tb);
-    cdz_model_free(&a), cdz_model_free(&b);
+    cdz_model_free(a), cdz_model_free(b);
 }
 
 /* Truncated, foreign and mismatched files are rejected with the file named. */
 static void test_bad_checkpoints(void) {
-    cdz_model m, x;
+    cdz_model *m = NULL, *x = NULL;
     cdz_error err;
     if (!tiny_model(&m, 0, 1)) return;
     char path[128], bad[128];
     snprintf(path, sizeof path, "%s/good.safetensors", tmpdir);
     snprintf(bad, sizeof bad, "%s/bad.safetensors", tmpdir);
-    CHECK(cdz_checkpoint_save(path, &m, NULL, NULL, 0, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_checkpoint_save(path, m, NULL, NULL, 0, &err) == CDZ_OK, "%s", err.msg);
     uint8_t *file;
     size_t len;
     CHECK(cdz_file_read_all(path, &file, &len, &err) == CDZ_OK, "%s", err.msg);
@@ -322,7 +324,7 @@ static void test_bad_checkpoints(void) {
         cdz_file_write_atomic(bad, file, cut, &err);
         tried++;
         if (cdz_checkpoint_load(bad, &x, &err) != CDZ_OK && strstr(err.msg, bad)) rejected++;
-        else if (x.kind) cdz_model_free(&x);
+        else if (x->kind) cdz_model_free(x);
     }
     CHECK(rejected == tried, "truncated checkpoints rejected: %d of %d", rejected, tried);
     /* a valid safetensors file from elsewhere */
@@ -333,18 +335,18 @@ static void test_bad_checkpoints(void) {
     CHECK(cdz_checkpoint_load(bad, &x, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "not a cadenza checkpoint"), "foreign: %s",
           err.msg);
     /* a config whose shapes do not match the tensors */
-    cdz_model big;
+    cdz_model *big = NULL;
     const char *json = "{\"kind\":\"melody_rnn\",\"codec\":\"key_melody\",\"input\":\"key_melody\",\"layers\":2,"
                        "\"hidden\":7,\"attn_length\":3}";
     CHECK(cdz_model_from_json(&big, json, strlen(json), "t", &err) == CDZ_OK, "%s", err.msg);
     const char *cfg = "{\"kind\":\"melody_rnn\",\"codec\":\"key_melody\",\"input\":\"key_melody\",\"layers\":2,\"hidden\":6,\"attn_length\":3}";
-    cdz_st_tensor *ts = calloc(big.n_tensors, sizeof *ts);
-    for (size_t i = 0; i < big.n_tensors; i++) {
-        ts[i].name = big.tensors[i].name, ts[i].ndim = big.tensors[i].ndim, ts[i].data = big.params + big.tensors[i].offset;
-        memcpy(ts[i].shape, big.tensors[i].shape, sizeof ts[i].shape);
+    cdz_st_tensor *ts = calloc(big->n_tensors, sizeof *ts);
+    for (size_t i = 0; i < big->n_tensors; i++) {
+        ts[i].name = big->tensors[i].name, ts[i].ndim = big->tensors[i].ndim, ts[i].data = big->params + big->tensors[i].offset;
+        memcpy(ts[i].shape, big->tensors[i].shape, sizeof ts[i].shape);
     }
     const char *meta2[4] = {"format", "cadenza checkpoint 1", "model", cfg};
-    CHECK(cdz_safetensors_write(bad, ts, big.n_tensors, meta2, 2, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_safetensors_write(bad, ts, big->n_tensors, meta2, 2, &err) == CDZ_OK, "%s", err.msg);
     CHECK(cdz_checkpoint_load(bad, &x, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "shape"), "mismatch: %s", err.msg);
     free(ts);
     /* config errors */
@@ -359,8 +361,8 @@ static void test_bad_checkpoints(void) {
     CHECK(cdz_model_create(&x, "melody_rnn", "nope_rnn", &err) == CDZ_ERR_ARG && strstr(err.msg, "attention_rnn"),
           "unknown config lists the known ones: %s", err.msg);
     cdz_free(file);
-    cdz_model_free(&big);
-    cdz_model_free(&m);
+    cdz_model_free(big);
+    cdz_model_free(m);
 }
 
 /* Mutated model configs (as a hostile checkpoint would carry) build a model or give an error; never a
@@ -379,11 +381,11 @@ static void test_config_mutations(void) {
             static const char alphabet[] = "0123456789-.e\"{}[],:x \\";
             buf[at] = alphabet[cdz_rng_below(&r, sizeof alphabet - 1)];
         }
-        cdz_model m;
+        cdz_model *m = NULL;
         cdz_error err = {0};
         if (cdz_model_from_json(&m, buf, n, "mutant", &err) == CDZ_OK) {
             built++;
-            cdz_model_free(&m);
+            cdz_model_free(m);
         } else {
             refused++;
             named += strstr(err.msg, "mutant") != NULL || strstr(err.msg, "memory") != NULL;
@@ -395,7 +397,7 @@ static void test_config_mutations(void) {
 }
 
 static void test_sampling(void) {
-    cdz_model m;
+    cdz_model *m = NULL;
     if (!tiny_model(&m, 0, 4)) return;
     uint16_t primer[5] = {24, 36, 37, 26, 36}; /* C, no-event, off, D, no-event */
     enum { STEPS = 30 };
@@ -407,9 +409,9 @@ static void test_sampling(void) {
         cdz_sample_params p = cdz_sample_default_params();
         p.temperature = 1.3f;
         cdz_rng_seed(&r1, 99), cdz_rng_seed(&r2, 99);
-        CHECK(cdz_generate(&m, primer, 5, STEPS, 1, &p, &r1, plain, &lp, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
+        CHECK(cdz_generate(m, primer, 5, STEPS, 1, &p, &r1, plain, &lp, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
         p.beam_size = 1, p.branch_factor = 1, p.steps_per_iteration = spi;
-        CHECK(cdz_generate(&m, primer, 5, STEPS, 1, &p, &r2, beam, &lb, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
+        CHECK(cdz_generate(m, primer, 5, STEPS, 1, &p, &r2, beam, &lb, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
         CHECK(memcmp(plain, beam, sizeof plain) == 0 && lp == lb, "beam 1, branch 1 (%d steps per iteration) = plain sampling",
               spi);
     }
@@ -420,18 +422,18 @@ static void test_sampling(void) {
     uint16_t out[2][5 + STEPS];
     double ll[2];
     cdz_rng_seed(&r1, 5);
-    CHECK(cdz_generate(&m, primer, 5, STEPS, 2, &p, &r1, out[0], ll, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(cdz_generate(m, primer, 5, STEPS, 2, &p, &r1, out[0], ll, NULL, NULL, &err) == CDZ_OK, "%s", err.msg);
     CHECK(memcmp(out[1], primer, sizeof primer) == 0 && isfinite(ll[0]) && ll[0] < 0, "beam outputs: primer kept, loglik %g",
           ll[0]);
     /* a zero temperature is greedy and the same every time */
     p = cdz_sample_default_params();
     p.temperature = 0;
     cdz_rng_seed(&r1, 1), cdz_rng_seed(&r2, 2);
-    cdz_generate(&m, primer, 5, STEPS, 1, &p, &r1, plain, NULL, NULL, NULL, &err);
-    cdz_generate(&m, primer, 5, STEPS, 1, &p, &r2, beam, NULL, NULL, NULL, &err);
+    cdz_generate(m, primer, 5, STEPS, 1, &p, &r1, plain, NULL, NULL, NULL, &err);
+    cdz_generate(m, primer, 5, STEPS, 1, &p, &r2, beam, NULL, NULL, NULL, &err);
     CHECK(memcmp(plain, beam, sizeof plain) == 0, "greedy decoding ignores the seed");
     uint16_t badp[1] = {40};
-    CHECK(cdz_generate(&m, badp, 1, 3, 1, &p, &r1, plain, NULL, NULL, NULL, &err) == CDZ_ERR_ARG, "primer outside vocabulary");
+    CHECK(cdz_generate(m, badp, 1, 3, 1, &p, &r1, plain, NULL, NULL, NULL, &err) == CDZ_ERR_ARG, "primer outside vocabulary");
     /* draws follow the distribution; top-k 1 and top-p tiny are greedy */
     float logits[3] = {0, logf(2), logf(5)};
     int count[3] = {0};
@@ -449,7 +451,7 @@ static void test_sampling(void) {
     int none0 = 1;
     for (int i = 0; i < 400; i++) none0 &= cdz_sample_logits(logits, 3, &q, &r1, NULL) != 0;
     CHECK(none0, "top-p 0.8 drops the least likely token");
-    cdz_model_free(&m);
+    cdz_model_free(m);
 }
 
 int main(void) {

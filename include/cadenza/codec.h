@@ -97,6 +97,26 @@ int cdz_key_melody_label(const int16_t *events, size_t pos);              /* 0-3
 int cdz_key_melody_event(int label, const int16_t *events, size_t pos);
 void cdz_key_melody_inputs(const int16_t *events, size_t pos, float *in); /* in: 74 floats */
 
+/* The same features one step at a time, for training windows and step-wise generation: a bounded state
+ * (the last CDZ_MELODY_RING events and the running counts the key features keep) that gives exactly the
+ * inputs the functions above compute from the whole history, without reading it again each step.
+ *   cdz_melody_state st; cdz_melody_state_reset(&st);
+ *   for each label: cdz_key_melody_push(&st, label); cdz_key_melody_inputs_state(&st, in);   // inputs at that step */
+enum { CDZ_MELODY_RING = 64 };
+typedef struct cdz_melody_state {
+    int64_t n;                      /* events pushed: positions 0 .. n-1 */
+    int16_t ring[CDZ_MELODY_RING];  /* the event at position p is ring[p % CDZ_MELODY_RING] (the last 64) */
+    int16_t current, attack, ascending, n3, last3[3]; /* the key_melody features' running values */
+    int32_t counts[12];             /* pitch classes of every note so far */
+} cdz_melody_state;
+void cdz_melody_state_reset(cdz_melody_state *s);
+/* Decodes `label` at position n (after the events pushed before it) and pushes its event; returns it. */
+int cdz_lookback_push(cdz_melody_state *s, int label);
+int cdz_key_melody_push(cdz_melody_state *s, int label);
+/* The inputs at the last pushed position (n - 1 >= 0): 121 / 74 floats. */
+void cdz_lookback_inputs_state(const cdz_melody_state *s, float *in);
+void cdz_key_melody_inputs_state(const cdz_melody_state *s, float *in);
+
 /* multitrack: see src/codec/multitrack.c for the layout. */
 enum { CDZ_MT_STYLES = 32, CDZ_MT_STYLE_BASE = 10997, CDZ_MT_VOCAB = 11031 };
 cdz_status cdz_multitrack_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
@@ -113,8 +133,8 @@ cdz_status cdz_chorale_decode(const uint16_t *tokens, size_t n, cdz_chorale *c, 
 enum { CDZ_ACC_SEP = 388, CDZ_ACC_VOCAB = 389, CDZ_ACC_SEGMENT_SECONDS = 10 };
 enum { CDZ_PERF_NOTE_ON = 0, CDZ_PERF_NOTE_OFF = 128, CDZ_PERF_TIME_SHIFT = 256, CDZ_PERF_VELOCITY = 356,
        CDZ_PERF_VOCAB = 388, CDZ_PERF_MAX_SHIFT = 100, CDZ_PERF_VELOCITY_BINS = 32 };
-static inline int cdz_velocity_to_bin(int velocity) { return (velocity - 1) * CDZ_PERF_VELOCITY_BINS / 127 + 1; }
-static inline int cdz_bin_to_velocity(int bin) { return 1 + (bin - 1) * 4; } /* bin width ceil(127 / 32) */
+int cdz_velocity_to_bin(int velocity); /* Magenta's: (velocity - 1) * 32 / 127 + 1 */
+int cdz_bin_to_velocity(int bin);      /* the bin's lowest velocity, 1 + (bin - 1) * 4 (bin width ceil(127 / 32)) */
 /* Performance -> events (appended to *out as one sequence). */
 cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
 /* Events -> performance (100 steps per second). Note-offs with nothing sounding are ignored; notes

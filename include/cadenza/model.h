@@ -1,23 +1,39 @@
-/* cadenza models: what the training loop, the evaluator and the samplers see of a model.
+/* cadenza models: a loaded model (weights and config, read-only while in use) and sessions (one
+ * thread's generation or training state each).
  *
- *   cdz_model m;
- *   cdz_model_create(&m, "melody_rnn", "attention_rnn", &err);   // a model kind and a named config
- *   cdz_model_init_params(&m, seed);
- *   float loss = m.kind->loss(&m, windows, B, CDZ_TRAIN, &rng, &stats);  // adds into m.grads
- *   ...
- *   cdz_model_free(&m);
+ *   cdz_model *m = NULL;
+ *   if (cdz_checkpoint_load("models/attention_rnn.safetensors", &m, &err) != CDZ_OK) ...
+ *   cdz_session *s = NULL;
+ *   cdz_session_new(&s, m, 1, 0, &err);                 // one row, the model's own context
+ *   uint16_t tok = first;
+ *   float logits[64];                                    // cdz_model_vocab(m) floats per row
+ *   cdz_session_feed(s, &tok, logits, &err);             // the next token's logits; feed it next
+ *   cdz_session_free(s);
+ *   cdz_model_free(m);
  *
- * A model owns its parameters and gradients as single fp32 buffers, sliced by a table of named
- * tensors (the names and shapes written to checkpoints), and its activations, sized for the largest
- * batch it has seen. Its config is a JSON object (saved in checkpoints), so a checkpoint alone
- * rebuilds the model. Generation goes through a step-wise API with a per-row state that samplers may
- * copy between rows (beam search). Thread safety: one model per thread. */
+ * A model holds its config (a JSON object, saved in checkpoints, so a checkpoint alone rebuilds the
+ * model), its parameters in one fp32 buffer sliced by a table of named tensors, and, once a trainer
+ * asks for them, their gradients. Everything that changes while the model is used lives in a session:
+ * the per-row state of generation (recurrent state, key/value caches, decoded melody features), the
+ * tokens fed so far, and the activations of the loss. Any number of sessions may use one model at
+ * once, each from its own thread; the model must not change meanwhile (a trainer changes it between
+ * steps, from the thread that owns it).
+ *
+ * Generation is row-wise: a session has up to `capacity` rows that share a length; each feed appends
+ * one token to every active row and returns the next token's logits for each. Rows can be
+ * rearranged (cdz_session_gather), which is how beam search copies and keeps sequences. A session's
+ * context is a window of the most recent tokens: models that can slide (relative attention, RNNs) go
+ * on past it; the others refuse to feed past their longest sequence (cdz_session_can_slide).
+ *
+ * Thread safety: a model may be shared by sessions on several threads while nothing modifies it; a
+ * session belongs to one thread at a time. How to write a model kind: cadenza/model_kind.h. */
 #ifndef CADENZA_MODEL_H
 #define CADENZA_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cadenza/backend.h"
 #include "cadenza/core.h"
 #include "cadenza/json.h"
 
@@ -25,28 +41,103 @@
 extern "C" {
 #endif
 
-/* A training or evaluation example: the tokens seq[start .. start + n) of one sequence, n >= 2; the
- * model predicts seq[start + 1 .. start + n) from what comes before, and may read seq[0 .. start) for
- * context (the melody models compute features from the whole history). */
+typedef struct cdz_model cdz_model;             /* opaque: see cadenza/model_kind.h for kinds */
+typedef struct cdz_session cdz_session;         /* opaque */
+typedef struct cdz_model_kind cdz_model_kind;   /* a model kind's table (cadenza/model_kind.h) */
+
+/* ---- batches and losses ---- */
+
+/* A training or evaluation example of token models: the tokens seq[start .. start + n) of one
+ * sequence, n >= 2; the model predicts seq[start + 1 .. start + n) from what comes before, and may read
+ * seq[0 .. start) for context (the melody models compute features from the whole history). */
 typedef struct cdz_window {
     const uint16_t *seq;
     int64_t start, n;
 } cdz_window;
 
+/* What a batch holds. Token windows are what every kind reads today; a model with a latent space or
+ * one over audio adds its own kind of batch here, with its fields below. */
+typedef enum cdz_batch_kind { CDZ_BATCH_TOKENS = 0 } cdz_batch_kind;
+
+typedef struct cdz_batch {
+    cdz_batch_kind kind;
+    int B;                     /* examples */
+    const cdz_window *windows; /* (B) for CDZ_BATCH_TOKENS */
+} cdz_batch;
+
+/* A batch of B token windows. */
+cdz_batch cdz_batch_tokens(const cdz_window *windows, int B);
+
+typedef enum cdz_pass { CDZ_EVAL = 0, CDZ_TRAIN = 1 } cdz_pass;
+
+typedef struct cdz_loss_opts {
+    cdz_pass pass;  /* CDZ_TRAIN applies dropout and adds the gradient of the objective into grads */
+    int64_t step;   /* the training step about to be taken (0-based), for schedules such as KL annealing */
+    cdz_rng *rng;   /* dropout's random source (CDZ_TRAIN) */
+    float *grads;   /* (n_params) the gradient buffer, cdz_model_grads (CDZ_TRAIN) */
+} cdz_loss_opts;
+
+/* Counters summed over predicted tokens (padding excluded), kept across calls. */
+typedef struct cdz_loss_stats {
+    double loss_sum; /* summed over predicted tokens, nats */
+    int64_t tokens;  /* predicted tokens */
+    int64_t correct; /* tokens whose most likely prediction was right */
+} cdz_loss_stats;
+
+enum { CDZ_LOSS_MAX_TERMS = 4 };
+
+/* A loss, by named terms: the objective is what training descends, each term is reported and logged
+ * on its own (a VAE's "reconstruction" and "kl"). Token models have one term, "nll": the mean
+ * negative log-likelihood per predicted token, equal to the objective. */
+typedef struct cdz_loss {
+    float objective;
+    int n_terms;
+    struct {
+        const char *name;  /* a static string of the kind */
+        double value;      /* the term's mean over the batch */
+    } terms[CDZ_LOSS_MAX_TERMS];
+    int64_t tokens;        /* predicted tokens in the batch (the weight of its mean) */
+} cdz_loss;
+
+/* ---- models ---- */
+
+/* Builds kind `kind` with its named config `config` (NULL: the kind's default), parameters zero. */
+cdz_status cdz_model_create(cdz_model **out, const char *kind, const char *config, cdz_error *err);
+/* Builds a model from a config JSON text (with its "kind" and "config_name" keys); `what` names the
+ * source in errors. */
+cdz_status cdz_model_from_json(cdz_model **out, const char *json, size_t len, const char *what, cdz_error *err);
+void cdz_model_free(cdz_model *m);
+/* The full config (kind, config_name and the kind's fields) as JSON text, cdz_malloc'd. */
+char *cdz_model_config_json(const cdz_model *m);
+/* The kind's initialisation, drawn from a generator seeded with `seed`. */
+void cdz_model_init_params(cdz_model *m, uint64_t seed);
+
+const cdz_model_kind *cdz_model_kind_of(const cdz_model *m);
+const char *cdz_model_kind_name(const cdz_model *m);    /* "melody_rnn" */
+const char *cdz_model_config_name(const cdz_model *m);  /* "attention_rnn", or "custom" */
+const char *cdz_model_codec(const cdz_model *m);        /* the codec of its tokens (cadenza/codec.h) */
+uint32_t cdz_model_vocab(const cdz_model *m);           /* tokens it predicts (logits per row) */
+uint32_t cdz_model_history_vocab(const cdz_model *m);   /* tokens it may be fed (>= vocab) */
+int cdz_model_max_len(const cdz_model *m);              /* the most tokens a window may predict, 0: any */
+size_t cdz_model_n_params(const cdz_model *m);
+
+/* The parameters, one buffer (n_params floats), in the host memory of the model's backend. */
+float *cdz_model_params(cdz_model *m);
+const float *cdz_model_params_const(const cdz_model *m);
+/* The gradient buffer (n_params floats), allocated zeroed on the first call; NULL when out of memory. */
+float *cdz_model_grads(cdz_model *m);
+void cdz_model_zero_grads(cdz_model *m);
+
+/* The named tensors that slice the parameters (the names and shapes checkpoints hold). */
 typedef struct cdz_tensor_info {
     char name[48];
     int ndim;
     int64_t shape[4];
     size_t offset, numel; /* in floats, into params / grads */
 } cdz_tensor_info;
-
-typedef struct cdz_loss_stats {
-    double loss_sum; /* summed over predicted tokens, nats */
-    int64_t tokens;  /* predicted tokens (padding excluded) */
-    int64_t correct; /* tokens whose most likely prediction was right */
-} cdz_loss_stats;
-
-typedef enum cdz_pass { CDZ_EVAL = 0, CDZ_TRAIN = 1 } cdz_pass;
+size_t cdz_model_n_tensors(const cdz_model *m);
+const cdz_tensor_info *cdz_model_tensor_at(const cdz_model *m, size_t i);
+const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name); /* NULL if none */
 
 /* Training defaults a config carries (Magenta's for the melody models). */
 typedef struct cdz_train_defaults {
@@ -54,92 +145,56 @@ typedef struct cdz_train_defaults {
     float lr, clip, weight_decay;
     int warmup_steps;
 } cdz_train_defaults;
+cdz_train_defaults cdz_model_train_defaults(const cdz_model *m);
 
-typedef struct cdz_model cdz_model;
+/* The backend the model's layers run on (cadenza/backend.h; the CPU's unless set). Models keep their
+ * parameters and activations in host memory so far, so only host-memory backends (cpu, reference)
+ * can run them; others are refused with a message naming what is missing. Set it before creating
+ * sessions. */
+cdz_status cdz_model_set_backend(cdz_model *m, const cdz_backend *be, cdz_error *err);
+const cdz_backend *cdz_model_backend(const cdz_model *m);
 
-/* What a model kind provides. */
-typedef struct cdz_model_kind {
-    const char *name;                                /* "melody_rnn" */
-    const char *description;                         /* one line for listings */
-    const char *default_config;                      /* the named config used when none is given */
-    const char *const *config_names;                 /* its named configs, NULL-terminated */
-    const char *(*named_config)(const char *name);   /* a named config as JSON text, or NULL */
-    /* Builds the model from a config object (as config_json writes it) and allocates parameters. */
-    cdz_status (*from_config)(cdz_model *m, const cdz_json *config, const char *what, cdz_error *err);
-    char *(*config_json)(const cdz_model *m);        /* cdz_malloc'd JSON object text */
-    void (*init_params)(cdz_model *m, cdz_rng *rng);
-    /* Mean loss over the windows' predicted tokens. CDZ_TRAIN also applies dropout (drawn from rng)
-     * and adds the gradient of that mean into m->grads. Adds into *stats when not NULL. */
-    cdz_status (*loss)(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
-                       float *mean_loss, cdz_error *err);
-    /* Step-wise generation for B rows that share a length: state_reset zeroes the per-row states
-     * (state_floats each, contiguous per row, so rows can be copied); step feeds the last token of
-     * each row's history (history[b][0 .. len)) and writes the next token's logits (B, vocab). */
-    size_t (*state_floats)(const cdz_model *m);
-    void (*state_reset)(const cdz_model *m, float *state, int B);
-    cdz_status (*step)(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
-                       cdz_error *err);
-    void (*free_impl)(cdz_model *m);
-} cdz_model_kind;
+/* ---- sessions ---- */
 
-struct cdz_model {
-    const cdz_model_kind *kind;
-    char config_name[48];     /* "attention_rnn", or "custom" */
-    char codec[32];           /* the codec of its tokens (cadenza/codec.h) */
-    uint32_t vocab;
-    cdz_train_defaults train; /* from the config */
-    int max_len;              /* the most tokens a window may predict (0: no limit) */
-    uint32_t history_vocab;   /* tokens a history may hold, when more than the predicted vocab (the
-                                 accompaniment model's separator); 0: vocab */
-    float *params, *grads;    /* n_params each, one buffer each */
-    size_t n_params;
-    cdz_tensor_info *tensors; /* the table that slices them */
-    size_t n_tensors;
-    void *impl;               /* the kind's own state (activations, sizes) */
-};
+/* A session over m with room for `capacity` rows (at least 1) and a context of `window` tokens (0: the
+ * model's own, its max_len; models without a limit keep everything). No row is active until the
+ * first cdz_session_reset. */
+cdz_status cdz_session_new(cdz_session **out, const cdz_model *m, int capacity, int64_t window, cdz_error *err);
+void cdz_session_free(cdz_session *s);
+const cdz_model *cdz_session_model(const cdz_session *s);
+/* Empties the session and makes `rows` rows (1 .. capacity) active, all of length 0. */
+cdz_status cdz_session_reset(cdz_session *s, int rows, cdz_error *err);
+int cdz_session_rows(const cdz_session *s);
+int cdz_session_capacity(const cdz_session *s);
+int64_t cdz_session_length(const cdz_session *s);          /* tokens fed to each row so far */
+int64_t cdz_session_window(const cdz_session *s);          /* the context it keeps (0: everything) */
+/* Whether feeding may go on past the window (the oldest tokens then leave the context). */
+int cdz_session_can_slide(const cdz_session *s);
+/* The tokens fed to `row` so far (cdz_session_length of them). */
+const uint16_t *cdz_session_history(const cdz_session *s, int row);
+/* Feeds tokens[r] to each active row r and writes the next token's logits, (rows, vocab), into logits
+ * (NULL: not wanted, e.g. for all but the last token of a primer). A token outside the model's history
+ * vocabulary, or a feed past the window of a model that cannot slide, is CDZ_ERR_ARG and changes
+ * nothing. */
+cdz_status cdz_session_feed(cdz_session *s, const uint16_t *tokens, float *logits, cdz_error *err);
+/* Rearranges rows: new row i is old row from[i] (state, history and length), for i < n (n <=
+ * capacity; entries may repeat). The active rows become these n. */
+cdz_status cdz_session_gather(cdz_session *s, const int *from, int n, cdz_error *err);
 
-/* The kinds cadenza knows. */
-const cdz_model_kind *cdz_model_kind_find(const char *name);
-/* All kinds, for listings: returns how many there are and sets *list. */
-size_t cdz_model_kind_list(const cdz_model_kind *const **list);
-extern const cdz_model_kind cdz_melody_rnn;
-extern const cdz_model_kind cdz_music_transformer;
-extern const cdz_model_kind cdz_accompaniment; /* melody -> accompaniment, src/models/accompaniment.c */
+/* ---- latent spaces (models that have one, e.g. a VAE; 0 / CDZ_ERR_UNSUPPORTED for the others) ---- */
+/* The size of the model's latent vectors, 0 when it has none. */
+int cdz_model_latent_dim(const cdz_model *m);
+/* The posterior of each example of the batch: mu and sigma (B, latent_dim) each. */
+cdz_status cdz_model_encode(cdz_session *s, const cdz_batch *batch, float *mu, float *sigma, cdz_error *err);
+/* Conditions the active rows' generation on latent vectors z (rows, latent_dim); call after
+ * cdz_session_reset, before the first feed. */
+cdz_status cdz_session_set_latent(cdz_session *s, const float *z, cdz_error *err);
 
-/* Builds kind `kind` with its named config `config` (e.g. "melody_rnn", "attention_rnn"). */
-cdz_status cdz_model_create(cdz_model *m, const char *kind, const char *config, cdz_error *err);
-/* Builds a model from a config JSON text (with its "kind" and "config_name" keys). */
-cdz_status cdz_model_from_json(cdz_model *m, const char *json, size_t len, const char *what, cdz_error *err);
-/* The full config (kind, config_name and the kind's fields) as JSON text, cdz_malloc'd. */
-char *cdz_model_config_json(const cdz_model *m);
-void cdz_model_init_params(cdz_model *m, uint64_t seed);
-void cdz_model_zero_grads(cdz_model *m);
-const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name);
-void cdz_model_free(cdz_model *m);
-
-/* For kinds: a config field within [lo, hi] (dflt when absent); errors name the source, the kind and
- * the key. */
-cdz_status cdz_config_int(const cdz_json *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out,
-                          const char *kind, const char *what, cdz_error *err);
-cdz_status cdz_config_float(const cdz_json *c, const char *key, double dflt, double lo, double hi, float *out,
-                            const char *kind, const char *what, cdz_error *err);
-/* For kinds: the training defaults a config may carry (batch, seq of at most max_seq, lr, clip,
- * weight_decay, warmup_steps), each dflt's value when absent, into m->train. */
-cdz_status cdz_config_train(const cdz_json *c, cdz_train_defaults dflt, int max_seq, const char *kind, const char *what,
-                            cdz_model *m, cdz_error *err);
-/* For kinds' config_json: those fields as JSON members, "batch":B,...,"warmup_steps":W (no braces). */
-void cdz_config_train_json(const cdz_train_defaults *t, char *buf, size_t n);
-/* For transformer kinds: GPT-2's initialisation. Matrices and embeddings N(0, 0.02) times
- * residual_scale(m, name) (1 for most; 1/sqrt(2 layers) for the projections into the residual stream),
- * biases 0, layer norms ("ln" in the name) weight 1. */
-void cdz_init_gpt2(cdz_model *m, cdz_rng *rng, double (*residual_scale)(const cdz_model *m, const char *name));
-/* For kinds: adds the rows of a softmax output (probs, N x V) whose target is not CDZ_IGNORE_TARGET
- * to the statistics: summed -log p(target), count, and how often the most likely token was right. */
-void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V);
-/* For kinds: appends a tensor to the table (offsets assigned in order). Call before
- * cdz_model_alloc_params. */
-cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const int64_t *shape, cdz_error *err);
-cdz_status cdz_model_alloc_params(cdz_model *m, cdz_error *err);
+/* The loss of a batch on the session's model: adds the gradient of the objective into opts->grads
+ * when training, adds the token counters into stats (may be NULL). Uses the session's activation
+ * buffers (sized for the largest batch seen), not its rows. */
+cdz_status cdz_model_loss(cdz_session *s, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
+                          cdz_loss_stats *stats, cdz_error *err);
 
 #ifdef __cplusplus
 }

@@ -182,10 +182,15 @@ void cdz_self_attention_backward(float *dqkv, float *der, float *scratch, const 
                                  const float *qkv, const float *er, int B, int T, int C, int NH, int R);
 
 /* One step of the self-attention above for generation, B rows: the new token's qkv (B, 3C) at
- * position pos (0-based) writes its k and v into k_cache, v_cache (B, NH, S_max, D) at index pos, and
- *   y (B, C) = softmax_j((q . k_j + q . er[R-1-min(pos-j, R-1)]) / sqrt(D)) v_j   over j = 0 .. pos
- * the same as row pos of cdz_self_attention_forward over the whole sequence (clipped the same way);
- * er = NULL for absolute mode. pos < S_max. scratch: cdz_self_attention_step_scratch_floats. */
+ * position pos (0-based) writes its k and v into k_cache, v_cache (B, NH, S_max, D) at index
+ * pos mod S_max (the caches are rings: past S_max tokens the oldest is overwritten), and attends to the
+ * last n = min(pos + 1, S_max) positions j:
+ *   y (B, C) = softmax_j((q . k_j + q . er[R-1-min(pos-j, R-1)]) / sqrt(D)) v_j
+ * While pos < S_max that is row pos of cdz_self_attention_forward over the whole sequence (clipped the
+ * same way); past it, row n-1 of the forward pass over the last n tokens, with keys and values as they
+ * were cached (a sliding window over the cache, which relative attention allows). er = NULL for
+ * absolute mode (whose positions the caller adds and must keep below its table). scratch:
+ * cdz_self_attention_step_scratch_floats. */
 size_t cdz_self_attention_step_scratch_floats(int S_max, int R);
 void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
                              int pos, int B, int C, int NH, int R, int S_max);

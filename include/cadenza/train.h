@@ -78,6 +78,7 @@ typedef struct cdz_trainer {
     float *m, *v;             /* AdamW moments, one buffer each, sliced like the parameters */
     int64_t step;             /* steps taken */
     cdz_rng rng;              /* windows and dropout */
+    cdz_session *session;     /* the loss's activation buffers */
     cdz_window *windows;
     uint16_t *shifted;        /* transposed copies of the windows' sequences (batch x longest) */
     size_t longest;
@@ -87,8 +88,9 @@ typedef struct cdz_trainer {
 } cdz_trainer;
 
 typedef struct cdz_train_step_info {
-    float loss, grad_norm, lr;
-    int64_t tokens; /* predicted tokens in the step */
+    float loss, grad_norm, lr;  /* loss: the objective */
+    cdz_loss terms;             /* the loss by named terms (terms.terms[k].name, .value), for logs */
+    int64_t tokens;             /* predicted tokens in the step */
 } cdz_train_step_info;
 
 cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds, const cdz_train_config *cfg,
@@ -108,12 +110,12 @@ cdz_status cdz_trainer_check_replicas(cdz_trainer *t, int *differ, cdz_error *er
 /* Mean loss, perplexity and accuracy over every sequence of a split: each sequence from its start in
  * windows of up to max_len predicted tokens (at most the model's own max_len; the state starts afresh
  * in each window), `batch` windows at a time. */
-cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+cdz_status cdz_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err);
 /* The same over the ranks of d (collective): the batches, in cdz_evaluate's order, go to the ranks in
  * turn and each round's statistics are all-reduced, so every rank gets cdz_evaluate's numbers (up to
  * the order of double sums) in about 1/N of its time. d NULL or of one rank: cdz_evaluate. */
-cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+cdz_status cdz_evaluate_dist(const cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                              int64_t max_tokens, cdz_dist *d, cdz_loss_stats *stats, cdz_error *err);
 
 /* ---- checkpoints ---- */
@@ -125,7 +127,7 @@ cdz_status cdz_checkpoint_save(const char *path, const cdz_model *m, const cdz_t
  * initialised for this model with the run's settings, cdz_checkpoint_train_config), restores moments,
  * step, rng and the training config too (the caller may then change cfg.steps and the learning-rate
  * settings). Rejects a truncated, foreign or mismatched file with an error naming it. */
-cdz_status cdz_checkpoint_load(const char *path, cdz_model *m, cdz_error *err);
+cdz_status cdz_checkpoint_load(const char *path, cdz_model **m, cdz_error *err);
 cdz_status cdz_checkpoint_load_trainer(const char *path, cdz_trainer *t, cdz_error *err);
 /* The training settings a checkpoint's run used (to set up the trainer that resumes it). */
 cdz_status cdz_checkpoint_train_config(const char *path, cdz_train_config *c, cdz_error *err);

@@ -54,13 +54,13 @@ static cdz_status segment_primer(const cdz_score *melody, double start, int has_
 
 /* Samples the accompaniment of the segment of `melody` at `start` and adds its notes to `score` on
  * track `track`. */
-static cdz_status accompany_segment(cdz_model *m, const cdz_score *melody, cdz_score *score, uint16_t track, double start,
+static cdz_status accompany_segment(const cdz_model *m, const cdz_score *melody, cdz_score *score, uint16_t track, double start,
                                     int has_named, const cdz_sample_params *sp, cdz_rng *rng, cdz_error *err) {
     uint16_t *primer = NULL, *tok = NULL;
     int64_t np = 0, made = 0;
     cdz_status st = segment_primer(melody, start, has_named, &primer, &np, err);
     if (st) return st;
-    int64_t room = m->max_len > 0 ? (int64_t)m->max_len + 1 - np : 4096;
+    int64_t room = cdz_model_max_len(m) > 0 ? (int64_t)cdz_model_max_len(m) + 1 - np : 4096;
     if (np == 1 || room < 1) { /* no melody here, or more melody than the model reads: nothing added */
         cdz_free(primer);
         return CDZ_OK;
@@ -117,20 +117,20 @@ int cmd_accompany(int argc, char **argv) {
         ckpt = found;
     }
     cdz_error err = {0};
-    cdz_model m;
+    cdz_model *m = NULL;
     if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    if (strcmp(m.kind->name, "accompaniment") != 0) {
-        app_error("%s: a %s model; accompany needs an accompaniment model", ckpt, m.kind->name);
-        cdz_model_free(&m);
+    if (strcmp(cdz_model_kind_name(m), "accompaniment") != 0) {
+        app_error("%s: a %s model; accompany needs an accompaniment model", ckpt, cdz_model_kind_name(m));
+        cdz_model_free(m);
         return EXIT_FAIL;
     }
     cdz_score s;
     if (cdz_score_read_file(&s, melody, &err) != CDZ_OK) {
         app_error("%s", err.msg);
-        cdz_model_free(&m);
+        cdz_model_free(m);
         return EXIT_FAIL;
     }
     int has_named = 0;
@@ -142,7 +142,7 @@ int cmd_accompany(int argc, char **argv) {
     cdz_score original; /* the melody as read: segments are cut from it, notes are added to s */
     cdz_status st = cdz_score_copy(&original, &s, &err);
     for (double start = 0; start < duration && st == CDZ_OK; start += CDZ_ACC_SEGMENT_SECONDS)
-        st = accompany_segment(&m, &original, &s, track, start, has_named, &sp, &rng, &err);
+        st = accompany_segment(m, &original, &s, track, start, has_named, &sp, &rng, &err);
     cdz_score_free(&original);
     size_t added = 0;
     if (st == CDZ_OK) {
@@ -162,6 +162,6 @@ int cmd_accompany(int argc, char **argv) {
         if (wav) rc = app_wav_beside(out);
     }
     cdz_score_free(&s);
-    cdz_model_free(&m);
+    cdz_model_free(m);
     return rc;
 }

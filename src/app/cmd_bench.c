@@ -46,37 +46,43 @@ typedef struct bench_result {
 } bench_result;
 
 static cdz_status bench_train(cdz_model *m, int steps, bench_result *r, cdz_error *err) {
-    int B = m->train.batch, T = m->train.seq;
+    cdz_train_defaults td = cdz_model_train_defaults(m);
+    int B = td.batch, T = td.seq;
+    size_t n_params = cdz_model_n_params(m);
     uint16_t *x = cdz_calloc((size_t)B * (size_t)(T + 1), sizeof *x);
     cdz_window *w = cdz_calloc((size_t)B, sizeof *w);
-    float *mom = cdz_calloc(2 * m->n_params, sizeof *mom);
-    if (!x || !w || !mom) {
+    float *mom = cdz_calloc(2 * n_params, sizeof *mom), *params = cdz_model_params(m), *grads = cdz_model_grads(m);
+    cdz_session *s = NULL;
+    if (!x || !w || !mom || !grads || cdz_session_new(&s, m, 1, 0, err) != CDZ_OK) {
         cdz_free(x), cdz_free(w), cdz_free(mom);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     }
     cdz_rng rng;
     cdz_rng_seed(&rng, 0);
-    for (size_t i = 0; i < (size_t)B * (size_t)(T + 1); i++) x[i] = (uint16_t)cdz_rng_below(&rng, m->vocab);
+    for (size_t i = 0; i < (size_t)B * (size_t)(T + 1); i++) x[i] = (uint16_t)cdz_rng_below(&rng, cdz_model_vocab(m));
     for (int b = 0; b < B; b++) w[b] = (cdz_window){x + (size_t)b * (size_t)(T + 1), 0, T + 1};
     cdz_adamw_params p = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f}; /* torch.optim.AdamW(lr=1e-4) */
     cdz_status st = CDZ_OK;
     double t0 = 0;
-    for (int s = 0; s < steps + 3 && st == CDZ_OK; s++) { /* 3 warm-up steps, as the reference */
-        if (s == 3) t0 = app_now();
+    cdz_batch batch = cdz_batch_tokens(w, B);
+    for (int k = 0; k < steps + 3 && st == CDZ_OK; k++) { /* 3 warm-up steps, as the reference */
+        if (k == 3) t0 = app_now();
         cdz_model_zero_grads(m);
-        float loss;
-        st = m->kind->loss(m, w, B, CDZ_TRAIN, &rng, NULL, &loss, err);
-        cdz_clip_grad_norm(m->grads, m->n_params, 1.0f);
-        cdz_adamw_step(m->params, m->grads, mom, mom + m->n_params, m->n_params, &p, s + 1);
+        cdz_loss_opts opts = {CDZ_TRAIN, k, &rng, grads};
+        st = cdz_model_loss(s, &batch, &opts, NULL, NULL, err);
+        cdz_clip_grad_norm(grads, n_params, 1.0f);
+        cdz_adamw_step(params, grads, mom, mom + n_params, n_params, &p, k + 1);
     }
     double dt = (app_now() - t0) / steps;
     r->tokens_per_s = (double)B * T / dt, r->step_ms = dt * 1e3, r->tokens = (long long)B * T * steps;
     cdz_free(x), cdz_free(w), cdz_free(mom);
+    cdz_session_free(s);
     return st;
 }
 
-static cdz_status bench_gen(cdz_model *m, int n, bench_result *r, cdz_error *err) {
-    if (n > m->train.seq) n = m->train.seq; /* as the reference: min(gen tokens, seq) */
+static cdz_status bench_gen(const cdz_model *m, int n, bench_result *r, cdz_error *err) {
+    int seq = cdz_model_train_defaults(m).seq;
+    if (n > seq) n = seq; /* as the reference: min(gen tokens, seq) */
     uint16_t primer = 0, *out = cdz_calloc((size_t)n + 9, sizeof *out);
     if (!out) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     cdz_sample_params p = cdz_sample_default_params();
@@ -132,19 +138,19 @@ int cmd_bench(int argc, char **argv) {
             continue;
         }
         cdz_error err = {0};
-        cdz_model m;
+        cdz_model *m = NULL;
         if (cdz_model_from_json(&m, c->model_json, strlen(c->model_json), name, &err) != CDZ_OK) {
             app_error("%s", err.msg);
             return EXIT_FAIL;
         }
-        cdz_model_init_params(&m, 0);
+        cdz_model_init_params(m, 0);
         char wl[64];
         snprintf(wl, sizeof wl, "%s", what);
         for (char *s2 = NULL, *w = strtok_r(wl, ",", &s2); w; w = strtok_r(NULL, ",", &s2)) {
             bench_result r = {0};
             cdz_status st;
-            if (strcmp(w, "train") == 0) st = bench_train(&m, (int)steps, &r, &err);
-            else if (strcmp(w, "gen") == 0) st = bench_gen(&m, (int)gen_tokens, &r, &err);
+            if (strcmp(w, "train") == 0) st = bench_train(m, (int)steps, &r, &err);
+            else if (strcmp(w, "gen") == 0) st = bench_gen(m, (int)gen_tokens, &r, &err);
             else st = cdz_error_set(&err, CDZ_ERR_ARG, "--what takes train and gen, not '%s'", w);
             if (st != CDZ_OK) {
                 app_error("%s", err.msg);
@@ -154,12 +160,12 @@ int cmd_bench(int argc, char **argv) {
             if (json)
                 printf("{\"config\":\"%s\",\"what\":\"%s\",\"tokens_per_s\":%.1f,\"step_ms\":%.3f,\"params\":%zu,"
                        "\"tokens\":%lld,\"device\":\"cpu\",\"impl\":\"cadenza\",\"matmul\":\"%s\"}\n",
-                       name, w, r.tokens_per_s, r.step_ms, m.n_params, r.tokens, cdz_nn_backend());
+                       name, w, r.tokens_per_s, r.step_ms, cdz_model_n_params(m), r.tokens, cdz_nn_backend());
             else
-                printf("%-14s %-6s %12.0f %10.3f %10zu\n", name, w, r.tokens_per_s, r.step_ms, m.n_params);
+                printf("%-14s %-6s %12.0f %10.3f %10zu\n", name, w, r.tokens_per_s, r.step_ms, cdz_model_n_params(m));
             fflush(stdout);
         }
-        cdz_model_free(&m);
+        cdz_model_free(m);
     }
     return rc;
 }

@@ -82,7 +82,7 @@ static int eval_loss(int argc, char **argv) {
     }
     if (!ckpt || !data) return app_usage_error(EVAL_USAGE, "eval loss needs --checkpoint FILE and --data FILE.cdz");
     cdz_error err = {0};
-    cdz_model m;
+    cdz_model *m = NULL;
     cdz_dataset ds;
     if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {
         app_error("%s", err.msg);
@@ -90,20 +90,20 @@ static int eval_loss(int argc, char **argv) {
     }
     if (cdz_dataset_open(&ds, data, &err) != CDZ_OK) {
         app_error("%s", err.msg);
-        cdz_model_free(&m);
+        cdz_model_free(m);
         return EXIT_FAIL;
     }
     cdz_loss_stats st;
     double t0 = app_now();
     int rc = EXIT_OK;
-    if (cdz_evaluate(&m, &ds, split, (int)batch, (int)max_len, max_tokens, &st, &err) != CDZ_OK) {
+    if (cdz_evaluate(m, &ds, split, (int)batch, (int)max_len, max_tokens, &st, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         rc = EXIT_FAIL;
     } else {
         print_result(ckpt, data, split, &st, app_now() - t0, json);
     }
     cdz_dataset_close(&ds);
-    cdz_model_free(&m);
+    cdz_model_free(m);
     return rc;
 }
 

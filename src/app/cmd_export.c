@@ -25,7 +25,7 @@ int cmd_export(int argc, char **argv) {
     if (!in || !out) return app_usage_error(EXPORT_USAGE, "a CHECKPOINT and --out FILE are required");
     if (strcmp(in, out) == 0) return app_usage_error(EXPORT_USAGE, "--out must differ from the checkpoint it reads");
     cdz_error err = {0};
-    cdz_model m;
+    cdz_model *m = NULL;
     if (cdz_checkpoint_load(in, &m, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
@@ -38,10 +38,10 @@ int cmd_export(int argc, char **argv) {
         vals[k] = cdz_checkpoint_meta(in, keys[k], &err);
         if (vals[k]) extra[2 * n] = keys[k], extra[2 * n + 1] = vals[k], n++;
     }
-    cdz_status st = cdz_checkpoint_save(out, &m, NULL, extra, n, &err);
+    cdz_status st = cdz_checkpoint_save(out, m, NULL, extra, n, &err);
     for (int k = 0; k < 3; k++) cdz_free(vals[k]);
-    size_t params = m.n_params;
-    cdz_model_free(&m);
+    size_t params = cdz_model_n_params(m);
+    cdz_model_free(m);
     if (st != CDZ_OK) {
         app_error("%s", err.msg);
         return EXIT_FAIL;

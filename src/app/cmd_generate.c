@@ -164,10 +164,10 @@ static int event_primer(const cdz_codec *codec, const char *file, int64_t cap, u
     return *out != NULL;
 }
 
-static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckpt, const char *primer_file, int wav,
+static int generate_events(const cdz_model *m, const cdz_codec *codec, const char *ckpt, const char *primer_file, int wav,
                            long long steps, double seconds, long long seed, long long outputs, cdz_sample_params sp,
                            const char *out_dir, const char *out) {
-    int64_t max_total = m->max_len > 0 ? m->max_len + 1 : 1 << 20, np = 0;
+    int64_t max_total = cdz_model_max_len(m) > 0 ? cdz_model_max_len(m) + 1 : 1 << 20, np = 0;
     uint16_t *primer = NULL;
     if (!event_primer(codec, primer_file, max_total / 2, &primer, &np)) return EXIT_FAIL;
     seconds_stop stop = {np, seconds};
@@ -200,11 +200,11 @@ static int generate_events(cdz_model *m, const cdz_codec *codec, const char *ckp
     for (long long o = 0; o < outputs && rc == EXIT_OK; o++) {
         char path[PATH_MAX], text[PATH_MAX + 600];
         if (out) snprintf(path, sizeof path, "%s", out);
-        else snprintf(path, sizeof path, "%s/%s_seed%lld_%lld.mid", out_dir, m->config_name, seed, o + 1);
+        else snprintf(path, sizeof path, "%s/%s_seed%lld_%lld.mid", out_dir, cdz_model_config_name(m), seed, o + 1);
         snprintf(text, sizeof text,
                  "cadenza generate: model %s (%s), seed %lld, output %lld of %lld, temperature %g, top-k %d, top-p %g, "
                  "primer %lld tokens%s%s, %lld new tokens",
-                 m->config_name, ckpt, seed, o + 1, outputs, sp.temperature, sp.top_k, sp.top_p, (long long)np,
+                 cdz_model_config_name(m), ckpt, seed, o + 1, outputs, sp.temperature, sp.top_k, sp.top_p, (long long)np,
                  primer_file ? " of " : "", primer_file ? primer_file : "", (long long)made);
         cdz_score s;
         cdz_midi midi;
@@ -279,19 +279,19 @@ int cmd_generate(int argc, char **argv) {
         ckpt = found;
     }
     cdz_error err = {0};
-    cdz_model m;
+    cdz_model *m = NULL;
     if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }
-    const cdz_codec *codec = cdz_codec_find(m.codec);
-    if (codec && strcmp(m.codec, "melody") != 0 && strcmp(m.codec, "lookback") != 0 && strcmp(m.codec, "key_melody") != 0) {
+    const cdz_codec *codec = cdz_codec_find(cdz_model_codec(m));
+    if (codec && strcmp(cdz_model_codec(m), "melody") != 0 && strcmp(cdz_model_codec(m), "lookback") != 0 && strcmp(cdz_model_codec(m), "key_melody") != 0) {
         if (sp.beam_size > 0) {
-            cdz_model_free(&m);
+            cdz_model_free(m);
             return app_usage_error(GENERATE_USAGE, "beam search is for melody models; sample event models with --top-k/--top-p");
         }
-        int rc = generate_events(&m, codec, ckpt, primer_file, wav, steps, seconds, seed, outputs, sp, out_dir, out);
-        cdz_model_free(&m);
+        int rc = generate_events(m, codec, ckpt, primer_file, wav, steps, seconds, seed, outputs, sp, out_dir, out);
+        cdz_model_free(m);
         return rc;
     }
     /* the primer as a melody, squashed into the model's range and key as in training (Magenta's
@@ -321,15 +321,15 @@ int cmd_generate(int argc, char **argv) {
         app_error("%s", !codec ? "the checkpoint's codec is unknown" : "out of memory");
         goto out;
     }
-    if (!primer_tokens(m.codec, &mel, primer)) {
+    if (!primer_tokens(cdz_model_codec(m), &mel, primer)) {
         app_error("%s: a %s model (codec %s): generate takes melody models so far (codecs melody, lookback, key_melody)",
-                  ckpt, m.kind->name, m.codec);
+                  ckpt, cdz_model_kind_name(m), cdz_model_codec(m));
         goto out;
     }
     cdz_rng rng;
     cdz_rng_seed(&rng, (uint64_t)seed);
     gen_progress prog = {app_now(), 0, isatty(2)};
-    if (cdz_generate(&m, primer, (int64_t)np, steps, (int)outputs, &sp, &rng, tokens, loglik, on_progress, &prog, &err) != CDZ_OK) {
+    if (cdz_generate(m, primer, (int64_t)np, steps, (int)outputs, &sp, &rng, tokens, loglik, on_progress, &prog, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         goto out;
     }
@@ -341,11 +341,11 @@ int cmd_generate(int argc, char **argv) {
         cdz_midi midi;
         char path[PATH_MAX], text[PATH_MAX + 600];
         if (out) snprintf(path, sizeof path, "%s", out);
-        else snprintf(path, sizeof path, "%s/%s_seed%lld_%lld.mid", out_dir, m.config_name, seed, o + 1);
+        else snprintf(path, sizeof path, "%s/%s_seed%lld_%lld.mid", out_dir, cdz_model_config_name(m), seed, o + 1);
         snprintf(text, sizeof text,
                  "cadenza generate: model %s (%s), seed %lld, output %lld of %lld, temperature %g, top-k %d, top-p %g, "
                  "beam %d, branch %d, steps per iteration %d, primer %zu steps, %lld new steps, qpm %g",
-                 m.config_name, ckpt, seed, o + 1, outputs, sp.temperature, sp.top_k, sp.top_p, sp.beam_size,
+                 cdz_model_config_name(m), ckpt, seed, o + 1, outputs, sp.temperature, sp.top_k, sp.top_p, sp.beam_size,
                  sp.branch_factor, sp.steps_per_iteration, np, steps, qpm);
         cdz_status st = codec->decode(tokens + (size_t)o * len, len, &s, &err);
         if (st == CDZ_OK) {
@@ -373,6 +373,6 @@ int cmd_generate(int argc, char **argv) {
             (double)(steps * outputs) * 15.0 / qpm / fmax(el, 1e-9), qpm);
 out:
     cdz_free(mel.events), cdz_free(primer), cdz_free(tokens), cdz_free(loglik);
-    cdz_model_free(&m);
+    cdz_model_free(m);
     return rc;
 }

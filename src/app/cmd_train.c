@@ -131,7 +131,7 @@ static int ends_with(const char *s, const char *tail) {
 
 /* The model of --config: a named config of --model, or a JSON file whose "kind" names the model (and
  * must agree with --model when both are given). */
-static cdz_status create_model(const train_opts *o, cdz_model *m, cdz_error *err) {
+static cdz_status create_model(const train_opts *o, cdz_model **m, cdz_error *err) {
     if (!ends_with(o->config, ".json")) return cdz_model_create(m, o->model, o->config, err);
     uint8_t *text = NULL;
     size_t len = 0;
@@ -139,10 +139,11 @@ static cdz_status create_model(const train_opts *o, cdz_model *m, cdz_error *err
     if (st != CDZ_OK) return st;
     st = cdz_model_from_json(m, (const char *)text, len, o->config, err);
     cdz_free(text);
-    if (st == CDZ_OK && o->model_given && strcmp(m->kind->name, o->model) != 0) {
+    if (st == CDZ_OK && o->model_given && strcmp(cdz_model_kind_name(*m), o->model) != 0) {
         st = cdz_error_set(err, CDZ_ERR_ARG, "%s: the config is for model kind '%s', not --model %s", o->config,
-                           m->kind->name, o->model);
-        cdz_model_free(m);
+                           cdz_model_kind_name(*m), o->model);
+        cdz_model_free(*m);
+        *m = NULL;
     }
     return st;
 }
@@ -150,15 +151,15 @@ static cdz_status create_model(const train_opts *o, cdz_model *m, cdz_error *err
 /* --print-config: the full config JSON of --config (a starting point for a file of one's own). */
 static int print_config(const train_opts *o) {
     cdz_error err = {0};
-    cdz_model m;
+    cdz_model *m = NULL;
     if (create_model(o, &m, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         return EXIT_USAGE;
     }
-    char *json = cdz_model_config_json(&m);
+    char *json = cdz_model_config_json(m);
     if (json) printf("%s\n", json);
     cdz_free(json);
-    cdz_model_free(&m);
+    cdz_model_free(m);
     return json ? EXIT_OK : EXIT_FAIL;
 }
 
@@ -331,8 +332,12 @@ static void report_step(run *r, const cdz_train_step_info *info) {
                 (long long)r->t->cfg.steps, info->loss, info->lr, info->grad_norm, tps, eta_s);
     }
     if (r->log && logged) {
-        fprintf(r->log, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}\n",
-                (long long)r->t->step, info->loss, info->lr, info->grad_norm, tps, el);
+        /* the objective, then each named term on its own ("loss_nll", or a VAE's "loss_kl") */
+        fprintf(r->log, "{\"step\":%lld,\"loss\":%.6f,", (long long)r->t->step, info->loss);
+        for (int k = 0; k < info->terms.n_terms; k++)
+            fprintf(r->log, "\"loss_%s\":%.6f,", info->terms.terms[k].name, info->terms.terms[k].value);
+        fprintf(r->log, "\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}\n", info->lr,
+                info->grad_norm, tps, el);
         fflush(r->log);
     }
 }
@@ -347,11 +352,11 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     if (o.print_config) return print_config(&o);
     cdz_error err = {0};
     cdz_dataset ds;
-    cdz_model m;
+    cdz_model *m = NULL;
     cdz_trainer t;
     int have_ds = 0, have_m = 0, have_t = 0;
     char default_out[96] = "";
-    run r = {&o, &m, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, ""};
+    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, ""};
     cdz_status st;
     if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
         rc = fail(&r, EXIT_FAIL, "%s", err.msg);
@@ -359,12 +364,13 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     }
     have_ds = 1;
     st = o.resume ? cdz_checkpoint_load(o.resume, &m, &err) : create_model(&o, &m, &err);
+    r.m = m;
     if (st != CDZ_OK) {
         rc = fail(&r, o.resume ? EXIT_FAIL : EXIT_USAGE, "%s", err.msg);
         goto agree_setup;
     }
     have_m = 1;
-    cdz_train_config cfg = cdz_train_config_for(&m);
+    cdz_train_config cfg = cdz_train_config_for(m);
     cfg.seed = (uint64_t)o.seed;
     cfg.whole_sequences = o.whole;
     cfg.transpose_min = o.tmin, cfg.transpose_max = o.tmax;
@@ -377,12 +383,12 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
         snprintf(r.why, sizeof r.why, "bad usage");
         goto agree_setup;
     }
-    if (!o.resume) cdz_model_init_params(&m, cfg.seed);
-    snprintf(default_out, sizeof default_out, "%s.safetensors", m.config_name);
+    if (!o.resume) cdz_model_init_params(m, cfg.seed);
+    snprintf(default_out, sizeof default_out, "%s.safetensors", cdz_model_config_name(m));
     r.out = o.out ? o.out : o.resume ? o.resume : default_out;
     for (int i = 0, at = 0; i < argc && at < (int)sizeof r.command - 1; i++)
         at += snprintf(r.command + at, sizeof r.command - (size_t)at, "%s%s", i ? " " : "cadenza train ", argv[i]);
-    st = cdz_trainer_init(&t, &m, &ds, &cfg, &err);
+    st = cdz_trainer_init(&t, m, &ds, &cfg, &err);
     have_t = 1; /* freeing a trainer whose init failed is safe */
     if (st == CDZ_OK && o.resume) {
         st = cdz_checkpoint_load_trainer(o.resume, &t, &err);
@@ -416,8 +422,8 @@ agree_setup:
         !getenv("GOTO_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
         fprintf(stderr, "  note: every rank runs OpenBLAS's threads on all cores; 'mpirun -x OPENBLAS_NUM_THREADS=1' "
                 "is several times faster when the ranks fill the cores (docs/training.md)\n");
-    fprintf(stderr, "training %s/%s: %zu parameters, %s, dataset %s (%llu sequences, codec %s)\n", m.kind->name,
-            m.config_name, m.n_params, cdz_nn_backend(), o.data, (unsigned long long)ds.n_seqs, ds.codec);
+    fprintf(stderr, "training %s/%s: %zu parameters, %s, dataset %s (%llu sequences, codec %s)\n", cdz_model_kind_name(m),
+            cdz_model_config_name(m), cdz_model_n_params(m), cdz_nn_backend(), o.data, (unsigned long long)ds.n_seqs, ds.codec);
     fprintf(stderr, "  steps %lld to %lld, batch %d x %d tokens, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
             (long long)t.step, (long long)t.cfg.steps, t.cfg.batch, t.cfg.seq, t.cfg.lr, cdz_lr_decay_name(t.cfg.decay),
             t.cfg.warmup_steps, t.cfg.clip, t.cfg.weight_decay, (unsigned long long)t.cfg.seed);
@@ -473,7 +479,7 @@ agree_setup:
 done:
     if (r.log) fclose(r.log);
     if (have_t) cdz_trainer_free(&t);
-    if (have_m) cdz_model_free(&m);
+    if (have_m) cdz_model_free(m);
     if (have_ds) cdz_dataset_close(&ds);
     return rc;
 }

@@ -142,6 +142,111 @@ void cdz_key_melody_inputs(const int16_t *ev, size_t pos, float *in) {
     mark_best_keys(keys, in + off);
 }
 
+/* ---- one step at a time ---- */
+
+/* All zeros: a session's fresh row block is one. (`current` starts at 0 rather than the -1 a note-off
+ * leaves: the features only ask whether it lies in 48-83, which neither does.) */
+void cdz_melody_state_reset(cdz_melody_state *s) { memset(s, 0, sizeof *s); }
+
+static int16_t state_event(const cdz_melody_state *s, int64_t pos) { return s->ring[pos % CDZ_MELODY_RING]; }
+
+/* repeats() on the ring: the event at pos equals the one d steps before */
+static int state_repeats(const cdz_melody_state *s, int64_t pos, int d) {
+    return pos >= d && state_event(s, pos) == state_event(s, pos - d);
+}
+
+/* Appends an event, updating what cdz_key_melody_inputs's loop over the history keeps. */
+static void state_push_event(cdz_melody_state *s, int e) {
+    s->ring[s->n % CDZ_MELODY_RING] = (int16_t)e;
+    s->n++;
+    if (e == CDZ_MELODY_NOTE_OFF) {
+        s->current = -1;
+    } else if (e < 0 || e > 127) {
+        s->attack = 0;
+    } else {
+        s->attack = 1;
+        s->current = (int16_t)e;
+        s->counts[e % 12]++;
+        if (s->n3) {
+            if (e > s->last3[s->n3 - 1]) s->ascending = 1;
+            if (e < s->last3[s->n3 - 1]) s->ascending = -1;
+        }
+        int k = 0;
+        while (k < s->n3 && s->last3[k] != e) k++;
+        if (k < s->n3) {
+            memmove(s->last3 + k, s->last3 + k + 1, (size_t)(s->n3 - k - 1) * sizeof *s->last3);
+            s->n3--;
+        }
+        if (s->n3 == 3) memmove(s->last3, s->last3 + 1, 2 * sizeof *s->last3), s->n3--;
+        s->last3[s->n3++] = (int16_t)e;
+    }
+}
+
+/* The event a repeat label stands for at position n: the one a lookback ago (no-event before it). */
+static int state_decode(const cdz_melody_state *s, int label, int repeat_base) {
+    for (int i = 1; i >= 0; i--)
+        if (label == repeat_base + i) return s->n < LOOKBACK[i] ? CDZ_MELODY_NO_EVENT : state_event(s, s->n - LOOKBACK[i]);
+    return -1000; /* not a repeat */
+}
+
+int cdz_lookback_push(cdz_melody_state *s, int label) {
+    int e = state_decode(s, label, CDZ_MELODY_CLASSES);
+    if (e == -1000) e = from_one_hot(label);
+    state_push_event(s, e);
+    return e;
+}
+
+int cdz_key_melody_push(cdz_melody_state *s, int label) {
+    int e = state_decode(s, label, RANGE + 2);
+    if (e == -1000) e = label == RANGE + 1 ? CDZ_MELODY_NOTE_OFF : label == RANGE ? CDZ_MELODY_NO_EVENT : CDZ_MELODY_MIN_NOTE + label;
+    state_push_event(s, e);
+    return e;
+}
+
+void cdz_lookback_inputs_state(const cdz_melody_state *s, float *in) {
+    const int64_t pos = s->n - 1;
+    memset(in, 0, CDZ_LOOKBACK_INPUTS * sizeof *in);
+    int off = 0;
+    in[one_hot(state_event(s, pos))] = 1;
+    off += CDZ_MELODY_CLASSES;
+    for (int i = 0; i < 2; i++) {
+        int64_t at = pos - LOOKBACK[i] + 1;
+        in[off + one_hot(at < 0 ? CDZ_MELODY_NO_EVENT : state_event(s, at))] = 1;
+        off += CDZ_MELODY_CLASSES;
+    }
+    size_t n = (size_t)pos + 1;
+    for (int i = 0; i < 5; i++) in[off++] = (n >> i) & 1 ? 1.0f : -1.0f;
+    for (int i = 0; i < 2; i++) in[off++] = state_repeats(s, pos, LOOKBACK[i]) ? 1.0f : 0.0f;
+}
+
+void cdz_key_melody_inputs_state(const cdz_melody_state *s, float *in) {
+    const int64_t pos = s->n - 1;
+    memset(in, 0, CDZ_KEY_MELODY_INPUTS * sizeof *in);
+    if (s->current >= CDZ_MELODY_MIN_NOTE && s->current < CDZ_MELODY_MAX_NOTE) {
+        in[s->current - CDZ_MELODY_MIN_NOTE] = 1;
+        in[RANGE] = 1;
+    } else {
+        in[RANGE + 1] = 1;
+    }
+    int off = RANGE + 2;
+    in[off++] = s->attack ? 1.0f : 0.0f;
+    in[off++] = (float)s->ascending;
+    for (int i = 0; i < 2; i++) in[off++] = state_repeats(s, pos, LOOKBACK[i]) ? 1.0f : 0.0f;
+    size_t n = (size_t)pos + 1;
+    for (int i = 0; i < 7; i++) in[off++] = (n >> i) & 1 ? 1.0f : -1.0f;
+    in[off++] = n % 16 == 0 ? 1.0f : 0.0f;
+    int counts[12];
+    for (int k = 0; k < 12; k++) counts[k] = s->counts[k];
+    double keys[12];
+    key_votes(counts, keys);
+    mark_best_keys(keys, in + off);
+    off += 12;
+    int recent[12] = {0};
+    for (int i = 0; i < s->n3; i++) recent[s->last3[i] % 12]++;
+    key_votes(recent, keys);
+    mark_best_keys(keys, in + off);
+}
+
 /* ---- the two codecs ---- */
 
 static cdz_status lookback_tokens(const cdz_melody *m, uint16_t *tok, cdz_error *err) {

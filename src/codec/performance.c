@@ -6,6 +6,9 @@
 
 #include "codec_internal.h"
 
+int cdz_velocity_to_bin(int velocity) { return (velocity - 1) * CDZ_PERF_VELOCITY_BINS / 127 + 1; }
+int cdz_bin_to_velocity(int bin) { return 1 + (bin - 1) * 4; }
+
 /* A note-on is preceded by a velocity event when its bin differs from the current one (which starts
  * at none, as in Python Magenta). */
 static int perf_note_on(void *ctx, const cdz_perf_note *n, uint16_t *out) {

@@ -40,7 +40,7 @@
 #include <string.h>
 
 #include "cadenza/codec.h"
-#include "cadenza/model.h"
+#include "cadenza/model_kind.h"
 #include "cadenza/nn.h"
 #include "block.h"
 
@@ -76,7 +76,11 @@ typedef struct acc {
     size_t off_eemb, off_epos, off_elnf_w, off_elnf_b, off_demb, off_lnf_w, off_lnf_b, off_out_w, off_out_b;
     enc_off eo[MAX_LAYERS];
     dec_off dof[MAX_LAYERS];
-    /* activations for up to cap_B sequences of cap_Tm melody and cap_Ta accompaniment steps */
+} acc;
+
+/* One session's scratch: the loss's activations for up to cap_B sequences of cap_Tm melody and cap_Ta
+ * accompaniment steps, and step-wise generation's buffers for up to step_B rows. */
+typedef struct acc_ws {
     int cap_B, cap_Tm, cap_Ta;
     float *buf;
     uint8_t *masks;
@@ -92,10 +96,9 @@ typedef struct acc {
     float *dx, *dA, *dB, *dwide;        /* backward: (Nm, C) x 3, (Nm, max(3C, 2F)), Nm = max(Ne, Nd) */
     float *denc, *dckv;                 /* (Ne, C), (Ne, 2C) */
     float *scratch;
-    /* generation */
     int step_B;
     float *step_buf;
-} acc;
+} acc_ws;
 
 /* ---- configs ---- */
 
@@ -280,24 +283,24 @@ static size_t scratch_floats(const acc *t, int Tm, int Ta) {
 
 /* Slices fbuf / mbuf for B sequences of Tm, Ta steps (or, with NULL buffers, counts floats and mask
  * bytes). */
-static void slice(acc *t, float *fbuf, uint8_t *mbuf, int B, int Tm, int Ta, size_t *nf, size_t *nm) {
+static void slice(const acc *t, acc_ws *ws, float *fbuf, uint8_t *mbuf, int B, int Tm, int Ta, size_t *nf, size_t *nm) {
     const size_t C = (size_t)t->C, F = (size_t)t->F, V = (size_t)t->V, NH = (size_t)t->NH;
     const size_t Ne = (size_t)B * Tm, Nd = (size_t)B * Ta, Nm = Ne > Nd ? Ne : Nd;
     size_t f = 0, k = 0;
 #define TF(p, n) ((p) = fbuf ? fbuf + f : NULL, f += (n))
 #define TM(p, n) ((p) = mbuf ? mbuf + k : NULL, k += (n))
-    TM(t->edrop0, Ne * C);
-    TM(t->ddrop0, Nd * C);
+    TM(ws->edrop0, Ne * C);
+    TM(ws->ddrop0, Nd * C);
     for (int l = 0; l < t->E; l++) {
-        enc_acts *a = &t->ea[l];
+        enc_acts *a = &ws->ea[l];
         TF(a->x, Ne * C), TF(a->ln1, Ne * C), TF(a->m1, Ne), TF(a->r1, Ne), TF(a->q, Ne * C), TF(a->kv, 2 * Ne * C);
         TF(a->att, NH * B * (size_t)Tm * Tm), TF(a->ay, Ne * C), TF(a->xm, Ne * C), TF(a->ff.ln, Ne * C);
         TF(a->ff.mean, Ne), TF(a->ff.rstd, Ne), TF(a->ff.h, Ne * F), TF(a->ff.act, Ne * F);
         TM(a->drop1, Ne * C), TM(a->ff.drop, Ne * C);
     }
-    TF(t->ex, Ne * C), TF(t->enc, Ne * C), TF(t->emf, Ne), TF(t->erf, Ne);
+    TF(ws->ex, Ne * C), TF(ws->enc, Ne * C), TF(ws->emf, Ne), TF(ws->erf, Ne);
     for (int l = 0; l < t->D; l++) {
-        dec_acts *a = &t->da[l];
+        dec_acts *a = &ws->da[l];
         TF(a->x, Nd * C), TF(a->ln1, Nd * C), TF(a->m1, Nd), TF(a->r1, Nd), TF(a->qkv, 3 * Nd * C);
         TF(a->att, NH * B * (size_t)Ta * Ta), TF(a->ay, Nd * C), TF(a->xm, Nd * C), TF(a->ln2, Nd * C), TF(a->m2, Nd);
         TF(a->r2, Nd), TF(a->cq, Nd * C), TF(a->ckv, 2 * Ne * C), TF(a->catt, NH * B * (size_t)Ta * Tm);
@@ -305,23 +308,23 @@ static void slice(acc *t, float *fbuf, uint8_t *mbuf, int B, int Tm, int Ta, siz
         TF(a->ff.h, Nd * F), TF(a->ff.act, Nd * F);
         TM(a->drop1, Nd * C), TM(a->drop2, Nd * C), TM(a->ff.drop, Nd * C);
     }
-    TF(t->xf, Nd * C), TF(t->lnf, Nd * C), TF(t->mf, Nd), TF(t->rf, Nd);
-    TF(t->logits, Nd * V), TF(t->probs, Nd * V), TF(t->dlogits, Nd * V);
-    TF(t->tmp, Nm * C), TF(t->dx, Nm * C), TF(t->dA, Nm * C), TF(t->dB, Nm * C), TF(t->dwide, Nm * wide(t));
-    TF(t->denc, Ne * C), TF(t->dckv, 2 * Ne * C), TF(t->scratch, scratch_floats(t, Tm, Ta));
-    TM(t->key_mask, Ne);
+    TF(ws->xf, Nd * C), TF(ws->lnf, Nd * C), TF(ws->mf, Nd), TF(ws->rf, Nd);
+    TF(ws->logits, Nd * V), TF(ws->probs, Nd * V), TF(ws->dlogits, Nd * V);
+    TF(ws->tmp, Nm * C), TF(ws->dx, Nm * C), TF(ws->dA, Nm * C), TF(ws->dB, Nm * C), TF(ws->dwide, Nm * wide(t));
+    TF(ws->denc, Ne * C), TF(ws->dckv, 2 * Ne * C), TF(ws->scratch, scratch_floats(t, Tm, Ta));
+    TM(ws->key_mask, Ne);
 #undef TF
 #undef TM
     *nf = f, *nm = k;
 }
 
-static cdz_status reserve(acc *t, int B, int Tm, int Ta, cdz_error *err) {
-    if (B <= t->cap_B && Tm <= t->cap_Tm && Ta <= t->cap_Ta) return CDZ_OK;
-    if (B < t->cap_B) B = t->cap_B;
-    if (Tm < t->cap_Tm) Tm = t->cap_Tm;
-    if (Ta < t->cap_Ta) Ta = t->cap_Ta;
+static cdz_status reserve(const acc *t, acc_ws *ws, int B, int Tm, int Ta, cdz_error *err) {
+    if (B <= ws->cap_B && Tm <= ws->cap_Tm && Ta <= ws->cap_Ta) return CDZ_OK;
+    if (B < ws->cap_B) B = ws->cap_B;
+    if (Tm < ws->cap_Tm) Tm = ws->cap_Tm;
+    if (Ta < ws->cap_Ta) Ta = ws->cap_Ta;
     size_t nf, nm;
-    slice(t, NULL, NULL, B, Tm, Ta, &nf, &nm);
+    slice(t, ws, NULL, NULL, B, Tm, Ta, &nf, &nm);
     const size_t Ne = (size_t)B * Tm, Nd = (size_t)B * Ta;
     float *buf = cdz_calloc(nf, sizeof *buf);
     uint8_t *masks = cdz_calloc(nm, 1);
@@ -331,11 +334,11 @@ static cdz_status reserve(acc *t, int B, int Tm, int Ta, cdz_error *err) {
         return cdz_error_set(err, CDZ_ERR_NOMEM, "accompaniment: out of memory for activations of %d x (%d + %d) steps", B,
                              Tm, Ta);
     }
-    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->etok);
-    t->buf = buf, t->masks = masks;
-    t->etok = tok, t->dtok = tok + Ne, t->targets = tok + Ne + Nd;
-    t->cap_B = B, t->cap_Tm = Tm, t->cap_Ta = Ta;
-    slice(t, buf, masks, B, Tm, Ta, &nf, &nm);
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->etok);
+    ws->buf = buf, ws->masks = masks;
+    ws->etok = tok, ws->dtok = tok + Ne, ws->targets = tok + Ne + Nd;
+    ws->cap_B = B, ws->cap_Tm = Tm, ws->cap_Ta = Ta;
+    slice(t, ws, buf, masks, B, Tm, Ta, &nf, &nm);
     return CDZ_OK;
 }
 
@@ -383,34 +386,41 @@ static cdz_status split_window(const cdz_model *m, const cdz_window *w, int64_t 
     return CDZ_OK;
 }
 
-/* The encoder over t->etok (B, Tm) with t->key_mask: t->enc (B * Tm, C). */
-static void encode(const cdz_model *m, acc *t, int B, int Tm, float keep, cdz_rng *rng) {
+/* The encoder over ws->etok (B, Tm) with ws->key_mask: ws->enc (B * Tm, C). */
+static void encode(const cdz_model *m, acc_ws *ws, int B, int Tm, float keep, cdz_rng *rng) {
+    const acc *t = m->impl;
+    const cdz_backend *nn = m->backend;
     const int C = t->C, F = t->F, NH = t->NH, Ne = B * Tm;
     const size_t NC = (size_t)Ne * C;
     const float *P = m->params;
     const int drop = keep < 1.0f;
-    float *x = t->ea[0].x;
-    cdz_embedding_forward(x, t->etok, P + t->off_eemb, Ne, C);
-    for (int b = 0; b < B; b++) blk_add(x + (size_t)b * Tm * C, P + t->off_epos, (size_t)Tm * C);
-    if (drop) cdz_dropout_forward(x, t->edrop0, x, NC, keep, rng);
+    float *x = ws->ea[0].x;
+    nn->embedding_forward(x, ws->etok, P + t->off_eemb, Ne, C);
+    for (int b = 0; b < B; b++) nn->add(x + (size_t)b * Tm * C, P + t->off_epos, (size_t)Tm * C);
+    if (drop) nn->dropout_forward(x, ws->edrop0, x, NC, keep, rng);
     for (int l = 0; l < t->E; l++) {
         const enc_off *o = &t->eo[l];
-        enc_acts *a = &t->ea[l];
-        float *next = l + 1 < t->E ? t->ea[l + 1].x : t->ex;
-        cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Ne, C);
-        cdz_linear_forward(a->q, a->ln1, P + o->q_w, P + o->q_b, Ne, C, C);
-        cdz_linear_forward(a->kv, a->ln1, P + o->kv_w, P + o->kv_b, Ne, C, 2 * C);
-        cdz_cross_attention_forward(a->ay, a->att, a->q, a->kv, t->key_mask, B, Tm, Tm, C, NH);
-        blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Ne, C, C, keep, rng, t->tmp);
-        blk_ff_forward(next, a->xm, &a->ff, P, &o->ff, Ne, C, F, 1, keep, rng, t->tmp);
+        enc_acts *a = &ws->ea[l];
+        float *next = l + 1 < t->E ? ws->ea[l + 1].x : ws->ex;
+        nn->layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Ne, C);
+        nn->linear_forward(a->q, a->ln1, P + o->q_w, P + o->q_b, Ne, C, C);
+        nn->linear_forward(a->kv, a->ln1, P + o->kv_w, P + o->kv_b, Ne, C, 2 * C);
+        nn->cross_attention_forward(a->ay, a->att, a->q, a->kv, ws->key_mask, B, Tm, Tm, C, NH);
+        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Ne, C, C, keep, rng, ws->tmp);
+        blk_ff_forward(nn, next, a->xm, &a->ff, P, &o->ff, Ne, C, F, 1, keep, rng, ws->tmp);
     }
-    cdz_layernorm_forward(t->enc, t->emf, t->erf, t->ex, P + t->off_elnf_w, P + t->off_elnf_b, Ne, C);
+    nn->layernorm_forward(ws->enc, ws->emf, ws->erf, ws->ex, P + t->off_elnf_w, P + t->off_elnf_b, Ne, C);
 }
 
-static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
-                       float *mean_loss, cdz_error *err) {
-    acc *t = m->impl;
-    if (B < 1) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a batch needs at least one window");
+static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
+                       cdz_loss_stats *stats, cdz_error *err) {
+    const acc *t = m->impl;
+    acc_ws *ws = kws;
+    const cdz_backend *nn = m->backend;
+    const cdz_window *w = batch->windows;
+    const int B = batch->B;
+    cdz_rng *rng = opts->rng;
+    if (batch->kind != CDZ_BATCH_TOKENS) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment reads token windows");
     int Tm = 0, Ta = 0;
     for (int b = 0; b < B; b++) {
         int64_t s = 0;
@@ -421,241 +431,264 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     }
     if ((int64_t)B * (Tm > Ta ? Tm : Ta) > INT32_MAX / 4)
         return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a batch of %d x (%d + %d) steps is too large", B, Tm, Ta);
-    cdz_status st = reserve(t, B, Tm, Ta, err);
+    cdz_status st = reserve(t, ws, B, Tm, Ta, err);
     if (st != CDZ_OK) return st;
     const uint16_t SEP = (uint16_t)t->V;
+    int64_t n_tokens = 0;
     for (int b = 0; b < B; b++) {
         int64_t s = 0;
         while (w[b].seq[s] != SEP) s++;
         for (int i = 0; i < Tm; i++) {
-            t->etok[(size_t)b * Tm + i] = i < s ? w[b].seq[i] : 0;
-            t->key_mask[(size_t)b * Tm + i] = i < s;
+            ws->etok[(size_t)b * Tm + i] = i < s ? w[b].seq[i] : 0;
+            ws->key_mask[(size_t)b * Tm + i] = i < s;
         }
         int64_t na = w[b].n - s - 1;
         for (int i = 0; i < Ta; i++) {
             size_t k = (size_t)b * Ta + i;
-            t->dtok[k] = i < na ? w[b].seq[s + i] : 0; /* SEP, then acc_0 .. */
-            t->targets[k] = i < na ? w[b].seq[s + 1 + i] : CDZ_IGNORE_TARGET;
+            ws->dtok[k] = i < na ? w[b].seq[s + i] : 0; /* SEP, then acc_0 .. */
+            ws->targets[k] = i < na ? w[b].seq[s + 1 + i] : CDZ_IGNORE_TARGET;
         }
+        n_tokens += na;
     }
     const int C = t->C, F = t->F, V = t->V, NH = t->NH, R = t->R, Ne = B * Tm, Nd = B * Ta;
     const size_t NeC = (size_t)Ne * C, NC = (size_t)Nd * C;
     const float *P = m->params;
-    const float keep = pass == CDZ_TRAIN ? 1.0f - t->dropout : 1.0f;
+    const int train = opts->pass == CDZ_TRAIN;
+    const float keep = train ? 1.0f - t->dropout : 1.0f;
     const int drop = keep < 1.0f;
 
     /* forward: encoder, then decoder */
-    encode(m, t, B, Tm, keep, rng);
-    float *x = t->da[0].x;
-    cdz_embedding_forward(x, t->dtok, P + t->off_demb, Nd, C);
-    if (drop) cdz_dropout_forward(x, t->ddrop0, x, NC, keep, rng);
+    encode(m, ws, B, Tm, keep, rng);
+    float *x = ws->da[0].x;
+    nn->embedding_forward(x, ws->dtok, P + t->off_demb, Nd, C);
+    if (drop) nn->dropout_forward(x, ws->ddrop0, x, NC, keep, rng);
     for (int l = 0; l < t->D; l++) {
         const dec_off *o = &t->dof[l];
-        dec_acts *a = &t->da[l];
-        float *next = l + 1 < t->D ? t->da[l + 1].x : t->xf;
-        cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Nd, C);
-        cdz_linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, Nd, C, 3 * C);
-        cdz_self_attention_forward(a->ay, a->att, t->scratch, a->qkv, P + o->er, B, Ta, C, NH, R);
-        blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Nd, C, C, keep, rng, t->tmp);
-        cdz_layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Nd, C);
-        cdz_linear_forward(a->cq, a->ln2, P + o->cq_w, P + o->cq_b, Nd, C, C);
-        cdz_linear_forward(a->ckv, t->enc, P + o->ckv_w, P + o->ckv_b, Ne, C, 2 * C);
-        cdz_cross_attention_forward(a->cy, a->catt, a->cq, a->ckv, t->key_mask, B, Ta, Tm, C, NH);
-        blk_proj_residual_forward(a->xc, a->xm, a->cy, P + o->cproj_w, P + o->cproj_b, a->drop2, Nd, C, C, keep, rng,
-                                  t->tmp);
-        blk_ff_forward(next, a->xc, &a->ff, P, &o->ff, Nd, C, F, 1, keep, rng, t->tmp);
+        dec_acts *a = &ws->da[l];
+        float *next = l + 1 < t->D ? ws->da[l + 1].x : ws->xf;
+        nn->layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Nd, C);
+        nn->linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, Nd, C, 3 * C);
+        nn->self_attention_forward(a->ay, a->att, ws->scratch, a->qkv, P + o->er, B, Ta, C, NH, R);
+        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Nd, C, C, keep, rng, ws->tmp);
+        nn->layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Nd, C);
+        nn->linear_forward(a->cq, a->ln2, P + o->cq_w, P + o->cq_b, Nd, C, C);
+        nn->linear_forward(a->ckv, ws->enc, P + o->ckv_w, P + o->ckv_b, Ne, C, 2 * C);
+        nn->cross_attention_forward(a->cy, a->catt, a->cq, a->ckv, ws->key_mask, B, Ta, Tm, C, NH);
+        blk_proj_residual_forward(nn, a->xc, a->xm, a->cy, P + o->cproj_w, P + o->cproj_b, a->drop2, Nd, C, C, keep, rng,
+                                  ws->tmp);
+        blk_ff_forward(nn, next, a->xc, &a->ff, P, &o->ff, Nd, C, F, 1, keep, rng, ws->tmp);
     }
     const blk_head_off head = {t->off_lnf_w, t->off_lnf_b, t->off_out_w, t->off_out_b};
-    const blk_head_acts head_acts = {t->lnf, t->mf, t->rf, t->logits, t->probs, t->dlogits};
-    float mean = blk_head_forward(&head_acts, t->xf, t->targets, P, &head, Nd, C, V, stats);
-    if (mean_loss) *mean_loss = mean;
-    if (pass != CDZ_TRAIN) return CDZ_OK;
+    const blk_head_acts head_acts = {ws->lnf, ws->mf, ws->rf, ws->logits, ws->probs, ws->dlogits};
+    float mean = blk_head_forward(nn, &head_acts, ws->xf, ws->targets, P, &head, Nd, C, V, stats);
+    cdz_loss_set_nll(out, mean, n_tokens);
+    if (!train) return CDZ_OK;
 
     /* backward: the same calls in reverse; dx carries the residual stream's gradient, denc the
      * encoder output's (summed over the decoder's cross-attentions) */
-    float *G = m->grads, *dx = t->dx, *da = t->dA, *db = t->dB;
-    blk_head_backward(dx, G, P, &head, &head_acts, t->xf, t->targets, Nd, C, V, da);
-    memset(t->denc, 0, NeC * sizeof *t->denc);
+    float *G = opts->grads, *dx = ws->dx, *da = ws->dA, *db = ws->dB;
+    blk_head_backward(nn, dx, G, P, &head, &head_acts, ws->xf, ws->targets, Nd, C, V, da);
+    nn->zero(ws->denc, NeC * sizeof *ws->denc);
     for (int l = t->D - 1; l >= 0; l--) {
         const dec_off *o = &t->dof[l];
-        const dec_acts *a = &t->da[l];
+        const dec_acts *a = &ws->da[l];
         /* feed-forward: next = xc + dropout(ff2(gelu(ff1(ln3(xc))))) */
-        blk_ff_backward(dx, G, P, &o->ff, &a->ff, a->xc, Nd, C, F, 1, keep, da, db, t->dwide);
+        blk_ff_backward(nn, dx, G, P, &o->ff, &a->ff, a->xc, Nd, C, F, 1, keep, da, db, ws->dwide);
         /* cross-attention: xc = xm + dropout(cproj(attend(cq(ln2(xm)), ckv(enc)))) */
-        float *dcq = t->dwide;
-        blk_proj_residual_backward(db, G + o->cproj_w, G + o->cproj_b, dx, a->cy, P + o->cproj_w, a->drop2, Nd, C, C, keep,
+        float *dcq = ws->dwide;
+        blk_proj_residual_backward(nn, db, G + o->cproj_w, G + o->cproj_b, dx, a->cy, P + o->cproj_w, a->drop2, Nd, C, C, keep,
                                    da);
-        memset(dcq, 0, NC * sizeof *dcq);
-        memset(t->dckv, 0, 2 * NeC * sizeof *t->dckv);
-        cdz_cross_attention_backward(dcq, t->dckv, t->scratch, db, a->catt, a->cq, a->ckv, B, Ta, Tm, C, NH);
-        cdz_linear_backward(t->denc, G + o->ckv_w, G + o->ckv_b, t->dckv, t->enc, P + o->ckv_w, Ne, C, 2 * C);
-        memset(da, 0, NC * sizeof *da);
-        cdz_linear_backward(da, G + o->cq_w, G + o->cq_b, dcq, a->ln2, P + o->cq_w, Nd, C, C);
-        cdz_layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, da, a->xm, a->m2, a->r2, P + o->ln2_w, Nd, C);
+        nn->zero(dcq, NC * sizeof *dcq);
+        nn->zero(ws->dckv, 2 * NeC * sizeof *ws->dckv);
+        nn->cross_attention_backward(dcq, ws->dckv, ws->scratch, db, a->catt, a->cq, a->ckv, B, Ta, Tm, C, NH);
+        nn->linear_backward(ws->denc, G + o->ckv_w, G + o->ckv_b, ws->dckv, ws->enc, P + o->ckv_w, Ne, C, 2 * C);
+        nn->zero(da, NC * sizeof *da);
+        nn->linear_backward(da, G + o->cq_w, G + o->cq_b, dcq, a->ln2, P + o->cq_w, Nd, C, C);
+        nn->layernorm_backward(dx, G + o->ln2_w, G + o->ln2_b, da, a->xm, a->m2, a->r2, P + o->ln2_w, Nd, C);
         /* self-attention: xm = x + dropout(proj(self_attention(qkv(ln1(x))))) */
-        float *dqkv = t->dwide;
-        blk_proj_residual_backward(db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, Nd, C, C, keep, da);
-        memset(dqkv, 0, 3 * NC * sizeof *dqkv);
-        cdz_self_attention_backward(dqkv, G + o->er, t->scratch, db, a->att, a->qkv, P + o->er, B, Ta, C, NH, R);
-        memset(da, 0, NC * sizeof *da);
-        cdz_linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, Nd, C, 3 * C);
-        cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Nd, C);
+        float *dqkv = ws->dwide;
+        blk_proj_residual_backward(nn, db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, Nd, C, C, keep, da);
+        nn->zero(dqkv, 3 * NC * sizeof *dqkv);
+        nn->self_attention_backward(dqkv, G + o->er, ws->scratch, db, a->att, a->qkv, P + o->er, B, Ta, C, NH, R);
+        nn->zero(da, NC * sizeof *da);
+        nn->linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, Nd, C, 3 * C);
+        nn->layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Nd, C);
     }
-    blk_dropout_grad(da, dx, t->ddrop0, NC, keep);
-    cdz_embedding_backward(G + t->off_demb, da, t->dtok, Nd, C);
+    blk_dropout_grad(nn, da, dx, ws->ddrop0, NC, keep);
+    nn->embedding_backward(G + t->off_demb, da, ws->dtok, Nd, C);
 
     /* the encoder, reversed */
-    memset(dx, 0, NeC * sizeof *dx);
-    cdz_layernorm_backward(dx, G + t->off_elnf_w, G + t->off_elnf_b, t->denc, t->ex, t->emf, t->erf, P + t->off_elnf_w,
+    nn->zero(dx, NeC * sizeof *dx);
+    nn->layernorm_backward(dx, G + t->off_elnf_w, G + t->off_elnf_b, ws->denc, ws->ex, ws->emf, ws->erf, P + t->off_elnf_w,
                            Ne, C);
     for (int l = t->E - 1; l >= 0; l--) {
         const enc_off *o = &t->eo[l];
-        const enc_acts *a = &t->ea[l];
-        blk_ff_backward(dx, G, P, &o->ff, &a->ff, a->xm, Ne, C, F, 1, keep, da, db, t->dwide);
-        float *dq = t->dwide, *dkv = t->dwide + NeC;
-        blk_proj_residual_backward(db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, Ne, C, C, keep, da);
-        memset(dq, 0, 3 * NeC * sizeof *dq);
-        cdz_cross_attention_backward(dq, dkv, t->scratch, db, a->att, a->q, a->kv, B, Tm, Tm, C, NH);
-        memset(da, 0, NeC * sizeof *da);
-        cdz_linear_backward(da, G + o->kv_w, G + o->kv_b, dkv, a->ln1, P + o->kv_w, Ne, C, 2 * C);
-        cdz_linear_backward(da, G + o->q_w, G + o->q_b, dq, a->ln1, P + o->q_w, Ne, C, C);
-        cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Ne, C);
+        const enc_acts *a = &ws->ea[l];
+        blk_ff_backward(nn, dx, G, P, &o->ff, &a->ff, a->xm, Ne, C, F, 1, keep, da, db, ws->dwide);
+        float *dq = ws->dwide, *dkv = ws->dwide + NeC;
+        blk_proj_residual_backward(nn, db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, Ne, C, C, keep, da);
+        nn->zero(dq, 3 * NeC * sizeof *dq);
+        nn->cross_attention_backward(dq, dkv, ws->scratch, db, a->att, a->q, a->kv, B, Tm, Tm, C, NH);
+        nn->zero(da, NeC * sizeof *da);
+        nn->linear_backward(da, G + o->kv_w, G + o->kv_b, dkv, a->ln1, P + o->kv_w, Ne, C, 2 * C);
+        nn->linear_backward(da, G + o->q_w, G + o->q_b, dq, a->ln1, P + o->q_w, Ne, C, C);
+        nn->layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, Ne, C);
     }
-    blk_dropout_grad(da, dx, t->edrop0, NeC, keep);
-    for (int b = 0; b < B; b++) blk_add(G + t->off_epos, da + (size_t)b * Tm * C, (size_t)Tm * C);
-    cdz_embedding_backward(G + t->off_eemb, da, t->etok, Ne, C);
+    blk_dropout_grad(nn, da, dx, ws->edrop0, NeC, keep);
+    for (int b = 0; b < B; b++) nn->add(G + t->off_epos, da + (size_t)b * Tm * C, (size_t)Tm * C);
+    nn->embedding_backward(G + t->off_eemb, da, ws->etok, Ne, C);
     return CDZ_OK;
 }
 
 /* ---- step-wise generation ---- */
 
-/* Per row: a header of 2 floats (the melody's length + 1 once it is encoded, else 0; unused), then
- * per decoder layer the cross-attention keys and values of the encoded melody (max_len, 2C), then per
- * decoder layer the self-attention key and value caches, each (NH, max_len, D). */
+/* A row's state (floats): a header of 2 (the melody's length + 1 once it is encoded, else 0; unused),
+ * then per decoder layer the cross-attention keys and values of the encoded melody (max_len, 2C), then
+ * per decoder layer the self-attention key and value caches, each (NH, max_len, D). */
 enum { HEADER = 2 };
 
-static size_t state_floats(const cdz_model *m) {
+static size_t row_bytes(const cdz_model *m, int64_t window) {
+    (void)window;
     const acc *t = m->impl;
-    return HEADER + 4 * (size_t)t->D * (size_t)t->max_len * (size_t)t->C;
+    return (HEADER + 4 * (size_t)t->D * (size_t)t->max_len * (size_t)t->C) * sizeof(float);
 }
 
-static void state_reset(const cdz_model *m, float *state, int B) { memset(state, 0, (size_t)B * state_floats(m) * sizeof *state); }
+/* A row's history is [melody, SEP, accompaniment]: at most max_len tokens on each side of SEP. */
+static int64_t default_window(const cdz_model *m) { return 2 * (int64_t)((const acc *)m->impl)->max_len + 1; }
 
-static cdz_status reserve_step(acc *t, int B, cdz_error *err) {
-    if (B <= t->step_B) return CDZ_OK;
+static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error *err) {
+    (void)window;
+    const acc *t = m->impl;
+    acc_ws *ws = cdz_calloc(1, sizeof *ws);
     size_t C = (size_t)t->C, F = (size_t)t->F;
     /* x, h, y, cq (B, C); qkv (B, 3C); ff (B, F) twice; mean, rstd (B); pos, tm (B); att (NH, max_len);
      * the attention step's scratch */
-    size_t n = (size_t)B * (4 * C + 3 * C + 2 * F + 4) + (size_t)t->NH * t->max_len +
+    size_t n = (size_t)rows * (4 * C + 3 * C + 2 * F + 4) + (size_t)t->NH * t->max_len +
                cdz_self_attention_step_scratch_floats(t->max_len, t->R);
-    float *buf = cdz_calloc(n, sizeof *buf);
-    if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    cdz_free(t->step_buf);
-    t->step_buf = buf, t->step_B = B;
-    return CDZ_OK;
+    if (ws) ws->step_buf = cdz_calloc(n, sizeof *ws->step_buf);
+    if (!ws || !ws->step_buf) {
+        cdz_free(ws);
+        cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for an accompaniment session of %d rows", rows);
+        return NULL;
+    }
+    ws->step_B = rows;
+    return ws;
 }
 
-static cdz_status step(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
-                       cdz_error *err) {
-    acc *t = m->impl;
-    if (len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: generation needs at least one token of history");
-    cdz_status st = reserve_step(t, B, err);
-    if (st != CDZ_OK) return st;
+static void session_free(void *kws) {
+    acc_ws *ws = kws;
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->etok), cdz_free(ws->step_buf);
+    cdz_free(ws);
+}
+
+static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows, float *logits, cdz_error *err) {
+    const acc *t = m->impl;
+    acc_ws *ws = kws;
+    const cdz_backend *nn = m->backend;
+    const int B = rows->B;
+    const int64_t len = rows->len;
+    const uint16_t *const *history = rows->history;
     const int C = t->C, F = t->F, NH = t->NH, R = t->R, V = t->V, L = t->max_len;
     const uint16_t SEP = (uint16_t)V;
-    const size_t S = state_floats(m), BC = (size_t)B * C, ckv_size = (size_t)L * 2 * C, cache = (size_t)L * C;
-    float *x = t->step_buf, *h = x + BC, *y = h + BC, *cq = y + BC, *qkv = cq + BC, *ff = qkv + 3 * BC;
+    const size_t BC = (size_t)B * C, ckv_size = (size_t)L * 2 * C, cache = (size_t)L * C;
+    float *x = ws->step_buf, *h = x + BC, *y = h + BC, *cq = y + BC, *qkv = cq + BC, *ff = qkv + 3 * BC;
     float *ffa = ff + (size_t)B * F, *mean = ffa + (size_t)B * F, *rstd = mean + B, *posf = rstd + B, *tmf = posf + B;
     float *catt = tmf + B, *scratch = catt + (size_t)NH * L;
     const blk_ff_acts ff_acts = {h, mean, rstd, ff, ffa, NULL};
     const float *P = m->params;
-    /* per row: melody (before SEP: write zero logits) or which decoder position this token is */
+    /* per row: melody (before SEP: write zero logits) or which decoder position this token is; every
+     * check comes before any row's state changes */
     for (int b = 0; b < B; b++) {
-        float *sb = state + (size_t)b * S;
-        uint16_t tok = history[b][len - 1];
+        const float *sb = (const float *)(rows->state + (size_t)b * rows->stride);
+        uint16_t tok = rows->tokens[b];
         if (tok > SEP)
             return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d, plus SEP %u)", tok, V, SEP);
-        posf[b] = -1;
-        if (sb[0] == 0) {
-            if (tok != SEP) {
-                if (len > L)
-                    return cdz_error_set(err, CDZ_ERR_ARG,
-                                         "accompaniment: a melody of %lld tokens is longer than the model's max_len (%d)",
-                                         (long long)len, L);
-                continue; /* a melody token: nothing to compute until SEP */
-            }
-            int tm = (int)(len - 1);
-            if (tm < 1) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: SEP before any melody token");
-            for (int i = 0; i < tm; i++)
-                if (history[b][i] >= SEP)
-                    return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: SEP at %d, before the one at %d, was not fed",
-                                         i, tm);
-            /* encode this row's melody with the loss's activations, keep its cross-attention k/v */
-            st = reserve(t, 1, tm, 1, err);
-            if (st != CDZ_OK) return st;
-            for (int i = 0; i < tm; i++) t->etok[i] = history[b][i], t->key_mask[i] = 1;
-            encode(m, t, 1, tm, 1.0f, NULL);
-            for (int l = 0; l < t->D; l++)
-                cdz_linear_forward(sb + HEADER + l * ckv_size, t->enc, P + t->dof[l].ckv_w, P + t->dof[l].ckv_b, tm, C,
-                                   2 * C);
-            sb[0] = (float)(tm + 1);
-        } else if (tok == SEP) {
+        if (sb[0] == 0 && tok != SEP && len > L)
+            return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a melody of %lld tokens is longer than the model's max_len (%d)",
+                                 (long long)len, L);
+        if (sb[0] == 0 && tok == SEP && len - 1 < 1)
+            return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: SEP before any melody token");
+        if (sb[0] != 0 && tok == SEP)
             return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: a second SEP at position %lld", (long long)(len - 1));
-        }
-        int tm = (int)sb[0] - 1;
-        if (tm >= len || history[b][tm] != SEP)
-            return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment: the row's state does not match its history (SEP at %d)",
-                                 tm);
-        int64_t pos = len - 1 - tm;
-        if (pos >= L)
+        if (sb[0] != 0 && len - 1 - ((int64_t)sb[0] - 1) >= L)
             return cdz_error_set(err, CDZ_ERR_ARG,
                                  "accompaniment: accompaniment position %lld is past the model's max_len (%d)",
-                                 (long long)pos, L);
-        posf[b] = (float)pos, tmf[b] = (float)tm;
+                                 (long long)(len - 1 - ((int64_t)sb[0] - 1)), L);
     }
     for (int b = 0; b < B; b++) {
-        uint16_t tok = posf[b] < 0 ? SEP : history[b][len - 1];
-        memcpy(x + (size_t)b * C, P + t->off_demb + (size_t)tok * C, (size_t)C * sizeof *x);
+        float *sb = (float *)(rows->state + (size_t)b * rows->stride);
+        uint16_t tok = rows->tokens[b];
+        posf[b] = -1;
+        if (sb[0] == 0) {
+            if (tok != SEP) continue; /* a melody token: nothing to compute until SEP */
+            /* encode this row's melody with the loss's activations, keep its cross-attention k/v */
+            int tm = (int)(len - 1);
+            cdz_status st = reserve(t, ws, 1, tm, 1, err);
+            if (st != CDZ_OK) return st;
+            for (int i = 0; i < tm; i++) ws->etok[i] = history[b][i], ws->key_mask[i] = 1;
+            encode(m, ws, 1, tm, 1.0f, NULL);
+            for (int l = 0; l < t->D; l++)
+                nn->linear_forward(sb + HEADER + l * ckv_size, ws->enc, P + t->dof[l].ckv_w, P + t->dof[l].ckv_b, tm, C,
+                                   2 * C);
+            sb[0] = (float)(tm + 1);
+        }
+        int tm = (int)sb[0] - 1;
+        posf[b] = (float)(len - 1 - tm), tmf[b] = (float)tm;
+    }
+    for (int b = 0; b < B; b++) {
+        uint16_t tok = posf[b] < 0 ? SEP : rows->tokens[b];
+        nn->copy(x + (size_t)b * C, P + t->off_demb + (size_t)tok * C, (size_t)C * sizeof *x);
     }
     for (int l = 0; l < t->D; l++) {
         const dec_off *o = &t->dof[l];
-        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln1_w, P + o->ln1_b, B, C);
-        cdz_linear_forward(qkv, h, P + o->qkv_w, P + o->qkv_b, B, C, 3 * C);
-        memset(y, 0, BC * sizeof *y);
+        nn->layernorm_forward(h, mean, rstd, x, P + o->ln1_w, P + o->ln1_b, B, C);
+        nn->linear_forward(qkv, h, P + o->qkv_w, P + o->qkv_b, B, C, 3 * C);
+        nn->zero(y, BC * sizeof *y);
         for (int b = 0; b < B; b++) {
             if (posf[b] < 0) continue;
-            float *kc = state + (size_t)b * S + HEADER + (size_t)t->D * ckv_size + 2 * (size_t)l * cache;
-            cdz_self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C, P + o->er,
+            float *kc = (float *)(rows->state + (size_t)b * rows->stride) + HEADER + (size_t)t->D * ckv_size +
+                        2 * (size_t)l * cache;
+            nn->self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C, P + o->er,
                                     (int)posf[b], 1, C, NH, R, L);
         }
-        blk_proj_residual_forward(x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
-        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);
-        cdz_linear_forward(cq, h, P + o->cq_w, P + o->cq_b, B, C, C);
-        memset(y, 0, BC * sizeof *y);
+        blk_proj_residual_forward(nn, x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
+        nn->layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);
+        nn->linear_forward(cq, h, P + o->cq_w, P + o->cq_b, B, C, C);
+        nn->zero(y, BC * sizeof *y);
         for (int b = 0; b < B; b++) {
             if (posf[b] < 0) continue;
-            const float *kv = state + (size_t)b * S + HEADER + l * ckv_size;
-            cdz_cross_attention_forward(y + (size_t)b * C, catt, cq + (size_t)b * C, kv, NULL, 1, 1, (int)tmf[b], C, NH);
+            const float *kv = (const float *)(rows->state + (size_t)b * rows->stride) + HEADER + l * ckv_size;
+            nn->cross_attention_forward(y + (size_t)b * C, catt, cq + (size_t)b * C, kv, NULL, 1, 1, (int)tmf[b], C, NH);
         }
-        blk_proj_residual_forward(x, x, y, P + o->cproj_w, P + o->cproj_b, NULL, B, C, C, 1.0f, NULL, h);
-        blk_ff_forward(x, x, &ff_acts, P, &o->ff, B, C, F, 1, 1.0f, NULL, y);
+        blk_proj_residual_forward(nn, x, x, y, P + o->cproj_w, P + o->cproj_b, NULL, B, C, C, 1.0f, NULL, h);
+        blk_ff_forward(nn, x, x, &ff_acts, P, &o->ff, B, C, F, 1, 1.0f, NULL, y);
     }
-    cdz_layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
-    cdz_linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, V);
+    nn->layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
+    nn->linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, V);
     for (int b = 0; b < B; b++)
-        if (posf[b] < 0) memset(logits + (size_t)b * V, 0, (size_t)V * sizeof *logits);
+        if (posf[b] < 0) nn->zero(logits + (size_t)b * V, (size_t)V * sizeof *logits);
     return CDZ_OK;
 }
 
 static void free_impl(cdz_model *m) {
-    acc *t = m->impl;
-    if (!t) return;
-    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->etok), cdz_free(t->step_buf);
-    cdz_free(t);
+    cdz_free(m->impl);
     m->impl = NULL;
 }
 
 const cdz_model_kind cdz_accompaniment = {
-    "accompaniment", "encoder-decoder Music Transformer: reads a melody, writes its accompaniment", "acc_pop", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
-    state_floats, state_reset, step, free_impl,
+    .name = "accompaniment",
+    .description = "encoder-decoder Music Transformer: reads a melody, writes its accompaniment",
+    .default_config = "acc_pop",
+    .config_names = CONFIG_NAMES,
+    .named_config = named_config,
+    .from_config = from_config,
+    .config_json = config_json,
+    .init_params = init_params,
+    .session_new = session_new,
+    .session_free = session_free,
+    .row_bytes = row_bytes,
+    .default_window = default_window,
+    .step = step,
+    .loss = loss,
+    .free_impl = free_impl,
 };

@@ -18,31 +18,33 @@
 
 #include "cadenza/codec.h"
 #include "cadenza/extract.h"
-#include "cadenza/model.h"
+#include "cadenza/model_kind.h"
 #include "cadenza/nn.h"
 
 typedef enum { IN_ONE_HOT, IN_LOOKBACK, IN_KEY_MELODY, IN_EMBEDDING } input_kind;
 static const char *const INPUT_NAMES[] = {"one_hot", "lookback", "key_melody", "embedding"};
 enum { MAX_LAYERS = 8, ATTN_TENSORS = 11 };
 
+/* The model's sizes and parameter offsets, fixed once built. */
 typedef struct mrnn {
     input_kind input;
     int V, C, H, layers, L; /* vocabulary, layer-0 input size, width, depth, attention length (0: none) */
     float keep;             /* dropout keep probability in training */
     size_t off_embed, off_attn[ATTN_TENSORS], off_lstm[MAX_LAYERS][3], off_out_w, off_out_b;
-    /* activations for up to cap_T steps of cap_B rows, and their slices */
+} mrnn;
+
+/* One session's scratch: the loss's activations for up to cap_T steps of cap_B rows (and their
+ * slices), and step-wise generation's buffers for up to step_B rows. */
+typedef struct mrnn_ws {
     int cap_T, cap_B;
     float *buf;
     uint8_t *masks;
     uint16_t *tokens, *targets;
     float *x, *out[MAX_LAYERS], *cst[MAX_LAYERS], *gates[MAX_LAYERS], *drop[MAX_LAYERS], *attn_acts, *logits, *probs;
     float *grad_a, *grad_b, *scratch, *dlogits;
-    int16_t *events;
-    size_t events_cap;
-    /* generation scratch for up to step_B rows */
     int step_B;
     float *step_buf;
-} mrnn;
+} mrnn_ws;
 
 /* ---- configs ---- */
 
@@ -217,10 +219,10 @@ static size_t floats_for(const mrnn *r, int T, int B) {
     return total + (lstm_scratch > attn_scratch ? lstm_scratch : attn_scratch);
 }
 
-static cdz_status reserve(mrnn *r, int T, int B, cdz_error *err) {
-    if (T <= r->cap_T && B <= r->cap_B) return CDZ_OK;
-    if (T < r->cap_T) T = r->cap_T;
-    if (B < r->cap_B) B = r->cap_B;
+static cdz_status reserve(const mrnn *r, mrnn_ws *ws, int T, int B, cdz_error *err) {
+    if (T <= ws->cap_T && B <= ws->cap_B) return CDZ_OK;
+    if (T < ws->cap_T) T = ws->cap_T;
+    if (B < ws->cap_B) B = ws->cap_B;
     size_t n = (size_t)T * B, H = (size_t)r->H, C = (size_t)r->C, V = (size_t)r->V, wide = H > C ? H : C;
     float *buf = cdz_calloc(floats_for(r, T, B), sizeof *buf);
     uint8_t *masks = cdz_calloc(n * H * (size_t)r->layers, 1);
@@ -229,264 +231,299 @@ static cdz_status reserve(mrnn *r, int T, int B, cdz_error *err) {
         cdz_free(buf), cdz_free(masks), cdz_free(tok);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for activations of %d x %d steps", B, T);
     }
-    cdz_free(r->buf), cdz_free(r->masks), cdz_free(r->tokens);
-    r->buf = buf, r->masks = masks, r->tokens = tok, r->targets = tok + n;
-    r->cap_T = T, r->cap_B = B;
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->tokens);
+    ws->buf = buf, ws->masks = masks, ws->tokens = tok, ws->targets = tok + n;
+    ws->cap_T = T, ws->cap_B = B;
     float *q = buf;
-    r->x = q, q += n * C;
+    ws->x = q, q += n * C;
     for (int l = 0; l < r->layers; l++) {
-        r->out[l] = q, q += n * H;
-        r->cst[l] = q, q += n * H;
-        r->drop[l] = q, q += n * H;
-        r->gates[l] = q, q += n * 4 * H;
+        ws->out[l] = q, q += n * H;
+        ws->cst[l] = q, q += n * H;
+        ws->drop[l] = q, q += n * H;
+        ws->gates[l] = q, q += n * 4 * H;
     }
-    if (r->L) r->attn_acts = q, q += n * cdz_attn_lstm_act_floats(r->C, r->H, r->L);
-    r->logits = q, q += n * V;
-    r->probs = q, q += n * V;
-    r->dlogits = q, q += n * V;
-    r->grad_a = q, q += n * wide;
-    r->grad_b = q, q += n * wide;
-    r->scratch = q;
+    if (r->L) ws->attn_acts = q, q += n * cdz_attn_lstm_act_floats(r->C, r->H, r->L);
+    ws->logits = q, q += n * V;
+    ws->probs = q, q += n * V;
+    ws->dlogits = q, q += n * V;
+    ws->grad_a = q, q += n * wide;
+    ws->grad_b = q, q += n * wide;
+    ws->scratch = q;
     return CDZ_OK;
 }
 
-static cdz_status reserve_events(mrnn *r, size_t n, cdz_error *err) {
-    if (n <= r->events_cap) return CDZ_OK;
-    int16_t *e = cdz_realloc(r->events, n * sizeof *e);
-    if (!e) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    r->events = e, r->events_cap = n;
-    return CDZ_OK;
+/* Pushes a label onto a melody feature state (lookback and key_melody inputs decode repeat labels
+ * against the events before them). */
+static void push_label(const mrnn *r, cdz_melody_state *st, uint16_t label) {
+    if (r->input == IN_LOOKBACK) cdz_lookback_push(st, label);
+    else cdz_key_melody_push(st, label);
 }
 
-/* The melody events of labels[0 .. n), decoded one after the other (a repeat label reads back). */
-static void decode_events(const mrnn *r, const uint16_t *labels, size_t n, int16_t *ev) {
-    for (size_t p = 0; p < n; p++)
-        ev[p] = (int16_t)(r->input == IN_LOOKBACK ? cdz_lookback_event(labels[p], ev, p) : cdz_key_melody_event(labels[p], ev, p));
-}
-
-/* Layer-0 inputs for position pos of a sequence, into x (C floats); embedding inputs are looked up
- * from the tokens afterwards. */
-static void features(const mrnn *r, const uint16_t *seq, const int16_t *ev, size_t pos, float *x) {
+/* Layer-0 inputs for the last position pushed onto st (the token `tok` is that position's), into x
+ * (C floats); embedding inputs are looked up from the tokens afterwards. */
+static void features(const mrnn *r, const cdz_melody_state *st, uint16_t tok, float *x) {
     switch (r->input) {
     case IN_ONE_HOT:
         memset(x, 0, (size_t)r->C * sizeof *x);
-        x[seq[pos]] = 1;
+        x[tok] = 1;
         break;
-    case IN_LOOKBACK: cdz_lookback_inputs(ev, pos, x); break;
-    case IN_KEY_MELODY: cdz_key_melody_inputs(ev, pos, x); break;
+    case IN_LOOKBACK: cdz_lookback_inputs_state(st, x); break;
+    case IN_KEY_MELODY: cdz_key_melody_inputs_state(st, x); break;
     case IN_EMBEDDING: break;
     }
 }
 
-static cdz_attn_lstm_params attn_params(const cdz_model *m, const float *base) {
-    const mrnn *r = m->impl;
+static int reads_events(const mrnn *r) { return r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY; }
+
+static cdz_attn_lstm_params attn_params(const mrnn *r, const float *base) {
     const size_t *o = r->off_attn;
     cdz_attn_lstm_params p = {base + o[0], base + o[1], base + o[2], base + o[3], base + o[4], base + o[5],
                               base + o[6], base + o[7], base + o[8], base + o[9], base + o[10]};
     return p;
 }
 
-static cdz_attn_lstm_grads attn_grads(const cdz_model *m) {
-    const mrnn *r = m->impl;
+static cdz_attn_lstm_grads attn_grads(const mrnn *r, float *g) {
     const size_t *o = r->off_attn;
-    float *g = m->grads;
     cdz_attn_lstm_grads d = {g + o[0], g + o[1], g + o[2], g + o[3], g + o[4], g + o[5],
                              g + o[6], g + o[7], g + o[8], g + o[9], g + o[10]};
     return d;
 }
 
 /* Fills the time-major inputs and targets of B windows; padding after a short window has zero
- * inputs and ignored targets. */
-static cdz_status prepare(cdz_model *m, const cdz_window *w, int B, int T, cdz_error *err) {
-    mrnn *r = m->impl;
+ * inputs and ignored targets. The features of a window that starts inside its sequence come from the
+ * melody before it, pushed through the same one-step state generation uses. */
+static cdz_status prepare(const cdz_model *m, mrnn_ws *ws, const cdz_window *w, int B, int T, int64_t *tokens,
+                          cdz_error *err) {
+    const mrnn *r = m->impl;
     const size_t C = (size_t)r->C;
-    memset(r->x, 0, (size_t)T * B * C * sizeof *r->x);
+    memset(ws->x, 0, (size_t)T * B * C * sizeof *ws->x);
+    *tokens = 0;
     for (int b = 0; b < B; b++) {
         size_t end = (size_t)(w[b].start + w[b].n);
         for (size_t p = 0; p < end; p++)
             if (w[b].seq[p] >= (uint16_t)r->V)
                 return cdz_error_set(err, CDZ_ERR_FORMAT, "token %u at position %zu is outside the model's vocabulary (%d, codec %s)",
                                      w[b].seq[p], p, r->V, m->codec);
-        int needs_events = r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY;
-        if (needs_events) {
-            cdz_status st = reserve_events(r, end, err);
-            if (st != CDZ_OK) return st;
-            decode_events(r, w[b].seq, end - 1, r->events);
-        }
+        cdz_melody_state st;
+        cdz_melody_state_reset(&st);
+        if (reads_events(r))
+            for (int64_t p = 0; p < w[b].start; p++) push_label(r, &st, w[b].seq[p]);
         for (int t = 0; t < T; t++) {
             size_t i = (size_t)t * B + b, pos = (size_t)w[b].start + (size_t)t;
             int live = t < w[b].n - 1;
-            r->tokens[i] = live ? w[b].seq[pos] : 0;
-            r->targets[i] = live ? w[b].seq[pos + 1] : CDZ_IGNORE_TARGET;
-            if (live) features(r, w[b].seq, r->events, pos, r->x + i * C);
+            ws->tokens[i] = live ? w[b].seq[pos] : 0;
+            ws->targets[i] = live ? w[b].seq[pos + 1] : CDZ_IGNORE_TARGET;
+            if (!live) continue;
+            ++*tokens;
+            if (reads_events(r)) push_label(r, &st, w[b].seq[pos]);
+            features(r, &st, w[b].seq[pos], ws->x + i * C);
         }
     }
-    if (r->input == IN_EMBEDDING) cdz_embedding_forward(r->x, r->tokens, m->params + r->off_embed, T * B, r->C);
+    if (r->input == IN_EMBEDDING) m->backend->embedding_forward(ws->x, ws->tokens, m->params + r->off_embed, T * B, r->C);
     return CDZ_OK;
 }
 
-static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
-                       float *mean_loss, cdz_error *err) {
-    mrnn *r = m->impl;
+static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
+                       cdz_loss_stats *stats, cdz_error *err) {
+    const mrnn *r = m->impl;
+    mrnn_ws *ws = kws;
+    const cdz_backend *nn = m->backend;
+    const cdz_window *w = batch->windows;
+    const int B = batch->B;
+    if (batch->kind != CDZ_BATCH_TOKENS) return cdz_error_set(err, CDZ_ERR_ARG, "melody_rnn reads token windows");
     int T = 0;
     for (int b = 0; b < B; b++) {
         if (w[b].n < 2 || w[b].start < 0) return cdz_error_set(err, CDZ_ERR_ARG, "melody_rnn: a window needs 2 tokens");
         if (w[b].n - 1 > T) T = (int)(w[b].n - 1);
     }
-    cdz_status st = reserve(r, T, B, err);
-    if (st == CDZ_OK) st = prepare(m, w, B, T, err);
+    int64_t n_tokens = 0;
+    cdz_status st = reserve(r, ws, T, B, err);
+    if (st == CDZ_OK) st = prepare(m, ws, w, B, T, &n_tokens, err);
     if (st != CDZ_OK) return st;
     const int H = r->H, V = r->V, N = T * B;
     const size_t nh = (size_t)N * H;
     const float *P = m->params;
-    float keep = pass == CDZ_TRAIN ? r->keep : 1.0f;
+    const int train = opts->pass == CDZ_TRAIN;
+    float keep = train ? r->keep : 1.0f;
     cdz_attn_lstm_acts acts = {0};
-    if (r->L) cdz_attn_lstm_acts_slice(&acts, r->attn_acts, T, B, r->C, H, r->L);
+    if (r->L) cdz_attn_lstm_acts_slice(&acts, ws->attn_acts, T, B, r->C, H, r->L);
     /* forward: layer by layer over the whole window */
-    const float *in = r->x;
+    const float *in = ws->x;
     for (int l = 0; l < r->layers; l++) {
         if (l == 0 && r->L) {
-            cdz_attn_lstm_params p = attn_params(m, P);
-            cdz_attn_lstm_forward(r->out[0], &acts, in, &p, T, B, r->C, H, r->L);
+            cdz_attn_lstm_params p = attn_params(r, P);
+            nn->attn_lstm_forward(ws->out[0], &acts, in, &p, T, B, r->C, H, r->L);
         } else {
             const size_t *o = r->off_lstm[l];
-            cdz_lstm_forward(r->out[l], r->cst[l], r->gates[l], in, NULL, NULL, P + o[0], P + o[1], P + o[2], T, B,
+            nn->lstm_forward(ws->out[l], ws->cst[l], ws->gates[l], in, NULL, NULL, P + o[0], P + o[1], P + o[2], T, B,
                              l ? H : r->C, H);
         }
         if (keep < 1.0f) {
-            cdz_dropout_forward(r->drop[l], r->masks + (size_t)l * nh, r->out[l], nh, keep, rng);
-            in = r->drop[l];
+            nn->dropout_forward(ws->drop[l], ws->masks + (size_t)l * nh, ws->out[l], nh, keep, opts->rng);
+            in = ws->drop[l];
         } else {
-            in = r->out[l];
+            in = ws->out[l];
         }
     }
-    cdz_linear_forward(r->logits, in, P + r->off_out_w, P + r->off_out_b, N, H, V);
-    float mean = cdz_softmax_xent_forward(r->probs, r->logits, r->targets, N, V);
-    if (mean_loss) *mean_loss = mean;
-    if (stats) cdz_loss_stats_add(stats, r->probs, r->targets, N, V);
-    if (pass != CDZ_TRAIN) return CDZ_OK;
+    nn->linear_forward(ws->logits, in, P + r->off_out_w, P + r->off_out_b, N, H, V);
+    float mean = nn->softmax_xent_forward(ws->probs, ws->logits, ws->targets, N, V);
+    cdz_loss_set_nll(out, mean, n_tokens);
+    if (stats) cdz_loss_stats_add(stats, ws->probs, ws->targets, N, V);
+    if (!train) return CDZ_OK;
     /* backward: the same calls in reverse */
-    float *G = m->grads;
-    memset(r->dlogits, 0, (size_t)N * V * sizeof *r->dlogits);
-    cdz_softmax_xent_backward(r->dlogits, r->probs, r->targets, N, V);
-    float *d_in = r->grad_a, *d_out = r->grad_b;
-    memset(d_in, 0, nh * sizeof *d_in);
-    cdz_linear_backward(d_in, G + r->off_out_w, G + r->off_out_b, r->dlogits, in, P + r->off_out_w, N, H, V);
+    float *G = opts->grads;
+    nn->zero(ws->dlogits, (size_t)N * V * sizeof *ws->dlogits);
+    nn->softmax_xent_backward(ws->dlogits, ws->probs, ws->targets, N, V);
+    float *d_in = ws->grad_a, *d_out = ws->grad_b;
+    nn->zero(d_in, nh * sizeof *d_in);
+    nn->linear_backward(d_in, G + r->off_out_w, G + r->off_out_b, ws->dlogits, in, P + r->off_out_w, N, H, V);
     for (int l = r->layers - 1; l >= 0; l--) {
         /* d_in holds the gradient of this layer's (dropped) output */
-        memset(d_out, 0, nh * sizeof *d_out);
-        if (keep < 1.0f) cdz_dropout_backward(d_out, d_in, r->masks + (size_t)l * nh, nh, keep);
-        else memcpy(d_out, d_in, nh * sizeof *d_out);
-        const float *layer_in = l == 0 ? r->x : keep < 1.0f ? r->drop[l - 1] : r->out[l - 1];
+        nn->zero(d_out, nh * sizeof *d_out);
+        if (keep < 1.0f) nn->dropout_backward(d_out, d_in, ws->masks + (size_t)l * nh, nh, keep);
+        else nn->copy(d_out, d_in, nh * sizeof *d_out);
+        const float *layer_in = l == 0 ? ws->x : keep < 1.0f ? ws->drop[l - 1] : ws->out[l - 1];
         int C = l ? H : r->C;
         float *dx = l > 0 || r->input == IN_EMBEDDING ? d_in : NULL;
-        if (dx) memset(dx, 0, (size_t)N * C * sizeof *dx);
+        if (dx) nn->zero(dx, (size_t)N * C * sizeof *dx);
         if (l == 0 && r->L) {
-            cdz_attn_lstm_params p = attn_params(m, P);
-            cdz_attn_lstm_grads g = attn_grads(m);
-            cdz_attn_lstm_backward(dx, &g, r->scratch, d_out, r->out[0], &acts, layer_in, &p, T, B, r->C, H, r->L);
+            cdz_attn_lstm_params p = attn_params(r, P);
+            cdz_attn_lstm_grads g = attn_grads(r, G);
+            nn->attn_lstm_backward(dx, &g, ws->scratch, d_out, ws->out[0], &acts, layer_in, &p, T, B, r->C, H, r->L);
         } else {
             const size_t *o = r->off_lstm[l];
-            cdz_lstm_backward(dx, NULL, NULL, G + o[0], G + o[1], G + o[2], r->scratch, d_out, NULL, r->out[l], r->cst[l],
-                              r->gates[l], layer_in, NULL, NULL, P + o[0], P + o[1], T, B, C, H);
+            nn->lstm_backward(dx, NULL, NULL, G + o[0], G + o[1], G + o[2], ws->scratch, d_out, NULL, ws->out[l], ws->cst[l],
+                              ws->gates[l], layer_in, NULL, NULL, P + o[0], P + o[1], T, B, C, H);
         }
     }
-    if (r->input == IN_EMBEDDING) cdz_embedding_backward(G + r->off_embed, d_in, r->tokens, N, r->C);
+    if (r->input == IN_EMBEDDING) nn->embedding_backward(G + r->off_embed, d_in, ws->tokens, N, r->C);
     return CDZ_OK;
 }
 
 /* ---- step-wise generation ---- */
 
-/* Per row: h and c of every layer, then for an attention layer the last read d and the L slots of
- * outputs and of their features. */
-static size_t state_floats(const cdz_model *m) {
-    const mrnn *r = m->impl;
+/* A row's state: h and c of every layer, then for an attention layer the last read d and the L slots
+ * of outputs and of their features (floats); then the melody features' state, so that a step reads
+ * only the newest label (the history is never decoded again). */
+static size_t state_floats(const mrnn *r) {
     size_t n = 2 * (size_t)r->H * r->layers;
     if (r->L) n += (size_t)r->H + 2 * (size_t)r->L * r->H;
     return n;
 }
 
-static void state_reset(const cdz_model *m, float *state, int B) { memset(state, 0, (size_t)B * state_floats(m) * sizeof *state); }
+static size_t row_bytes(const cdz_model *m, int64_t window) {
+    (void)window;
+    return state_floats(m->impl) * sizeof(float) + sizeof(cdz_melody_state);
+}
 
-static cdz_status reserve_step(mrnn *r, int B, cdz_error *err) {
-    if (B <= r->step_B) return CDZ_OK;
+static int64_t default_window(const cdz_model *m) {
+    (void)m;
+    return 0; /* a recurrent state: any length */
+}
+
+static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error *err) {
+    (void)window;
+    const mrnn *r = m->impl;
+    mrnn_ws *ws = cdz_calloc(1, sizeof *ws);
     size_t H = (size_t)r->H, L = (size_t)r->L, C = (size_t)r->C;
     /* x (inputs, then each layer's output), h, c, d, o, gates, the slots, the attention step's scratch */
     size_t per_row = (C > H ? C : H) + 4 * H + 4 * H + 2 * L * H + (C + 6 * H + L);
-    float *buf = cdz_calloc((size_t)B * per_row, sizeof *buf);
-    if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    cdz_free(r->step_buf);
-    r->step_buf = buf, r->step_B = B;
-    return CDZ_OK;
+    if (ws) ws->step_buf = cdz_calloc((size_t)rows * per_row, sizeof *ws->step_buf);
+    if (!ws || !ws->step_buf) {
+        cdz_free(ws);
+        cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a melody_rnn session of %d rows", rows);
+        return NULL;
+    }
+    ws->step_B = rows;
+    return ws;
 }
 
-/* Copies a strided block (rows of n floats, `stride` apart) into a packed one, or back. */
-static void gather(float *dst, const float *src, int B, size_t n, size_t stride) {
+static void session_free(void *kws) {
+    mrnn_ws *ws = kws;
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->tokens), cdz_free(ws->step_buf);
+    cdz_free(ws);
+}
+
+/* Copies a strided block (rows of n floats, `stride` bytes apart) into a packed one, or back. */
+static void gather(float *dst, const uint8_t *src, int B, size_t n, size_t stride) {
     for (int b = 0; b < B; b++) memcpy(dst + (size_t)b * n, src + (size_t)b * stride, n * sizeof *dst);
 }
-static void scatter(float *dst, const float *src, int B, size_t n, size_t stride) {
-    for (int b = 0; b < B; b++) memcpy(dst + (size_t)b * stride, src + (size_t)b * n, n * sizeof *dst);
+static void scatter(uint8_t *dst, const float *src, int B, size_t n, size_t stride) {
+    for (int b = 0; b < B; b++) memcpy(dst + (size_t)b * stride, src + (size_t)b * n, n * sizeof *src);
 }
 
-static cdz_status step(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
-                       cdz_error *err) {
-    mrnn *r = m->impl;
-    if (len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "melody_rnn: generation needs at least one token of history");
-    cdz_status st = reserve_step(r, B, err);
-    if (st == CDZ_OK && (r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY)) st = reserve_events(r, (size_t)len, err);
-    if (st != CDZ_OK) return st;
-    const size_t H = (size_t)r->H, L = (size_t)r->L, C = (size_t)r->C, S = state_floats(m), bh = (size_t)B * H;
-    float *x = r->step_buf, *h = x + (size_t)B * (C > H ? C : H), *c = h + bh, *d = c + bh, *o = d + bh, *gates = o + bh;
+static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows, float *logits, cdz_error *err) {
+    const mrnn *r = m->impl;
+    mrnn_ws *ws = kws;
+    const cdz_backend *nn = m->backend;
+    const int B = rows->B;
+    const size_t H = (size_t)r->H, L = (size_t)r->L, C = (size_t)r->C, S = rows->stride, bh = (size_t)B * H;
+    float *x = ws->step_buf, *h = x + (size_t)B * (C > H ? C : H), *c = h + bh, *d = c + bh, *o = d + bh, *gates = o + bh;
     float *so = gates + 4 * bh, *sh = so + bh * L, *scratch = sh + bh * L;
     const float *P = m->params;
+    uint8_t *state = rows->state;
+    const size_t melody_at = state_floats(r) * sizeof(float);
     for (int b = 0; b < B; b++) {
-        const uint16_t *seq = history[b];
-        if (seq[len - 1] >= (uint16_t)r->V)
-            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", seq[len - 1], r->V);
-        if (r->input == IN_LOOKBACK || r->input == IN_KEY_MELODY) decode_events(r, seq, (size_t)len, r->events);
-        if (r->input == IN_EMBEDDING)
-            memcpy(x + b * C, P + r->off_embed + (size_t)seq[len - 1] * C, C * sizeof *x);
-        else
-            features(r, seq, r->events, (size_t)(len - 1), x + b * C);
+        uint16_t tok = rows->tokens[b];
+        if (tok >= (uint16_t)r->V)
+            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", tok, r->V);
+    }
+    for (int b = 0; b < B; b++) {
+        uint16_t tok = rows->tokens[b];
+        cdz_melody_state *st = (cdz_melody_state *)(state + (size_t)b * S + melody_at);
+        if (reads_events(r)) push_label(r, st, tok);
+        if (r->input == IN_EMBEDDING) nn->copy(x + b * C, P + r->off_embed + (size_t)tok * C, C * sizeof *x);
+        else features(r, st, tok, x + b * C);
     }
     const float *in = x;
     for (int l = 0; l < r->layers; l++) {
-        float *row_h = state + 2 * H * l, *row_c = row_h + H;
+        uint8_t *row_h = state + 2 * H * l * sizeof(float), *row_c = row_h + H * sizeof(float);
         gather(h, row_h, B, H, S);
         gather(c, row_c, B, H, S);
         if (l == 0 && r->L) {
-            float *row_d = state + 2 * H * r->layers, *row_so = row_d + H, *row_sh = row_so + L * H;
+            uint8_t *row_d = state + 2 * H * r->layers * sizeof(float), *row_so = row_d + H * sizeof(float);
+            uint8_t *row_sh = row_so + L * H * sizeof(float);
             gather(d, row_d, B, H, S);
             gather(so, row_so, B, L * H, S);
             gather(sh, row_sh, B, L * H, S);
-            cdz_attn_lstm_params p = attn_params(m, P);
-            cdz_attn_lstm_step(o, h, c, d, so, sh, scratch, in, &p, B, r->C, r->H, r->L);
+            cdz_attn_lstm_params p = attn_params(r, P);
+            nn->attn_lstm_step(o, h, c, d, so, sh, scratch, in, &p, B, r->C, r->H, r->L);
             scatter(row_d, d, B, H, S);
             scatter(row_so, so, B, L * H, S);
             scatter(row_sh, sh, B, L * H, S);
-            memcpy(x, o, bh * sizeof *x); /* the next layer's input */
+            nn->copy(x, o, bh * sizeof *x); /* the next layer's input */
         } else {
             const size_t *off = r->off_lstm[l];
-            cdz_lstm_step(h, c, gates, in, P + off[0], P + off[1], P + off[2], B, l ? r->H : r->C, r->H);
-            memcpy(x, h, bh * sizeof *x);
+            nn->lstm_step(h, c, gates, in, P + off[0], P + off[1], P + off[2], B, l ? r->H : r->C, r->H);
+            nn->copy(x, h, bh * sizeof *x);
         }
         scatter(row_h, h, B, H, S);
         scatter(row_c, c, B, H, S);
         in = x;
     }
-    cdz_linear_forward(logits, in, P + r->off_out_w, P + r->off_out_b, B, r->H, r->V);
+    nn->linear_forward(logits, in, P + r->off_out_w, P + r->off_out_b, B, r->H, r->V);
     return CDZ_OK;
 }
 
 static void free_impl(cdz_model *m) {
-    mrnn *r = m->impl;
-    if (!r) return;
-    cdz_free(r->buf), cdz_free(r->masks), cdz_free(r->tokens), cdz_free(r->events), cdz_free(r->step_buf);
-    cdz_free(r);
+    cdz_free(m->impl);
     m->impl = NULL;
 }
 
 const cdz_model_kind cdz_melody_rnn = {
-    "melody_rnn", "MelodyRNN (Magenta): LSTM over melody events, basic, lookback and attention configurations", "attention_rnn", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
-    state_floats, state_reset, step, free_impl,
+    .name = "melody_rnn",
+    .description = "MelodyRNN (Magenta): LSTM over melody events, basic, lookback and attention configurations",
+    .default_config = "attention_rnn",
+    .config_names = CONFIG_NAMES,
+    .named_config = named_config,
+    .from_config = from_config,
+    .config_json = config_json,
+    .init_params = init_params,
+    .session_new = session_new,
+    .session_free = session_free,
+    .row_bytes = row_bytes,
+    .default_window = default_window,
+    .step = step,
+    .loss = loss,
+    .free_impl = free_impl,
 };

@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cadenza/model_kind.h"
 #include "cadenza/nn.h"
-
-#include "cadenza/model.h"
 
 static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment};
 
@@ -21,25 +20,34 @@ const cdz_model_kind *cdz_model_kind_find(const char *name) {
     return NULL;
 }
 
-static cdz_status build(cdz_model *m, const cdz_model_kind *k, const cdz_json *config, const char *what, cdz_error *err) {
-    memset(m, 0, sizeof *m);
+static cdz_status build(cdz_model **out, const cdz_model_kind *k, const cdz_json *config, const char *what,
+                        cdz_error *err) {
+    cdz_model *m = cdz_calloc(1, sizeof *m);
+    if (!m) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory building a %s model", k->name);
     m->kind = k;
+    m->backend = cdz_backend_cpu();
     const char *name = cdz_json_get_string(config, "config_name", "custom");
     /* the name becomes file names (train's default NAME.safetensors, generate's outputs): no paths */
     if (!*name || strlen(name) >= sizeof m->config_name || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                                                      "0123456789_-.") != strlen(name) ||
-        name[0] == '.')
+        name[0] == '.') {
+        cdz_free(m);
         return cdz_error_set(err, CDZ_ERR_FORMAT,
                              "%s: config_name \"%s\": use letters, digits, '_', '-' and '.' (not first), at most %zu",
                              what, name, sizeof m->config_name - 1);
+    }
     snprintf(m->config_name, sizeof m->config_name, "%s", name);
     cdz_status st = k->from_config(m, config, what, err);
-    if (st != CDZ_OK) cdz_model_free(m);
+    if (st != CDZ_OK) {
+        cdz_model_free(m);
+        m = NULL;
+    }
+    *out = m;
     return st;
 }
 
-cdz_status cdz_model_from_json(cdz_model *m, const char *json, size_t len, const char *what, cdz_error *err) {
-    memset(m, 0, sizeof *m);
+cdz_status cdz_model_from_json(cdz_model **m, const char *json, size_t len, const char *what, cdz_error *err) {
+    *m = NULL;
     cdz_json *config = NULL;
     cdz_status st = cdz_json_parse(json, len, what, &config, err);
     if (st != CDZ_OK) return st;
@@ -54,10 +62,16 @@ cdz_status cdz_model_from_json(cdz_model *m, const char *json, size_t len, const
     return st;
 }
 
-cdz_status cdz_model_create(cdz_model *m, const char *kind, const char *config, cdz_error *err) {
-    memset(m, 0, sizeof *m);
+cdz_status cdz_model_create(cdz_model **m, const char *kind, const char *config, cdz_error *err) {
+    *m = NULL;
     const cdz_model_kind *k = cdz_model_kind_find(kind);
-    if (!k) return cdz_error_set(err, CDZ_ERR_ARG, "unknown model '%s' (known: melody_rnn, music_transformer, accompaniment)", kind);
+    if (!k) {
+        char names[256] = "";
+        for (size_t i = 0; i < sizeof KINDS / sizeof *KINDS; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", KINDS[i]->name);
+        return cdz_error_set(err, CDZ_ERR_ARG, "unknown model '%s' (known: %s)", kind, names);
+    }
+    if (!config) config = k->default_config;
     const char *text = k->named_config(config);
     if (!text) {
         char names[256] = "";
@@ -87,8 +101,7 @@ cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const 
 
 cdz_status cdz_model_alloc_params(cdz_model *m, cdz_error *err) {
     m->params = cdz_calloc(m->n_params, sizeof *m->params);
-    m->grads = cdz_calloc(m->n_params, sizeof *m->grads);
-    if (!m->params || !m->grads) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu parameters", m->n_params);
+    if (!m->params) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu parameters", m->n_params);
     return CDZ_OK;
 }
 
@@ -98,7 +111,61 @@ void cdz_model_init_params(cdz_model *m, uint64_t seed) {
     m->kind->init_params(m, &rng);
 }
 
-void cdz_model_zero_grads(cdz_model *m) { memset(m->grads, 0, m->n_params * sizeof *m->grads); }
+float *cdz_model_grads(cdz_model *m) {
+    if (!m->grads) m->grads = cdz_calloc(m->n_params, sizeof *m->grads);
+    return m->grads;
+}
+
+void cdz_model_zero_grads(cdz_model *m) {
+    if (m->grads) memset(m->grads, 0, m->n_params * sizeof *m->grads);
+}
+
+const cdz_model_kind *cdz_model_kind_of(const cdz_model *m) { return m->kind; }
+const char *cdz_model_kind_name(const cdz_model *m) { return m->kind->name; }
+const char *cdz_model_config_name(const cdz_model *m) { return m->config_name; }
+const char *cdz_model_codec(const cdz_model *m) { return m->codec; }
+uint32_t cdz_model_vocab(const cdz_model *m) { return m->vocab; }
+uint32_t cdz_model_history_vocab(const cdz_model *m) { return m->history_vocab ? m->history_vocab : m->vocab; }
+int cdz_model_max_len(const cdz_model *m) { return m->max_len; }
+size_t cdz_model_n_params(const cdz_model *m) { return m->n_params; }
+float *cdz_model_params(cdz_model *m) { return m->params; }
+const float *cdz_model_params_const(const cdz_model *m) { return m->params; }
+size_t cdz_model_n_tensors(const cdz_model *m) { return m->n_tensors; }
+const cdz_tensor_info *cdz_model_tensor_at(const cdz_model *m, size_t i) { return i < m->n_tensors ? &m->tensors[i] : NULL; }
+cdz_train_defaults cdz_model_train_defaults(const cdz_model *m) { return m->train; }
+const cdz_backend *cdz_model_backend(const cdz_model *m) { return m->backend; }
+int cdz_model_latent_dim(const cdz_model *m) { return m->kind->latent_dim ? m->kind->latent_dim(m) : 0; }
+
+cdz_status cdz_model_set_backend(cdz_model *m, const cdz_backend *be, cdz_error *err) {
+    cdz_status st = cdz_backend_check(be, err);
+    if (st != CDZ_OK) return st;
+    if (!be->host_memory) {
+        char missing[1024];
+        cdz_backend_missing(be, missing, sizeof missing);
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED,
+                             "%s models keep their parameters and activations in host memory so far; the %s backend works "
+                             "on its own memory%s%s",
+                             m->kind->name, be->name, missing[0] ? " and lacks " : "", missing);
+    }
+    char missing[1024];
+    cdz_backend_missing(be, missing, sizeof missing);
+    if (missing[0]) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the %s backend lacks %s", be->name, missing);
+    m->backend = be;
+    return CDZ_OK;
+}
+
+void cdz_loss_set_nll(cdz_loss *out, float mean, int64_t tokens) {
+    out->objective = mean;
+    out->n_terms = 1;
+    out->terms[0].name = "nll";
+    out->terms[0].value = mean;
+    out->tokens = tokens;
+}
+
+cdz_batch cdz_batch_tokens(const cdz_window *windows, int B) {
+    cdz_batch b = {CDZ_BATCH_TOKENS, B, windows};
+    return b;
+}
 
 const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name) {
     for (size_t i = 0; i < m->n_tensors; i++)
@@ -179,9 +246,10 @@ void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *
 }
 
 void cdz_model_free(cdz_model *m) {
+    if (!m) return;
     if (m->kind && m->kind->free_impl) m->kind->free_impl(m);
     cdz_free(m->params);
     cdz_free(m->grads);
     cdz_free(m->tensors);
-    memset(m, 0, sizeof *m);
+    cdz_free(m);
 }

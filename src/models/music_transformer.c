@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "cadenza/codec.h"
-#include "cadenza/model.h"
+#include "cadenza/model_kind.h"
 #include "cadenza/nn.h"
 #include "block.h"
 
@@ -32,7 +32,7 @@ typedef struct block_off {
     blk_ff_off ff; /* ln2, ff1, ff2 */
 } block_off;
 
-/* One block's saved activations for a batch of N = B * T rows (slices of mt.buf). */
+/* One block's saved activations for a batch of N = B * T rows (slices of mt_ws.buf). */
 typedef struct block_acts {
     float *x;               /* (N, C) the block's input (the residual stream) */
     float *ln1, *m1, *r1;   /* (N, C), (N), (N) */
@@ -50,7 +50,11 @@ typedef struct mt {
     float dropout;                  /* probability of dropping in training */
     size_t off_emb, off_pos, off_lnf_w, off_lnf_b, off_out_w, off_out_b;
     block_off off[MAX_LAYERS];
-    /* activations for up to cap_B windows of cap_T steps */
+} mt;
+
+/* One session's scratch: the loss's activations for up to cap_B windows of cap_T steps, and step-wise
+ * generation's buffers for up to step_B rows. */
+typedef struct mt_ws {
     int cap_T, cap_B;
     float *buf;
     uint8_t *masks;
@@ -64,10 +68,9 @@ typedef struct mt {
     float *dwide;                 /* (N, max(3C, 2F)) backward: dqkv, or d(act) and d(ff1) */
     float *dlogits;               /* (N, V) */
     float *scratch;               /* cdz_self_attention_scratch_floats(cap_T, R) */
-    /* generation scratch for up to step_B rows */
     int step_B;
     float *step_buf;
-} mt;
+} mt_ws;
 
 /* ---- configs ---- */
 
@@ -302,10 +305,10 @@ static size_t floats_for(const mt *t, size_t T, size_t B) {
            cdz_self_attention_scratch_floats((int)T, t->R);
 }
 
-static cdz_status reserve(mt *t, int T, int B, cdz_error *err) {
-    if (T <= t->cap_T && B <= t->cap_B) return CDZ_OK;
-    if (T < t->cap_T) T = t->cap_T;
-    if (B < t->cap_B) B = t->cap_B;
+static cdz_status reserve(const mt *t, mt_ws *ws, int T, int B, cdz_error *err) {
+    if (T <= ws->cap_T && B <= ws->cap_B) return CDZ_OK;
+    if (T < ws->cap_T) T = ws->cap_T;
+    if (B < ws->cap_B) B = ws->cap_B;
     size_t N = (size_t)T * B, C = (size_t)t->C, F = (size_t)t->F, V = (size_t)t->V, NC = N * C;
     float *buf = cdz_calloc(floats_for(t, (size_t)T, (size_t)B), sizeof *buf);
     uint8_t *masks = cdz_calloc((2 * (size_t)t->L + 1) * NC, 1);
@@ -314,14 +317,14 @@ static cdz_status reserve(mt *t, int T, int B, cdz_error *err) {
         cdz_free(buf), cdz_free(masks), cdz_free(tok);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "music_transformer: out of memory for activations of %d x %d steps", B, T);
     }
-    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->tokens);
-    t->buf = buf, t->masks = masks, t->tokens = tok, t->targets = tok + N;
-    t->cap_T = T, t->cap_B = B;
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->tokens);
+    ws->buf = buf, ws->masks = masks, ws->tokens = tok, ws->targets = tok + N;
+    ws->cap_T = T, ws->cap_B = B;
     float *q = buf;
     uint8_t *mk = masks;
-    t->drop0 = mk, mk += NC;
+    ws->drop0 = mk, mk += NC;
     for (int l = 0; l < t->L; l++) {
-        block_acts *a = &t->acts[l];
+        block_acts *a = &ws->acts[l];
         a->x = q, q += NC;
         a->ln1 = q, q += NC;
         a->m1 = q, q += N;
@@ -338,19 +341,19 @@ static cdz_status reserve(mt *t, int T, int B, cdz_error *err) {
         a->drop1 = mk, mk += NC;
         a->ff.drop = mk, mk += NC;
     }
-    t->xf = q, q += NC;
-    t->lnf = q, q += NC;
-    t->mf = q, q += N;
-    t->rf = q, q += N;
-    t->logits = q, q += N * V;
-    t->probs = q, q += N * V;
-    t->dlogits = q, q += N * V;
-    t->tmp = q, q += NC;
-    t->dx = q, q += NC;
-    t->da = q, q += NC;
-    t->db = q, q += NC;
-    t->dwide = q, q += N * wide_floats(t);
-    t->scratch = q;
+    ws->xf = q, q += NC;
+    ws->lnf = q, q += NC;
+    ws->mf = q, q += N;
+    ws->rf = q, q += N;
+    ws->logits = q, q += N * V;
+    ws->probs = q, q += N * V;
+    ws->dlogits = q, q += N * V;
+    ws->tmp = q, q += NC;
+    ws->dx = q, q += NC;
+    ws->da = q, q += NC;
+    ws->db = q, q += NC;
+    ws->dwide = q, q += N * wide_floats(t);
+    ws->scratch = q;
     return CDZ_OK;
 }
 
@@ -358,8 +361,10 @@ static cdz_status reserve(mt *t, int T, int B, cdz_error *err) {
 
 /* Batch-major (B, T) inputs and targets of B windows, each window's own tokens at positions 0 ..;
  * after a short window's end, token 0 in and ignored targets. */
-static cdz_status prepare(cdz_model *m, const cdz_window *w, int B, int T, cdz_error *err) {
-    mt *t = m->impl;
+static cdz_status prepare(const cdz_model *m, mt_ws *ws, const cdz_window *w, int B, int T, int64_t *tokens,
+                          cdz_error *err) {
+    const mt *t = m->impl;
+    *tokens = 0;
     for (int b = 0; b < B; b++) {
         const uint16_t *seq = w[b].seq + w[b].start;
         for (int64_t p = 0; p < w[b].n; p++)
@@ -370,17 +375,22 @@ static cdz_status prepare(cdz_model *m, const cdz_window *w, int B, int T, cdz_e
         for (int i = 0; i < T; i++) {
             size_t k = (size_t)b * T + i;
             int live = i < w[b].n - 1;
-            t->tokens[k] = live ? seq[i] : 0;
-            t->targets[k] = live ? seq[i + 1] : CDZ_IGNORE_TARGET;
+            ws->tokens[k] = live ? seq[i] : 0;
+            ws->targets[k] = live ? seq[i + 1] : CDZ_IGNORE_TARGET;
+            *tokens += live;
         }
     }
     return CDZ_OK;
 }
 
-static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng, cdz_loss_stats *stats,
-                       float *mean_loss, cdz_error *err) {
-    mt *t = m->impl;
-    if (B < 1) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: a batch needs at least one window");
+static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
+                       cdz_loss_stats *stats, cdz_error *err) {
+    const mt *t = m->impl;
+    mt_ws *ws = kws;
+    const cdz_backend *nn = m->backend;
+    const cdz_window *w = batch->windows;
+    const int B = batch->B;
+    if (batch->kind != CDZ_BATCH_TOKENS) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer reads token windows");
     int T = 0;
     for (int b = 0; b < B; b++) {
         if (w[b].n < 2 || w[b].start < 0) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: a window needs 2 tokens");
@@ -393,134 +403,167 @@ static cdz_status loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, 
     }
     if ((int64_t)B * T > INT32_MAX)
         return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: a batch of %d x %d steps is too large", B, T);
-    cdz_status st = reserve(t, T, B, err);
-    if (st == CDZ_OK) st = prepare(m, w, B, T, err);
+    int64_t n_tokens = 0;
+    cdz_status st = reserve(t, ws, T, B, err);
+    if (st == CDZ_OK) st = prepare(m, ws, w, B, T, &n_tokens, err);
     if (st != CDZ_OK) return st;
     const int C = t->C, F = t->F, V = t->V, NH = t->NH, R = t->relative ? t->R : 0, N = B * T;
     const size_t NC = (size_t)N * C;
     const float *P = m->params;
-    const float keep = pass == CDZ_TRAIN ? 1.0f - t->dropout : 1.0f;
+    const int train = opts->pass == CDZ_TRAIN;
+    const float keep = train ? 1.0f - t->dropout : 1.0f;
     const int drop = keep < 1.0f;
+    cdz_rng *rng = opts->rng;
 
     /* forward */
-    float *x = t->L ? t->acts[0].x : t->xf;
-    cdz_embedding_forward(x, t->tokens, P + t->off_emb, N, C);
+    float *x = t->L ? ws->acts[0].x : ws->xf;
+    nn->embedding_forward(x, ws->tokens, P + t->off_emb, N, C);
     if (!t->relative)
-        for (int b = 0; b < B; b++) blk_add(x + (size_t)b * T * C, P + t->off_pos, (size_t)T * C);
-    if (drop) cdz_dropout_forward(x, t->drop0, x, NC, keep, rng);
+        for (int b = 0; b < B; b++) nn->add(x + (size_t)b * T * C, P + t->off_pos, (size_t)T * C);
+    if (drop) nn->dropout_forward(x, ws->drop0, x, NC, keep, rng);
     for (int l = 0; l < t->L; l++) {
         const block_off *o = &t->off[l];
-        block_acts *a = &t->acts[l];
-        float *next = l + 1 < t->L ? t->acts[l + 1].x : t->xf;
-        cdz_layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, N, C);
-        cdz_linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, N, C, 3 * C);
-        cdz_self_attention_forward(a->ay, a->att, t->scratch, a->qkv, R ? P + o->er : NULL, B, T, C, NH, R);
-        blk_proj_residual_forward(a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, N, C, C, keep, rng, t->tmp);
-        blk_ff_forward(next, a->xm, &a->ff, P, &o->ff, N, C, F, t->gelu, keep, rng, t->tmp);
+        block_acts *a = &ws->acts[l];
+        float *next = l + 1 < t->L ? ws->acts[l + 1].x : ws->xf;
+        nn->layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, N, C);
+        nn->linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, N, C, 3 * C);
+        nn->self_attention_forward(a->ay, a->att, ws->scratch, a->qkv, R ? P + o->er : NULL, B, T, C, NH, R);
+        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, N, C, C, keep, rng,
+                                  ws->tmp);
+        blk_ff_forward(nn, next, a->xm, &a->ff, P, &o->ff, N, C, F, t->gelu, keep, rng, ws->tmp);
     }
     const blk_head_off head = {t->off_lnf_w, t->off_lnf_b, t->off_out_w, t->off_out_b};
-    const blk_head_acts head_acts = {t->lnf, t->mf, t->rf, t->logits, t->probs, t->dlogits};
-    float mean = blk_head_forward(&head_acts, t->xf, t->targets, P, &head, N, C, V, stats);
-    if (mean_loss) *mean_loss = mean;
-    if (pass != CDZ_TRAIN) return CDZ_OK;
+    const blk_head_acts head_acts = {ws->lnf, ws->mf, ws->rf, ws->logits, ws->probs, ws->dlogits};
+    float mean = blk_head_forward(nn, &head_acts, ws->xf, ws->targets, P, &head, N, C, V, stats);
+    cdz_loss_set_nll(out, mean, n_tokens);
+    if (!train) return CDZ_OK;
 
     /* backward: the same calls in reverse; dx carries the residual stream's gradient */
-    float *G = m->grads, *dx = t->dx, *da = t->da, *db = t->db;
-    blk_head_backward(dx, G, P, &head, &head_acts, t->xf, t->targets, N, C, V, da);
+    float *G = opts->grads, *dx = ws->dx, *da = ws->da, *db = ws->db;
+    blk_head_backward(nn, dx, G, P, &head, &head_acts, ws->xf, ws->targets, N, C, V, da);
     for (int l = t->L - 1; l >= 0; l--) {
         const block_off *o = &t->off[l];
-        const block_acts *a = &t->acts[l];
-        blk_ff_backward(dx, G, P, &o->ff, &a->ff, a->xm, N, C, F, t->gelu, keep, da, db, t->dwide);
+        const block_acts *a = &ws->acts[l];
+        blk_ff_backward(nn, dx, G, P, &o->ff, &a->ff, a->xm, N, C, F, t->gelu, keep, da, db, ws->dwide);
         /* attention half: xm = x + dropout(proj(attention(qkv(ln1(x))))) */
-        float *dqkv = t->dwide;
-        blk_proj_residual_backward(db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, N, C, C, keep, da);
-        memset(dqkv, 0, 3 * NC * sizeof *dqkv);
-        cdz_self_attention_backward(dqkv, R ? G + o->er : NULL, t->scratch, db, a->att, a->qkv, R ? P + o->er : NULL, B, T,
-                                    C, NH, R);
-        memset(da, 0, NC * sizeof *da);
-        cdz_linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, N, C, 3 * C);
-        cdz_layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, N, C);
+        float *dqkv = ws->dwide;
+        blk_proj_residual_backward(nn, db, G + o->proj_w, G + o->proj_b, dx, a->ay, P + o->proj_w, a->drop1, N, C, C, keep,
+                                   da);
+        nn->zero(dqkv, 3 * NC * sizeof *dqkv);
+        nn->self_attention_backward(dqkv, R ? G + o->er : NULL, ws->scratch, db, a->att, a->qkv, R ? P + o->er : NULL, B,
+                                    T, C, NH, R);
+        nn->zero(da, NC * sizeof *da);
+        nn->linear_backward(da, G + o->qkv_w, G + o->qkv_b, dqkv, a->ln1, P + o->qkv_w, N, C, 3 * C);
+        nn->layernorm_backward(dx, G + o->ln1_w, G + o->ln1_b, da, a->x, a->m1, a->r1, P + o->ln1_w, N, C);
     }
-    blk_dropout_grad(da, dx, t->drop0, NC, keep);
+    blk_dropout_grad(nn, da, dx, ws->drop0, NC, keep);
     if (!t->relative)
-        for (int b = 0; b < B; b++) blk_add(G + t->off_pos, da + (size_t)b * T * C, (size_t)T * C);
-    cdz_embedding_backward(G + t->off_emb, da, t->tokens, N, C);
+        for (int b = 0; b < B; b++) nn->add(G + t->off_pos, da + (size_t)b * T * C, (size_t)T * C);
+    nn->embedding_backward(G + t->off_emb, da, ws->tokens, N, C);
     return CDZ_OK;
 }
 
 /* ---- step-wise generation ---- */
 
-/* Per row and layer: the key cache, then the value cache, each (NH, max_len, D) (= max_len * C). */
-static size_t state_floats(const cdz_model *m) {
+/* A row's state: per layer the key cache, then the value cache, each (NH, window, D) floats: a ring of
+ * the last `window` tokens' keys and values (cdz_self_attention_step). */
+static size_t row_bytes(const cdz_model *m, int64_t window) {
     const mt *t = m->impl;
-    return 2 * (size_t)t->L * (size_t)t->max_len * (size_t)t->C;
+    return 2 * (size_t)t->L * (size_t)window * (size_t)t->C * sizeof(float);
 }
 
-static void state_reset(const cdz_model *m, float *state, int B) { memset(state, 0, (size_t)B * state_floats(m) * sizeof *state); }
+static int64_t default_window(const cdz_model *m) { return ((const mt *)m->impl)->max_len; }
 
-static cdz_status reserve_step(mt *t, int B, cdz_error *err) {
-    if (B <= t->step_B) return CDZ_OK;
+/* Relative attention reads distances only, so the cache can slide; absolute positions end at max_len. */
+static int can_slide(const cdz_model *m) { return ((const mt *)m->impl)->relative; }
+
+static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error *err) {
+    const mt *t = m->impl;
+    mt_ws *ws = cdz_calloc(1, sizeof *ws);
     size_t C = (size_t)t->C, F = (size_t)t->F;
     /* x, h, y (B, C); qkv (B, 3C); ff1 and its activation (B, F); mean, rstd (B); the attention step's
      * scratch */
-    size_t n = (size_t)B * (3 * C + 3 * C + 2 * F + 2) + cdz_self_attention_step_scratch_floats(t->max_len, t->R);
-    float *buf = cdz_calloc(n, sizeof *buf);
-    if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    cdz_free(t->step_buf);
-    t->step_buf = buf, t->step_B = B;
-    return CDZ_OK;
+    size_t n = (size_t)rows * (3 * C + 3 * C + 2 * F + 2) + cdz_self_attention_step_scratch_floats((int)window, t->R);
+    if (ws) ws->step_buf = cdz_calloc(n, sizeof *ws->step_buf);
+    if (!ws || !ws->step_buf) {
+        cdz_free(ws);
+        cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a music_transformer session of %d rows", rows);
+        return NULL;
+    }
+    ws->step_B = rows;
+    return ws;
 }
 
-static cdz_status step(cdz_model *m, float *state, const uint16_t *const *history, int64_t len, int B, float *logits,
-                       cdz_error *err) {
-    mt *t = m->impl;
-    if (len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: generation needs at least one token of history");
-    if (len > t->max_len)
+static void session_free(void *kws) {
+    mt_ws *ws = kws;
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->tokens), cdz_free(ws->step_buf);
+    cdz_free(ws);
+}
+
+static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows, float *logits, cdz_error *err) {
+    const mt *t = m->impl;
+    mt_ws *ws = kws;
+    const cdz_backend *nn = m->backend;
+    const int B = rows->B, W = (int)rows->window;
+    const int64_t pos64 = rows->len - 1;
+    if (!t->relative && pos64 >= t->max_len)
         return cdz_error_set(err, CDZ_ERR_ARG,
                              "music_transformer: position %lld is past the model's max_len (%d): it generates sequences "
                              "of at most %d tokens",
-                             (long long)len, t->max_len, t->max_len);
-    cdz_status st = reserve_step(t, B, err);
-    if (st != CDZ_OK) return st;
-    const int C = t->C, F = t->F, NH = t->NH, R = t->relative ? t->R : 0, pos = (int)(len - 1);
-    const size_t S = state_floats(m), cache = (size_t)t->max_len * C, BC = (size_t)B * C;
-    float *x = t->step_buf, *h = x + BC, *y = h + BC, *qkv = y + BC, *ff = qkv + 3 * BC, *ffa = ff + (size_t)B * F;
+                             (long long)rows->len, t->max_len, t->max_len);
+    if (pos64 > INT32_MAX) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: position %lld is too far", (long long)pos64);
+    const int C = t->C, F = t->F, NH = t->NH, R = t->relative ? t->R : 0, pos = (int)pos64;
+    const size_t cache = (size_t)W * C, BC = (size_t)B * C;
+    float *x = ws->step_buf, *h = x + BC, *y = h + BC, *qkv = y + BC, *ff = qkv + 3 * BC, *ffa = ff + (size_t)B * F;
     float *mean = ffa + (size_t)B * F, *rstd = mean + B, *scratch = rstd + B;
     const blk_ff_acts ff_acts = {h, mean, rstd, ff, ffa, NULL};
     const float *P = m->params;
     for (int b = 0; b < B; b++) {
-        uint16_t tok = history[b][pos];
+        uint16_t tok = rows->tokens[b];
         if (tok >= (uint16_t)t->V)
             return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", tok, t->V);
-        memcpy(x + (size_t)b * C, P + t->off_emb + (size_t)tok * C, (size_t)C * sizeof *x);
-        if (!t->relative) blk_add(x + (size_t)b * C, P + t->off_pos + (size_t)pos * C, (size_t)C);
+    }
+    for (int b = 0; b < B; b++) {
+        nn->copy(x + (size_t)b * C, P + t->off_emb + (size_t)rows->tokens[b] * C, (size_t)C * sizeof *x);
+        if (!t->relative) nn->add(x + (size_t)b * C, P + t->off_pos + (size_t)pos * C, (size_t)C);
     }
     for (int l = 0; l < t->L; l++) {
         const block_off *o = &t->off[l];
-        cdz_layernorm_forward(h, mean, rstd, x, P + o->ln1_w, P + o->ln1_b, B, C);
-        cdz_linear_forward(qkv, h, P + o->qkv_w, P + o->qkv_b, B, C, 3 * C);
+        nn->layernorm_forward(h, mean, rstd, x, P + o->ln1_w, P + o->ln1_b, B, C);
+        nn->linear_forward(qkv, h, P + o->qkv_w, P + o->qkv_b, B, C, 3 * C);
         for (int b = 0; b < B; b++) {
-            float *kc = state + (size_t)b * S + 2 * (size_t)l * cache;
-            cdz_self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C,
-                                    R ? P + o->er : NULL, pos, 1, C, NH, R, t->max_len);
+            float *kc = (float *)(rows->state + (size_t)b * rows->stride) + 2 * (size_t)l * cache;
+            nn->self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C,
+                                    R ? P + o->er : NULL, pos, 1, C, NH, R, W);
         }
-        blk_proj_residual_forward(x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
-        blk_ff_forward(x, x, &ff_acts, P, &o->ff, B, C, F, t->gelu, 1.0f, NULL, y);
+        blk_proj_residual_forward(nn, x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
+        blk_ff_forward(nn, x, x, &ff_acts, P, &o->ff, B, C, F, t->gelu, 1.0f, NULL, y);
     }
-    cdz_layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
-    cdz_linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, t->V);
+    nn->layernorm_forward(h, mean, rstd, x, P + t->off_lnf_w, P + t->off_lnf_b, B, C);
+    nn->linear_forward(logits, h, P + t->off_out_w, P + t->off_out_b, B, C, t->V);
     return CDZ_OK;
 }
 
 static void free_impl(cdz_model *m) {
-    mt *t = m->impl;
-    if (!t) return;
-    cdz_free(t->buf), cdz_free(t->masks), cdz_free(t->tokens), cdz_free(t->step_buf);
-    cdz_free(t);
+    cdz_free(m->impl);
     m->impl = NULL;
 }
 
 const cdz_model_kind cdz_music_transformer = {
-    "music_transformer", "Music Transformer: decoder-only transformer with relative attention over event tokens", "perf_pop", CONFIG_NAMES, named_config, from_config, config_json, init_params, loss,
-    state_floats, state_reset, step, free_impl,
+    .name = "music_transformer",
+    .description = "Music Transformer: decoder-only transformer with relative attention over event tokens",
+    .default_config = "perf_pop",
+    .config_names = CONFIG_NAMES,
+    .named_config = named_config,
+    .from_config = from_config,
+    .config_json = config_json,
+    .init_params = init_params,
+    .session_new = session_new,
+    .session_free = session_free,
+    .row_bytes = row_bytes,
+    .default_window = default_window,
+    .can_slide = can_slide,
+    .step = step,
+    .loss = loss,
+    .free_impl = free_impl,
 };

@@ -12,11 +12,19 @@ cdz_sample_params cdz_sample_default_params(void) {
 }
 
 int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cdz_rng *rng, double *logp) {
-    int best = 0;
-    for (int v = 1; v < V; v++)
-        if (logits[v] > logits[best]) best = v;
+    /* the most likely token; NaN logits never win (all NaN: nothing can be drawn) */
+    int best = -1;
+    for (int v = 0; v < V; v++)
+        if (!isnan(logits[v]) && (best < 0 || logits[v] > logits[best])) best = v;
+    if (best < 0) return -1;
     if (p->temperature <= 0) {
-        if (logp) *logp = 0;
+        /* greedy: the token's log-probability under the model's own distribution (temperature 1) */
+        if (logp) {
+            double sum = 0;
+            for (int v = 0; v < V; v++)
+                if (!isnan(logits[v])) sum += exp((double)logits[v] - logits[best]);
+            *logp = -log(sum);
+        }
         return best;
     }
     /* probabilities at the temperature, in double so that long tails keep their mass */
@@ -26,7 +34,8 @@ int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cd
         return best;
     }
     double sum = 0;
-    for (int v = 0; v < V; v++) sum += q[v] = exp((double)(logits[v] - logits[best]) / p->temperature);
+    for (int v = 0; v < V; v++)
+        sum += q[v] = isnan(logits[v]) ? 0.0 : exp((double)(logits[v] - logits[best]) / p->temperature);
     for (int v = 0; v < V; v++) q[v] /= sum;
     if ((p->top_k > 0 && p->top_k < V) || p->top_p < 1) {
         /* the kept set: tokens at least as likely as the k-th, then the most likely up to mass top_p */
@@ -72,55 +81,72 @@ int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cd
     return pick;
 }
 
-/* Rows of generation: each with its tokens, the model state and the logits of its pending step. */
+/* Rows of generation: a session (the model's state per row) and, beside it, each row's tokens (the
+ * primer and what was drawn, including a last token never fed), the logits of its pending step and
+ * its score. Rearranged together (rows_gather). */
 typedef struct rows {
+    cdz_session *s;
     int n, cap;
     int64_t len, total;
-    size_t S;
     int V;
-    uint16_t *tok;   /* cap x total */
-    float *state;    /* cap x S */
-    float *logits;   /* cap x V */
-    double *score;   /* cap */
-    const uint16_t **hist;
+    uint16_t *tok, *tok_spare;     /* cap x total */
+    float *logits, *logits_spare;  /* cap x V */
+    double *score, *score_spare;   /* cap */
 } rows;
 
 static void rows_free(rows *r) {
-    cdz_free(r->tok), cdz_free(r->state), cdz_free(r->logits), cdz_free(r->score), cdz_free(r->hist);
+    cdz_free(r->tok), cdz_free(r->tok_spare), cdz_free(r->logits), cdz_free(r->logits_spare);
+    cdz_free(r->score), cdz_free(r->score_spare);
     memset(r, 0, sizeof *r);
 }
 
-static cdz_status rows_init(rows *r, const cdz_model *m, int cap, int64_t total, cdz_error *err) {
+static cdz_status rows_init(rows *r, cdz_session *s, int cap, int64_t total, cdz_error *err) {
     memset(r, 0, sizeof *r);
-    r->cap = cap, r->total = total, r->S = m->kind->state_floats(m), r->V = (int)m->vocab;
-    r->tok = cdz_calloc((size_t)cap * (size_t)total, sizeof *r->tok);
-    r->state = cdz_calloc((size_t)cap * r->S, sizeof *r->state);
-    r->logits = cdz_calloc((size_t)cap * (size_t)r->V, sizeof *r->logits);
-    r->score = cdz_calloc((size_t)cap, sizeof *r->score);
-    r->hist = cdz_calloc((size_t)cap, sizeof *r->hist);
-    if (!r->tok || !r->state || !r->logits || !r->score || !r->hist) {
+    r->s = s, r->cap = cap, r->total = total, r->V = (int)cdz_model_vocab(cdz_session_model(s));
+    size_t nt = (size_t)cap * (size_t)total, nl = (size_t)cap * (size_t)r->V;
+    r->tok = cdz_calloc(nt, sizeof *r->tok), r->tok_spare = cdz_calloc(nt, sizeof *r->tok);
+    r->logits = cdz_calloc(nl, sizeof *r->logits), r->logits_spare = cdz_calloc(nl, sizeof *r->logits);
+    r->score = cdz_calloc((size_t)cap, sizeof *r->score), r->score_spare = cdz_calloc((size_t)cap, sizeof *r->score);
+    if (!r->tok || !r->tok_spare || !r->logits || !r->logits_spare || !r->score || !r->score_spare) {
         rows_free(r);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %d generation rows", cap);
     }
-    for (int i = 0; i < cap; i++) r->hist[i] = r->tok + (size_t)i * (size_t)total;
     return CDZ_OK;
 }
 
-static void row_copy(rows *r, int to, int from) {
-    if (to == from) return;
-    memcpy(r->tok + (size_t)to * r->total, r->tok + (size_t)from * r->total, (size_t)r->len * sizeof *r->tok);
-    memcpy(r->state + (size_t)to * r->S, r->state + (size_t)from * r->S, r->S * sizeof *r->state);
-    memcpy(r->logits + (size_t)to * r->V, r->logits + (size_t)from * r->V, (size_t)r->V * sizeof *r->logits);
-    r->score[to] = r->score[from];
+/* New row i = old row from[i], for i < n: the session's state and our tokens, logits and scores. */
+static cdz_status rows_gather(rows *r, const int *from, int n, cdz_error *err) {
+    cdz_status st = cdz_session_gather(r->s, from, n, err);
+    if (st != CDZ_OK) return st;
+    for (int i = 0; i < n; i++) {
+        memcpy(r->tok_spare + (size_t)i * r->total, r->tok + (size_t)from[i] * r->total, (size_t)r->len * sizeof *r->tok);
+        memcpy(r->logits_spare + (size_t)i * r->V, r->logits + (size_t)from[i] * r->V, (size_t)r->V * sizeof *r->logits);
+        r->score_spare[i] = r->score[from[i]];
+    }
+    uint16_t *t = r->tok;
+    r->tok = r->tok_spare, r->tok_spare = t;
+    float *l = r->logits;
+    r->logits = r->logits_spare, r->logits_spare = l;
+    double *sc = r->score;
+    r->score = r->score_spare, r->score_spare = sc;
+    r->n = n;
+    return CDZ_OK;
+}
+
+/* The tokens of column t of every row, for a feed. */
+static void column(const rows *r, int64_t t, uint16_t *out) {
+    for (int i = 0; i < r->n; i++) out[i] = r->tok[(size_t)i * r->total + t];
 }
 
 /* Feeds the primer to n rows (the same for all), leaving the logits of the first new token. */
-static cdz_status feed_primer(cdz_model *m, rows *r, int n, const uint16_t *primer, int64_t n_primer, cdz_error *err) {
+static cdz_status feed_primer(rows *r, int n, const uint16_t *primer, int64_t n_primer, uint16_t *col, cdz_error *err) {
+    cdz_status st = cdz_session_reset(r->s, n, err);
+    if (st != CDZ_OK) return st;
     r->n = n;
-    m->kind->state_reset(m, r->state, n);
     for (int i = 0; i < n; i++) memcpy(r->tok + (size_t)i * r->total, primer, (size_t)n_primer * sizeof *primer);
     for (int64_t t = 0; t < n_primer; t++) {
-        cdz_status st = m->kind->step(m, r->state, r->hist, t + 1, n, r->logits, err);
+        column(r, t, col);
+        st = cdz_session_feed(r->s, col, r->logits, err);
         if (st != CDZ_OK) return st;
     }
     r->len = n_primer;
@@ -137,19 +163,23 @@ static int all_stopped(const rows *r, const cdz_sample_params *p) {
 
 /* Extends every row by k sampled tokens, adding their log-probabilities to the rows' scores (fewer
  * when p->stop ends it). */
-static cdz_status extend(cdz_model *m, rows *r, int64_t k, const cdz_sample_params *p, cdz_rng *rng, int64_t *done,
+static cdz_status extend(rows *r, int64_t k, const cdz_sample_params *p, cdz_rng *rng, uint16_t *col, int64_t *done,
                          int64_t total, void (*progress)(void *, int64_t, int64_t), void *ctx, cdz_error *err) {
     for (int64_t s = 0; s < k && !all_stopped(r, p); s++) {
         for (int i = 0; i < r->n; i++) {
             double lp = 0;
             int tok = cdz_sample_logits(r->logits + (size_t)i * r->V, r->V, p, rng, &lp);
+            if (tok < 0)
+                return cdz_error_set(err, CDZ_ERR_RANGE, "the model's scores at step %lld are not numbers (NaN): its "
+                                     "weights may be damaged", (long long)r->len + 1);
             r->tok[(size_t)i * r->total + r->len] = (uint16_t)tok;
             r->score[i] += lp;
         }
         r->len++;
         /* the step after the last token is not needed */
         if (r->len < r->total) {
-            cdz_status st = m->kind->step(m, r->state, r->hist, r->len, r->n, r->logits, err);
+            column(r, r->len - 1, col);
+            cdz_status st = cdz_session_feed(r->s, col, r->logits, err);
             if (st != CDZ_OK) return st;
         }
         ++*done;
@@ -169,49 +199,33 @@ static int by_score(const void *a, const void *b) { /* ascending, ties by row: n
 }
 
 /* Magenta's _beam_search for one output. */
-static cdz_status beam_search(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps,
+static cdz_status beam_search(cdz_session *s, const uint16_t *primer, int64_t n_primer, int64_t steps,
                               const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik, int64_t *done,
                               int64_t total, void (*progress)(void *, int64_t, int64_t), void *ctx, cdz_error *err) {
     int beam = p->beam_size, branch = p->branch_factor > 0 ? p->branch_factor : 1;
     int64_t spi = p->steps_per_iteration > 0 ? p->steps_per_iteration : 1;
     rows r;
-    cdz_status st = rows_init(&r, m, beam * branch, n_primer + steps, err);
+    cdz_status st = rows_init(&r, s, beam * branch, n_primer + steps, err);
     if (st != CDZ_OK) return st;
     scored *order = cdz_calloc((size_t)beam * (size_t)branch, sizeof *order);
-    if (!order) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    if (st == CDZ_OK) st = feed_primer(m, &r, beam, primer, n_primer, err);
+    int *from = cdz_calloc((size_t)beam * (size_t)branch, sizeof *from);
+    uint16_t *col = cdz_calloc((size_t)beam * (size_t)branch, sizeof *col);
+    if (!order || !from || !col) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    if (st == CDZ_OK) st = feed_primer(&r, beam, primer, n_primer, col, err);
     int64_t first = steps ? (steps - 1) % spi + 1 : 0;
-    if (st == CDZ_OK) st = extend(m, &r, first, p, rng, done, total, progress, ctx, err);
+    if (st == CDZ_OK) st = extend(&r, first, p, rng, col, done, total, progress, ctx, err);
     for (int64_t it = 0; st == CDZ_OK && it < (steps - first) / spi; it++) {
         /* every sequence copied branch times, copies side by side: row i becomes rows i*branch .. */
-        for (int i = r.n - 1; i >= 0; i--)
-            for (int c = branch - 1; c >= 0; c--) row_copy(&r, i * branch + c, i);
-        r.n *= branch;
-        st = extend(m, &r, spi, p, rng, done, total, progress, ctx, err);
+        for (int i = 0; i < r.n * branch; i++) from[i] = i / branch;
+        st = rows_gather(&r, from, r.n * branch, err);
+        if (st == CDZ_OK) st = extend(&r, spi, p, rng, col, done, total, progress, ctx, err);
         if (st != CDZ_OK) break;
         for (int i = 0; i < r.n; i++) order[i].score = r.score[i], order[i].row = i;
         qsort(order, (size_t)r.n, sizeof *order, by_score);
         /* keep the best `beam`, in ascending order of score, compacted to the front */
         int keep = r.n < beam ? r.n : beam;
-        rows tmp;
-        st = rows_init(&tmp, m, keep, r.total, err);
-        if (st != CDZ_OK) break;
-        tmp.len = r.len, tmp.n = keep;
-        for (int i = 0; i < keep; i++) {
-            int from = order[r.n - keep + i].row;
-            memcpy(tmp.tok + (size_t)i * tmp.total, r.tok + (size_t)from * r.total, (size_t)r.len * sizeof *r.tok);
-            memcpy(tmp.state + (size_t)i * r.S, r.state + (size_t)from * r.S, r.S * sizeof *r.state);
-            memcpy(tmp.logits + (size_t)i * r.V, r.logits + (size_t)from * r.V, (size_t)r.V * sizeof *r.logits);
-            tmp.score[i] = r.score[from];
-        }
-        for (int i = 0; i < keep; i++) {
-            memcpy(r.tok + (size_t)i * r.total, tmp.tok + (size_t)i * r.total, (size_t)r.len * sizeof *r.tok);
-            memcpy(r.state + (size_t)i * r.S, tmp.state + (size_t)i * r.S, r.S * sizeof *r.state);
-            memcpy(r.logits + (size_t)i * r.V, tmp.logits + (size_t)i * r.V, (size_t)r.V * sizeof *r.logits);
-            r.score[i] = tmp.score[i];
-        }
-        r.n = keep;
-        rows_free(&tmp);
+        for (int i = 0; i < keep; i++) from[i] = order[r.n - keep + i].row;
+        st = rows_gather(&r, from, keep, err);
     }
     if (st == CDZ_OK) {
         int best = 0;
@@ -220,31 +234,26 @@ static cdz_status beam_search(cdz_model *m, const uint16_t *primer, int64_t n_pr
         memcpy(out, r.tok + (size_t)best * r.total, (size_t)r.total * sizeof *out);
         if (loglik) *loglik = r.score[best];
     }
-    cdz_free(order);
+    cdz_free(order), cdz_free(from), cdz_free(col);
     rows_free(&r);
     return st;
 }
 
-cdz_status cdz_generate(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
-                        const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
-                        void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx, cdz_error *err) {
-    cdz_sample_params q = *p;
-    q.stop = NULL; /* a fixed length */
-    int64_t generated;
-    return cdz_generate_until(m, primer, n_primer, steps, n_outputs, &q, rng, out, loglik, &generated, progress, ctx, err);
+/* Rows a generation needs at once: the outputs, or a beam and its copies. */
+static int rows_needed(const cdz_sample_params *p, int n_outputs) {
+    return p->beam_size > 0 ? p->beam_size * (p->branch_factor > 0 ? p->branch_factor : 1) : n_outputs;
 }
 
-cdz_status cdz_generate_until(cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
-                              const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
-                              int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
-                              cdz_error *err) {
-    *generated = 0;
-    if (m->max_len > 0 && n_primer + steps > m->max_len + 1)
-        return cdz_error_set(err, CDZ_ERR_ARG, "%lld primer and %lld new tokens are more than the model's max_len (%d) + 1",
-                             (long long)n_primer, (long long)steps, m->max_len);
+static cdz_status check_request(const cdz_session *s, const uint16_t *primer, int64_t n_primer, int64_t steps,
+                                int n_outputs, const cdz_sample_params *p, cdz_error *err) {
+    const cdz_model *m = cdz_session_model(s);
+    int64_t window = cdz_session_window(s);
+    if (!cdz_session_can_slide(s) && window > 0 && n_primer + steps > window + 1)
+        return cdz_error_set(err, CDZ_ERR_ARG, "%lld primer and %lld new tokens are more than the model's max_len (%lld) + 1",
+                             (long long)n_primer, (long long)steps, (long long)window);
     if (n_primer < 1 || steps < 0 || n_outputs < 1)
         return cdz_error_set(err, CDZ_ERR_ARG, "generation needs a primer of at least one token and a step count");
-    uint32_t hv = m->history_vocab ? m->history_vocab : m->vocab;
+    uint32_t hv = cdz_model_history_vocab(m);
     for (int64_t i = 0; i < n_primer; i++)
         if (primer[i] >= hv)
             return cdz_error_set(err, CDZ_ERR_ARG, "primer token %u is outside the model's vocabulary (%u)", primer[i], hv);
@@ -252,25 +261,69 @@ cdz_status cdz_generate_until(cdz_model *m, const uint16_t *primer, int64_t n_pr
         (int64_t)p->beam_size * (p->branch_factor ? p->branch_factor : 1) > 65536)
         return cdz_error_set(err, CDZ_ERR_ARG, "beam size %d x branch factor %d is out of range", p->beam_size,
                              p->branch_factor);
+    if (rows_needed(p, n_outputs) > cdz_session_capacity(s))
+        return cdz_error_set(err, CDZ_ERR_ARG, "the generation needs %d rows; the session has %d", rows_needed(p, n_outputs),
+                             cdz_session_capacity(s));
+    return CDZ_OK;
+}
+
+cdz_status cdz_generate_session(cdz_session *s, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
+                                const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
+                                int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
+                                cdz_error *err) {
+    *generated = 0;
+    cdz_status st = check_request(s, primer, n_primer, steps, n_outputs, p, err);
+    if (st != CDZ_OK) return st;
     int64_t done = 0, total = steps * n_outputs, len = n_primer + steps;
     if (p->beam_size > 0) {
         for (int o = 0; o < n_outputs; o++) {
-            cdz_status st = beam_search(m, primer, n_primer, steps, p, rng, out + (size_t)o * (size_t)len,
-                                        loglik ? loglik + o : NULL, &done, total, progress, ctx, err);
+            st = beam_search(s, primer, n_primer, steps, p, rng, out + (size_t)o * (size_t)len, loglik ? loglik + o : NULL,
+                             &done, total, progress, ctx, err);
             if (st != CDZ_OK) return st;
         }
         *generated = steps;
         return CDZ_OK;
     }
     rows r;
-    cdz_status st = rows_init(&r, m, n_outputs, len, err);
-    if (st == CDZ_OK) st = feed_primer(m, &r, n_outputs, primer, n_primer, err);
-    if (st == CDZ_OK) st = extend(m, &r, steps, p, rng, &done, total, progress, ctx, err);
+    uint16_t *col = cdz_calloc((size_t)n_outputs, sizeof *col);
+    st = col ? rows_init(&r, s, n_outputs, len, err) : cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    if (st != CDZ_OK) {
+        cdz_free(col);
+        return st;
+    }
+    st = feed_primer(&r, n_outputs, primer, n_primer, col, err);
+    if (st == CDZ_OK) st = extend(&r, steps, p, rng, col, &done, total, progress, ctx, err);
     if (st == CDZ_OK) {
         memcpy(out, r.tok, (size_t)n_outputs * (size_t)len * sizeof *out);
         if (loglik) memcpy(loglik, r.score, (size_t)n_outputs * sizeof *loglik);
         *generated = r.len - n_primer;
     }
     rows_free(&r);
+    cdz_free(col);
     return st;
+}
+
+cdz_status cdz_generate_until(const cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
+                              const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
+                              int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
+                              cdz_error *err) {
+    *generated = 0;
+    if (n_outputs < 1 || p->beam_size < 0 || p->beam_size > 4096 || p->branch_factor < 0 || p->branch_factor > 4096)
+        return cdz_error_set(err, CDZ_ERR_ARG, "%d outputs, beam size %d x branch factor %d: out of range", n_outputs,
+                             p->beam_size, p->branch_factor);
+    cdz_session *s = NULL;
+    cdz_status st = cdz_session_new(&s, m, rows_needed(p, n_outputs), 0, err);
+    if (st != CDZ_OK) return st;
+    st = cdz_generate_session(s, primer, n_primer, steps, n_outputs, p, rng, out, loglik, generated, progress, ctx, err);
+    cdz_session_free(s);
+    return st;
+}
+
+cdz_status cdz_generate(const cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
+                        const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
+                        void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx, cdz_error *err) {
+    cdz_sample_params q = *p;
+    q.stop = NULL; /* a fixed length */
+    int64_t generated;
+    return cdz_generate_until(m, primer, n_primer, steps, n_outputs, &q, rng, out, loglik, &generated, progress, ctx, err);
 }

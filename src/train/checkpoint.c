@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cadenza/model_kind.h"
 #include "cadenza/safetensors.h"
 #include "cadenza/train.h"
 
@@ -97,13 +98,14 @@ static cdz_status copy_tensors(const cdz_safetensors *f, const cdz_model *m, con
     return CDZ_OK;
 }
 
-cdz_status cdz_checkpoint_load(const char *path, cdz_model *m, cdz_error *err) {
-    memset(m, 0, sizeof *m);
+cdz_status cdz_checkpoint_load(const char *path, cdz_model **out, cdz_error *err) {
+    *out = NULL;
+    cdz_model *m = NULL;
     cdz_safetensors f;
     cdz_status st = open_checkpoint(&f, path, err);
     if (st != CDZ_OK) return st;
     const char *config = cdz_safetensors_meta(&f, "model");
-    st = cdz_model_from_json(m, config, strlen(config), path, err);
+    st = cdz_model_from_json(&m, config, strlen(config), path, err);
     if (st == CDZ_OK) st = copy_tensors(&f, m, "", m->params, path, err);
     /* every tensor must be the model's or its optimiser's: anything else means a mismatched file */
     for (size_t i = 0; st == CDZ_OK && i < f.n; i++) {
@@ -114,7 +116,8 @@ cdz_status cdz_checkpoint_load(const char *path, cdz_model *m, cdz_error *err) {
             st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: tensor '%s' is not part of a %s model", path, f.tensors[i].name,
                                m->kind->name);
     }
-    if (st != CDZ_OK && m->kind) cdz_model_free(m);
+    if (st != CDZ_OK) cdz_model_free(m);
+    else *out = m;
     cdz_safetensors_free(&f);
     return st;
 }

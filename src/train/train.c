@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cadenza/model_kind.h"
 #include "cadenza/train.h"
 
 cdz_train_config cdz_train_config_for(const cdz_model *m) {
@@ -136,10 +137,15 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
                              m->history_vocab ? m->history_vocab : m->vocab, m->codec);
     cdz_status st = cdz_window_sampler_init(&t->sampler, ds, CDZ_SPLIT_TRAIN, cfg->seq, err);
     if (st != CDZ_OK) return st;
+    st = cdz_session_new(&t->session, m, 1, 0, err);
+    if (st != CDZ_OK) {
+        cdz_trainer_free(t);
+        return st;
+    }
     t->m = cdz_calloc(m->n_params, sizeof *t->m);
     t->v = cdz_calloc(m->n_params, sizeof *t->v);
     t->windows = cdz_calloc((size_t)cfg->batch, sizeof *t->windows);
-    if (!t->m || !t->v || !t->windows) {
+    if (!t->m || !t->v || !t->windows || !cdz_model_grads(m)) {
         cdz_trainer_free(t);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for the optimiser state");
     }
@@ -202,7 +208,7 @@ cdz_status cdz_trainer_distribute(cdz_trainer *t, cdz_dist *d, cdz_error *err) {
  * gradient of that mean, so the gradient of the global mean is sum_r n_r grad_r / sum_r n_r, and the
  * loss sum_r n_r loss_r / sum_r n_r. One small all-reduce carries the sums (and any rank's failure, so
  * that no rank waits in the large one), the second the gradients. */
-static cdz_status distributed_loss(cdz_trainer *t, float *loss, int64_t *tokens, cdz_error *err) {
+static cdz_status distributed_loss(cdz_trainer *t, cdz_loss *loss, cdz_error *err) {
     cdz_model *m = t->model;
     cdz_dist *d = t->dist;
     int share = t->cfg.batch / d->size;
@@ -210,29 +216,40 @@ static cdz_status distributed_loss(cdz_trainer *t, float *loss, int64_t *tokens,
     uint64_t key[3] = {t->cfg.seed, (uint64_t)t->step, (uint64_t)d->rank};
     cdz_rng drop;
     cdz_rng_seed(&drop, cdz_fnv1a64(CDZ_FNV_OFFSET, key, sizeof key));
-    cdz_loss_stats stats = {0};
-    float mean = 0;
-    cdz_status st = m->kind->loss(m, t->windows + (size_t)d->rank * (size_t)share, share, CDZ_TRAIN, &drop, &stats,
-                                  &mean, err);
+    cdz_batch batch = cdz_batch_tokens(t->windows + (size_t)d->rank * (size_t)share, share);
+    cdz_loss_opts opts = {CDZ_TRAIN, t->step, &drop, m->grads};
+    cdz_loss mine_loss = {0};
+    cdz_status st = cdz_model_loss(t->session, &batch, &opts, &mine_loss, NULL, err);
     int ok = st == CDZ_OK;
-    double sums[3] = {ok && stats.tokens ? (double)mean * (double)stats.tokens : 0, ok ? (double)stats.tokens : 0, !ok};
+    /* token-weighted sums: the objective, each term, the tokens, and whether this rank failed */
+    enum { MAXN = CDZ_LOSS_MAX_TERMS + 3 };
+    double sums[MAXN] = {0}, w = ok ? (double)mine_loss.tokens : 0;
+    int nt = ok ? mine_loss.n_terms : 0;
+    sums[0] = ok && w ? (double)mine_loss.objective * w : 0;
+    for (int k = 0; k < CDZ_LOSS_MAX_TERMS; k++) sums[1 + k] = k < nt ? mine_loss.terms[k].value * w : 0;
+    sums[1 + CDZ_LOSS_MAX_TERMS] = w;
+    sums[2 + CDZ_LOSS_MAX_TERMS] = !ok;
     cdz_error mine = {0};
-    cdz_status rs = cdz_dist_allreduce_sum_f64(d, sums, 3, &mine);
+    cdz_status rs = cdz_dist_allreduce_sum_f64(d, sums, MAXN, &mine);
     if (rs != CDZ_OK) return cdz_error_set(err, rs, "step %lld: %s", (long long)t->step + 1, mine.msg);
     if (!ok) return st;
-    if (sums[2] > 0) {
+    double total = sums[1 + CDZ_LOSS_MAX_TERMS];
+    if (sums[2 + CDZ_LOSS_MAX_TERMS] > 0) {
         t->failed_elsewhere = 1;
-        return cdz_error_set(err, CDZ_ERR_IO, "step %lld failed on %.0f other rank(s)", (long long)t->step + 1, sums[2]);
+        return cdz_error_set(err, CDZ_ERR_IO, "step %lld failed on %.0f other rank(s)", (long long)t->step + 1,
+                             sums[2 + CDZ_LOSS_MAX_TERMS]);
     }
-    if (sums[1] < 1) return cdz_error_set(err, CDZ_ERR_ARG, "step %lld: the batch has no token to predict", (long long)t->step + 1);
-    float w = (float)stats.tokens, inv = (float)(1.0 / sums[1]);
-    if (w != 1.0f)
-        for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= w;
+    if (total < 1) return cdz_error_set(err, CDZ_ERR_ARG, "step %lld: the batch has no token to predict", (long long)t->step + 1);
+    float wf = (float)mine_loss.tokens, inv = (float)(1.0 / total);
+    if (wf != 1.0f)
+        for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= wf;
     rs = cdz_dist_allreduce_sum_f32(d, m->grads, m->n_params, &mine);
     if (rs != CDZ_OK) return cdz_error_set(err, rs, "step %lld: %s", (long long)t->step + 1, mine.msg);
     for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= inv;
-    *loss = (float)(sums[0] / sums[1]);
-    *tokens = (int64_t)sums[1];
+    *loss = mine_loss;
+    loss->objective = (float)(sums[0] / total);
+    for (int k = 0; k < nt; k++) loss->terms[k].value = sums[1 + k] / total;
+    loss->tokens = (int64_t)total;
     return CDZ_OK;
 }
 
@@ -245,19 +262,20 @@ cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error
     else cdz_window_sampler_draw(&t->sampler, &t->rng, t->windows, c->batch);
     if (t->shifted) transpose_windows(t);
     cdz_model_zero_grads(m);
-    float loss = 0;
-    int64_t tokens = 0;
+    cdz_loss out = {0};
     cdz_status st;
     if (t->dist) {
-        st = distributed_loss(t, &loss, &tokens, err);
+        st = distributed_loss(t, &out, err);
     } else {
-        cdz_loss_stats stats = {0};
-        st = m->kind->loss(m, t->windows, c->batch, CDZ_TRAIN, &t->rng, &stats, &loss, err);
-        tokens = stats.tokens;
+        cdz_batch batch = cdz_batch_tokens(t->windows, c->batch);
+        cdz_loss_opts opts = {CDZ_TRAIN, t->step, &t->rng, m->grads};
+        st = cdz_model_loss(t->session, &batch, &opts, &out, NULL, err);
     }
     if (st != CDZ_OK) return st;
+    float loss = out.objective;
     info->loss = loss;
-    info->tokens = tokens;
+    info->terms = out;
+    info->tokens = out.tokens;
     info->lr = cdz_train_lr(c, t->step);
     if (!isfinite(loss))
         return cdz_error_set(err, CDZ_ERR_RANGE, "the loss became %s at step %lld (learning rate %g); the parameters "
@@ -295,6 +313,7 @@ cdz_status cdz_trainer_check_replicas(cdz_trainer *t, int *differ, cdz_error *er
 
 void cdz_trainer_free(cdz_trainer *t) {
     cdz_window_sampler_free(&t->sampler);
+    cdz_session_free(t->session);
     cdz_free(t->m);
     cdz_free(t->v);
     cdz_free(t->windows);
@@ -304,14 +323,27 @@ void cdz_trainer_free(cdz_trainer *t) {
 
 /* ---- evaluation ---- */
 
-cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+/* One evaluation batch's loss, added into stats. */
+static cdz_status eval_batch(cdz_session *s, const cdz_window *w, int n, cdz_loss_stats *stats, cdz_error *err) {
+    cdz_batch b = cdz_batch_tokens(w, n);
+    cdz_loss_opts opts = {CDZ_EVAL, 0, NULL, NULL};
+    return cdz_model_loss(s, &b, &opts, NULL, stats, err);
+}
+
+cdz_status cdz_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err) {
     if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
     if (m->max_len > 0 && max_len > m->max_len) max_len = m->max_len; /* the model's longest window */
     if (!dataset_fits(ds, m))
         return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
+    cdz_session *s = NULL;
+    cdz_status st0 = cdz_session_new(&s, m, 1, 0, err);
+    if (st0 != CDZ_OK) return st0;
     cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
-    if (!w) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    if (!w) {
+        cdz_session_free(s);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
     memset(stats, 0, sizeof *stats);
     cdz_status st = CDZ_OK;
     int n = 0;
@@ -324,15 +356,16 @@ cdz_status cdz_evaluate(cdz_model *m, const cdz_dataset *ds, cdz_split split, in
             w[n].start = start;
             w[n].n = len - start < (int64_t)max_len + 1 ? len - start : (int64_t)max_len + 1;
             if (++n == batch) {
-                st = m->kind->loss(m, w, n, CDZ_EVAL, NULL, stats, NULL, err);
+                st = eval_batch(s, w, n, stats, err);
                 n = 0;
                 if (max_tokens > 0 && stats->tokens >= max_tokens) goto done;
             }
         }
     }
-    if (st == CDZ_OK && n) st = m->kind->loss(m, w, n, CDZ_EVAL, NULL, stats, NULL, err);
+    if (st == CDZ_OK && n) st = eval_batch(s, w, n, stats, err);
 done:
     cdz_free(w);
+    cdz_session_free(s);
     if (st == CDZ_OK && stats->tokens == 0)
         st = cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence to evaluate on", cdz_split_name(split));
     return st;
@@ -363,7 +396,7 @@ static int eval_next_batch(eval_cursor *c, cdz_window *w, int batch) {
     return n;
 }
 
-cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
+cdz_status cdz_evaluate_dist(const cdz_model *m, const cdz_dataset *ds, cdz_split split, int batch, int max_len,
                              int64_t max_tokens, cdz_dist *d, cdz_loss_stats *stats, cdz_error *err) {
     if (!d || d->size <= 1) return cdz_evaluate(m, ds, split, batch, max_len, max_tokens, stats, err);
     if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
@@ -374,13 +407,16 @@ cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split spli
     cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
     double *round = cdz_calloc(3 * (size_t)N + 1, sizeof *round); /* per batch of the round: loss, tokens,
                                                                     correct; then the failures */
+    cdz_session *s = NULL;
+    cdz_error serr = {0};
+    cdz_session_new(&s, m, 1, 0, &serr);
     /* every rank knows of an allocation failure anywhere before the first all-reduce */
-    double failed = !w || !round;
+    double failed = !w || !round || !s;
     cdz_error mine = {0};
     cdz_status st = cdz_dist_allreduce_sum_f64(d, &failed, 1, &mine);
     memset(stats, 0, sizeof *stats);
     if (st == CDZ_OK && failed > 0)
-        st = cdz_error_set(&mine, CDZ_ERR_NOMEM, "evaluation: out of memory%s", !w || !round ? "" : " on another rank");
+        st = cdz_error_set(&mine, CDZ_ERR_NOMEM, "evaluation: out of memory%s", !w || !round || !s ? "" : " on another rank");
     eval_cursor cur = {ds, split, max_len, 0, 0};
     /* Each round hands the next N batches to ranks 0 .. N-1; the all-reduced statistics are added in
      * batch order, stopping after the batch that reaches max_tokens as cdz_evaluate does. */
@@ -394,7 +430,7 @@ cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split spli
             in_round++;
             if (k != d->rank) continue;
             cdz_loss_stats b = {0};
-            if ((here = m->kind->loss(m, w, n, CDZ_EVAL, NULL, &b, NULL, &mine)) != CDZ_OK) {
+            if ((here = eval_batch(s, w, n, &b, &mine)) != CDZ_OK) {
                 round[3 * N] = 1;
                 continue;
             }
@@ -419,6 +455,7 @@ cdz_status cdz_evaluate_dist(cdz_model *m, const cdz_dataset *ds, cdz_split spli
     }
     cdz_free(w);
     cdz_free(round);
+    cdz_session_free(s);
     if (st != CDZ_OK) return cdz_error_set(err, st, "%s", mine.msg);
     if (stats->tokens == 0)
         return cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence to evaluate on", cdz_split_name(split));

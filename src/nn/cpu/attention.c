@@ -285,36 +285,40 @@ void cdz_cross_attention_backward(float *dq, float *dkv, float *scratch, const f
 
 size_t cdz_self_attention_step_scratch_floats(int S_max, int R) { return (size_t)S_max + (size_t)(R > 0 ? imin(S_max, R) : 0); }
 
-/* The new query of one head against its cached keys 0..pos: the same logits, skew and softmax as row
- * pos of the full pass, with the relative embeddings of distances 0 .. min(pos+1, R)-1. */
+/* The new query of one head against the n cached keys it sees, the newest last: the same logits, skew
+ * and softmax as row n-1 of the full pass over those keys, with the relative embeddings of distances
+ * 0 .. min(n, R)-1. The keys sit in a ring of S_max entries: the oldest seen at index `first`, so they
+ * are [first, S_max) then [0, first) (one piece while first is 0, always so before the ring wraps). */
 static void step_head(float *y, float *s, float *qe, const float *q, const float *kc, const float *vc, const float *er,
-                      int pos, int D, int R) {
-    int n = pos + 1;
+                      int n, int first, int D, int R) {
+    int n1 = first ? n - first : n; /* keys in the first piece, from index `first` on */
     memset(s, 0, (size_t)n * sizeof *s);
-    nn_gemm_ld(0, 1, 1, n, D, q, D, kc, D, s, n);
+    nn_gemm_ld(0, 1, 1, n1, D, q, D, kc + (size_t)first * D, D, s, n);
+    if (first) nn_gemm_ld(0, 1, 1, n - n1, D, q, D, kc, D, s + n1, n);
     if (er) {
         int Tr = imin(n, R);
         memset(qe, 0, (size_t)Tr * sizeof *qe);
         nn_gemm_ld(0, 1, 1, Tr, D, q, D, er + (size_t)(R - Tr) * D, D, qe, Tr);
-        skew_add_row(s, qe, pos, Tr);
+        skew_add_row(s, qe, n - 1, Tr);
     }
     softmax_prefix(s, n, n, inv_sqrt(D));
-    nn_gemm_ld(0, 0, 1, D, n, s, n, vc, D, y, D);
+    nn_gemm_ld(0, 0, 1, D, n1, s, n, vc + (size_t)first * D, D, y, D);
+    if (first) nn_gemm_ld(0, 0, 1, D, n - n1, s + n1, n, vc, D, y, D);
 }
 
 void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
                              int pos, int B, int C, int NH, int R, int S_max) {
-    CDZ_ASSERT(NH > 0 && C % NH == 0 && pos >= 0 && pos < S_max && (!er || R > 0));
-    int D = C / NH;
+    CDZ_ASSERT(NH > 0 && C % NH == 0 && pos >= 0 && S_max > 0 && (!er || R > 0));
+    int D = C / NH, n = pos + 1 < S_max ? pos + 1 : S_max, slot = pos % S_max, first = (pos + 1 - n) % S_max;
     memset(y, 0, (size_t)B * C * sizeof *y);
     for (int b = 0; b < B; b++)
         for (int hh = 0; hh < NH; hh++) {
             const float *q = qkv + (size_t)b * 3 * C + (size_t)hh * D;
             size_t cache = ((size_t)b * NH + hh) * S_max * D;
             float *kc = k_cache + cache, *vc = v_cache + cache;
-            memcpy(kc + (size_t)pos * D, q + C, (size_t)D * sizeof *kc);
-            memcpy(vc + (size_t)pos * D, q + 2 * C, (size_t)D * sizeof *vc);
+            memcpy(kc + (size_t)slot * D, q + C, (size_t)D * sizeof *kc);
+            memcpy(vc + (size_t)slot * D, q + 2 * C, (size_t)D * sizeof *vc);
             step_head(y + (size_t)b * C + (size_t)hh * D, scratch, scratch + S_max, q, kc, vc,
-                      er ? er + (size_t)hh * R * D : NULL, pos, D, R);
+                      er ? er + (size_t)hh * R * D : NULL, n, first, D, R);
         }
 }
