@@ -285,6 +285,17 @@ void cdz_cross_attention_backward(float *dq, float *dkv, float *scratch, const f
 
 size_t cdz_self_attention_step_scratch_floats(int S_max, int R) { return (size_t)S_max + (size_t)(R > 0 ? imin(S_max, R) : 0); }
 
+/* y (D) += sum_j s[j] v[j] over n cached rows of v (D floats each): the attention read of one query,
+ * as row updates that vectorise over D (a matrix product with one row pays more in set-up than in
+ * arithmetic). */
+NN_CLONES static void read_values(float *y, const float *s, const float *v, int n, int D) {
+    for (int j = 0; j < n; j++) {
+        const float sj = s[j], *vj = v + (size_t)j * D;
+#pragma omp simd
+        for (int d = 0; d < D; d++) y[d] += sj * vj[d];
+    }
+}
+
 /* The new query of one head against the n cached keys it sees, the newest last: the same logits, skew
  * and softmax as row n-1 of the full pass over those keys, with the relative embeddings of distances
  * 0 .. min(n, R)-1. The keys sit in a ring of S_max entries: the oldest seen at index `first`, so they
@@ -302,8 +313,8 @@ static void step_head(float *y, float *s, float *qe, const float *q, const float
         skew_add_row(s, qe, n - 1, Tr);
     }
     softmax_prefix(s, n, n, inv_sqrt(D));
-    nn_gemm_ld(0, 0, 1, D, n1, s, n, vc + (size_t)first * D, D, y, D);
-    if (first) nn_gemm_ld(0, 0, 1, D, n - n1, s + n1, n, vc, D, y, D);
+    read_values(y, s, vc + (size_t)first * D, n1, D);
+    if (first) read_values(y, s + n1, vc, n - n1, D);
 }
 
 void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
