@@ -104,6 +104,8 @@ size_t cdz_backend_list(const cdz_backend *const **list);
 const cdz_backend *cdz_backend_find(const char *name);
 /* The default backend: the CPU's. */
 const cdz_backend *cdz_backend_cpu(void);
+/* The plain-loop reference backend (src/nn/ref/), the yardstick of the tests. */
+const cdz_backend *cdz_backend_reference(void);
 /* CDZ_OK when the backend can run here (cuda: a device answered), else CDZ_ERR_UNSUPPORTED naming
  * why (no device, the driver's message). */
 cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err);

@@ -5,8 +5,9 @@
 #include "cadenza/backend.h"
 
 extern const cdz_backend cdz_backend_cpu_table; /* src/nn/cpu/backend_cpu.c */
+extern const cdz_backend cdz_backend_ref_table; /* src/nn/ref/backend_ref.c */
 
-static const cdz_backend *const BACKENDS[] = {&cdz_backend_cpu_table};
+static const cdz_backend *const BACKENDS[] = {&cdz_backend_cpu_table, &cdz_backend_ref_table};
 
 size_t cdz_backend_list(const cdz_backend *const **list) {
     *list = BACKENDS;
@@ -20,6 +21,8 @@ const cdz_backend *cdz_backend_find(const char *name) {
 }
 
 const cdz_backend *cdz_backend_cpu(void) { return &cdz_backend_cpu_table; }
+
+const cdz_backend *cdz_backend_reference(void) { return &cdz_backend_ref_table; }
 
 cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err) {
     if (!be) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "no such backend in this build");
