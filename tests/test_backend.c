@@ -634,6 +634,22 @@ static void self_attention_case(int B, int T, int C, int NH, int R) {
     check_guard("self_attention_step", "reference", ssr, nss);
     same("self_attention_step", "k_cache", kc, kr, ncache, TOL_EXACT);
     same("self_attention_step", "v_cache", vc, vr, ncache, TOL_EXACT);
+
+    /* a ring smaller than the sequence: past S_max the step slides over the cache */
+    const int S_ring = T > 2 ? T / 2 : 1;
+    const size_t nring = (size_t)B * NH * S_ring * D, nrs = cdz_self_attention_step_scratch_floats(S_ring, R);
+    float *rkc = fzero(nring), *rvc = fzero(nring), *rkr = fzero(nring), *rvr = fzero(nring);
+    float *rsc = scratch_new(nrs), *rsr = scratch_new(nrs);
+    for (int pos = 0; pos < T; pos++) {
+        for (int b = 0; b < B; b++)
+            memcpy(row + (size_t)b * 3 * C, qkv + ((size_t)b * T + pos) * 3 * C, 3 * C * sizeof *row);
+        CPU->self_attention_step(sy_c, rkc, rvc, rsc, row, er, pos, B, C, NH, R, S_ring);
+        REF->self_attention_step(sy_r, rkr, rvr, rsr, row, er, pos, B, C, NH, R, S_ring);
+        same("self_attention_step (ring)", "y", sy_c, sy_r, (size_t)B * C, TOL_ATT);
+    }
+    check_guard("self_attention_step (ring)", "cpu", rsc, nrs);
+    check_guard("self_attention_step (ring)", "reference", rsr, nrs);
+    same("self_attention_step (ring)", "k_cache", rkc, rkr, nring, TOL_EXACT);
     pool_free();
 }
 

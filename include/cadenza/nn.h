@@ -38,7 +38,8 @@ void cdz_embedding_backward(float *dtable, const float *dy, const uint16_t *toke
 /* A target that takes no part in the loss (padding after the end of a sequence). */
 #define CDZ_IGNORE_TARGET 0xFFFFu
 /* probs (N, V) = softmax(logits); returns the mean of -log probs[target] over the rows whose target is
- * not CDZ_IGNORE_TARGET (0 when there are none). */
+ * not CDZ_IGNORE_TARGET (0 when there are none), each row's term capped at -log(1e-30) = 69.08 (a
+ * target with less probability than that counts as that; a NaN stays NaN, so callers see it). */
 float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
 /* dlogits (N, V) += (probs - onehot(target)) / count, the gradient of the mean loss (ignored rows get none). */
 void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
@@ -58,7 +59,7 @@ void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *d
                        int B, int C, int H);
 
 /* Inverted dropout: y = x * mask / keep with mask ~ Bernoulli(keep), saved for backward; keep >= 1
- * copies x. y may be x. */
+ * copies x and sets every mask byte to 1. keep must be above 0. y may be x. */
 void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
 /* dx += dy * mask / keep. */
 void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);

@@ -117,6 +117,7 @@ static void bias_rows(float *y, const float *b, int N, int M) {
 
 void cdz_attn_lstm_forward(float *o, const cdz_attn_lstm_acts *A, const float *x, const cdz_attn_lstm_params *p, int T,
                            int B, int C, int H, int L) {
+    CDZ_ASSERT(L >= 1 && L <= CDZ_ATTN_MAX_LENGTH && H <= CDZ_LSTM_MAX_WIDTH); /* stack rows of those sizes */
     const int G = 4 * H, CI = C + H;
     const size_t bh = (size_t)B * H;
     /* the input part of xp for all steps: x w_in[:, :C]^T + b_in */
@@ -151,6 +152,7 @@ size_t cdz_attn_lstm_scratch_floats(int T, int B, int C, int H, int L) {
 void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scratch, float *do_, const float *o,
                             const cdz_attn_lstm_acts *A, const float *x, const cdz_attn_lstm_params *p, int T, int B,
                             int C, int H, int L) {
+    CDZ_ASSERT(L >= 1 && L <= CDZ_ATTN_MAX_LENGTH && H <= CDZ_LSTM_MAX_WIDTH); /* stack rows of those sizes */
     const int G = 4 * H, CI = C + H;
     const size_t bh = (size_t)B * H, n = (size_t)T * B;
     float *dhf = scratch, *dy = dhf + n * H, *dgates = dy + n * H, *dxp = dgates + n * G;
@@ -222,6 +224,7 @@ size_t cdz_attn_lstm_step_scratch_floats(int B, int C, int H, int L) {
 
 void cdz_attn_lstm_step(float *o, float *h, float *c, float *d, float *slots_o, float *slots_hf, float *scratch,
                         const float *x, const cdz_attn_lstm_params *p, int B, int C, int H, int L) {
+    CDZ_ASSERT(L >= 1 && L <= CDZ_ATTN_MAX_LENGTH && H <= CDZ_LSTM_MAX_WIDTH); /* stack rows of those sizes */
     const int G = 4 * H, CI = C + H;
     const size_t bh = (size_t)B * H;
     float *xp = scratch, *gates = xp + (size_t)B * C, *y = gates + (size_t)B * G, *dn = y + bh, *a = dn + bh;

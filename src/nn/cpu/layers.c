@@ -147,6 +147,7 @@ void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_
 }
 
 void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng) {
+    CDZ_ASSERT(keep > 0.0f); /* NaN too: the keep threshold below is a cast of keep * 2^24 */
     if (keep >= 1.0f) {
         if (y != x) memmove(y, x, n * sizeof *y);
         memset(mask, 1, n);

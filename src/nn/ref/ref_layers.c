@@ -76,7 +76,9 @@ float ref_softmax_xent_forward(float *probs, const float *logits, const uint16_t
         for (int v = 0; v < V; v++) sum += exp((double)l[v] - max);
         for (int v = 0; v < V; v++) probs[(size_t)n * V + v] = (float)(exp((double)l[v] - max) / sum);
         if (targets[n] != CDZ_IGNORE_TARGET) {
-            loss += log(sum) - ((double)l[targets[n]] - max);
+            /* capped at -log(1e-30), as nn.h states (a NaN passes: fmin would drop it) */
+            double term = log(sum) - ((double)l[targets[n]] - max), cap = -log((double)1e-30f);
+            loss += term > cap ? cap : term;
             count++;
         }
     }
