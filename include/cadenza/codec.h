@@ -50,7 +50,40 @@ void cdz_tokens_free(cdz_tokens *t);
 /* Appends one sequence. */
 cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n);
 
-typedef struct cdz_codec {
+typedef struct cdz_codec cdz_codec;
+
+/* ---- what generation needs of a codec (cadenza/generate.h) ---- */
+
+/* The frame of a generated piece, from its primer: what decoding puts back. */
+typedef struct cdz_gen_frame {
+    double qpm;                 /* tempo (120 without a primer) */
+    int numerator, denominator; /* meter (4/4 without one) */
+    int transpose;              /* semitones the primer was moved by into the codec's range (undone on decode) */
+} cdz_gen_frame;
+
+typedef struct cdz_codec_gen {
+    /* Grid codecs: tokens per 16th-note step (melodies 1, chorales 4), after `lead` tokens that are no
+     * step (a chorale's BOS); 0: timed events, whose length is their time shifts. */
+    int tokens_per_step, lead;
+    /* The tokens a generation without a primer starts from (at most cap); returns how many. */
+    size_t (*start)(const cdz_codec *c, uint16_t *tok, size_t cap);
+    /* The primer's tokens, one sequence appended to out, from a score already cut to the wanted track
+     * and bars; sets f->transpose. CDZ_ERR_ARG, saying what the codec looked for, when the score has
+     * nothing it reads. */
+    cdz_status (*primer)(const cdz_codec *c, const cdz_score *s, cdz_gen_frame *f, cdz_tokens *out, cdz_error *err);
+    /* Timed codecs: the seconds of music that tokens span. */
+    double (*seconds)(const uint16_t *tok, size_t n);
+    /* Conditional codecs (accompaniment): the condition half for the stretch [start, end) seconds of a
+     * melody score, [melody tokens..., separator], appended to out as one sequence (only the separator
+     * when the stretch has no melody), and the length of the stretches (seconds). NULL otherwise. */
+    cdz_status (*condition)(const cdz_score *melody, double start, double end, cdz_tokens *out, cdz_error *err);
+    double segment_seconds;
+    /* Conditional codecs: decodes the generated half (after the separator) into a score on the
+     * stretch's clock (from 0 s). */
+    cdz_status (*decode_part)(const uint16_t *tok, size_t n, cdz_score *out, cdz_error *err);
+} cdz_codec_gen;
+
+struct cdz_codec {
     const char *name;
     const char *description;
     uint32_t vocab_size;
@@ -65,7 +98,9 @@ typedef struct cdz_codec {
     cdz_status (*encode_corpus)(const char *path, cdz_tokens out[3], cdz_extract_stats *stats, cdz_error *err);
     /* Conditioning tokens a dataset may put first in every sequence (0 styles: none). */
     uint32_t style_base, n_styles;
-} cdz_codec;
+    /* What generation needs (NULL: no model generates this codec's tokens yet). */
+    const cdz_codec_gen *gen;
+};
 
 /* Transposes a token sequence by `shift` semitones in place, for training-time augmentation: 1 when
  * every pitch stays within the codec's range (tokens changed), 0 when one would leave it (tokens left

@@ -170,6 +170,12 @@ cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second,
 /* Time stretch: every duration multiplied by `factor` (> 1 slower), by scaling the tempo map (or the
  * SMPTE time per tick). Ticks do not change, so notes stay on their beats. */
 cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err);
+/* Expresses the score at one tempo, qpm, keeping every time in seconds: ticks are recomputed from the
+ * seconds (nearest tick; a note keeps at least one tick), the tempo map becomes that one tempo. For a
+ * score whose seconds are what matters (a performance) written at a given tempo. */
+cdz_status cdz_score_retime(cdz_score *s, double qpm, cdz_error *err);
+/* Replaces the time signatures with one at tick 0. */
+cdz_status cdz_score_set_meter(cdz_score *s, uint8_t numerator, uint8_t denominator, cdz_error *err);
 /* Moves every non-drum note by `semitones`; fails with CDZ_ERR_RANGE, changing nothing, if a note
  * would leave [0, 127]. */
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);

@@ -7,8 +7,13 @@
  * each, so that a pair fits a model's window; segments with no melody or no accompaniment are left out. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "codec_internal.h"
+
+static cdz_status perf_decode_part(const uint16_t *tok, size_t n, cdz_score *out, cdz_error *err) {
+    return codec_performance.decode(tok, n, out, err);
+}
 
 /* The performance tokens of the score's tracks with these names, appended to out (nothing if none). */
 static cdz_status part_tokens(const cdz_score *s, const char *tracks, cdz_tokens *out, cdz_extract_stats *st,
@@ -94,7 +99,38 @@ static void pair_token_name(uint16_t t, char *buf, size_t n) {
     else codec_performance.token_name(t, buf, n);
 }
 
+/* ---- generation: accompanying a melody stretch by stretch, as the pairs were cut ---- */
+
+/* The melody of [start, end) as performance tokens, then SEP: its tracks named MELODY when the score has
+ * one (POP909's layout), else every note but drums. */
+static cdz_status pair_condition(const cdz_score *melody, double start, double end, cdz_tokens *out, cdz_error *err) {
+    cdz_score seg;
+    cdz_status st = cdz_score_slice_seconds(&seg, melody, start, end, err);
+    if (st) return st;
+    int named = 0;
+    for (size_t t = 0; t < seg.n_tracks; t++) named |= strcasecmp(seg.tracks[t].name, "MELODY") == 0;
+    if (named) cdz_score_keep_tracks(&seg, "MELODY");
+    cdz_tokens t = {0};
+    cdz_extract_stats es = {0};
+    st = codec_performance.encode(&seg, &t, &es, err);
+    cdz_score_free(&seg);
+    size_t nm = st == CDZ_OK && t.n_seqs ? t.offsets[1] : 0;
+    uint16_t *seq = st == CDZ_OK ? cdz_malloc((nm + 1) * sizeof *seq) : NULL;
+    if (st == CDZ_OK && !seq) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    if (st == CDZ_OK) {
+        memcpy(seq, t.tokens, nm * sizeof *seq);
+        seq[nm] = CDZ_ACC_SEP;
+        if ((st = cdz_tokens_append(out, seq, nm + 1)) != CDZ_OK) cdz_error_set(err, st, "out of memory");
+    }
+    cdz_free(seq);
+    cdz_tokens_free(&t);
+    return st;
+}
+
+static const cdz_codec_gen pair_gen = {0, 0, NULL, NULL, cdz_performance_seconds, pair_condition,
+                                       CDZ_ACC_SEGMENT_SECONDS, perf_decode_part};
+
 const cdz_codec codec_accompaniment = {
     "accompaniment", "melody (tracks MELODY) and accompaniment (tracks PIANO) as performance events, SEP between (389)",
-    CDZ_ACC_VOCAB, pair_token_name, pair_encode, pair_decode, NULL, 0, 0,
+    CDZ_ACC_VOCAB, pair_token_name, pair_encode, pair_decode, NULL, 0, 0, &pair_gen,
 };

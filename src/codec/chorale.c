@@ -90,7 +90,33 @@ static cdz_status chorale_encode_corpus(const char *path, cdz_tokens out[3], cdz
     return st;
 }
 
+/* ---- generation ---- */
+
+static size_t chorale_start(const cdz_codec *c, uint16_t *tok, size_t cap) {
+    (void)c;
+    if (cap < 1) return 0;
+    tok[0] = CDZ_CHORALE_BOS;
+    return 1;
+}
+
+/* The four voices of the score on the 16th-note grid, BOS first. */
+static cdz_status chorale_primer(const cdz_codec *c, const cdz_score *s, cdz_gen_frame *f, cdz_tokens *out,
+                                 cdz_error *err) {
+    (void)c;
+    f->transpose = 0;
+    size_t before = out->n_seqs;
+    cdz_extract_stats st = {0};
+    cdz_status r = chorale_encode_score(s, out, &st, err);
+    if (r == CDZ_OK && out->n_seqs == before)
+        r = cdz_error_set(err, CDZ_ERR_ARG, "no chorale to prime with: it needs exactly four voices%s",
+                          st.out_of_range ? " within pitches 36-81" : " (one track or channel each)");
+    return r;
+}
+
+static const cdz_codec_gen chorale_gen = {CDZ_CHORALE_VOICES, 1, chorale_start, chorale_primer, NULL, NULL, 0, NULL};
+
 const cdz_codec codec_chorale = {
     "chorale", "JSB chorales: BOS, then soprano, alto, tenor, bass per 16th (pitches 36-81, rest): 48 tokens",
     CDZ_CHORALE_VOCAB, chorale_token_name, chorale_encode_score, chorale_decode_score, chorale_encode_corpus, 0, 0,
+    &chorale_gen,
 };

@@ -15,6 +15,9 @@ extern const cdz_codec codec_vae_mel_16bar;
 extern const cdz_codec codec_vae_drums;
 extern const cdz_codec codec_vae_trio_16bar;
 
+/* Generation hooks shared by the melody codecs (melody.c). */
+extern const cdz_codec_gen codec_gen_melody;
+
 /* Extracts the score's melodies (MelodyRNN's settings), squashes each into [48, 84) and C, and appends
  * the tokens `to_tokens` makes of it (one per step). */
 typedef cdz_status (*melody_tokens_fn)(const cdz_melody *m, uint16_t *tokens, cdz_error *err);

@@ -294,9 +294,9 @@ static cdz_status key_melody_decode(const uint16_t *t, size_t n, cdz_score *out,
 
 const cdz_codec codec_lookback = {
     "lookback", "lookback_rnn labels: 38 melody classes, repeat 1 bar, repeat 2 bars (inputs: 121 features)",
-    CDZ_MELODY_LABELS, lookback_token_name, lookback_encode, lookback_decode, NULL, 0, 0,
+    CDZ_MELODY_LABELS, lookback_token_name, lookback_encode, lookback_decode, NULL, 0, 0, &codec_gen_melody,
 };
 const cdz_codec codec_key_melody = {
     "key_melody", "attention_rnn labels: 36 pitches, no-event, note-off, repeat 1 and 2 bars (inputs: 74 features)",
-    CDZ_MELODY_LABELS, key_melody_token_name, key_melody_encode, key_melody_decode, NULL, 0, 0,
+    CDZ_MELODY_LABELS, key_melody_token_name, key_melody_encode, key_melody_decode, NULL, 0, 0, &codec_gen_melody,
 };

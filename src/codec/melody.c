@@ -92,7 +92,53 @@ static cdz_status melody_decode_score(const uint16_t *tokens, size_t n, cdz_scor
     return codec_decode_melody(tokens, n, CDZ_MELODY_CLASSES, one_hot_event, 100, out, err);
 }
 
+/* ---- generation: the three melody codecs (melody, lookback, key_melody) ---- */
+
+/* The tokens of a squashed melody in codec c: one per step. */
+static cdz_status melody_tokens(const cdz_codec *c, const cdz_melody *m, uint16_t *tok, cdz_error *err) {
+    if (c == &codec_melody) return cdz_melody_encode(m, tok, err);
+    for (size_t i = 0; i < m->n_steps; i++)
+        tok[i] = (uint16_t)(c == &codec_lookback ? cdz_lookback_label(m->events, i) : cdz_key_melody_label(m->events, i));
+    return CDZ_OK;
+}
+
+/* Magenta's melody_rnn_generate starts from middle C when given no primer. */
+static size_t melody_start(const cdz_codec *c, uint16_t *tok, size_t cap) {
+    int16_t ev = 60;
+    cdz_melody m = {&ev, 1, 4, 16, 120, 0, 0, 0, 0};
+    return cap >= 1 && melody_tokens(c, &m, tok, NULL) == CDZ_OK ? 1 : 0;
+}
+
+/* The first melody of the score (any monophonic line, the highest of notes struck together; no
+ * minimum length), squashed into 48-83 and C as the models were trained (Magenta's
+ * MelodyRnnModel.generate_melody). */
+static cdz_status melody_primer(const cdz_codec *c, const cdz_score *s, cdz_gen_frame *f, cdz_tokens *out,
+                                cdz_error *err) {
+    cdz_melody_params p = cdz_melody_default_params();
+    p.min_bars = 0, p.min_unique_pitches = 1, p.keep_highest = 1, p.gap_bars = 1e6, p.max_steps = 0;
+    cdz_melody *mel = NULL;
+    size_t k = 0;
+    cdz_extract_stats st = {0};
+    cdz_status r = cdz_extract_melodies(s, &p, &mel, &k, &st, err);
+    if (r == CDZ_OK && k == 0)
+        r = cdz_error_set(err, CDZ_ERR_ARG, "no melody to prime with (no notes outside drums%s)",
+                          st.non_integer_bar ? ", or a meter whose bar is not a whole number of 16th notes" : "");
+    if (r == CDZ_OK) {
+        f->transpose = cdz_melody_squash(&mel[0], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
+        uint16_t *tok = cdz_malloc((mel[0].n_steps + 1) * sizeof *tok);
+        if (!tok) r = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a primer");
+        if (r == CDZ_OK) r = melody_tokens(c, &mel[0], tok, err);
+        if (r == CDZ_OK && (r = cdz_tokens_append(out, tok, mel[0].n_steps)) != CDZ_OK)
+            cdz_error_set(err, r, "out of memory for a primer");
+        cdz_free(tok);
+    }
+    cdz_melodies_free(mel, k);
+    return r;
+}
+
+const cdz_codec_gen codec_gen_melody = {1, 0, melody_start, melody_primer, NULL, NULL, 0, NULL};
+
 const cdz_codec codec_melody = {
     "melody", "MelodyRNN basic_rnn one-hot: no-event, note-off, pitches 48-83 (38 classes)", CDZ_MELODY_CLASSES,
-    melody_token_name, melody_encode_score, melody_decode_score, NULL, 0, 0,
+    melody_token_name, melody_encode_score, melody_decode_score, NULL, 0, 0, &codec_gen_melody,
 };

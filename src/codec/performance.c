@@ -71,9 +71,32 @@ static cdz_status perf_decode_score(const uint16_t *tokens, size_t n, cdz_score 
     return st;
 }
 
+/* ---- generation ---- */
+
+/* Without a primer: a medium velocity, so the first notes have a loudness to start from. */
+static size_t perf_start(const cdz_codec *c, uint16_t *tok, size_t cap) {
+    (void)c;
+    if (cap < 1) return 0;
+    tok[0] = CDZ_PERF_VELOCITY + CDZ_PERF_VELOCITY_BINS / 2;
+    return 1;
+}
+
+/* Every non-drum note of the score as one performance. */
+static cdz_status perf_primer(const cdz_codec *c, const cdz_score *s, cdz_gen_frame *f, cdz_tokens *out, cdz_error *err) {
+    (void)c;
+    f->transpose = 0;
+    size_t before = out->n_seqs;
+    cdz_status st = perf_encode_score(s, out, NULL, err);
+    if (st == CDZ_OK && out->n_seqs == before)
+        st = cdz_error_set(err, CDZ_ERR_ARG, "no notes to prime with (drums are left out of performances)");
+    return st;
+}
+
+static const cdz_codec_gen perf_gen = {0, 0, perf_start, perf_primer, cdz_performance_seconds, NULL, 0, NULL};
+
 const cdz_codec codec_performance = {
     "performance", "performance events: note-on 128, note-off 128, time shift 100 x 10 ms, velocity 32 bins (388)",
-    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL, 0, 0,
+    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL, 0, 0, &perf_gen,
 };
 
 double cdz_performance_seconds(const uint16_t *tokens, size_t n) {

@@ -211,6 +211,53 @@ cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err) {
     return CDZ_OK;
 }
 
+/* The nearest tick of `seconds` at one tempo of qpm with ppq ticks a quarter. */
+static int64_t tick_at(double seconds, double qpm, int32_t ppq) {
+    double t = floor(seconds * qpm / 60.0 * ppq + 0.5);
+    return t < 0 ? 0 : t > 9e15 ? (int64_t)9e15 : (int64_t)t;
+}
+
+cdz_status cdz_score_retime(cdz_score *s, double qpm, cdz_error *err) {
+    if (!(qpm >= 1 && qpm <= 1000)) return cdz_error_set(err, CDZ_ERR_ARG, "tempo %g qpm: expected 1 to 1000", qpm);
+    if (s->ppq <= 0) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "a score with SMPTE timing has no tempo to set");
+    for (size_t i = 0; i < s->n_notes; i++) {
+        cdz_note *n = &s->notes[i];
+        int64_t a = tick_at(n->start_s, qpm, s->ppq), b = tick_at(n->end_s, qpm, s->ppq);
+        n->start_tick = a, n->end_tick = b > a || n->end_s <= n->start_s ? b : a + 1;
+    }
+    for (size_t i = 0; i < s->n_controls; i++) s->controls[i].tick = tick_at(s->controls[i].time_s, qpm, s->ppq);
+    for (size_t i = 0; i < s->n_bends; i++) s->bends[i].tick = tick_at(s->bends[i].time_s, qpm, s->ppq);
+    for (size_t i = 0; i < s->n_time_sigs; i++) s->time_sigs[i].tick = tick_at(s->time_sigs[i].time_s, qpm, s->ppq);
+    for (size_t i = 0; i < s->n_key_sigs; i++) s->key_sigs[i].tick = tick_at(s->key_sigs[i].time_s, qpm, s->ppq);
+    s->n_tempos = 0;
+    double end_s = s->duration_s;
+    s->end_tick = 0; /* recounted from the new ticks */
+    cdz_status st = cdz_score_add_tempo(s, 0, qpm);
+    if (st == CDZ_OK) st = cdz_score_finish(s, err);
+    else cdz_error_set(err, st, "out of memory setting a tempo");
+    if (st == CDZ_OK && tick_at(end_s, qpm, s->ppq) > s->end_tick) { /* keep trailing silence */
+        s->end_tick = tick_at(end_s, qpm, s->ppq);
+        s->duration_s = cdz_score_tick_to_seconds(s, s->end_tick);
+    }
+    return st;
+}
+
+cdz_status cdz_score_set_meter(cdz_score *s, uint8_t numerator, uint8_t denominator, cdz_error *err) {
+    if (numerator < 1 || denominator < 1 || (denominator & (denominator - 1)) != 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "time signature %u/%u: expected a denominator that is a power of two",
+                             numerator, denominator);
+    s->n_time_sigs = 0;
+    cdz_status st = cdz_score_add_time_signature(s, 0, numerator, denominator);
+    int64_t end = s->end_tick;
+    if (st == CDZ_OK) st = cdz_score_finish(s, err);
+    else cdz_error_set(err, st, "out of memory setting a time signature");
+    if (st == CDZ_OK && end > s->end_tick) {
+        s->end_tick = end;
+        s->duration_s = cdz_score_tick_to_seconds(s, end);
+    }
+    return st;
+}
+
 /* ---- transposition ---- */
 
 cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err) {
