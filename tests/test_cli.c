@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
                   cdz_audio_peak(&au) > 1000,
               "a WAV of the demo's 9.6 s and more, not silent");
         cdz_audio_free(&au);
-        snprintf(args, sizeof args, "render %s --out %s --soundfont %s", mid, wav, mid);
+        snprintf(args, sizeof args, "render %s --out %s --soundfont %s --force", mid, wav, mid);
         CHECK_INT(run(args), 1);
         CHECK_STR_CONTAINS(err, "not a SoundFont");
     } else {
@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
         CHECK_STR_CONTAINS(err, "apt-get install");
         printf("skip: render output checks (no FluidSynth or no SoundFont)\n");
     }
-    snprintf(args, sizeof args, "render %s/nothing.mid --out %s", dir, wav);
+    snprintf(args, sizeof args, "render %s/nothing.mid --out %s --force", dir, wav);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "nothing.mid");
     snprintf(args, sizeof args, "render %s --out %s --sample-rate 5", mid, wav);
@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(out, "21 notes");
     snprintf(args, sizeof args, "codec encode --codec performance --json %s --out %s", mid, js);
     CHECK_INT(run(args), 0);
-    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", js, out_mid);
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s --force", js, out_mid);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "21 notes");
     CHECK_INT(run("codec encode x.mid"), 2);
@@ -144,10 +144,10 @@ int main(int argc, char **argv) {
     FILE *g = fopen(tok, "w");
     fputs("NOTE_ON_60\nBANANA\n", g);
     fclose(g);
-    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s", tok, out_mid);
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s --force", tok, out_mid);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "line 2: 'BANANA' is not a performance token");
-    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s --sequence 3", js, out_mid);
+    snprintf(args, sizeof args, "codec decode --codec performance %s --out %s --sequence 3 --force", js, out_mid);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "has 1 sequence, no sequence 3");
     unlink(tok);
@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "dataset info %s", mid);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "not a cadenza dataset");
-    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s", bad, cdz);
+    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s --force", bad, cdz);
     CHECK_INT(run(args), 1); /* nothing could be encoded */
     CHECK_STR_CONTAINS(err, "no sequences");
     /* token JSON that is not what encode writes */
@@ -276,7 +276,7 @@ int main(int argc, char **argv) {
     unlink(cfg);
     snprintf(args, sizeof args, "train --data %s --transpose 5:1", data);
     CHECK_INT(run(args), 2);
-    CHECK_STR_CONTAINS(err, "--transpose needs A:B");
+    CHECK_STR_CONTAINS(err, "bad value '5:1' for --transpose: A:B with -127 <= A <= B <= 127");
     snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s --json", ckpt, data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "\"split\":\"eval\",\"loss\":");
@@ -414,6 +414,7 @@ int main(int argc, char **argv) {
     /* Ctrl-C: the step finishes, the checkpoint is written, the exit status says interrupted */
     char sig_ckpt[300];
     snprintf(sig_ckpt, sizeof sig_ckpt, "%s/sig.safetensors", dir);
+    fflush(stdout); /* else the child's freopen writes this program's buffered lines a second time */
     pid_t pid = fork();
     if (pid == 0) {
         freopen(err_path, "w", stderr);

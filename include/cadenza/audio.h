@@ -1,9 +1,10 @@
 /* cadenza audio: 16-bit PCM WAV files, and scores rendered to audio through FluidSynth with a General
  * MIDI SoundFont.
  *
- *   cdz_render_params p = cdz_render_default_params();      // 44.1 kHz stereo, gain 0.5, reverb on
+ *   cdz_render_params p = cdz_render_default_params();      // 44.1 kHz stereo, reverb on, peak at -1 dBFS
  *   cdz_audio a;
- *   if (cdz_render_score(&score, &p, &a, &err) == CDZ_OK) {  // p.soundfont NULL: the usual places
+ *   cdz_render_report r;                                     // the gain applied, samples clipped
+ *   if (cdz_render_score_report(&score, &p, &a, &r, &err) == CDZ_OK) {  // p.soundfont NULL: the usual places
  *       cdz_wav_write("song.wav", &a, &err);                 // temporary name, then rename
  *       cdz_audio_free(&a);
  *   }
@@ -38,6 +39,20 @@ void cdz_audio_free(cdz_audio *a);
 /* The largest absolute sample, 0 .. 32768 (0: silence). */
 int32_t cdz_audio_peak(const cdz_audio *a);
 
+/* What turning float samples into 16-bit ones did. */
+typedef struct cdz_render_report {
+    double gain_db;   /* the gain normalisation applied, in dB (0 without normalisation or for silence) */
+    double peak_dbfs; /* the peak of the 16-bit result, dBFS (-INFINITY for silence) */
+    size_t clipped;   /* samples beyond full scale, clipped to it (0 with normalisation) */
+} cdz_render_report;
+
+/* Float samples x (frames x channels, interleaved; full scale is 1.0) to 16-bit audio in out. With
+ * normalize, every sample is scaled so that the peak sits at peak_dbfs (-60 .. 0; silence stays
+ * silent); else the samples are taken as they are and those beyond full scale are clipped and counted.
+ * report may be NULL. */
+cdz_status cdz_audio_from_float(cdz_audio *out, const float *x, size_t frames, int channels, uint32_t sample_rate,
+                                int normalize, double peak_dbfs, cdz_render_report *report, cdz_error *err);
+
 /* Writes 16-bit PCM WAV (RIFF, WAVE, fmt, data), to a temporary name beside `path`, then renamed. */
 cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err);
 /* Reads a 16-bit PCM WAV file (mono or stereo; other chunks skipped). A truncated or malformed file,
@@ -49,6 +64,9 @@ typedef struct cdz_render_params {
     const char *soundfont; /* a .sf2/.sf3 file; NULL: the first of cdz_render_find_soundfont's places */
     uint32_t sample_rate;  /* 8000 .. 96000 (default 44100) */
     double gain;           /* FluidSynth's master gain, 0 .. 10 (default 0.5) */
+    int normalize;         /* scale the result so that its peak sits at peak_dbfs (default 1); 0: keep
+                              the synthesizer's level (set by gain), clipping what exceeds full scale */
+    double peak_dbfs;      /* -60 .. 0 (default -1: General MIDI SoundFonts at gain 0.5 peak near -15) */
     double reverb;         /* reverb level 0 .. 1; 0 turns reverb off (default 0.3) */
     double max_tail_s;     /* after the last note-off, render until silence or this long (default 5) */
 } cdz_render_params;
@@ -66,8 +84,13 @@ const char *cdz_render_find_soundfont(void);
  * GM percussion; pedals, volume, expression, pan, modulation, the bend-range RPN and pitch bends go to
  * the channels of their track and MIDI channel (else of their MIDI channel). After the last note-off
  * the tail rings out until it falls silent (or max_tail_s). A piece longer than a WAV file holds
- * (about 6.7 hours at 44.1 kHz) is refused with CDZ_ERR_RANGE before anything is allocated. */
+ * (about 6.7 hours at 44.1 kHz) is refused with CDZ_ERR_RANGE before anything is allocated. The
+ * synthesizer renders in float; the result becomes 16-bit at the end (cdz_audio_from_float), normalised
+ * by default, so quiet SoundFonts lose no resolution. */
 cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err);
+/* The same, saying in *report (may be NULL) what normalisation applied or how many samples clipped. */
+cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *p, cdz_audio *out,
+                                   cdz_render_report *report, cdz_error *err);
 
 #ifdef __cplusplus
 }

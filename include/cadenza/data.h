@@ -111,6 +111,8 @@ typedef struct cdz_build_report {
     size_t skipped_unreadable; /* could not be read */
     size_t skipped_broken;     /* not MIDI, or broken MIDI */
     size_t skipped_empty;      /* read, but nothing extracted */
+    size_t tempo_changes;      /* files with more than one tempo (before single_tempo): melodies are cut
+                                  at each change, the usual reason why files give nothing */
     size_t seqs[3], tokens[3]; /* by split */
     cdz_extract_stats stats;   /* the extractor's counters, summed */
     char first_problem[320];   /* the first file skipped as unreadable or broken, and why */
@@ -118,7 +120,9 @@ typedef struct cdz_build_report {
 
 cdz_build_params cdz_build_default_params(void);
 /* Reads, extracts and encodes every file on `threads` workers, then writes one shard with the
- * sequences in file order (so the result does not depend on the number of threads). */
+ * sequences in file order (so the result does not depend on the number of threads). When no file
+ * gives a sequence, nothing is written (a file already at out_path is left as it was) and the result
+ * is CDZ_ERR_RANGE with the report filled in, so the caller can say why. */
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err);
 
 

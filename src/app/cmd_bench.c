@@ -7,14 +7,13 @@
 
 #include "app.h"
 
-static const char BENCH_USAGE[] =
-    "usage: cadenza bench [--config NAME[,NAME...]] [--what train,gen] [--device cpu] [--json]\n"
-    "                     [--steps N] [--gen-tokens N]\n"
+static const char BENCH_ABOUT[] =
+    "Training and generation tokens/s on random tokens, the same work as ../shared/bench/torch_reference.py.\n"
     "\n"
-    "  configs (../shared/docs/BENCHMARKS.md): melody_rnn (2 x 128 LSTM over 38 tokens, batch 128 x 128;\n"
-    "  the same model as the PyTorch reference), lstm_big (3 x 512 over 388 tokens, batch 64 x 512), and\n"
-    "  cadenza's own attention_rnn (melody_rnn's shape plus Magenta's attention wrapper and key features),\n"
-    "  mt_small and mt_base (relative attention, 388 tokens), gpt_base (absolute attention, 1024 tokens)\n";
+    "configs (../shared/docs/BENCHMARKS.md): melody_rnn (2 x 128 LSTM over 38 tokens, batch 128 x 128;\n"
+    "the same model as the PyTorch reference), lstm_big (3 x 512 over 388 tokens, batch 64 x 512), and\n"
+    "cadenza's own attention_rnn (melody_rnn's shape plus Magenta's attention wrapper and key features),\n"
+    "mt_small and mt_base (relative attention, 388 tokens), gpt_base (absolute attention, 1024 tokens).";
 
 typedef struct bench_config {
     const char *name, *model_json;
@@ -101,32 +100,26 @@ int cmd_bench(int argc, char **argv) {
     const char *configs = "melody_rnn", *what = "train,gen", *device = "cpu";
     long long steps = 10, gen_tokens = 512;
     int json = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (app_is_help(a)) {
-            fputs(BENCH_USAGE, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (!v) return app_usage_error(BENCH_USAGE, "unexpected argument '%s'", a);
-        i++;
-        if (strcmp(a, "--config") == 0 || strcmp(a, "--configs") == 0) configs = v;
-        else if (strcmp(a, "--what") == 0) what = v;
-        else if (strcmp(a, "--device") == 0) device = v;
-        else if (strcmp(a, "--steps") == 0 && app_parse_long(v, 1, 100000, &steps)) continue;
-        else if (strcmp(a, "--gen-tokens") == 0 && app_parse_long(v, 1, 1 << 20, &gen_tokens)) continue;
-        else return app_usage_error(BENCH_USAGE, "bad argument '%s %s'", a, v);
-    }
+    app_opt opts[] = {
+        APP_OPT_STRING("--config", &configs, "NAME[,NAME...]", "the configs to measure, or all (default melody_rnn)"),
+        APP_OPT_STRING("--configs", &configs, "LIST", NULL), /* an alias */
+        APP_OPT_STRING("--what", &what, "train,gen", "what to measure (default both)"),
+        APP_OPT_STRING("--device", &device, "cpu", "the backend (this build: cpu)"),
+        APP_OPT_LONG("--steps", &steps, 1, 100000, "N", "timed training steps after 3 warm-up steps (default 10)"),
+        APP_OPT_LONG("--gen-tokens", &gen_tokens, 1, 1 << 20, "N", "tokens to generate (default 512)"),
+        APP_OPT_SWITCH("--json", &json, "one JSON object per measurement, with the reference script's keys"),
+        APP_END};
+    const app_cmd cmd = {"bench", "[--config NAME[,NAME...]] [--what train,gen] [--json] [options]", BENCH_ABOUT, opts,
+                         NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
     if (strcmp(device, "cpu") != 0) {
         app_error("--device %s: this build has only the CPU backend (the CUDA backend is not written yet)", device);
         return EXIT_FAIL;
     }
     char list[256];
     snprintf(list, sizeof list, "%s", strcmp(configs, "all") == 0 ? "melody_rnn,lstm_big,attention_rnn,mt_small,mt_base,gpt_base" : configs);
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     if (!json) printf("%-14s %-6s %12s %10s %10s\n", "config", "what", "tokens/s", "ms/step", "params");
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         const bench_config *c = NULL;

@@ -6,21 +6,38 @@
 
 #include "app.h"
 
-static const char CODEC_USAGE[] =
-    "usage: cadenza codec <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  list                                   the codecs and their vocabulary sizes\n"
-    "  encode --codec NAME IN.mid [--json] [--out FILE]\n"
-    "                                         extract and encode: one token name per line, each sequence\n"
-    "                                         under a '# sequence N' line; --json: {\"codec\", \"sequences\": [[ids]]}\n"
-    "  decode --codec NAME IN.txt|IN.json --out OUT.mid [--sequence N]\n"
-    "                                         tokens (names or numbers, or the JSON above) back to MIDI;\n"
-    "                                         --sequence picks one of several (default 0)\n"
-    "\n"
-    "codecs: melody, lookback, key_melody, performance, chorale ('cadenza codec list')\n";
+static const char CODEC_OVERVIEW[] = "Music as tokens, readable by people and programs.\n";
 
-static int cmd_list(void) {
+/* The codecs, from the codec table: for --help and for messages about --codec. */
+static void print_codecs(FILE *f) {
+    const cdz_codec *const *list;
+    size_t n = cdz_codec_list(&list);
+    fprintf(f, "\ncodecs (%zu; 'cadenza codec list' gives their vocabulary sizes):\n", n);
+    for (size_t i = 0; i < n; i++) fprintf(f, "  %-18s %s\n", list[i]->name, list[i]->description);
+}
+
+int app_parse_codec(const char *value, void *dest, char *why, size_t n) {
+    const cdz_codec *c = cdz_codec_find(value);
+    if (c) {
+        *(const cdz_codec **)dest = c;
+        return 1;
+    }
+    const cdz_codec *const *list;
+    size_t k = cdz_codec_list(&list);
+    const char *names[64];
+    for (size_t i = 0; i < k && i < 64; i++) names[i] = list[i]->name;
+    const char *near = app_closest(value, names, k < 64 ? k : 64);
+    int at = snprintf(why, n, "no such codec");
+    if (near) snprintf(why + at, n - (size_t)at, "; did you mean '%s'?", near);
+    else snprintf(why + at, n - (size_t)at, " (see 'cadenza codec list')");
+    return 0;
+}
+
+static int cmd_list(int argc, char **argv) {
+    app_opt opts[] = {APP_END};
+    const app_cmd cmd = {"codec list", "", "The codecs, their vocabulary sizes and what each encodes.", opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
     const cdz_codec *const *list;
     size_t n = cdz_codec_list(&list);
     for (size_t i = 0; i < n; i++) printf("%-12s %4u tokens  %s\n", list[i]->name, list[i]->vocab_size, list[i]->description);
@@ -51,44 +68,28 @@ static void write_json(FILE *f, const cdz_codec *c, const cdz_tokens *t) {
 typedef struct codec_args {
     const cdz_codec *codec;
     const char *in, *out;
-    int json;
-    long sequence;
+    int json, force;
+    long long sequence;
 } codec_args;
 
-/* Returns -1 when the arguments are fine, else an exit status. */
-static int parse(int argc, char **argv, codec_args *a, int decoding) {
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        int has_value = i + 1 < argc;
-        if (app_is_help(arg)) {
-            fputs(CODEC_USAGE, stdout);
-            return EXIT_OK;
-        } else if (strcmp(arg, "--codec") == 0 && has_value) {
-            a->codec = cdz_codec_find(argv[++i]);
-            if (!a->codec) return app_usage_error(CODEC_USAGE, "unknown codec '%s' (see 'cadenza codec list')", argv[i]);
-        } else if (strcmp(arg, "--out") == 0 && has_value) {
-            a->out = argv[++i];
-        } else if (strcmp(arg, "--json") == 0 && !decoding) {
-            a->json = 1;
-        } else if (strcmp(arg, "--sequence") == 0 && has_value && decoding) {
-            char *end;
-            a->sequence = strtol(argv[++i], &end, 10);
-            if (*end || a->sequence < 0) return app_usage_error(CODEC_USAGE, "--sequence needs a number >= 0, not '%s'", argv[i]);
-        } else if (arg[0] == '-' && arg[1]) {
-            return app_usage_error(CODEC_USAGE, "unknown option '%s'", arg);
-        } else if (!a->in) {
-            a->in = arg;
-        } else {
-            return app_usage_error(CODEC_USAGE, "one input file only ('%s')", arg);
-        }
-    }
-    if (!a->codec) return app_usage_error(CODEC_USAGE, "--codec NAME is required");
-    if (!a->in) return app_usage_error(CODEC_USAGE, "no input file given");
-    if (decoding && !a->out) return app_usage_error(CODEC_USAGE, "--out OUT.mid is required");
-    return -1;
-}
-
-static int cmd_encode(const codec_args *a) {
+static int cmd_encode(int argc, char **argv) {
+    codec_args args = {0}, *a = &args;
+    app_opt opts[] = {
+        APP_ARG("IN.mid", &a->in, "the MIDI file to encode"),
+        APP_OPT_CUSTOM("--codec", app_parse_codec, &a->codec, "NAME", "the codec (required; listed below)"),
+        APP_OPT_SWITCH("--json", &a->json, "write {\"codec\", \"vocab_size\", \"sequences\": [[ids], ...]}"),
+        APP_OPT_STRING("--out", &a->out, "FILE", "write the tokens to FILE (default: standard output)"),
+        APP_OPT_FORCE(&a->force),
+        APP_END};
+    const app_cmd cmd = {"codec encode", "--codec NAME IN.mid [--json] [--out FILE]",
+                         "Extracts and encodes: one token name per line, each sequence under a '# sequence N'\n"
+                         "line; --json: the token ids.",
+                         opts, NULL, print_codecs};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!a->codec) return app_usage(&cmd, "--codec NAME is required");
+    if (!a->in) return app_usage(&cmd, "no input file given");
+    if (a->out && !app_output_ok(a->out, a->force)) return EXIT_FAIL;
     cdz_error err = {0};
     cdz_score s;
     if (cdz_score_read_file(&s, a->in, &err) != CDZ_OK) {
@@ -241,7 +242,24 @@ static cdz_status read_tokens(const cdz_codec *c, const char *text, size_t len, 
     return st;
 }
 
-static int cmd_decode(const codec_args *a) {
+static int cmd_decode(int argc, char **argv) {
+    codec_args args = {0}, *a = &args;
+    app_opt opts[] = {
+        APP_ARG("IN", &a->in, "tokens: a text file (names or numbers) or the JSON that encode writes"),
+        APP_OPT_CUSTOM("--codec", app_parse_codec, &a->codec, "NAME", "the codec (required; listed below)"),
+        APP_OPT_STRING("--out", &a->out, "OUT.mid", "the MIDI file to write (required)"),
+        APP_OPT_LONG("--sequence", &a->sequence, 0, LLONG_MAX, "N", "which of several sequences (default 0)"),
+        APP_OPT_FORCE(&a->force),
+        APP_END};
+    const app_cmd cmd = {"codec decode", "--codec NAME IN.txt|IN.json --out OUT.mid [--sequence N]",
+                         "Tokens (names or numbers, or the JSON of 'codec encode --json') back to MIDI.", opts, NULL,
+                         print_codecs};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!a->codec) return app_usage(&cmd, "--codec NAME is required");
+    if (!a->in) return app_usage(&cmd, "no input file given");
+    if (!a->out) return app_usage(&cmd, "--out OUT.mid is required");
+    if (!app_output_ok(a->out, a->force)) return EXIT_FAIL;
     cdz_error err = {0};
     uint8_t *text;
     size_t len;
@@ -258,7 +276,7 @@ static int cmd_decode(const codec_args *a) {
         return EXIT_FAIL;
     }
     if ((size_t)a->sequence >= t.n_seqs) {
-        app_error("%s: has %zu sequence%s, no sequence %ld", a->in, t.n_seqs, t.n_seqs == 1 ? "" : "s", a->sequence);
+        app_error("%s: has %zu sequence%s, no sequence %lld", a->in, t.n_seqs, t.n_seqs == 1 ? "" : "s", a->sequence);
         cdz_tokens_free(&t);
         return EXIT_FAIL;
     }
@@ -279,17 +297,11 @@ static int cmd_decode(const codec_args *a) {
 }
 
 int cmd_codec(int argc, char **argv) {
-    if (argc < 1) return app_usage_error(CODEC_USAGE, "missing command");
-    if (app_is_help(argv[0])) {
-        fputs(CODEC_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(argv[0], "list") == 0) return cmd_list();
-    int decoding = strcmp(argv[0], "decode") == 0;
-    if (!decoding && strcmp(argv[0], "encode") != 0)
-        return app_usage_error(CODEC_USAGE, "unknown command 'codec %s'", argv[0]);
-    codec_args a = {NULL, NULL, NULL, 0, 0};
-    int rc = parse(argc - 1, argv + 1, &a, decoding);
-    if (rc >= 0) return rc;
-    return decoding ? cmd_decode(&a) : cmd_encode(&a);
+    static const app_sub subs[] = {
+        {"list", cmd_list, "the codecs and their vocabulary sizes"},
+        {"encode", cmd_encode, "--codec NAME IN.mid [--json] [--out FILE]: extract and encode, one token\n"
+                               "name per line (--json: ids)"},
+        {"decode", cmd_decode, "--codec NAME IN.txt|IN.json --out OUT.mid: tokens back to MIDI"},
+    };
+    return app_dispatch("codec", CODEC_OVERVIEW, subs, 3, print_codecs, argc, argv);
 }

@@ -7,22 +7,7 @@
 
 #include "app.h"
 
-static const char DATASET_USAGE[] =
-    "usage: cadenza dataset <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  build --codec NAME --in DIR_OR_FILE [--in ...] --out FILE.cdz [options]\n"
-    "      --transpose A:B       also encode every transposition from A to B semitones (e.g. -3:3)\n"
-    "      --stretch F,F,...     also encode time-stretched copies (e.g. 0.95,1,1.05; for performances)\n"
-    "      --style K             put style token K first in every sequence (multitrack: 0-31)\n"
-    "      --eval-fraction F     put files whose content hash falls below F in the eval split\n"
-    "      --split-from-path     use the corpus's split: folders test/ -> test, valid/ or eval/ -> eval\n"
-    "      --programs A:B        keep only notes of General MIDI programs A to B (0-127; drums stay)\n"
-    "      --tracks NAMES        keep only tracks with these names (comma-separated, any case), e.g. PIANO\n"
-    "      --one-tempo           read each file at its first tempo (for files with a tempo per beat, whose\n"
-    "                            melodies would otherwise be cut at every tempo change)\n"
-    "      --threads N           workers (default 2)\n"
-    "  info FILE.cdz [--json]    counts by split, a length histogram and token frequencies\n";
+static const char DATASET_OVERVIEW[] = "Token datasets from folders of MIDI, and what is in one (docs/formats.md).\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -53,131 +38,179 @@ static void show_progress(void *ctx, size_t done, size_t total) {
     }
 }
 
-static int parse_range(const char *s, int *a, int *b) {
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (*end != ':') return 0;
-    long y = strtol(end + 1, &end, 10);
-    if (*end || x > y || x < -127 || y > 127) return 0;
-    *a = (int)x;
-    *b = (int)y;
+/* --stretch F,F,...: up to 16 factors from 0.1 to 10 into a stretch_list. */
+typedef struct stretch_list {
+    double f[16];
+    size_t n;
+} stretch_list;
+
+static int parse_stretch(const char *list, void *dest, char *why, size_t n) {
+    stretch_list *s = dest;
+    s->n = 0;
+    while (*list) {
+        char *end;
+        double f = strtod(list, &end);
+        if (end == list || !(f >= 0.1 && f <= 10) || (*end && *end != ',') || s->n == 16) {
+            snprintf(why, n, "up to 16 factors from 0.1 to 10 separated by commas, like 0.95,1,1.05");
+            return 0;
+        }
+        s->f[s->n++] = f;
+        list = *end ? end + 1 : end;
+    }
+    if (s->n == 0) snprintf(why, n, "factors from 0.1 to 10 separated by commas, like 0.95,1,1.05");
+    return s->n > 0;
+}
+
+static int parse_programs(const char *value, void *dest, char *why, size_t n) {
+    int r[2];
+    if (!app_parse_range(value, r, why, n) || r[0] < 0) {
+        snprintf(why, n, "A:B with 0 <= A <= B <= 127");
+        return 0;
+    }
+    memcpy(dest, r, sizeof r);
     return 1;
+}
+
+static int parse_fraction(const char *value, void *dest, char *why, size_t n) {
+    double f;
+    if (app_parse_double(value, 0, 1, &f) && f < 1) {
+        *(double *)dest = f;
+        return 1;
+    }
+    snprintf(why, n, "a number from 0 up to (not including) 1");
+    return 0;
+}
+
+/* The largest reason the extractor gave for dropping material, as the counter's name. */
+static const char *dominant_reason(const cdz_extract_stats *s, uint64_t *count) {
+    const struct {
+        uint64_t v;
+        const char *what;
+    } c[] = {{s->too_short, "too short"}, {s->polyphonic_tracks, "polyphonic tracks"}, {s->empty, "empty"},
+             {s->too_few_pitches, "too few pitch classes"}, {s->non_integer_bar, "parts with an unusable bar length"},
+             {s->not_four_voices, "not four voices"}, {s->out_of_range, "pitches out of range"}};
+    size_t best = 0;
+    for (size_t i = 1; i < sizeof c / sizeof *c; i++)
+        if (c[i].v > c[best].v) best = i;
+    *count = c[best].v;
+    return c[best].v ? c[best].what : NULL;
+}
+
+/* After a build that gave no sequence: what went wrong and what to try. */
+static void explain_empty(const cdz_build_params *p, const cdz_build_report *r, const char *out) {
+    size_t unreadable = r->skipped_unreadable + r->skipped_broken;
+    app_error("no sequences: none of the %zu files gave one for codec %s; %s was not written%s", r->files, p->codec->name,
+              out, access(out, F_OK) == 0 ? " (the file there is as it was)" : "");
+    if (unreadable == r->files) {
+        fprintf(stderr, "  every file was unreadable or broken; the first: %s\n", r->first_problem);
+        return;
+    }
+    uint64_t count;
+    const char *why = dominant_reason(&r->stats, &count);
+    if (why) fprintf(stderr, "  the extractor's main reason: %llu %s\n", (unsigned long long)count, why);
+    int melody_like = strcmp(p->codec->name, "melody") == 0 || strcmp(p->codec->name, "lookback") == 0 ||
+                      strcmp(p->codec->name, "key_melody") == 0 || strncmp(p->codec->name, "vae_", 4) == 0;
+    if (why && (strcmp(why, "too short") == 0 || strcmp(why, "empty") == 0) && r->tempo_changes && !p->single_tempo &&
+        melody_like) {
+        fprintf(stderr, "  %zu of the %zu files change tempo, and melodies are cut at every change (files with a tempo\n"
+                        "  per beat leave nothing long enough): try --one-tempo, which reads each file at its first tempo\n",
+                r->tempo_changes, r->files);
+    } else if (p->tracks || p->program_min > 0 || p->program_max < 127) {
+        fprintf(stderr, "  --tracks or --programs may have left nothing: 'cadenza midi info FILE' lists each file's\n"
+                        "  tracks and programs\n");
+    } else if (why && (strcmp(why, "empty") == 0 || strcmp(why, "polyphonic tracks") == 0)) {
+        fprintf(stderr, "  the codec found no tracks it could use: choose them with --tracks NAMES or --programs A:B\n"
+                        "  ('cadenza midi info FILE' lists each file's tracks; 'cadenza codec list' says what each\n"
+                        "  codec reads)\n");
+    } else if (why && (strcmp(why, "not four voices") == 0 || strcmp(why, "pitches out of range") == 0)) {
+        fprintf(stderr, "  the chorale codec reads four voices (tracks or channels) within pitches 36-81\n");
+    } else if (!why) {
+        fprintf(stderr, "  the files hold no notes the codec could use ('cadenza codec list' says what each reads)\n");
+    }
 }
 
 static int cmd_build(int argc, char **argv) {
     cdz_build_params p = cdz_build_default_params();
-    double stretch[16];
+    stretch_list stretch = {{0}, 0};
     const char *out = NULL;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    size_t n_in = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int v = i + 1 < argc;
-        if (app_is_help(a)) {
-            fputs(DATASET_USAGE, stdout);
-            free(inputs);
-            return EXIT_OK;
-        } else if (strcmp(a, "--codec") == 0 && v) {
-            if (!(p.codec = cdz_codec_find(argv[++i]))) {
-                free(inputs);
-                return app_usage_error(DATASET_USAGE, "unknown codec '%s' (see 'cadenza codec list')", argv[i]);
-            }
-        } else if (strcmp(a, "--in") == 0 && v) {
-            inputs[n_in++] = argv[++i];
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = argv[++i];
-        } else if (strcmp(a, "--transpose") == 0 && v) {
-            if (!parse_range(argv[++i], &p.transpose_min, &p.transpose_max)) {
-                free(inputs);
-                return app_usage_error(DATASET_USAGE, "--transpose needs A:B with -127 <= A <= B <= 127, not '%s'", argv[i]);
-            }
-        } else if (strcmp(a, "--stretch") == 0 && v) {
-            const char *list = argv[++i];
-            p.n_stretch = 0;
-            while (*list && p.n_stretch < sizeof stretch / sizeof stretch[0]) {
-                char *end;
-                stretch[p.n_stretch] = strtod(list, &end);
-                if (end == list || !(stretch[p.n_stretch] >= 0.1 && stretch[p.n_stretch] <= 10) || (*end && *end != ',')) {
-                    free(inputs);
-                    return app_usage_error(DATASET_USAGE, "--stretch needs factors between 0.1 and 10, like 0.95,1,1.05, not '%s'", argv[i]);
-                }
-                p.n_stretch++;
-                list = *end ? end + 1 : end;
-            }
-            p.stretch = stretch;
-        } else if (strcmp(a, "--eval-fraction") == 0 && v) {
-            char *end;
-            p.eval_fraction = strtod(argv[++i], &end);
-            if (*end || !(p.eval_fraction >= 0 && p.eval_fraction < 1)) {
-                free(inputs);
-                return app_usage_error(DATASET_USAGE, "--eval-fraction needs a number in [0, 1), not '%s'", argv[i]);
-            }
-        } else if (strcmp(a, "--style") == 0 && v) {
-            char *end;
-            long k = strtol(argv[++i], &end, 10);
-            if (*end || k < 0 || k > 65535) {
-                free(inputs);
-                return app_usage_error(DATASET_USAGE, "--style needs a number >= 0, not '%s'", argv[i]);
-            }
-            p.style = (int)k;
-        } else if (strcmp(a, "--programs") == 0 && v) {
-            if (!parse_range(argv[++i], &p.program_min, &p.program_max) || p.program_min < 0) {
-                free(inputs);
-                return app_usage_error(DATASET_USAGE, "--programs needs A:B with 0 <= A <= B <= 127, not '%s'", argv[i]);
-            }
-        } else if (strcmp(a, "--tracks") == 0 && v) {
-            p.tracks = argv[++i];
-        } else if (strcmp(a, "--one-tempo") == 0) {
-            p.single_tempo = 1;
-        } else if (strcmp(a, "--split-from-path") == 0) {
-            p.split_from_path = 1;
-        } else if (strcmp(a, "--threads") == 0 && v) {
-            p.threads = atoi(argv[++i]);
-            if (p.threads < 1 || p.threads > 64) {
-                free(inputs);
-                return app_usage_error(DATASET_USAGE, "--threads needs 1-64, not '%s'", argv[i]);
-            }
-        } else {
-            free(inputs);
-            return app_usage_error(DATASET_USAGE, "unexpected argument '%s'", a);
-        }
-    }
-    const char *missing = !p.codec ? "--codec NAME" : !n_in ? "--in DIR_OR_FILE" : !out ? "--out FILE.cdz" : NULL;
+    app_list inputs = {0};
+    int transpose[2] = {0, 0}, programs[2] = {0, 127}, force = 0;
+    long long style = -1, threads = p.threads;
+    app_opt opts[] = {
+        APP_OPT_CUSTOM("--codec", app_parse_codec, &p.codec, "NAME", "the codec (required; 'cadenza codec list')"),
+        APP_OPT_LIST("--in", &inputs, "DIR_OR_FILE", "a folder (walked for .mid, .midi, .kar, .rmi) or a file; repeatable\n"
+                                                      "(required)"),
+        APP_OPT_STRING("--out", &out, "FILE.cdz", "the dataset to write (required)"),
+        APP_OPT_CUSTOM("--transpose", app_parse_range, transpose, "A:B",
+                       "also encode every transposition from A to B semitones (e.g. -3:3)"),
+        APP_OPT_CUSTOM("--stretch", parse_stretch, &stretch, "F,F,...",
+                       "also encode time-stretched copies (e.g. 0.95,1,1.05; for performances)"),
+        APP_OPT_LONG("--style", &style, 0, 65535, "K", "put style token K first in every sequence (multitrack: 0-31)"),
+        APP_OPT_CUSTOM("--eval-fraction", parse_fraction, &p.eval_fraction, "F",
+                       "put files whose content hash falls below F in the eval split"),
+        APP_OPT_SWITCH("--split-from-path", &p.split_from_path,
+                       "use the corpus's split: folders test/ -> test, valid/ or eval/ -> eval"),
+        APP_OPT_CUSTOM("--programs", parse_programs, programs, "A:B",
+                       "keep only notes of General MIDI programs A to B (0-127; drums stay)"),
+        APP_OPT_STRING("--tracks", &p.tracks, "NAMES",
+                       "keep only tracks with these names (comma-separated, any case), e.g. PIANO"),
+        APP_OPT_SWITCH("--one-tempo", &p.single_tempo,
+                       "read each file at its first tempo (for files with a tempo per beat, whose\n"
+                       "melodies would otherwise be cut at every tempo change)"),
+        APP_OPT_LONG("--threads", &threads, 1, 64, "N", "workers (default 2)"),
+        APP_OPT_FORCE(&force),
+        APP_END};
+    const app_cmd cmd = {"dataset build", "--codec NAME --in DIR_OR_FILE [--in ...] --out FILE.cdz [options]",
+                         "Reads, extracts and encodes every MIDI file of the inputs into one dataset, with a progress\n"
+                         "bar and a table of what was used and skipped. When no file gives a sequence nothing is\n"
+                         "written, and the command says what to try.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    const char *missing = !p.codec ? "--codec NAME" : !inputs.n ? "--in DIR_OR_FILE" : !out ? "--out FILE.cdz" : NULL;
     if (missing) {
-        free(inputs);
-        return app_usage_error(DATASET_USAGE, "%s is required", missing);
+        app_list_free(&inputs);
+        return app_usage(&cmd, "%s is required", missing);
     }
-    p.inputs = inputs;
-    p.n_inputs = n_in;
+    if (!app_output_ok(out, force)) {
+        app_list_free(&inputs);
+        return EXIT_FAIL;
+    }
+    p.transpose_min = transpose[0], p.transpose_max = transpose[1];
+    p.program_min = programs[0], p.program_max = programs[1];
+    p.stretch = stretch.n ? stretch.f : NULL, p.n_stretch = stretch.n;
+    p.style = (int)style, p.threads = (int)threads;
+    p.inputs = inputs.v;
+    p.n_inputs = (size_t)inputs.n;
     progress prog = {now_s(), 0, isatty(2)};
     p.progress = show_progress;
     p.progress_ctx = &prog;
     cdz_build_report r;
     cdz_error err = {0};
     cdz_status st = cdz_dataset_build(&p, out, &r, &err);
-    free(inputs);
-    if (st != CDZ_OK) {
+    app_list_free(&inputs);
+    size_t seqs = r.seqs[0] + r.seqs[1] + r.seqs[2], toks = r.tokens[0] + r.tokens[1] + r.tokens[2];
+    if (st != CDZ_OK && !(r.files > 0 && seqs == 0)) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }
     double el = now_s() - prog.start;
-    size_t seqs = r.seqs[0] + r.seqs[1] + r.seqs[2], toks = r.tokens[0] + r.tokens[1] + r.tokens[2];
-    printf("wrote %s (%s, %u tokens) in %.1f s: %.0f files/s, %.0f tokens/s\n", out, p.codec->name, p.codec->vocab_size,
-           el, r.files / el, toks / el);
-    printf("  files        %8zu found, %zu used\n", r.files, r.files_used);
-    printf("  skipped      %8zu unreadable, %zu broken MIDI, %zu with nothing to extract\n", r.skipped_unreadable,
-           r.skipped_broken, r.skipped_empty);
-    if (r.first_problem[0]) printf("               first problem: %s\n", r.first_problem);
-    printf("  sequences    %8zu (train %zu, eval %zu, test %zu)\n", seqs, r.seqs[0], r.seqs[1], r.seqs[2]);
-    printf("  tokens       %8zu (train %zu, eval %zu, test %zu)\n", toks, r.tokens[0], r.tokens[1], r.tokens[2]);
-    printf("  extractor    %llu sequences kept; dropped: %llu polyphonic tracks, %llu too short, %llu too few pitch "
-           "classes, %llu parts with a non-integer bar, %llu empty; %llu truncated\n",
-           (unsigned long long)r.stats.sequences, (unsigned long long)r.stats.polyphonic_tracks,
-           (unsigned long long)r.stats.too_short, (unsigned long long)r.stats.too_few_pitches,
-           (unsigned long long)r.stats.non_integer_bar, (unsigned long long)r.stats.empty,
-           (unsigned long long)r.stats.truncated);
-    if (seqs == 0) {
-        app_error("%s: no sequences: nothing in the inputs could be encoded with '%s'", out, p.codec->name);
+    if (st == CDZ_OK)
+        printf("wrote %s (%s, %u tokens) in %.1f s: %.0f files/s, %.0f tokens/s\n", out, p.codec->name,
+               p.codec->vocab_size, el, r.files / el, toks / el);
+    FILE *f = st == CDZ_OK ? stdout : stderr; /* a failed build's table explains the failure */
+    fprintf(f, "  files        %8zu found, %zu used\n", r.files, r.files_used);
+    fprintf(f, "  skipped      %8zu unreadable, %zu broken MIDI, %zu with nothing to extract\n", r.skipped_unreadable,
+            r.skipped_broken, r.skipped_empty);
+    if (r.first_problem[0]) fprintf(f, "               first problem: %s\n", r.first_problem);
+    fprintf(f, "  sequences    %8zu (train %zu, eval %zu, test %zu)\n", seqs, r.seqs[0], r.seqs[1], r.seqs[2]);
+    fprintf(f, "  tokens       %8zu (train %zu, eval %zu, test %zu)\n", toks, r.tokens[0], r.tokens[1], r.tokens[2]);
+    char dropped[400];
+    app_describe_stats(&r.stats, dropped, sizeof dropped);
+    fprintf(f, "  extractor    %llu sequences kept%s; %llu truncated\n", (unsigned long long)r.stats.sequences,
+            dropped[0] ? dropped : " (nothing dropped)", (unsigned long long)r.stats.truncated);
+    if (st != CDZ_OK) {
+        explain_empty(&p, &r, out);
         return EXIT_FAIL;
     }
     return EXIT_OK;
@@ -196,19 +229,13 @@ static int by_count_desc(const void *a, const void *b) {
 static int cmd_info(int argc, char **argv) {
     const char *path = NULL;
     int json = 0;
-    for (int i = 0; i < argc; i++) {
-        if (app_is_help(argv[i])) {
-            fputs(DATASET_USAGE, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--json") == 0) {
-            json = 1;
-        } else if (argv[i][0] == '-' || path) {
-            return app_usage_error(DATASET_USAGE, "unexpected argument '%s'", argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) return app_usage_error(DATASET_USAGE, "no dataset given");
+    app_opt opts[] = {APP_ARG("FILE.cdz", &path, "a dataset written by 'cadenza dataset build'"), APP_OPT_JSON(&json),
+                      APP_END};
+    const app_cmd cmd = {"dataset info", "FILE.cdz [--json]",
+                         "Counts by split, a length histogram and token frequencies.", opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!path) return app_usage(&cmd, "no dataset given");
     cdz_dataset ds;
     cdz_error err = {0};
     if (cdz_dataset_open(&ds, path, &err) != CDZ_OK) {
@@ -279,12 +306,10 @@ static int cmd_info(int argc, char **argv) {
 }
 
 int cmd_dataset(int argc, char **argv) {
-    if (argc < 1) return app_usage_error(DATASET_USAGE, "missing command");
-    if (app_is_help(argv[0])) {
-        fputs(DATASET_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(argv[0], "build") == 0) return cmd_build(argc - 1, argv + 1);
-    if (strcmp(argv[0], "info") == 0) return cmd_info(argc - 1, argv + 1);
-    return app_usage_error(DATASET_USAGE, "unknown command 'dataset %s'", argv[0]);
+    static const app_sub subs[] = {
+        {"build", cmd_build, "--codec NAME --in DIR_OR_FILE --out FILE.cdz [options]: a token dataset from\n"
+                             "folders of MIDI"},
+        {"info", cmd_info, "FILE.cdz [--json]: counts by split, a length histogram and token frequencies"},
+    };
+    return app_dispatch("dataset", DATASET_OVERVIEW, subs, 2, NULL, argc, argv);
 }

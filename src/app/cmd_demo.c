@@ -4,11 +4,6 @@
 
 #include "app.h"
 
-static const char DEMO_USAGE[] =
-    "usage: cadenza demo [--out FILE]\n"
-    "\n"
-    "Writes a short piece to FILE (default demo.mid), reads it back and prints its notes.\n";
-
 /* "Twinkle, Twinkle, Little Star", first phrase: pitch and length in eighth notes. */
 static const uint8_t MELODY[][2] = {{60, 2}, {60, 2}, {67, 2}, {67, 2}, {69, 2}, {69, 2}, {67, 4},
                                     {65, 2}, {65, 2}, {64, 2}, {64, 2}, {62, 2}, {62, 2}, {60, 4}};
@@ -44,16 +39,14 @@ static cdz_status build_piece(cdz_score *s, cdz_error *err) {
 
 int cmd_demo(int argc, char **argv) {
     const char *out = "demo.mid";
-    for (int i = 0; i < argc; i++) {
-        if (app_is_help(argv[i])) {
-            fputs(DEMO_USAGE, stdout);
-            return EXIT_OK;
-        } else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
-            out = argv[++i];
-        } else {
-            return app_usage_error(DEMO_USAGE, "unexpected argument '%s'", argv[i]);
-        }
-    }
+    int force = 0;
+    app_opt opts[] = {APP_OPT_STRING("--out", &out, "FILE", "the MIDI file to write (default demo.mid)"),
+                      APP_OPT_FORCE(&force), APP_END};
+    const app_cmd cmd = {"demo", "[--out FILE] [--force]", "Writes a short piece to FILE, reads it back and prints its notes.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!app_output_ok(out, force)) return EXIT_FAIL;
     cdz_error err = {0};
     cdz_score piece, back;
     if (build_piece(&piece, &err) != CDZ_OK || cdz_score_write_file(&piece, out, 1, &err) != CDZ_OK) {

@@ -8,33 +8,20 @@
 
 #include "app.h"
 
-static const char EVAL_USAGE[] =
-    "usage: cadenza eval <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  loss --checkpoint FILE --data FILE.cdz [--split eval|train|test|all] [--json]\n"
-    "       [--batch N] [--max-len N] [--max-tokens N]\n"
-    "      the model's mean loss over every sequence of the split (default eval), each read from its start\n"
-    "      in windows of --max-len tokens (default 1024)\n"
-    "  ngram --data FILE.cdz --order 1|2 [--smoothing K] [--split ...] [--json]\n"
-    "      a unigram or bigram baseline fitted on the train split (add-K smoothing, default 0.1)\n"
-    "  melodies --generated DIR --reference DIR [--key NOTE] [--skip-steps N] [--json]\n"
-    "      generated melodies against a corpus: share of notes in the key (--key C, G, Bb, ...: the primer's\n"
-    "      major key for generated files; the reference uses each melody's own), note-length and interval\n"
-    "      histograms and their overlap; --skip-steps leaves out each generated file's primer\n"
-    "  music --generated DIR --reference DIR [--max-files N] [--json] [--plot DIR]\n"
-    "      objective metrics of every .mid/.midi under each folder (pitch, rhythm and texture features) and\n"
-    "      the sets compared as in Yang & Lerch 2019: intra- and inter-set distances per feature, KL\n"
-    "      divergence and overlapping area of their densities (docs/metrics.md); --max-files takes N files\n"
-    "      of each set, evenly spaced over the sorted list; --plot DIR writes one picture per feature with\n"
-    "      the densities of the distances\n";
+static const char EVAL_OVERVIEW[] =
+    "Mean loss (nats per token), perplexity and accuracy of a trained model or of an n-gram baseline on a\n"
+    "split of a dataset; generated files against a corpus (docs/metrics.md).\n";
 
-static int parse_split(const char *s, cdz_split *out) {
+static int parse_split(const char *s, void *dest, char *why, size_t n) {
+    cdz_split *out = dest;
     if (strcmp(s, "train") == 0) *out = CDZ_SPLIT_TRAIN;
     else if (strcmp(s, "eval") == 0 || strcmp(s, "valid") == 0) *out = CDZ_SPLIT_EVAL;
     else if (strcmp(s, "test") == 0) *out = CDZ_SPLIT_TEST;
     else if (strcmp(s, "all") == 0) *out = CDZ_SPLIT_ALL;
-    else return 0;
+    else {
+        snprintf(why, n, "eval, train, test or all");
+        return 0;
+    }
     return 1;
 }
 
@@ -60,27 +47,23 @@ static int eval_loss(int argc, char **argv) {
     cdz_split split = CDZ_SPLIT_EVAL;
     long long batch = 32, max_len = 1024, max_tokens = 0;
     int json = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (app_is_help(a)) {
-            fputs(EVAL_USAGE, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (!v) return app_usage_error(EVAL_USAGE, "unexpected argument '%s'", a);
-        i++;
-        if (strcmp(a, "--checkpoint") == 0) ckpt = v;
-        else if (strcmp(a, "--data") == 0) data = v;
-        else if (strcmp(a, "--split") == 0 && parse_split(v, &split)) continue;
-        else if (strcmp(a, "--batch") == 0 && app_parse_long(v, 1, 4096, &batch)) continue;
-        else if (strcmp(a, "--max-len") == 0 && app_parse_long(v, 1, 1 << 20, &max_len)) continue;
-        else if (strcmp(a, "--max-tokens") == 0 && app_parse_long(v, 0, (long long)1 << 50, &max_tokens)) continue;
-        else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
-    }
-    if (!ckpt || !data) return app_usage_error(EVAL_USAGE, "eval loss needs --checkpoint FILE and --data FILE.cdz");
+    app_opt opts[] = {
+        APP_OPT_STRING("--checkpoint", &ckpt, "FILE", "the model (required)"),
+        APP_OPT_STRING("--data", &data, "FILE.cdz", "the dataset (required)"),
+        APP_OPT_CUSTOM("--split", parse_split, &split, "SPLIT", "eval (default), train, test or all"),
+        APP_OPT_LONG("--batch", &batch, 1, 4096, "N", "sequences per batch (default 32)"),
+        APP_OPT_LONG("--max-len", &max_len, 1, 1 << 20, "N", "window length in tokens (default 1024)"),
+        APP_OPT_LONG("--max-tokens", &max_tokens, 0, (long long)1 << 50, "N",
+                     "stop after the batch that reaches N tokens (default 0: all)"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval loss", "--checkpoint FILE --data FILE.cdz [--split eval|train|test|all] [--json]",
+                         "The model's mean loss over every sequence of the split, each read from its start in windows\n"
+                         "of --max-len tokens.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!ckpt || !data) return app_usage(&cmd, "eval loss needs --checkpoint FILE and --data FILE.cdz");
     cdz_error err = {0};
     cdz_model *m = NULL;
     cdz_dataset ds;
@@ -95,7 +78,7 @@ static int eval_loss(int argc, char **argv) {
     }
     cdz_loss_stats st;
     double t0 = app_now();
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     if (cdz_evaluate(m, &ds, split, (int)batch, (int)max_len, max_tokens, &st, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         rc = EXIT_FAIL;
@@ -113,25 +96,18 @@ static int eval_ngram(int argc, char **argv) {
     long long order = 0;
     double k = 0.1;
     int json = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (app_is_help(a)) {
-            fputs(EVAL_USAGE, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (!v) return app_usage_error(EVAL_USAGE, "unexpected argument '%s'", a);
-        i++;
-        if (strcmp(a, "--data") == 0) data = v;
-        else if (strcmp(a, "--split") == 0 && parse_split(v, &split)) continue;
-        else if (strcmp(a, "--order") == 0 && app_parse_long(v, 1, 2, &order)) continue;
-        else if (strcmp(a, "--smoothing") == 0 && app_parse_double(v, 1e-9, 1e6, &k)) continue;
-        else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
-    }
-    if (!data || !order) return app_usage_error(EVAL_USAGE, "eval ngram needs --data FILE.cdz and --order 1 or 2");
+    app_opt opts[] = {
+        APP_OPT_STRING("--data", &data, "FILE.cdz", "the dataset (required)"),
+        APP_OPT_LONG("--order", &order, 1, 2, "1|2", "unigram or bigram (required)"),
+        APP_OPT_DOUBLE("--smoothing", &k, 1e-9, 1e6, "K", "add-K smoothing (default 0.1)"),
+        APP_OPT_CUSTOM("--split", parse_split, &split, "SPLIT", "eval (default), train, test or all"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval ngram", "--data FILE.cdz --order 1|2 [--smoothing K] [--split ...] [--json]",
+                         "A unigram or bigram baseline fitted on the train split.", opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!data || !order) return app_usage(&cmd, "eval ngram needs --data FILE.cdz and --order 1 or 2");
     cdz_error err = {0};
     cdz_dataset ds;
     if (cdz_dataset_open(&ds, data, &err) != CDZ_OK) {
@@ -140,7 +116,7 @@ static int eval_ngram(int argc, char **argv) {
     }
     cdz_loss_stats st;
     double t0 = app_now();
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     if (cdz_ngram_eval(&ds, (int)order, k, split, &st, &err) != CDZ_OK) {
         app_error("%s: %s", data, err.msg);
         rc = EXIT_FAIL;
@@ -151,12 +127,22 @@ static int eval_ngram(int argc, char **argv) {
     return rc;
 }
 
-static int parse_key(const char *s) {
+static int key_number(const char *s) {
     static const char *const names[12] = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
     static const char *const alt[12] = {"", "Db", "", "D#", "", "", "Gb", "", "G#", "", "A#", ""};
     for (int k = 0; k < 12; k++)
         if (strcmp(s, names[k]) == 0 || strcmp(s, alt[k]) == 0) return k;
     return strcmp(s, "auto") == 0 ? -1 : -2;
+}
+
+static int parse_key(const char *value, void *dest, char *why, size_t n) {
+    int k = key_number(value);
+    if (k < -1) {
+        snprintf(why, n, "a major key's tonic (C, C#, Db, D, ... B) or auto");
+        return 0;
+    }
+    *(int *)dest = k;
+    return 1;
 }
 
 /* Adds every melody of every MIDI file under `root` (the first `skip` steps of each left out). */
@@ -207,25 +193,21 @@ static int eval_melodies(int argc, char **argv) {
     const char *gen = NULL, *ref = NULL;
     int key = -1, json = 0;
     long long skip = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (app_is_help(a)) {
-            fputs(EVAL_USAGE, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (!v) return app_usage_error(EVAL_USAGE, "unexpected argument '%s'", a);
-        i++;
-        if (strcmp(a, "--generated") == 0) gen = v;
-        else if (strcmp(a, "--reference") == 0) ref = v;
-        else if (strcmp(a, "--key") == 0 && (key = parse_key(v)) >= -1) continue;
-        else if (strcmp(a, "--skip-steps") == 0 && app_parse_long(v, 0, 1 << 20, &skip)) continue;
-        else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
-    }
-    if (!gen || !ref) return app_usage_error(EVAL_USAGE, "eval melodies needs --generated DIR and --reference DIR");
+    app_opt opts[] = {
+        APP_OPT_STRING("--generated", &gen, "DIR", "the generated melodies (required)"),
+        APP_OPT_STRING("--reference", &ref, "DIR", "the corpus (required)"),
+        APP_OPT_CUSTOM("--key", parse_key, &key, "NOTE", "the generated files' major key (C, G, Bb, ...; default auto: each\n"
+                                                         "melody's own); the reference uses each melody's own"),
+        APP_OPT_LONG("--skip-steps", &skip, 0, 1 << 20, "N", "leave out each generated file's first N steps (its primer)"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval melodies", "--generated DIR --reference DIR [--key NOTE] [--skip-steps N] [--json]",
+                         "Generated melodies against a corpus: share of notes in the key, note-length and interval\n"
+                         "histograms and their overlap.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!gen || !ref) return app_usage(&cmd, "eval melodies needs --generated DIR and --reference DIR");
     cdz_melody_stats g, r;
     memset(&g, 0, sizeof g);
     memset(&r, 0, sizeof r);
@@ -400,6 +382,21 @@ static void music_print_text(const char *gen, const char *ref, const cdz_metrics
     printf("  %-26s %10s %10s %10s %8.4f %7.4f\n", "mean over features", "", "", "", c->mean_kl, c->mean_oa);
 }
 
+/* The picture of feature f in dir. */
+static void plot_path(const char *dir, int f, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s.%s", dir, cdz_metrics_describe(f)->name, cdz_png_available() ? "png" : "svg");
+}
+
+/* Whether --plot DIR may be written: none of its pictures there yet, or --force. */
+static int plots_ok(const char *dir, int force) {
+    for (int f = 0; f < CDZ_METRICS_N_FEATURES; f++) {
+        char path[4096];
+        plot_path(dir, f, path, sizeof path);
+        if (!app_output_ok(path, force)) return 0;
+    }
+    return 1;
+}
+
 /* --plot DIR: per feature, the densities of the intra-set distances of each set and of the inter-set
  * distances (Yang & Lerch's figures), one PNG each (SVG where cadenza has no libpng). */
 static int music_plot(const char *dir, const cdz_metrics_comparison *c) {
@@ -414,7 +411,7 @@ static int music_plot(const char *dir, const cdz_metrics_comparison *c) {
         const cdz_metrics_curve *cv = &c->curves[f];
         if (!info || cv->n == 0) continue;
         char path[4096], title[160], xlabel[96];
-        snprintf(path, sizeof path, "%s/%s.%s", dir, info->name, ext);
+        plot_path(dir, f, path, sizeof path);
         snprintf(title, sizeof title, "%s%s%s: KL %.3f, overlap %.3f", info->name, info->abbrev[0] ? " / " : "",
                  info->abbrev, c->rows[f].kl, c->rows[f].oa);
         snprintf(xlabel, sizeof xlabel, "distance between files (%s)", info->unit);
@@ -432,30 +429,28 @@ static int music_plot(const char *dir, const cdz_metrics_comparison *c) {
 static int eval_music(int argc, char **argv) {
     const char *gen = NULL, *ref = NULL, *plot_dir = NULL;
     long long max_files = 0;
-    int json = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (app_is_help(a)) {
-            fputs(EVAL_USAGE, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        if (!v) return app_usage_error(EVAL_USAGE, "unexpected argument '%s'", a);
-        i++;
-        if (strcmp(a, "--generated") == 0) gen = v;
-        else if (strcmp(a, "--reference") == 0) ref = v;
-        else if (strcmp(a, "--plot") == 0) plot_dir = v;
-        else if (strcmp(a, "--max-files") == 0 && app_parse_long(v, 2, 1 << 24, &max_files)) continue;
-        else return app_usage_error(EVAL_USAGE, "bad argument '%s %s'", a, v);
-    }
-    if (!gen || !ref) return app_usage_error(EVAL_USAGE, "eval music needs --generated DIR and --reference DIR");
+    int json = 0, force = 0;
+    app_opt opts[] = {
+        APP_OPT_STRING("--generated", &gen, "DIR", "the generated files (required)"),
+        APP_OPT_STRING("--reference", &ref, "DIR", "the corpus (required)"),
+        APP_OPT_LONG("--max-files", &max_files, 2, 1 << 24, "N", "take N files of each set, evenly spaced over the sorted list"),
+        APP_OPT_STRING("--plot", &plot_dir, "DIR", "write one picture per feature with the densities of the distances"),
+        APP_OPT_SWITCH("--force", &force, "replace pictures already in the --plot folder"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval music", "--generated DIR --reference DIR [--max-files N] [--json] [--plot DIR]",
+                         "Objective metrics of every .mid/.midi under each folder (pitch, rhythm and texture features)\n"
+                         "and the sets compared as in Yang & Lerch 2019: intra- and inter-set distances per feature, KL\n"
+                         "divergence and overlapping area of their densities (docs/metrics.md).",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!gen || !ref) return app_usage(&cmd, "eval music needs --generated DIR and --reference DIR");
+    if (plot_dir && !plots_ok(plot_dir, force)) return EXIT_FAIL;
     cdz_music_features *f[2] = {NULL, NULL};
     size_t n[2] = {0, 0}, skipped[2] = {0, 0};
     const char *dirs[2] = {gen, ref};
-    int rc = EXIT_FAIL;
+    rc = EXIT_FAIL;
     for (int s = 0; s < 2; s++) {
         if (!music_collect(dirs[s], max_files, &f[s], &n[s], &skipped[s])) goto done;
         if (n[s] < 2) {
@@ -481,14 +476,13 @@ done:
 }
 
 int cmd_eval(int argc, char **argv) {
-    if (argc < 1) return app_usage_error(EVAL_USAGE, "which evaluation?");
-    if (app_is_help(argv[0])) {
-        fputs(EVAL_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (strcmp(argv[0], "loss") == 0) return eval_loss(argc - 1, argv + 1);
-    if (strcmp(argv[0], "ngram") == 0) return eval_ngram(argc - 1, argv + 1);
-    if (strcmp(argv[0], "melodies") == 0) return eval_melodies(argc - 1, argv + 1);
-    if (strcmp(argv[0], "music") == 0) return eval_music(argc - 1, argv + 1);
-    return app_usage_error(EVAL_USAGE, "unknown evaluation '%s'", argv[0]);
+    static const app_sub subs[] = {
+        {"loss", eval_loss, "--checkpoint FILE --data FILE.cdz: a model's mean loss, perplexity and accuracy"},
+        {"ngram", eval_ngram, "--data FILE.cdz --order 1|2: a unigram or bigram baseline"},
+        {"melodies", eval_melodies, "--generated DIR --reference DIR: in-key share, note-length and interval\n"
+                                    "histograms against a corpus"},
+        {"music", eval_music, "--generated DIR --reference DIR: the objective features of Yang & Lerch 2019 and\n"
+                              "MusPy per set, and the sets compared"},
+    };
+    return app_dispatch("eval", EVAL_OVERVIEW, subs, 4, NULL, argc, argv);
 }

@@ -5,25 +5,22 @@
 
 #include "app.h"
 
-static const char EXPORT_USAGE[] =
-    "usage: cadenza export CHECKPOINT --out FILE.safetensors\n"
-    "\n"
-    "Writes the model's config and weights only (no optimiser state), keeping the checkpoint's dataset,\n"
-    "command and eval_loss notes. The result generates like the checkpoint; it cannot be resumed.\n";
-
 int cmd_export(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (app_is_help(argv[i])) {
-            fputs(EXPORT_USAGE, stdout);
-            return EXIT_OK;
-        }
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (argv[i][0] != '-' && !in) in = argv[i];
-        else return app_usage_error(EXPORT_USAGE, "unexpected argument '%s'", argv[i]);
-    }
-    if (!in || !out) return app_usage_error(EXPORT_USAGE, "a CHECKPOINT and --out FILE are required");
-    if (strcmp(in, out) == 0) return app_usage_error(EXPORT_USAGE, "--out must differ from the checkpoint it reads");
+    int force = 0;
+    app_opt opts[] = {APP_ARG("CHECKPOINT", &in, "a checkpoint written by 'cadenza train'"),
+                      APP_OPT_STRING("--out", &out, "FILE", "the file to write (required)"), APP_OPT_FORCE(&force),
+                      APP_END};
+    const app_cmd cmd = {"export", "CHECKPOINT --out FILE.safetensors [--force]",
+                         "Writes the model's config and weights only (no optimiser state), keeping the checkpoint's\n"
+                         "dataset, command and eval_loss notes. The result generates like the checkpoint; it cannot be\n"
+                         "resumed.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!in || !out) return app_usage(&cmd, "a CHECKPOINT and --out FILE are required");
+    if (strcmp(in, out) == 0) return app_usage(&cmd, "--out must differ from the checkpoint it reads");
+    if (!app_output_ok(out, force)) return EXIT_FAIL;
     cdz_error err = {0};
     cdz_model *m = NULL;
     if (cdz_checkpoint_load(in, &m, &err) != CDZ_OK) {

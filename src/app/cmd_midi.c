@@ -3,18 +3,15 @@
 
 #include "app.h"
 
-static const char MIDI_USAGE[] =
-    "usage: cadenza midi <command> [options] FILE...\n"
+static const char MIDI_OVERVIEW[] =
+    "What is in MIDI files, for people (text) and programs (--json).\n"
     "\n"
-    "commands:\n"
-    "  info FILE...   format, division, tracks, duration, tempos, time and key signatures,\n"
-    "                 instruments, note counts and warnings of each file\n"
-    "  notes FILE     one line per note: track, channel, program, pitch, velocity,\n"
-    "                 start and end in seconds and in ticks\n"
-    "\n"
-    "options:\n"
-    "  --json         machine-readable output (info: one JSON object per file and line)\n"
-    "  -h, --help     this help\n";
+    "MIDI channels: text shows them as musicians and synthesizers number them, 1 to 16 (drums on 10);\n"
+    "JSON (\"channel\") gives the number in the file's status byte, 0 to 15 (drums on 9).\n";
+
+static const char CHANNELS_NOTE[] =
+    "MIDI channels: the text numbers them 1 to 16 (drums on 10); the JSON's \"channel\" is the number\n"
+    "in the file's status byte, 0 to 15 (drums on 9), one less. Tracks count from 0 in both.\n";
 
 /* The list items to show in text mode before "... and N more". */
 #define SHOW 8
@@ -205,62 +202,64 @@ static void notes_json(const loaded *l, const char *path) {
     fputs("]}\n", f);
 }
 
-typedef struct midi_args {
-    int json;
-    char **files; /* argc entries: the arguments that are files */
-    int n_files;
-} midi_args;
-
-/* Parses [--json] FILE... ; returns -1 when fine, else the exit status (help or usage error). */
-static int parse_args(int argc, char **argv, midi_args *a, int max_files) {
-    int only_files = 0;
-    for (int i = 0; i < argc; i++) {
-        char *arg = argv[i];
-        if (!only_files && arg[0] == '-' && arg[1]) {
-            if (strcmp(arg, "--") == 0) only_files = 1;
-            else if (strcmp(arg, "--json") == 0) a->json = 1;
-            else if (app_is_help(arg)) {
-                fputs(MIDI_USAGE, stdout);
-                return EXIT_OK;
-            } else
-                return app_usage_error(MIDI_USAGE, "unknown option '%s'", arg);
-            continue;
-        }
-        if (a->n_files >= max_files)
-            return app_usage_error(MIDI_USAGE, "'notes' takes one file");
-        a->files[a->n_files++] = arg;
+/* midi info|notes: the files, then each printed; a file that cannot be read is one line and exit
+ * status 1, the others still printed. */
+static int run_midi(int info, int argc, char **argv) {
+    int json = 0;
+    app_list files = {0};
+    const char *file = NULL;
+    app_opt info_opts[] = {APP_ARGS("FILE", &files, "MIDI files"),
+                           APP_OPT_SWITCH("--json", &json, "one JSON object per file and line"), APP_END};
+    app_opt notes_opts[] = {APP_ARG("FILE", &file, "a MIDI file"),
+                            APP_OPT_SWITCH("--json", &json, "one JSON object: {\"file\", \"ppq\", \"notes\": [...]}"),
+                            APP_END};
+    const app_cmd cmd_info = {"midi info", "FILE... [--json]",
+                              "Format, division, tracks, duration, tempos, time and key signatures, instruments\n"
+                              "(by track, channel and program) with note counts, and warnings about defects the\n"
+                              "reader tolerated, for each file.",
+                              info_opts, CHANNELS_NOTE, NULL};
+    const app_cmd cmd_notes = {"midi notes", "FILE [--json]",
+                               "One line per note: track, channel (ch), program, pitch, velocity, start and end in\n"
+                               "seconds and in ticks.",
+                               notes_opts, CHANNELS_NOTE, NULL};
+    const app_cmd *cmd = info ? &cmd_info : &cmd_notes;
+    int rc = app_parse(cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!info && file) {
+        files.v = &file;
+        files.n = 1;
     }
-    if (a->n_files == 0) return app_usage_error(MIDI_USAGE, "no MIDI file given");
-    return -1;
-}
-
-int cmd_midi(int argc, char **argv) {
-    if (argc < 1) return app_usage_error(MIDI_USAGE, "missing command");
-    if (app_is_help(argv[0])) {
-        fputs(MIDI_USAGE, stdout);
-        return EXIT_OK;
-    }
-    int info = strcmp(argv[0], "info") == 0;
-    if (!info && strcmp(argv[0], "notes") != 0) return app_usage_error(MIDI_USAGE, "unknown command 'midi %s'", argv[0]);
-    midi_args a = {0, argv + 1, 0}; /* file names are gathered in place, over the arguments already read */
-    int rc = parse_args(argc - 1, argv + 1, &a, info ? argc : 1);
-    if (rc >= 0) return rc;
+    if (files.n == 0) return app_usage(cmd, "no MIDI file given");
     rc = EXIT_OK;
-    for (int i = 0; i < a.n_files; i++) {
+    for (int i = 0; i < files.n; i++) {
         loaded l;
-        if (load(&l, a.files[i]) != EXIT_OK) {
+        if (load(&l, files.v[i]) != EXIT_OK) {
             rc = EXIT_FAIL;
             continue;
         }
         if (info)
-            a.json ? info_json(&l, a.files[i]) : info_text(&l, a.files[i]);
+            json ? info_json(&l, files.v[i]) : info_text(&l, files.v[i]);
         else
-            a.json ? notes_json(&l, a.files[i]) : notes_text(&l);
+            json ? notes_json(&l, files.v[i]) : notes_text(&l);
         unload(&l);
     }
+    if (info) app_list_free(&files);
     if (fflush(stdout) != 0) {
         app_error("cannot write output");
         rc = EXIT_FAIL;
     }
     return rc;
+}
+
+static int midi_info(int argc, char **argv) { return run_midi(1, argc, argv); }
+static int midi_notes(int argc, char **argv) { return run_midi(0, argc, argv); }
+
+int cmd_midi(int argc, char **argv) {
+    static const app_sub subs[] = {
+        {"info", midi_info, "FILE... [--json]: format, division, tracks, duration, tempos, time and key\n"
+                            "signatures, instruments, note counts and warnings of each file"},
+        {"notes", midi_notes, "FILE [--json]: one line per note: track, channel, program, pitch, velocity,\n"
+                              "start and end in seconds and in ticks"},
+    };
+    return app_dispatch("midi", MIDI_OVERVIEW, subs, 2, NULL, argc, argv);
 }

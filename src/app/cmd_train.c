@@ -9,44 +9,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app.h"
 
-static const char TRAIN_USAGE[] =
-    "usage: cadenza train --data FILE.cdz [--model melody_rnn] [--config NAME] [options]\n"
-    "       cadenza train --data FILE.cdz --resume CHECKPOINT [--steps N] [options]\n"
-    "\n"
-    "  --model NAME          model kind (default melody_rnn)\n"
-    "  --config NAME         named config (default attention_rnn); melody_rnn has basic_rnn (codec melody),\n"
-    "                        lookback_rnn (codec lookback), attention_rnn (codec key_melody), embedding_rnn\n"
-    "  --data FILE.cdz       dataset built with the config's codec ('cadenza dataset build --codec ...')\n"
-    "  --out FILE            checkpoint to write (default CONFIG.safetensors)\n"
-    "  --steps N             total optimiser steps (default 1000)\n"
-    "  --batch N, --seq N    windows per step and tokens per window (default: the config's, 128 and 128)\n"
-    "  --lr X, --clip X, --weight-decay X   AdamW learning rate, gradient-norm clip, decay (config's defaults)\n"
-    "  --warmup N            linear learning-rate warm-up steps (default 0)\n"
-    "  --decay KIND          none (default), cosine (to 10% at the last step) or exponential (x0.95 per 1000)\n"
-    "  --min-lr-ratio R      where cosine decay ends, as a share of --lr (default 0.1)\n"
-    "  --seed N              seeds initialisation, windows and dropout (default 1)\n"
-    "  --whole-sequences     each step takes whole sequences from their start (each equally likely) instead\n"
-    "                        of windows at random positions\n"
-    "  --transpose A:B       move each window by a random shift from A to B semitones that keeps it in the\n"
-    "                        codec's range (e.g. -5:6; melody, performance and chorale codecs)\n"
-    "  --eval-every N        evaluation loss on the eval split every N steps (default 200; 0: only at the end)\n"
-    "  --eval-tokens N       end each evaluation with the batch that reaches N tokens (default 200000; 0: all)\n"
-    "  --checkpoint-every N  write the checkpoint every N steps (default 500)\n"
-    "  --log FILE.jsonl      append one JSON object per logged step and per evaluation\n"
-    "  --log-every N         log (and print, when not on a terminal) every N steps (default 20)\n"
-    "  --print-config        print the config's JSON (with --model/--config) and stop\n"
-    "  --resume CHECKPOINT   go on from a checkpoint written by cadenza train (same data): the model,\n"
-    "                        optimiser, step and random state come from it; --steps sets the new total\n"
-    "\n"
-    "Ctrl-C stops after the current step and writes the checkpoint; a second Ctrl-C stops at once.\n"
+static const char TRAIN_ABOUT[] =
+    "Trains a model on a dataset with a progress bar, evaluation every --eval-every steps, JSON-lines logs,\n"
+    "checkpoints (safetensors) and a clear stop if the loss stops being finite. Without --config the\n"
+    "kind's default config is used (listed below); --print-config prints a config's JSON to start a file\n"
+    "of one's own (--config FILE.json).";
+
+static const char TRAIN_NOTES[] =
+    "The checkpoint (--out, default CONFIG.safetensors) is not replaced without --force, unless the run\n"
+    "resumes that very file. Ctrl-C stops after the current step and writes the checkpoint; a second\n"
+    "Ctrl-C stops at once.\n"
     "\n"
     "Data-parallel on CPUs: 'mpirun -np N cadenza train ...' shares each batch (--batch, the global batch, a\n"
     "multiple of N) among N ranks and gives the losses of one process; rank 0 prints, logs and writes the\n"
     "checkpoint (docs/training.md).\n";
+
+/* The codec a named config reads (from its JSON), into buf; "" when it names none. */
+static void config_codec(const cdz_model_kind *k, const char *name, char *buf, size_t n) {
+    const char *text = k->named_config(name);
+    cdz_json *j = NULL;
+    buf[0] = 0;
+    if (text && cdz_json_parse(text, strlen(text), name, &j, NULL) == CDZ_OK)
+        snprintf(buf, n, "%s", cdz_json_get_string(j, "codec", ""));
+    cdz_json_free(j);
+}
+
+/* --help: every model kind and its named configs, from the kinds' tables. */
+static void print_kinds(FILE *f) {
+    const cdz_model_kind *const *kinds;
+    size_t n = cdz_model_kind_list(&kinds);
+    fputs("\nmodel kinds (--model KIND) and their configs (--config NAME, the codec its dataset needs;\n"
+          "* marks the default):\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const cdz_model_kind *k = kinds[i];
+        fprintf(f, "  %s%s: %s\n", k->name, i == 0 ? " (the default kind)" : "", k->description);
+        int col = fprintf(f, "   ");
+        for (const char *const *c = k->config_names; *c; c++) {
+            char codec[32], item[96];
+            config_codec(k, *c, codec, sizeof codec);
+            int len = snprintf(item, sizeof item, " %s%s%s%s%s%s", *c, strcmp(*c, k->default_config) == 0 ? "*" : "",
+                               codec[0] ? " (" : "", codec, codec[0] ? ")" : "", c[1] ? "," : "");
+            if (col + len > 100) col = fprintf(f, "\n   ");
+            col += fprintf(f, "%s", item);
+        }
+        fputc('\n', f);
+    }
+}
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -60,68 +73,95 @@ typedef struct train_opts {
     long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
     double lr, clip, wd, min_lr;
     const char *decay;
-    int have_steps, whole, tmin, tmax, model_given, print_config;
+    int have_steps, whole, transpose[2], model_given, print_config, force;
 } train_opts;
 
-static int parse_opts(int argc, char **argv, train_opts *o) {
+/* --model: a model kind, the closest suggested. */
+static int parse_kind(const char *value, void *dest, char *why, size_t n) {
+    if (cdz_model_kind_find(value)) {
+        *(const char **)dest = value;
+        return 1;
+    }
+    const cdz_model_kind *const *kinds;
+    size_t k = cdz_model_kind_list(&kinds);
+    const char *names[16];
+    int at = snprintf(why, n, "the kinds are");
+    for (size_t i = 0; i < k && i < 16; i++) {
+        names[i] = kinds[i]->name;
+        at += snprintf(why + at, n > (size_t)at ? n - (size_t)at : 0, "%s %s", i ? "," : "", kinds[i]->name);
+    }
+    const char *near = app_closest(value, names, k < 16 ? k : 16);
+    if (near) snprintf(why, n, "no such model kind; did you mean '%s'?", near);
+    return 0;
+}
+
+/* --decay: none, cosine or exponential. */
+static int parse_decay(const char *value, void *dest, char *why, size_t n) {
+    cdz_lr_decay d;
+    if (cdz_lr_decay_parse(value, &d) == CDZ_OK) {
+        *(const char **)dest = value;
+        return 1;
+    }
+    snprintf(why, n, "none, cosine or exponential");
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, train_opts *o, app_cmd *cmd, app_opt *opts_out, size_t cap) {
     memset(o, 0, sizeof *o);
-    o->model = "melody_rnn", o->config = "attention_rnn";
+    o->model = "melody_rnn";
     o->steps = 1000, o->batch = -1, o->seq = -1, o->warmup = -1, o->seed = 1;
     o->eval_every = 200, o->eval_tokens = 200000, o->ckpt_every = 500, o->log_every = 20;
     o->lr = o->clip = o->wd = o->min_lr = -1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long *num = NULL;
-        double *real = NULL;
-        long long lo = 0, hi = (long long)1 << 40;
-        if (app_is_help(a)) {
-            fputs(TRAIN_USAGE, stdout);
-            return -1;
-        }
-        if (strcmp(a, "--whole-sequences") == 0 || strcmp(a, "--print-config") == 0) {
-            *(a[2] == 'w' ? &o->whole : &o->print_config) = 1;
-            continue;
-        }
-        if (!v) return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
-        if (strcmp(a, "--transpose") == 0) {
-            char *end;
-            long x = strtol(v, &end, 10), y = *end == ':' ? strtol(end + 1, &end, 10) : 0;
-            if (*end || x > y || x < -127 || y > 127)
-                return app_usage_error(TRAIN_USAGE, "--transpose needs A:B with -127 <= A <= B <= 127, not '%s'", v);
-            o->tmin = (int)x, o->tmax = (int)y;
-            i++;
-            continue;
-        }
-        if (strcmp(a, "--model") == 0) o->model = v, o->model_given = 1;
-        else if (strcmp(a, "--config") == 0) o->config = v;
-        else if (strcmp(a, "--data") == 0) o->data = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--resume") == 0) o->resume = v;
-        else if (strcmp(a, "--log") == 0) o->log = v;
-        else if (strcmp(a, "--decay") == 0) o->decay = v;
-        else if (strcmp(a, "--steps") == 0) num = &o->steps, o->have_steps = 1;
-        else if (strcmp(a, "--batch") == 0) num = &o->batch, lo = 1, hi = 1 << 16;
-        else if (strcmp(a, "--seq") == 0) num = &o->seq, lo = 1, hi = 1 << 20;
-        else if (strcmp(a, "--warmup") == 0) num = &o->warmup, hi = 1 << 30;
-        else if (strcmp(a, "--seed") == 0) num = &o->seed;
-        else if (strcmp(a, "--eval-every") == 0) num = &o->eval_every;
-        else if (strcmp(a, "--eval-tokens") == 0) num = &o->eval_tokens;
-        else if (strcmp(a, "--checkpoint-every") == 0) num = &o->ckpt_every, lo = 1;
-        else if (strcmp(a, "--log-every") == 0) num = &o->log_every, lo = 1;
-        else if (strcmp(a, "--lr") == 0) real = &o->lr;
-        else if (strcmp(a, "--clip") == 0) real = &o->clip;
-        else if (strcmp(a, "--weight-decay") == 0) real = &o->wd;
-        else if (strcmp(a, "--min-lr-ratio") == 0) real = &o->min_lr;
-        else return app_usage_error(TRAIN_USAGE, "unexpected argument '%s'", a);
-        if (num && !app_parse_long(v, lo, hi, num))
-            return app_usage_error(TRAIN_USAGE, "%s needs a whole number from %lld to %lld, not '%s'", a, lo, hi, v);
-        if (real && !app_parse_double(v, 0, 1e6, real))
-            return app_usage_error(TRAIN_USAGE, "%s needs a number >= 0, not '%s'", a, v);
-        i++;
-    }
-    if (!o->data && !o->print_config) return app_usage_error(TRAIN_USAGE, "--data FILE.cdz is required");
-    return 0;
+    const long long big = (long long)1 << 40;
+    app_opt opts[] = {
+        APP_OPT_STRING("--data", &o->data, "FILE.cdz", "dataset built with the config's codec ('cadenza dataset build --codec ...')"),
+        APP_OPT_CUSTOM("--model", parse_kind, &o->model, "KIND", "model kind (default melody_rnn; listed below)"),
+        APP_OPT_STRING("--config", &o->config, "NAME", "a named config of the kind (default: the kind's, listed below) or a\n"
+                                                       "FILE.json of one's own"),
+        APP_OPT_STRING("--out", &o->out, "FILE", "checkpoint to write (default CONFIG.safetensors)"),
+        APP_OPT_SWITCH("--force", &o->force, "replace the checkpoint if it exists (not needed to resume it)"),
+        APP_OPT_LONG("--steps", &o->steps, 1, 1 << 30, "N", "total optimiser steps (default 1000)"),
+        APP_OPT_LONG("--batch", &o->batch, 1, 1 << 16, "N", "windows per step (default: the config's)"),
+        APP_OPT_LONG("--seq", &o->seq, 1, 1 << 20, "N", "tokens per window (default: the config's)"),
+        APP_OPT_DOUBLE("--lr", &o->lr, 0, 1e6, "X", "AdamW learning rate (default: the config's)"),
+        APP_OPT_DOUBLE("--clip", &o->clip, 0, 1e6, "X", "gradient-norm clip (default: the config's)"),
+        APP_OPT_DOUBLE("--weight-decay", &o->wd, 0, 1e6, "X", "AdamW weight decay (default: the config's)"),
+        APP_OPT_LONG("--warmup", &o->warmup, 0, 1 << 30, "N", "linear learning-rate warm-up steps, at most --steps (default: the\n"
+                                                              "config's, mostly 0)"),
+        APP_OPT_CUSTOM("--decay", parse_decay, &o->decay, "KIND",
+                       "none (default), cosine (to --min-lr-ratio at the last step) or exponential\n(x0.95 per 1000 steps)"),
+        APP_OPT_DOUBLE("--min-lr-ratio", &o->min_lr, 0, 1e6, "R", "where cosine decay ends, as a share of --lr (default 0.1)"),
+        APP_OPT_LONG("--seed", &o->seed, 0, big, "N", "seeds initialisation, windows and dropout (default 1)"),
+        APP_OPT_SWITCH("--whole-sequences", &o->whole, "each step takes whole sequences from their start (each equally\n"
+                                                       "likely) instead of windows at random positions"),
+        APP_OPT_CUSTOM("--transpose", app_parse_range, o->transpose, "A:B",
+                       "move each window by a random shift from A to B semitones that keeps it in the\n"
+                       "codec's range (e.g. -5:6; melody, performance and chorale codecs)"),
+        APP_OPT_LONG("--eval-every", &o->eval_every, 0, big, "N", "evaluation loss on the eval split every N steps (default 200;\n"
+                                                                  "0: only at the end)"),
+        APP_OPT_LONG("--eval-tokens", &o->eval_tokens, 0, big, "N", "end each evaluation with the batch that reaches N tokens\n"
+                                                                    "(default 200000; 0: all)"),
+        APP_OPT_LONG("--checkpoint-every", &o->ckpt_every, 1, big, "N", "write the checkpoint every N steps (default 500)"),
+        APP_OPT_STRING("--log", &o->log, "FILE.jsonl", "append one JSON object per logged step and per evaluation"),
+        APP_OPT_LONG("--log-every", &o->log_every, 1, big, "N", "log (and print, when not on a terminal) every N steps (default 20)"),
+        APP_OPT_SWITCH("--print-config", &o->print_config, "print the config's JSON (of --model and --config) and stop"),
+        APP_OPT_STRING("--resume", &o->resume, "CHECKPOINT", "go on from a checkpoint written by cadenza train (same data): the\n"
+                                                             "model, optimiser, step and random state come from it; --steps\n"
+                                                             "sets the new total"),
+        APP_END};
+    if (sizeof opts / sizeof *opts > cap) return app_usage(cmd, "internal error: too many flags");
+    memcpy(opts_out, opts, sizeof opts);
+    cmd->opts = opts_out;
+    int rc = app_parse(cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    o->have_steps = app_opt_seen(opts_out, "--steps") > 0;
+    o->model_given = app_opt_seen(opts_out, "--model") > 0;
+    if (!o->data && !o->print_config) return app_usage(cmd, "--data FILE.cdz is required");
+    /* a warm-up that never ends leaves the learning rate below --lr for the whole run */
+    if (o->warmup > 0 && o->warmup > o->steps && (o->have_steps || !o->resume))
+        return app_usage(cmd, "--warmup %lld is longer than --steps %lld: the learning rate would never reach --lr",
+                         o->warmup, o->steps);
+    return APP_GO_ON;
 }
 
 static int ends_with(const char *s, const char *tail) {
@@ -132,20 +172,39 @@ static int ends_with(const char *s, const char *tail) {
 /* The model of --config: a named config of --model, or a JSON file whose "kind" names the model (and
  * must agree with --model when both are given). */
 static cdz_status create_model(const train_opts *o, cdz_model **m, cdz_error *err) {
-    if (!ends_with(o->config, ".json")) return cdz_model_create(m, o->model, o->config, err);
+    const cdz_model_kind *kind = cdz_model_kind_find(o->model);
+    const char *config = o->config ? o->config : kind ? kind->default_config : "";
+    if (!ends_with(config, ".json")) {
+        cdz_status st = cdz_model_create(m, o->model, config, err);
+        if (st == CDZ_ERR_ARG && kind && !kind->named_config(config)) { /* another kind's config? */
+            const cdz_model_kind *const *kinds;
+            size_t n = cdz_model_kind_list(&kinds);
+            for (size_t i = 0; i < n; i++)
+                if (kinds[i] != kind && kinds[i]->named_config(config))
+                    return cdz_error_set(err, CDZ_ERR_ARG, "'%s' is a %s config, not a %s one: add --model %s", config,
+                                         kinds[i]->name, kind->name, kinds[i]->name);
+        }
+        return st;
+    }
     uint8_t *text = NULL;
     size_t len = 0;
-    cdz_status st = cdz_file_read_all(o->config, &text, &len, err);
+    cdz_status st = cdz_file_read_all(config, &text, &len, err);
     if (st != CDZ_OK) return st;
-    st = cdz_model_from_json(m, (const char *)text, len, o->config, err);
+    st = cdz_model_from_json(m, (const char *)text, len, config, err);
     cdz_free(text);
     if (st == CDZ_OK && o->model_given && strcmp(cdz_model_kind_name(*m), o->model) != 0) {
-        st = cdz_error_set(err, CDZ_ERR_ARG, "%s: the config is for model kind '%s', not --model %s", o->config,
+        st = cdz_error_set(err, CDZ_ERR_ARG, "%s: the config is for model kind '%s', not --model %s", config,
                            cdz_model_kind_name(*m), o->model);
         cdz_model_free(*m);
         *m = NULL;
     }
     return st;
+}
+
+/* Whether two paths name the same file (both exist). */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
 /* --print-config: the full config JSON of --config (a starting point for a file of one's own). */
@@ -164,7 +223,7 @@ static int print_config(const train_opts *o) {
 }
 
 /* Applies the flags given over the config's (or the checkpoint's) training settings. */
-static int apply_flags(const train_opts *o, cdz_train_config *c) {
+static void apply_flags(const train_opts *o, cdz_train_config *c) {
     if (o->have_steps) c->steps = o->steps;
     if (o->batch > 0) c->batch = (int)o->batch;
     if (o->seq > 0) c->seq = (int)o->seq;
@@ -173,9 +232,7 @@ static int apply_flags(const train_opts *o, cdz_train_config *c) {
     if (o->clip >= 0) c->clip = (float)o->clip;
     if (o->wd >= 0) c->weight_decay = (float)o->wd;
     if (o->min_lr >= 0) c->min_lr_ratio = (float)o->min_lr;
-    if (o->decay && cdz_lr_decay_parse(o->decay, &c->decay) != CDZ_OK)
-        return app_usage_error(TRAIN_USAGE, "--decay needs none, cosine or exponential, not '%s'", o->decay);
-    return 0;
+    if (o->decay) cdz_lr_decay_parse(o->decay, &c->decay); /* checked when parsed */
 }
 
 typedef struct run {
@@ -192,6 +249,7 @@ typedef struct run {
     char command[1024];
     int real_stderr;   /* ranks other than 0: where their own failures go (the rest of their output is muted) */
     char why[400];     /* this rank's last failure, for the others to hear of */
+    const app_cmd *cmd; /* for the usage line after a usage error */
 } run;
 
 /* Prints "cadenza: <message>" (muted on ranks other than 0), keeps it for agree() and returns code. */
@@ -206,7 +264,8 @@ static int fail(run *r, int code, const char *fmt, ...) {
     vsnprintf(r->why, sizeof r->why, fmt, ap);
     va_end(ap);
     if (r->tty) fputc('\n', stderr);
-    app_error("%s", r->why);
+    if (code == EXIT_USAGE && r->cmd) app_usage(r->cmd, "%s", r->why);
+    else app_error("%s", r->why);
     return code;
 }
 
@@ -347,16 +406,21 @@ static void report_step(run *r, const cdz_train_step_info *info) {
  * evaluation and checkpoint. */
 static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     train_opts o;
-    int rc = parse_opts(argc, argv, &o);
-    if (rc) return rc < 0 ? EXIT_OK : rc; /* the same on every rank: none goes on to wait for another */
+    app_opt opts[40];
+    app_cmd cmd = {"train", "--data FILE.cdz [--model KIND] [--config NAME] [options]\n"
+                            "--data FILE.cdz --resume CHECKPOINT [--steps N] [options]",
+                   TRAIN_ABOUT, NULL, TRAIN_NOTES, print_kinds};
+    int rc = parse_opts(argc, argv, &o, &cmd, opts, sizeof opts / sizeof *opts);
+    if (rc != APP_GO_ON) return rc; /* the same on every rank: none goes on to wait for another */
     if (o.print_config) return print_config(&o);
+    rc = EXIT_OK;
     cdz_error err = {0};
     cdz_dataset ds;
     cdz_model *m = NULL;
     cdz_trainer t;
     int have_ds = 0, have_m = 0, have_t = 0;
     char default_out[96] = "";
-    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, ""};
+    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, "", &cmd};
     cdz_status st;
     if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
         rc = fail(&r, EXIT_FAIL, "%s", err.msg);
@@ -373,19 +437,21 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     cdz_train_config cfg = cdz_train_config_for(m);
     cfg.seed = (uint64_t)o.seed;
     cfg.whole_sequences = o.whole;
-    cfg.transpose_min = o.tmin, cfg.transpose_max = o.tmax;
+    cfg.transpose_min = o.transpose[0], cfg.transpose_max = o.transpose[1];
     if (o.resume && cdz_checkpoint_train_config(o.resume, &cfg, &err) != CDZ_OK) {
         rc = fail(&r, EXIT_FAIL, "%s", err.msg);
         goto agree_setup;
     }
-    if (!o.resume && apply_flags(&o, &cfg)) {
-        rc = EXIT_USAGE;
-        snprintf(r.why, sizeof r.why, "bad usage");
+    if (!o.resume) apply_flags(&o, &cfg);
+    snprintf(default_out, sizeof default_out, "%s.safetensors", cdz_model_config_name(m));
+    r.out = o.out ? o.out : o.resume ? o.resume : default_out;
+    /* the checkpoint a run writes replaces a file only with --force, or when it resumes that file */
+    if (!(o.resume && same_file(o.resume, r.out)) && !app_output_ok(r.out, o.force)) {
+        rc = EXIT_FAIL;
+        snprintf(r.why, sizeof r.why, "%s exists", r.out);
         goto agree_setup;
     }
     if (!o.resume) cdz_model_init_params(m, cfg.seed);
-    snprintf(default_out, sizeof default_out, "%s.safetensors", cdz_model_config_name(m));
-    r.out = o.out ? o.out : o.resume ? o.resume : default_out;
     for (int i = 0, at = 0; i < argc && at < (int)sizeof r.command - 1; i++)
         at += snprintf(r.command + at, sizeof r.command - (size_t)at, "%s%s", i ? " " : "cadenza train ", argv[i]);
     st = cdz_trainer_init(&t, m, &ds, &cfg, &err);
@@ -394,12 +460,19 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
         st = cdz_checkpoint_load_trainer(o.resume, &t, &err);
         /* the windows are the run's: a resumed run keeps its batch, length and augmentation */
         if (st == CDZ_OK && ((o.batch > 0 && o.batch != t.cfg.batch) || (o.seq > 0 && o.seq != t.cfg.seq) || o.whole ||
-                             o.tmin || o.tmax))
+                             o.transpose[0] || o.transpose[1]))
             st = cdz_error_set(&err, CDZ_ERR_ARG, "%s: a resumed run keeps its batch (%d), window (%d) and augmentation; "
                                "only --steps and the learning-rate flags may change", o.resume, t.cfg.batch, t.cfg.seq);
-        else if (st == CDZ_OK && apply_flags(&o, &t.cfg))
-            st = cdz_error_set(&err, CDZ_ERR_ARG, "bad flags");
+        if (st == CDZ_OK) apply_flags(&o, &t.cfg);
+        if (st == CDZ_OK && o.warmup > t.cfg.steps)
+            st = cdz_error_set(&err, CDZ_ERR_ARG, "--warmup %lld is longer than the run's %lld steps: the learning rate "
+                               "would never reach --lr", o.warmup, (long long)t.cfg.steps);
     }
+    /* a warm-up from the config (or the resumed run) longer than a short run: allowed (a quick try), but said */
+    if (st == CDZ_OK && o.warmup < 0 && t.cfg.warmup_steps > t.cfg.steps && d->rank == 0)
+        fprintf(stderr, "warning: the warm-up of %d steps (the %s's) is longer than the run's %lld steps: the learning "
+                "rate never reaches %g (set --warmup)\n", t.cfg.warmup_steps, o.resume ? "resumed run" : "config",
+                (long long)t.cfg.steps, t.cfg.lr);
     if (st == CDZ_OK) st = cdz_trainer_distribute(&t, d, &err); /* --batch must be a multiple of the ranks */
     if (st != CDZ_OK) {
         rc = fail(&r, st == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);

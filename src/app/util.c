@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 double app_now(void) {
@@ -46,17 +48,6 @@ void app_error(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-int app_usage_error(const char *usage, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("cadenza: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n\n", stderr);
-    fputs(usage, stderr);
-    va_end(ap);
-    return EXIT_USAGE;
 }
 
 int app_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
@@ -123,40 +114,79 @@ void app_describe_stats(const cdz_extract_stats *s, char *buf, size_t n) {
     if (k && k < n) snprintf(buf + k, n - k, ")");
 }
 
-int app_find_model(const char *name, char *buf, size_t n) {
-    if (!*name || strchr(name, '/')) {
-        app_error("--model takes the name of a shipped model (such as performance), not a path: use --checkpoint");
-        return 0;
-    }
+size_t app_model_dirs(char dirs[][PATH_MAX], size_t cap) {
     const char *env = getenv("CADENZA_MODELS");
     if (env && !*env) env = NULL; /* set but empty: as if unset */
+    size_t n = 0;
+    if (env) { /* $CADENZA_MODELS alone when set */
+        if (cap > 0) snprintf(dirs[n++], PATH_MAX, "%s", env);
+        return n;
+    }
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = 0;
     char *slash = strrchr(exe, '/');
     if (slash) *slash = 0;
-    /* $CADENZA_MODELS alone when set; else ./models, then models/ beside the program's build folder
-     * (build/ or build/san/) */
-    const char *dirs[4] = {env, env ? NULL : "models", exe[0] && !env ? exe : NULL, exe[0] && !env ? exe : NULL};
-    const char *sub[4] = {"", "", "/../models", "/../../models"};
-    for (int i = 0; i < 4; i++) {
-        if (!dirs[i]) continue;
-        snprintf(buf, n, "%s%s/%s.safetensors", dirs[i], sub[i], name);
+    /* ./models, then models/ beside the program's build folder (build/ or build/san/) */
+    if (n < cap) snprintf(dirs[n++], PATH_MAX, "models");
+    if (exe[0] && n < cap) snprintf(dirs[n++], PATH_MAX, "%.*s/../models", PATH_MAX - 16, exe);
+    if (exe[0] && n < cap) snprintf(dirs[n++], PATH_MAX, "%.*s/../../models", PATH_MAX - 16, exe);
+    return n;
+}
+
+int app_find_model(const char *name, char *buf, size_t n) {
+    if (!*name || strchr(name, '/')) {
+        app_error("--model takes the name of a shipped model (such as performance), not a path: use --checkpoint");
+        return 0;
+    }
+    char dirs[4][PATH_MAX];
+    size_t nd = app_model_dirs(dirs, 4);
+    for (size_t i = 0; i < nd; i++) {
+        snprintf(buf, n, "%s/%s.safetensors", dirs[i], name);
         if (access(buf, R_OK) == 0) return 1;
     }
-    app_error("the model '%s' (models/%s.safetensors) was not found: the shipped ones are attention_rnn, performance "
-              "and accompaniment (%s)",
-              name, name, env ? "looked in $CADENZA_MODELS only" : "set CADENZA_MODELS to the folder that holds them");
+    const char *env = getenv("CADENZA_MODELS");
+    app_error("the model '%s' (models/%s.safetensors) was not found: 'cadenza models' lists the shipped ones (%s)", name,
+              name, env && *env ? "looked in $CADENZA_MODELS only" : "set CADENZA_MODELS to the folder that holds them");
     return 0;
 }
 
 int app_parse_sampling(const char *flag, const char *value, cdz_sample_params *sp, long long *seed) {
-    long long ll;
-    double d;
-    if (strcmp(flag, "--seed") == 0 && app_parse_long(value, 0, LLONG_MAX, &ll)) *seed = ll;
-    else if (strcmp(flag, "--temperature") == 0 && app_parse_double(value, 0, 100, &d)) sp->temperature = (float)d;
-    else if (strcmp(flag, "--top-k") == 0 && app_parse_long(value, 0, 1 << 20, &ll)) sp->top_k = (int)ll;
-    else if (strcmp(flag, "--top-p") == 0 && app_parse_double(value, 1e-6, 1, &d)) sp->top_p = (float)d;
-    else return 0;
-    return 1;
+    app_opt opts[] = {APP_SAMPLING_OPTS(sp, seed), APP_END};
+    for (app_opt *o = opts; o->kind != APP_END_KIND; o++) {
+        if (strcmp(o->name, flag) != 0) continue;
+        long long ll;
+        double d;
+        if (o->kind == APP_LONG || o->kind == APP_INT) {
+            if (!app_parse_long(value, o->lo, o->hi, &ll)) return 0;
+            if (o->kind == APP_LONG) *(long long *)o->dest = ll;
+            else *(int *)o->dest = (int)ll;
+        } else {
+            if (!app_parse_double(value, o->flo, o->fhi, &d)) return 0;
+            *(float *)o->dest = (float)d;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int app_has_extension(const char *path, const char *ext) {
+    size_t n = strlen(path), k = strlen(ext);
+    return n > k && strcasecmp(path + n - k, ext) == 0;
+}
+
+int app_output_ok(const char *path, int force) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return 1;
+        app_error("%s: cannot write here: %s", path, strerror(errno));
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        app_error("%s is a folder; name a file to write", path);
+        return 0;
+    }
+    if (force) return 1;
+    app_error("%s exists; use --force to replace it", path);
+    return 0;
 }

@@ -13,7 +13,7 @@
 #include "cadenza/audio.h"
 
 cdz_render_params cdz_render_default_params(void) {
-    cdz_render_params p = {NULL, 44100, 0.5, 0.3, 5.0};
+    cdz_render_params p = {NULL, 44100, 0.5, 1, -1.0, 0.3, 5.0};
     return p;
 }
 
@@ -39,9 +39,11 @@ const char *cdz_render_find_soundfont(void) {
 
 int cdz_render_available(void) { return 0; }
 
-cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err) {
+cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *p, cdz_audio *out,
+                                   cdz_render_report *report, cdz_error *err) {
     (void)s, (void)p;
     memset(out, 0, sizeof *out);
+    if (report) memset(report, 0, sizeof *report);
     return cdz_error_set(err, CDZ_ERR_UNSUPPORTED,
                          "this cadenza was built without FluidSynth: install it (apt-get install libfluidsynth-dev "
                          "fluid-soundfont-gm, or 'make deps') and rebuild");
@@ -232,21 +234,23 @@ static void apply_event(fluid_synth_t *synth, const render_event *e) {
     }
 }
 
-/* Renders n frames into out->samples from frame out->frames on; returns the block's peak (0 .. 1). */
-static float render_frames(fluid_synth_t *synth, cdz_audio *out, size_t n, float *left, float *right) {
+/* Float stereo frames as the synthesizer writes them, before they become 16-bit. */
+typedef struct float_audio {
+    float *x;      /* (frames, 2) interleaved */
+    size_t frames;
+} float_audio;
+
+/* Renders n frames into out from frame out->frames on; returns the block's peak (0 .. 1 and more). */
+static float render_frames(fluid_synth_t *synth, float_audio *out, size_t n, float *left, float *right) {
     float peak = 0;
     while (n > 0) {
         int k = n < BLOCK ? (int)n : BLOCK;
         fluid_synth_write_float(synth, k, left, 0, 1, right, 0, 1);
-        int16_t *dst = out->samples + 2 * out->frames;
+        float *dst = out->x + 2 * out->frames;
         for (int i = 0; i < k; i++) {
             float l = fabsf(left[i]) > fabsf(right[i]) ? fabsf(left[i]) : fabsf(right[i]);
             if (l > peak) peak = l;
-            float v[2] = {left[i], right[i]};
-            for (int c = 0; c < 2; c++) {
-                float x = v[c] > 1.0f ? 1.0f : v[c] < -1.0f ? -1.0f : v[c];
-                dst[2 * i + c] = (int16_t)lrintf(x * 32767.0f);
-            }
+            dst[2 * i] = left[i], dst[2 * i + 1] = right[i];
         }
         out->frames += (size_t)k, n -= (size_t)k;
     }
@@ -259,6 +263,8 @@ static cdz_status check_params(const cdz_render_params *p, cdz_error *err) {
     if (!(p->gain >= 0 && p->gain <= 10)) return cdz_error_set(err, CDZ_ERR_ARG, "gain %g: 0 to 10", p->gain);
     if (!(p->reverb >= 0 && p->reverb <= 1)) return cdz_error_set(err, CDZ_ERR_ARG, "reverb %g: 0 to 1", p->reverb);
     if (!(p->max_tail_s >= 0 && p->max_tail_s <= 60)) return cdz_error_set(err, CDZ_ERR_ARG, "tail %g s: 0 to 60", p->max_tail_s);
+    if (p->normalize && !(p->peak_dbfs >= -60 && p->peak_dbfs <= 0))
+        return cdz_error_set(err, CDZ_ERR_ARG, "normalising to a peak of %g dBFS: -60 to 0", p->peak_dbfs);
     return CDZ_OK;
 }
 
@@ -297,8 +303,10 @@ static cdz_status new_synth(fluid_synth_t **out, fluid_settings_t *settings, con
     return CDZ_OK;
 }
 
-cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err) {
+cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *p, cdz_audio *out,
+                                   cdz_render_report *report, cdz_error *err) {
     memset(out, 0, sizeof *out);
+    if (report) memset(report, 0, sizeof *report);
     cdz_status st = check_params(p, err);
     if (st != CDZ_OK) return st;
     const char *sf = p->soundfont ? p->soundfont : cdz_render_find_soundfont();
@@ -329,9 +337,8 @@ cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_
     fluid_settings_t *settings = new_fluid_settings();
     fluid_synth_t *synth = NULL;
     float *lr = cdz_calloc(2 * BLOCK, sizeof *lr);
-    out->samples = cdz_calloc(2 * (end + 1), sizeof *out->samples);
-    out->channels = 2, out->sample_rate = p->sample_rate;
-    if (!settings || !lr || !out->samples) {
+    float_audio fa = {cdz_calloc(2 * (end + 1), sizeof(float)), 0};
+    if (!settings || !lr || !fa.x) {
         st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %.1f s of audio", (double)end / p->sample_rate);
         goto done;
     }
@@ -341,21 +348,32 @@ cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_
         fluid_synth_set_channel_type(synth, c, c == DRUM_CHANNEL ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
     for (int c = 0; c < channels; c++) fluid_synth_program_change(synth, c, 0);
     for (int i = 0; i < map->n_keys; i++) fluid_synth_program_change(synth, synth_channel(i), map->keys[i].program);
+    float peak = 0;
     for (size_t i = 0; i < n_ev; i++) {
-        if ((size_t)ev[i].frame > out->frames) render_frames(synth, out, (size_t)ev[i].frame - out->frames, lr, lr + BLOCK);
+        if ((size_t)ev[i].frame > fa.frames)
+            peak = fmaxf(peak, render_frames(synth, &fa, (size_t)ev[i].frame - fa.frames, lr, lr + BLOCK));
         apply_event(synth, &ev[i]);
     }
-    /* the tail: until a block is silent (below 16-bit resolution) or `end` */
-    while (out->frames < end) {
-        size_t k = end - out->frames < BLOCK ? end - out->frames : BLOCK;
-        if (render_frames(synth, out, k, lr, lr + BLOCK) < 1.0f / 32768) break;
+    /* the tail: until a block falls below 16-bit resolution at the level the result will have (the
+     * normalising gain is at most target / peak so far), or `end` */
+    float silent = p->normalize ? peak / (float)pow(10, p->peak_dbfs / 20) / 32768 : 1.0f / 32768;
+    while (fa.frames < end) {
+        size_t k = end - fa.frames < BLOCK ? end - fa.frames : BLOCK;
+        float block = render_frames(synth, &fa, k, lr, lr + BLOCK);
+        if (p->normalize && block > peak) silent = (peak = block) / (float)pow(10, p->peak_dbfs / 20) / 32768;
+        if (block < silent || block == 0) break;
     }
+    st = cdz_audio_from_float(out, fa.x, fa.frames, 2, p->sample_rate, p->normalize, p->peak_dbfs, report, err);
 done:
     restore_fluidsynth(&saved);
     if (synth) delete_fluid_synth(synth);
     if (settings) delete_fluid_settings(settings);
-    cdz_free(lr), cdz_free(ev), cdz_free(map);
+    cdz_free(lr), cdz_free(ev), cdz_free(map), cdz_free(fa.x);
     if (st != CDZ_OK) cdz_audio_free(out);
     return st;
 }
 #endif
+
+cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err) {
+    return cdz_render_score_report(s, p, out, NULL, err);
+}

@@ -2,6 +2,7 @@
  * chunk, little-endian. The reader walks the chunks with every length checked against the bytes
  * left, skips chunks it does not need (LIST, fact, ...) and their pad bytes, and names the byte
  * offset of what it could not read. */
+#include <math.h>
 #include <string.h>
 
 #include "cadenza/audio.h"
@@ -21,6 +22,43 @@ int32_t cdz_audio_peak(const cdz_audio *a) {
         if (v > peak) peak = v;
     }
     return peak;
+}
+
+cdz_status cdz_audio_from_float(cdz_audio *out, const float *x, size_t frames, int channels, uint32_t sample_rate,
+                                int normalize, double peak_dbfs, cdz_render_report *report, cdz_error *err) {
+    memset(out, 0, sizeof *out);
+    cdz_render_report r = {0, -INFINITY, 0};
+    if (report) *report = r;
+    size_t n = 0;
+    if (channels < 1 || channels > 2 || !cdz_mul_ok(frames, (size_t)channels, &n))
+        return cdz_error_set(err, CDZ_ERR_ARG, "audio of %zu frames of %d channels", frames, channels);
+    if (normalize && !(peak_dbfs >= -60 && peak_dbfs <= 0))
+        return cdz_error_set(err, CDZ_ERR_ARG, "a peak of %g dBFS: -60 to 0", peak_dbfs);
+    out->samples = cdz_calloc(n + 1, sizeof *out->samples);
+    if (!out->samples) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu samples", n);
+    out->frames = frames, out->channels = channels, out->sample_rate = sample_rate;
+    double peak = 0;
+    for (size_t i = 0; i < n; i++) peak = fmax(peak, fabs((double)x[i]));
+    double gain = 1;
+    if (normalize && peak > 0) { /* silence stays silence: no gain to speak of */
+        gain = pow(10, peak_dbfs / 20) / peak;
+        r.gain_db = 20 * log10(gain);
+    }
+    /* 32767 for full scale (as FluidSynth's own 16-bit output): +1.0 and -1.0 both fit */
+    int32_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i] * gain * 32767.0;
+        if (v >= 32767.5 || v <= -32767.5) { /* what does not round into 16 bits */
+            r.clipped++;
+            v = v > 0 ? 32767.0 : -32767.0;
+        }
+        int32_t q = (int32_t)lrint(v);
+        out->samples[i] = (int16_t)q;
+        if ((q < 0 ? -q : q) > top) top = q < 0 ? -q : q;
+    }
+    r.peak_dbfs = top ? 20 * log10(top / 32768.0) : -INFINITY;
+    if (report) *report = r;
+    return CDZ_OK;
 }
 
 static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }

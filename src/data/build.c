@@ -19,6 +19,7 @@ cdz_build_params cdz_build_default_params(void) {
 typedef struct file_result {
     cdz_tokens tokens[3]; /* by split: a MIDI file's all go to one, a corpus file's (JSB JSON) to each */
     cdz_status status; /* CDZ_OK, or why the file was skipped */
+    int tempo_changes; /* the file changes tempo (two tempo events with different qpm) */
     cdz_extract_stats stats;
     char problem[320];
 } file_result;
@@ -93,6 +94,8 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
         r->status = cdz_score_from_midi(&s, &m, &err);
         cdz_midi_free(&m);
     }
+    for (size_t i = 1; r->status == CDZ_OK && i < s.n_tempos; i++)
+        r->tempo_changes |= s.tempos[i].qpm != s.tempos[i - 1].qpm;
     if (r->status == CDZ_OK && p->single_tempo) r->status = cdz_score_single_tempo(&s, &err);
     if (r->status == CDZ_OK && (p->program_min > 0 || p->program_max < 127))
         cdz_score_keep_programs(&s, p->program_min, p->program_max);
@@ -260,6 +263,7 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     for (size_t i = 0; i < n && st == CDZ_OK; i++) {
         file_result *r = &j.results[i];
         add_stats(&report->stats, &r->stats);
+        report->tempo_changes += (size_t)r->tempo_changes;
         size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs;
         if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
         else if (r->status != CDZ_OK) report->skipped_broken++;
@@ -272,6 +276,10 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         }
         if (r->status != CDZ_OK && !report->first_problem[0]) snprintf(report->first_problem, sizeof report->first_problem, "%s", r->problem);
     }
+    size_t seqs = report->seqs[0] + report->seqs[1] + report->seqs[2];
+    if (st == CDZ_OK && seqs == 0) /* an empty shard would replace what is there for nothing */
+        st = cdz_error_set(err, CDZ_ERR_RANGE, "%s: not written: none of the %zu files gave a sequence for codec %s",
+                           out_path, n, p->codec->name);
     if (st == CDZ_OK) st = cdz_shard_writer_finish(&w, out_path, err);
     if (!j.failed) cdz_shard_writer_free(&w);
     for (size_t i = 0; i < n; i++)
