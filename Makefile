@@ -177,7 +177,7 @@ test: deps
 check: all $(TESTS) $(BUILD)/fuzz/replay_midi $(CUDA_DEV)
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
-	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session
+	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session build/san/tests/test_generate
 	@sh tests/run.sh $(BUILD)
 
 # The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a
@@ -185,8 +185,8 @@ check: all $(TESTS) $(BUILD)/fuzz/replay_midi $(CUDA_DEV)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/cadenza generate --primer-pitches "60,-2,-2,-2,62,-2,64,-2,65,-2,-2,-2,67,-2,-2,-2" --bars 8 \
-	    --num-outputs 3 --seed 1 --out-dir generated --wav
-	./$(BUILD)/cadenza plot generated/attention_rnn_seed1_1.mid --out generated/attention_rnn_seed1_1.png
+	    --num-outputs 3 --seed 1 --out-dir generated --wav --force
+	./$(BUILD)/cadenza plot generated/attention_rnn_seed1_1.mid --out generated/attention_rnn_seed1_1.png --force
 
 # libFuzzer needs clang; the same target source also builds the plain replay main above.
 fuzz:

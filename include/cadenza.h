@@ -15,6 +15,7 @@
 #include "cadenza/dist.h"
 #include "cadenza/train.h"
 #include "cadenza/sample.h"
+#include "cadenza/generate.h"
 #include "cadenza/eval.h"
 #include "cadenza/metrics.h"
 #include "cadenza/audio.h"

@@ -35,6 +35,7 @@ for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     case "$t" in
     */test_cli) run test_cli "$t" "$build/cadenza" ;;
+    */test_generate) run test_generate "$t" "$build/cadenza" ;;
     *) run "$(basename "$t")" "$t" ;;
     esac
 done

@@ -300,9 +300,10 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(out, "bigram on");
     snprintf(args, sizeof args, "generate --checkpoint %s --primer-pitches \"60,-2,62,-2,64\" --bars 2 --seed 7 --num-outputs 2 --out-dir %s", ckpt, gen);
     CHECK_INT(run(args), 0);
-    CHECK_STR_CONTAINS(out, "attention_rnn_seed7_2.mid (5 primer + 32 new steps");
+    /* outputs are named after the checkpoint they come from (model.safetensors) */
+    CHECK_STR_CONTAINS(out, "model_seed7_2.mid (5 primer + 32 new steps");
     char g1[300];
-    snprintf(g1, sizeof g1, "%s/attention_rnn_seed7_1.mid", gen);
+    snprintf(g1, sizeof g1, "%s/model_seed7_1.mid", gen);
     snprintf(args, sizeof args, "midi notes %s", g1);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "   60  100     0.000000     0.250000"); /* the primer's first note, 2 steps */
@@ -327,18 +328,22 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(out, "perf.mid (");
     CHECK_STR_CONTAINS(out, "primer + ");
     if (cdz_render_available() && cdz_render_find_soundfont()) {
-        snprintf(args, sizeof args, "generate --checkpoint %s --seconds 2 --out %s/perf.mid --wav", perf_ckpt, dir);
+        snprintf(args, sizeof args, "generate --checkpoint %s --seconds 2 --out %s/perf.mid --wav --force", perf_ckpt, dir);
         CHECK_INT(run(args), 0);
         CHECK_STR_CONTAINS(out, "perf.wav");
         snprintf(args, sizeof args, "%s/perf.wav", dir);
         CHECK(access(args, R_OK) == 0, "generate --wav wrote %s", args);
         unlink(args);
     }
-    snprintf(args, sizeof args, "generate --checkpoint %s --steps 2000 --out %s/perf.mid", perf_ckpt, dir);
-    CHECK_INT(run(args), 0); /* capped at the model's length */
-    CHECK_STR_CONTAINS(out, "(1 primer + 512 new tokens");
-    snprintf(args, sizeof args, "generate --checkpoint %s --beam-size 2 --out %s/perf.mid", perf_ckpt, dir);
-    CHECK_INT(run(args), 2);
+    /* past the model's 512 tokens: relative attention slides on, and says so */
+    snprintf(args, sizeof args, "generate --checkpoint %s --steps 2000 --out %s/perf.mid --force", perf_ckpt, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "(1 primer + 2000 new tokens");
+    CHECK_STR_CONTAINS(err, "slid over the cache");
+    /* beam search works for event models too (the session copies their caches) */
+    snprintf(args, sizeof args, "generate --checkpoint %s --beam-size 2 --steps 8 --out %s/perf.mid --force", perf_ckpt, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "(1 primer + 8 new tokens");
     snprintf(args, sizeof args, "%s/perf.mid", dir);
     unlink(args);
 
@@ -353,7 +358,8 @@ int main(int argc, char **argv) {
         cdz_checkpoint_save(acc_ckpt, pm, NULL, NULL, 0, &pe);
         cdz_model_free(pm);
     }
-    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --top-k 30", mid, acc_out, acc_ckpt);
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --top-k 30 --keep all", mid, acc_out,
+             acc_ckpt);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "accompaniment notes on track 2");
     cdz_score before, after;
@@ -376,12 +382,39 @@ int main(int argc, char **argv) {
         CHECK(kept == before.n_notes && after.n_notes == before.n_notes + added && added > 0,
               "the melody's %zu notes kept (%zu found), %zu accompaniment notes added", before.n_notes, kept, added);
         CHECK(after.n_tracks == 3 && strcmp(after.tracks[2].name, "Accompaniment") == 0, "a track of its own");
+        /* on a channel no other track of the file uses */
+        int shared = 0;
+        for (size_t i = 0; i < after.n_notes; i++)
+            for (size_t j = 0; j < after.n_notes; j++)
+                shared |= after.notes[i].track == 2 && after.notes[j].track != 2 && after.notes[i].channel == after.notes[j].channel;
+        CHECK(!shared, "the accompaniment shares a MIDI channel with another track");
         cdz_score_free(&before);
         cdz_score_free(&after);
     } else {
         CHECK(0, "reading the accompanied file: %s", pe.msg);
     }
-    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s", mid, acc_out, perf_ckpt);
+    /* --keep melody (the default): the melody's track stays, the file's other parts go */
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --force", mid, acc_out, acc_ckpt);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "besides the melody left out");
+    if (cdz_score_read_file(&after, acc_out, &pe) == CDZ_OK) {
+        size_t melody = 0, other = 0, added = 0;
+        for (size_t i = 0; i < after.n_notes; i++) {
+            melody += after.notes[i].track == 0;
+            other += after.notes[i].track == 1;
+            added += after.notes[i].track == 2;
+        }
+        CHECK(melody > 0 && other == 0 && added > 0, "--keep melody: %zu melody, %zu bass, %zu new notes", melody, other, added);
+        cdz_score_free(&after);
+    }
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --keep some", mid, acc_out, acc_ckpt);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "melody (the melody's tracks only) or all");
+    /* a file already there is not replaced without --force */
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s", mid, acc_out, acc_ckpt);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "exists; use --force to replace it");
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --force", mid, acc_out, perf_ckpt);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "accompany needs an accompaniment model");
     /* shipped models by name: --model NAME and accompany's default, from $CADENZA_MODELS */
@@ -391,7 +424,7 @@ int main(int argc, char **argv) {
     snprintf(shipped_perf, sizeof shipped_perf, "%s/performance.safetensors", models);
     snprintf(shipped_acc, sizeof shipped_acc, "%s/accompaniment.safetensors", models);
     setenv("CADENZA_MODELS", models, 1);
-    snprintf(args, sizeof args, "generate --model performance --seconds 1 --out %s/perf.mid", dir);
+    snprintf(args, sizeof args, "generate --model performance --seconds 1 --out %s/perf.mid --force", dir);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "the model 'performance' (models/performance.safetensors) was not found");
     CHECK(rename(perf_ckpt, shipped_perf) == 0 && rename(acc_ckpt, shipped_acc) == 0, "models in place");
@@ -399,7 +432,7 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(out, "perf.mid (");
     snprintf(args, sizeof args, "generate --model performance --checkpoint %s --out %s/perf.mid", shipped_perf, dir);
     CHECK_INT(run(args), 2);
-    snprintf(args, sizeof args, "accompany --melody %s --out %s", mid, acc_out);
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --force", mid, acc_out);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "accompaniment notes on track 2");
     unsetenv("CADENZA_MODELS");
@@ -485,8 +518,8 @@ int main(int argc, char **argv) {
         unlink(cut);
     }
     snprintf(args, sizeof args, "generate --checkpoint %s --primer-pitches 60,banana", ckpt);
-    CHECK_INT(run(args), 1);
-    CHECK_STR_CONTAINS(err, "--primer-pitches needs numbers");
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "--primer-pitches needs up to 4096 numbers");
     snprintf(args, sizeof args, "generate --checkpoint %s --temperature -1", ckpt);
     CHECK_INT(run(args), 2);
     snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s", mid, data);

@@ -99,6 +99,19 @@ typedef struct cdz_loss {
     int64_t tokens;        /* predicted tokens in the batch (the weight of its mean) */
 } cdz_loss;
 
+/* ---- model kinds (melody_rnn, music_transformer, accompaniment) ---- */
+
+/* The kind with this name, or NULL. */
+const cdz_model_kind *cdz_model_kind_find(const char *name);
+/* All kinds, for listings: returns how many there are and sets *list. */
+size_t cdz_model_kind_list(const cdz_model_kind *const **list);
+const char *cdz_kind_name(const cdz_model_kind *k);
+const char *cdz_kind_description(const cdz_model_kind *k);   /* one line */
+const char *cdz_kind_default_config(const cdz_model_kind *k);
+const char *const *cdz_kind_config_names(const cdz_model_kind *k); /* NULL-terminated */
+/* A named config of the kind as JSON text (static), or NULL when it has none by that name. */
+const char *cdz_kind_named_config(const cdz_model_kind *k, const char *name);
+
 /* ---- models ---- */
 
 /* Builds kind `kind` with its named config `config` (NULL: the kind's default), parameters zero. */

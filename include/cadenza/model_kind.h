@@ -88,10 +88,7 @@ struct cdz_model {
     void *impl;                   /* the kind's sizes and offsets, fixed once built */
 };
 
-/* The kinds cadenza knows. */
-const cdz_model_kind *cdz_model_kind_find(const char *name);
-/* All kinds, for listings: returns how many there are and sets *list. */
-size_t cdz_model_kind_list(const cdz_model_kind *const **list);
+/* The kinds cadenza knows (cdz_model_kind_find and cdz_model_kind_list in cadenza/model.h). */
 extern const cdz_model_kind cdz_melody_rnn;
 extern const cdz_model_kind cdz_music_transformer;
 extern const cdz_model_kind cdz_accompaniment; /* melody -> accompaniment, src/models/accompaniment.c */

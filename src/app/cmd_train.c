@@ -31,7 +31,7 @@ static const char TRAIN_NOTES[] =
 
 /* The codec a named config reads (from its JSON), into buf; "" when it names none. */
 static void config_codec(const cdz_model_kind *k, const char *name, char *buf, size_t n) {
-    const char *text = k->named_config(name);
+    const char *text = cdz_kind_named_config(k, name);
     cdz_json *j = NULL;
     buf[0] = 0;
     if (text && cdz_json_parse(text, strlen(text), name, &j, NULL) == CDZ_OK)
@@ -47,12 +47,12 @@ static void print_kinds(FILE *f) {
           "* marks the default):\n", f);
     for (size_t i = 0; i < n; i++) {
         const cdz_model_kind *k = kinds[i];
-        fprintf(f, "  %s%s: %s\n", k->name, i == 0 ? " (the default kind)" : "", k->description);
+        fprintf(f, "  %s%s: %s\n", cdz_kind_name(k), i == 0 ? " (the default kind)" : "", cdz_kind_description(k));
         int col = fprintf(f, "   ");
-        for (const char *const *c = k->config_names; *c; c++) {
+        for (const char *const *c = cdz_kind_config_names(k); *c; c++) {
             char codec[32], item[96];
             config_codec(k, *c, codec, sizeof codec);
-            int len = snprintf(item, sizeof item, " %s%s%s%s%s%s", *c, strcmp(*c, k->default_config) == 0 ? "*" : "",
+            int len = snprintf(item, sizeof item, " %s%s%s%s%s%s", *c, strcmp(*c, cdz_kind_default_config(k)) == 0 ? "*" : "",
                                codec[0] ? " (" : "", codec, codec[0] ? ")" : "", c[1] ? "," : "");
             if (col + len > 100) col = fprintf(f, "\n   ");
             col += fprintf(f, "%s", item);
@@ -87,8 +87,8 @@ static int parse_kind(const char *value, void *dest, char *why, size_t n) {
     const char *names[16];
     int at = snprintf(why, n, "the kinds are");
     for (size_t i = 0; i < k && i < 16; i++) {
-        names[i] = kinds[i]->name;
-        at += snprintf(why + at, n > (size_t)at ? n - (size_t)at : 0, "%s %s", i ? "," : "", kinds[i]->name);
+        names[i] = cdz_kind_name(kinds[i]);
+        at += snprintf(why + at, n > (size_t)at ? n - (size_t)at : 0, "%s %s", i ? "," : "", cdz_kind_name(kinds[i]));
     }
     const char *near = app_closest(value, names, k < 16 ? k : 16);
     if (near) snprintf(why, n, "no such model kind; did you mean '%s'?", near);
@@ -173,16 +173,16 @@ static int ends_with(const char *s, const char *tail) {
  * must agree with --model when both are given). */
 static cdz_status create_model(const train_opts *o, cdz_model **m, cdz_error *err) {
     const cdz_model_kind *kind = cdz_model_kind_find(o->model);
-    const char *config = o->config ? o->config : kind ? kind->default_config : "";
+    const char *config = o->config ? o->config : kind ? cdz_kind_default_config(kind) : "";
     if (!ends_with(config, ".json")) {
         cdz_status st = cdz_model_create(m, o->model, config, err);
-        if (st == CDZ_ERR_ARG && kind && !kind->named_config(config)) { /* another kind's config? */
+        if (st == CDZ_ERR_ARG && kind && !cdz_kind_named_config(kind, config)) { /* another kind's config? */
             const cdz_model_kind *const *kinds;
             size_t n = cdz_model_kind_list(&kinds);
             for (size_t i = 0; i < n; i++)
-                if (kinds[i] != kind && kinds[i]->named_config(config))
+                if (kinds[i] != kind && cdz_kind_named_config(kinds[i], config))
                     return cdz_error_set(err, CDZ_ERR_ARG, "'%s' is a %s config, not a %s one: add --model %s", config,
-                                         kinds[i]->name, kind->name, kinds[i]->name);
+                                         cdz_kind_name(kinds[i]), cdz_kind_name(kind), cdz_kind_name(kinds[i]));
         }
         return st;
     }

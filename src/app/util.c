@@ -190,3 +190,28 @@ int app_output_ok(const char *path, int force) {
     app_error("%s exists; use --force to replace it", path);
     return 0;
 }
+
+/* Puts a text event at the start of track 0 (the writer needs ticks in order). */
+static cdz_status add_text_first(cdz_midi *m, const char *text) {
+    cdz_status st = cdz_midi_add_data(m, 0, 0, CDZ_MIDI_EVENT_META, CDZ_META_TEXT, (const uint8_t *)text, strlen(text));
+    if (st != CDZ_OK) return st;
+    cdz_midi_track *t = &m->tracks[0];
+    cdz_midi_event e = t->events[t->n_events - 1];
+    memmove(t->events + 1, t->events, (t->n_events - 1) * sizeof *t->events);
+    t->events[0] = e;
+    return CDZ_OK;
+}
+
+int app_write_score(const cdz_score *s, const char *path, const char *text) {
+    cdz_error err = {0};
+    cdz_midi midi;
+    cdz_status st = cdz_score_to_midi(&midi, s, 1, &err);
+    if (st == CDZ_OK) {
+        st = text ? add_text_first(&midi, text) : CDZ_OK;
+        if (st == CDZ_OK) st = cdz_midi_write_file(&midi, path, &err);
+        else cdz_error_set(&err, st, "out of memory");
+        cdz_midi_free(&midi);
+    }
+    if (st != CDZ_OK) app_error("%s", err.msg);
+    return st == CDZ_OK ? EXIT_OK : EXIT_FAIL;
+}

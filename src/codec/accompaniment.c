@@ -118,7 +118,7 @@ static cdz_status pair_condition(const cdz_score *melody, double start, double e
     uint16_t *seq = st == CDZ_OK ? cdz_malloc((nm + 1) * sizeof *seq) : NULL;
     if (st == CDZ_OK && !seq) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     if (st == CDZ_OK) {
-        memcpy(seq, t.tokens, nm * sizeof *seq);
+        if (nm) memcpy(seq, t.tokens, nm * sizeof *seq);
         seq[nm] = CDZ_ACC_SEP;
         if ((st = cdz_tokens_append(out, seq, nm + 1)) != CDZ_OK) cdz_error_set(err, st, "out of memory");
     }

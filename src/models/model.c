@@ -120,6 +120,12 @@ void cdz_model_zero_grads(cdz_model *m) {
     if (m->grads) memset(m->grads, 0, m->n_params * sizeof *m->grads);
 }
 
+const char *cdz_kind_name(const cdz_model_kind *k) { return k->name; }
+const char *cdz_kind_description(const cdz_model_kind *k) { return k->description; }
+const char *cdz_kind_default_config(const cdz_model_kind *k) { return k->default_config; }
+const char *const *cdz_kind_config_names(const cdz_model_kind *k) { return k->config_names; }
+const char *cdz_kind_named_config(const cdz_model_kind *k, const char *name) { return k->named_config(name); }
+
 const cdz_model_kind *cdz_model_kind_of(const cdz_model *m) { return m->kind; }
 const char *cdz_model_kind_name(const cdz_model *m) { return m->kind->name; }
 const char *cdz_model_config_name(const cdz_model *m) { return m->config_name; }

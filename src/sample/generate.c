@@ -257,10 +257,6 @@ static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const 
                              rq->unit == CDZ_LEN_BARS ? "bars" : rq->unit == CDZ_LEN_SECONDS ? "seconds" : "steps");
     }
     const int64_t total = np + steps;
-    if (window > 0 && total > window + 1)
-        say(res, slides ? "the model attends to the last %lld tokens: past them its window slides over the cache"
-                        : "the model reads at most %lld tokens: past them each new part is primed with the last half",
-            (long long)window);
     int outs = rq->n_outputs;
     uint16_t *tok = cdz_calloc((size_t)outs * (size_t)total, sizeof *tok);
     res->scores = cdz_calloc((size_t)outs, sizeof *res->scores);
@@ -290,6 +286,10 @@ static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const 
             if (rq->progress) rq->progress(rq->progress_ctx, o + 1, outs);
         }
     }
+    if (st == CDZ_OK && window > 0 && np + res->new_tokens[0] > window + 1)
+        say(res, slides ? "the model attends to the last %lld tokens: past them its window slid over the cache"
+                        : "the model reads at most %lld tokens: past them each new part was primed with the last half",
+            (long long)window);
     if (st == CDZ_OK && stopp && res->new_tokens[0] >= steps &&
         g->seconds(tok + np, (size_t)res->new_tokens[0]) < seconds)
         say(res, "stopped at %lld tokens before reaching %.1f s", (long long)steps, seconds);
