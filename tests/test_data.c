@@ -249,10 +249,90 @@ static void test_build(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Little-endian field writes into a shard file's bytes, then its checksum recomputed (FNV-1a 64 of all
+ * but bytes 48-55), for hand-made headers. */
+static void patch_shard(const char *path, size_t at, uint64_t value, int width) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (cdz_file_read_all(path, &buf, &len, NULL) != CDZ_OK) return;
+    for (int i = 0; i < width; i++) buf[at + (size_t)i] = (uint8_t)(value >> (8 * i));
+    uint64_t h = cdz_fnv1a64(cdz_fnv1a64(CDZ_FNV_OFFSET, buf, 48), buf + 56, len - 56);
+    for (int i = 0; i < 8; i++) buf[48 + i] = (uint8_t)(h >> (8 * i));
+    cdz_file_write_atomic(path, buf, len, NULL);
+    cdz_free(buf);
+}
+
+/* The data type in the header: audio samples and feature frames round-trip; token models refuse them;
+ * a version 1 file (tokens, no type) still opens; an unknown type or a newer version is refused. */
+static void test_shard_types(void) {
+    char path[256];
+    path_in(path, sizeof path, "audio.cdz");
+    cdz_shard_writer w;
+    cdz_error err;
+    int16_t samples[100];
+    for (int i = 0; i < 100; i++) samples[i] = (int16_t)(i * 300 - 15000);
+    CHECK_INT(cdz_shard_writer_init_typed(&w, "render", CDZ_DTYPE_AUDIO, 24000, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_add_elements(&w, samples, 60, CDZ_SPLIT_TRAIN, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_add_elements(&w, samples + 60, 40, CDZ_SPLIT_EVAL, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_finish(&w, path, &err), CDZ_OK);
+    cdz_shard_writer_free(&w);
+    cdz_dataset ds;
+    CHECK(cdz_dataset_open(&ds, path, &err) == CDZ_OK, "%s", err.msg);
+    if (ds.map) {
+        CHECK(ds.dtype == CDZ_DTYPE_AUDIO && ds.width == 24000 && ds.version == 2 && ds.n_seqs == 2 && ds.n_tokens == 100 &&
+                  !ds.tokens && ds.splits[1] == CDZ_SPLIT_EVAL && cdz_dataset_seq_len(&ds, 1) == 40,
+              "audio shard: type %d width %u", (int)ds.dtype, ds.width);
+        CHECK(memcmp(ds.data, samples, sizeof samples) == 0, "the samples come back");
+        cdz_window_sampler sm;
+        CHECK(cdz_window_sampler_init(&sm, &ds, CDZ_SPLIT_TRAIN, 16, &err) == CDZ_ERR_ARG && strstr(err.msg, "holds audio"),
+              "token windows from audio: %s", err.msg);
+        cdz_dataset_close(&ds);
+    }
+    float frames[4 * 3];
+    for (int i = 0; i < 12; i++) frames[i] = 0.25f * (float)i;
+    path_in(path, sizeof path, "feat.cdz");
+    CHECK_INT(cdz_shard_writer_init_typed(&w, "chroma", CDZ_DTYPE_FEATURES, 3, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_add_elements(&w, frames, 4, CDZ_SPLIT_TEST, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_finish(&w, path, &err), CDZ_OK);
+    cdz_shard_writer_free(&w);
+    CHECK(cdz_dataset_open(&ds, path, &err) == CDZ_OK, "%s", err.msg);
+    if (ds.map) {
+        CHECK(ds.dtype == CDZ_DTYPE_FEATURES && ds.width == 3 && ds.n_tokens == 4 && memcmp(ds.data, frames, sizeof frames) == 0,
+              "feature frames come back");
+        cdz_dataset_close(&ds);
+    }
+    /* an unknown type, and a version this cadenza does not read */
+    patch_shard(path, 56, 9, 2);
+    CHECK(cdz_dataset_open(&ds, path, &err) == CDZ_ERR_FORMAT && strstr(err.msg, "unknown data type 9"), "%s", err.msg);
+    patch_shard(path, 56, CDZ_DTYPE_FEATURES, 2);
+    patch_shard(path, 8, 3, 4);
+    CHECK(cdz_dataset_open(&ds, path, &err) == CDZ_ERR_UNSUPPORTED && strstr(err.msg, "rebuild it"), "%s", err.msg);
+    /* version 1: tokens only, bytes 56-63 zero */
+    path_in(path, sizeof path, "v1.cdz");
+    cdz_tokens t;
+    make_tokens(&t, 3, 1);
+    CHECK_INT(cdz_shard_writer_init(&w, "melody", 38, NULL), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_add(&w, &t, CDZ_SPLIT_TRAIN, NULL), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_finish(&w, path, NULL), CDZ_OK);
+    cdz_shard_writer_free(&w);
+    cdz_tokens_free(&t);
+    patch_shard(path, 56, 0, 8);
+    patch_shard(path, 8, 1, 4);
+    CHECK(cdz_dataset_open(&ds, path, &err) == CDZ_OK, "a version 1 shard: %s", err.msg);
+    if (ds.map) {
+        CHECK(ds.version == 1 && ds.dtype == CDZ_DTYPE_TOKENS && ds.tokens && ds.vocab_size == 38, "read as tokens");
+        cdz_dataset_close(&ds);
+    }
+    path_in(path, sizeof path, "audio.cdz"), unlink(path);
+    path_in(path, sizeof path, "feat.cdz"), unlink(path);
+    path_in(path, sizeof path, "v1.cdz"), unlink(path);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/cadenza_data_XXXXXX");
     if (!mkdtemp(dir)) return 1;
     test_shard_round_trip_and_corruption();
+    test_shard_types();
     test_batches();
     test_build();
     rmdir(dir);

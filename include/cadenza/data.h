@@ -9,11 +9,12 @@
  *   cdz_dataset_close(&ds);
  *
  * The shard format (docs/formats.md): a 64-byte little-endian header (magic "CDZSHARD", version,
- * vocabulary size, codec name, counts, an FNV-1a 64 checksum of the whole file but itself), the
- * sequence offsets (u64, n_seqs + 1), one split byte per sequence (train, eval, test), then the tokens
- * (u16). Readers memory-map the file and verify all of it before use; a truncated or altered file is
- * rejected with an error naming it. Thread safety: an open dataset is read-only and may be shared;
- * a batcher belongs to one thread. */
+ * vocabulary size, codec name, counts, an FNV-1a 64 checksum of the whole file but itself, the data
+ * type), the sequence offsets (u64, n_seqs + 1), one split byte per sequence (train, eval, test), then
+ * the elements: u16 tokens, or int16 audio samples, or f32 feature frames. Readers memory-map the
+ * file and verify all of it before use; a truncated or altered file is rejected with an error naming
+ * it. Version 1 files (tokens only, before the data type) still open. Thread safety: an open dataset
+ * is read-only and may be shared; a batcher belongs to one thread. */
 #ifndef CADENZA_DATA_H
 #define CADENZA_DATA_H
 
@@ -24,24 +25,48 @@ extern "C" {
 #endif
 
 #define CDZ_SHARD_MAGIC "CDZSHARD"
-#define CDZ_SHARD_VERSION 1u
+#define CDZ_SHARD_VERSION 2u /* 2: the data type in the header; 1 (tokens only) is still read */
 #define CDZ_SHARD_HEADER_SIZE 64u
 
 typedef enum cdz_split { CDZ_SPLIT_TRAIN = 0, CDZ_SPLIT_EVAL = 1, CDZ_SPLIT_TEST = 2, CDZ_SPLIT_ALL = 255 } cdz_split;
 const char *cdz_split_name(cdz_split s); /* "train", "eval", "test" */
 
+/* What a shard's elements are. */
+typedef enum cdz_dtype {
+    CDZ_DTYPE_TOKENS = 1, /* u16 tokens below the vocabulary size */
+    CDZ_DTYPE_AUDIO = 2,  /* int16 mono samples; `width` is the sample rate in Hz */
+    CDZ_DTYPE_FEATURES = 3, /* f32 frames of `width` values each (an element is a frame) */
+} cdz_dtype;
+const char *cdz_dtype_name(cdz_dtype t); /* "tokens", "audio", "features" */
+/* The bytes of one element of a shard of type t and width (0 for an unknown type). */
+size_t cdz_dtype_element_bytes(cdz_dtype t, uint32_t width);
+
 /* ---- writing ---- */
 typedef struct cdz_shard_writer {
     char codec[16];
     uint32_t vocab_size;
-    cdz_tokens seqs;   /* every sequence so far */
+    cdz_dtype dtype;
+    uint32_t width;    /* audio: sample rate; features: values per frame */
+    cdz_tokens seqs;   /* every token sequence so far (tokens) */
+    uint8_t *data;     /* every element so far (audio, features) */
+    size_t n_elems, cap_bytes;
+    size_t *offsets;   /* audio, features: element offsets, one more than sequences */
+    size_t n_data_seqs, cap_offsets;
     uint8_t *splits;   /* one per sequence */
     size_t cap_splits;
 } cdz_shard_writer;
 
+/* A writer of token sequences (codec name, vocabulary size). */
 cdz_status cdz_shard_writer_init(cdz_shard_writer *w, const char *codec, uint32_t vocab_size, cdz_error *err);
+/* A writer of another data type: audio (width = sample rate) or features (width = values per frame);
+ * `codec` names what made them ("render", a feature extractor). */
+cdz_status cdz_shard_writer_init_typed(cdz_shard_writer *w, const char *codec, cdz_dtype dtype, uint32_t width,
+                                       cdz_error *err);
 /* Adds the sequences of `t` with one split. Tokens must be below vocab_size. */
 cdz_status cdz_shard_writer_add(cdz_shard_writer *w, const cdz_tokens *t, cdz_split split, cdz_error *err);
+/* Adds one sequence of n elements of the writer's type (int16 samples, or frames of width floats). */
+cdz_status cdz_shard_writer_add_elements(cdz_shard_writer *w, const void *elements, size_t n, cdz_split split,
+                                         cdz_error *err);
 /* Writes the shard to a temporary file, fsyncs and renames it over `path`. */
 cdz_status cdz_shard_writer_finish(cdz_shard_writer *w, const char *path, cdz_error *err);
 void cdz_shard_writer_free(cdz_shard_writer *w);
@@ -49,20 +74,23 @@ void cdz_shard_writer_free(cdz_shard_writer *w);
 /* ---- reading ---- */
 typedef struct cdz_dataset {
     char codec[16];
-    uint32_t vocab_size;
-    uint64_t n_seqs, n_tokens;
-    const uint64_t *offsets; /* (n_seqs + 1) into tokens */
+    uint32_t vocab_size;     /* tokens: the vocabulary; 0 for other types */
+    cdz_dtype dtype;
+    uint32_t width;          /* audio: the sample rate; features: values per frame */
+    uint32_t version;        /* the file's format version */
+    uint64_t n_seqs, n_tokens; /* n_tokens: elements (tokens, samples or frames) */
+    const uint64_t *offsets; /* (n_seqs + 1) into the elements */
     const uint8_t *splits;   /* (n_seqs) */
-    const uint16_t *tokens;  /* (n_tokens) */
+    const uint16_t *tokens;  /* (n_tokens) when dtype is CDZ_DTYPE_TOKENS, else NULL */
+    const void *data;        /* the elements, whatever their type */
     void *map;               /* the mapping */
     size_t map_len;
 } cdz_dataset;
 
 cdz_status cdz_dataset_open(cdz_dataset *ds, const char *path, cdz_error *err);
 void cdz_dataset_close(cdz_dataset *ds);
-static inline uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i) {
-    return ds->offsets[i + 1] - ds->offsets[i];
-}
+/* The length of sequence i, in elements. */
+uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i);
 
 /* ---- batches ---- */
 /* (the random source cdz_rng is in cadenza/core.h) */

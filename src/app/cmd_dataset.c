@@ -242,6 +242,12 @@ static int cmd_info(int argc, char **argv) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (!ds.tokens) { /* audio or feature shards: counts only, no token table */
+        printf("%s: %s shard (version %u), %s, width %u: %llu sequences, %llu elements\n", path, cdz_dtype_name(ds.dtype),
+               ds.version, ds.codec, ds.width, (unsigned long long)ds.n_seqs, (unsigned long long)ds.n_tokens);
+        cdz_dataset_close(&ds);
+        return EXIT_OK;
+    }
     const cdz_codec *c = cdz_codec_find(ds.codec);
     uint64_t seqs[3] = {0}, toks[3] = {0}, hist[65] = {0};
     for (uint64_t i = 0; i < ds.n_seqs; i++) {

@@ -20,6 +20,21 @@ const char *cdz_split_name(cdz_split s) {
     }
 }
 
+const char *cdz_dtype_name(cdz_dtype t) {
+    return t == CDZ_DTYPE_TOKENS ? "tokens" : t == CDZ_DTYPE_AUDIO ? "audio" : t == CDZ_DTYPE_FEATURES ? "features" : "unknown";
+}
+
+size_t cdz_dtype_element_bytes(cdz_dtype t, uint32_t width) {
+    switch (t) {
+    case CDZ_DTYPE_TOKENS: return 2;
+    case CDZ_DTYPE_AUDIO: return 2;
+    case CDZ_DTYPE_FEATURES: return width > 0 && width <= (1u << 20) ? 4 * (size_t)width : 0;
+    }
+    return 0;
+}
+
+uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i) { return ds->offsets[i + 1] - ds->offsets[i]; }
+
 static int little_endian(void) {
     const uint16_t one = 1;
     return *(const uint8_t *)&one == 1;
@@ -43,11 +58,45 @@ static uint64_t shard_checksum(const uint8_t *p, size_t len) {
 
 cdz_status cdz_shard_writer_init(cdz_shard_writer *w, const char *codec, uint32_t vocab_size, cdz_error *err) {
     memset(w, 0, sizeof *w);
-    if (!codec || strlen(codec) >= sizeof w->codec)
+    if (!codec || !*codec || strlen(codec) >= sizeof w->codec)
         return cdz_error_set(err, CDZ_ERR_ARG, "codec name must have 1-15 characters");
     if (vocab_size == 0 || vocab_size > 65536) return cdz_error_set(err, CDZ_ERR_ARG, "vocabulary size %u: expected 1-65536", vocab_size);
     snprintf(w->codec, sizeof w->codec, "%s", codec);
     w->vocab_size = vocab_size;
+    w->dtype = CDZ_DTYPE_TOKENS;
+    return CDZ_OK;
+}
+
+cdz_status cdz_shard_writer_init_typed(cdz_shard_writer *w, const char *codec, cdz_dtype dtype, uint32_t width,
+                                       cdz_error *err) {
+    memset(w, 0, sizeof *w);
+    if (dtype == CDZ_DTYPE_TOKENS) return cdz_error_set(err, CDZ_ERR_ARG, "token shards: cdz_shard_writer_init");
+    if (!cdz_dtype_element_bytes(dtype, width) || width == 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "data type %d with width %u: expected audio (a sample rate) or features "
+                             "(1 to %u values a frame)", (int)dtype, width, 1u << 20);
+    if (!codec || !*codec || strlen(codec) >= sizeof w->codec)
+        return cdz_error_set(err, CDZ_ERR_ARG, "codec name must have 1-15 characters");
+    snprintf(w->codec, sizeof w->codec, "%s", codec);
+    w->dtype = dtype, w->width = width;
+    return CDZ_OK;
+}
+
+cdz_status cdz_shard_writer_add_elements(cdz_shard_writer *w, const void *elements, size_t n, cdz_split split,
+                                         cdz_error *err) {
+    if (w->dtype == CDZ_DTYPE_TOKENS) return cdz_error_set(err, CDZ_ERR_ARG, "token shards take cdz_tokens (cdz_shard_writer_add)");
+    if (split > CDZ_SPLIT_TEST) return cdz_error_set(err, CDZ_ERR_ARG, "split %d", (int)split);
+    size_t eb = cdz_dtype_element_bytes(w->dtype, w->width), bytes, need;
+    if (!cdz_mul_ok(n, eb, &bytes) || !cdz_mul_ok(w->n_elems, eb, &need) || !cdz_add_ok(need, bytes, &need))
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "a shard of that many elements is too large");
+    if (cdz_grow((void **)&w->data, &w->cap_bytes, need, 1) ||
+        cdz_grow((void **)&w->offsets, &w->cap_offsets, w->n_data_seqs + 2, sizeof *w->offsets) ||
+        cdz_grow((void **)&w->splits, &w->cap_splits, w->n_data_seqs + 1, 1))
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory adding a sequence to a shard");
+    if (bytes) memcpy(w->data + need - bytes, elements, bytes);
+    w->offsets[0] = 0;
+    w->n_elems += n;
+    w->offsets[w->n_data_seqs + 1] = w->n_elems;
+    w->splits[w->n_data_seqs++] = (uint8_t)split;
     return CDZ_OK;
 }
 
@@ -68,21 +117,25 @@ cdz_status cdz_shard_writer_add(cdz_shard_writer *w, const cdz_tokens *t, cdz_sp
 
 cdz_status cdz_shard_writer_finish(cdz_shard_writer *w, const char *path, cdz_error *err) {
     if (!little_endian()) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: shards are written on little-endian machines only", path);
-    size_t n = w->seqs.n_seqs, nt = w->seqs.n_tokens;
-    size_t off_bytes = 8 * (n + 1), split_bytes = pad8(n), tok_bytes = 2 * nt;
-    size_t total = CDZ_SHARD_HEADER_SIZE + off_bytes + split_bytes + tok_bytes;
+    const int tokens = w->dtype == CDZ_DTYPE_TOKENS;
+    size_t n = tokens ? w->seqs.n_seqs : w->n_data_seqs, nt = tokens ? w->seqs.n_tokens : w->n_elems;
+    const size_t *offsets = tokens ? w->seqs.offsets : w->offsets;
+    size_t off_bytes = 8 * (n + 1), split_bytes = pad8(n), data_bytes = cdz_dtype_element_bytes(w->dtype, w->width) * nt;
+    size_t total = CDZ_SHARD_HEADER_SIZE + off_bytes + split_bytes + data_bytes;
     uint8_t *buf = cdz_calloc(total, 1);
     if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, total);
     uint8_t *body = buf + CDZ_SHARD_HEADER_SIZE;
-    for (size_t i = 0; i <= n; i++) put_le(body + 8 * i, n ? w->seqs.offsets[i] : 0, 8);
+    for (size_t i = 0; i <= n; i++) put_le(body + 8 * i, n ? offsets[i] : 0, 8);
     if (n) memcpy(body + off_bytes, w->splits, n);
-    if (nt) memcpy(body + off_bytes + split_bytes, w->seqs.tokens, tok_bytes);
+    if (nt) memcpy(body + off_bytes + split_bytes, tokens ? (const void *)w->seqs.tokens : (const void *)w->data, data_bytes);
     memcpy(buf, CDZ_SHARD_MAGIC, 8);
     put_le(buf + 8, CDZ_SHARD_VERSION, 4);
     put_le(buf + 12, w->vocab_size, 4);
     memcpy(buf + 16, w->codec, strlen(w->codec));
     put_le(buf + 32, n, 8);
     put_le(buf + 40, nt, 8);
+    put_le(buf + 56, (uint64_t)w->dtype, 2);
+    put_le(buf + 60, w->width, 4);
     put_le(buf + 48, shard_checksum(buf, total), 8);
     cdz_status st = cdz_file_write_atomic(path, buf, total, err);
     cdz_free(buf);
@@ -92,6 +145,8 @@ cdz_status cdz_shard_writer_finish(cdz_shard_writer *w, const char *path, cdz_er
 void cdz_shard_writer_free(cdz_shard_writer *w) {
     cdz_tokens_free(&w->seqs);
     cdz_free(w->splits);
+    cdz_free(w->data);
+    cdz_free(w->offsets);
     memset(w, 0, sizeof *w);
 }
 
@@ -100,18 +155,33 @@ static cdz_status verify(cdz_dataset *ds, const uint8_t *p, size_t len, const ch
     if (len < CDZ_SHARD_HEADER_SIZE || memcmp(p, CDZ_SHARD_MAGIC, 8) != 0)
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: not a cadenza dataset (no CDZSHARD header)", path);
     uint32_t version = (uint32_t)get_le(p + 8, 4);
-    if (version != CDZ_SHARD_VERSION)
-        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: dataset version %u, this cadenza reads version %u", path, version, CDZ_SHARD_VERSION);
+    if (version < 1 || version > CDZ_SHARD_VERSION)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED,
+                             "%s: dataset version %u; this cadenza reads versions 1 to %u (rebuild it with 'cadenza dataset "
+                             "build', or use the cadenza that wrote it)",
+                             path, version, CDZ_SHARD_VERSION);
+    ds->version = version;
     ds->vocab_size = (uint32_t)get_le(p + 12, 4);
     memcpy(ds->codec, p + 16, 15);
     ds->codec[15] = 0;
     ds->n_seqs = get_le(p + 32, 8);
     ds->n_tokens = get_le(p + 40, 8);
-    if (ds->vocab_size == 0 || ds->vocab_size > 65536)
-        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: vocabulary size %u", path, ds->vocab_size);
+    /* version 1 held tokens only, its bytes 56-63 reserved as zeros; version 2 names the type there */
+    uint64_t dtype = version == 1 ? CDZ_DTYPE_TOKENS : get_le(p + 56, 2);
+    ds->width = version == 1 ? 0 : (uint32_t)get_le(p + 60, 4);
+    if ((version == 1 && get_le(p + 56, 8) != 0) || (version > 1 && get_le(p + 58, 2) != 0))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: reserved header bytes are not zero", path);
+    ds->dtype = (cdz_dtype)dtype;
+    size_t elem = dtype <= CDZ_DTYPE_FEATURES ? cdz_dtype_element_bytes(ds->dtype, ds->width) : 0;
+    if (!elem || (dtype == CDZ_DTYPE_TOKENS && ds->width != 0) || (dtype == CDZ_DTYPE_AUDIO && ds->width == 0))
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: unknown data type %llu (width %u)", path, (unsigned long long)dtype,
+                             ds->width);
+    if (dtype == CDZ_DTYPE_TOKENS ? ds->vocab_size == 0 || ds->vocab_size > 65536 : ds->vocab_size != 0)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: vocabulary size %u for %s", path, ds->vocab_size,
+                             cdz_dtype_name(ds->dtype));
     size_t off_bytes, tok_bytes, total;
     if (ds->n_seqs >= SIZE_MAX / 16 || ds->n_tokens >= SIZE_MAX / 4 || !cdz_mul_ok((size_t)ds->n_seqs + 1, 8, &off_bytes) ||
-        !cdz_mul_ok((size_t)ds->n_tokens, 2, &tok_bytes) ||
+        !cdz_mul_ok((size_t)ds->n_tokens, elem, &tok_bytes) ||
         !cdz_add_ok(CDZ_SHARD_HEADER_SIZE + off_bytes, pad8((size_t)ds->n_seqs), &total) || !cdz_add_ok(total, tok_bytes, &total))
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: impossible counts (%llu sequences, %llu tokens)", path,
                              (unsigned long long)ds->n_seqs, (unsigned long long)ds->n_tokens);
@@ -122,7 +192,8 @@ static cdz_status verify(cdz_dataset *ds, const uint8_t *p, size_t len, const ch
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: checksum mismatch (the file was altered or damaged)", path);
     ds->offsets = (const uint64_t *)(const void *)(p + CDZ_SHARD_HEADER_SIZE);
     ds->splits = p + CDZ_SHARD_HEADER_SIZE + off_bytes;
-    ds->tokens = (const uint16_t *)(const void *)(p + CDZ_SHARD_HEADER_SIZE + off_bytes + pad8((size_t)ds->n_seqs));
+    ds->data = p + CDZ_SHARD_HEADER_SIZE + off_bytes + pad8((size_t)ds->n_seqs);
+    ds->tokens = ds->dtype == CDZ_DTYPE_TOKENS ? (const uint16_t *)ds->data : NULL;
     if (ds->offsets[0] != 0 || ds->offsets[ds->n_seqs] != ds->n_tokens)
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: sequence offsets do not cover the tokens", path);
     for (uint64_t i = 0; i < ds->n_seqs; i++) {
@@ -131,7 +202,7 @@ static cdz_status verify(cdz_dataset *ds, const uint8_t *p, size_t len, const ch
         if (ds->splits[i] > CDZ_SPLIT_TEST)
             return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: sequence %llu has split %u", path, (unsigned long long)i, ds->splits[i]);
     }
-    for (uint64_t i = 0; i < ds->n_tokens; i++)
+    for (uint64_t i = 0; ds->tokens && i < ds->n_tokens; i++)
         if (ds->tokens[i] >= ds->vocab_size)
             return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: token %llu is %u, outside the vocabulary of %u", path,
                                  (unsigned long long)i, ds->tokens[i], ds->vocab_size);

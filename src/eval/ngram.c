@@ -10,6 +10,9 @@ cdz_status cdz_ngram_eval(const cdz_dataset *ds, int order, double k, cdz_split 
     memset(stats, 0, sizeof *stats);
     if ((order != 1 && order != 2) || !(k > 0))
         return cdz_error_set(err, CDZ_ERR_ARG, "n-gram baseline: order must be 1 or 2 and smoothing above 0");
+    if (!ds->tokens)
+        return cdz_error_set(err, CDZ_ERR_ARG, "n-gram baselines are over tokens; the dataset holds %s",
+                             cdz_dtype_name(ds->dtype));
     const size_t V = ds->vocab_size, rows = order == 2 ? V : 1;
     if (V == 0 || V > 4096) return cdz_error_set(err, CDZ_ERR_RANGE, "n-gram baseline: vocabulary of %zu tokens", V);
     double *counts = cdz_calloc(rows * V, sizeof *counts), *totals = cdz_calloc(rows, sizeof *totals);

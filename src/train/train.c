@@ -59,6 +59,9 @@ cdz_status cdz_lr_decay_parse(const char *s, cdz_lr_decay *d) {
 
 cdz_status cdz_window_sampler_init(cdz_window_sampler *s, const cdz_dataset *ds, cdz_split split, int seq, cdz_error *err) {
     memset(s, 0, sizeof *s);
+    if (!ds->tokens)
+        return cdz_error_set(err, CDZ_ERR_ARG, "training windows are token windows; the dataset holds %s",
+                             cdz_dtype_name(ds->dtype));
     s->ds = ds;
     s->seq = seq;
     s->seqs = cdz_calloc(ds->n_seqs + 1, sizeof *s->seqs);
@@ -117,7 +120,7 @@ void cdz_window_sampler_free(cdz_window_sampler *s) {
 /* A dataset a model can read: its codec, and its tokens (those the model predicts, or more when the
  * model's history holds more, as the accompaniment model's separator). */
 static int dataset_fits(const cdz_dataset *ds, const cdz_model *m) {
-    return strcmp(ds->codec, m->codec) == 0 && (ds->vocab_size == m->vocab || ds->vocab_size == m->history_vocab);
+    return ds->tokens && strcmp(ds->codec, m->codec) == 0 && (ds->vocab_size == m->vocab || ds->vocab_size == m->history_vocab);
 }
 
 cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds, const cdz_train_config *cfg,
