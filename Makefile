@@ -1,5 +1,5 @@
 # cadenza: one Makefile for the library, the program, tests, sanitizer and fuzz builds.
-#   make            build build/libcadenza.a and build/cadenza
+#   make            build build/libcadenza.a, build/libcadenza.so, build/cadenza and the examples
 #   make test       install what is missing, build, run every test (ends with "N passed, M failed")
 #   make demo       install what is missing, build, run the main job
 #   make deps       install the Debian packages the build can use (skipped when present)
@@ -17,7 +17,8 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonlit
 CFLAGS ?= -O2 -g
 CPPFLAGS += -Iinclude -D_POSIX_C_SOURCE=200809L
 # -fopenmp-simd: only the "omp simd" loop hints (reductions the compiler may reorder), no OpenMP runtime.
-ALL_CFLAGS = -std=c11 $(WARN) -fopenmp-simd $(CFLAGS)
+# -fPIC: the same objects make the static and the shared library.
+ALL_CFLAGS = -std=c11 $(WARN) -fopenmp-simd -fPIC $(CFLAGS)
 LDLIBS += -lm -lpthread
 
 ifdef SANITIZE
@@ -83,16 +84,18 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 APP_OBJ := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h src/*/*/*.h tests/*.h)
 
 .PHONY: all lib test check demo deps fuzz fuzz-replay bench clean
-all: $(BUILD)/libcadenza.a $(BUILD)/cadenza
+all: $(BUILD)/libcadenza.a $(BUILD)/libcadenza.so $(BUILD)/cadenza $(EXAMPLES)
 
-lib: $(BUILD)/libcadenza.a
+lib: $(BUILD)/libcadenza.a $(BUILD)/libcadenza.so
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -102,6 +105,18 @@ $(BUILD)/libcadenza.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+# The shared library for other programs and bindings: the public functions (cdz_*) exported, everything
+# else local (src/libcadenza.map), the optional libraries it was built with as its own dependencies.
+$(BUILD)/libcadenza.so: $(LIB_OBJ) src/libcadenza.map
+	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,--version-script=src/libcadenza.map -Wl,-soname,libcadenza.so -o $@ \
+	    $(LIB_OBJ) $(LDLIBS)
+
+# Example programs (examples/*.c) link the shared library, as another program would; the rpath finds it
+# beside them in the build folder.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libcadenza.so $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lcadenza -Wl,-rpath,'$$ORIGIN/..' -lm
 
 $(BUILD)/cadenza: $(APP_OBJ) $(BUILD)/libcadenza.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(APP_OBJ) $(BUILD)/libcadenza.a $(LDLIBS)

@@ -35,9 +35,9 @@ typedef struct cdz_audio {
     uint32_t sample_rate;
 } cdz_audio;
 
-void cdz_audio_free(cdz_audio *a);
+CDZ_API void cdz_audio_free(cdz_audio *a);
 /* The largest absolute sample, 0 .. 32768 (0: silence). */
-int32_t cdz_audio_peak(const cdz_audio *a);
+CDZ_API int32_t cdz_audio_peak(const cdz_audio *a);
 
 /* What turning float samples into 16-bit ones did. */
 typedef struct cdz_render_report {
@@ -50,15 +50,15 @@ typedef struct cdz_render_report {
  * normalize, every sample is scaled so that the peak sits at peak_dbfs (-60 .. 0; silence stays
  * silent); else the samples are taken as they are and those beyond full scale are clipped and counted.
  * report may be NULL. */
-cdz_status cdz_audio_from_float(cdz_audio *out, const float *x, size_t frames, int channels, uint32_t sample_rate,
+CDZ_API cdz_status cdz_audio_from_float(cdz_audio *out, const float *x, size_t frames, int channels, uint32_t sample_rate,
                                 int normalize, double peak_dbfs, cdz_render_report *report, cdz_error *err);
 
 /* Writes 16-bit PCM WAV (RIFF, WAVE, fmt, data), to a temporary name beside `path`, then renamed. */
-cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err);
+CDZ_API cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err);
 /* Reads a 16-bit PCM WAV file (mono or stereo; other chunks skipped). A truncated or malformed file,
  * or another sample format, is an error naming the file and the byte offset. */
-cdz_status cdz_wav_read(const char *path, cdz_audio *a, cdz_error *err);
-cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz_audio *a, cdz_error *err);
+CDZ_API cdz_status cdz_wav_read(const char *path, cdz_audio *a, cdz_error *err);
+CDZ_API cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz_audio *a, cdz_error *err);
 
 typedef struct cdz_render_params {
     const char *soundfont; /* a .sf2/.sf3 file; NULL: the first of cdz_render_find_soundfont's places */
@@ -71,13 +71,13 @@ typedef struct cdz_render_params {
     double max_tail_s;     /* after the last note-off, render until silence or this long (default 5) */
 } cdz_render_params;
 
-cdz_render_params cdz_render_default_params(void);
+CDZ_API cdz_render_params cdz_render_default_params(void);
 /* 1 when the library was built with FluidSynth. */
-int cdz_render_available(void);
+CDZ_API int cdz_render_available(void);
 /* The first General MIDI SoundFont found among $CADENZA_SOUNDFONT and Debian's locations
  * (fluid-soundfont-gm, musescore-general-soundfont, timgm6mb-soundfont, the default-GM.sf2
  * alternative), or NULL. */
-const char *cdz_render_find_soundfont(void);
+CDZ_API const char *cdz_render_find_soundfont(void);
 
 /* Renders every note of the score (times from its tempo map) as stereo audio: one synthesizer
  * channel per (track, MIDI channel, program) of pitched notes (up to 255), drums on MIDI channel 10 as
@@ -87,9 +87,9 @@ const char *cdz_render_find_soundfont(void);
  * (about 6.7 hours at 44.1 kHz) is refused with CDZ_ERR_RANGE before anything is allocated. The
  * synthesizer renders in float; the result becomes 16-bit at the end (cdz_audio_from_float), normalised
  * by default, so quiet SoundFonts lose no resolution. */
-cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err);
+CDZ_API cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params *p, cdz_audio *out, cdz_error *err);
 /* The same, saying in *report (may be NULL) what normalisation applied or how many samples clipped. */
-cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *p, cdz_audio *out,
+CDZ_API cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *p, cdz_audio *out,
                                    cdz_render_report *report, cdz_error *err);
 
 #ifdef __cplusplus

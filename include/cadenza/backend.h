@@ -99,18 +99,18 @@ typedef struct cdz_backend {
 } cdz_backend;
 
 /* The backends this build has, for listings: returns how many and sets *list. */
-size_t cdz_backend_list(const cdz_backend *const **list);
+CDZ_API size_t cdz_backend_list(const cdz_backend *const **list);
 /* The backend with this name ("cpu", "reference", "cuda"), or NULL when this build has none by it. */
-const cdz_backend *cdz_backend_find(const char *name);
+CDZ_API const cdz_backend *cdz_backend_find(const char *name);
 /* The default backend: the CPU's. */
-const cdz_backend *cdz_backend_cpu(void);
+CDZ_API const cdz_backend *cdz_backend_cpu(void);
 /* The plain-loop reference backend (src/nn/ref/), the yardstick of the tests. */
-const cdz_backend *cdz_backend_reference(void);
+CDZ_API const cdz_backend *cdz_backend_reference(void);
 /* CDZ_OK when the backend can run here (cuda: a device answered), else CDZ_ERR_UNSUPPORTED naming
  * why (no device, the driver's message). */
-cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err);
+CDZ_API cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err);
 /* The names of the layer passes the backend lacks, comma-separated into buf ("" when it has all). */
-void cdz_backend_missing(const cdz_backend *be, char *buf, size_t n);
+CDZ_API void cdz_backend_missing(const cdz_backend *be, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

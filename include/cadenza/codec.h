@@ -46,9 +46,9 @@ typedef struct cdz_tokens {
     size_t n_seqs, cap_offsets;
 } cdz_tokens;
 
-void cdz_tokens_free(cdz_tokens *t);
+CDZ_API void cdz_tokens_free(cdz_tokens *t);
 /* Appends one sequence. */
-cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n);
+CDZ_API cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n);
 
 typedef struct cdz_codec cdz_codec;
 
@@ -106,31 +106,31 @@ struct cdz_codec {
  * every pitch stays within the codec's range (tokens changed), 0 when one would leave it (tokens left
  * as they were), -1 when the codec has no transposition (multitrack, the VAE codecs). Melody codecs
  * keep their range 48-83; performances and accompaniment pairs 0-127; chorales 36-81. */
-int cdz_codec_transpose(const cdz_codec *c, uint16_t *tokens, size_t n, int shift);
+CDZ_API int cdz_codec_transpose(const cdz_codec *c, uint16_t *tokens, size_t n, int shift);
 
 /* The codec with this name, or NULL. */
-const cdz_codec *cdz_codec_find(const char *name);
+CDZ_API const cdz_codec *cdz_codec_find(const char *name);
 /* All codecs, for listings: returns how many there are and sets *list. */
-size_t cdz_codec_list(const cdz_codec *const **list);
+CDZ_API size_t cdz_codec_list(const cdz_codec *const **list);
 /* The token with this name, or CDZ_ERR_ARG. */
-cdz_status cdz_codec_token_from_name(const cdz_codec *c, const char *name, uint16_t *token);
+CDZ_API cdz_status cdz_codec_token_from_name(const cdz_codec *c, const char *name, uint16_t *token);
 
 /* ---- the codecs' own layers, for tests and for models that hold extracted sequences ---- */
 enum { CDZ_MELODY_MIN_NOTE = 48, CDZ_MELODY_MAX_NOTE = 84, CDZ_MELODY_CLASSES = 38 };
 /* A squashed melody (events in [48, 84) or no-event/note-off) to one token per step. */
-cdz_status cdz_melody_encode(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
+CDZ_API cdz_status cdz_melody_encode(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
 /* Tokens to melody events (m->events must hold n). */
-cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cdz_error *err);
+CDZ_API cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cdz_error *err);
 
 /* lookback_rnn and attention_rnn: tokens are the labels; inputs are computed from the melody events
  * (squashed into 48-83) up to and including position `pos`. Lookbacks are 16 and 32 steps. */
 enum { CDZ_MELODY_LABELS = 40, CDZ_LOOKBACK_INPUTS = 121, CDZ_KEY_MELODY_INPUTS = 74 };
-int cdz_lookback_label(const int16_t *events, size_t pos);                /* 0-37 one-hot class, 38/39 repeats */
-int cdz_lookback_event(int label, const int16_t *events, size_t pos);     /* events[0..pos) known */
-void cdz_lookback_inputs(const int16_t *events, size_t pos, float *in);   /* in: 121 floats */
-int cdz_key_melody_label(const int16_t *events, size_t pos);              /* 0-35 pitch, 36 no-event, 37 off, 38/39 */
-int cdz_key_melody_event(int label, const int16_t *events, size_t pos);
-void cdz_key_melody_inputs(const int16_t *events, size_t pos, float *in); /* in: 74 floats */
+CDZ_API int cdz_lookback_label(const int16_t *events, size_t pos);                /* 0-37 one-hot class, 38/39 repeats */
+CDZ_API int cdz_lookback_event(int label, const int16_t *events, size_t pos);     /* events[0..pos) known */
+CDZ_API void cdz_lookback_inputs(const int16_t *events, size_t pos, float *in);   /* in: 121 floats */
+CDZ_API int cdz_key_melody_label(const int16_t *events, size_t pos);              /* 0-35 pitch, 36 no-event, 37 off, 38/39 */
+CDZ_API int cdz_key_melody_event(int label, const int16_t *events, size_t pos);
+CDZ_API void cdz_key_melody_inputs(const int16_t *events, size_t pos, float *in); /* in: 74 floats */
 
 /* The same features one step at a time, for training windows and step-wise generation: a bounded state
  * (the last CDZ_MELODY_RING events and the running counts the key features keep) that gives exactly the
@@ -144,40 +144,40 @@ typedef struct cdz_melody_state {
     int16_t current, attack, ascending, n3, last3[3]; /* the key_melody features' running values */
     int32_t counts[12];             /* pitch classes of every note so far */
 } cdz_melody_state;
-void cdz_melody_state_reset(cdz_melody_state *s);
+CDZ_API void cdz_melody_state_reset(cdz_melody_state *s);
 /* Decodes `label` at position n (after the events pushed before it) and pushes its event; returns it. */
-int cdz_lookback_push(cdz_melody_state *s, int label);
-int cdz_key_melody_push(cdz_melody_state *s, int label);
+CDZ_API int cdz_lookback_push(cdz_melody_state *s, int label);
+CDZ_API int cdz_key_melody_push(cdz_melody_state *s, int label);
 /* The inputs at the last pushed position (n - 1 >= 0): 121 / 74 floats. */
-void cdz_lookback_inputs_state(const cdz_melody_state *s, float *in);
-void cdz_key_melody_inputs_state(const cdz_melody_state *s, float *in);
+CDZ_API void cdz_lookback_inputs_state(const cdz_melody_state *s, float *in);
+CDZ_API void cdz_key_melody_inputs_state(const cdz_melody_state *s, float *in);
 
 /* multitrack: see src/codec/multitrack.c for the layout. */
 enum { CDZ_MT_STYLES = 32, CDZ_MT_STYLE_BASE = 10997, CDZ_MT_VOCAB = 11031 };
-cdz_status cdz_multitrack_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
-cdz_status cdz_multitrack_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
+CDZ_API cdz_status cdz_multitrack_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
+CDZ_API cdz_status cdz_multitrack_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
 
 enum { CDZ_CHORALE_REST_TOKEN = 46, CDZ_CHORALE_BOS = 47, CDZ_CHORALE_VOCAB = 48 };
 /* A chorale grid to tokens (appended as one sequence; truncation counted in stats if given). */
-cdz_status cdz_chorale_encode(const cdz_chorale *c, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err);
+CDZ_API cdz_status cdz_chorale_encode(const cdz_chorale *c, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err);
 /* Tokens to a grid: BOS tokens are skipped, the rest fill steps voice by voice (a last partial step
  * is completed with silence). */
-cdz_status cdz_chorale_decode(const uint16_t *tokens, size_t n, cdz_chorale *c, cdz_error *err);
+CDZ_API cdz_status cdz_chorale_decode(const uint16_t *tokens, size_t n, cdz_chorale *c, cdz_error *err);
 
 /* accompaniment: [melody performance tokens, SEP, accompaniment performance tokens] (src/codec/accompaniment.c). */
 enum { CDZ_ACC_SEP = 388, CDZ_ACC_VOCAB = 389, CDZ_ACC_SEGMENT_SECONDS = 10 };
 enum { CDZ_PERF_NOTE_ON = 0, CDZ_PERF_NOTE_OFF = 128, CDZ_PERF_TIME_SHIFT = 256, CDZ_PERF_VELOCITY = 356,
        CDZ_PERF_VOCAB = 388, CDZ_PERF_MAX_SHIFT = 100, CDZ_PERF_VELOCITY_BINS = 32 };
-int cdz_velocity_to_bin(int velocity); /* Magenta's: (velocity - 1) * 32 / 127 + 1 */
-int cdz_bin_to_velocity(int bin);      /* the bin's lowest velocity, 1 + (bin - 1) * 4 (bin width ceil(127 / 32)) */
+CDZ_API int cdz_velocity_to_bin(int velocity); /* Magenta's: (velocity - 1) * 32 / 127 + 1 */
+CDZ_API int cdz_bin_to_velocity(int bin);      /* the bin's lowest velocity, 1 + (bin - 1) * 4 (bin width ceil(127 / 32)) */
 /* Performance -> events (appended to *out as one sequence). */
-cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
+CDZ_API cdz_status cdz_performance_encode(const cdz_performance *p, cdz_tokens *out, cdz_error *err);
 /* Events -> performance (100 steps per second). Note-offs with nothing sounding are ignored; notes
  * still sounding at the end end there (given one step if they would have none). Velocities are the
  * bins' lowest values. */
-cdz_status cdz_performance_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
+CDZ_API cdz_status cdz_performance_decode(const uint16_t *tokens, size_t n, cdz_performance *p, cdz_error *err);
 /* The music's length in seconds that performance tokens span: their time shifts added up. */
-double cdz_performance_seconds(const uint16_t *tokens, size_t n);
+CDZ_API double cdz_performance_seconds(const uint16_t *tokens, size_t n);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,14 @@ extern "C" {
 
 #define CDZ_VERSION "0.1.0"
 
+/* Marks the functions of the public API, the ones libcadenza.so exports (src/libcadenza.map keeps the
+ * library's internal symbols out of it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CDZ_API __attribute__((visibility("default")))
+#else
+#define CDZ_API
+#endif
+
 /* 0 is success; every error is negative. */
 typedef int cdz_status;
 enum {
@@ -37,7 +45,7 @@ enum {
 };
 
 /* Text for any status, including unknown ones. Never NULL. */
-const char *cdz_status_str(cdz_status s);
+CDZ_API const char *cdz_status_str(cdz_status s);
 
 /* Filled by a failing call when the caller passes one (NULL is allowed everywhere). The message names
  * the file, the place in it (track, byte offset, line) and what was expected. */
@@ -47,7 +55,7 @@ typedef struct cdz_error {
 } cdz_error;
 
 /* Sets err (if not NULL) and returns status, so callers can write `return cdz_error_set(...)`. */
-cdz_status cdz_error_set(cdz_error *err, cdz_status status, const char *fmt, ...)
+CDZ_API cdz_status cdz_error_set(cdz_error *err, cdz_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -64,18 +72,18 @@ typedef struct cdz_allocator {
 } cdz_allocator;
 
 /* Installs a hook; NULL restores the C library's malloc/realloc/free. */
-void cdz_set_allocator(const cdz_allocator *a);
-void *cdz_malloc(size_t size);                     /* size 0 allocates 1 byte */
-void *cdz_calloc(size_t n, size_t size);           /* overflow-checked */
-void *cdz_realloc(void *ptr, size_t size);
-void cdz_free(void *ptr);
+CDZ_API void cdz_set_allocator(const cdz_allocator *a);
+CDZ_API void *cdz_malloc(size_t size);                     /* size 0 allocates 1 byte */
+CDZ_API void *cdz_calloc(size_t n, size_t size);           /* overflow-checked */
+CDZ_API void *cdz_realloc(void *ptr, size_t size);
+CDZ_API void cdz_free(void *ptr);
 /* Grows *ptr (an array of elem-sized items with capacity *cap) to hold at least `need` items,
  * at least doubling. Returns CDZ_ERR_NOMEM (leaving the array intact) on overflow or failure. */
-cdz_status cdz_grow(void **ptr, size_t *cap, size_t need, size_t elem);
+CDZ_API cdz_status cdz_grow(void **ptr, size_t *cap, size_t need, size_t elem);
 
 /* A stable merge sort (qsort's interface). Needs a temporary copy: CDZ_ERR_NOMEM if that fails, with
  * the array left as it was. */
-cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+CDZ_API cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
 /* A stable merge sort specialised per element type, so comparisons inline and elements move as whole
  * structs. It returns at once when the list is already in order, insertion-sorts blocks of
@@ -125,13 +133,13 @@ cdz_status cdz_sort_stable(void *base, size_t n, size_t size, int (*cmp)(const v
 typedef struct cdz_rng {
     uint64_t s[4];
 } cdz_rng;
-void cdz_rng_seed(cdz_rng *r, uint64_t seed);
-uint64_t cdz_rng_next(cdz_rng *r);
-uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
-double cdz_rng_uniform(cdz_rng *r);              /* uniform in [0, 1), 53 bits */
-double cdz_rng_normal(cdz_rng *r);               /* standard normal (Box-Muller) */
+CDZ_API void cdz_rng_seed(cdz_rng *r, uint64_t seed);
+CDZ_API uint64_t cdz_rng_next(cdz_rng *r);
+CDZ_API uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
+CDZ_API double cdz_rng_uniform(cdz_rng *r);              /* uniform in [0, 1), 53 bits */
+CDZ_API double cdz_rng_normal(cdz_rng *r);               /* standard normal (Box-Muller) */
 
-uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
+CDZ_API uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
 
 /* ---- checked size arithmetic: return 1 and store the result, or 0 on overflow ---- */
 static inline int cdz_add_ok(size_t a, size_t b, size_t *out) {
@@ -148,21 +156,21 @@ static inline int cdz_mul_ok(size_t a, size_t b, size_t *out) {
 /* ---- files ---- */
 /* Reads a whole file into a new buffer (free with cdz_free), followed by a NUL byte not counted in
  * *len, so text can be scanned safely. Errors name the path. */
-cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_error *err);
+CDZ_API cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_error *err);
 /* Writes bytes to `path` safely: to a temporary file beside it, fsync, then rename over the target,
  * so an existing file is never left truncated. */
-cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
+CDZ_API cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
 
 /* Lists the regular files under the folder `root`, recursively, whose names end with one of the
  * comma-separated suffixes, case-insensitively (".mid,.midi"; NULL or "" for all), sorted by path.
  * Symbolic links are followed, each folder entered once. A `root` that is not a folder is listed as it
  * is, whatever its name (the caller named it). Unreadable subfolders are skipped; a missing or
  * unreadable root is an error. Free with cdz_file_list_free. */
-cdz_status cdz_file_list(const char *root, const char *suffixes, char ***paths, size_t *n, cdz_error *err);
-void cdz_file_list_free(char **paths, size_t n);
+CDZ_API cdz_status cdz_file_list(const char *root, const char *suffixes, char ***paths, size_t *n, cdz_error *err);
+CDZ_API void cdz_file_list_free(char **paths, size_t n);
 
 /* ---- programmer errors (on in release builds too) ---- */
-void cdz_assert_fail(const char *expr, const char *file, int line);
+CDZ_API void cdz_assert_fail(const char *expr, const char *file, int line);
 #define CDZ_ASSERT(x) ((x) ? (void)0 : cdz_assert_fail(#x, __FILE__, __LINE__))
 
 #ifdef __cplusplus

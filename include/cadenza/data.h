@@ -29,7 +29,7 @@ extern "C" {
 #define CDZ_SHARD_HEADER_SIZE 64u
 
 typedef enum cdz_split { CDZ_SPLIT_TRAIN = 0, CDZ_SPLIT_EVAL = 1, CDZ_SPLIT_TEST = 2, CDZ_SPLIT_ALL = 255 } cdz_split;
-const char *cdz_split_name(cdz_split s); /* "train", "eval", "test" */
+CDZ_API const char *cdz_split_name(cdz_split s); /* "train", "eval", "test" */
 
 /* What a shard's elements are. */
 typedef enum cdz_dtype {
@@ -37,9 +37,9 @@ typedef enum cdz_dtype {
     CDZ_DTYPE_AUDIO = 2,  /* int16 mono samples; `width` is the sample rate in Hz */
     CDZ_DTYPE_FEATURES = 3, /* f32 frames of `width` values each (an element is a frame) */
 } cdz_dtype;
-const char *cdz_dtype_name(cdz_dtype t); /* "tokens", "audio", "features" */
+CDZ_API const char *cdz_dtype_name(cdz_dtype t); /* "tokens", "audio", "features" */
 /* The bytes of one element of a shard of type t and width (0 for an unknown type). */
-size_t cdz_dtype_element_bytes(cdz_dtype t, uint32_t width);
+CDZ_API size_t cdz_dtype_element_bytes(cdz_dtype t, uint32_t width);
 
 /* ---- writing ---- */
 typedef struct cdz_shard_writer {
@@ -57,19 +57,19 @@ typedef struct cdz_shard_writer {
 } cdz_shard_writer;
 
 /* A writer of token sequences (codec name, vocabulary size). */
-cdz_status cdz_shard_writer_init(cdz_shard_writer *w, const char *codec, uint32_t vocab_size, cdz_error *err);
+CDZ_API cdz_status cdz_shard_writer_init(cdz_shard_writer *w, const char *codec, uint32_t vocab_size, cdz_error *err);
 /* A writer of another data type: audio (width = sample rate) or features (width = values per frame);
  * `codec` names what made them ("render", a feature extractor). */
-cdz_status cdz_shard_writer_init_typed(cdz_shard_writer *w, const char *codec, cdz_dtype dtype, uint32_t width,
+CDZ_API cdz_status cdz_shard_writer_init_typed(cdz_shard_writer *w, const char *codec, cdz_dtype dtype, uint32_t width,
                                        cdz_error *err);
 /* Adds the sequences of `t` with one split. Tokens must be below vocab_size. */
-cdz_status cdz_shard_writer_add(cdz_shard_writer *w, const cdz_tokens *t, cdz_split split, cdz_error *err);
+CDZ_API cdz_status cdz_shard_writer_add(cdz_shard_writer *w, const cdz_tokens *t, cdz_split split, cdz_error *err);
 /* Adds one sequence of n elements of the writer's type (int16 samples, or frames of width floats). */
-cdz_status cdz_shard_writer_add_elements(cdz_shard_writer *w, const void *elements, size_t n, cdz_split split,
+CDZ_API cdz_status cdz_shard_writer_add_elements(cdz_shard_writer *w, const void *elements, size_t n, cdz_split split,
                                          cdz_error *err);
 /* Writes the shard to a temporary file, fsyncs and renames it over `path`. */
-cdz_status cdz_shard_writer_finish(cdz_shard_writer *w, const char *path, cdz_error *err);
-void cdz_shard_writer_free(cdz_shard_writer *w);
+CDZ_API cdz_status cdz_shard_writer_finish(cdz_shard_writer *w, const char *path, cdz_error *err);
+CDZ_API void cdz_shard_writer_free(cdz_shard_writer *w);
 
 /* ---- reading ---- */
 typedef struct cdz_dataset {
@@ -87,10 +87,10 @@ typedef struct cdz_dataset {
     size_t map_len;
 } cdz_dataset;
 
-cdz_status cdz_dataset_open(cdz_dataset *ds, const char *path, cdz_error *err);
-void cdz_dataset_close(cdz_dataset *ds);
+CDZ_API cdz_status cdz_dataset_open(cdz_dataset *ds, const char *path, cdz_error *err);
+CDZ_API void cdz_dataset_close(cdz_dataset *ds);
 /* The length of sequence i, in elements. */
-uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i);
+CDZ_API uint64_t cdz_dataset_seq_len(const cdz_dataset *ds, uint64_t i);
 
 /* ---- batches ---- */
 /* (the random source cdz_rng is in cadenza/core.h) */
@@ -107,11 +107,11 @@ typedef struct cdz_batcher {
     uint64_t n_seqs, n_windows;
 } cdz_batcher;
 
-cdz_status cdz_batcher_init(cdz_batcher *b, const cdz_dataset *ds, cdz_split split, int64_t B, int64_t T,
+CDZ_API cdz_status cdz_batcher_init(cdz_batcher *b, const cdz_dataset *ds, cdz_split split, int64_t B, int64_t T,
                             uint64_t seed, int rank, int world, cdz_error *err);
 /* Fills out (B, T + 1). */
-void cdz_batcher_next(cdz_batcher *b, uint16_t *out);
-void cdz_batcher_free(cdz_batcher *b);
+CDZ_API void cdz_batcher_next(cdz_batcher *b, uint16_t *out);
+CDZ_API void cdz_batcher_free(cdz_batcher *b);
 
 /* ---- building a dataset from MIDI files ---- */
 typedef struct cdz_build_params {
@@ -146,12 +146,12 @@ typedef struct cdz_build_report {
     char first_problem[320];   /* the first file skipped as unreadable or broken, and why */
 } cdz_build_report;
 
-cdz_build_params cdz_build_default_params(void);
+CDZ_API cdz_build_params cdz_build_default_params(void);
 /* Reads, extracts and encodes every file on `threads` workers, then writes one shard with the
  * sequences in file order (so the result does not depend on the number of threads). When no file
  * gives a sequence, nothing is written (a file already at out_path is left as it was) and the result
  * is CDZ_ERR_RANGE with the report filled in, so the caller can say why. */
-cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err);
+CDZ_API cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err);
 
 
 #ifdef __cplusplus

@@ -51,22 +51,22 @@ struct cdz_dist {
 
 /* The number of ranks a launcher announced in the environment (Open MPI, MPICH/Hydra, PMIx); 0 when
  * this process was not started by one (and -1 when one started it without saying how many). */
-int cdz_dist_launched(void);
+CDZ_API int cdz_dist_launched(void);
 /* 1 when this build can join an MPI launch (compiled with CDZ_HAVE_MPI). */
-int cdz_dist_have_mpi(void);
+CDZ_API int cdz_dist_have_mpi(void);
 /* A group of one: rank 0 of 1; the collectives copy nothing. */
-void cdz_dist_local(cdz_dist *d);
+CDZ_API void cdz_dist_local(cdz_dist *d);
 /* MPI when launched by mpirun (see above), else a group of one. Fails when launched as several ranks
  * by a build without MPI, or when MPI cannot start. argc and argv may be NULL. */
-cdz_status cdz_dist_init(cdz_dist *d, int *argc, char ***argv, cdz_error *err);
-void cdz_dist_finalize(cdz_dist *d);
+CDZ_API cdz_status cdz_dist_init(cdz_dist *d, int *argc, char ***argv, cdz_error *err);
+CDZ_API void cdz_dist_finalize(cdz_dist *d);
 
-cdz_status cdz_dist_allreduce_sum_f32(cdz_dist *d, float *x, size_t n, cdz_error *err);
-cdz_status cdz_dist_allreduce_sum_f64(cdz_dist *d, double *x, size_t n, cdz_error *err);
-cdz_status cdz_dist_broadcast(cdz_dist *d, void *buf, size_t bytes, int root, cdz_error *err);
+CDZ_API cdz_status cdz_dist_allreduce_sum_f32(cdz_dist *d, float *x, size_t n, cdz_error *err);
+CDZ_API cdz_status cdz_dist_allreduce_sum_f64(cdz_dist *d, double *x, size_t n, cdz_error *err);
+CDZ_API cdz_status cdz_dist_broadcast(cdz_dist *d, void *buf, size_t bytes, int root, cdz_error *err);
 /* Ends every rank with `code` (MPI_Abort), for a collective that failed on some ranks only, where
  * waiting for the others could last forever. A group of one does nothing: its caller returns. */
-void cdz_dist_abort(cdz_dist *d, int code);
+CDZ_API void cdz_dist_abort(cdz_dist *d, int code);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@ extern "C" {
 #endif
 
 /* Order 1 (unigram) or 2 (bigram), add-k smoothing (k > 0) over the dataset's vocabulary. */
-cdz_status cdz_ngram_eval(const cdz_dataset *ds, int order, double k, cdz_split split, cdz_loss_stats *stats,
+CDZ_API cdz_status cdz_ngram_eval(const cdz_dataset *ds, int order, double k, cdz_split split, cdz_loss_stats *stats,
                           cdz_error *err);
 
 /* Statistics of monophonic melodies (cadenza/extract.h events, 16th-note steps): how many notes lie
@@ -31,12 +31,12 @@ typedef struct cdz_melody_stats {
 
 /* The major key (tonic pitch class 0-11) whose scale holds most of the melody's notes from step
  * `from` on; ties go to the lowest tonic. -1 if it has no notes. */
-int cdz_melody_major_key(const int16_t *events, size_t n, size_t from);
+CDZ_API int cdz_melody_major_key(const int16_t *events, size_t n, size_t from);
 /* Adds the notes that start at or after step `from` to the statistics; `key` is the major key to test
  * notes against (-1: the melody's own, by cdz_melody_major_key). */
-void cdz_melody_stats_add(cdz_melody_stats *st, const int16_t *events, size_t n, size_t from, int key);
+CDZ_API void cdz_melody_stats_add(cdz_melody_stats *st, const int16_t *events, size_t n, size_t from, int key);
 /* Overlap of two histograms as distributions (sum of the minima of their shares): 1 = identical. */
-double cdz_histogram_overlap(const int64_t *a, const int64_t *b, size_t n);
+CDZ_API double cdz_histogram_overlap(const int64_t *a, const int64_t *b, size_t n);
 
 #ifdef __cplusplus
 }

@@ -35,7 +35,7 @@ typedef struct cdz_extract_stats {
  * steps. Parts without notes count as empty; parts whose bar is not a whole number of steps, or not
  * steps_per_bar when that is > 0, count as non_integer_bar. Stops at fn's first error. */
 typedef cdz_status (*cdz_part_fn)(void *ctx, const cdz_score *part, int64_t start_tick, int32_t steps_per_bar);
-cdz_status cdz_extract_each_part(const cdz_score *s, int32_t steps_per_quarter, int32_t steps_per_bar, cdz_part_fn fn,
+CDZ_API cdz_status cdz_extract_each_part(const cdz_score *s, int32_t steps_per_quarter, int32_t steps_per_bar, cdz_part_fn fn,
                                  void *ctx, cdz_extract_stats *stats);
 
 /* ---- melodies (Magenta melodies_lib / melody_pipelines, MelodyRNN settings) ---- */
@@ -67,22 +67,22 @@ typedef struct cdz_melody_params {
     int steps_per_bar;          /* > 0: parts whose bar has another length are skipped (MusicVAE: 16) */
 } cdz_melody_params;
 
-cdz_melody_params cdz_melody_default_params(void);
+CDZ_API cdz_melody_params cdz_melody_default_params(void);
 
 /* Magenta's pipeline: split the score where the tempo or time signature changes, quantize each part,
  * then scan each non-drum instrument (track, channel, program) for monophonic runs. A melody ends after
  * gap_bars of silence; a note that overlaps the next is cut where the next starts. */
-cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, cdz_melody **out, size_t *n,
+CDZ_API cdz_status cdz_extract_melodies(const cdz_score *s, const cdz_melody_params *p, cdz_melody **out, size_t *n,
                                 cdz_extract_stats *stats, cdz_error *err);
-void cdz_melodies_free(cdz_melody *m, size_t n);
+CDZ_API void cdz_melodies_free(cdz_melody *m, size_t n);
 
 /* Magenta Melody.squash: transposes the melody to `key` (0 = C major; the key is guessed from its
  * pitch classes) and by octaves to centre it in [min_note, max_note), folding outliers in by octaves.
  * Returns the transposition applied (add its negative to go back). */
-int cdz_melody_squash(cdz_melody *m, int min_note, int max_note, int key);
+CDZ_API int cdz_melody_squash(cdz_melody *m, int min_note, int max_note, int key);
 
 /* A score of the melody: one track, the given tempo (<= 0: the melody's), velocity and program. */
-cdz_status cdz_melody_to_score(const cdz_melody *m, double qpm, uint8_t velocity, uint8_t program, cdz_score *out,
+CDZ_API cdz_status cdz_melody_to_score(const cdz_melody *m, double qpm, uint8_t velocity, uint8_t program, cdz_score *out,
                                cdz_error *err);
 
 /* ---- performances (Performance RNN / Music Transformer) ---- */
@@ -105,28 +105,28 @@ typedef struct cdz_performance {
  * instruments, so overlapping notes end in the order they began (what the event encoding can say).
  * A performance ends at CDZ_PERF_MAX_STEPS (later notes cut or left out, counted as truncated). */
 enum { CDZ_PERF_MAX_STEPS = 10000000 }; /* 27.8 hours at 100 steps per second */
-cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
+CDZ_API cdz_status cdz_extract_performance(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
                                    cdz_extract_stats *stats, cdz_error *err);
-void cdz_performance_free(cdz_performance *p);
+CDZ_API void cdz_performance_free(cdz_performance *p);
 
 /* Multi-instrument performances (MuseNet-style): as cdz_extract_performance, but drums are kept and
  * every note carries its instrument class: the General MIDI family (program / 8: 0 piano, 4 bass,
  * 5 strings, ...) or CDZ_MT_DRUMS. Notes pair first-in, first-out per (instrument class, pitch). */
 enum { CDZ_MT_DRUMS = 16, CDZ_MT_INSTRUMENTS = 17 };
-uint8_t cdz_instrument_class(uint8_t program, int is_drum);
-cdz_status cdz_extract_multitrack(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
+CDZ_API uint8_t cdz_instrument_class(uint8_t program, int is_drum);
+CDZ_API cdz_status cdz_extract_multitrack(const cdz_score *s, int32_t steps_per_second, cdz_performance *out,
                                   cdz_extract_stats *stats, cdz_error *err);
 /* A one-track piano score of the performance at 120 qpm. */
-cdz_status cdz_performance_to_score(const cdz_performance *p, cdz_score *out, cdz_error *err);
+CDZ_API cdz_status cdz_performance_to_score(const cdz_performance *p, cdz_score *out, cdz_error *err);
 
 /* ---- drum tracks (Magenta drums_lib / drum_pipelines, as MusicVAE uses them) ---- */
 
 /* The 9 drum classes (note_seq DEFAULT_DRUM_TYPE_PITCHES): kick, snare, closed hi-hat, open hi-hat,
  * low, mid and high tom, crash, ride. Returns the class of a drum pitch, or -1. */
 enum { CDZ_DRUM_CLASSES = 9 };
-int cdz_drum_class(uint8_t pitch);
+CDZ_API int cdz_drum_class(uint8_t pitch);
 /* The pitch written for a class when decoding (36, 38, 42, 46, 45, 48, 50, 49, 51). */
-uint8_t cdz_drum_class_pitch(int cls);
+CDZ_API uint8_t cdz_drum_class_pitch(int cls);
 
 typedef struct cdz_drum_track {
     uint16_t *steps; /* per 16th-note step: bit c set when class c is hit */
@@ -140,14 +140,14 @@ typedef struct cdz_drum_params {
     int32_t max_steps; /* 1600: longer tracks are cut */
     int pad_end;       /* 1: pad with silence to a whole bar */
 } cdz_drum_params;
-cdz_drum_params cdz_drum_default_params(void);
+CDZ_API cdz_drum_params cdz_drum_default_params(void);
 
 /* DrumTrack.from_quantized_sequence over parts split at tempo and time signature changes, quantized
  * at 4 steps per quarter, 16 steps a bar (other bars skipped): all drum notes of mapped pitches pooled;
  * a track starts on the bar of its first hit and ends before a gap of gap_bars. */
-cdz_status cdz_extract_drum_tracks(const cdz_score *s, const cdz_drum_params *p, cdz_drum_track **out, size_t *n,
+CDZ_API cdz_status cdz_extract_drum_tracks(const cdz_score *s, const cdz_drum_params *p, cdz_drum_track **out, size_t *n,
                                    cdz_extract_stats *stats, cdz_error *err);
-void cdz_drum_tracks_free(cdz_drum_track *t, size_t n);
+CDZ_API void cdz_drum_tracks_free(cdz_drum_track *t, size_t n);
 
 /* ---- chorales (JSB Chorales as the Music Transformer paper used them) ---- */
 
@@ -163,15 +163,15 @@ typedef struct cdz_chorale {
  * track and channel), ordered soprano to bass by mean pitch. A voice holds the highest pitch sounding
  * at each step; the grid runs to the score's end. Counts not_four_voices or out_of_range (pitches
  * outside 36-81) and returns CDZ_OK with out->n_steps == 0 when it cannot. */
-cdz_status cdz_extract_chorale(const cdz_score *s, cdz_chorale *out, cdz_extract_stats *stats, cdz_error *err);
+CDZ_API cdz_status cdz_extract_chorale(const cdz_score *s, cdz_chorale *out, cdz_extract_stats *stats, cdz_error *err);
 /* The pieces of a JSB JSON file such as Jsb16thSeparated.json ({"train": [piece, ...], "valid": ...,
  * "test": ...}, a piece a list of [s, a, t, b] steps, -1 for silence). Errors name the byte offset. */
-cdz_status cdz_chorales_read_json(const char *path, cdz_chorale **out, size_t *n, cdz_error *err);
-void cdz_chorale_free(cdz_chorale *c);
-void cdz_chorales_free(cdz_chorale *c, size_t n);
+CDZ_API cdz_status cdz_chorales_read_json(const char *path, cdz_chorale **out, size_t *n, cdz_error *err);
+CDZ_API void cdz_chorale_free(cdz_chorale *c);
+CDZ_API void cdz_chorales_free(cdz_chorale *c, size_t n);
 /* Four tracks (Soprano, Alto, Tenor, Bass; channels 1-4, program 52), a step = a 16th note at 120 qpm;
  * equal pitches on consecutive steps of a voice become one held note. */
-cdz_status cdz_chorale_to_score(const cdz_chorale *c, cdz_score *out, cdz_error *err);
+CDZ_API cdz_status cdz_chorale_to_score(const cdz_chorale *c, cdz_score *out, cdz_error *err);
 
 #ifdef __cplusplus
 }

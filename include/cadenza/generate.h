@@ -58,7 +58,7 @@ typedef struct cdz_gen_request {
 } cdz_gen_request;
 
 /* A request with nothing set: no primer, 128 steps, default sampling, seed 1, one output. */
-cdz_gen_request cdz_gen_default_request(void);
+CDZ_API cdz_gen_request cdz_gen_default_request(void);
 
 typedef struct cdz_gen_result {
     int n;
@@ -78,8 +78,8 @@ typedef struct cdz_gen_result {
 /* Generates rq->n_outputs pieces from model m (any kind whose codec has generation hooks). Errors name
  * what is wrong with the request (a length of 0, a primer with nothing the codec reads, a track that
  * is not in the primer, an accompaniment without a melody). */
-cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz_gen_result *out, cdz_error *err);
-void cdz_gen_result_free(cdz_gen_result *r);
+CDZ_API cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz_gen_result *out, cdz_error *err);
+CDZ_API void cdz_gen_result_free(cdz_gen_result *r);
 
 #ifdef __cplusplus
 }

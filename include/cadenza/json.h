@@ -52,31 +52,31 @@ typedef struct cdz_json {
 
 /* Parses text[0..len) (need not be NUL-terminated) into a new tree. `what` names the source in errors
  * ("model.safetensors: JSON header, byte 12: expected ':'"); NULL reads as "JSON". */
-cdz_status cdz_json_parse(const char *text, size_t len, const char *what, cdz_json **out, cdz_error *err);
+CDZ_API cdz_status cdz_json_parse(const char *text, size_t len, const char *what, cdz_json **out, cdz_error *err);
 /* Frees a tree returned by cdz_json_parse (only the root; NULL is allowed). */
-void cdz_json_free(cdz_json *j);
+CDZ_API void cdz_json_free(cdz_json *j);
 
 /* The first value under `key`; NULL if absent or obj is NULL or not an object. */
-const cdz_json *cdz_json_get(const cdz_json *obj, const char *key);
+CDZ_API const cdz_json *cdz_json_get(const cdz_json *obj, const char *key);
 
 /* Readers for configuration fields: *out = dflt when the key is absent (or obj is NULL or not an
  * object); CDZ_ERR_FORMAT naming the key and `what` when it is present with the wrong type or, for
  * cdz_json_get_int, a value that is not an integer within int64_t. */
-cdz_status cdz_json_get_int(const cdz_json *obj, const char *key, int64_t dflt, int64_t *out, const char *what,
+CDZ_API cdz_status cdz_json_get_int(const cdz_json *obj, const char *key, int64_t dflt, int64_t *out, const char *what,
                             cdz_error *err);
-cdz_status cdz_json_get_number(const cdz_json *obj, const char *key, double dflt, double *out, const char *what,
+CDZ_API cdz_status cdz_json_get_number(const cdz_json *obj, const char *key, double dflt, double *out, const char *what,
                                cdz_error *err);
 /* The string under `key`, or dflt when absent or not a string. */
-const char *cdz_json_get_string(const cdz_json *obj, const char *key, const char *dflt);
+CDZ_API const char *cdz_json_get_string(const cdz_json *obj, const char *key, const char *dflt);
 
 /* Writes s as a JSON string literal (quotes and escapes; other bytes are copied as they are) into buf,
  * NUL-terminated and truncated to size like snprintf; returns the length it needs, not counting the
  * NUL. buf may be NULL when size is 0. */
-size_t cdz_json_quote(char *buf, size_t size, const char *s);
+CDZ_API size_t cdz_json_quote(char *buf, size_t size, const char *s);
 
 /* 1 if s[0..n) is valid UTF-8 by the rules above (the check strings go through), else 0. Writers use it
  * to refuse text that a reader would reject. */
-int cdz_json_utf8_valid(const char *s, size_t n);
+CDZ_API int cdz_json_utf8_valid(const char *s, size_t n);
 
 #ifdef __cplusplus
 }

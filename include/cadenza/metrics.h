@@ -145,23 +145,23 @@ typedef struct cdz_metrics_feature_info {
 } cdz_metrics_feature_info;
 
 /* Name, size and place of a feature; NULL when `feature` is out of range. */
-const cdz_metrics_feature_info *cdz_metrics_describe(int feature);
+CDZ_API const cdz_metrics_feature_info *cdz_metrics_describe(int feature);
 /* The feature's `dim` numbers inside a record; NULL when `feature` is out of range. */
-const double *cdz_metrics_values(const cdz_music_features *f, int feature);
+CDZ_API const double *cdz_metrics_values(const cdz_music_features *f, int feature);
 
 /* Fills *out from a score (not changed; quantization is not needed or used). An empty score gives
  * zeros (groove_consistency 1). CDZ_ERR_NOMEM if the working copy of the notes cannot be made. */
-cdz_status cdz_metrics_compute(const cdz_score *s, cdz_music_features *out, cdz_error *err);
+CDZ_API cdz_status cdz_metrics_compute(const cdz_score *s, cdz_music_features *out, cdz_error *err);
 /* Reads a MIDI file and computes its features; errors name the file. *n_notes (may be NULL) receives
  * the number of notes read, so a caller can leave out files that have none. */
-cdz_status cdz_metrics_read_file(const char *path, cdz_music_features *out, size_t *n_notes, cdz_error *err);
+CDZ_API cdz_status cdz_metrics_read_file(const char *path, cdz_music_features *out, size_t *n_notes, cdz_error *err);
 
 /* ---- comparing sets ---- */
 typedef struct cdz_metrics_params {
     size_t grid_points;     /* points of the density grid (default 1024, at least 16) */
     double bandwidth_floor; /* share of the range of all distances (default 0.01, in (0, 1)) */
 } cdz_metrics_params;
-cdz_metrics_params cdz_metrics_default_params(void);
+CDZ_API cdz_metrics_params cdz_metrics_default_params(void);
 
 enum { CDZ_METRICS_GENERATED = 0, CDZ_METRICS_REFERENCE = 1 };
 
@@ -193,22 +193,22 @@ typedef struct cdz_metrics_comparison {
 /* Compares n_gen generated records with n_ref reference records (each at least 2) as described above;
  * params NULL for the defaults. On failure *out holds nothing to free. Memory: three distance arrays of
  * one feature at a time, n_gen * n_ref + (n_gen^2 + n_ref^2) / 2 doubles. */
-cdz_status cdz_metrics_compare(const cdz_music_features *gen, size_t n_gen, const cdz_music_features *ref,
+CDZ_API cdz_status cdz_metrics_compare(const cdz_music_features *gen, size_t n_gen, const cdz_music_features *ref,
                                size_t n_ref, const cdz_metrics_params *params, cdz_metrics_comparison *out,
                                cdz_error *err);
-void cdz_metrics_comparison_free(cdz_metrics_comparison *c);
+CDZ_API void cdz_metrics_comparison_free(cdz_metrics_comparison *c);
 
 /* ---- the pieces, for other uses (plots of other samples, tests) ---- */
 /* Silverman's rule of thumb for samples x (reordered in place), without the floor; 0 when n < 2. */
-double cdz_metrics_silverman_bandwidth(double *x, size_t n);
+CDZ_API double cdz_metrics_silverman_bandwidth(double *x, size_t n);
 /* A Gaussian KDE of samples x with bandwidth h > 0 on n_grid >= 2 points evenly spaced from lo to
  * hi > lo, into density (n_grid), by linear binning and a discrete kernel normalised on the grid (see
  * above). Samples outside [lo, hi] are clamped to the ends. */
-cdz_status cdz_metrics_kde(const double *x, size_t n, double h, double lo, double hi, size_t n_grid,
+CDZ_API cdz_status cdz_metrics_kde(const double *x, size_t n, double h, double lo, double hi, size_t n_grid,
                            double *density, cdz_error *err);
 /* KL divergence (nats) and overlapping area of two densities on one grid of spacing dx (see above). */
-double cdz_metrics_kl(const double *p, const double *q, size_t n, double dx);
-double cdz_metrics_overlap(const double *p, const double *q, size_t n, double dx);
+CDZ_API double cdz_metrics_kl(const double *p, const double *q, size_t n, double dx);
+CDZ_API double cdz_metrics_overlap(const double *p, const double *q, size_t n, double dx);
 
 #ifdef __cplusplus
 }

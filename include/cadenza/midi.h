@@ -105,54 +105,47 @@ typedef struct cdz_midi {
 
 /* Parses `len` bytes. `name` (may be NULL) is used in messages. On error *m is left empty (safe to
  * cdz_midi_free). RIFF/RMID wrappers are unwrapped; byte offsets in messages count from the file start. */
-cdz_status cdz_midi_read(cdz_midi *m, const uint8_t *bytes, size_t len, const char *name, cdz_error *err);
-cdz_status cdz_midi_read_file(cdz_midi *m, const char *path, cdz_error *err);
-void cdz_midi_free(cdz_midi *m);
+CDZ_API cdz_status cdz_midi_read(cdz_midi *m, const uint8_t *bytes, size_t len, const char *name, cdz_error *err);
+CDZ_API cdz_status cdz_midi_read_file(cdz_midi *m, const char *path, cdz_error *err);
+CDZ_API void cdz_midi_free(cdz_midi *m);
 
 /* Serialises to a new buffer (free with cdz_free). Format 0 needs exactly one track. Ticks within a
  * track must not decrease; an end-of-track event is appended where a track lacks one; one anywhere but
  * last is an error. */
-cdz_status cdz_midi_write(const cdz_midi *m, uint8_t **out, size_t *len, cdz_error *err);
-cdz_status cdz_midi_write_file(const cdz_midi *m, const char *path, cdz_error *err);
+CDZ_API cdz_status cdz_midi_write(const cdz_midi *m, uint8_t **out, size_t *len, cdz_error *err);
+CDZ_API cdz_status cdz_midi_write_file(const cdz_midi *m, const char *path, cdz_error *err);
 
 /* ---- building a file in memory ---- */
 /* An empty file with PPQ division (ppq in 1..32767). */
-cdz_status cdz_midi_init(cdz_midi *m, uint16_t format, int32_t ppq, cdz_error *err);
-cdz_status cdz_midi_add_track(cdz_midi *m, size_t *index);
-cdz_status cdz_midi_add_channel(cdz_midi *m, size_t track, int64_t tick, uint8_t status, uint8_t data1,
+CDZ_API cdz_status cdz_midi_init(cdz_midi *m, uint16_t format, int32_t ppq, cdz_error *err);
+CDZ_API cdz_status cdz_midi_add_track(cdz_midi *m, size_t *index);
+CDZ_API cdz_status cdz_midi_add_channel(cdz_midi *m, size_t track, int64_t tick, uint8_t status, uint8_t data1,
                                 uint8_t data2);
 /* kind is CDZ_MIDI_EVENT_META (status = meta type), _SYSEX or _ESCAPE (status ignored). */
-cdz_status cdz_midi_add_data(cdz_midi *m, size_t track, int64_t tick, cdz_midi_event_kind kind,
+CDZ_API cdz_status cdz_midi_add_data(cdz_midi *m, size_t track, int64_t tick, cdz_midi_event_kind kind,
                              uint8_t status, const void *data, uint32_t len);
 
 /* ---- reading events ---- */
-static inline const uint8_t *cdz_midi_payload(const cdz_midi *m, const cdz_midi_event *e) {
-    return m->pool + e->data_off;
-}
-static inline int cdz_midi_event_is_note_on(const cdz_midi_event *e) {
-    return e->kind == CDZ_MIDI_EVENT_CHANNEL && (e->status & 0xF0) == CDZ_MIDI_NOTE_ON && e->data2 > 0;
-}
-static inline int cdz_midi_event_is_note_off(const cdz_midi_event *e) {
-    return e->kind == CDZ_MIDI_EVENT_CHANNEL &&
-           ((e->status & 0xF0) == CDZ_MIDI_NOTE_OFF || ((e->status & 0xF0) == CDZ_MIDI_NOTE_ON && e->data2 == 0));
-}
+/* The bytes of a meta, sysex or escape event (e->data_len of them). */
+CDZ_API const uint8_t *cdz_midi_payload(const cdz_midi *m, const cdz_midi_event *e);
+/* A note-on with a velocity above 0. */
+CDZ_API int cdz_midi_event_is_note_on(const cdz_midi_event *e);
+/* A note-off, or a note-on with velocity 0 (which means one). */
+CDZ_API int cdz_midi_event_is_note_off(const cdz_midi_event *e);
 /* Number of data bytes that follow a channel status byte (1 or 2). */
-static inline int cdz_midi_channel_data_len(uint8_t status) {
-    uint8_t k = status & 0xF0;
-    return (k == CDZ_MIDI_PROGRAM_CHANGE || k == CDZ_MIDI_CHANNEL_PRESSURE) ? 1 : 2;
-}
+CDZ_API int cdz_midi_channel_data_len(uint8_t status);
 /* A lower-case name for a meta type ("track_name", "tempo", ...; "unknown" otherwise). */
-const char *cdz_midi_meta_name(uint8_t type);
+CDZ_API const char *cdz_midi_meta_name(uint8_t type);
 /* Decoders for meta payloads; each returns CDZ_ERR_FORMAT if the payload has the wrong length. */
-cdz_status cdz_midi_meta_tempo(const cdz_midi *m, const cdz_midi_event *e, uint32_t *usec_per_quarter);
-cdz_status cdz_midi_meta_time_signature(const cdz_midi *m, const cdz_midi_event *e, uint8_t *numerator,
+CDZ_API cdz_status cdz_midi_meta_tempo(const cdz_midi *m, const cdz_midi_event *e, uint32_t *usec_per_quarter);
+CDZ_API cdz_status cdz_midi_meta_time_signature(const cdz_midi *m, const cdz_midi_event *e, uint8_t *numerator,
                                         uint8_t *denominator, uint8_t *clocks_per_click,
                                         uint8_t *n32nd_per_quarter);
-cdz_status cdz_midi_meta_key_signature(const cdz_midi *m, const cdz_midi_event *e, int8_t *sharps,
+CDZ_API cdz_status cdz_midi_meta_key_signature(const cdz_midi *m, const cdz_midi_event *e, int8_t *sharps,
                                        uint8_t *minor);
 
 /* Seconds per tick for SMPTE division (PPQ timing needs the tempo map: see score.h). */
-double cdz_midi_smpte_seconds_per_tick(const cdz_midi *m);
+CDZ_API double cdz_midi_smpte_seconds_per_tick(const cdz_midi *m);
 
 #ifdef __cplusplus
 }

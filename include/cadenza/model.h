@@ -66,7 +66,7 @@ typedef struct cdz_batch {
 } cdz_batch;
 
 /* A batch of B token windows. */
-cdz_batch cdz_batch_tokens(const cdz_window *windows, int B);
+CDZ_API cdz_batch cdz_batch_tokens(const cdz_window *windows, int B);
 
 typedef enum cdz_pass { CDZ_EVAL = 0, CDZ_TRAIN = 1 } cdz_pass;
 
@@ -102,44 +102,44 @@ typedef struct cdz_loss {
 /* ---- model kinds (melody_rnn, music_transformer, accompaniment) ---- */
 
 /* The kind with this name, or NULL. */
-const cdz_model_kind *cdz_model_kind_find(const char *name);
+CDZ_API const cdz_model_kind *cdz_model_kind_find(const char *name);
 /* All kinds, for listings: returns how many there are and sets *list. */
-size_t cdz_model_kind_list(const cdz_model_kind *const **list);
-const char *cdz_kind_name(const cdz_model_kind *k);
-const char *cdz_kind_description(const cdz_model_kind *k);   /* one line */
-const char *cdz_kind_default_config(const cdz_model_kind *k);
-const char *const *cdz_kind_config_names(const cdz_model_kind *k); /* NULL-terminated */
+CDZ_API size_t cdz_model_kind_list(const cdz_model_kind *const **list);
+CDZ_API const char *cdz_kind_name(const cdz_model_kind *k);
+CDZ_API const char *cdz_kind_description(const cdz_model_kind *k);   /* one line */
+CDZ_API const char *cdz_kind_default_config(const cdz_model_kind *k);
+CDZ_API const char *const *cdz_kind_config_names(const cdz_model_kind *k); /* NULL-terminated */
 /* A named config of the kind as JSON text (static), or NULL when it has none by that name. */
-const char *cdz_kind_named_config(const cdz_model_kind *k, const char *name);
+CDZ_API const char *cdz_kind_named_config(const cdz_model_kind *k, const char *name);
 
 /* ---- models ---- */
 
 /* Builds kind `kind` with its named config `config` (NULL: the kind's default), parameters zero. */
-cdz_status cdz_model_create(cdz_model **out, const char *kind, const char *config, cdz_error *err);
+CDZ_API cdz_status cdz_model_create(cdz_model **out, const char *kind, const char *config, cdz_error *err);
 /* Builds a model from a config JSON text (with its "kind" and "config_name" keys); `what` names the
  * source in errors. */
-cdz_status cdz_model_from_json(cdz_model **out, const char *json, size_t len, const char *what, cdz_error *err);
-void cdz_model_free(cdz_model *m);
+CDZ_API cdz_status cdz_model_from_json(cdz_model **out, const char *json, size_t len, const char *what, cdz_error *err);
+CDZ_API void cdz_model_free(cdz_model *m);
 /* The full config (kind, config_name and the kind's fields) as JSON text, cdz_malloc'd. */
-char *cdz_model_config_json(const cdz_model *m);
+CDZ_API char *cdz_model_config_json(const cdz_model *m);
 /* The kind's initialisation, drawn from a generator seeded with `seed`. */
-void cdz_model_init_params(cdz_model *m, uint64_t seed);
+CDZ_API void cdz_model_init_params(cdz_model *m, uint64_t seed);
 
-const cdz_model_kind *cdz_model_kind_of(const cdz_model *m);
-const char *cdz_model_kind_name(const cdz_model *m);    /* "melody_rnn" */
-const char *cdz_model_config_name(const cdz_model *m);  /* "attention_rnn", or "custom" */
-const char *cdz_model_codec(const cdz_model *m);        /* the codec of its tokens (cadenza/codec.h) */
-uint32_t cdz_model_vocab(const cdz_model *m);           /* tokens it predicts (logits per row) */
-uint32_t cdz_model_history_vocab(const cdz_model *m);   /* tokens it may be fed (>= vocab) */
-int cdz_model_max_len(const cdz_model *m);              /* the most tokens a window may predict, 0: any */
-size_t cdz_model_n_params(const cdz_model *m);
+CDZ_API const cdz_model_kind *cdz_model_kind_of(const cdz_model *m);
+CDZ_API const char *cdz_model_kind_name(const cdz_model *m);    /* "melody_rnn" */
+CDZ_API const char *cdz_model_config_name(const cdz_model *m);  /* "attention_rnn", or "custom" */
+CDZ_API const char *cdz_model_codec(const cdz_model *m);        /* the codec of its tokens (cadenza/codec.h) */
+CDZ_API uint32_t cdz_model_vocab(const cdz_model *m);           /* tokens it predicts (logits per row) */
+CDZ_API uint32_t cdz_model_history_vocab(const cdz_model *m);   /* tokens it may be fed (>= vocab) */
+CDZ_API int cdz_model_max_len(const cdz_model *m);              /* the most tokens a window may predict, 0: any */
+CDZ_API size_t cdz_model_n_params(const cdz_model *m);
 
 /* The parameters, one buffer (n_params floats), in the host memory of the model's backend. */
-float *cdz_model_params(cdz_model *m);
-const float *cdz_model_params_const(const cdz_model *m);
+CDZ_API float *cdz_model_params(cdz_model *m);
+CDZ_API const float *cdz_model_params_const(const cdz_model *m);
 /* The gradient buffer (n_params floats), allocated zeroed on the first call; NULL when out of memory. */
-float *cdz_model_grads(cdz_model *m);
-void cdz_model_zero_grads(cdz_model *m);
+CDZ_API float *cdz_model_grads(cdz_model *m);
+CDZ_API void cdz_model_zero_grads(cdz_model *m);
 
 /* The named tensors that slice the parameters (the names and shapes checkpoints hold). */
 typedef struct cdz_tensor_info {
@@ -148,9 +148,9 @@ typedef struct cdz_tensor_info {
     int64_t shape[4];
     size_t offset, numel; /* in floats, into params / grads */
 } cdz_tensor_info;
-size_t cdz_model_n_tensors(const cdz_model *m);
-const cdz_tensor_info *cdz_model_tensor_at(const cdz_model *m, size_t i);
-const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name); /* NULL if none */
+CDZ_API size_t cdz_model_n_tensors(const cdz_model *m);
+CDZ_API const cdz_tensor_info *cdz_model_tensor_at(const cdz_model *m, size_t i);
+CDZ_API const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name); /* NULL if none */
 
 /* Training defaults a config carries (Magenta's for the melody models). */
 typedef struct cdz_train_defaults {
@@ -158,55 +158,55 @@ typedef struct cdz_train_defaults {
     float lr, clip, weight_decay;
     int warmup_steps;
 } cdz_train_defaults;
-cdz_train_defaults cdz_model_train_defaults(const cdz_model *m);
+CDZ_API cdz_train_defaults cdz_model_train_defaults(const cdz_model *m);
 
 /* The backend the model's layers run on (cadenza/backend.h; the CPU's unless set). Models keep their
  * parameters and activations in host memory so far, so only host-memory backends (cpu, reference)
  * can run them; others are refused with a message naming what is missing. Set it before creating
  * sessions. */
-cdz_status cdz_model_set_backend(cdz_model *m, const cdz_backend *be, cdz_error *err);
-const cdz_backend *cdz_model_backend(const cdz_model *m);
+CDZ_API cdz_status cdz_model_set_backend(cdz_model *m, const cdz_backend *be, cdz_error *err);
+CDZ_API const cdz_backend *cdz_model_backend(const cdz_model *m);
 
 /* ---- sessions ---- */
 
 /* A session over m with room for `capacity` rows (at least 1) and a context of `window` tokens (0: the
  * model's own, its max_len; models without a limit keep everything). No row is active until the
  * first cdz_session_reset. */
-cdz_status cdz_session_new(cdz_session **out, const cdz_model *m, int capacity, int64_t window, cdz_error *err);
-void cdz_session_free(cdz_session *s);
-const cdz_model *cdz_session_model(const cdz_session *s);
+CDZ_API cdz_status cdz_session_new(cdz_session **out, const cdz_model *m, int capacity, int64_t window, cdz_error *err);
+CDZ_API void cdz_session_free(cdz_session *s);
+CDZ_API const cdz_model *cdz_session_model(const cdz_session *s);
 /* Empties the session and makes `rows` rows (1 .. capacity) active, all of length 0. */
-cdz_status cdz_session_reset(cdz_session *s, int rows, cdz_error *err);
-int cdz_session_rows(const cdz_session *s);
-int cdz_session_capacity(const cdz_session *s);
-int64_t cdz_session_length(const cdz_session *s);          /* tokens fed to each row so far */
-int64_t cdz_session_window(const cdz_session *s);          /* the context it keeps (0: everything) */
+CDZ_API cdz_status cdz_session_reset(cdz_session *s, int rows, cdz_error *err);
+CDZ_API int cdz_session_rows(const cdz_session *s);
+CDZ_API int cdz_session_capacity(const cdz_session *s);
+CDZ_API int64_t cdz_session_length(const cdz_session *s);          /* tokens fed to each row so far */
+CDZ_API int64_t cdz_session_window(const cdz_session *s);          /* the context it keeps (0: everything) */
 /* Whether feeding may go on past the window (the oldest tokens then leave the context). */
-int cdz_session_can_slide(const cdz_session *s);
+CDZ_API int cdz_session_can_slide(const cdz_session *s);
 /* The tokens fed to `row` so far (cdz_session_length of them). */
-const uint16_t *cdz_session_history(const cdz_session *s, int row);
+CDZ_API const uint16_t *cdz_session_history(const cdz_session *s, int row);
 /* Feeds tokens[r] to each active row r and writes the next token's logits, (rows, vocab), into logits
  * (NULL: not wanted, e.g. for all but the last token of a primer). A token outside the model's history
  * vocabulary, or a feed past the window of a model that cannot slide, is CDZ_ERR_ARG and changes
  * nothing. */
-cdz_status cdz_session_feed(cdz_session *s, const uint16_t *tokens, float *logits, cdz_error *err);
+CDZ_API cdz_status cdz_session_feed(cdz_session *s, const uint16_t *tokens, float *logits, cdz_error *err);
 /* Rearranges rows: new row i is old row from[i] (state, history and length), for i < n (n <=
  * capacity; entries may repeat). The active rows become these n. */
-cdz_status cdz_session_gather(cdz_session *s, const int *from, int n, cdz_error *err);
+CDZ_API cdz_status cdz_session_gather(cdz_session *s, const int *from, int n, cdz_error *err);
 
 /* ---- latent spaces (models that have one, e.g. a VAE; 0 / CDZ_ERR_UNSUPPORTED for the others) ---- */
 /* The size of the model's latent vectors, 0 when it has none. */
-int cdz_model_latent_dim(const cdz_model *m);
+CDZ_API int cdz_model_latent_dim(const cdz_model *m);
 /* The posterior of each example of the batch: mu and sigma (B, latent_dim) each. */
-cdz_status cdz_model_encode(cdz_session *s, const cdz_batch *batch, float *mu, float *sigma, cdz_error *err);
+CDZ_API cdz_status cdz_model_encode(cdz_session *s, const cdz_batch *batch, float *mu, float *sigma, cdz_error *err);
 /* Conditions the active rows' generation on latent vectors z (rows, latent_dim); call after
  * cdz_session_reset, before the first feed. */
-cdz_status cdz_session_set_latent(cdz_session *s, const float *z, cdz_error *err);
+CDZ_API cdz_status cdz_session_set_latent(cdz_session *s, const float *z, cdz_error *err);
 
 /* The loss of a batch on the session's model: adds the gradient of the objective into opts->grads
  * when training, adds the token counters into stats (may be NULL). Uses the session's activation
  * buffers (sized for the largest batch seen), not its rows. */
-cdz_status cdz_model_loss(cdz_session *s, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
+CDZ_API cdz_status cdz_model_loss(cdz_session *s, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
                           cdz_loss_stats *stats, cdz_error *err);
 
 #ifdef __cplusplus

@@ -22,47 +22,47 @@ extern "C" {
 #endif
 
 /* Which matrix-product code the library was built with: "openblas" or "loops". */
-const char *cdz_nn_backend(void);
+CDZ_API const char *cdz_nn_backend(void);
 
 /* y (N, OC) = x (N, C) @ w (OC, C)^T + b (OC); b may be NULL. */
-void cdz_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int OC);
+CDZ_API void cdz_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int OC);
 /* dx (N, C) += dy @ w; dw (OC, C) += dy^T @ x; db (OC) += column sums of dy. dx or db may be NULL. */
-void cdz_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int C,
+CDZ_API void cdz_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int C,
                          int OC);
 
 /* y (N, C) = rows of table (V, C) picked by tokens (N). Tokens must be below V (checked by the caller). */
-void cdz_embedding_forward(float *y, const uint16_t *tokens, const float *table, int N, int C);
+CDZ_API void cdz_embedding_forward(float *y, const uint16_t *tokens, const float *table, int N, int C);
 /* dtable (V, C) += dy rows at their tokens. */
-void cdz_embedding_backward(float *dtable, const float *dy, const uint16_t *tokens, int N, int C);
+CDZ_API void cdz_embedding_backward(float *dtable, const float *dy, const uint16_t *tokens, int N, int C);
 
 /* A target that takes no part in the loss (padding after the end of a sequence). */
 #define CDZ_IGNORE_TARGET 0xFFFFu
 /* probs (N, V) = softmax(logits); returns the mean of -log probs[target] over the rows whose target is
  * not CDZ_IGNORE_TARGET (0 when there are none), each row's term capped at -log(1e-30) = 69.08 (a
  * target with less probability than that counts as that; a NaN stays NaN, so callers see it). */
-float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
+CDZ_API float cdz_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
 /* dlogits (N, V) += (probs - onehot(target)) / count, the gradient of the mean loss (ignored rows get none). */
-void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
+CDZ_API void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
 
 /* One LSTM layer over T steps of B sequences (gate order i, f, g, o as PyTorch; fused: one matrix
  * product for the inputs of all steps, one per step for the recurrence).
  *   h (T, B, H) outputs; c (T, B, H) and gates (T, B, 4H, after their activations) saved for backward;
  *   x (T, B, C); h0, c0 (B, H) or NULL for zeros; w_ih (4H, C); w_hh (4H, H); b (4H) or NULL. */
-void cdz_lstm_forward(float *h, float *c, float *gates, const float *x, const float *h0, const float *c0,
+CDZ_API void cdz_lstm_forward(float *h, float *c, float *gates, const float *x, const float *h0, const float *c0,
                       const float *w_ih, const float *w_hh, const float *b, int T, int B, int C, int H);
 /* Backpropagation through time. dh (T, B, H) is the gradient of the outputs; dc_T (B, H) of the last
  * cell state, or NULL. Adds into dx (T, B, C; may be NULL), dh0, dc0 (B, H; may be NULL), dw_ih, dw_hh,
  * db (may be NULL). dgates is scratch space of T * B * 4H + 2 * B * H floats. */
-void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh, float *db, float *dgates,
+CDZ_API void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, float *dw_hh, float *db, float *dgates,
                        const float *dh, const float *dc_T, const float *h, const float *c, const float *gates,
                        const float *x, const float *h0, const float *c0, const float *w_ih, const float *w_hh, int T,
                        int B, int C, int H);
 
 /* Inverted dropout: y = x * mask / keep with mask ~ Bernoulli(keep), saved for backward; keep >= 1
  * copies x and sets every mask byte to 1. keep must be above 0. y may be x. */
-void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
+CDZ_API void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
 /* dx += dy * mask / keep. */
-void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
+CDZ_API void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
 
 /* The widest LSTM layer (H) the cell functions take. */
 #define CDZ_LSTM_MAX_WIDTH 8192
@@ -70,15 +70,15 @@ void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_
 /* One LSTM cell step for B rows, the building block of the layers above and of step-wise generation.
  * gates (B, 4H) holds the pre-activations (inputs, recurrence and bias already summed) and is
  * overwritten with the activations; c_prev may be NULL (zeros). */
-void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H);
+CDZ_API void cdz_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H);
 /* From dh, dc (B, H) at the step's outputs: dgates (B, 4H) = the pre-activation gradients
  * (overwritten), dc_prev (B, H) = the gradient into the previous cell state (overwritten; may be dc). */
-void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
+CDZ_API void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *dh, const float *dc, const float *gates,
                             const float *c, const float *c_prev, int B, int H);
 
 /* One step of an LSTM layer for generation: h, c (B, H) carried state, updated in place; x (B, C);
  * gates (B, 4H) scratch. */
-void cdz_lstm_step(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh, const float *b,
+CDZ_API void cdz_lstm_step(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh, const float *b,
                    int B, int C, int H);
 
 /* Magenta's AttentionCellWrapper (Bahdanau-style additive attention, arXiv 1601.06733, as
@@ -107,23 +107,23 @@ typedef struct cdz_attn_lstm_acts {
     float *xp, *h, *c, *gates, *y, *hf, *a, *d;
 } cdz_attn_lstm_acts;
 /* Floats of activations per (step, row): xp..d above. */
-size_t cdz_attn_lstm_act_floats(int C, int H, int L);
+CDZ_API size_t cdz_attn_lstm_act_floats(int C, int H, int L);
 /* Points the activation arrays into one buffer of T * B * cdz_attn_lstm_act_floats floats. */
-void cdz_attn_lstm_acts_slice(cdz_attn_lstm_acts *a, float *buf, int T, int B, int C, int H, int L);
-void cdz_attn_lstm_forward(float *o, const cdz_attn_lstm_acts *acts, const float *x, const cdz_attn_lstm_params *p,
+CDZ_API void cdz_attn_lstm_acts_slice(cdz_attn_lstm_acts *a, float *buf, int T, int B, int C, int H, int L);
+CDZ_API void cdz_attn_lstm_forward(float *o, const cdz_attn_lstm_acts *acts, const float *x, const cdz_attn_lstm_params *p,
                            int T, int B, int C, int H, int L);
 /* Adds into dx (T, B, C; may be NULL) and the parameter gradients. do_ (T, B, H) is the gradient of the
  * outputs and is used as scratch (overwritten). scratch: cdz_attn_lstm_scratch_floats floats. */
-size_t cdz_attn_lstm_scratch_floats(int T, int B, int C, int H, int L);
-void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scratch, float *do_, const float *o,
+CDZ_API size_t cdz_attn_lstm_scratch_floats(int T, int B, int C, int H, int L);
+CDZ_API void cdz_attn_lstm_backward(float *dx, const cdz_attn_lstm_grads *g, float *scratch, float *do_, const float *o,
                             const cdz_attn_lstm_acts *acts, const float *x, const cdz_attn_lstm_params *p, int T, int B,
                             int C, int H, int L);
 /* One step for generation, B rows: h, c, d (B, H) are the carried state (LSTM state and last attention
  * read), slots_o and slots_hf (B, L, H) the last L outputs and their features K o, oldest first, zeros
  * at the start; all updated in place. o (B, H) receives the output. Gives the same outputs as the
  * forward pass over the whole sequence. scratch: cdz_attn_lstm_step_scratch_floats. */
-size_t cdz_attn_lstm_step_scratch_floats(int B, int C, int H, int L);
-void cdz_attn_lstm_step(float *o, float *h, float *c, float *d, float *slots_o, float *slots_hf, float *scratch,
+CDZ_API size_t cdz_attn_lstm_step_scratch_floats(int B, int C, int H, int L);
+CDZ_API void cdz_attn_lstm_step(float *o, float *h, float *c, float *d, float *slots_o, float *slots_hf, float *scratch,
                         const float *x, const cdz_attn_lstm_params *p, int B, int C, int H, int L);
 
 /* ---- optimisation ---- */
@@ -131,33 +131,33 @@ typedef struct cdz_adamw_params {
     float lr, beta1, beta2, eps, weight_decay;
 } cdz_adamw_params;
 /* PyTorch's defaults: lr 1e-3, betas 0.9 and 0.999, eps 1e-8, weight decay 0.01. */
-cdz_adamw_params cdz_adamw_default_params(void);
+CDZ_API cdz_adamw_params cdz_adamw_default_params(void);
 /* One AdamW step (PyTorch torch.optim.AdamW) over n parameters with their gradients and moments;
  * `step` counts from 1. */
-void cdz_adamw_step(float *params, const float *grads, float *m, float *v, size_t n, const cdz_adamw_params *p, int64_t step);
+CDZ_API void cdz_adamw_step(float *params, const float *grads, float *m, float *v, size_t n, const cdz_adamw_params *p, int64_t step);
 /* Scales the gradients so their global L2 norm is at most max_norm (PyTorch clip_grad_norm_: by
  * max_norm / (norm + 1e-6) when over). Returns the norm before clipping. */
-float cdz_clip_grad_norm(float *grads, size_t n, float max_norm);
+CDZ_API float cdz_clip_grad_norm(float *grads, size_t n, float max_norm);
 
 /* ---- transformer layers (Music Transformer, GPT-style) ---- */
 
 /* Layer norm over the last dimension (PyTorch nn.LayerNorm, eps 1e-5, biased variance):
  *   y (N, C) = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var + 1e-5)
  * mean, rstd (N) are saved for backward; w, b (C). */
-void cdz_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
+CDZ_API void cdz_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
                            int C);
 /* dx (N, C) += ..., dw (C) += sum over rows of dy * xhat, db (C) += sum over rows of dy. */
-void cdz_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
+CDZ_API void cdz_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *mean,
                             const float *rstd, const float *w, int N, int C);
 
 /* Exact GELU (PyTorch F.gelu's default): y = 0.5 x (1 + erf(x / sqrt 2)), n elements; y may be x. */
-void cdz_gelu_forward(float *y, const float *x, size_t n);
+CDZ_API void cdz_gelu_forward(float *y, const float *x, size_t n);
 /* dx += dy * (Phi(x) + x phi(x)), from the forward's input x. */
-void cdz_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+CDZ_API void cdz_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
 /* y = max(x, 0); y may be x. */
-void cdz_relu_forward(float *y, const float *x, size_t n);
+CDZ_API void cdz_relu_forward(float *y, const float *x, size_t n);
 /* dx += dy where x > 0 (the gradient at 0 is 0, as PyTorch). */
-void cdz_relu_backward(float *dx, const float *dy, const float *x, size_t n);
+CDZ_API void cdz_relu_backward(float *dx, const float *dy, const float *x, size_t n);
 
 /* Causal multi-head self-attention, the core between the caller's QKV projection and its output
  * projection, over B sequences of T steps, NH heads of size D = C / NH:
@@ -174,12 +174,12 @@ void cdz_relu_backward(float *dx, const float *dy, const float *x, size_t n);
  * the "maximum relative distance". With T <= R this is the reference's er[:, R-T:] with the skew.
  * scratch: cdz_self_attention_scratch_floats(T, R) floats (R = 0 for absolute mode), for forward and
  * backward; the forward needs none in absolute mode (may be NULL). */
-size_t cdz_self_attention_scratch_floats(int T, int R);
-void cdz_self_attention_forward(float *y, float *att, float *scratch, const float *qkv, const float *er, int B, int T,
+CDZ_API size_t cdz_self_attention_scratch_floats(int T, int R);
+CDZ_API void cdz_self_attention_forward(float *y, float *att, float *scratch, const float *qkv, const float *er, int B, int T,
                                 int C, int NH, int R);
 /* From dy (B, T, C): dqkv (B, T, 3C) += the gradients of q, k and v (same layout as qkv); der (NH, R,
  * D) += the gradient of er (relative mode; may be NULL in absolute mode). */
-void cdz_self_attention_backward(float *dqkv, float *der, float *scratch, const float *dy, const float *att,
+CDZ_API void cdz_self_attention_backward(float *dqkv, float *der, float *scratch, const float *dy, const float *att,
                                  const float *qkv, const float *er, int B, int T, int C, int NH, int R);
 
 /* One step of the self-attention above for generation, B rows: the new token's qkv (B, 3C) at
@@ -192,8 +192,8 @@ void cdz_self_attention_backward(float *dqkv, float *der, float *scratch, const 
  * were cached (a sliding window over the cache, which relative attention allows). er = NULL for
  * absolute mode (whose positions the caller adds and must keep below its table). scratch:
  * cdz_self_attention_step_scratch_floats. */
-size_t cdz_self_attention_step_scratch_floats(int S_max, int R);
-void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
+CDZ_API size_t cdz_self_attention_step_scratch_floats(int S_max, int R);
+CDZ_API void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
                              int pos, int B, int C, int NH, int R, int S_max);
 
 /* Encoder-decoder cross-attention core, NH heads of size D = C / NH, no causal mask, no relative term:
@@ -203,12 +203,12 @@ void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *sc
  * key_mask (B, Tk), 1 = keep (0 for padded encoder steps), or NULL for all keys; masked entries are
  * exactly 0, and a row with every key masked gets all zeros (y = 0). For decoding one step at a time,
  * call it with Tq = 1. */
-void cdz_cross_attention_forward(float *y, float *att, const float *q, const float *kv, const uint8_t *key_mask, int B,
+CDZ_API void cdz_cross_attention_forward(float *y, float *att, const float *q, const float *kv, const uint8_t *key_mask, int B,
                                  int Tq, int Tk, int C, int NH);
 /* From dy (B, Tq, C): dq (B, Tq, C) += ..., dkv (B, Tk, 2C) += ... (the mask acts through att).
  * scratch: cdz_cross_attention_scratch_floats(Tq, Tk) floats. */
-size_t cdz_cross_attention_scratch_floats(int Tq, int Tk);
-void cdz_cross_attention_backward(float *dq, float *dkv, float *scratch, const float *dy, const float *att,
+CDZ_API size_t cdz_cross_attention_scratch_floats(int Tq, int Tk);
+CDZ_API void cdz_cross_attention_backward(float *dq, float *dkv, float *scratch, const float *dy, const float *att,
                                   const float *q, const float *kv, int B, int Tq, int Tk, int C, int NH);
 
 #ifdef __cplusplus

@@ -49,28 +49,28 @@ typedef struct cdz_canvas {
 } cdz_canvas;
 
 /* A width x height canvas filled with `background`; both sides in [1, 32768]. */
-cdz_status cdz_canvas_init(cdz_canvas *c, int32_t width, int32_t height, cdz_rgb background, cdz_error *err);
-void cdz_canvas_free(cdz_canvas *c);
+CDZ_API cdz_status cdz_canvas_init(cdz_canvas *c, int32_t width, int32_t height, cdz_rgb background, cdz_error *err);
+CDZ_API void cdz_canvas_free(cdz_canvas *c);
 /* The pixel at (x, y); black outside the canvas. */
-cdz_rgb cdz_canvas_get(const cdz_canvas *c, int32_t x, int32_t y);
+CDZ_API cdz_rgb cdz_canvas_get(const cdz_canvas *c, int32_t x, int32_t y);
 /* Drawing clips to the canvas, so any coordinates are safe. */
-void cdz_canvas_fill_rect(cdz_canvas *c, int32_t x, int32_t y, int32_t w, int32_t h, cdz_rgb color);
+CDZ_API void cdz_canvas_fill_rect(cdz_canvas *c, int32_t x, int32_t y, int32_t w, int32_t h, cdz_rgb color);
 /* A 1-pixel line from (x0, y0) to (x1, y1), both ends included (Bresenham). */
-void cdz_canvas_line(cdz_canvas *c, int32_t x0, int32_t y0, int32_t x1, int32_t y1, cdz_rgb color);
+CDZ_API void cdz_canvas_line(cdz_canvas *c, int32_t x0, int32_t y0, int32_t x1, int32_t y1, cdz_rgb color);
 /* Text in the built-in 5x7 font, each font pixel a scale x scale square; (x, y) is the top-left
  * corner. Characters advance 6 * scale pixels; '\n' starts a new line 9 * scale pixels lower.
  * Printable ASCII is drawn; an en or em dash in UTF-8 as '-', anything else as '?'. */
-void cdz_canvas_text(cdz_canvas *c, int32_t x, int32_t y, const char *text, int32_t scale, cdz_rgb color);
+CDZ_API void cdz_canvas_text(cdz_canvas *c, int32_t x, int32_t y, const char *text, int32_t scale, cdz_rgb color);
 /* The width in pixels cdz_canvas_text takes for the longest line of `text`. */
-int32_t cdz_canvas_text_width(const char *text, int32_t scale);
+CDZ_API int32_t cdz_canvas_text_width(const char *text, int32_t scale);
 
 /* ---- PNG (libpng) ---- */
 /* Writes an 8-bit RGB PNG to a temporary file beside `path`, then renames it over `path`. */
-cdz_status cdz_png_write(const char *path, const cdz_canvas *c, cdz_error *err);
+CDZ_API cdz_status cdz_png_write(const char *path, const cdz_canvas *c, cdz_error *err);
 /* Reads any PNG into a new RGB canvas (alpha dropped over black, 16-bit and palettes converted). */
-cdz_status cdz_png_read(const char *path, cdz_canvas *c, cdz_error *err);
+CDZ_API cdz_status cdz_png_read(const char *path, cdz_canvas *c, cdz_error *err);
 /* 1 when this build can read and write PNG (built with libpng). */
-int cdz_png_available(void);
+CDZ_API int cdz_png_available(void);
 
 /* ---- piano roll ---- */
 typedef struct cdz_plot_params {
@@ -87,7 +87,7 @@ typedef struct cdz_plot_params {
     cdz_rgb text;
 } cdz_plot_params;
 
-cdz_plot_params cdz_plot_default_params(void);
+CDZ_API cdz_plot_params cdz_plot_default_params(void);
 
 /* Where things are in a piano-roll picture, so callers (and tests) can find a note's pixels. Every
  * panel has the same geometry; panel i starts at y = i * panel_height. */
@@ -108,36 +108,36 @@ typedef struct cdz_plot_layout {
 
 /* The geometry cdz_plot_pianoroll uses for these scores; fails when a score has no notes or the
  * picture is too small for its rows. */
-cdz_status cdz_plot_layout_compute(cdz_plot_layout *l, const cdz_score *const *scores, size_t n,
+CDZ_API cdz_status cdz_plot_layout_compute(cdz_plot_layout *l, const cdz_score *const *scores, size_t n,
                                    const cdz_plot_params *p, cdz_error *err);
 /* The x of a time in seconds (clamped to the time axis). */
-int32_t cdz_plot_layout_x(const cdz_plot_layout *l, double seconds);
+CDZ_API int32_t cdz_plot_layout_x(const cdz_plot_layout *l, double seconds);
 /* The top y of a pitch row or a drum row in panel `panel`; -1 when there is no such row. */
-int32_t cdz_plot_layout_pitch_y(const cdz_plot_layout *l, size_t panel, int pitch);
-int32_t cdz_plot_layout_drum_y(const cdz_plot_layout *l, size_t panel, int pitch);
+CDZ_API int32_t cdz_plot_layout_pitch_y(const cdz_plot_layout *l, size_t panel, int pitch);
+CDZ_API int32_t cdz_plot_layout_drum_y(const cdz_plot_layout *l, size_t panel, int pitch);
 
 /* The colour of a note of instrument `instrument` (the rank of its (track, channel) among the score's
  * distinct pairs, in that order) at `velocity`: the instrument's hue, brighter when louder. */
-cdz_rgb cdz_plot_note_color(size_t instrument, uint8_t velocity);
+CDZ_API cdz_rgb cdz_plot_note_color(size_t instrument, uint8_t velocity);
 
 /* Draws n scores (panels, top to bottom) on a new canvas *out (free with cdz_canvas_free; left
  * empty on failure). titles may be NULL, as may any title. p NULL means the defaults. */
-cdz_status cdz_plot_pianoroll(cdz_canvas *out, const cdz_score *const *scores, const char *const *titles, size_t n,
+CDZ_API cdz_status cdz_plot_pianoroll(cdz_canvas *out, const cdz_score *const *scores, const char *const *titles, size_t n,
                               const cdz_plot_params *p, cdz_error *err);
 /* The same picture as an SVG file: one <rect class="note"> per note, lines and text. */
-cdz_status cdz_plot_pianoroll_svg(const char *path, const cdz_score *const *scores, const char *const *titles,
+CDZ_API cdz_status cdz_plot_pianoroll_svg(const char *path, const cdz_score *const *scores, const char *const *titles,
                                   size_t n, const cdz_plot_params *p, cdz_error *err);
 /* SVG when the path ends in ".svg" (any case), else PNG. */
-cdz_status cdz_plot_pianoroll_write(const char *path, const cdz_score *const *scores, const char *const *titles,
+CDZ_API cdz_status cdz_plot_pianoroll_write(const char *path, const cdz_score *const *scores, const char *const *titles,
                                     size_t n, const cdz_plot_params *p, cdz_error *err);
 /* 1 when the path ends in ".svg", any case. */
-int cdz_plot_is_svg_path(const char *path);
+CDZ_API int cdz_plot_is_svg_path(const char *path);
 
 /* ---- line charts ---- */
 /* n_curves curves over the same x (ys[k] holds n_points values; non-finite values leave gaps), with
  * axes, tick labels, an x label, a title and a legend of `names`, in a 900 x 500 picture: SVG when
  * the path ends in ".svg", else PNG. x must be finite. title, x_label and names may be NULL. */
-cdz_status cdz_plot_curves(const char *path, const char *title, const char *x_label, const double *x, size_t n_points,
+CDZ_API cdz_status cdz_plot_curves(const char *path, const char *title, const char *x_label, const double *x, size_t n_points,
                            const double *const *ys, const char *const *names, size_t n_curves, cdz_error *err);
 
 #ifdef __cplusplus

@@ -49,7 +49,7 @@ typedef struct cdz_st_tensor {
 /* Writes tensors (in the given order) and metadata pairs (meta[2*i] = key, meta[2*i+1] = value) to
  * `path` atomically. Names must be unique, non-empty, not "__metadata__", and valid UTF-8; so must
  * metadata keys; values must be valid UTF-8. Breaking these is CDZ_ERR_ARG and nothing is written. */
-cdz_status cdz_safetensors_write(const char *path, const cdz_st_tensor *tensors, size_t n, const char *const *meta,
+CDZ_API cdz_status cdz_safetensors_write(const char *path, const cdz_st_tensor *tensors, size_t n, const char *const *meta,
                                  size_t n_meta, cdz_error *err);
 
 typedef struct cdz_safetensors {
@@ -61,14 +61,14 @@ typedef struct cdz_safetensors {
 } cdz_safetensors;
 
 /* Reads a whole file. On failure f is left empty (cdz_safetensors_free on it is harmless). */
-cdz_status cdz_safetensors_read(cdz_safetensors *f, const char *path, cdz_error *err);
+CDZ_API cdz_status cdz_safetensors_read(cdz_safetensors *f, const char *path, cdz_error *err);
 /* The tensor called `name`, or NULL. */
-const cdz_st_tensor *cdz_safetensors_find(const cdz_safetensors *f, const char *name);
+CDZ_API const cdz_st_tensor *cdz_safetensors_find(const cdz_safetensors *f, const char *name);
 /* The metadata value under `key`, or NULL. */
-const char *cdz_safetensors_meta(const cdz_safetensors *f, const char *key);
+CDZ_API const char *cdz_safetensors_meta(const cdz_safetensors *f, const char *key);
 /* The number of elements: the product of the shape (1 for a scalar). */
-int64_t cdz_st_numel(const cdz_st_tensor *t);
-void cdz_safetensors_free(cdz_safetensors *f);
+CDZ_API int64_t cdz_st_numel(const cdz_st_tensor *t);
+CDZ_API void cdz_safetensors_free(cdz_safetensors *f);
 
 #ifdef __cplusplus
 }

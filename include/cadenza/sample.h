@@ -32,30 +32,30 @@ typedef struct cdz_sample_params {
     void *stop_ctx;
 } cdz_sample_params;
 
-cdz_sample_params cdz_sample_default_params(void);
+CDZ_API cdz_sample_params cdz_sample_default_params(void);
 
 /* Draws one token from logits (V) under the parameters; *logp receives the log-probability of the
  * drawn token under the tempered, truncated distribution (may be NULL), or with temperature 0 (the
  * most likely token) under the model's own distribution. NaN logits are never drawn; when every logit
  * is NaN, returns -1. */
-int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cdz_rng *rng, double *logp);
+CDZ_API int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cdz_rng *rng, double *logp);
 
 /* Generates n_outputs sequences, each the primer (n_primer >= 1 tokens) followed by `steps` new
  * tokens, into out (n_outputs rows of n_primer + steps). loglik (n_outputs, may be NULL) receives each
  * output's summed log-probability of its new tokens. progress (may be NULL) is called after each
  * new token with (ctx, tokens done, tokens total). */
-cdz_status cdz_generate(const cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
+CDZ_API cdz_status cdz_generate(const cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t steps, int n_outputs,
                         const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
                         void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx, cdz_error *err);
 /* The same, stopping early when p->stop says so for every row; *generated receives the number of new
  * tokens in each row. */
-cdz_status cdz_generate_until(const cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t max_steps, int n_outputs,
+CDZ_API cdz_status cdz_generate_until(const cdz_model *m, const uint16_t *primer, int64_t n_primer, int64_t max_steps, int n_outputs,
                               const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
                               int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
                               cdz_error *err);
 /* The same on a session of the caller's (cdz_session_new: capacity at least n_outputs, or beam size x
  * branch factor; its window bounds the length unless the model can slide past it). */
-cdz_status cdz_generate_session(cdz_session *s, const uint16_t *primer, int64_t n_primer, int64_t max_steps, int n_outputs,
+CDZ_API cdz_status cdz_generate_session(cdz_session *s, const uint16_t *primer, int64_t n_primer, int64_t max_steps, int n_outputs,
                                 const cdz_sample_params *p, cdz_rng *rng, uint16_t *out, double *loglik,
                                 int64_t *generated, void (*progress)(void *ctx, int64_t done, int64_t total), void *ctx,
                                 cdz_error *err);

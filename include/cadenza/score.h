@@ -126,73 +126,73 @@ typedef struct cdz_score {
 } cdz_score;
 
 /* An empty score with the given resolution (ticks per quarter note) and no tracks. */
-cdz_status cdz_score_init(cdz_score *s, int32_t ppq, cdz_error *err);
-void cdz_score_free(cdz_score *s);
-cdz_status cdz_score_copy(cdz_score *dst, const cdz_score *src, cdz_error *err);
+CDZ_API cdz_status cdz_score_init(cdz_score *s, int32_t ppq, cdz_error *err);
+CDZ_API void cdz_score_free(cdz_score *s);
+CDZ_API cdz_status cdz_score_copy(cdz_score *dst, const cdz_score *src, cdz_error *err);
 
 /* Adds a note (times in ticks; seconds are filled by cdz_score_finish). Grows n_tracks as needed. */
-cdz_status cdz_score_add_note(cdz_score *s, uint16_t track, uint8_t channel, uint8_t program, uint8_t pitch,
+CDZ_API cdz_status cdz_score_add_note(cdz_score *s, uint16_t track, uint8_t channel, uint8_t program, uint8_t pitch,
                               uint8_t velocity, int64_t start_tick, int64_t end_tick);
-cdz_status cdz_score_add_tempo(cdz_score *s, int64_t tick, double qpm);
-cdz_status cdz_score_add_time_signature(cdz_score *s, int64_t tick, uint8_t numerator, uint8_t denominator);
-cdz_status cdz_score_add_key_signature(cdz_score *s, int64_t tick, int8_t sharps, uint8_t minor);
-cdz_status cdz_score_add_control(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, uint8_t number,
+CDZ_API cdz_status cdz_score_add_tempo(cdz_score *s, int64_t tick, double qpm);
+CDZ_API cdz_status cdz_score_add_time_signature(cdz_score *s, int64_t tick, uint8_t numerator, uint8_t denominator);
+CDZ_API cdz_status cdz_score_add_key_signature(cdz_score *s, int64_t tick, int8_t sharps, uint8_t minor);
+CDZ_API cdz_status cdz_score_add_control(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, uint8_t number,
                                  uint8_t value);
-cdz_status cdz_score_add_pitch_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, int16_t value);
+CDZ_API cdz_status cdz_score_add_pitch_bend(cdz_score *s, uint16_t track, uint8_t channel, int64_t tick, int16_t value);
 /* After adding or changing things by hand: sorts every list, fills seconds, end_tick and duration. */
-cdz_status cdz_score_finish(cdz_score *s, cdz_error *err);
+CDZ_API cdz_status cdz_score_finish(cdz_score *s, cdz_error *err);
 
 /* ---- MIDI conversion ---- */
-cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_error *err);
+CDZ_API cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_error *err);
 /* Format 1: track 0 carries tempo, time and key signatures (and the notes of score track 0), then one
  * MIDI track per score track. Format 0: everything in one track. Notes that share a tick are written
  * note-offs first, then zero-length notes as on/off pairs, then note-ons, so reading gives them back. */
-cdz_status cdz_score_to_midi(cdz_midi *m, const cdz_score *s, uint16_t format, cdz_error *err);
-cdz_status cdz_score_read_file(cdz_score *s, const char *path, cdz_error *err);
-cdz_status cdz_score_write_file(const cdz_score *s, const char *path, uint16_t format, cdz_error *err);
+CDZ_API cdz_status cdz_score_to_midi(cdz_midi *m, const cdz_score *s, uint16_t format, cdz_error *err);
+CDZ_API cdz_status cdz_score_read_file(cdz_score *s, const char *path, cdz_error *err);
+CDZ_API cdz_status cdz_score_write_file(const cdz_score *s, const char *path, uint16_t format, cdz_error *err);
 
 /* ---- time ---- */
-double cdz_score_tick_to_seconds(const cdz_score *s, int64_t tick);
-int64_t cdz_score_seconds_to_tick(const cdz_score *s, double seconds); /* nearest tick */
+CDZ_API double cdz_score_tick_to_seconds(const cdz_score *s, int64_t tick);
+CDZ_API int64_t cdz_score_seconds_to_tick(const cdz_score *s, double seconds); /* nearest tick */
 /* The tick where bar `bar` (0-based) starts, following the time signatures (4/4 before the first). */
-int64_t cdz_score_bar_to_tick(const cdz_score *s, int64_t bar);
+CDZ_API int64_t cdz_score_bar_to_tick(const cdz_score *s, int64_t bar);
 
 /* ---- editing ---- */
 /* Magenta's sustain handling (note_seq.apply_sustain_control_changes) per (track, channel): while CC 64
  * is >= 64, note-offs are held until the pedal lifts; a re-struck key ends its held note; notes still
  * held at the end ring to the last note or pedal event. Drums are left alone. */
-cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err);
+CDZ_API cdz_status cdz_score_apply_sustain(cdz_score *s, cdz_error *err);
 /* Fills start_step/end_step with Magenta's rounding (a step starts counting once half of it has passed:
  * floor(x + 0.5)); a note that would have no length gets one step. Per quarter works on ticks, so it also
  * holds across tempo changes; per second works on seconds. */
-cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error *err);
-cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second, cdz_error *err);
+CDZ_API cdz_status cdz_score_quantize(cdz_score *s, int32_t steps_per_quarter, cdz_error *err);
+CDZ_API cdz_status cdz_score_quantize_per_second(cdz_score *s, int32_t steps_per_second, cdz_error *err);
 /* Time stretch: every duration multiplied by `factor` (> 1 slower), by scaling the tempo map (or the
  * SMPTE time per tick). Ticks do not change, so notes stay on their beats. */
-cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err);
+CDZ_API cdz_status cdz_score_stretch(cdz_score *s, double factor, cdz_error *err);
 /* Expresses the score at one tempo, qpm, keeping every time in seconds: ticks are recomputed from the
  * seconds (nearest tick; a note keeps at least one tick), the tempo map becomes that one tempo. For a
  * score whose seconds are what matters (a performance) written at a given tempo. */
-cdz_status cdz_score_retime(cdz_score *s, double qpm, cdz_error *err);
+CDZ_API cdz_status cdz_score_retime(cdz_score *s, double qpm, cdz_error *err);
 /* Replaces the time signatures with one at tick 0. */
-cdz_status cdz_score_set_meter(cdz_score *s, uint8_t numerator, uint8_t denominator, cdz_error *err);
+CDZ_API cdz_status cdz_score_set_meter(cdz_score *s, uint8_t numerator, uint8_t denominator, cdz_error *err);
 /* Moves every non-drum note by `semitones`; fails with CDZ_ERR_RANGE, changing nothing, if a note
  * would leave [0, 127]. */
-cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);
+CDZ_API cdz_status cdz_score_transpose(cdz_score *s, int semitones, cdz_error *err);
 /* Drops the non-drum notes whose program is outside [lo, hi]. */
-void cdz_score_keep_programs(cdz_score *s, int lo, int hi);
+CDZ_API void cdz_score_keep_programs(cdz_score *s, int lo, int hi);
 /* Drops the notes of tracks whose name is not in the comma-separated list (case ignored): "PIANO". */
-void cdz_score_keep_tracks(cdz_score *s, const char *names);
+CDZ_API void cdz_score_keep_tracks(cdz_score *s, const char *names);
 /* Keeps only the first tempo (moved to tick 0) and recomputes the seconds. Ticks do not change, so
  * quantization per quarter gives the same steps; it keeps melody extraction, which splits where the
  * tempo changes, from cutting a piece whose tempo map follows a performance beat by beat. */
-cdz_status cdz_score_single_tempo(cdz_score *s, cdz_error *err);
+CDZ_API cdz_status cdz_score_single_tempo(cdz_score *s, cdz_error *err);
 /* A new score with what lies in [start, end) moved to start at 0: notes that start inside (ends cut at
  * `end`, as Magenta's extract_subsequence does), the tempo, time and key signature in force at `start`
  * and those inside, controls and bends inside. The slice ends at `end` or at the score's end if sooner. */
-cdz_status cdz_score_slice_ticks(cdz_score *out, const cdz_score *s, int64_t start, int64_t end, cdz_error *err);
-cdz_status cdz_score_slice_seconds(cdz_score *out, const cdz_score *s, double start, double end, cdz_error *err);
-cdz_status cdz_score_slice_bars(cdz_score *out, const cdz_score *s, int64_t first_bar, int64_t end_bar,
+CDZ_API cdz_status cdz_score_slice_ticks(cdz_score *out, const cdz_score *s, int64_t start, int64_t end, cdz_error *err);
+CDZ_API cdz_status cdz_score_slice_seconds(cdz_score *out, const cdz_score *s, double start, double end, cdz_error *err);
+CDZ_API cdz_status cdz_score_slice_bars(cdz_score *out, const cdz_score *s, int64_t first_bar, int64_t end_bar,
                                 cdz_error *err);
 
 /* ---- summaries ---- */
@@ -203,9 +203,9 @@ typedef struct cdz_instrument {
 } cdz_instrument;
 /* Distinct (track, channel, program) groups with their note counts, in order of first appearance in
  * the sorted note list. Free *out with cdz_free. */
-cdz_status cdz_score_instruments(const cdz_score *s, cdz_instrument **out, size_t *n, cdz_error *err);
+CDZ_API cdz_status cdz_score_instruments(const cdz_score *s, cdz_instrument **out, size_t *n, cdz_error *err);
 /* General MIDI program name ("Acoustic Grand Piano"), or "Drums" for is_drum. */
-const char *cdz_gm_program_name(uint8_t program, int is_drum);
+CDZ_API const char *cdz_gm_program_name(uint8_t program, int is_drum);
 
 #ifdef __cplusplus
 }

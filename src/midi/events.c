@@ -37,7 +37,7 @@ static cdz_status append(cdz_midi *m, size_t track, const cdz_midi_event *e) {
 cdz_status cdz_midi_add_channel(cdz_midi *m, size_t track, int64_t tick, uint8_t status, uint8_t data1,
                                 uint8_t data2) {
     if (status < 0x80 || status >= 0xF0 || data1 > 0x7F || data2 > 0x7F || tick < 0) return CDZ_ERR_ARG;
-    if (cdz_midi_channel_data_len(status) == 1) data2 = 0;
+    if (midi_data_len(status) == 1) data2 = 0;
     cdz_midi_event e = {.tick = tick, .kind = CDZ_MIDI_EVENT_CHANNEL, .status = status, .data1 = data1, .data2 = data2};
     return append(m, track, &e);
 }
@@ -94,7 +94,7 @@ static int is_meta(const cdz_midi_event *e, uint8_t type, uint32_t len) {
 
 cdz_status cdz_midi_meta_tempo(const cdz_midi *m, const cdz_midi_event *e, uint32_t *usec_per_quarter) {
     if (!is_meta(e, CDZ_META_TEMPO, 3)) return CDZ_ERR_FORMAT;
-    const uint8_t *p = cdz_midi_payload(m, e);
+    const uint8_t *p = (m->pool + e->data_off);
     *usec_per_quarter = ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
     return CDZ_OK;
 }
@@ -105,7 +105,7 @@ cdz_status cdz_midi_meta_time_signature(const cdz_midi *m, const cdz_midi_event 
     /* Some writers leave out the last two bytes; the first two carry the meaning. */
     if (e->kind != CDZ_MIDI_EVENT_META || e->status != CDZ_META_TIME_SIGNATURE || e->data_len < 2)
         return CDZ_ERR_FORMAT;
-    const uint8_t *p = cdz_midi_payload(m, e);
+    const uint8_t *p = (m->pool + e->data_off);
     if (p[1] > 7) return CDZ_ERR_FORMAT; /* denominator is a power of two, 2^7 = 128 at most */
     *numerator = p[0];
     *denominator = (uint8_t)(1u << p[1]);
@@ -117,7 +117,7 @@ cdz_status cdz_midi_meta_time_signature(const cdz_midi *m, const cdz_midi_event 
 cdz_status cdz_midi_meta_key_signature(const cdz_midi *m, const cdz_midi_event *e, int8_t *sharps,
                                        uint8_t *minor) {
     if (!is_meta(e, CDZ_META_KEY_SIGNATURE, 2)) return CDZ_ERR_FORMAT;
-    const uint8_t *p = cdz_midi_payload(m, e);
+    const uint8_t *p = (m->pool + e->data_off);
     int8_t sf = (int8_t)p[0];
     if (sf < -7 || sf > 7 || p[1] > 1) return CDZ_ERR_FORMAT;
     *sharps = sf;
@@ -130,3 +130,16 @@ double cdz_midi_smpte_seconds_per_tick(const cdz_midi *m) {
     double fps = m->smpte_fps == 29 ? 30000.0 / 1001.0 : (double)m->smpte_fps;
     return 1.0 / (fps * m->ticks_per_frame);
 }
+
+const uint8_t *cdz_midi_payload(const cdz_midi *m, const cdz_midi_event *e) { return m->pool + e->data_off; }
+
+int cdz_midi_event_is_note_on(const cdz_midi_event *e) {
+    return e->kind == CDZ_MIDI_EVENT_CHANNEL && (e->status & 0xF0) == CDZ_MIDI_NOTE_ON && e->data2 > 0;
+}
+
+int cdz_midi_event_is_note_off(const cdz_midi_event *e) {
+    return e->kind == CDZ_MIDI_EVENT_CHANNEL &&
+           ((e->status & 0xF0) == CDZ_MIDI_NOTE_OFF || ((e->status & 0xF0) == CDZ_MIDI_NOTE_ON && e->data2 == 0));
+}
+
+int cdz_midi_channel_data_len(uint8_t status) { return midi_data_len(status); }

@@ -112,7 +112,7 @@ static cdz_status parse_track(reader *r, size_t ti, size_t start, size_t end) {
         cdz_midi_event e = {.tick = tick, .status = status};
         if (status < 0xF0) {
             running = status;
-            int n = cdz_midi_channel_data_len(status);
+            int n = midi_data_len(status);
             if (end - p < (size_t)n) return cut_off(r, ti, ev_pos, "a channel message");
             for (int i = 0; i < n; i++) {
                 if (b[p + i] & 0x80)

@@ -78,7 +78,7 @@ static void emit_track(const cdz_midi *m, const cdz_midi_track *t, sink *s) {
             if (e->status != running) put(s, e->status);
             running = e->status;
             put(s, e->data1);
-            if (cdz_midi_channel_data_len(e->status) == 2) put(s, e->data2);
+            if (midi_data_len(e->status) == 2) put(s, e->data2);
             continue;
         }
         /* Meta and sysex cancel running status for readers that follow the standard. */
