@@ -40,6 +40,9 @@ for t in "$build"/tests/test_*; do
     esac
 done
 
+# ---- the shared library as another program links it ----
+run test_linkable sh tests/test_linkable.sh "$build"
+
 # ---- CUDA kernel workbench (dev/cuda/; built by `make check` where nvcc is found): every version of
 # every kernel against the CPU reference, with a short timing. Without a GPU each prints
 # "SKIPPED: no CUDA device" and "cuda_NAME: 0 passed, 0 failed", and passes. ----
