@@ -4,7 +4,8 @@
  * the length behind it, at most 1.2 times the short run's per step at 2048). Each length is timed over
  * enough repeats for about a second of work, after an untimed warm-up run, best of three.
  * Prints one JSON line per (model, length), then a summary line per model.
- * Usage: bench_steps [--models DIR] [--model NAME]... [--window N] [--threads N] */
+ * The window is what `cadenza generate` uses (cdz_gen_default_context) unless --window gives one.
+ * Usage: bench_steps [--models DIR] [--model NAME]... [--window N] */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,8 @@ int main(int argc, char **argv) {
         cdz_model *m = NULL;
         cdz_session *s = NULL;
         cdz_error err = {0};
-        if (cdz_checkpoint_load(path, &m, &err) != CDZ_OK || cdz_session_new(&s, m, 1, window, &err) != CDZ_OK) {
+        if (cdz_checkpoint_load(path, &m, &err) != CDZ_OK ||
+            cdz_session_new(&s, m, 1, window ? window : cdz_gen_default_context(m), &err) != CDZ_OK) {
             fprintf(stderr, "bench_steps: %s\n", err.msg);
             cdz_model_free(m);
             return 1;

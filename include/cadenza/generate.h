@@ -75,6 +75,11 @@ typedef struct cdz_gen_result {
                                   was cut, that a window slid, that a melody was folded into range */
 } cdz_gen_result;
 
+/* The context a generation attends to when the request gives none: for models that slide over their
+ * cache, the window they were trained on (what they learnt to attend to); for the others their longest
+ * sequence; 0 for models without a limit (RNNs). */
+CDZ_API int64_t cdz_gen_default_context(const cdz_model *m);
+
 /* Generates rq->n_outputs pieces from model m (any kind whose codec has generation hooks). Errors name
  * what is wrong with the request (a length of 0, a primer with nothing the codec reads, a track that
  * is not in the primer, an accompaniment without a melody). */

@@ -130,8 +130,14 @@ static int enough_seconds(void *ctx, const uint16_t *tok, int64_t len) {
     return s->g->seconds(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
 }
 
-/* The context a generation uses: the request's, else the window the model was trained on for models that
- * slide over their cache (what they have learnt to attend to), else their longest. */
+int64_t cdz_gen_default_context(const cdz_model *m) {
+    int64_t longest = m->kind->default_window(m);
+    int slides = m->kind->can_slide && m->kind->can_slide(m);
+    if (slides && m->train.seq > 0 && (longest == 0 || m->train.seq < longest)) return m->train.seq;
+    return longest;
+}
+
+/* The context a generation uses: the request's (at most the model's longest), else the default. */
 static int64_t context_of(const cdz_model *m, const cdz_gen_request *rq, cdz_error *err, cdz_status *st) {
     int64_t longest = m->kind->default_window(m);
     *st = CDZ_OK;
@@ -141,9 +147,7 @@ static int64_t context_of(const cdz_model *m, const cdz_gen_request *rq, cdz_err
                                 (long long)rq->context, m->config_name, (long long)longest);
         return rq->context;
     }
-    int slides = m->kind->can_slide && m->kind->can_slide(m);
-    if (slides && m->train.seq > 0 && (longest == 0 || m->train.seq < longest)) return m->train.seq;
-    return longest;
+    return cdz_gen_default_context(m);
 }
 
 /* ---- continuation ---- */
