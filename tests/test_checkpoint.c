@@ -822,6 +822,41 @@ static void remove_dir(void) {
     CHECK(rmdir(g_dir) == 0, "remove %s", g_dir);
 }
 
+/* A checkpoint holding one NaN or infinite weight is refused, naming the tensor (sampling would index
+ * nothing with NaN logits); config metadata that contradicts what the config builds is refused. */
+static void test_non_finite_weights(void) {
+    static const char *const tensors[] = {"output.weight", "lstm.1.weight_hh", "attn.v"};
+    const float bad_values[3] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 3; k++) {
+        cdz_model *m = NULL, *back = NULL;
+        cdz_error err;
+        if (cdz_model_create(&m, "melody_rnn", "tiny_attention", &err) != CDZ_OK) {
+            CHECK(0, "%s", err.msg);
+            return;
+        }
+        cdz_model_init_params(m, 1);
+        const cdz_tensor_info *ti = cdz_model_tensor(m, tensors[k]);
+        CHECK(ti != NULL, "tensor %s", tensors[k]);
+        if (ti) m->params[ti->offset + ti->numel / 2] = bad_values[k];
+        const char *path = tpath("nan.safetensors");
+        CHECK(cdz_checkpoint_save(path, m, NULL, NULL, 0, &err) == CDZ_OK, "%s", err.msg);
+        cdz_status st = cdz_checkpoint_load(path, &back, &err);
+        CHECK(st == CDZ_ERR_FORMAT && strstr(err.msg, tensors[k]) && strstr(err.msg, k ? "infinity" : "NaN") && !back,
+              "a checkpoint with %g in %s: %s", (double)bad_values[k], tensors[k], err.msg);
+        cdz_model_free(back);
+        cdz_model_free(m);
+        unlink(path);
+    }
+    /* a key_melody model's input is 74 features: a config saying 78 contradicts it */
+    const char *j = "{\"kind\":\"melody_rnn\",\"config_name\":\"x\",\"codec\":\"key_melody\",\"input\":\"key_melody\","
+                    "\"input_size\":78,\"layers\":1,\"hidden\":4}";
+    cdz_model *m = NULL;
+    cdz_error err;
+    CHECK(cdz_model_from_json(&m, j, strlen(j), "meta", &err) == CDZ_ERR_FORMAT && strstr(err.msg, "input_size 78") && !m,
+          "input_size 78: %s", err.msg);
+    cdz_model_free(m);
+}
+
 int main(void) {
     if (!mkdtemp(g_dir)) {
         perror("mkdtemp");
@@ -837,6 +872,7 @@ int main(void) {
     test_mutations();
     test_allocation_failures();
     test_writing_on_disk();
+    test_non_finite_weights();
     remove_dir();
     return test_summary("test_checkpoint");
 }

@@ -311,7 +311,36 @@ static void test_optim(void) {
     CHECK(small[0] == 0.3f && small[1] == 0.4f, "under the limit: unchanged");
 }
 
+/* NaN and infinities through the vectorised exp, sigmoid and tanh (an LSTM cell's gates, an attention
+ * softmax): defined results (run under UBSan, a conversion of NaN to an integer would stop it), NaN
+ * staying NaN; and sampling draws no NaN logit, and none at all when every logit is NaN. */
+static void test_non_finite(void) {
+    const int H = 4;
+    float gates[16], c_prev[4] = {0, 1, -1, 0}, h[4], c[4];
+    const float odd[4] = {NAN, INFINITY, -INFINITY, 0.5f};
+    for (int i = 0; i < 16; i++) gates[i] = odd[i % 4];
+    cdz_lstm_cell_forward(h, c, gates, c_prev, 1, H);
+    CHECK(isnan(h[0]) && isfinite(h[3]), "NaN stays NaN (h[0] = %g), finite stays finite (h[3] = %g)", h[0], h[3]);
+    CHECK(gates[1] > 0.99f && gates[2] < 0.01f, "sigmoid(+inf) = %g, sigmoid(-inf) = %g", gates[1], gates[2]);
+    float logits[5] = {NAN, 1.0f, NAN, 3.0f, NAN};
+    cdz_sample_params p = cdz_sample_default_params();
+    cdz_rng r;
+    cdz_rng_seed(&r, 1);
+    int drew_nan = 0;
+    for (int k = 0; k < 200; k++) {
+        int t = cdz_sample_logits(logits, 5, &p, &r, NULL);
+        drew_nan |= t != 1 && t != 3;
+    }
+    CHECK(!drew_nan, "a NaN logit was drawn");
+    float all_nan[3] = {NAN, NAN, NAN};
+    CHECK_INT(cdz_sample_logits(all_nan, 3, &p, &r, NULL), -1);
+    p.temperature = 0;
+    CHECK_INT(cdz_sample_logits(all_nan, 3, &p, &r, NULL), -1);
+    CHECK_INT(cdz_sample_logits(logits, 5, &p, &r, NULL), 3);
+}
+
 int main(void) {
+    test_non_finite();
     test_linear();
     test_embedding();
     test_softmax_xent();

@@ -136,7 +136,27 @@ static void test_gather(void) {
     cdz_model_free(tr);
 }
 
+/* A model whose weights went NaN in memory: generation stops with a message, no token is drawn from
+ * nothing (checkpoints with such weights are refused at load, tests/test_checkpoint.c). */
+static void test_nan_model(void) {
+    cdz_model *m = NULL;
+    if (!tiny_melody(&m, 8)) return;
+    const cdz_tensor_info *ti = cdz_model_tensor(m, "output.bias");
+    for (size_t i = 0; ti && i < ti->numel; i++) m->params[ti->offset + i] = NAN;
+    uint16_t primer = 1, out[10];
+    cdz_sample_params p = cdz_sample_default_params();
+    cdz_rng r;
+    cdz_rng_seed(&r, 1);
+    cdz_error err;
+    CHECK(cdz_generate(m, &primer, 1, 8, 1, &p, &r, out, NULL, NULL, NULL, &err) == CDZ_ERR_RANGE && strstr(err.msg, "NaN"),
+          "generation from NaN weights: %s", err.msg);
+    p.beam_size = 2, p.branch_factor = 2;
+    CHECK(cdz_generate(m, &primer, 1, 8, 1, &p, &r, out, NULL, NULL, NULL, &err) == CDZ_ERR_RANGE, "beam search: %s", err.msg);
+    cdz_model_free(m);
+}
+
 int main(void) {
+    test_nan_model();
     test_threads();
     test_gather();
     return test_summary("test_session");

@@ -162,6 +162,10 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
          : r->input == IN_LOOKBACK ? CDZ_LOOKBACK_INPUTS
          : r->input == IN_KEY_MELODY ? CDZ_KEY_MELODY_INPUTS
                                      : emb;
+    /* a config may state the size the input gives (checkpoints do): it must be that size */
+    if (r->input != IN_EMBEDDING && cdz_json_get(c, "input_size") && emb != r->C)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: input_size %d contradicts the %s input (%d values)",
+                             what, emb, INPUT_NAMES[r->input], r->C);
     st = layout(m, r, err);
     if (st == CDZ_OK) st = cdz_model_alloc_params(m, err);
     return st;

@@ -1,6 +1,7 @@
 /* Checkpoints: a model's parameters, and for resuming its AdamW moments, step, random state and
  * training config, in one safetensors file (docs/checkpoints.md lists the names and keys). */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +82,13 @@ static cdz_status open_checkpoint(cdz_safetensors *f, const char *path, cdz_erro
     return CDZ_OK;
 }
 
+/* A tensor that holds NaN or an infinity: its first such element, or -1. */
+static int64_t first_non_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (int64_t)i;
+    return -1;
+}
+
 /* Copies the tensors named prefix + each model tensor's name into base, checking shapes. */
 static cdz_status copy_tensors(const cdz_safetensors *f, const cdz_model *m, const char *prefix, float *base,
                                const char *path, cdz_error *err) {
@@ -94,6 +102,13 @@ static cdz_status copy_tensors(const cdz_safetensors *f, const cdz_model *m, con
         for (int d = 0; same && d < ti->ndim; d++) same = t->shape[d] == ti->shape[d];
         if (!same) return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: tensor '%s' has another shape than its config gives", path, name);
         memcpy(base + ti->offset, t->data, ti->numel * sizeof *base);
+        /* a NaN or infinite weight poisons every output (and NaN logits index nothing): refused */
+        int64_t bad = first_non_finite(base + ti->offset, ti->numel);
+        if (bad >= 0)
+            return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: tensor '%s' holds %s at element %lld of %zu: the checkpoint is "
+                                 "damaged (retrain, or resume from an earlier checkpoint)",
+                                 path, name, isnan(base[ti->offset + (size_t)bad]) ? "NaN" : "an infinity", (long long)bad,
+                                 ti->numel);
     }
     return CDZ_OK;
 }

@@ -23,8 +23,10 @@ void nn_gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const floa
  * 2^n * p(r) with n = round(x / ln 2), r = x - n ln 2 split in two parts for accuracy, and p the
  * degree-6 Taylor polynomial, whose remainder on |r| <= ln(2)/2 is under 1.2e-7. */
 static inline float nn_exp(float x) {
-    x = x < -87.0f ? -87.0f : x; /* (selects, not branches: loops stay vectorisable) */
-    x = x > 88.0f ? 88.0f : x;
+    const float in = x;
+    x = x == x ? x : 0.0f;         /* NaN: computed on 0 (no conversion of NaN to an integer), NaN returned */
+    x = x < -87.0f ? -87.0f : x; /* (selects, not branches: loops stay vectorisable); -inf gives exp(-87) */
+    x = x > 88.0f ? 88.0f : x;   /* +inf gives exp(88), the largest float's neighbourhood */
     /* round to nearest by the 1.5 * 2^23 trick: exact for |x / ln 2| < 2^22 */
     float fn = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = (x - fn * 0.693145752f) - fn * 1.42860677e-6f; /* ln 2 = 0.693145752 + 1.42860677e-6 */
@@ -32,7 +34,7 @@ static inline float nn_exp(float x) {
     int32_t bits = ((int32_t)fn + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return in == in ? p * scale : in;
 }
 static inline float nn_sigmoid(float x) { return 1.0f / (1.0f + nn_exp(-x)); }
 /* tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|); absolute error near 0 below 1e-7. */
