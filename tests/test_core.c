@@ -1,6 +1,7 @@
 /* Core: status text, errors, checked arithmetic, growth, the stable sort, files. */
 #define _DEFAULT_SOURCE
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -97,7 +98,57 @@ static void test_files(void) {
     CHECK(rmdir(dir) == 0, "temporary folder left files behind");
 }
 
+/* What a path names is what gets written: a symbolic link is written through (the link stays), a
+ * device gets the bytes (and /dev/full its error), a folder is refused; temporaries a killed writer left
+ * beside the target are removed by the next write, a running writer's are not. */
+static void test_write_targets(void) {
+    char dir[] = "/tmp/cadenza_core_XXXXXX";
+    if (!mkdtemp(dir)) return;
+    char real[300], link_path[300], cmd[400];
+    cdz_error err;
+    snprintf(real, sizeof real, "%s/real.txt", dir);
+    snprintf(link_path, sizeof link_path, "%s/link.txt", dir);
+    CHECK_INT(cdz_file_write_atomic(real, "one", 3, &err), CDZ_OK);
+    CHECK(symlink("real.txt", link_path) == 0, "symlink");
+    CHECK_INT(cdz_file_write_atomic(link_path, "two!", 4, &err), CDZ_OK);
+    struct stat sb;
+    CHECK(lstat(link_path, &sb) == 0 && S_ISLNK(sb.st_mode), "the link is still a link");
+    uint8_t *got = NULL;
+    size_t n = 0;
+    CHECK(cdz_file_read_all(real, &got, &n, &err) == CDZ_OK && n == 4 && memcmp(got, "two!", 4) == 0,
+          "written through the link to its file");
+    cdz_free(got);
+    CHECK(access("/dev/null", W_OK) != 0 || cdz_file_write_atomic("/dev/null", "x", 1, &err) == CDZ_OK,
+          "a device is written to: %s", err.msg);
+    CHECK(lstat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/null is still a device");
+    if (access("/dev/full", W_OK) == 0)
+        CHECK(cdz_file_write_atomic("/dev/full", "x", 1, &err) == CDZ_ERR_IO && strstr(err.msg, "/dev/full"),
+              "/dev/full reports its error: %s", err.msg);
+    CHECK(cdz_file_write_atomic(dir, "x", 1, &err) == CDZ_ERR_IO && strstr(err.msg, "folder"), "a folder: %s", err.msg);
+    /* a loop of links */
+    char loop_a[300], loop_b[300];
+    snprintf(loop_a, sizeof loop_a, "%s/a", dir);
+    snprintf(loop_b, sizeof loop_b, "%s/b", dir);
+    CHECK(symlink("b", loop_a) == 0 && symlink("a", loop_b) == 0, "looping links");
+    CHECK(cdz_file_write_atomic(loop_a, "x", 1, &err) == CDZ_ERR_IO && strstr(err.msg, "symbolic links"), "%s", err.msg);
+    /* temporaries: one of a process that is gone, one of a running process (our parent) */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char stale[320], live[320];
+    snprintf(stale, sizeof stale, "%s/.real.txt.cadenza-tmp.%ld", dir, (long)child);
+    snprintf(live, sizeof live, "%s/.real.txt.cadenza-tmp.%ld", dir, (long)getppid());
+    CHECK(cdz_file_write_atomic(stale, "junk", 4, &err) == CDZ_OK && cdz_file_write_atomic(live, "junk", 4, &err) == CDZ_OK,
+          "%s", err.msg);
+    CHECK_INT(cdz_file_write_atomic(real, "three", 5, &err), CDZ_OK);
+    CHECK(access(stale, F_OK) != 0, "a dead writer's temporary is removed");
+    CHECK(access(live, F_OK) == 0, "a running writer's temporary is kept");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
 int main(void) {
+    test_write_targets();
     test_status_and_errors();
     test_sort_stable();
     test_files();

@@ -157,8 +157,11 @@ static inline int cdz_mul_ok(size_t a, size_t b, size_t *out) {
 /* Reads a whole file into a new buffer (free with cdz_free), followed by a NUL byte not counted in
  * *len, so text can be scanned safely. Errors name the path. */
 CDZ_API cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *len, cdz_error *err);
-/* Writes bytes to `path` safely: to a temporary file beside it, fsync, then rename over the target,
- * so an existing file is never left truncated. */
+/* Writes bytes to `path` safely: to a temporary file beside it (".NAME.cadenza-tmp.PID", hidden), fsync,
+ * then rename over the target, so an existing file is never left truncated. A symbolic link is written
+ * through (the file it names is replaced, the link stays); a device or FIFO is written to as it is (so
+ * /dev/full reports its error); a folder is refused. Temporaries that a killed process left beside the
+ * target are removed. */
 CDZ_API cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
 
 /* Lists the regular files under the folder `root`, recursively, whose names end with one of the

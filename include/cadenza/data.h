@@ -11,8 +11,9 @@
  * The shard format (docs/formats.md): a 64-byte little-endian header (magic "CDZSHARD", version,
  * vocabulary size, codec name, counts, an FNV-1a 64 checksum of the whole file but itself, the data
  * type), the sequence offsets (u64, n_seqs + 1), one split byte per sequence (train, eval, test), then
- * the elements: u16 tokens, or int16 audio samples, or f32 feature frames. Readers memory-map the
- * file and verify all of it before use; a truncated or altered file is rejected with an error naming
+ * the elements: u16 tokens, or int16 audio samples, or f32 feature frames. Readers read the whole
+ * file into memory (so a file changed or truncated under a run cannot bring it down) and verify all
+ * of it before use; a truncated or altered file is rejected with an error naming
  * it. Version 1 files (tokens only, before the data type) still open. Thread safety: an open dataset
  * is read-only and may be shared; a batcher belongs to one thread. */
 #ifndef CADENZA_DATA_H
@@ -83,7 +84,7 @@ typedef struct cdz_dataset {
     const uint8_t *splits;   /* (n_seqs) */
     const uint16_t *tokens;  /* (n_tokens) when dtype is CDZ_DTYPE_TOKENS, else NULL */
     const void *data;        /* the elements, whatever their type */
-    void *map;               /* the mapping */
+    void *map;               /* the file's bytes, read into memory when opened */
     size_t map_len;
 } cdz_dataset;
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,40 +66,135 @@ fail:
     return st;
 }
 
-cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err) {
-    size_t plen = strlen(path);
-    size_t tlen;
-    if (!cdz_add_ok(plen, 32, &tlen)) return cdz_error_set(err, CDZ_ERR_ARG, "path too long");
-    char *tmp = cdz_malloc(tlen);
-    if (!tmp) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, tlen, "%s.tmp%ld", path, (long)getpid());
-    cdz_status st = CDZ_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
-    const uint8_t *p = bytes;
-    size_t left = len;
+/* Writes all of bytes to fd; 0 or an errno. */
+static int write_all(int fd, const uint8_t *p, size_t left) {
     while (left > 0) {
         ssize_t n = write(fd, p, left);
         if (n < 0) {
             if (errno == EINTR) continue;
-            st = cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-            break;
+            return errno;
         }
+        if (n == 0) return EIO;
         p += n;
         left -= (size_t)n;
     }
-    if (st == CDZ_OK && fsync(fd) != 0)
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && st == CDZ_OK)
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-    if (st == CDZ_OK && rename(tmp, path) != 0)
+    return 0;
+}
+
+/* The file a path names after following symbolic links (at most 40), into a new string; NULL when out
+ * of memory or the links loop (errno ELOOP). A missing final target is fine: it is what gets created. */
+static char *follow_links(const char *path) {
+    char *cur = cdz_malloc(strlen(path) + 1);
+    if (!cur) return NULL;
+    strcpy(cur, path);
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat sb;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return cur;
+        size_t cap = (size_t)sb.st_size + 1 > 256 ? (size_t)sb.st_size + 1 : 256;
+        char *target = cdz_malloc(cap);
+        ssize_t n = target ? readlink(cur, target, cap - 1) : -1;
+        if (n < 0) {
+            cdz_free(target);
+            return cur; /* unreadable link: let the write report it */
+        }
+        target[n] = 0;
+        char *next = target;
+        if (target[0] != '/') { /* relative to the link's folder */
+            const char *slash = strrchr(cur, '/');
+            size_t dir = slash ? (size_t)(slash - cur) + 1 : 0;
+            next = cdz_malloc(dir + (size_t)n + 1);
+            if (next) memcpy(next, cur, dir), memcpy(next + dir, target, (size_t)n + 1);
+            cdz_free(target);
+        }
+        cdz_free(cur);
+        if (!next) return NULL;
+        cur = next;
+    }
+    cdz_free(cur);
+    errno = ELOOP;
+    return NULL;
+}
+
+/* Temporaries are hidden beside their target and carry the writing process's id: ".NAME.cadenza-tmp.PID".
+ * A process killed while writing leaves one behind; the next write of the same file removes those
+ * whose process no longer runs. */
+#define TMP_TAG ".cadenza-tmp."
+
+static void remove_stale_temporaries(const char *dir, const char *base) {
+    DIR *d = opendir(dir[0] ? dir : ".");
+    if (!d) return;
+    size_t bl = strlen(base), tl = strlen(TMP_TAG);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, bl) != 0 || strncmp(n + 1 + bl, TMP_TAG, tl) != 0) continue;
+        char *end;
+        long pid = strtol(n + 1 + bl + tl, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its writer still runs (or is not ours) */
+        char *full = cdz_malloc(strlen(dir) + strlen(n) + 2);
+        if (!full) break;
+        sprintf(full, "%s%s", dir, n);
+        unlink(full);
+        cdz_free(full);
+    }
+    closedir(d);
+}
+
+cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err) {
+    if (!path || !*path) return cdz_error_set(err, CDZ_ERR_ARG, "no file name to write to");
+    /* a symbolic link is written through: the file it names is replaced, the link stays */
+    char *real = follow_links(path);
+    if (!real)
+        return cdz_error_set(err, errno == ELOOP ? CDZ_ERR_IO : CDZ_ERR_NOMEM, "%s: %s", path,
+                             errno == ELOOP ? "too many levels of symbolic links" : "out of memory");
+    cdz_status st = CDZ_OK;
+    struct stat sb;
+    if (stat(real, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        /* a device, a FIFO: write to it as it is (what it does with the bytes is its business); a folder
+         * or a socket is no file to write */
+        if (S_ISDIR(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
+            st = cdz_error_set(err, CDZ_ERR_IO, "%s: is a %s, not a file", path, S_ISDIR(sb.st_mode) ? "folder" : "socket");
+        } else {
+            int fd = open(real, O_WRONLY);
+            int e = fd < 0 ? errno : write_all(fd, bytes, len);
+            if (fd >= 0 && close(fd) != 0 && !e) e = errno;
+            if (e) st = cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        }
+        cdz_free(real);
+        return st;
+    }
+    const char *slash = strrchr(real, '/');
+    size_t dir_len = slash ? (size_t)(slash - real) + 1 : 0, tlen;
+    const char *base = real + dir_len;
+    if (!cdz_add_ok(strlen(real), 64, &tlen)) {
+        cdz_free(real);
+        return cdz_error_set(err, CDZ_ERR_ARG, "path too long");
+    }
+    char *tmp = cdz_malloc(tlen), *dir = cdz_malloc(dir_len + 1);
+    if (!tmp || !dir) {
+        cdz_free(tmp), cdz_free(dir), cdz_free(real);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(dir, real, dir_len);
+    dir[dir_len] = 0;
+    snprintf(tmp, tlen, "%s.%s" TMP_TAG "%ld", dir, base, (long)getpid());
+    remove_stale_temporaries(dir, base);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot create a file in %s: %s", path, dir_len ? dir : "this folder",
+                           strerror(errno));
+        goto done;
+    }
+    int e = write_all(fd, bytes, len);
+    if (e) st = cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    if (st == CDZ_OK && fsync(fd) != 0) st = cdz_error_set(err, CDZ_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    if (close(fd) != 0 && st == CDZ_OK) st = cdz_error_set(err, CDZ_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (st == CDZ_OK && rename(tmp, real) != 0)
         st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
     if (st != CDZ_OK) unlink(tmp);
 done:
-    cdz_free(tmp);
+    cdz_free(tmp), cdz_free(dir), cdz_free(real);
     return st;
 }
 

@@ -1,11 +1,10 @@
-/* The .cdz shard: writing (in memory, then atomically to disk) and reading (memory-mapped and fully
- * verified before use). Layout in docs/formats.md and include/cadenza/data.h. */
+/* The .cdz shard: writing (in memory, then atomically to disk) and reading (into memory, fully verified
+ * before use). Layout in docs/formats.md and include/cadenza/data.h. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -209,32 +208,29 @@ static cdz_status verify(cdz_dataset *ds, const uint8_t *p, size_t len, const ch
     return CDZ_OK;
 }
 
+/* The file is read into memory rather than mapped: a mapping of a file that someone truncates while a
+ * run reads it ends the process with SIGBUS, and the datasets cadenza trains on fit in memory. */
 cdz_status cdz_dataset_open(cdz_dataset *ds, const char *path, cdz_error *err) {
     memset(ds, 0, sizeof *ds);
     if (!little_endian()) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: datasets are read on little-endian machines only", path);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return cdz_error_set(err, CDZ_ERR_IO, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)sb.st_size;
-    if (len < CDZ_SHARD_HEADER_SIZE) {
-        close(fd);
-        return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: %zu bytes, too short for a cadenza dataset", path, len);
-    }
-    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return cdz_error_set(err, CDZ_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
-    ds->map = map;
+    if (stat(path, &sb) != 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return cdz_error_set(err, CDZ_ERR_IO, "%s: not a regular file", path);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    cdz_status st = cdz_file_read_all(path, &bytes, &len, err);
+    if (st != CDZ_OK) return st;
+    ds->map = bytes;
     ds->map_len = len;
-    cdz_status st = verify(ds, map, len, path, err);
+    if (len < CDZ_SHARD_HEADER_SIZE)
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: %zu bytes, too short for a cadenza dataset", path, len);
+    else
+        st = verify(ds, bytes, len, path, err);
     if (st != CDZ_OK) cdz_dataset_close(ds);
     return st;
 }
 
 void cdz_dataset_close(cdz_dataset *ds) {
-    if (ds->map) munmap(ds->map, ds->map_len);
+    cdz_free(ds->map);
     memset(ds, 0, sizeof *ds);
 }
