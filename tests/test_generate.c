@@ -304,6 +304,21 @@ static void test_command(const char *prog) {
     snprintf(cmd, sizeof cmd, "%s generate --checkpoint %s --bars 2 --seconds 3 --out-dir %s", prog, ckpt, dir);
     CHECK_INT(test_shell(cmd, outp, errp, out, sizeof out, errs, sizeof errs), 2);
     CHECK_STR_CONTAINS(errs, "give one length");
+    /* the reference backend draws the same melody (its sums differ in the last bits only) */
+    char a_path[400], b_path[400];
+    snprintf(a_path, sizeof a_path, "%s/cpu.mid", dir);
+    snprintf(b_path, sizeof b_path, "%s/ref.mid", dir);
+    snprintf(cmd, sizeof cmd, "%s generate --checkpoint %s --bars 2 --seed 4 --out %s && %s generate --checkpoint %s --bars 2 "
+             "--seed 4 --backend reference --out %s", prog, ckpt, a_path, prog, ckpt, b_path);
+    CHECK_INT(test_shell(cmd, outp, errp, out, sizeof out, errs, sizeof errs), 0);
+    cdz_score sa, sb;
+    if (cdz_score_read_file(&sa, a_path, &e) == CDZ_OK && cdz_score_read_file(&sb, b_path, &e) == CDZ_OK) {
+        CHECK(sa.n_notes == sb.n_notes && same_notes(&sa, &sb, sa.n_notes), "cpu and reference backends, the same melody");
+        cdz_score_free(&sa), cdz_score_free(&sb);
+    }
+    snprintf(cmd, sizeof cmd, "%s generate --checkpoint %s --backend gpu --out %s/x.mid", prog, ckpt, dir);
+    CHECK_INT(test_shell(cmd, outp, errp, out, sizeof out, errs, sizeof errs), 1);
+    CHECK_STR_CONTAINS(errs, "no backend 'gpu' in this build (it has: cpu, reference");
     snprintf(cmd, sizeof cmd, "%s generate --checkpoint %s --temprature 0.5", prog, ckpt);
     CHECK_INT(test_shell(cmd, outp, errp, out, sizeof out, errs, sizeof errs), 2);
     CHECK_STR_CONTAINS(errs, "did you mean '--temperature'?");

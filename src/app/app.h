@@ -207,6 +207,9 @@ int app_parse_sampling(const char *flag, const char *value, cdz_sample_params *s
  * file (not a folder); else 0, having printed "cadenza: PATH exists; use --force to replace it" (or
  * why not). Call it before any work, for every file a command will write. */
 int app_output_ok(const char *path, int force);
+/* --backend NAME: runs the model's layers on that backend (cadenza/backend.h): EXIT_OK, or EXIT_FAIL
+ * having said which backends this build has or why that one cannot run the model. */
+int app_set_backend(cdz_model *m, const char *name);
 /* Writes a score as a format-1 MIDI file with `text` (may be NULL) as a text event at its start, for
  * what made it (model, seed, settings): EXIT_OK, or EXIT_FAIL having printed why. */
 int app_write_score(const cdz_score *s, const char *path, const char *text);

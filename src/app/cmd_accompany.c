@@ -32,7 +32,7 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
 }
 
 int cmd_accompany(int argc, char **argv) {
-    const char *melody = NULL, *out = NULL, *ckpt = NULL;
+    const char *melody = NULL, *out = NULL, *ckpt = NULL, *backend = NULL;
     int wav = 0, force = 0, keep_all = 0;
     long long seed = 1;
     cdz_sample_params sp = cdz_sample_default_params();
@@ -47,6 +47,8 @@ int cmd_accompany(int argc, char **argv) {
                        "what of the melody's file stays beside the new part: the melody's tracks\n"
                        "(default), or every track"),
         APP_SAMPLING_OPTS(&sp, &seed),
+        APP_OPT_STRING("--backend", &backend, "NAME",
+                       "where the layers run: cpu (default) or reference (plain loops, slow: a check)"),
         APP_OPT_SWITCH("--wav", &wav, "also render the result to OUT.wav beside it (FluidSynth; see 'cadenza render')"),
         APP_OPT_FORCE(&force),
         APP_END};
@@ -72,6 +74,10 @@ int cmd_accompany(int argc, char **argv) {
     if (strcmp(cdz_model_kind_name(m), "accompaniment") != 0) {
         app_error("%s: a %s model; accompany needs an accompaniment model ('cadenza generate' continues music)", ckpt,
                   cdz_model_kind_name(m));
+        cdz_model_free(m);
+        return EXIT_FAIL;
+    }
+    if (backend && app_set_backend(m, backend) != EXIT_OK) {
         cdz_model_free(m);
         return EXIT_FAIL;
     }

@@ -79,7 +79,7 @@ static void checkpoint_stem(const char *path, char *buf, size_t n) {
 
 int cmd_generate(int argc, char **argv) {
     const char *ckpt = NULL, *model = NULL, *primer_file = NULL, *pitches = NULL, *primer_track = NULL;
-    const char *out_dir = "generated", *out = NULL;
+    const char *out_dir = "generated", *out = NULL, *backend = NULL;
     long long steps = 0, bars = 0, tokens = 0, seed = 1, outputs = 1, context = 0;
     double seconds = 0, qpm = 0, primer_bars = 0;
     int wav = 0, force = 0;
@@ -110,6 +110,8 @@ int cmd_generate(int argc, char **argv) {
         APP_OPT_INT("--branch-factor", &sp.branch_factor, 1, 1024, "N", "copies of each beam per iteration (default 1)"),
         APP_OPT_INT("--steps-per-iteration", &sp.steps_per_iteration, 1, 1 << 20, "N",
                     "tokens between beam selections (default 1)"),
+        APP_OPT_STRING("--backend", &backend, "NAME",
+                       "where the layers run: cpu (default) or reference (plain loops, slow: a check)"),
         APP_OPT_LONG("--context", &context, 1, 1 << 24, "N",
                      "tokens the model attends to (default: the window it was trained on)"),
         APP_OPT_STRING("--out-dir", &out_dir, "DIR",
@@ -148,6 +150,10 @@ int cmd_generate(int argc, char **argv) {
     cdz_model *m = NULL;
     if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {
         app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (backend && app_set_backend(m, backend) != EXIT_OK) {
+        cdz_model_free(m);
         return EXIT_FAIL;
     }
     const cdz_codec *codec = cdz_codec_find(cdz_model_codec(m));

@@ -215,3 +215,21 @@ int app_write_score(const cdz_score *s, const char *path, const char *text) {
     if (st != CDZ_OK) app_error("%s", err.msg);
     return st == CDZ_OK ? EXIT_OK : EXIT_FAIL;
 }
+
+int app_set_backend(cdz_model *m, const char *name) {
+    const cdz_backend *be = cdz_backend_find(name);
+    if (!be) {
+        const cdz_backend *const *list;
+        size_t n = cdz_backend_list(&list);
+        char names[256] = "";
+        for (size_t i = 0; i < n; i++) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", list[i]->name);
+        app_error("no backend '%s' in this build (it has: %s)", name, names);
+        return EXIT_FAIL;
+    }
+    cdz_error err = {0};
+    if (cdz_model_set_backend(m, be, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
