@@ -308,8 +308,8 @@ static void test_command(const char *prog) {
     char a_path[400], b_path[400];
     snprintf(a_path, sizeof a_path, "%s/cpu.mid", dir);
     snprintf(b_path, sizeof b_path, "%s/ref.mid", dir);
-    snprintf(cmd, sizeof cmd, "%s generate --checkpoint %s --bars 2 --seed 4 --out %s && %s generate --checkpoint %s --bars 2 "
-             "--seed 4 --backend reference --out %s", prog, ckpt, a_path, prog, ckpt, b_path);
+    snprintf(cmd, sizeof cmd, "(%s generate --checkpoint %s --bars 2 --seed 4 --out %s && %s generate --checkpoint %s --bars 2 "
+             "--seed 4 --backend reference --out %s)", prog, ckpt, a_path, prog, ckpt, b_path);
     CHECK_INT(test_shell(cmd, outp, errp, out, sizeof out, errs, sizeof errs), 0);
     cdz_score sa, sb;
     if (cdz_score_read_file(&sa, a_path, &e) == CDZ_OK && cdz_score_read_file(&sb, b_path, &e) == CDZ_OK) {
