@@ -612,7 +612,9 @@ static void self_attention_case(int B, int T, int C, int NH, int R) {
     same("self_attention_backward", "dqkv", dqc, dqr, nq, TOL_ATT);
     if (R) same("self_attention_backward", "der", derc, derr, ne, TOL_ATT);
 
-    /* one position at a time against a cache */
+    /* one position at a time against a cache (the step reads the relative embeddings transposed) */
+    float *er_t = R ? fzero(ne) : NULL;
+    if (R) cdz_self_attention_er_transpose(er_t, er, NH, R, D);
     const int S_max = T + 3;
     const size_t ncache = (size_t)B * NH * S_max * D, nss = cdz_self_attention_step_scratch_floats(S_max, R);
     float *kc = fzero(ncache), *vc = fzero(ncache), *kr = fzero(ncache), *vr = fzero(ncache);
@@ -622,8 +624,8 @@ static void self_attention_case(int B, int T, int C, int NH, int R) {
     for (int pos = 0; pos < T; pos++) {
         for (int b = 0; b < B; b++)
             memcpy(row + (size_t)b * 3 * C, qkv + ((size_t)b * T + pos) * 3 * C, 3 * C * sizeof *row);
-        CPU->self_attention_step(sy_c, kc, vc, ssc, row, er, pos, B, C, NH, R, S_max);
-        REF->self_attention_step(sy_r, kr, vr, ssr, row, er, pos, B, C, NH, R, S_max);
+        CPU->self_attention_step(sy_c, kc, vc, ssc, row, er_t, pos, B, C, NH, R, S_max);
+        REF->self_attention_step(sy_r, kr, vr, ssr, row, er_t, pos, B, C, NH, R, S_max);
         same("self_attention_step", "y", sy_c, sy_r, (size_t)B * C, TOL_ATT);
         for (int b = 0; b < B; b++)
             worst_own = fmax(worst_own, rel_diff(sy_r + (size_t)b * C, yr + ((size_t)b * T + pos) * C, C));
@@ -643,8 +645,8 @@ static void self_attention_case(int B, int T, int C, int NH, int R) {
     for (int pos = 0; pos < T; pos++) {
         for (int b = 0; b < B; b++)
             memcpy(row + (size_t)b * 3 * C, qkv + ((size_t)b * T + pos) * 3 * C, 3 * C * sizeof *row);
-        CPU->self_attention_step(sy_c, rkc, rvc, rsc, row, er, pos, B, C, NH, R, S_ring);
-        REF->self_attention_step(sy_r, rkr, rvr, rsr, row, er, pos, B, C, NH, R, S_ring);
+        CPU->self_attention_step(sy_c, rkc, rvc, rsc, row, er_t, pos, B, C, NH, R, S_ring);
+        REF->self_attention_step(sy_r, rkr, rvr, rsr, row, er_t, pos, B, C, NH, R, S_ring);
         same("self_attention_step (ring)", "y", sy_c, sy_r, (size_t)B * C, TOL_ATT);
     }
     check_guard("self_attention_step (ring)", "cpu", rsc, nrs);

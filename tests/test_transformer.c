@@ -268,12 +268,14 @@ static void test_step_case(int B, int T, int C, int NH, int R) {
     float *sscratch = falloc(cdz_self_attention_step_scratch_floats(S_max, R));
     fill(qkv, nqkv), fill(er, ner);
     const float *e = R ? er : NULL;
+    float *er_t = falloc(ner); /* the step reads the embeddings transposed */
+    if (R) cdz_self_attention_er_transpose(er_t, er, NH, R, D);
     cdz_self_attention_forward(y, att, scratch, qkv, e, B, T, C, NH, R);
     double worst = 0;
     for (int pos = 0; pos < T; pos++) {
         for (int b = 0; b < B; b++)
             memcpy(row + (size_t)b * 3 * C, qkv + ((size_t)b * T + pos) * 3 * C, (size_t)3 * C * sizeof *row);
-        cdz_self_attention_step(ys, kc, vc, sscratch, row, e, pos, B, C, NH, R, S_max);
+        cdz_self_attention_step(ys, kc, vc, sscratch, row, R ? er_t : NULL, pos, B, C, NH, R, S_max);
         for (int b = 0; b < B; b++)
             for (int c = 0; c < C; c++)
                 worst = fmax(worst, fabs(ys[(size_t)b * C + c] - y[((size_t)b * T + pos) * C + c]));
@@ -286,11 +288,11 @@ static void test_step_case(int B, int T, int C, int NH, int R) {
             for (int t = 0; t < T; t++)
                 for (int d = 0; d < D; d++) {
                     const float *src = qkv + ((size_t)b * T + t) * 3 * C + h * D + d;
-                    size_t at = (((size_t)b * NH + h) * S_max + t) * D + d;
-                    cached &= kc[at] == src[C] && vc[at] == src[2 * C];
+                    size_t head = ((size_t)b * NH + h) * S_max * D; /* keys (D, S_max), values (S_max, D) */
+                    cached &= kc[head + (size_t)d * S_max + t] == src[C] && vc[head + (size_t)t * D + d] == src[2 * C];
                 }
     CHECK(cached, "step B=%d T=%d NH=%d R=%d: the cache holds k and v at their positions", B, T, NH, R);
-    free(qkv), free(er), free(y), free(att), free(scratch), free(kc), free(vc), free(row), free(ys), free(sscratch);
+    free(qkv), free(er), free(er_t), free(y), free(att), free(scratch), free(kc), free(vc), free(row), free(ys), free(sscratch);
 }
 
 static void test_step(void) {

@@ -91,7 +91,7 @@ typedef struct cdz_backend {
     void (*self_attention_backward)(float *dqkv, float *der, float *scratch, const float *dy, const float *att,
                                     const float *qkv, const float *er, int B, int T, int C, int NH, int R);
     void (*self_attention_step)(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv,
-                                const float *er, int pos, int B, int C, int NH, int R, int S_max);
+                                const float *er_t, int pos, int B, int C, int NH, int R, int S_max);
     void (*cross_attention_forward)(float *y, float *att, const float *q, const float *kv, const uint8_t *key_mask,
                                     int B, int Tq, int Tk, int C, int NH);
     void (*cross_attention_backward)(float *dq, float *dkv, float *scratch, const float *dy, const float *att,

@@ -183,18 +183,22 @@ CDZ_API void cdz_self_attention_backward(float *dqkv, float *der, float *scratch
                                  const float *qkv, const float *er, int B, int T, int C, int NH, int R);
 
 /* One step of the self-attention above for generation, B rows: the new token's qkv (B, 3C) at
- * position pos (0-based) writes its k and v into k_cache, v_cache (B, NH, S_max, D) at index
- * pos mod S_max (the caches are rings: past S_max tokens the oldest is overwritten), and attends to the
- * last n = min(pos + 1, S_max) positions j:
+ * position pos (0-based) writes its key and value into the caches at index pos mod S_max (rings: past
+ * S_max tokens the oldest is overwritten), and attends to the last n = min(pos + 1, S_max) positions j:
  *   y (B, C) = softmax_j((q . k_j + q . er[R-1-min(pos-j, R-1)]) / sqrt(D)) v_j
  * While pos < S_max that is row pos of cdz_self_attention_forward over the whole sequence (clipped the
  * same way); past it, row n-1 of the forward pass over the last n tokens, with keys and values as they
- * were cached (a sliding window over the cache, which relative attention allows). er = NULL for
- * absolute mode (whose positions the caller adds and must keep below its table). scratch:
+ * were cached (a sliding window over the cache, which relative attention allows).
+ * Layouts, for the step's row-wise reads: k_cache (B, NH, D, S_max), each head's keys transposed;
+ * v_cache (B, NH, S_max, D); er_t (NH, D, R), the relative embeddings transposed
+ * (cdz_self_attention_er_transpose of the (NH, R, D) parameter), or NULL for absolute mode (whose
+ * positions the caller adds and must keep below its table). scratch:
  * cdz_self_attention_step_scratch_floats. */
 CDZ_API size_t cdz_self_attention_step_scratch_floats(int S_max, int R);
-CDZ_API void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
-                             int pos, int B, int C, int NH, int R, int S_max);
+CDZ_API void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv,
+                                     const float *er_t, int pos, int B, int C, int NH, int R, int S_max);
+/* er_t (NH, D, R) = er (NH, R, D) transposed per head, the layout cdz_self_attention_step reads. */
+CDZ_API void cdz_self_attention_er_transpose(float *er_t, const float *er, int NH, int R, int D);
 
 /* Encoder-decoder cross-attention core, NH heads of size D = C / NH, no causal mask, no relative term:
  *   q (B, Tq, C) heads-major; kv (B, Tk, 2C): the k block, then v, heads-major

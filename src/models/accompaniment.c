@@ -98,6 +98,7 @@ typedef struct acc_ws {
     float *scratch;
     int step_B;
     float *step_buf;
+    float *er_t; /* (D layers, NH, C/NH, R) the decoder's relative embeddings transposed, as the step reads them */
 } acc_ws;
 
 /* ---- configs ---- */
@@ -565,19 +566,24 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
      * the attention step's scratch */
     size_t n = (size_t)rows * (4 * C + 3 * C + 2 * F + 4) + (size_t)t->NH * t->max_len +
                cdz_self_attention_step_scratch_floats(t->max_len, t->R);
+    const size_t er_floats = (size_t)t->NH * t->R * (t->C / t->NH);
     if (ws) ws->step_buf = cdz_calloc(n, sizeof *ws->step_buf);
-    if (!ws || !ws->step_buf) {
+    if (ws) ws->er_t = cdz_calloc((size_t)t->D * er_floats, sizeof *ws->er_t);
+    if (!ws || !ws->step_buf || !ws->er_t) {
+        if (ws) cdz_free(ws->step_buf), cdz_free(ws->er_t);
         cdz_free(ws);
         cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for an accompaniment session of %d rows", rows);
         return NULL;
     }
+    for (int l = 0; l < t->D; l++) /* a copy taken now: the model does not change while sessions use it */
+        cdz_self_attention_er_transpose(ws->er_t + (size_t)l * er_floats, m->params + t->dof[l].er, t->NH, t->R, t->C / t->NH);
     ws->step_B = rows;
     return ws;
 }
 
 static void session_free(void *kws) {
     acc_ws *ws = kws;
-    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->etok), cdz_free(ws->step_buf);
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->etok), cdz_free(ws->step_buf), cdz_free(ws->er_t);
     cdz_free(ws);
 }
 
@@ -648,8 +654,8 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
             if (posf[b] < 0) continue;
             float *kc = (float *)(rows->state + (size_t)b * rows->stride) + HEADER + (size_t)t->D * ckv_size +
                         2 * (size_t)l * cache;
-            nn->self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C, P + o->er,
-                                    (int)posf[b], 1, C, NH, R, L);
+            nn->self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C,
+                                    ws->er_t + (size_t)l * NH * R * (C / NH), (int)posf[b], 1, C, NH, R, L);
         }
         blk_proj_residual_forward(nn, x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
         nn->layernorm_forward(h, mean, rstd, x, P + o->ln2_w, P + o->ln2_b, B, C);

@@ -70,6 +70,7 @@ typedef struct mt_ws {
     float *scratch;               /* cdz_self_attention_scratch_floats(cap_T, R) */
     int step_B;
     float *step_buf;
+    float *er_t;                  /* (L, NH, D, R) the relative embeddings transposed, as the step reads them */
 } mt_ws;
 
 /* ---- configs ---- */
@@ -465,8 +466,8 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
 
 /* ---- step-wise generation ---- */
 
-/* A row's state: per layer the key cache, then the value cache, each (NH, window, D) floats: a ring of
- * the last `window` tokens' keys and values (cdz_self_attention_step). */
+/* A row's state: per layer the key cache (NH, D, window), then the value cache (NH, window, D): rings
+ * of the last `window` tokens' keys and values (cdz_self_attention_step). */
 static size_t row_bytes(const cdz_model *m, int64_t window) {
     const mt *t = m->impl;
     return 2 * (size_t)t->L * (size_t)window * (size_t)t->C * sizeof(float);
@@ -484,19 +485,26 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
     /* x, h, y (B, C); qkv (B, 3C); ff1 and its activation (B, F); mean, rstd (B); the attention step's
      * scratch */
     size_t n = (size_t)rows * (3 * C + 3 * C + 2 * F + 2) + cdz_self_attention_step_scratch_floats((int)window, t->R);
+    const size_t er_floats = t->relative ? (size_t)t->NH * t->R * (t->C / t->NH) : 0;
     if (ws) ws->step_buf = cdz_calloc(n, sizeof *ws->step_buf);
-    if (!ws || !ws->step_buf) {
+    if (ws && er_floats) ws->er_t = cdz_calloc((size_t)t->L * er_floats, sizeof *ws->er_t);
+    if (!ws || !ws->step_buf || (er_floats && !ws->er_t)) {
+        if (ws) cdz_free(ws->step_buf), cdz_free(ws->er_t);
         cdz_free(ws);
         cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a music_transformer session of %d rows", rows);
         return NULL;
     }
+    /* the session reads the relative embeddings transposed: a copy taken now (the model does not
+     * change while sessions use it) */
+    for (int l = 0; er_floats && l < t->L; l++)
+        cdz_self_attention_er_transpose(ws->er_t + (size_t)l * er_floats, m->params + t->off[l].er, t->NH, t->R, t->C / t->NH);
     ws->step_B = rows;
     return ws;
 }
 
 static void session_free(void *kws) {
     mt_ws *ws = kws;
-    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->tokens), cdz_free(ws->step_buf);
+    cdz_free(ws->buf), cdz_free(ws->masks), cdz_free(ws->tokens), cdz_free(ws->step_buf), cdz_free(ws->er_t);
     cdz_free(ws);
 }
 
@@ -534,7 +542,7 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
         for (int b = 0; b < B; b++) {
             float *kc = (float *)(rows->state + (size_t)b * rows->stride) + 2 * (size_t)l * cache;
             nn->self_attention_step(y + (size_t)b * C, kc, kc + cache, scratch, qkv + (size_t)b * 3 * C,
-                                    R ? P + o->er : NULL, pos, 1, C, NH, R, W);
+                                    R ? ws->er_t + (size_t)l * NH * R * (C / NH) : NULL, pos, 1, C, NH, R, W);
         }
         blk_proj_residual_forward(nn, x, x, y, P + o->proj_w, P + o->proj_b, NULL, B, C, C, 1.0f, NULL, h);
         blk_ff_forward(nn, x, x, &ff_acts, P, &o->ff, B, C, F, t->gelu, 1.0f, NULL, y);

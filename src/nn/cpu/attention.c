@@ -296,20 +296,37 @@ NN_CLONES static void read_values(float *y, const float *s, const float *v, int 
     }
 }
 
+/* s (n) += q . columns of a transposed matrix: s[t] += sum_d q[d] m[d * ld + t], row updates that
+ * vectorise over t (the keys, or the relative distances), each a contiguous run. */
+NN_CLONES static void dot_columns(float *s, const float *q, const float *m, int ld, int n, int D) {
+    for (int d = 0; d < D; d++) {
+        const float qd = q[d], *row = m + (size_t)d * ld;
+#pragma omp simd
+        for (int t = 0; t < n; t++) s[t] += qd * row[t];
+    }
+}
+
+void cdz_self_attention_er_transpose(float *er_t, const float *er, int NH, int R, int D) {
+    for (int h = 0; h < NH; h++)
+        for (int r = 0; r < R; r++)
+            for (int d = 0; d < D; d++) er_t[((size_t)h * D + d) * R + r] = er[((size_t)h * R + r) * D + d];
+}
+
 /* The new query of one head against the n cached keys it sees, the newest last: the same logits, skew
  * and softmax as row n-1 of the full pass over those keys, with the relative embeddings of distances
- * 0 .. min(n, R)-1. The keys sit in a ring of S_max entries: the oldest seen at index `first`, so they
- * are [first, S_max) then [0, first) (one piece while first is 0, always so before the ring wraps). */
-static void step_head(float *y, float *s, float *qe, const float *q, const float *kc, const float *vc, const float *er,
-                      int n, int first, int D, int R) {
-    int n1 = first ? n - first : n; /* keys in the first piece, from index `first` on */
+ * 0 .. min(n, R)-1. The keys sit transposed (D, S_max) in a ring: the oldest seen at column `first`,
+ * so they are columns [first, S_max) then [0, first) (one piece while first is 0, always so before
+ * the ring wraps); er_t is the head's (D, R) transposed embeddings. */
+static void step_head(float *y, float *s, float *qe, const float *q, const float *kt, const float *vc, const float *er_t,
+                      int n, int first, int D, int R, int S_max) {
+    int n1 = first ? n - first : n; /* keys in the first piece, from column `first` on */
     memset(s, 0, (size_t)n * sizeof *s);
-    nn_gemm_ld(0, 1, 1, n1, D, q, D, kc + (size_t)first * D, D, s, n);
-    if (first) nn_gemm_ld(0, 1, 1, n - n1, D, q, D, kc, D, s + n1, n);
-    if (er) {
+    dot_columns(s, q, kt + first, S_max, n1, D);
+    if (first) dot_columns(s + n1, q, kt, S_max, n - n1, D);
+    if (er_t) {
         int Tr = imin(n, R);
         memset(qe, 0, (size_t)Tr * sizeof *qe);
-        nn_gemm_ld(0, 1, 1, Tr, D, q, D, er + (size_t)(R - Tr) * D, D, qe, Tr);
+        dot_columns(qe, q, er_t + (R - Tr), R, Tr, D);
         skew_add_row(s, qe, n - 1, Tr);
     }
     softmax_prefix(s, n, n, inv_sqrt(D));
@@ -317,19 +334,19 @@ static void step_head(float *y, float *s, float *qe, const float *q, const float
     if (first) read_values(y, s + n1, vc, n - n1, D);
 }
 
-void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er,
+void cdz_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv, const float *er_t,
                              int pos, int B, int C, int NH, int R, int S_max) {
-    CDZ_ASSERT(NH > 0 && C % NH == 0 && pos >= 0 && S_max > 0 && (!er || R > 0));
+    CDZ_ASSERT(NH > 0 && C % NH == 0 && pos >= 0 && S_max > 0 && (!er_t || R > 0));
     int D = C / NH, n = pos + 1 < S_max ? pos + 1 : S_max, slot = pos % S_max, first = (pos + 1 - n) % S_max;
     memset(y, 0, (size_t)B * C * sizeof *y);
     for (int b = 0; b < B; b++)
         for (int hh = 0; hh < NH; hh++) {
             const float *q = qkv + (size_t)b * 3 * C + (size_t)hh * D;
             size_t cache = ((size_t)b * NH + hh) * S_max * D;
-            float *kc = k_cache + cache, *vc = v_cache + cache;
-            memcpy(kc + (size_t)slot * D, q + C, (size_t)D * sizeof *kc);
+            float *kt = k_cache + cache, *vc = v_cache + cache;
+            for (int d = 0; d < D; d++) kt[(size_t)d * S_max + slot] = q[C + d];
             memcpy(vc + (size_t)slot * D, q + 2 * C, (size_t)D * sizeof *vc);
-            step_head(y + (size_t)b * C + (size_t)hh * D, scratch, scratch + S_max, q, kc, vc,
-                      er ? er + (size_t)hh * R * D : NULL, n, first, D, R);
+            step_head(y + (size_t)b * C + (size_t)hh * D, scratch, scratch + S_max, q, kt, vc,
+                      er_t ? er_t + (size_t)hh * D * R : NULL, n, first, D, R, S_max);
         }
 }

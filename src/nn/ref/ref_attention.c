@@ -154,42 +154,41 @@ void ref_self_attention_backward(float *dqkv, float *der, float *scratch, const 
 
 /* The new token at position pos against the cached keys 0..pos: row pos of the forward pass, the
  * probabilities (pos + 1 floats) in the scratch. */
-/* The caches are rings of S_max entries: the token at position j sits at index j mod S_max, and the
- * query at pos sees the last n = min(pos + 1, S_max) positions, pos - n + 1 .. pos, at their true
- * distances. The probabilities are kept in the scratch (n floats). */
+/* The caches are rings of S_max entries: the token at position j sits at index j mod S_max (keys
+ * transposed, (D, S_max) per head; values (S_max, D)), and the query at pos sees the last
+ * n = min(pos + 1, S_max) positions, pos - n + 1 .. pos, at their true distances; er_t is the head's
+ * relative embeddings transposed, (D, R). The probabilities are kept in the scratch (n floats). */
+static double step_logit(const float *q, const float *kt, const float *er_t, int pos, int j, int D, int R, int S_max,
+                         double scale) {
+    double l = 0;
+    for (int d = 0; d < D; d++) l += (double)q[d] * kt[(size_t)d * S_max + (size_t)(j % S_max)];
+    if (er_t) {
+        int row = rel_row(pos, j, R);
+        for (int d = 0; d < D; d++) l += (double)q[d] * er_t[(size_t)d * R + (size_t)row];
+    }
+    return l * scale;
+}
+
 void ref_self_attention_step(float *y, float *k_cache, float *v_cache, float *scratch, const float *qkv,
-                             const float *er, int pos, int B, int C, int NH, int R, int S_max) {
-    CDZ_ASSERT(NH > 0 && C % NH == 0 && pos >= 0 && S_max > 0 && (!er || R > 0));
+                             const float *er_t, int pos, int B, int C, int NH, int R, int S_max) {
+    CDZ_ASSERT(NH > 0 && C % NH == 0 && pos >= 0 && S_max > 0 && (!er_t || R > 0));
     const int D = C / NH, n = pos + 1 < S_max ? pos + 1 : S_max, first = pos + 1 - n;
     const double scale = 1.0 / sqrt((double)D);
     for (int b = 0; b < B; b++)
         for (int hh = 0; hh < NH; hh++) {
             const float *q = qkv + (size_t)b * 3 * C + (size_t)hh * D;
-            const float *eh = er ? er + (size_t)hh * R * D : NULL;
-            float *kc = k_cache + ((size_t)b * NH + hh) * S_max * D, *vc = v_cache + ((size_t)b * NH + hh) * S_max * D;
-            size_t slot = (size_t)(pos % S_max) * D;
-            for (int d = 0; d < D; d++) kc[slot + d] = q[C + d], vc[slot + d] = q[2 * C + d];
+            const float *eh = er_t ? er_t + (size_t)hh * D * R : NULL;
+            float *kt = k_cache + ((size_t)b * NH + hh) * S_max * D, *vc = v_cache + ((size_t)b * NH + hh) * S_max * D;
+            size_t slot = (size_t)(pos % S_max);
+            for (int d = 0; d < D; d++) kt[(size_t)d * S_max + slot] = q[C + d], vc[slot * D + d] = q[2 * C + d];
             double max = -INFINITY, sum = 0;
-            for (int t = 0; t < n; t++) { /* the logits, then their softmax, in double */
-                int j = first + t;
-                double l = ref_dot(q, kc + (size_t)(j % S_max) * D, D);
-                if (eh) l += ref_dot(q, eh + (size_t)rel_row(pos, j, R) * D, D);
-                l *= scale;
-                scratch[t] = (float)l;
+            for (int t = 0; t < n; t++) {
+                double l = step_logit(q, kt, eh, pos, first + t, D, R, S_max, scale);
                 if (l > max) max = l;
             }
-            for (int t = 0; t < n; t++) {
-                int j = first + t;
-                double l = ref_dot(q, kc + (size_t)(j % S_max) * D, D);
-                if (eh) l += ref_dot(q, eh + (size_t)rel_row(pos, j, R) * D, D);
-                sum += exp(l * scale - max);
-            }
-            for (int t = 0; t < n; t++) {
-                int j = first + t;
-                double l = ref_dot(q, kc + (size_t)(j % S_max) * D, D);
-                if (eh) l += ref_dot(q, eh + (size_t)rel_row(pos, j, R) * D, D);
-                scratch[t] = (float)(exp(l * scale - max) / sum);
-            }
+            for (int t = 0; t < n; t++) sum += exp(step_logit(q, kt, eh, pos, first + t, D, R, S_max, scale) - max);
+            for (int t = 0; t < n; t++)
+                scratch[t] = (float)(exp(step_logit(q, kt, eh, pos, first + t, D, R, S_max, scale) - max) / sum);
             float *yh = y + (size_t)b * C + (size_t)hh * D;
             for (int d = 0; d < D; d++) {
                 double acc = 0;
