@@ -826,8 +826,9 @@ int main(int argc, char **argv) {
     char shipped_dir[4096];
     snprintf(shipped_dir, sizeof shipped_dir, "%s", prog);
     char *slash = strrchr(shipped_dir, '/');
-    if (slash) {
+    if (slash) { /* beside build/ (or build/san/) */
         snprintf(slash, sizeof shipped_dir - (size_t)(slash - shipped_dir), "/../models");
+        if (access(shipped_dir, R_OK) != 0) snprintf(slash, sizeof shipped_dir - (size_t)(slash - shipped_dir), "/../../models");
         setenv("CADENZA_MODELS", shipped_dir, 1);
         CHECK_INT(run("models --json"), 0);
         CHECK(count_lines(out) >= 3 && strstr(out, "\"card_problem\":\"") == NULL && strstr(out, "\"licence\":null") == NULL,
