@@ -768,6 +768,17 @@ int main(int argc, char **argv) {
         CHECK_INT(run(args), 0);
         CHECK(strstr(out, "normalised") == NULL && strstr(out, "clipped") == NULL, "a fixed gain: %s", out);
         unlink(wav);
+        /* --wav of generate goes through app_wav_beside: normalised too, and says so */
+        snprintf(args, sizeof args, "generate --checkpoint %s --primer-pitches 60,-2,62,-2 --steps 8 --out %s/w.mid --wav", ckpt, gen);
+        CHECK_INT(run(args), 0);
+        CHECK_STR_CONTAINS(out, "w.wav (normalised +");
+        snprintf(args, sizeof args, "%s/w.wav", gen);
+        cdz_audio wa;
+        cdz_error we;
+        if (cdz_wav_read(args, &wa, &we) == CDZ_OK) {
+            CHECK_NEAR(20 * log10(cdz_audio_peak(&wa) / 32768.0), -1.0, 0.05);
+            cdz_audio_free(&wa);
+        }
     }
 
     /* ---- train: a warm-up longer than the run ---- */
