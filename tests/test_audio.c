@@ -79,6 +79,47 @@ static void test_wav_malformed(void) {
     CHECK_STR_CONTAINS(err.msg, "/nonexistent/x.wav");
 }
 
+/* Float samples to 16 bits: normalised to the peak asked for, or kept and clipped (and counted). */
+static void test_from_float(void) {
+    float x[8] = {0.1f, -0.05f, 0.02f, 0, -0.1f, 0.07f, 0.001f, -0.003f};
+    cdz_audio a;
+    cdz_render_report r;
+    cdz_error err = {0};
+    CHECK(cdz_audio_from_float(&a, x, 4, 2, 22050, 1, -1.0, &r, &err) == CDZ_OK, "normalise: %s", err.msg);
+    CHECK(a.frames == 4 && a.channels == 2 && a.sample_rate == 22050, "shape %zu x %d at %u", a.frames, a.channels, a.sample_rate);
+    double target = 32767 * pow(10, -1 / 20.0);
+    CHECK_INT(cdz_audio_peak(&a), (int)lrint(target));
+    CHECK_NEAR(r.peak_dbfs, -1.0, 0.001);
+    CHECK_NEAR(r.gain_db, 20 * log10(target / 32767 / 0.1), 1e-6);
+    CHECK_INT(r.clipped, 0);
+    CHECK(a.samples[0] == -a.samples[4] && a.samples[1] == (int16_t)lrint(-0.5 * target), "scaled alike: %d %d %d",
+          a.samples[0], a.samples[4], a.samples[1]);
+    cdz_audio_free(&a);
+    /* a fixed level: as they are, what exceeds full scale clipped and counted */
+    float loud[6] = {1.5f, -2.0f, 0.5f, 1.0f, -1.0f, 0.99999f};
+    CHECK(cdz_audio_from_float(&a, loud, 6, 1, 8000, 0, -1.0, &r, &err) == CDZ_OK, "fixed: %s", err.msg);
+    CHECK_INT(r.clipped, 2);
+    CHECK_NEAR(r.gain_db, 0, 0);
+    CHECK(a.samples[0] == 32767 && a.samples[1] == -32767 && a.samples[2] == 16384 && a.samples[3] == 32767 &&
+              a.samples[4] == -32767,
+          "clipped to full scale: %d %d %d %d %d", a.samples[0], a.samples[1], a.samples[2], a.samples[3], a.samples[4]);
+    cdz_audio_free(&a);
+    /* normalising what would clip brings it down instead */
+    CHECK(cdz_audio_from_float(&a, loud, 6, 1, 8000, 1, -3.0, &r, &err) == CDZ_OK, "normalise down: %s", err.msg);
+    CHECK_INT(r.clipped, 0);
+    CHECK_NEAR(r.gain_db, -3.0 - 20 * log10(2.0), 1e-6);
+    CHECK_NEAR(r.peak_dbfs, -3.0, 0.001);
+    cdz_audio_free(&a);
+    /* silence stays silent; a bad peak is refused */
+    float zero[4] = {0};
+    CHECK(cdz_audio_from_float(&a, zero, 2, 2, 8000, 1, -1.0, &r, &err) == CDZ_OK, "silence: %s", err.msg);
+    CHECK(cdz_audio_peak(&a) == 0 && r.gain_db == 0 && isinf(r.peak_dbfs) && r.peak_dbfs < 0, "silence: gain %g, peak %g",
+          r.gain_db, r.peak_dbfs);
+    cdz_audio_free(&a);
+    CHECK(cdz_audio_from_float(&a, x, 4, 2, 8000, 1, 3.0, &r, &err) == CDZ_ERR_ARG, "a peak above full scale refused");
+    CHECK(cdz_audio_from_float(&a, x, 4, 3, 8000, 0, 0, &r, &err) == CDZ_ERR_ARG, "three channels refused");
+}
+
 /* Power of the frequency f in x[0 .. n) at `rate` (Goertzel). */
 static double goertzel(const int16_t *x, size_t n, int stride, double f, double rate) {
     double w = 2 * 3.14159265358979323846 * f / rate, c = 2 * cos(w), s1 = 0, s2 = 0;
@@ -238,6 +279,46 @@ static void test_render_many_tracks_and_pedal(void) {
     cdz_score_free(&s);
 }
 
+/* Levels: by default the peak sits at -1 dBFS; at a fixed gain the synthesizer's own level stays (well
+ * below full scale at 0.5: the quiet renders users heard), and a high gain clips and says how much. */
+static void test_render_levels(void) {
+    cdz_score s;
+    cdz_error err = {0};
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    for (int i = 0; i < 4; i++) cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + 4 * i), 100, i * 480, i * 480 + 400);
+    cdz_score_finish(&s, &err);
+    cdz_render_params p = cdz_render_default_params();
+    p.soundfont = test_soundfont();
+    p.reverb = 0;
+    CHECK(p.normalize == 1 && p.peak_dbfs == -1.0, "normalised to -1 dBFS by default");
+    cdz_audio a;
+    cdz_render_report r;
+    if (cdz_render_score_report(&s, &p, &a, &r, &err) == CDZ_OK) {
+        CHECK_NEAR(r.peak_dbfs, -1.0, 0.01);
+        CHECK_NEAR(20 * log10(cdz_audio_peak(&a) / 32768.0), -1.0, 0.01);
+        CHECK(r.gain_db > 3 && r.clipped == 0, "normalising raised the level by %.1f dB, %zu clipped", r.gain_db, r.clipped);
+        cdz_audio_free(&a);
+    } else {
+        CHECK(0, "render: %s", err.msg);
+    }
+    p.normalize = 0;
+    if (cdz_render_score_report(&s, &p, &a, &r, &err) == CDZ_OK) {
+        CHECK(r.peak_dbfs < -4 && r.gain_db == 0 && r.clipped == 0, "gain 0.5 as it is: peak %.1f dBFS", r.peak_dbfs);
+        cdz_audio_free(&a);
+    }
+    p.gain = 10;
+    if (cdz_render_score_report(&s, &p, &a, &r, &err) == CDZ_OK) {
+        size_t full = 0;
+        for (size_t i = 0; i < 2 * a.frames; i++) full += a.samples[i] == 32767 || a.samples[i] == -32767;
+        CHECK(r.clipped > 0 && r.clipped <= full, "gain 10 clips: %zu reported, %zu samples at full scale", r.clipped, full);
+        cdz_audio_free(&a);
+    }
+    p.normalize = 1, p.peak_dbfs = 1;
+    CHECK(cdz_render_score(&s, &p, &a, &err) == CDZ_ERR_ARG, "a peak above 0 dBFS refused");
+    cdz_score_free(&s);
+}
+
 static void test_render_errors(void) {
     cdz_score s;
     cdz_error err = {0};
@@ -271,6 +352,7 @@ int main(void) {
     }
     test_wav_round_trip();
     test_wav_malformed();
+    test_from_float();
     test_render_errors();
     if (!cdz_render_available())
         printf("skip: rendering checks (built without FluidSynth: apt-get install libfluidsynth-dev, then rebuild)\n");
@@ -280,6 +362,7 @@ int main(void) {
         test_render_scale();
         test_render_tempo_and_drums();
         test_render_many_tracks_and_pedal();
+        test_render_levels();
     }
     rmdir(tmpdir);
     return test_summary("test_audio");

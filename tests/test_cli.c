@@ -21,6 +21,41 @@ static int run(const char *args) {
 }
 
 
+/* Writes melodies with a tempo event on every beat (each a slightly different tempo), as the Weimar
+ * Jazz Database's solos have: Magenta's melody extraction cuts them into one-beat pieces. */
+static void write_tempo_per_beat(const char *dir, int n) {
+    for (int f = 0; f < n; f++) {
+        cdz_score s;
+        cdz_error e;
+        cdz_score_init(&s, 480, &e);
+        for (int beat = 0; beat < 32; beat++) cdz_score_add_tempo(&s, beat * 480, 100 + (beat + f) % 7);
+        for (int i = 0; i < 64; i++) cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + (i * (f + 2)) % 12), 90, i * 240, i * 240 + 200);
+        cdz_score_finish(&s, &e);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/solo%02d.mid", dir, f);
+        cdz_score_write_file(&s, path, 1, &e);
+        cdz_score_free(&s);
+    }
+}
+
+/* The whole file as a string (for comparing before and after), into buf. */
+static size_t file_bytes(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap, f) : 0;
+    if (f) fclose(f);
+    return n;
+}
+
+/* A usage error: exit status 2, the message, then exactly one usage line naming --help. */
+static void check_usage_error(int rc, const char *message) {
+    CHECK_INT(rc, 2);
+    CHECK_STR_CONTAINS(err, message);
+    int lines = 0;
+    for (const char *p = err; *p; p++) lines += *p == '\n';
+    CHECK(lines == 2 && strstr(err, "\nusage: cadenza ") && strstr(err, "--help for all"),
+          "one message line and one usage line, got: %s", err);
+}
+
 static int count_lines(const char *s) {
     int n = 0;
     for (; *s; s++) n += *s == '\n';
@@ -29,6 +64,11 @@ static int count_lines(const char *s) {
 
 int main(int argc, char **argv) {
     prog = argc > 1 ? argv[1] : "build/cadenza";
+    static char prog_abs[4096], here[2048];
+    if (prog[0] != '/' && getcwd(here, sizeof here)) { /* one check runs in another folder */
+        snprintf(prog_abs, sizeof prog_abs, "%s/%s", here, prog);
+        prog = prog_abs;
+    }
     char dir[] = "/tmp/cadenza_cli_XXXXXX";
     if (!mkdtemp(dir)) return 1;
     snprintf(out_path, sizeof out_path, "%s/out", dir);
@@ -486,7 +526,8 @@ int main(int argc, char **argv) {
             cdz_train_config nc = cdz_train_config_for(nm);
             cdz_checkpoint_train_config(ckpt, &nc, &ne);
             if (cdz_trainer_init(&nt, nm, &nd, &nc, &ne) == CDZ_OK && cdz_checkpoint_load_trainer(ckpt, &nt, &ne) == CDZ_OK) {
-                nm->params[nm->n_params - 1] = NAN; /* the output bias */
+                /* finite weights (a NaN one is refused at load) so large that the next step overflows */
+                for (size_t i = 0; i < nm->n_params; i++) nm->params[i] *= 3e37f;
                 cdz_checkpoint_save(nan_ckpt, nm, &nt, NULL, 0, &ne);
             }
             cdz_trainer_free(&nt);
@@ -496,8 +537,19 @@ int main(int argc, char **argv) {
     }
     snprintf(args, sizeof args, "train --data %s --resume %s --steps 9", data, nan_ckpt);
     CHECK_INT(run(args), 1);
-    CHECK_STR_CONTAINS(err, "the loss became NaN at step 6");
+    CHECK_STR_CONTAINS(err, "at step 6");
+    CHECK(strstr(err, "the loss became NaN") || strstr(err, "the loss became infinite") || strstr(err, "gradient norm"),
+          "a loss that stops being finite: %s", err);
     CHECK_STR_CONTAINS(err, "training stopped");
+    /* a checkpoint holding a NaN weight is refused when loaded, naming the tensor */
+    if (cdz_checkpoint_load(ckpt, &nm, &ne) == CDZ_OK) {
+        nm->params[nm->n_params - 1] = NAN; /* the output bias */
+        cdz_checkpoint_save(nan_ckpt, nm, NULL, NULL, 0, &ne);
+        cdz_model_free(nm);
+    }
+    snprintf(args, sizeof args, "generate --checkpoint %s --out %s/nan.mid", nan_ckpt, dir);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "tensor 'output.bias' holds NaN");
     CHECK_INT(run("train --steps 3"), 2);
     CHECK_STR_CONTAINS(err, "--data FILE.cdz is required");
     CHECK_INT(run("train --data x.cdz --steps many"), 2);
@@ -527,6 +579,320 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(err, "demo.mid: ");
     CHECK_INT(run("bench --config mt_huge --what train"), 2);
     CHECK_STR_CONTAINS(err, "unknown bench config 'mt_huge'");
+
+    /* ---- the flag parser: one set of messages for every command, one usage line after them ---- */
+    snprintf(args, sizeof args, "train --data %s --stpes 3", data);
+    check_usage_error(run(args), "unknown option '--stpes'; did you mean '--steps'?");
+    snprintf(args, sizeof args, "train --data %s --steps", data);
+    check_usage_error(run(args), "option '--steps' needs a value");
+    snprintf(args, sizeof args, "train --data %s --steps --lr 0.1", data); /* a forgotten value */
+    check_usage_error(run(args), "option '--steps' needs a value");
+    snprintf(args, sizeof args, "train --data %s --steps 0.5", data);
+    check_usage_error(run(args), "bad value '0.5' for --steps: a whole number from 1 to 1073741824");
+    snprintf(args, sizeof args, "render %s extra.mid --out x.wav", mid);
+    check_usage_error(run(args), "unexpected argument 'extra.mid'");
+    CHECK_STR_CONTAINS(err, "usage: cadenza render IN.mid --out OUT.wav [options] (cadenza render --help for all options)");
+    snprintf(args, sizeof args, "midi info --json=yes %s", mid);
+    check_usage_error(run(args), "option '--json' takes no value");
+    check_usage_error(run("dataset build --codec melodi --in x --out y.cdz"),
+                      "bad value 'melodi' for --codec: no such codec; did you mean 'melody'?");
+    check_usage_error(run("eval loss --checkpoint a --data b --split nope"), "bad value 'nope' for --split: eval, train, test or all");
+    check_usage_error(run("generat"), "unknown command 'generat'; did you mean 'generate'?");
+    check_usage_error(run("dataset biuld"), "unknown command 'dataset biuld'; did you mean 'build'?");
+    check_usage_error(run("eval los"), "unknown command 'eval los'; did you mean 'loss'?");
+    snprintf(args, sizeof args, "midi notes --json %s --", mid); /* "--" ends the options */
+    CHECK_INT(run(args), 0);
+    snprintf(args, sizeof args, "eval loss --checkpoint=%s --data=%s --max-tokens=100", ckpt, data); /* --flag=value */
+    CHECK_INT(run(args), 0);
+    static const char *const commands[] = {"midi info", "midi notes", "codec list", "codec encode", "codec decode",
+                                           "dataset build", "dataset info", "train", "eval loss", "eval ngram",
+                                           "eval melodies", "eval music", "bench", "export", "render", "plot", "demo",
+                                           "models", "version"};
+    for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
+        char expect[160];
+        snprintf(args, sizeof args, "%s --bogus", commands[c]);
+        check_usage_error(run(args), "unknown option '--bogus'");
+        snprintf(expect, sizeof expect, "(cadenza %s --help for all options)", commands[c]);
+        CHECK_STR_CONTAINS(err, expect);
+        snprintf(args, sizeof args, "%s --help", commands[c]);
+        CHECK_INT(run(args), 0);
+        snprintf(expect, sizeof expect, "usage: cadenza %s", commands[c]);
+        CHECK_STR_CONTAINS(out, expect);
+        CHECK_STR_CONTAINS(out, "-h, --help");
+        CHECK_INT((int)strlen(err), 0);
+    }
+
+    /* ---- no file replaced without --force, and nothing done bytes_before saying so ---- */
+    char keep[300], bytes_before[4096], bytes_after[4096];
+    snprintf(keep, sizeof keep, "%s/keep.out", dir);
+    const char *kept = "precious\n";
+    const char *writers[][2] = {
+        {"demo --out %s", ""},
+        {"codec encode --codec performance %s --out %s", "mid"},
+        {"codec decode --codec performance %s --out %s", "tok"},
+        {"dataset build --codec performance --in %s --out %s", "mid"},
+        {"export %s --out %s", "ckpt"},
+        {"plot %s --out %s", "mid"},
+        {"train --data %s --steps 1 --out %s", "data"},
+    };
+    g = fopen(tok, "w");
+    fputs("NOTE_ON_60\n", g);
+    fclose(g);
+    for (size_t w = 0; w < sizeof writers / sizeof *writers; w++) {
+        const char *in = !writers[w][1][0] ? NULL : strcmp(writers[w][1], "mid") == 0 ? mid
+                       : strcmp(writers[w][1], "tok") == 0 ? tok : strcmp(writers[w][1], "ckpt") == 0 ? ckpt : data;
+        char cmdline[1024], plot_out[320];
+        /* plot and others take their kind of file; the name only has to exist */
+        const char *target = keep;
+        if (strncmp(writers[w][0], "plot", 4) == 0) snprintf(plot_out, sizeof plot_out, "%s/keep.png", dir), target = plot_out;
+        g = fopen(target, "w");
+        fputs(kept, g);
+        fclose(g);
+        if (in) snprintf(cmdline, sizeof cmdline, writers[w][0], in, target);
+        else snprintf(cmdline, sizeof cmdline, writers[w][0], target);
+        CHECK_INT(run(cmdline), 1);
+        char expect[400];
+        snprintf(expect, sizeof expect, "cadenza: %s exists; use --force to replace it", target);
+        CHECK_STR_CONTAINS(err, expect);
+        CHECK_INT(count_lines(err), 1);
+        CHECK(strstr(out, "wrote") == NULL, "%s: said it wrote: %s", cmdline, out);
+        size_t nb = file_bytes(target, bytes_before, sizeof bytes_before);
+        CHECK(nb == strlen(kept) && memcmp(bytes_before, kept, nb) == 0, "%s: the file was changed", cmdline);
+        snprintf(cmdline + strlen(cmdline), sizeof cmdline - strlen(cmdline), " --force");
+        CHECK(run(cmdline) == 0, "%s: %s", cmdline, err);
+        nb = file_bytes(target, bytes_after, sizeof bytes_after);
+        CHECK(!(nb == strlen(kept) && memcmp(bytes_after, kept, nb) == 0), "%s: --force did not replace the file", cmdline);
+        unlink(target);
+    }
+    unlink(tok);
+    /* train's default output, CONFIG.safetensors in the current folder, and --resume of that very file */
+    char cwd[4096], dflt[320];
+    snprintf(dflt, sizeof dflt, "%s/attention_rnn.safetensors", dir);
+    if (getcwd(cwd, sizeof cwd) && chdir(dir) == 0) {
+        g = fopen(dflt, "w");
+        fputs(kept, g);
+        fclose(g);
+        snprintf(args, sizeof args, "train --data %s --steps 1 --batch 2 --seq 16", data);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "cadenza: attention_rnn.safetensors exists; use --force to replace it");
+        CHECK_INT(file_bytes(dflt, bytes_before, sizeof bytes_before), strlen(kept));
+        snprintf(args, sizeof args, "train --data %s --steps 1 --batch 2 --seq 16 --force", data);
+        CHECK_INT(run(args), 0);
+        snprintf(args, sizeof args, "train --data %s --resume attention_rnn.safetensors --steps 2", data);
+        CHECK_INT(run(args), 0); /* resuming writes back to the file it read: no --force needed */
+        CHECK_STR_CONTAINS(err, "checkpoint: attention_rnn.safetensors (step 2, done)");
+        snprintf(args, sizeof args, "train --data %s --resume attention_rnn.safetensors --steps 3 --out %s", data, ckpt);
+        CHECK_INT(run(args), 1); /* resuming into another file that exists */
+        CHECK_STR_CONTAINS(err, "exists; use --force to replace it");
+        CHECK(chdir(cwd) == 0, "back to %s", cwd);
+    }
+    unlink(dflt);
+    /* eval music --plot: pictures already there */
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    mkdir(plots, 0777);
+    char pic[400];
+    snprintf(pic, sizeof pic, "%s/%s.%s", plots, cdz_metrics_describe(0)->name, cdz_png_available() ? "png" : "svg");
+    g = fopen(pic, "w");
+    fputs(kept, g);
+    fclose(g);
+    snprintf(args, sizeof args, "eval music --generated %s --reference %s --plot %s", tunes, tunes, plots);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "exists; use --force to replace it");
+    snprintf(args, sizeof args, "rm -rf %s", plots);
+    CHECK(system(args) == 0, "removed %s", plots);
+
+    /* ---- dataset build that gives nothing: says what to try, writes nothing ---- */
+    char solos[300], solo_cdz[320];
+    snprintf(solos, sizeof solos, "%s/solos", dir);
+    snprintf(solo_cdz, sizeof solo_cdz, "%s/solos.cdz", dir);
+    mkdir(solos, 0777);
+    write_tempo_per_beat(solos, 4);
+    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s", solos, solo_cdz);
+    CHECK_INT(run(args), 1);
+    CHECK(strstr(out, "wrote") == NULL, "no 'wrote' line: %s", out);
+    CHECK_STR_CONTAINS(err, "no sequences: none of the 4 files gave one for codec melody");
+    CHECK_STR_CONTAINS(err, "main reason: ");
+    CHECK_STR_CONTAINS(err, "too short");
+    CHECK_STR_CONTAINS(err, "4 of the 4 files change tempo");
+    CHECK_STR_CONTAINS(err, "try --one-tempo");
+    CHECK(access(solo_cdz, F_OK) != 0, "a failed build wrote %s", solo_cdz);
+    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s --one-tempo", solos, solo_cdz);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "wrote ");
+    size_t good = file_bytes(solo_cdz, bytes_before, sizeof bytes_before);
+    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s --force", solos, solo_cdz);
+    CHECK_INT(run(args), 1); /* fails again: the good dataset stays as it was */
+    CHECK_STR_CONTAINS(err, "was not written (the file there is as it was)");
+    CHECK(file_bytes(solo_cdz, bytes_after, sizeof bytes_after) == good && memcmp(bytes_before, bytes_after, good) == 0 && good > 72,
+          "the dataset of %zu bytes is untouched", good);
+    snprintf(args, sizeof args, "dataset build --codec melody --in %s --out %s --force --one-tempo --tracks NOPE", solos,
+             solo_cdz);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "--tracks or --programs may have left nothing");
+    snprintf(args, sizeof args, "dataset build --codec accompaniment --in %s --out %s --force", solos, solo_cdz);
+    CHECK_INT(run(args), 1); /* no tracks named MELODY and PIANO */
+    CHECK_STR_CONTAINS(err, "choose them with --tracks NAMES or --programs A:B");
+    snprintf(args, sizeof args, "rm -rf %s %s", solos, solo_cdz);
+    CHECK(system(args) == 0, "removed %s", solos);
+
+    /* ---- train --print-config for every kind, --help lists every kind and config from the tables ---- */
+    const cdz_model_kind *const *kinds;
+    size_t n_kinds = cdz_model_kind_list(&kinds);
+    CHECK(n_kinds >= 3, "%zu kinds", n_kinds);
+    CHECK_INT(run("train --help"), 0);
+    char help[sizeof out];
+    memcpy(help, out, sizeof help);
+    for (size_t k = 0; k < n_kinds; k++) {
+        char expect[160];
+        snprintf(args, sizeof args, "train --model %s --print-config", kinds[k]->name);
+        CHECK(run(args) == 0, "%s: %s", args, err);
+        snprintf(expect, sizeof expect, "\"config_name\":\"%s\"", kinds[k]->default_config);
+        CHECK_STR_CONTAINS(out, expect);
+        snprintf(expect, sizeof expect, "  %s", kinds[k]->name);
+        CHECK_STR_CONTAINS(help, expect);
+        CHECK_STR_CONTAINS(help, kinds[k]->description);
+        for (const char *const *c = kinds[k]->config_names; *c; c++) {
+            snprintf(expect, sizeof expect, " %s%s", *c, strcmp(*c, kinds[k]->default_config) == 0 ? "*" : "");
+            CHECK_STR_CONTAINS(help, expect);
+        }
+    }
+    CHECK_INT(run("train --model music_transformer --config jsb_small_relative --print-config"), 0);
+    CHECK_STR_CONTAINS(out, "\"codec\":\"chorale\"");
+    snprintf(args, sizeof args, "train --data %s --config perf_pop", data);
+    CHECK_INT(run(args), 2); /* another kind's config: says which */
+    CHECK_STR_CONTAINS(err, "'perf_pop' is a music_transformer config, not a melody_rnn one: add --model music_transformer");
+    check_usage_error(run("train --model melody_rn --print-config"), "bad value 'melody_rn' for --model: no such model kind; did you mean 'melody_rnn'?");
+
+    /* ---- codec --help lists every codec of the table; channels explained ---- */
+    CHECK_INT(run("codec --help"), 0);
+    const cdz_codec *const *codecs;
+    size_t n_codecs = cdz_codec_list(&codecs);
+    for (size_t c = 0; c < n_codecs; c++) {
+        char expect[96];
+        snprintf(expect, sizeof expect, "  %s ", codecs[c]->name);
+        CHECK_STR_CONTAINS(out, expect);
+    }
+    CHECK_INT(run("codec encode --help"), 0);
+    CHECK_STR_CONTAINS(out, "vae_trio_16bar");
+    CHECK_INT(run("midi --help"), 0);
+    CHECK_STR_CONTAINS(out, "text shows them as musicians and synthesizers number them, 1 to 16");
+    CHECK_STR_CONTAINS(out, "JSON (\"channel\") gives the number in the file's status byte, 0 to 15");
+    CHECK_INT(run("midi notes --help"), 0);
+    CHECK_STR_CONTAINS(out, "the JSON's \"channel\" is the number");
+    /* the demo's bass is on the second channel: 2 in every text, 1 in every JSON */
+    snprintf(args, sizeof args, "midi notes %s", mid);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "    1   2   32    48   70");
+    snprintf(args, sizeof args, "midi notes --json %s", mid);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "{\"track\":1,\"channel\":1,\"program\":32");
+    snprintf(args, sizeof args, "midi info --json %s", mid);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "\"track\":1,\"track_name\":\"Bass\",\"channel\":1,");
+
+    /* ---- render: normalised by default, --gain fixed with clipping counted, WAV names only ---- */
+    snprintf(args, sizeof args, "render %s --out %s/x.mp3", mid, dir);
+    check_usage_error(run(args), "--out ");
+    CHECK_STR_CONTAINS(err, "x.mp3: cadenza writes WAV files only");
+    if (cdz_render_available() && cdz_render_find_soundfont()) {
+        snprintf(wav, sizeof wav, "%s/LOUD.WAV", dir);
+        snprintf(args, sizeof args, "render %s --out %s --reverb 0", mid, wav);
+        CHECK_INT(run(args), 0); /* any case of .wav */
+        CHECK_STR_CONTAINS(out, "peak -1.0 dBFS, normalised +");
+        cdz_audio au;
+        cdz_error ae;
+        if (cdz_wav_read(wav, &au, &ae) == CDZ_OK) {
+            CHECK_NEAR(20 * log10(cdz_audio_peak(&au) / 32768.0), -1.0, 0.05);
+            cdz_audio_free(&au);
+        }
+        snprintf(args, sizeof args, "render %s --out %s --reverb 0 --gain 10 --force", mid, wav);
+        CHECK_INT(run(args), 0);
+        CHECK_STR_CONTAINS(out, " samples clipped");
+        CHECK_STR_CONTAINS(err, "clipped at --gain 10");
+        snprintf(args, sizeof args, "render %s --out %s --reverb 0 --gain 0.5 --force", mid, wav);
+        CHECK_INT(run(args), 0);
+        CHECK(strstr(out, "normalised") == NULL && strstr(out, "clipped") == NULL, "a fixed gain: %s", out);
+        unlink(wav);
+        /* --wav of generate goes through app_wav_beside: normalised too, and says so */
+        snprintf(args, sizeof args, "generate --checkpoint %s --primer-pitches 60,-2,62,-2 --steps 8 --out %s/w.mid --wav", ckpt, gen);
+        CHECK_INT(run(args), 0);
+        CHECK_STR_CONTAINS(out, "w.wav (normalised +");
+        snprintf(args, sizeof args, "%s/w.wav", gen);
+        cdz_audio wa;
+        cdz_error we;
+        if (cdz_wav_read(args, &wa, &we) == CDZ_OK) {
+            CHECK_NEAR(20 * log10(cdz_audio_peak(&wa) / 32768.0), -1.0, 0.05);
+            cdz_audio_free(&wa);
+        }
+    }
+
+    /* ---- train: a warm-up longer than the run ---- */
+    snprintf(args, sizeof args, "train --data %s --steps 10 --warmup 20 --out %s/w.safetensors", data, dir);
+    check_usage_error(run(args), "--warmup 20 is longer than --steps 10: the learning rate would never reach --lr");
+    snprintf(args, sizeof args, "train --data %s --warmup 2000 --batch 2 --seq 16 --out %s/w.safetensors", data, dir); /* 1000 steps */
+    check_usage_error(run(args), "--warmup 2000 is longer than --steps 1000");
+    snprintf(args, sizeof args, "train --data %s --resume %s --warmup 50", data, ckpt); /* the run's own 5 steps */
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "--warmup 50 is longer than the run's 5 steps");
+    snprintf(args, sizeof args, "%s/w.safetensors", dir);
+    CHECK(access(args, F_OK) != 0, "nothing trained");
+
+    /* ---- cadenza models: the shipped ones, from their cards and checkpoints ---- */
+    char shelf[300], card_path[340];
+    snprintf(shelf, sizeof shelf, "%s/shelf", dir);
+    mkdir(shelf, 0777);
+    setenv("CADENZA_MODELS", shelf, 1);
+    CHECK_INT(run("models"), 1);
+    CHECK_STR_CONTAINS(err, "no shipped models found");
+    char cp[2048];
+    snprintf(cp, sizeof cp, "cp %s %s/tunes_rnn.safetensors && cp %s %s/bare.safetensors", ckpt, shelf, shipped, shelf);
+    CHECK(system(cp) == 0, "models copied");
+    snprintf(card_path, sizeof card_path, "%s/tunes_rnn.md", shelf);
+    g = fopen(card_path, "w");
+    fputs("# tunes_rnn: scale tunes for the tests\nData: twelve made-up tunes\nLicence: CC0\n\n| table | here |\n", g);
+    fclose(g);
+    CHECK_INT(run("models"), 0);
+    CHECK_STR_CONTAINS(out, "tunes_rnn: scale tunes for the tests");
+    CHECK_STR_CONTAINS(out, "  data      twelve made-up tunes\n  licence   CC0\n");
+    CHECK_STR_CONTAINS(out, "melody_rnn / attention_rnn, codec key_melody");
+    CHECK_STR_CONTAINS(out, "weights and optimiser state");
+    CHECK_STR_CONTAINS(out, "cadenza generate --model tunes_rnn");
+    CHECK_STR_CONTAINS(out, "bare: (no description");
+    CHECK_STR_CONTAINS(out, "no card (");
+    snprintf(card_path, sizeof card_path, "%s/bare.md", shelf);
+    g = fopen(card_path, "w");
+    fputs("# bare: exported\nData: the same tunes\n", g);
+    fclose(g);
+    snprintf(args, sizeof args, "%s/broken.safetensors", shelf);
+    g = fopen(args, "w");
+    fputs("not a checkpoint", g);
+    fclose(g);
+    CHECK_INT(run("models --json"), 1); /* a broken file is listed, and the status says so */
+    CHECK_INT(count_lines(out), 3);
+    CHECK_STR_CONTAINS(out, "{\"name\":\"bare\",");
+    CHECK_STR_CONTAINS(out, "\"card_problem\":\"the card lacks a 'Licence:' line in its header\"");
+    CHECK_STR_CONTAINS(out, "\"resumable\":false");
+    CHECK_STR_CONTAINS(out, "{\"name\":\"broken\",");
+    CHECK_STR_CONTAINS(out, "\"loaded\":false");
+    CHECK_STR_CONTAINS(out, "\"licence\":\"CC0\"");
+    CHECK_STR_CONTAINS(out, "\"parameters\":");
+    snprintf(args, sizeof args, "rm -rf %s", shelf);
+    CHECK(system(args) == 0, "removed %s", shelf);
+    /* the cards shipped in models/ have the header */
+    char shipped_dir[4096];
+    snprintf(shipped_dir, sizeof shipped_dir, "%s", prog);
+    char *slash = strrchr(shipped_dir, '/');
+    if (slash) { /* beside build/ (or build/san/) */
+        snprintf(slash, sizeof shipped_dir - (size_t)(slash - shipped_dir), "/../models");
+        if (access(shipped_dir, R_OK) != 0) snprintf(slash, sizeof shipped_dir - (size_t)(slash - shipped_dir), "/../../models");
+        setenv("CADENZA_MODELS", shipped_dir, 1);
+        CHECK_INT(run("models --json"), 0);
+        CHECK(count_lines(out) >= 3 && strstr(out, "\"card_problem\":\"") == NULL && strstr(out, "\"licence\":null") == NULL,
+              "every shipped model has a card with its header: %s", out);
+        CHECK_STR_CONTAINS(out, "{\"name\":\"attention_rnn\",");
+    }
+    unsetenv("CADENZA_MODELS");
+
     char rm[2048];
     snprintf(rm, sizeof rm, "rm -rf %s %s %s %s %s/nan.safetensors", tunes, gen, data, log, dir);
     if (system(rm) != 0) printf("could not clean up\n");

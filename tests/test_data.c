@@ -242,6 +242,27 @@ static void test_build(void) {
     CHECK(r1.seqs[CDZ_SPLIT_TEST] == 1 && r1.seqs[CDZ_SPLIT_TRAIN] == 1, "relative paths: %zu test, %zu train",
           r1.seqs[CDZ_SPLIT_TEST], r1.seqs[CDZ_SPLIT_TRAIN]);
     CHECK(chdir(cwd) == 0, "chdir back");
+    /* Nothing to encode (the chorale codec finds four voices nowhere): no shard written, the one there
+     * left exactly as it was, the report filled in for the caller to explain. */
+    uint8_t *kept, *now;
+    size_t lk, ln;
+    CHECK_INT(cdz_file_read_all(out1, &kept, &lk, NULL), CDZ_OK);
+    const char *all[] = {in};
+    p.inputs = all;
+    p.n_inputs = 1;
+    p.codec = cdz_codec_find("chorale");
+    CHECK_INT(cdz_dataset_build(&p, out1, &r1, &err), CDZ_ERR_RANGE);
+    CHECK_STR_CONTAINS(err.msg, "not written: none of the 7 files gave a sequence for codec chorale");
+    CHECK(r1.files == 7 && r1.seqs[0] + r1.seqs[1] + r1.seqs[2] == 0 && r1.skipped_empty == 6 && r1.stats.not_four_voices > 0,
+          "report: %zu files, %zu empty, %llu not four voices", r1.files, r1.skipped_empty,
+          (unsigned long long)r1.stats.not_four_voices);
+    CHECK_INT(cdz_file_read_all(out1, &now, &ln, NULL), CDZ_OK);
+    CHECK(lk == ln && lk > 72 && memcmp(kept, now, lk) == 0, "the dataset of %zu bytes is as it was (%zu now)", lk, ln);
+    cdz_free(kept);
+    cdz_free(now);
+    unlink(out2);
+    CHECK_INT(cdz_dataset_build(&p, out2, &r1, &err), CDZ_ERR_RANGE);
+    CHECK(access(out2, F_OK) != 0, "no shard where none was");
     unlink(out1);
     unlink(out2);
     char cmd[300];

@@ -512,7 +512,7 @@ static void test_command(const char *argv0) {
         CHECK_INT(c.width, 800);
         CHECK_INT(c.height, 400);
         cdz_canvas_free(&c);
-        snprintf(args, sizeof args, "plot --compare %s %s --out %s --width 800", mid, mid, out);
+        snprintf(args, sizeof args, "plot --compare %s %s --out %s --width 800 --force", mid, mid, out);
         CHECK_INT(run(args, err, sizeof err), 0);
         CHECK_INT(cdz_png_read(out, &c, &e), CDZ_OK);
         CHECK(c.height > 400, "--compare picture only %ld high", (long)c.height);
@@ -544,7 +544,7 @@ static void test_command(const char *argv0) {
     CHECK_STR_CONTAINS(err, "unknown option '--bogus'");
     snprintf(args, sizeof args, "plot %s --out %s --width 12", mid, out);
     CHECK_INT(run(args, err, sizeof err), 2);
-    CHECK_STR_CONTAINS(err, "--width '12'");
+    CHECK_STR_CONTAINS(err, "bad value '12' for --width: a whole number from 200 to 32768");
     snprintf(args, sizeof args, "plot %s --out %s --compare %s", mid, out, mid);
     CHECK_INT(run(args, err, sizeof err), 2);
     CHECK_INT(run("plot --out x.png", err, sizeof err), 2);

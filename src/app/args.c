@@ -84,8 +84,8 @@ static void command_words(const char *usage_line, char *buf, size_t n) {
 /* The one line after a usage error: the first form of the usage and where the rest is. */
 static void usage_line(FILE *f, const char *name, const char *usage) {
     size_t first = strcspn(usage, "\n");
-    fprintf(f, "usage: cadenza%s%s %.*s (cadenza%s%s --help for all %s)\n", *name ? " " : "", name, (int)first, usage,
-            *name ? " " : "", name, strncmp(usage, "<command>", 9) == 0 ? "commands" : "options");
+    fprintf(f, "usage: cadenza%s%s%s%.*s (cadenza%s%s --help for all %s)\n", *name ? " " : "", name, first ? " " : "",
+            (int)first, usage, *name ? " " : "", name, strncmp(usage, "<command>", 9) == 0 ? "commands" : "options");
 }
 
 static int vusage(const app_cmd *cmd, const char *fmt, va_list ap) {
@@ -140,11 +140,11 @@ static void print_entry(FILE *f, const char *left, const char *help) {
 void app_print_help(const app_cmd *cmd, FILE *f) {
     const char *usage = cmd->usage;
     int line_no = 0;
-    while (*usage) { /* each form on a line of its own */
+    do { /* each form on a line of its own */
         size_t len = strcspn(usage, "\n");
-        fprintf(f, "%s cadenza %s %.*s\n", line_no++ ? "      " : "usage:", cmd->name, (int)len, usage);
+        fprintf(f, "%s cadenza %s%s%.*s\n", line_no++ ? "      " : "usage:", cmd->name, len ? " " : "", (int)len, usage);
         usage += len + (usage[len] == '\n');
-    }
+    } while (*usage);
     if (cmd->about) fprintf(f, "\n%s%s", cmd->about, cmd->about[strlen(cmd->about) - 1] == '\n' ? "" : "\n");
     int any_arg = 0;
     for (const app_opt *o = cmd->opts; o->kind != APP_END_KIND; o++)

@@ -119,17 +119,30 @@ int cmd_bench(int argc, char **argv) {
     }
     char list[256];
     snprintf(list, sizeof list, "%s", strcmp(configs, "all") == 0 ? "melody_rnn,lstm_big,attention_rnn,mt_small,mt_base,gpt_base" : configs);
+    const char *names[sizeof CONFIGS / sizeof *CONFIGS];
+    for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++) names[i] = CONFIGS[i].name;
+    char check[256];
+    snprintf(check, sizeof check, "%s", list);
+    for (char *save = NULL, *name = strtok_r(check, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++) known |= strcmp(CONFIGS[i].name, name) == 0;
+        const char *near = known ? NULL : app_closest(name, names, sizeof names / sizeof *names);
+        if (!known)
+            return app_usage(&cmd, "unknown bench config '%s'%s%s%s (known: melody_rnn, lstm_big, attention_rnn, "
+                             "mt_small, mt_base, gpt_base, or all)", name, near ? "; did you mean '" : "", near ? near : "",
+                             near ? "'?" : "");
+    }
+    snprintf(check, sizeof check, "%s", what);
+    for (char *save = NULL, *w = strtok_r(check, ",", &save); w; w = strtok_r(NULL, ",", &save))
+        if (strcmp(w, "train") != 0 && strcmp(w, "gen") != 0)
+            return app_usage(&cmd, "bad value '%s' for --what: train, gen or both (train,gen)", what);
     rc = EXIT_OK;
     if (!json) printf("%-14s %-6s %12s %10s %10s\n", "config", "what", "tokens/s", "ms/step", "params");
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         const bench_config *c = NULL;
         for (size_t i = 0; i < sizeof CONFIGS / sizeof *CONFIGS; i++)
             if (strcmp(CONFIGS[i].name, name) == 0) c = &CONFIGS[i];
-        if (!c) {
-            app_error("unknown bench config '%s' (known: melody_rnn, lstm_big, attention_rnn, mt_small, mt_base, gpt_base)", name);
-            rc = EXIT_USAGE;
-            continue;
-        }
+        if (!c) continue; /* checked above */
         cdz_error err = {0};
         cdz_model *m = NULL;
         if (cdz_model_from_json(&m, c->model_json, strlen(c->model_json), name, &err) != CDZ_OK) {

@@ -190,7 +190,7 @@ static int cmd_build(int argc, char **argv) {
     cdz_status st = cdz_dataset_build(&p, out, &r, &err);
     app_list_free(&inputs);
     size_t seqs = r.seqs[0] + r.seqs[1] + r.seqs[2], toks = r.tokens[0] + r.tokens[1] + r.tokens[2];
-    if (st != CDZ_OK && !(r.files > 0 && seqs == 0)) {
+    if (st != CDZ_OK && !(st == CDZ_ERR_RANGE && seqs == 0)) { /* no sequence: explained below */
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }

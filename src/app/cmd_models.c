@@ -221,7 +221,7 @@ int cmd_models(int argc, char **argv) {
             n++;
         }
         closedir(dir);
-        qsort(list + first_here, n - first_here, sizeof *list, by_name);
+        if (n - first_here > 1) qsort(list + first_here, n - first_here, sizeof *list, by_name);
         for (size_t i = first_here; i < n; i++) inspect(&list[i], dirs[d]);
     }
     rc = EXIT_OK;

@@ -69,8 +69,10 @@ int app_wav_beside(const char *mid) {
     double seconds;
     int rc = render_file(mid, wav, &p, &r, &notes, &seconds);
     if (rc == EXIT_FAIL) return rc;
-    describe_level(&r, p.normalize, level, sizeof level);
-    printf("wrote %s%s%s\n", wav, rc < 0 ? " (silent: no notes)" : "", level);
+    if (rc < 0) snprintf(level, sizeof level, " (silent: no notes)");
+    else if (isfinite(r.peak_dbfs)) snprintf(level, sizeof level, " (normalised %+.1f dB)", r.gain_db);
+    else level[0] = 0;
+    printf("wrote %s%s\n", wav, level);
     return EXIT_OK;
 }
 

@@ -208,13 +208,10 @@ static int same_file(const char *a, const char *b) {
 }
 
 /* --print-config: the full config JSON of --config (a starting point for a file of one's own). */
-static int print_config(const train_opts *o) {
+static int print_config(const train_opts *o, const app_cmd *cmd) {
     cdz_error err = {0};
     cdz_model *m = NULL;
-    if (create_model(o, &m, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        return EXIT_USAGE;
-    }
+    if (create_model(o, &m, &err) != CDZ_OK) return app_usage(cmd, "%s", err.msg);
     char *json = cdz_model_config_json(m);
     if (json) printf("%s\n", json);
     cdz_free(json);
@@ -412,7 +409,7 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
                    TRAIN_ABOUT, NULL, TRAIN_NOTES, print_kinds};
     int rc = parse_opts(argc, argv, &o, &cmd, opts, sizeof opts / sizeof *opts);
     if (rc != APP_GO_ON) return rc; /* the same on every rank: none goes on to wait for another */
-    if (o.print_config) return print_config(&o);
+    if (o.print_config) return print_config(&o, &cmd);
     rc = EXIT_OK;
     cdz_error err = {0};
     cdz_dataset ds;
