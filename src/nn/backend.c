@@ -1,12 +1,22 @@
-/* The backends this build has (cadenza/backend.h): a fixed table, looked up by name. */
+/* The backends this build has (cadenza/backend.h): a fixed table, looked up by name. Finding a
+ * backend touches nothing; only cdz_backend_check and the backend's own functions do (for cuda,
+ * the CUDA runtime starts on the first of them). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cadenza/backend.h"
 
 extern const cdz_backend cdz_backend_cpu_table; /* src/nn/cpu/backend_cpu.c */
+#ifdef CDZ_HAVE_CUDA                            /* the Makefile defines it where nvcc built src/nn/cuda/ */
+#include "cuda/backend_cuda.h"
+#endif
 
-static const cdz_backend *const BACKENDS[] = {&cdz_backend_cpu_table};
+static const cdz_backend *const BACKENDS[] = {
+    &cdz_backend_cpu_table,
+#ifdef CDZ_HAVE_CUDA
+    &cdz_backend_cuda_table,
+#endif
+};
 
 size_t cdz_backend_list(const cdz_backend *const **list) {
     *list = BACKENDS;
@@ -23,6 +33,9 @@ const cdz_backend *cdz_backend_cpu(void) { return &cdz_backend_cpu_table; }
 
 cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err) {
     if (!be) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "no such backend in this build");
+#ifdef CDZ_HAVE_CUDA
+    if (be == &cdz_backend_cuda_table) return cdz_cuda_check(err);
+#endif
     return CDZ_OK;
 }
 
