@@ -80,6 +80,42 @@ ifeq ($(MAKELEVEL),0)
 $(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) libpng=$(HAVE_PNG) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
+# ---- CUDA: the cuda backend (src/nn/cuda/), built only where nvcc is found ----
+# Where nvcc is found and the build is not a SANITIZE one (nvcc does not take -fsanitize), nvcc
+# compiles src/nn/cuda/*.cu (and $(CC) its *.c) into libcadenza.a, src/nn/backend.c registers the
+# backend (-DCDZ_HAVE_CUDA), and every program links the CUDA runtime: the static one
+# (libcudart_static.a, which needs -ldl -lrt -lpthread) where the toolkit has it, else the shared one
+# with an rpath, and libstdc++ (nvcc's host code is C++: its launch stubs use guarded statics and
+# exception tables). The runtime starts on the first CUDA call, which only the cuda backend makes.
+# cuBLAS is not linked: src/nn/cuda/device.cu opens it with dlopen on first use (this toolkit has
+# only the shared cuBLAS, and linking it made every program start about 100 ms slower).
+# sm_90 code for the H100 plus compute_90 PTX that newer GPUs compile at load; override
+# CUDA_GENCODE for another GPU.
+NVCC ?= nvcc
+CUDA_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_GENCODE) -lineinfo -Xcompiler -Wall,-Wextra
+CUDA_LIB_OBJ :=
+ifeq ($(HAVE_CUDA),yes)
+ifndef SANITIZE
+# the toolkit's folder: $CUDA_HOME, else where nvcc says it runs from (nvcc may be a wrapper script)
+CUDA_HOME ?= $(realpath $(shell $(NVCC) --dryrun -E -x cu /dev/null 2>&1 | sed -n 's/^\#\$$ TOP=//p' | head -n 1))
+CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+CUDA_LIB_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.o,$(sort $(wildcard src/nn/cuda/*.cu))) \
+    $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard src/nn/cuda/*.c)))
+$(BUILD)/obj/src/nn/backend.o: CPPFLAGS += -DCDZ_HAVE_CUDA
+ifneq ($(wildcard $(CUDA_LIBDIR)/libcudart_static.a),)
+CUDA_RT := static
+LDLIBS += -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread -lstdc++
+else
+CUDA_RT := shared
+LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -ldl -lstdc++
+endif
+endif
+endif
+# backend.o registers the cuda backend or not: rebuild it (and so the archive) when that changes
+CUDA_STAMP := $(BUILD)/obj/cuda-$(if $(CUDA_LIB_OBJ),yes,no).stamp
+# ---- end of the cuda backend ----
+
 LIB_SRC := $(sort $(wildcard src/core/*.c src/midi/*.c src/score/*.c src/extract/*.c src/codec/*.c src/data/*.c src/nn/*.c src/nn/cpu/*.c src/nn/ref/*.c src/models/*.c src/train/*.c src/sample/*.c src/eval/*.c src/audio/*.c src/plot/*.c))
 APP_SRC := $(sort $(wildcard src/app/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -101,16 +137,26 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/libcadenza.a: $(LIB_OBJ)
+$(BUILD)/obj/src/nn/cuda/%.o: src/nn/cuda/%.cu $(HEADERS) $(wildcard src/nn/cuda/*.cuh)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Xcompiler -fPIC -Iinclude -DCDZ_CUDA_LIBDIR='"$(CUDA_LIBDIR)"' -c $< -o $@
+
+$(BUILD)/obj/src/nn/backend.o: $(CUDA_STAMP)
+$(CUDA_STAMP):
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/obj/cuda-*.stamp
+	@touch $@
+
+$(BUILD)/libcadenza.a: $(LIB_OBJ) $(CUDA_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
 # The shared library for other programs and bindings: the public functions (cdz_*) exported, everything
 # else local (src/libcadenza.map), the optional libraries it was built with as its own dependencies.
-$(BUILD)/libcadenza.so: $(LIB_OBJ) src/libcadenza.map
+$(BUILD)/libcadenza.so: $(LIB_OBJ) $(CUDA_LIB_OBJ) src/libcadenza.map
 	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,--version-script=src/libcadenza.map -Wl,-soname,libcadenza.so -o $@ \
-	    $(LIB_OBJ) $(LDLIBS)
+	    $(LIB_OBJ) $(CUDA_LIB_OBJ) $(LDLIBS)
 
 # Example programs (examples/*.c) link the shared library, as another program would; the rpath finds it
 # beside them in the build folder.
@@ -135,14 +181,11 @@ $(BUILD)/fuzz/replay_midi: tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUI
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(LDLIBS)
 
 # ---- CUDA kernel workbench (dev/cuda/): built only where nvcc is found ----
-# Each dev/cuda/NAME.cu is a program (the library's CPU reference, numbered kernel versions, their
-# validation and timing) built into build/cuda-dev/NAME against build/libcadenza.a. `make check`
-# builds them and tests/run.sh runs them with --validate; without a GPU each prints SKIPPED and
-# passes. `make test-cuda` builds and runs only these. The sanitized builds leave them out (nvcc does
-# not take -fsanitize). sm_90 code for the H100 plus compute_90 PTX that newer GPUs compile at load.
-NVCC ?= nvcc
-CUDA_GENCODE ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_GENCODE) -lineinfo -Xcompiler -Wall,-Wextra
+# Each dev/cuda/NAME.cu is a program (the library's CPU reference, numbered kernel versions with the
+# library's shipped kernel among them, their validation and timing) built into build/cuda-dev/NAME
+# against build/libcadenza.a. `make check` builds them and tests/run.sh runs them with --validate;
+# without a GPU each prints SKIPPED and passes. `make test-cuda` builds and runs only these. The
+# sanitized builds leave them out (nvcc does not take -fsanitize).
 # LDLIBS in the form nvcc takes: -l and -L as they are, -Wl,a,b through -Xlinker, others (-pthread)
 # through -Xcompiler.
 cuda_comma := ,
@@ -160,9 +203,9 @@ ifeq ($(CUDA_DEV),)
 	@echo "cuda-dev: skipped (nvcc: $(HAVE_CUDA)$(if $(SANITIZE),; not in a SANITIZE build))"
 endif
 
-$(BUILD)/cuda-dev/%: dev/cuda/%.cu dev/cuda/common.h $(BUILD)/libcadenza.a $(HEADERS)
+$(BUILD)/cuda-dev/%: dev/cuda/%.cu dev/cuda/common.h $(BUILD)/libcadenza.a $(HEADERS) $(wildcard src/nn/cuda/*.cuh)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -Iinclude -o $@ $< $(BUILD)/libcadenza.a $(foreach f,$(LDLIBS),$(call nvcc_ldflag,$(f)))
+	$(NVCC) $(NVCCFLAGS) -Iinclude -o $@ $< $(BUILD)/libcadenza.a --cudart $(CUDA_RT) $(foreach f,$(LDLIBS),$(call nvcc_ldflag,$(f)))
 
 # Every version of every kernel against the CPU reference, with a short timing; the summary adds up
 # the programs' "cuda_NAME: N passed, M failed" lines.

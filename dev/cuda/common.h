@@ -1,7 +1,12 @@
 /* dev/cuda/common.h: what the kernel workbench programs share (STYLE.md, "dev/cuda/ as a kernel
  * workbench"): checked CUDA calls, flags, the device check that turns "no GPU" into a skip, random
  * inputs, validation against the library's CPU reference with a stated tolerance, cudaEvent timing,
- * and the warp and block reductions of the row kernels.
+ * and the warp and block reductions of the row kernels (src/nn/cuda/reduce.cuh, the library's own).
+ *
+ * Each program's version 2 is the library's shipped kernel (src/nn/cuda/, through the cdz_cuda_*
+ * functions of backend_cuda.h, linked from build/libcadenza.a), so the workbench validates and times
+ * exactly what ships and there is no second copy of it here. Version 1 is the workbench's simple
+ * one; new candidates get the next numbers and replace the library's code when they win.
  *
  * Each program counts one check per compared array and ends with the line "cuda_NAME: N passed,
  * M failed" that tests/run.sh adds up; it exits non-zero when a check failed. These are programs, not
@@ -22,6 +27,8 @@
 #include <time.h>
 
 #include "cadenza/nn.h" /* the CPU reference (extern "C" inside) */
+#include "../../src/nn/cuda/backend_cuda.h" /* the library's kernels: every version 2 */
+#include "../../src/nn/cuda/reduce.cuh"      /* warp_sum, warp_max, block_sum */
 
 /* Every CUDA call goes through this: file:line, the error's name and text, then exit(1). Kernel
  * launches are checked by the cudaGetLastError() after them (launch errors) and by the next checked
@@ -117,7 +124,6 @@ static inline bench_opts bench_parse(int argc, char **argv, const char *about, b
 /* ---- the device ---- */
 
 static int bench_passed, bench_failed;
-static int bench_sm_count = 1;
 
 /* True when there is a device these programs can run on. Without one (no driver, no GPU) it prints
  * "SKIPPED: no CUDA device" and returns false: the caller then ends with bench_summary(), which reads
@@ -139,7 +145,6 @@ static inline bool bench_device(void) {
         return false;
     }
     CUDA_CHECK(cudaSetDevice(0));
-    bench_sm_count = prop.multiProcessorCount;
     printf("device: %s, sm_%d%d, %d SMs, %.1f GiB\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
            (double)prop.totalGlobalMem / (1 << 30));
     return true;
@@ -233,6 +238,30 @@ static inline bool check_close(const char *what, const float *d_gpu, const float
     return bad == 0;
 }
 
+/* One value already on the host (a loss the library's pass returned) against the CPU's. */
+static inline bool check_value(const char *what, float got, float want, double atol, double rtol) {
+    double diff = fabs((double)got - want), tol = atol + rtol * fabs((double)want);
+    if (!(diff <= tol)) {
+        printf("  FAIL %s: expected %.9g, got %.9g (|diff| %.3g > tolerance %.3g)\n", what, want, got, diff, tol);
+        bench_failed++;
+        return false;
+    }
+    printf("  ok   %-26s max |diff| %-9.3g (tolerance %.3g + %.3g |ref|, 1 value)\n", what, diff, atol, rtol);
+    bench_passed++;
+    return true;
+}
+
+/* The library's kernels do not exit on a CUDA error: they record it, and cdz_cuda_check reports it
+ * (after waiting for the device). Call this after running or timing version 2; an error ends the
+ * program as CUDA_CHECK does. */
+static inline void lib_check(const char *what) {
+    cdz_error err = {};
+    if (cdz_cuda_check(&err) != CDZ_OK) {
+        fprintf(stderr, "%s: the library's kernel failed: %s\n", what, err.msg);
+        exit(EXIT_FAILURE);
+    }
+}
+
 /* ---- timing ---- */
 
 /* Mean milliseconds per call of fn (which launches and checks its kernels) over `repeat` calls on the
@@ -258,37 +287,6 @@ template <class F> static float bench_time_ms(int repeat, F &&fn) {
  * GB/s compares with the card's memory bandwidth (about 3.3 TB/s on an H100 SXM). */
 static inline void bench_report(const char *what, float ms, double bytes) {
     printf("  time %-25s %9.4f ms  %8.1f GB/s\n", what, ms, bytes / (ms * 1e6));
-}
-
-/* ---- reductions for the row kernels (blockDim.x a multiple of 32, every thread of the block calling) ---- */
-
-template <class T> __device__ inline T warp_sum(T v) {
-    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v; /* the butterfly leaves the total in every lane */
-}
-
-__device__ inline float warp_max(float v) {
-    for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-/* The sum over the block, returned to every thread: each warp reduces with shuffles, the first warp
- * reduces the warps' totals. Calling it again at once is safe: a warp rewrites part[] only after the
- * second barrier, by which time the first warp has read it, and total only after the first barrier of
- * the next call, which every thread reaches after reading it. */
-template <class T> __device__ inline T block_sum(T v) {
-    __shared__ T part[32];
-    __shared__ T total;
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
-    v = warp_sum(v);
-    if (lane == 0) part[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        T s = warp_sum(lane < nwarps ? part[lane] : (T)0);
-        if (lane == 0) total = s;
-    }
-    __syncthreads();
-    return total;
 }
 
 #endif

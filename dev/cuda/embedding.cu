@@ -5,15 +5,18 @@
  *
  *   build/cuda-dev/embedding [--version 0|1|2] [--validate] [-B 8] [-T 1024] [-C 512] [-V 388] [--repeat 100]
  *
- * Forward, version 1: one thread per element. Version 2: four elements per thread (float4) when C is
- *   a multiple of 4 (so that every row starts 16-byte aligned); otherwise version 1.
- * Backward, version 1: one thread per element of dy, atomicAdd into the table row: simple, but the
- *   order of the additions into a row varies from run to run (not bit-reproducible) and a frequent
- *   token serialises its atomics.
- * Backward, version 2, deterministic: the host sorts the rows by token (a counting sort, stable, so
- *   each token's rows stay in ascending order: O(N + V) per batch, whose tokens the host has anyway)
- *   and one thread per (token, column) adds that token's rows in that order into a register and
- *   writes the table once. The additions are the CPU's, in the CPU's order: bit for bit the same. */
+ * Version 1: forward one thread per element; backward one thread per element of dy, atomicAdd into
+ *   the table row: simple, but the order of the additions into a row varies from run to run (not
+ *   bit-reproducible) and a frequent token serialises its atomics.
+ * Version 2, the library's (cdz_cuda_embedding_forward / _backward, src/nn/cuda/layers.cu): forward
+ *   four elements per thread (float4) when C is a multiple of 4 (so that every row starts 16-byte
+ *   aligned) and the pointers are aligned, otherwise one; backward version 1's atomics.
+ * Version 3: the library's forward; backward deterministic: the host sorts the rows by token (a
+ *   counting sort, stable, so each token's rows stay in ascending order: O(N + V) per batch, whose
+ *   tokens the host has anyway) and one thread per (token, column) adds that token's rows in that
+ *   order into a register and writes the table once. The additions are the CPU's, in the CPU's
+ *   order: bit for bit the same. Not in the library: it needs the tokens on the host and scratch
+ *   sized by V, which the backend's embedding_backward (device tokens, no V) does not give. */
 #include "common.h"
 
 /* ---------------- forward ---------------- */
@@ -23,14 +26,6 @@ __global__ void embedding_forward1(float *y, const uint16_t *tokens, const float
     if (i >= (size_t)N * C) return;
     size_t n = i / C, c = i % C;
     y[i] = table[(size_t)tokens[n] * C + c];
-}
-
-/* C4 = C / 4 float4s per row. */
-__global__ void embedding_forward2(float4 *y, const uint16_t *tokens, const float4 *table, int N, int C4) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)N * C4) return;
-    size_t n = i / C4, c = i % C4;
-    y[i] = table[(size_t)tokens[n] * C4 + c];
 }
 
 /* ---------------- backward ---------------- */
@@ -72,10 +67,10 @@ static token_buckets buckets_build(const uint16_t *tokens, int N, int V) {
 
 static void buckets_free(token_buckets *k) { free(k->bucket_token), free(k->bucket_start), free(k->rows); }
 
-#define BWD2_THREADS 128
+#define BWD3_THREADS 128
 
 /* Block (b, j) adds bucket b's rows into columns j*128 .. j*128+127 of its token's table row. */
-__global__ void embedding_backward2(float *dtable, const float *dy, const int *bucket_token,
+__global__ void embedding_backward3(float *dtable, const float *dy, const int *bucket_token,
                                     const int *bucket_start, const int *rows, int C) {
     int b = blockIdx.x, c = blockIdx.y * blockDim.x + threadIdx.x;
     if (c >= C) return;
@@ -89,24 +84,26 @@ __global__ void embedding_backward2(float *dtable, const float *dy, const int *b
 
 static const char *const versions[] = {"",
                                        "forward a thread per element; backward atomicAdd per element",
-                                       "forward float4; backward deterministic, one thread per (token, column)"};
+                                       "the library's: forward float4; backward atomicAdd per element",
+                                       "the library's forward; backward deterministic, one thread per (token, column)"};
 
+/* Versions 2 and 3 call the library, which records its errors (lib_check). */
 static void embedding_forward(int version, float *y, const uint16_t *tokens, const float *table, int N, int C) {
-    if (version == 2 && C % 4 == 0)
-        embedding_forward2<<<ceil_div((long long)N * C / 4, 256), 256>>>((float4 *)y, tokens, (const float4 *)table,
-                                                                         N, C / 4);
+    if (version >= 2) cdz_cuda_embedding_forward(y, tokens, table, N, C);
     else embedding_forward1<<<ceil_div((long long)N * C, 256), 256>>>(y, tokens, table, N, C);
     CUDA_CHECK(cudaGetLastError());
 }
 
-/* Version 2 takes the buckets (on the device) built from the same tokens. */
+/* Version 3 takes the buckets (on the device) built from the same tokens. */
 static void embedding_backward(int version, float *dtable, const float *dy, const uint16_t *tokens,
                                const token_buckets *d_buckets, int N, int C) {
     if (version == 1) {
         embedding_backward1<<<ceil_div((long long)N * C, 256), 256>>>(dtable, dy, tokens, N, C);
+    } else if (version == 2) {
+        cdz_cuda_embedding_backward(dtable, dy, tokens, N, C);
     } else if (d_buckets->nb > 0) {
-        dim3 grid(d_buckets->nb, ceil_div(C, BWD2_THREADS));
-        embedding_backward2<<<grid, BWD2_THREADS>>>(dtable, dy, d_buckets->bucket_token, d_buckets->bucket_start,
+        dim3 grid(d_buckets->nb, ceil_div(C, BWD3_THREADS));
+        embedding_backward3<<<grid, BWD3_THREADS>>>(dtable, dy, d_buckets->bucket_token, d_buckets->bucket_start,
                                                     d_buckets->rows, C);
     }
     CUDA_CHECK(cudaGetLastError());
@@ -137,7 +134,7 @@ static void run_shape(int N, int C, int V, const bench_opts *o) {
     cdz_embedding_backward(dtable, dy, tokens, N, C);
     double t2 = host_ms();
     token_buckets hb = buckets_build(tokens, N, V);
-    printf("cpu reference: forward %.3f ms, backward %.3f ms; version 2's token sort on the host %.3f ms\n", t1 - t0,
+    printf("cpu reference: forward %.3f ms, backward %.3f ms; version 3's token sort on the host %.3f ms\n", t1 - t0,
            t2 - t1, host_ms() - t2);
     int most = 0; /* rows of the most frequent token: the longest sum */
     for (int b = 0; b < hb.nb; b++)
@@ -149,7 +146,7 @@ static void run_shape(int N, int C, int V, const bench_opts *o) {
     token_buckets db = {hb.nb, dev_copy(hb.bucket_token, hb.nb), dev_copy(hb.bucket_start, hb.nb + 1),
                         dev_copy(hb.rows, N)};
 
-    for (int v = 1; v <= 2; v++) {
+    for (int v = 1; v <= 3; v++) {
         if (o->version && o->version != v) continue;
         printf("version %d: %s\n", v, versions[v]);
         dev_poison(d_y, nc);
@@ -158,15 +155,17 @@ static void run_shape(int N, int C, int V, const bench_opts *o) {
         embedding_backward(v, d_dtable, d_dy, d_tokens, &db, N, C);
         CUDA_CHECK(cudaDeviceSynchronize());
         check_close("forward y", d_y, y, nc, 0, 0); /* a copy: exact */
-        if (v == 1) /* up to `most` + 1 terms of size <= 1 summed in the atomics' order (common.h, sum_tol) */
+        if (v <= 2) /* up to `most` + 1 terms of size <= 1 summed in the atomics' order (common.h, sum_tol) */
             check_close("backward dtable (atomics)", d_dtable, dtable, vc, sum_tol(most + 1, 1.0), 1e-6);
         else /* the CPU's additions in the CPU's order */
             check_close("backward dtable (ordered)", d_dtable, dtable, vc, 0, 0);
+        if (v >= 2) lib_check("embedding");
 
         float ms = bench_time_ms(o->repeat, [&] { embedding_forward(v, d_y, d_tokens, d_table, N, C); });
         bench_report("forward", ms, 2.0 * nc * sizeof(float)); /* the picked rows read, y written */
         ms = bench_time_ms(o->repeat, [&] { embedding_backward(v, d_dtable, d_dy, d_tokens, &db, N, C); });
         bench_report("backward", ms, (nc + 2.0 * hb.nb * C) * sizeof(float)); /* dy read; used rows read, written */
+        if (v >= 2) lib_check("embedding");
     }
     dev_free(d_table, d_dy, d_y, d_dtable, d_tokens, db.bucket_token, db.bucket_start, db.rows);
     buckets_free(&hb);
@@ -180,7 +179,7 @@ int main(int argc, char **argv) {
                           {"-C", &C, 1, 16384, "channels"},
                           {"-V", &V, 1, 65536, "vocabulary size (388: the performance codec)"}};
     bench_opts o = bench_parse(argc, argv, "Embedding forward and backward: CPU reference vs GPU kernel versions.",
-                               flags, N_ELEMS(flags), 2);
+                               flags, N_ELEMS(flags), 3);
     if ((long long)B * T * C > (1LL << 30) || (long long)V * C > (1LL << 30)) {
         fprintf(stderr, "embedding: more than 2^30 floats per array is more than this workbench allocates\n");
         return 2;
@@ -188,7 +187,7 @@ int main(int argc, char **argv) {
     if (!bench_device()) return bench_summary("cuda_embedding");
     run_shape(B * T, C, V, &o);
     if (o.validate) {
-        run_shape(1001, 77, 50257, &o); /* C no multiple of 4 (version 2's forward falls back), sparse tokens */
+        run_shape(1001, 77, 50257, &o); /* C no multiple of 4 (the library's forward: one per thread), sparse tokens */
         run_shape(64, 12, 3, &o);       /* three tokens: long buckets, heavy atomic contention */
     }
     return bench_summary("cuda_embedding");

@@ -9,10 +9,11 @@
  * The size is that of a GPT MLP's hidden layer, n = B*T*4C, where the activation sits.
  *
  * Version 1: one thread per element.
- * Version 2: four elements per thread through 16-byte loads and stores (float4): a quarter of the
- *            memory instructions for the same bytes; the last n % 4 elements go one per thread. Both
- *            should be bound by memory bandwidth (an erf is some 20 instructions per 8 bytes moved):
- *            the timings will tell. */
+ * Version 2: the library's (cdz_cuda_gelu_* / cdz_cuda_relu_*, src/nn/cuda/transformer.cu): four
+ *            elements per thread through 16-byte loads and stores (float4), a quarter of the memory
+ *            instructions for the same bytes; the last n % 4 elements go one per thread, and so does
+ *            everything when a pointer is not 16-byte aligned. Both should be bound by memory
+ *            bandwidth (an erf is some 20 instructions per 8 bytes moved): the timings will tell. */
 #include "common.h"
 
 #define SQRT1_2 0.70710678118654752f     /* 1/sqrt(2) */
@@ -47,70 +48,11 @@ __global__ void relu_backward1(float *dx, const float *dy, const float *x, size_
     if (i < n) dx[i] += relu_grad_times(x[i], dy[i]);
 }
 
-/* ---------------- version 2: float4 ---------------- */
-
-/* Thread i takes elements 4i .. 4i+3 while 4i + 3 < n; the threads past that take the tail, one
- * element each (i - n/4 from the start of the tail). The buffers come from cudaMalloc, so they are
- * 16-byte aligned (checked at launch). */
-__global__ void gelu_forward2(float *y, const float *x, size_t n) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n4 = n / 4;
-    if (i < n4) {
-        float4 v = reinterpret_cast<const float4 *>(x)[i];
-        reinterpret_cast<float4 *>(y)[i] = make_float4(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
-    } else if (4 * n4 + (i - n4) < n) {
-        size_t k = 4 * n4 + (i - n4);
-        y[k] = gelu(x[k]);
-    }
-}
-__global__ void gelu_backward2(float *dx, const float *dy, const float *x, size_t n) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n4 = n / 4;
-    if (i < n4) {
-        float4 v = reinterpret_cast<const float4 *>(x)[i], g = reinterpret_cast<const float4 *>(dy)[i];
-        float4 d = reinterpret_cast<float4 *>(dx)[i];
-        d.x += g.x * gelu_grad(v.x), d.y += g.y * gelu_grad(v.y), d.z += g.z * gelu_grad(v.z),
-            d.w += g.w * gelu_grad(v.w);
-        reinterpret_cast<float4 *>(dx)[i] = d;
-    } else if (4 * n4 + (i - n4) < n) {
-        size_t k = 4 * n4 + (i - n4);
-        dx[k] += dy[k] * gelu_grad(x[k]);
-    }
-}
-__global__ void relu_forward2(float *y, const float *x, size_t n) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n4 = n / 4;
-    if (i < n4) {
-        float4 v = reinterpret_cast<const float4 *>(x)[i];
-        reinterpret_cast<float4 *>(y)[i] = make_float4(relu(v.x), relu(v.y), relu(v.z), relu(v.w));
-    } else if (4 * n4 + (i - n4) < n) {
-        size_t k = 4 * n4 + (i - n4);
-        y[k] = relu(x[k]);
-    }
-}
-__global__ void relu_backward2(float *dx, const float *dy, const float *x, size_t n) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n4 = n / 4;
-    if (i < n4) {
-        float4 v = reinterpret_cast<const float4 *>(x)[i], g = reinterpret_cast<const float4 *>(dy)[i];
-        float4 d = reinterpret_cast<float4 *>(dx)[i];
-        d.x += relu_grad_times(v.x, g.x), d.y += relu_grad_times(v.y, g.y), d.z += relu_grad_times(v.z, g.z),
-            d.w += relu_grad_times(v.w, g.w);
-        reinterpret_cast<float4 *>(dx)[i] = d;
-    } else if (4 * n4 + (i - n4) < n) {
-        size_t k = 4 * n4 + (i - n4);
-        dx[k] += relu_grad_times(x[k], dy[k]);
-    }
-}
-
 /* ---------------- dispatch ---------------- */
 
-static const char *const versions[] = {"", "a thread per element", "float4: four elements per thread"};
+static const char *const versions[] = {"", "a thread per element", "the library's: float4, four elements per thread"};
 enum { GELU_FWD, GELU_BWD, RELU_FWD, RELU_BWD };
 static const char *const pass_names[] = {"gelu forward", "gelu backward", "relu forward", "relu backward"};
-
-static void check_aligned(const void *p) {
-    if ((uintptr_t)p % 16) {
-        fprintf(stderr, "gelu_relu: version 2 needs 16-byte aligned buffers\n");
-        exit(EXIT_FAILURE);
-    }
-}
 
 /* pass: GELU_FWD etc. Forward: out = f(x). Backward: out (dx) += dy f'(x). */
 static void activation(int version, int pass, float *out, const float *dy, const float *x, size_t n) {
@@ -123,14 +65,12 @@ static void activation(int version, int pass, float *out, const float *dy, const
         case RELU_FWD: relu_forward1<<<grid, block>>>(out, x, n); break;
         default: relu_backward1<<<grid, block>>>(out, dy, x, n); break;
         }
-    } else {
-        check_aligned(out), check_aligned(x), check_aligned(dy ? dy : x);
-        int grid = ceil_div((long long)(n / 4 + n % 4), block);
+    } else { /* the library's: records its errors (lib_check) */
         switch (pass) {
-        case GELU_FWD: gelu_forward2<<<grid, block>>>(out, x, n); break;
-        case GELU_BWD: gelu_backward2<<<grid, block>>>(out, dy, x, n); break;
-        case RELU_FWD: relu_forward2<<<grid, block>>>(out, x, n); break;
-        default: relu_backward2<<<grid, block>>>(out, dy, x, n); break;
+        case GELU_FWD: cdz_cuda_gelu_forward(out, x, n); break;
+        case GELU_BWD: cdz_cuda_gelu_backward(out, dy, x, n); break;
+        case RELU_FWD: cdz_cuda_relu_forward(out, x, n); break;
+        default: cdz_cuda_relu_backward(out, dy, x, n); break;
         }
     }
     CUDA_CHECK(cudaGetLastError());
@@ -181,11 +121,13 @@ static void run_size(size_t n, const bench_opts *o) {
             CUDA_CHECK(cudaDeviceSynchronize());
             check_close(pass_names[p], d_out, ref[p], n, atol[p], rtol[p]);
         }
+        if (v == 2) lib_check("gelu_relu");
         for (int p = 0; p < 4; p++) {
             bool bwd = p == GELU_BWD || p == RELU_BWD;
             float ms = bench_time_ms(o->repeat, [&] { activation(v, p, d_out, bwd ? d_dy : NULL, d_x, n); });
             bench_report(pass_names[p], ms, (bwd ? 4.0 : 2.0) * n * sizeof(float)); /* x (dy, dx) read, out written */
         }
+        if (v == 2) lib_check("gelu_relu");
     }
     dev_free(d_x, d_dy, d_out);
     for (int p = 0; p < 4; p++) free(ref[p]);

@@ -8,10 +8,12 @@
  *
  * Version 1: one thread per row (forward, backward dx) and one per column (dw, db): simple and
  *            deterministic, but a thread walks its row alone, so a warp's loads are C floats apart.
- * Version 2: one warp per row, the row sums by shuffles, loads coalesced across the lanes; backward
+ * Version 2: the library's (cdz_cuda_layernorm_forward / _backward, src/nn/cuda/transformer.cu):
+ *            one warp per row, the row sums by shuffles, loads coalesced across the lanes; backward
  *            gathers dw, db per block in shared memory (shared atomics), then adds each block's
  *            partial with one global atomicAdd per column, one kernel in all (the order of those
- *            additions varies between runs: not bit-reproducible). */
+ *            additions varies between runs: not bit-reproducible). Rows wider than a block's shared
+ *            memory holds (2C floats) fall back to version 1's kernels there. */
 #include "common.h"
 
 #define LN_EPS 1e-5f /* LAYERNORM_EPS of src/nn/cpu/transformer.c */
@@ -64,67 +66,16 @@ __global__ void layernorm_backward_dwdb1(float *dw, float *db, const float *dy, 
     dw[c] = dw_acc, db[c] = db_acc;
 }
 
-/* ---------------- version 2: a warp per row ---------------- */
-
-#define LN_WARPS 8 /* rows per block of version 2: 256 threads */
-
-__global__ void layernorm_forward2(float *y, float *mean, float *rstd, const float *x, const float *w,
-                                   const float *b, int N, int C) {
-    int lane = threadIdx.x % 32, n = blockIdx.x * LN_WARPS + threadIdx.x / 32;
-    if (n >= N) return; /* n is the same for the whole warp, so the shuffles below see all 32 lanes */
-    const float *xr = x + (size_t)n * C;
-    float *yr = y + (size_t)n * C;
-    float sum = 0, var = 0;
-    for (int c = lane; c < C; c += 32) sum += xr[c];
-    float m = warp_sum(sum) / (float)C;
-    for (int c = lane; c < C; c += 32) var += (xr[c] - m) * (xr[c] - m); /* the row is in L1 by now */
-    float s = rsqrtf(warp_sum(var) / (float)C + LN_EPS);
-    for (int c = lane; c < C; c += 32) yr[c] = (xr[c] - m) * s * w[c] + b[c];
-    if (lane == 0) mean[n] = m, rstd[n] = s;
-}
-
-/* Each warp takes rows blockIdx.x * LN_WARPS + warp, stepping by the whole grid; shared memory holds
- * the block's dw and db (2C floats). */
-__global__ void layernorm_backward2(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                    const float *mean, const float *rstd, const float *w, int N, int C) {
-    extern __shared__ float shared[];
-    float *dw_s = shared, *db_s = shared + C;
-    for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) shared[c] = 0;
-    __syncthreads();
-    int lane = threadIdx.x % 32;
-    for (int n = blockIdx.x * LN_WARPS + threadIdx.x / 32; n < N; n += gridDim.x * LN_WARPS) {
-        const float *dyr = dy + (size_t)n * C, *xr = x + (size_t)n * C;
-        float *dxr = dx + (size_t)n * C;
-        float m = mean[n], s = rstd[n], g_sum = 0, gx_sum = 0;
-        for (int c = lane; c < C; c += 32) {
-            float g = dyr[c] * w[c];
-            g_sum += g;
-            gx_sum += g * (xr[c] - m) * s;
-        }
-        float g_mean = warp_sum(g_sum) / (float)C, gx_mean = warp_sum(gx_sum) / (float)C;
-        for (int c = lane; c < C; c += 32) {
-            float d = dyr[c], xhat = (xr[c] - m) * s;
-            dxr[c] += s * (d * w[c] - g_mean - xhat * gx_mean);
-            atomicAdd(&dw_s[c], d * xhat); /* lanes hit distinct columns: contention only between warps */
-            atomicAdd(&db_s[c], d);
-        }
-    }
-    __syncthreads(); /* no thread returned early: every one reaches this barrier */
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        atomicAdd(&dw[c], dw_s[c]);
-        atomicAdd(&db[c], db_s[c]);
-    }
-}
-
 /* ---------------- dispatch ---------------- */
 
 static const char *const versions[] = {"", "a thread per row (dw, db: a thread per column)",
-                                       "a warp per row, shuffles; dw, db: shared-memory partials + atomics"};
+                                       "the library's: a warp per row, shuffles; dw, db: shared-memory partials + "
+                                       "atomics"};
 
 static void layernorm_forward(int version, float *y, float *mean, float *rstd, const float *x, const float *w,
                               const float *b, int N, int C) {
     if (version == 1) layernorm_forward1<<<ceil_div(N, 256), 256>>>(y, mean, rstd, x, w, b, N, C);
-    else layernorm_forward2<<<ceil_div(N, LN_WARPS), LN_WARPS * 32>>>(y, mean, rstd, x, w, b, N, C);
+    else cdz_cuda_layernorm_forward(y, mean, rstd, x, w, b, N, C); /* records its errors: lib_check */
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -135,12 +86,7 @@ static void layernorm_backward(int version, float *dx, float *dw, float *db, con
         CUDA_CHECK(cudaGetLastError());
         layernorm_backward_dwdb1<<<ceil_div(C, 256), 256>>>(dw, db, dy, x, mean, rstd, N, C);
     } else {
-        size_t smem = 2 * (size_t)C * sizeof(float);
-        if (smem > 48 * 1024) /* past the default limit of dynamic shared memory: opt in (up to 227 KiB on sm_90) */
-            CUDA_CHECK(cudaFuncSetAttribute(layernorm_backward2, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        /* two blocks per SM: enough warps to hide latency, few partials for the global atomics */
-        int grid = ceil_div(N, LN_WARPS) < 2 * bench_sm_count ? ceil_div(N, LN_WARPS) : 2 * bench_sm_count;
-        layernorm_backward2<<<grid, LN_WARPS * 32, smem>>>(dx, dw, db, dy, x, mean, rstd, w, N, C);
+        cdz_cuda_layernorm_backward(dx, dw, db, dy, x, mean, rstd, w, N, C);
     }
     CUDA_CHECK(cudaGetLastError());
 }
@@ -201,6 +147,7 @@ static void run_shape(int N, int C, const bench_opts *o) {
         /* dw, db: sums over N rows (plus the start value) of terms up to |dy xhat| < 2 and |dy| < 1 */
         check_close("backward dw", d_dw, dw, C, sum_tol(N + 1, 2.0), 1e-5);
         check_close("backward db", d_db, db, C, sum_tol(N + 1, 1.0), 1e-5);
+        if (v == 2) lib_check("layernorm");
 
         float ms = bench_time_ms(o->repeat, [&] { layernorm_forward(v, d_y, d_mean, d_rstd, d_x, d_w, d_b, N, C); });
         bench_report("forward", ms, 2.0 * nc * sizeof(float));
@@ -208,6 +155,7 @@ static void run_shape(int N, int C, const bench_opts *o) {
             layernorm_backward(v, d_dx, d_dw, d_db, d_dy, d_x, d_mean_ref, d_rstd_ref, d_w, N, C);
         });
         bench_report("backward", ms, 4.0 * nc * sizeof(float)); /* dy, x, dx read; dx written */
+        if (v == 2) lib_check("layernorm");
     }
 
     dev_free(d_x, d_w, d_b, d_dy, d_y, d_mean, d_rstd, d_mean_ref, d_rstd_ref, d_dx, d_dw, d_db);
@@ -231,6 +179,8 @@ int main(int argc, char **argv) {
     if (o.validate) {
         run_shape(97, 1003, &o); /* a width that is no multiple of 32 or 4, a row count no multiple of 8 */
         run_shape(33, 20, &o);   /* rows narrower than a warp: idle lanes in every reduction */
+        run_shape(9, 8192, &o);  /* 64 KiB of shared memory: past the default 48 KiB, opted in */
+        run_shape(5, 40000, &o); /* 2C floats past a block's shared memory: version 2's fallback */
     }
     return bench_summary("cuda_layernorm");
 }

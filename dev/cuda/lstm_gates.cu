@@ -13,8 +13,10 @@
  *   build/cuda-dev/lstm_gates [--version 0|1|2] [--validate] [-B 1024] [-H 1024] [--repeat 100]
  *
  * Version 1: one thread per (row, unit): four gate loads 4 H floats apart, each coalesced across the warp.
- * Version 2: four units per thread through float4 loads and stores when H is a multiple of 4 (every
- *            gate block then starts 16-byte aligned); otherwise version 1. */
+ * Version 2: the library's (cdz_cuda_lstm_cell_forward / _backward, src/nn/cuda/lstm.cu): four units
+ *            per thread through float4 loads and stores when H is a multiple of 4 (every gate block
+ *            then starts 16-byte aligned) and the pointers are aligned; otherwise one unit per
+ *            thread, as version 1. */
 #include "common.h"
 
 /* CUDA's expf and tanhf (2 ulp), not the faster __expf: the CPU's own are accurate to a few ulp too. */
@@ -63,63 +65,20 @@ __global__ void lstm_cell_backward1(float *dgates, float *dc_prev, const float *
     dz[0] = d.x, dz[H] = d.y, dz[2 * H] = d.z, dz[3 * H] = d.w;
 }
 
-/* ---------------- version 2: four units per thread ---------------- */
-
-/* The arrays as float4s: H4 = H / 4 per (B, H) row, 4 H4 per gates row. Thread i takes units
- * 4k .. 4k+3 of row b. */
-__global__ void lstm_cell_forward2(float4 *h, float4 *c, float4 *gates, const float4 *c_prev, int B, int H4) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)B * H4) return;
-    size_t b = i / H4, k = i % H4;
-    float4 *z = gates + b * 4 * H4 + k;
-    float4 zi = z[0], zf = z[H4], zg = z[2 * H4], zo = z[3 * H4];
-    float4 cp = c_prev ? c_prev[i] : make_float4(0, 0, 0, 0), cc, hh;
-    /* unit by unit: regroup so that each float4 holds one unit's four gates */
-    float4 u0 = make_float4(zi.x, zf.x, zg.x, zo.x), u1 = make_float4(zi.y, zf.y, zg.y, zo.y);
-    float4 u2 = make_float4(zi.z, zf.z, zg.z, zo.z), u3 = make_float4(zi.w, zf.w, zg.w, zo.w);
-    cell_forward(u0, cc.x, hh.x, cp.x), cell_forward(u1, cc.y, hh.y, cp.y);
-    cell_forward(u2, cc.z, hh.z, cp.z), cell_forward(u3, cc.w, hh.w, cp.w);
-    z[0] = make_float4(u0.x, u1.x, u2.x, u3.x), z[H4] = make_float4(u0.y, u1.y, u2.y, u3.y);
-    z[2 * H4] = make_float4(u0.z, u1.z, u2.z, u3.z), z[3 * H4] = make_float4(u0.w, u1.w, u2.w, u3.w);
-    c[i] = cc, h[i] = hh;
-}
-
-__global__ void lstm_cell_backward2(float4 *dgates, float4 *dc_prev, const float4 *dh, const float4 *dc,
-                                    const float4 *gates, const float4 *c, const float4 *c_prev, int B, int H4) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)B * H4) return;
-    size_t b = i / H4, k = i % H4;
-    const float4 *a = gates + b * 4 * H4 + k;
-    float4 ai = a[0], af = a[H4], ag = a[2 * H4], ao = a[3 * H4];
-    float4 cp = c_prev ? c_prev[i] : make_float4(0, 0, 0, 0), hd = dh[i], cd = dc[i], cc = c[i], d0, d1, d2, d3, out;
-    out.x = cell_backward(d0, make_float4(ai.x, af.x, ag.x, ao.x), hd.x, cd.x, cc.x, cp.x);
-    out.y = cell_backward(d1, make_float4(ai.y, af.y, ag.y, ao.y), hd.y, cd.y, cc.y, cp.y);
-    out.z = cell_backward(d2, make_float4(ai.z, af.z, ag.z, ao.z), hd.z, cd.z, cc.z, cp.z);
-    out.w = cell_backward(d3, make_float4(ai.w, af.w, ag.w, ao.w), hd.w, cd.w, cc.w, cp.w);
-    float4 *dz = dgates + b * 4 * H4 + k;
-    dz[0] = make_float4(d0.x, d1.x, d2.x, d3.x), dz[H4] = make_float4(d0.y, d1.y, d2.y, d3.y);
-    dz[2 * H4] = make_float4(d0.z, d1.z, d2.z, d3.z), dz[3 * H4] = make_float4(d0.w, d1.w, d2.w, d3.w);
-    dc_prev[i] = out; /* after dc[i] was read: in place is fine */
-}
-
 /* ---------------- dispatch ---------------- */
 
-static const char *const versions[] = {"", "a thread per (row, unit)", "float4: four units per thread"};
+static const char *const versions[] = {"", "a thread per (row, unit)", "the library's: float4, four units per thread"};
 
+/* Version 2 calls the library, which records its errors (lib_check). */
 static void lstm_cell_forward(int version, float *h, float *c, float *gates, const float *c_prev, int B, int H) {
-    if (version == 2 && H % 4 == 0)
-        lstm_cell_forward2<<<ceil_div((long long)B * H / 4, 256), 256>>>((float4 *)h, (float4 *)c, (float4 *)gates,
-                                                                          (const float4 *)c_prev, B, H / 4);
+    if (version == 2) cdz_cuda_lstm_cell_forward(h, c, gates, c_prev, B, H);
     else lstm_cell_forward1<<<ceil_div((long long)B * H, 256), 256>>>(h, c, gates, c_prev, B, H);
     CUDA_CHECK(cudaGetLastError());
 }
 
 static void lstm_cell_backward(int version, float *dgates, float *dc_prev, const float *dh, const float *dc,
                                const float *gates, const float *c, const float *c_prev, int B, int H) {
-    if (version == 2 && H % 4 == 0)
-        lstm_cell_backward2<<<ceil_div((long long)B * H / 4, 256), 256>>>(
-            (float4 *)dgates, (float4 *)dc_prev, (const float4 *)dh, (const float4 *)dc, (const float4 *)gates,
-            (const float4 *)c, (const float4 *)c_prev, B, H / 4);
+    if (version == 2) cdz_cuda_lstm_cell_backward(dgates, dc_prev, dh, dc, gates, c, c_prev, B, H);
     else lstm_cell_backward1<<<ceil_div((long long)B * H, 256), 256>>>(dgates, dc_prev, dh, dc, gates, c, c_prev, B, H);
     CUDA_CHECK(cudaGetLastError());
 }
@@ -180,6 +139,7 @@ static void run_shape(int B, int H, bool with_prev, bool in_place, const bench_o
          * the error of one tanh or of the rounding above: a bound of ~5e-6; 2e-5 leaves a 4x margin. */
         check_close("backward dgates", d_dgates, dgates, bg, 2e-5, 2e-5);
         check_close("backward dc_prev", d_dc_prev, dc_prev, bh, 2e-5, 2e-5);
+        if (v == 2) lib_check("lstm_gates");
 
         /* Timing reruns the forward over its own output (activations of activations): the same work. */
         float ms = bench_time_ms(o->repeat, [&] { lstm_cell_forward(v, d_h, d_c, d_gates, d_cp, B, H); });
@@ -188,6 +148,7 @@ static void run_shape(int B, int H, bool with_prev, bool in_place, const bench_o
             lstm_cell_backward(v, d_dgates, d_dc_prev, d_dh, d_dc, d_gates_ref, d_c_ref, d_cp, B, H);
         });
         bench_report("backward", ms, (2.0 * bg + (with_prev ? 5.0 : 4.0) * bh) * sizeof(float));
+        if (v == 2) lib_check("lstm_gates");
     }
     dev_free(d_z, d_gates, d_h, d_c, d_dh, d_dc, d_dgates, d_gates_ref, d_c_ref);
     if (d_cp) dev_free(d_cp);
@@ -208,7 +169,7 @@ int main(int argc, char **argv) {
     if (!bench_device()) return bench_summary("cuda_lstm_gates");
     run_shape(B, H, true, true, &o);
     if (o.validate) {
-        run_shape(37, 203, true, false, &o); /* H no multiple of 4: version 2 falls back; dc_prev separate */
+        run_shape(37, 203, true, false, &o); /* H no multiple of 4: version 2 takes a unit per thread; dc_prev separate */
         run_shape(16, 64, false, true, &o);  /* the first step: no previous cell state */
     }
     return bench_summary("cuda_lstm_gates");

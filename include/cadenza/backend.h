@@ -15,7 +15,10 @@
  *              beside each check).
  *   cuda       NVIDIA GPUs (src/nn/cuda/, built where nvcc exists): the kernels it has so far; the
  *              passes it lacks are NULL, and cdz_backend_missing names them. Its buffers are device
- *              memory: move data with upload and download.
+ *              memory: move data with upload and download. Its passes are queued on the GPU and
+ *              return at once (except a returned float or a download, which wait); a CUDA error in
+ *              any of them is kept, the first one, and reported by cdz_backend_check from then on
+ *              (docs/backends.md).
  *
  * Buffers: cpu and reference share host memory (host_memory 1: their buffers are plain pointers and
  * upload/download are copies), so a model's parameters can be read by either without moving them.
@@ -106,8 +109,10 @@ CDZ_API const cdz_backend *cdz_backend_find(const char *name);
 CDZ_API const cdz_backend *cdz_backend_cpu(void);
 /* The plain-loop reference backend (src/nn/ref/), the yardstick of the tests. */
 CDZ_API const cdz_backend *cdz_backend_reference(void);
-/* CDZ_OK when the backend can run here (cuda: a device answered), else CDZ_ERR_UNSUPPORTED naming
- * why (no device, the driver's message). */
+/* CDZ_OK when the backend can run here, else CDZ_ERR_UNSUPPORTED naming why. cuda: a device answered,
+ * this build has code for it and cuBLAS loads (else the message starts with "no CUDA device" when
+ * none answered, with the driver's message), and no pass has failed so far: it waits for the queued
+ * work and reports the first error of any pass (CDZ_ERR_NOMEM when that was device memory). */
 CDZ_API cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err);
 /* The names of the layer passes the backend lacks, comma-separated into buf ("" when it has all). */
 CDZ_API void cdz_backend_missing(const cdz_backend *be, char *buf, size_t n);

@@ -1,4 +1,6 @@
-/* The backends this build has (cadenza/backend.h): a fixed table, looked up by name. */
+/* The backends this build has (cadenza/backend.h): a fixed table, looked up by name. Finding a
+ * backend touches nothing; only cdz_backend_check and the backend's own functions do (for cuda,
+ * the CUDA runtime starts on the first of them). */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,8 +8,17 @@
 
 extern const cdz_backend cdz_backend_cpu_table; /* src/nn/cpu/backend_cpu.c */
 extern const cdz_backend cdz_backend_ref_table; /* src/nn/ref/backend_ref.c */
+#ifdef CDZ_HAVE_CUDA                            /* the Makefile defines it where nvcc built src/nn/cuda/ */
+#include "cuda/backend_cuda.h"
+#endif
 
-static const cdz_backend *const BACKENDS[] = {&cdz_backend_cpu_table, &cdz_backend_ref_table};
+static const cdz_backend *const BACKENDS[] = {
+    &cdz_backend_cpu_table,
+    &cdz_backend_ref_table,
+#ifdef CDZ_HAVE_CUDA
+    &cdz_backend_cuda_table,
+#endif
+};
 
 size_t cdz_backend_list(const cdz_backend *const **list) {
     *list = BACKENDS;
@@ -26,6 +37,9 @@ const cdz_backend *cdz_backend_reference(void) { return &cdz_backend_ref_table; 
 
 cdz_status cdz_backend_check(const cdz_backend *be, cdz_error *err) {
     if (!be) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "no such backend in this build");
+#ifdef CDZ_HAVE_CUDA
+    if (be == &cdz_backend_cuda_table) return cdz_cuda_check(err);
+#endif
     return CDZ_OK;
 }
 
