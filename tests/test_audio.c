@@ -5,6 +5,8 @@
 #include <math.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "test.h"
 
 static char tmpdir[] = "/tmp/cadenza_audio_XXXXXX";
@@ -345,6 +347,55 @@ static void test_render_errors(void) {
     cdz_score_free(&s);
 }
 
+/* Two renders at once on two threads give what each gives alone, and each keeps its own error message
+ * (FluidSynth's log is per process; the library takes turns at it). */
+typedef struct render_job {
+    const cdz_score *s;
+    const char *soundfont;
+    cdz_audio a;
+    cdz_status st;
+    cdz_error err;
+} render_job;
+
+static void *render_thread(void *arg) {
+    render_job *j = arg;
+    cdz_render_params p = cdz_render_default_params();
+    p.soundfont = j->soundfont;
+    p.reverb = 0;
+    j->st = cdz_render_score(j->s, &p, &j->a, &j->err);
+    return NULL;
+}
+
+static void test_render_threads(void) {
+    cdz_score s;
+    cdz_error err;
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    for (int i = 0; i < 6; i++) cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + 2 * i), 100, i * 240, i * 240 + 230);
+    cdz_score_finish(&s, &err);
+    char bad_font[300];
+    snprintf(bad_font, sizeof bad_font, "%s/broken.sf2", tmpdir);
+    FILE *f = fopen(bad_font, "wb");
+    if (f) fputs("RIFF....sfbk and then nothing a SoundFont needs", f), fclose(f);
+    render_job alone = {&s, test_soundfont(), {0}, 0, {0}}, jobs[3] = {alone, alone, {&s, bad_font, {0}, 0, {0}}};
+    render_thread(&alone);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) pthread_create(&th[i], NULL, render_thread, &jobs[i]);
+    for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK(alone.st == CDZ_OK && jobs[i].st == CDZ_OK, "render %d: %s", i, jobs[i].err.msg);
+        CHECK(jobs[i].a.frames == alone.a.frames &&
+                  memcmp(jobs[i].a.samples, alone.a.samples, alone.a.frames * 2 * sizeof *alone.a.samples) == 0,
+              "render %d on a thread: the same samples as alone", i);
+        cdz_audio_free(&jobs[i].a);
+    }
+    CHECK(jobs[2].st != CDZ_OK && strstr(jobs[2].err.msg, "broken.sf2"), "the broken font's render names it: %s",
+          jobs[2].err.msg);
+    cdz_audio_free(&alone.a);
+    unlink(bad_font);
+    cdz_score_free(&s);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         printf("FAIL cannot make a temporary folder\n");
@@ -363,6 +414,7 @@ int main(void) {
         test_render_tempo_and_drums();
         test_render_many_tracks_and_pedal();
         test_render_levels();
+        test_render_threads();
     }
     rmdir(tmpdir);
     return test_summary("test_audio");

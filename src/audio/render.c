@@ -5,6 +5,7 @@
  * every track on MIDI channel 1 (as generated files often do) still sound each instrument; drum notes
  * play on channel 10 (index 9), which FluidSynth treats as GM percussion. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,29 +84,36 @@ typedef struct channel_map {
     uint8_t drum_channels[16]; /* MIDI channels that carry drum notes */
 } channel_map;
 
-/* ---- FluidSynth's log: kept out of the terminal, its last error kept for our message ---- */
-static char fluid_last_error[256];
-
-static void catch_log(int level, const char *message, void *data) {
-    (void)data;
-    if (level <= FLUID_ERR) snprintf(fluid_last_error, sizeof fluid_last_error, "%s", message);
-}
-
+/* ---- FluidSynth's log: kept out of the terminal, its last error kept for our message ----
+ * FluidSynth has one log function for the whole process: a render installs its own, which writes into
+ * the render's own record (no buffer of the library's is shared), and puts the previous one back. Two
+ * renders on two threads would swap each other's, so renders take turns at FluidSynth (a render is
+ * seconds of work; their synthesis is not what threads would share well anyway). */
 typedef struct saved_log {
     fluid_log_function_t fn[LAST_LOG_LEVEL];
     void *data[LAST_LOG_LEVEL];
+    char last_error[256];
 } saved_log;
 
+static pthread_mutex_t fluid_turn = PTHREAD_MUTEX_INITIALIZER;
+
+static void catch_log(int level, const char *message, void *data) {
+    saved_log *log = data;
+    if (level <= FLUID_ERR) snprintf(log->last_error, sizeof log->last_error, "%s", message);
+}
+
 static void quiet_fluidsynth(saved_log *saved) {
-    fluid_last_error[0] = 0;
+    pthread_mutex_lock(&fluid_turn);
+    saved->last_error[0] = 0;
     for (int l = 0; l < LAST_LOG_LEVEL; l++) {
         saved->data[l] = NULL;
-        saved->fn[l] = fluid_set_log_function(l, catch_log, NULL);
+        saved->fn[l] = fluid_set_log_function(l, catch_log, saved);
     }
 }
 
 static void restore_fluidsynth(const saved_log *saved) {
     for (int l = 0; l < LAST_LOG_LEVEL; l++) fluid_set_log_function(l, saved->fn[l], saved->data[l]);
+    pthread_mutex_unlock(&fluid_turn);
 }
 
 int cdz_render_available(void) { return 1; }
@@ -282,7 +290,7 @@ static cdz_status check_soundfont(const char *sf, cdz_error *err) {
 }
 
 static cdz_status new_synth(fluid_synth_t **out, fluid_settings_t *settings, const cdz_render_params *p, const char *sf,
-                            int channels, cdz_error *err) {
+                            int channels, const saved_log *log, cdz_error *err) {
     *out = NULL;
     fluid_settings_setint(settings, "synth.midi-channels", channels);
     fluid_settings_setnum(settings, "synth.sample-rate", (double)p->sample_rate);
@@ -292,12 +300,12 @@ static cdz_status new_synth(fluid_synth_t **out, fluid_settings_t *settings, con
     /* load only the samples of the presets a piece uses: FluidR3_GM is 140 MB */
     fluid_settings_setint(settings, "synth.dynamic-sample-loading", 1);
     fluid_synth_t *synth = new_fluid_synth(settings);
-    if (!synth) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "FluidSynth could not start: %s", fluid_last_error);
+    if (!synth) return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "FluidSynth could not start: %s", log->last_error);
     if (p->reverb > 0) fluid_synth_set_reverb_group_level(synth, -1, p->reverb);
     if (fluid_synth_sfload(synth, sf, 1) == FLUID_FAILED) {
         delete_fluid_synth(synth);
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: FluidSynth could not load this SoundFont%s%s", sf,
-                             fluid_last_error[0] ? ": " : "", fluid_last_error);
+                             log->last_error[0] ? ": " : "", log->last_error);
     }
     *out = synth;
     return CDZ_OK;
@@ -342,7 +350,7 @@ cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *
         st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %.1f s of audio", (double)end / p->sample_rate);
         goto done;
     }
-    st = new_synth(&synth, settings, p, sf, channels, err);
+    st = new_synth(&synth, settings, p, sf, channels, &saved, err);
     if (st != CDZ_OK) goto done;
     for (int c = 0; c < channels; c++) /* drums on channel 9 alone (FluidSynth would make every 16th one drums) */
         fluid_synth_set_channel_type(synth, c, c == DRUM_CHANNEL ? CHANNEL_TYPE_DRUM : CHANNEL_TYPE_MELODIC);
