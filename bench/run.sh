@@ -34,15 +34,15 @@ fi
 echo
 echo "== datasets (one thread each for the comparison; cadenza also with 2)"
 for threads in 1 2; do
-    "$build/cadenza" dataset build --codec performance --in "$data/asap" --out "$tmp/asap.cdz" --threads $threads 2>/dev/null | head -1 | sed "s/^/cadenza ($threads thread$( [ $threads = 1 ] || echo s)): /"
-    "$build/cadenza" dataset build --codec melody --in "$data/nottingham" --out "$tmp/nott.cdz" --threads $threads 2>/dev/null | head -1 | sed "s/^/cadenza ($threads thread$( [ $threads = 1 ] || echo s)): /"
+    "$build/cadenza" dataset build --codec performance --in "$data/asap" --out "$tmp/asap.cdz" --threads $threads --force 2>/dev/null | head -1 | sed "s/^/cadenza ($threads thread$( [ $threads = 1 ] || echo s)): /"
+    "$build/cadenza" dataset build --codec melody --in "$data/nottingham" --out "$tmp/nott.cdz" --threads $threads --force 2>/dev/null | head -1 | sed "s/^/cadenza ($threads thread$( [ $threads = 1 ] || echo s)): /"
 done
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     [ -d bench/magenta/node_modules/@magenta/music ] || (cd bench/magenta && npm ci --silent --no-audit --no-fund)
     find "$data/asap" -type f -name '*.mid' | LC_ALL=C sort >"$list"
     mm_json=$(node bench/magenta/encode_bench.js "$list" 2>/dev/null)
     echo "$mm_json"
-    cz=$("$build/cadenza" dataset build --codec performance --in "$data/asap" --out "$tmp/asap.cdz" --threads 1 2>/dev/null | head -1 |
+    cz=$("$build/cadenza" dataset build --codec performance --in "$data/asap" --out "$tmp/asap.cdz" --threads 1 --force 2>/dev/null | head -1 |
         sed -E 's/.* ([0-9]+) tokens\/s.*/\1/')
     mm=$(printf '%s' "$mm_json" | sed -E 's/.*"tokens_per_s":([0-9.]+).*/\1/')
     echo "ratio (tokens/s, one thread each, ASAP performances): cadenza / @magenta/music = $(awk "BEGIN{printf \"%.1f\", $cz / $mm}")"
@@ -64,3 +64,8 @@ if [ -f "$ref" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
 else
     echo "bench: no PyTorch reference (apt-get install python3-torch, and ../shared/bench/torch_reference.py)"
 fi
+
+# ---- the engine: cost per generated step against the length already generated (bench_steps) ----
+echo
+echo "== cost per generated step at 128, 512, 1024 and 2048 steps (shipped models, one row)"
+"$build/bench/bench_steps" --models models
