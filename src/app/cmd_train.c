@@ -69,7 +69,7 @@ static void on_sigint(int sig) {
 }
 
 typedef struct train_opts {
-    const char *model, *config, *data, *out, *resume, *log;
+    const char *model, *config, *data, *out, *resume, *log, *backend;
     long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
     double lr, clip, wd, min_lr;
     const char *decay;
@@ -144,6 +144,8 @@ static int parse_opts(int argc, char **argv, train_opts *o, app_cmd *cmd, app_op
         APP_OPT_LONG("--checkpoint-every", &o->ckpt_every, 1, big, "N", "write the checkpoint every N steps (default 500)"),
         APP_OPT_STRING("--log", &o->log, "FILE.jsonl", "append one JSON object per logged step and per evaluation"),
         APP_OPT_LONG("--log-every", &o->log_every, 1, big, "N", "log (and print, when not on a terminal) every N steps (default 20)"),
+        APP_OPT_STRING("--backend", &o->backend, "NAME",
+                       "where the layers run: cpu (default) or reference (plain loops, slow: a check)"),
         APP_OPT_SWITCH("--print-config", &o->print_config, "print the config's JSON (of --model and --config) and stop"),
         APP_OPT_STRING("--resume", &o->resume, "CHECKPOINT", "go on from a checkpoint written by cadenza train (same data): the\n"
                                                              "model, optimiser, step and random state come from it; --steps\n"
@@ -431,6 +433,18 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
         goto agree_setup;
     }
     have_m = 1;
+    if (o.backend) {
+        const cdz_backend *be = cdz_backend_find(o.backend);
+        if (!be) {
+            rc = fail(&r, EXIT_USAGE, "no backend '%s' in this build (cpu, reference%s)", o.backend,
+                      cdz_backend_find("cuda") ? ", cuda" : "");
+            goto agree_setup;
+        }
+        if (cdz_model_set_backend(m, be, &err) != CDZ_OK) {
+            rc = fail(&r, EXIT_FAIL, "%s", err.msg);
+            goto agree_setup;
+        }
+    }
     cdz_train_config cfg = cdz_train_config_for(m);
     cfg.seed = (uint64_t)o.seed;
     cfg.whole_sequences = o.whole;
@@ -493,7 +507,8 @@ agree_setup:
         fprintf(stderr, "  note: every rank runs OpenBLAS's threads on all cores; 'mpirun -x OPENBLAS_NUM_THREADS=1' "
                 "is several times faster when the ranks fill the cores (docs/training.md)\n");
     fprintf(stderr, "training %s/%s: %zu parameters, %s, dataset %s (%llu sequences, codec %s)\n", cdz_model_kind_name(m),
-            cdz_model_config_name(m), cdz_model_n_params(m), cdz_nn_backend(), o.data, (unsigned long long)ds.n_seqs, ds.codec);
+            cdz_model_config_name(m), cdz_model_n_params(m),
+            strcmp(cdz_model_backend(m)->name, "cpu") == 0 ? cdz_nn_backend() : cdz_model_backend(m)->name, o.data, (unsigned long long)ds.n_seqs, ds.codec);
     fprintf(stderr, "  steps %lld to %lld, batch %d x %d tokens, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
             (long long)t.step, (long long)t.cfg.steps, t.cfg.batch, t.cfg.seq, t.cfg.lr, cdz_lr_decay_name(t.cfg.decay),
             t.cfg.warmup_steps, t.cfg.clip, t.cfg.weight_decay, (unsigned long long)t.cfg.seed);
