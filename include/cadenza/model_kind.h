@@ -68,6 +68,7 @@ struct cdz_model_kind {
     cdz_status (*encode)(const cdz_model *m, void *ks, const cdz_batch *batch, float *mu, float *sigma, cdz_error *err);
     cdz_status (*set_latent)(const cdz_model *m, void *ks, uint8_t *state, size_t stride, int B, const float *z,
                              cdz_error *err);
+    /* Frees m->impl; NULL when it is one cdz_malloc'd block (the library frees it). */
     void (*free_impl)(cdz_model *m);
 };
 

@@ -676,11 +676,6 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     return CDZ_OK;
 }
 
-static void free_impl(cdz_model *m) {
-    cdz_free(m->impl);
-    m->impl = NULL;
-}
-
 const cdz_model_kind cdz_accompaniment = {
     .name = "accompaniment",
     .description = "encoder-decoder Music Transformer: reads a melody, writes its accompaniment",
@@ -696,5 +691,4 @@ const cdz_model_kind cdz_accompaniment = {
     .default_window = default_window,
     .step = step,
     .loss = loss,
-    .free_impl = free_impl,
 };

@@ -509,11 +509,6 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     return CDZ_OK;
 }
 
-static void free_impl(cdz_model *m) {
-    cdz_free(m->impl);
-    m->impl = NULL;
-}
-
 const cdz_model_kind cdz_melody_rnn = {
     .name = "melody_rnn",
     .description = "MelodyRNN (Magenta): LSTM over melody events, basic, lookback and attention configurations",
@@ -529,5 +524,4 @@ const cdz_model_kind cdz_melody_rnn = {
     .default_window = default_window,
     .step = step,
     .loss = loss,
-    .free_impl = free_impl,
 };

@@ -254,6 +254,7 @@ void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *
 void cdz_model_free(cdz_model *m) {
     if (!m) return;
     if (m->kind && m->kind->free_impl) m->kind->free_impl(m);
+    else cdz_free(m->impl); /* a kind's impl is one block unless it says otherwise */
     cdz_free(m->params);
     cdz_free(m->grads);
     cdz_free(m->tensors);

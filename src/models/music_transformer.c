@@ -552,11 +552,6 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     return CDZ_OK;
 }
 
-static void free_impl(cdz_model *m) {
-    cdz_free(m->impl);
-    m->impl = NULL;
-}
-
 const cdz_model_kind cdz_music_transformer = {
     .name = "music_transformer",
     .description = "Music Transformer: decoder-only transformer with relative attention over event tokens",
@@ -573,5 +568,4 @@ const cdz_model_kind cdz_music_transformer = {
     .can_slide = can_slide,
     .step = step,
     .loss = loss,
-    .free_impl = free_impl,
 };
