@@ -507,6 +507,69 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(err, "interrupted; resume with --resume");
     CHECK(access(sig_ckpt, R_OK) == 0, "the checkpoint was written at Ctrl-C");
     unlink(sig_ckpt);
+    /* SIGTERM (a scheduler's stop) in one process: the same orderly stop, exit status 143 */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        freopen(err_path, "w", stderr);
+        freopen(out_path, "w", stdout);
+        execl(prog, prog, "train", "--data", data, "--steps", "100000", "--batch", "4", "--seq", "32", "--out", sig_ckpt,
+              (char *)NULL);
+        _exit(127);
+    }
+    nanosleep(&pause, NULL);
+    kill(pid, SIGTERM);
+    waitpid(pid, &wst, 0);
+    test_slurp(err_path, err, sizeof err);
+    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 143, "SIGTERM: exit status %d", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    CHECK_STR_CONTAINS(err, "interrupted; resume with --resume");
+    CHECK(access(sig_ckpt, R_OK) == 0, "the checkpoint was written at SIGTERM");
+    unlink(sig_ckpt);
+    /* Ctrl-C twice during the last evaluation (a long one: 240,000 tokens to score): the program ends at
+     * once, and the run is not lost, as the checkpoint was written before the evaluation began */
+    char big[300];
+    snprintf(big, sizeof big, "%s/big_eval.cdz", dir);
+    {
+        cdz_shard_writer w;
+        cdz_tokens tr = {0}, ev = {0};
+        uint16_t seq[1200];
+        for (int i = 0; i < 1200; i++) seq[i] = (uint16_t)((i * 7 + i / 13) % 40);
+        cdz_tokens_append(&tr, seq, 200);
+        for (int k = 0; k < 200; k++) cdz_tokens_append(&ev, seq, 1200);
+        cdz_shard_writer_init(&w, "key_melody", 40, NULL);
+        cdz_shard_writer_add(&w, &tr, CDZ_SPLIT_TRAIN, NULL);
+        cdz_shard_writer_add(&w, &ev, CDZ_SPLIT_EVAL, NULL);
+        cdz_shard_writer_finish(&w, big, NULL);
+        cdz_shard_writer_free(&w);
+        cdz_tokens_free(&tr), cdz_tokens_free(&ev);
+    }
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        freopen(err_path, "w", stderr);
+        freopen(out_path, "w", stdout);
+        execl(prog, prog, "train", "--data", big, "--steps", "1", "--batch", "2", "--seq", "16", "--eval-tokens", "0",
+              "--out", sig_ckpt, (char *)NULL);
+        _exit(127);
+    }
+    struct timespec into_eval = {1, 200 * 1000 * 1000}, gap = {0, 100 * 1000 * 1000};
+    nanosleep(&into_eval, NULL);
+    kill(pid, SIGINT);
+    nanosleep(&gap, NULL);
+    kill(pid, SIGINT);
+    waitpid(pid, &wst, 0);
+    test_slurp(err_path, err, sizeof err);
+    CHECK(WIFSIGNALED(wst) || (WIFEXITED(wst) && WEXITSTATUS(wst) == 130), "two Ctrl-C during the last evaluation: %s",
+          err);
+    cdz_model *sm = NULL;
+    cdz_error se;
+    CHECK(cdz_checkpoint_load(sig_ckpt, &sm, &se) == CDZ_OK, "the checkpoint written before the last evaluation: %s",
+          se.msg);
+    char *step = cdz_checkpoint_meta(sig_ckpt, "step", &se);
+    CHECK(step && strcmp(step, "1") == 0, "it holds step 1 (%s)", step ? step : "none");
+    cdz_free(step);
+    cdz_model_free(sm);
+    unlink(sig_ckpt), unlink(big);
     /* bad input: each a one-line error naming the problem, and no crash */
     snprintf(args, sizeof args, "train --data %s --config nope_rnn", data);
     CHECK_INT(run(args), 2);

@@ -61,11 +61,13 @@ static void print_kinds(FILE *f) {
     }
 }
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
+static volatile sig_atomic_t interrupted, signal_seen;
+/* Ctrl-C (SIGINT) and SIGTERM stop the run in order: the step ends, the checkpoint is written. A second
+ * one ends the program at once. */
+static void on_stop_signal(int sig) {
     interrupted = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the program */
+    signal_seen = sig;
+    signal(sig, SIG_DFL);
 }
 
 typedef struct train_opts {
@@ -342,6 +344,7 @@ static int save(run *r, const char *why) {
         fail(r, 0, "%s", err.msg);
         return 0;
     }
+    if (!why) return 1; /* a quiet save */
     if (r->tty) fputc('\n', stderr);
     fprintf(stderr, "checkpoint: %s (step %lld, %s)\n", r->out, (long long)r->t->step, why);
     return 1;
@@ -512,10 +515,11 @@ agree_setup:
     fprintf(stderr, "  steps %lld to %lld, batch %d x %d tokens, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
             (long long)t.step, (long long)t.cfg.steps, t.cfg.batch, t.cfg.seq, t.cfg.lr, cdz_lr_decay_name(t.cfg.decay),
             t.cfg.warmup_steps, t.cfg.clip, t.cfg.weight_decay, (unsigned long long)t.cfg.seed);
-    interrupted = 0;
-    signal(SIGINT, on_sigint);
-    /* Open MPI's mpirun turns a Ctrl-C into SIGTERM for every rank: the same orderly stop */
-    if (d->size > 1) signal(SIGTERM, on_sigint);
+    interrupted = 0, signal_seen = 0;
+    /* Ctrl-C, and SIGTERM (a job scheduler's stop; Open MPI's mpirun turns a Ctrl-C into SIGTERM for
+     * every rank): the same orderly stop, caught until the last checkpoint is written */
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
     r.start = app_now();
     r.start_step = t.step;
     int stop = 0;
@@ -544,23 +548,38 @@ agree_setup:
             break;
         }
     }
-    signal(SIGINT, SIG_DFL);
-    if (d->size > 1) signal(SIGTERM, SIG_DFL);
     if (rc == EXIT_OK) {
+        const int code = signal_seen == SIGTERM ? 143 : 130;
         if (stop) {
             if (r.tty) fputc('\n', stderr);
             fprintf(stderr, "interrupted at step %lld\n", (long long)t.step);
+            if (!save(&r, "interrupted; resume with --resume")) rc = EXIT_FAIL;
+            else rc = code;
         } else {
-            evaluate(&r, &ds);
+            /* the run is on disk before the last evaluation, so a stop during it loses nothing; the
+             * evaluation's loss is written with it afterwards */
+            double before = r.eval_loss;
+            r.eval_loss = -1;
+            if (!save(&r, NULL)) rc = EXIT_FAIL;
+            r.eval_loss = before;
+            if (rc == EXIT_OK && !interrupted) evaluate(&r, &ds);
+            if (rc == EXIT_OK && interrupted && d->size == 1) {
+                if (r.tty) fputc('\n', stderr);
+                fprintf(stderr, "interrupted during the last evaluation: checkpoint: %s (step %lld, done, without "
+                        "the last evaluation's loss)\n", r.out, (long long)t.step);
+                rc = code;
+            } else if (rc == EXIT_OK && !save(&r, "done")) {
+                rc = EXIT_FAIL;
+            }
         }
-        if (!save(&r, stop ? "interrupted; resume with --resume" : "done")) rc = EXIT_FAIL;
-        else if (stop) rc = 130;
         double el = app_now() - r.start;
         char dur[32];
         app_format_duration(el, dur, sizeof dur);
         fprintf(stderr, "%lld steps in %s (%.0f tokens/s)\n", (long long)(t.step - r.start_step), dur,
                 el > 0 ? (double)r.tokens / el : 0);
     }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 done:
     if (r.log) fclose(r.log);
     if (have_t) cdz_trainer_free(&t);
