@@ -484,6 +484,26 @@ int main(int argc, char **argv) {
     unlink(acc_ckpt);
     unlink(perf_ckpt);
 
+    /* output that cannot be written is a failure: standard output on a full device, a log, a folder that
+     * is not there (said before training starts) */
+    if (access("/dev/full", W_OK) == 0) {
+        snprintf(args, sizeof args, "%s version > /dev/full 2>/dev/null", prog);
+        CHECK(system(args) != 0, "version > /dev/full exits non-zero");
+        snprintf(args, sizeof args, "%s codec list > /dev/full 2>/dev/null", prog);
+        CHECK(system(args) != 0, "codec list > /dev/full exits non-zero");
+        snprintf(args, sizeof args, "train --data %s --steps 2 --batch 4 --seq 32 --eval-every 0 --eval-tokens 500 "
+                 "--out %s/full_log.safetensors --log /dev/full", data, dir);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "/dev/full: the log cannot be written");
+        snprintf(args, sizeof args, "%s/full_log.safetensors", dir);
+        unlink(args);
+    }
+    snprintf(args, sizeof args, "train --data %s --steps 100000 --out %s/missing/x.safetensors", data, dir);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "the folder");
+    CHECK_STR_CONTAINS(err, "does not exist");
+    CHECK(!strstr(err, "step "), "refused before the first step: %s", err);
+
     /* Ctrl-C: the step finishes, the checkpoint is written, the exit status says interrupted */
     char sig_ckpt[300];
     snprintf(sig_ckpt, sizeof sig_ckpt, "%s/sig.safetensors", dir);

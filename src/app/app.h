@@ -207,6 +207,9 @@ int app_parse_sampling(const char *flag, const char *value, cdz_sample_params *s
  * file (not a folder); else 0, having printed "cadenza: PATH exists; use --force to replace it" (or
  * why not). Call it before any work, for every file a command will write. */
 int app_output_ok(const char *path, int force);
+/* Whether the folder a file would be written in exists and takes new files: 1, or 0 having printed
+ * why (missing, not a folder, read-only, not writable by you). */
+int app_folder_writable(const char *path);
 /* --backend NAME: runs the model's layers on that backend (cadenza/backend.h): EXIT_OK, or EXIT_FAIL
  * having said which backends this build has or why that one cannot run the model. */
 int app_set_backend(cdz_model *m, const char *name);

@@ -2,6 +2,7 @@
  * MIDI file or a pitch list, or from scratch. The library's generator (cadenza/generate.h) does the
  * work; this file reads the flags, the primer and the model, and writes and reports the files. Output
  * files are named after the checkpoint and record the model, seed and settings in a text event. */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -174,6 +175,13 @@ int cmd_generate(int argc, char **argv) {
         app_wav_name(paths[o], wav_path, sizeof wav_path);
         if (!app_output_ok(paths[o], force) || (wav && !app_output_ok(wav_path, force))) rc = EXIT_FAIL;
     }
+    /* the folder too, before any work */
+    if (rc == EXIT_OK && !out && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+        app_error("%s: cannot make the folder: %s", out_dir,
+                  errno == EROFS ? "the file system is read-only" : strerror(errno));
+        rc = EXIT_FAIL;
+    }
+    if (rc == EXIT_OK && !app_folder_writable(paths[0])) rc = EXIT_FAIL;
     cdz_score primer = {0};
     int have_primer = 0;
     cdz_gen_request rq = cdz_gen_default_request();
@@ -210,7 +218,7 @@ int cmd_generate(int argc, char **argv) {
     }
     double el = app_now() - prog.start;
     if (rc == EXIT_OK && res.notes[0]) fprintf(stderr, "note: %s\n", res.notes);
-    if (rc == EXIT_OK && !out) mkdir(out_dir, 0777);
+
     const int per_step = codec && codec->gen && codec->gen->tokens_per_step ? codec->gen->tokens_per_step : 0;
     const char *unit = per_step ? "steps" : "tokens";
     const int64_t lead = per_step ? codec->gen->lead : 0, div = per_step ? per_step : 1;

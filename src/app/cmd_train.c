@@ -4,6 +4,7 @@
  * computing its share of every batch; rank 0 alone prints, logs and writes checkpoints. */
 #include <fcntl.h>
 #include <math.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -250,6 +251,7 @@ typedef struct run {
     char command[1024];
     int real_stderr;   /* ranks other than 0: where their own failures go (the rest of their output is muted) */
     char why[400];     /* this rank's last failure, for the others to hear of */
+    int log_failed;    /* the errno of the first failed log write, or 0 */
     const app_cmd *cmd; /* for the usage line after a usage error */
 } run;
 
@@ -322,6 +324,16 @@ static int agree(run *r, int failed, int *stop) {
     return (int)flags[0];
 }
 
+/* After each log line: a log that cannot be written (a full disk, /dev/full) is said at once and makes
+ * the run end with a failure status (training goes on: the checkpoint is what matters most). */
+static void log_written(run *r) {
+    if ((fflush(r->log) == 0 && !ferror(r->log)) || r->log_failed) return;
+    r->log_failed = errno ? errno : EIO;
+    if (r->tty) fputc('\n', stderr);
+    fprintf(stderr, "cadenza: %s: the log cannot be written: %s (training goes on; the run will end with status 1)\n",
+            r->o->log, strerror(r->log_failed));
+}
+
 static int save(run *r, const char *why) {
     cdz_error err = {0};
     if (r->d->size > 1) { /* the ranks' copies must still agree (they stepped identically) */
@@ -370,7 +382,7 @@ static int evaluate(run *r, const cdz_dataset *ds) {
     if (r->log) {
         fprintf(r->log, "{\"step\":%lld,\"eval_loss\":%.6f,\"eval_perplexity\":%.6f,\"eval_accuracy\":%.6f,\"eval_tokens\":%lld}\n",
                 (long long)r->t->step, loss, exp(loss), acc, (long long)st.tokens);
-        fflush(r->log);
+        log_written(r);
     }
     r->last_draw = 0;
     return 1;
@@ -399,7 +411,7 @@ static void report_step(run *r, const cdz_train_step_info *info) {
             fprintf(r->log, "\"loss_%s\":%.6f,", info->terms.terms[k].name, info->terms.terms[k].value);
         fprintf(r->log, "\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens_per_s\":%.1f,\"elapsed_s\":%.3f}\n", info->lr,
                 info->grad_norm, tps, el);
-        fflush(r->log);
+        log_written(r);
     }
 }
 
@@ -422,7 +434,7 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     cdz_trainer t;
     int have_ds = 0, have_m = 0, have_t = 0;
     char default_out[96] = "";
-    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, "", &cmd};
+    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, "", 0, &cmd};
     cdz_status st;
     if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
         rc = fail(&r, EXIT_FAIL, "%s", err.msg);
@@ -463,6 +475,12 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     if (!(o.resume && same_file(o.resume, r.out)) && !app_output_ok(r.out, o.force)) {
         rc = EXIT_FAIL;
         snprintf(r.why, sizeof r.why, "%s exists", r.out);
+        goto agree_setup;
+    }
+    /* a checkpoint that could not be written would be found out at the first save, hours in: now */
+    if (d->rank == 0 && !app_folder_writable(r.out)) {
+        rc = EXIT_FAIL;
+        snprintf(r.why, sizeof r.why, "%s cannot be written", r.out);
         goto agree_setup;
     }
     if (!o.resume) cdz_model_init_params(m, cfg.seed);
@@ -581,7 +599,10 @@ agree_setup:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
 done:
-    if (r.log) fclose(r.log);
+    if (r.log && (fclose(r.log) != 0 || r.log_failed) && rc == EXIT_OK) {
+        if (!r.log_failed) app_error("%s: the log cannot be written: %s", o.log, strerror(errno));
+        rc = EXIT_FAIL;
+    }
     if (have_t) cdz_trainer_free(&t);
     if (have_m) cdz_model_free(m);
     if (have_ds) cdz_dataset_close(&ds);

@@ -1,4 +1,5 @@
 /* cadenza: the command-line program. Subcommands in the style of git. */
+#include <errno.h>
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -37,6 +38,18 @@ static const app_sub COMMANDS[] = {
     {"version", cmd_version, "print the version"},
 };
 
+/* What coreutils' close_stdout does: output the program could not write (a full disk, a closed pipe,
+ * /dev/full) is a failure, not a success with lost lines. Returns the exit status to use. */
+static int close_stdout(int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !bad) bad = 1, e = errno;
+    if (!bad) return rc;
+    fprintf(stderr, "cadenza: write error on standard output%s%s\n", e ? ": " : "", e ? strerror(e) : "");
+    return rc == EXIT_OK ? EXIT_FAIL : rc;
+}
+
 int main(int argc, char **argv) {
 #ifdef __GLIBC__
     /* Commands read thousands of files in a row: keep freed memory for the next one instead of
@@ -44,6 +57,8 @@ int main(int argc, char **argv) {
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
 #endif
-    if (argc >= 2 && strcmp(argv[1], "--version") == 0) return cmd_version(0, argv + 2);
-    return app_dispatch("", OVERVIEW, COMMANDS, sizeof COMMANDS / sizeof *COMMANDS, NULL, argc - 1, argv + 1);
+    int rc = argc >= 2 && strcmp(argv[1], "--version") == 0
+                 ? cmd_version(0, argv + 2)
+                 : app_dispatch("", OVERVIEW, COMMANDS, sizeof COMMANDS / sizeof *COMMANDS, NULL, argc - 1, argv + 1);
+    return close_stdout(rc);
 }

@@ -233,3 +233,26 @@ int app_set_backend(cdz_model *m, const char *name) {
     }
     return EXIT_OK;
 }
+
+int app_folder_writable(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        app_error("%s cannot be written: the folder %s %s", path, dir, errno == ENOENT ? "does not exist" : strerror(errno));
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        app_error("%s cannot be written: %s is not a folder", path, dir);
+        return 0;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        app_error("%s cannot be written: the folder %s is %s", path, dir,
+                  errno == EROFS ? "on a read-only file system" : errno == EACCES ? "not writable by you" : strerror(errno));
+        return 0;
+    }
+    return 1;
+}
