@@ -545,6 +545,52 @@ int main(int argc, char **argv) {
     CHECK_STR_CONTAINS(err, "interrupted; resume with --resume");
     CHECK(access(sig_ckpt, R_OK) == 0, "the checkpoint was written at SIGTERM");
     unlink(sig_ckpt);
+    /* one writer per checkpoint: a second run with the same --out is refused while the first runs */
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        freopen(err_path, "w", stderr);
+        freopen(out_path, "w", stdout);
+        execl(prog, prog, "train", "--data", data, "--steps", "100000", "--batch", "4", "--seq", "32", "--out", sig_ckpt,
+              (char *)NULL);
+        _exit(127);
+    }
+    nanosleep(&pause, NULL);
+    char err2[300], out2[300], eb[4096], ob[4096];
+    snprintf(err2, sizeof err2, "%s/err2", dir);
+    snprintf(out2, sizeof out2, "%s/out2", dir);
+    snprintf(args, sizeof args, "%s train --data %s --steps 3 --batch 4 --seq 32 --out %s --force", prog, data, sig_ckpt);
+    CHECK_INT(test_shell(args, out2, err2, ob, sizeof ob, eb, sizeof eb), 1);
+    CHECK_STR_CONTAINS(eb, "is being written by another cadenza train (process");
+    kill(pid, SIGINT);
+    waitpid(pid, &wst, 0);
+    unlink(sig_ckpt);
+    /* a resumed run's log goes on from the checkpoint: steps logged past it are not logged twice */
+    char rlog[300];
+    snprintf(rlog, sizeof rlog, "%s/resume.jsonl", dir);
+    snprintf(args, sizeof args, "train --data %s --steps 10 --batch 4 --seq 32 --eval-every 0 --eval-tokens 500 --log-every 1 "
+             "--out %s --log %s", data, sig_ckpt, rlog);
+    CHECK_INT(run(args), 0);
+    FILE *lf = fopen(rlog, "a"); /* what a run killed after step 12 (its last checkpoint at 10) had logged */
+    if (lf) fputs("{\"step\":11,\"loss\":9.9}\n{\"step\":12,\"loss\":9.9}\n", lf), fclose(lf);
+    snprintf(args, sizeof args, "train --data %s --resume %s --steps 12 --eval-every 0 --eval-tokens 500 --log-every 1 --log %s",
+             data, sig_ckpt, rlog);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "2 lines past step 10 taken out");
+    char logtext[1 << 14];
+    test_slurp(rlog, logtext, sizeof logtext);
+    int n11 = 0, n12 = 0, fake = 0;
+    for (const char *q = logtext; (q = strstr(q, "\"step\":")) != NULL; q++) {
+        n11 += strncmp(q, "\"step\":11,\"loss\"", 16) == 0;
+        n12 += strncmp(q, "\"step\":12,\"loss\"", 16) == 0;
+    }
+    fake = strstr(logtext, "\"loss\":9.9}") != NULL;
+    CHECK(n11 == 1 && n12 == 1 && !fake, "steps 11 and 12 logged once each (%d, %d), the killed run's lines gone (%d)", n11,
+          n12, fake);
+    snprintf(args, sizeof args, "train --data %s --resume %s --steps 5", data, sig_ckpt);
+    CHECK_INT(run(args), 2);
+    CHECK_STR_CONTAINS(err, "is at step 12 already");
+    unlink(rlog), unlink(sig_ckpt);
     /* Ctrl-C twice during the last evaluation (a long one: 240,000 tokens to score): the program ends at
      * once, and the run is not lost, as the checkpoint was written before the evaluation began */
     char big[300];

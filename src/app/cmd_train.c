@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <math.h>
 #include <errno.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -252,6 +254,7 @@ typedef struct run {
     int real_stderr;   /* ranks other than 0: where their own failures go (the rest of their output is muted) */
     char why[400];     /* this rank's last failure, for the others to hear of */
     int log_failed;    /* the errno of the first failed log write, or 0 */
+    int lock_fd;       /* the lock on the checkpoint's name (rank 0), or -1 */
     const app_cmd *cmd; /* for the usage line after a usage error */
 } run;
 
@@ -322,6 +325,77 @@ static int agree(run *r, int failed, int *stop) {
         }
     }
     return (int)flags[0];
+}
+
+/* The lock that keeps two runs from writing one checkpoint: ".NAME.cadenza-lock" beside it, held with
+ * flock for the run's life (the kernel lets go when the process ends, however it ends). The file stays:
+ * removing it would let a run that had just opened it lock a name no longer in the folder. Returns the
+ * descriptor, or -1 having said who holds it. */
+static int lock_output(const char *out) {
+    const char *slash = strrchr(out, '/');
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%.*s.%s.cadenza-lock", slash ? (int)(slash - out + 1) : 0, out, slash ? slash + 1 : out);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) {
+        app_error("%s: cannot make the lock file %s: %s", out, path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        app_error("%s is being written by another cadenza train (process %s): wait for it, or give another --out", out,
+                  holder[0] ? holder : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    /* who holds it, for the message above: a failure here costs only that */
+    int noted = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)len, 0) == len;
+    (void)noted;
+    return fd;
+}
+
+/* Rewrites the log keeping the lines of steps up to `step` (and lines without a step). */
+static int trim_log(const char *log, int64_t step) {
+    uint8_t *text = NULL;
+    size_t len = 0;
+    cdz_error err = {0};
+    if (access(log, F_OK) != 0) return EXIT_OK; /* nothing logged yet */
+    if (cdz_file_read_all(log, &text, &len, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    char *out = malloc(len + 1);
+    size_t n = 0, dropped = 0;
+    for (size_t i = 0; out && i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != '\n') e++;
+        const char *at = strstr((const char *)text + i, "\"step\":");
+        long long s = -1;
+        if (at && (size_t)(at - (const char *)text) < e) s = strtoll(at + 7, NULL, 10);
+        if (s <= step) memcpy(out + n, text + i, e - i + (e < len)), n += e - i + (e < len);
+        else dropped++;
+        i = e + 1;
+    }
+    int rc = EXIT_OK;
+    if (!out) {
+        app_error("out of memory");
+        rc = EXIT_FAIL;
+    } else if (dropped) {
+        if (cdz_file_write_atomic(log, out, n, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        } else {
+            fprintf(stderr, "%s: %zu line%s past step %lld taken out (logged after the last checkpoint)\n", log, dropped,
+                    dropped == 1 ? "" : "s", (long long)step);
+        }
+    }
+    free(out);
+    cdz_free(text);
+    return rc;
 }
 
 /* After each log line: a log that cannot be written (a full disk, /dev/full) is said at once and makes
@@ -434,7 +508,7 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     cdz_trainer t;
     int have_ds = 0, have_m = 0, have_t = 0;
     char default_out[96] = "";
-    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, "", 0, &cmd};
+    run r = {&o, NULL, &t, d, NULL, NULL, d->rank == 0 && isatty(2), 0, 0, 0, 0, -1, "", real_stderr, "", 0, -1, &cmd};
     cdz_status st;
     if (cdz_dataset_open(&ds, o.data, &err) != CDZ_OK) {
         rc = fail(&r, EXIT_FAIL, "%s", err.msg);
@@ -496,6 +570,9 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
             st = cdz_error_set(&err, CDZ_ERR_ARG, "%s: a resumed run keeps its batch (%d), window (%d) and augmentation; "
                                "only --steps and the learning-rate flags may change", o.resume, t.cfg.batch, t.cfg.seq);
         if (st == CDZ_OK) apply_flags(&o, &t.cfg);
+        if (st == CDZ_OK && t.cfg.steps < t.step)
+            st = cdz_error_set(&err, CDZ_ERR_ARG, "%s is at step %lld already: --steps is the run's new total (more than "
+                               "%lld)", o.resume, (long long)t.step, (long long)t.step);
         if (st == CDZ_OK && o.warmup > t.cfg.steps)
             st = cdz_error_set(&err, CDZ_ERR_ARG, "--warmup %lld is longer than the run's %lld steps: the learning rate "
                                "would never reach --lr", o.warmup, (long long)t.cfg.steps);
@@ -508,6 +585,19 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
     if (st == CDZ_OK) st = cdz_trainer_distribute(&t, d, &err); /* --batch must be a multiple of the ranks */
     if (st != CDZ_OK) {
         rc = fail(&r, st == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL, "%s", err.msg);
+        goto agree_setup;
+    }
+    /* one writer per checkpoint: a second run with the same --out is refused while this one runs */
+    if (d->rank == 0 && (r.lock_fd = lock_output(r.out)) < 0) {
+        rc = EXIT_FAIL;
+        snprintf(r.why, sizeof r.why, "%s is being written by another run", r.out);
+        goto agree_setup;
+    }
+    /* a resumed run's log goes on from the checkpoint's step: lines the run logged past it (after its
+     * last checkpoint, before it stopped) are taken out, so no step is logged twice */
+    if (o.log && o.resume && d->rank == 0 && trim_log(o.log, t.step) != EXIT_OK) {
+        rc = EXIT_FAIL;
+        snprintf(r.why, sizeof r.why, "%s could not be trimmed", o.log);
         goto agree_setup;
     }
     if (o.log && d->rank == 0 && !(r.log = fopen(o.log, "a"))) {
@@ -599,6 +689,7 @@ agree_setup:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
 done:
+    if (r.lock_fd >= 0) close(r.lock_fd);
     if (r.log && (fclose(r.log) != 0 || r.log_failed) && rc == EXIT_OK) {
         if (!r.log_failed) app_error("%s: the log cannot be written: %s", o.log, strerror(errno));
         rc = EXIT_FAIL;
