@@ -142,6 +142,12 @@ static void test_melody(void) {
     CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "length"), "length 0: %s", err.msg);
     rq.length = 8, rq.condition = &waltz;
     CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "not a melody to accompany"), "%s", err.msg);
+    rq.condition = NULL, rq.context = 16; /* an RNN reads its whole past: there is no context to set */
+    CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "context"), "context on an RNN: %s", err.msg);
+    rq.context = 0, rq.sampling.temperature = NAN;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "temperature"), "NaN temperature: %s", err.msg);
+    rq.sampling.temperature = 1, rq.sampling.top_p = 1.5;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "top"), "top-p 1.5: %s", err.msg);
     cdz_score_free(&waltz);
     cdz_model_free(m);
 }
@@ -184,6 +190,12 @@ static void test_performance(void) {
     CHECK(gen(abs_m, &rq, &res, &err) == CDZ_OK && res.n == 1 && res.new_tokens[0] == 200, "%s", err.msg);
     if (res.n) CHECK_STR_CONTAINS(res.notes, "primed with the last half");
     cdz_gen_result_free(&res);
+    /* beam search draws a fixed number of tokens: a length in seconds is refused, not cut short */
+    rq = cdz_gen_default_request();
+    rq.unit = CDZ_LEN_SECONDS, rq.length = 2, rq.sampling.beam_size = 2, rq.sampling.branch_factor = 2;
+    CHECK(gen(rel, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "beam search"), "beam in seconds: %s", err.msg);
+    rq = cdz_gen_default_request();
+    rq.unit = CDZ_LEN_TOKENS, rq.length = 200;
     /* a context longer than the model reads is refused */
     rq.context = 65;
     CHECK(gen(rel, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "at most 64"), "context 65: %s", err.msg);
@@ -257,7 +269,47 @@ static void test_accompaniment(void) {
     cdz_gen_result_free(&res);
     rq.condition = NULL;
     CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "needs a melody"), "%s", err.msg);
+    cdz_model_free(m);
+    /* a model that reads 8 melody tokens: the stretches with melody hold more, and are left silent, saying so */
+    m = tiny("acc", "{\"kind\":\"accompaniment\",\"config_name\":\"acc_short\",\"codec\":\"accompaniment\","
+                    "\"enc_layers\":1,\"dec_layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":8,"
+                    "\"dropout\":0}");
+    rq.condition = &mel, rq.keep_all = 0;
+    if (m) {
+        CHECK(gen(m, &rq, &res, &err) == CDZ_OK && res.n == 1, "%s", err.msg);
+        if (res.n) {
+            size_t added = 0;
+            for (size_t i = 0; i < res.scores[0].n_notes; i++) added += res.scores[0].notes[i].track == 2;
+            CHECK(added == 0, "no stretch fits: nothing added (%zu)", added);
+            CHECK_STR_CONTAINS(res.notes, "2 of 3 stretches hold more melody than the model reads (8 tokens)");
+        }
+        cdz_gen_result_free(&res);
+        cdz_model_free(m);
+    }
     cdz_score_free(&mel);
+}
+
+/* A grid model with absolute positions written past its context: each piece starts from the codec's
+ * start token (a chorale's BOS) and whole steps of four voices, and the length asked for comes out. */
+static void test_chorale_pieces(void) {
+    cdz_model *m = tiny("chorale", "{\"kind\":\"music_transformer\",\"config_name\":\"jsb_tiny\",\"codec\":\"chorale\","
+                                   "\"attention\":\"absolute\",\"layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,"
+                                   "\"max_len\":34,\"dropout\":0,\"seq\":34}");
+    if (!m) return;
+    cdz_gen_request rq = cdz_gen_default_request();
+    rq.unit = CDZ_LEN_STEPS, rq.length = 40; /* 160 tokens: five windows */
+    cdz_gen_result res;
+    cdz_error err;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_OK && res.n == 1, "%s", err.msg);
+    if (res.n) {
+        CHECK(res.new_tokens[0] == 160, "40 steps of 4 voices (%lld tokens)", (long long)res.new_tokens[0]);
+        CHECK_STR_CONTAINS(res.notes, "primed with the last half");
+        double end = 0;
+        for (size_t i = 0; i < res.scores[0].n_notes; i++)
+            if (res.scores[0].notes[i].end_s > end) end = res.scores[0].notes[i].end_s;
+        CHECK(fabs(end - 40 * 0.125) < 0.01 || end < 40 * 0.125, "the chorale lasts at most 40 16ths (%.3f s)", end);
+    }
+    cdz_gen_result_free(&res);
     cdz_model_free(m);
 }
 
@@ -330,6 +382,7 @@ int main(int argc, char **argv) {
     test_melody();
     test_performance();
     test_accompaniment();
+    test_chorale_pieces();
     if (argc > 1) test_command(argv[1]);
     else printf("SKIPPED: the generate command's flags (give the built program as the argument)\n");
     return test_summary("test_generate");

@@ -59,6 +59,7 @@ typedef struct cdz_gen_frame {
     double qpm;                 /* tempo (120 without a primer) */
     int numerator, denominator; /* meter (4/4 without one) */
     int transpose;              /* semitones the primer was moved by into the codec's range (undone on decode) */
+    char note[200];             /* what the primer hook chose that the user should hear of ("" if nothing) */
 } cdz_gen_frame;
 
 typedef struct cdz_codec_gen {

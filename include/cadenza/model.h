@@ -170,8 +170,10 @@ CDZ_API const cdz_backend *cdz_model_backend(const cdz_model *m);
 /* ---- sessions ---- */
 
 /* A session over m with room for `capacity` rows (at least 1) and a context of `window` tokens (0: the
- * model's own, its max_len; models without a limit keep everything). No row is active until the
- * first cdz_session_reset. */
+ * model's own: a transformer's max_len, an accompaniment model's 2 * max_len (the melody half and the
+ * part it writes); recurrent models keep everything). No row is active until the first
+ * cdz_session_reset; the rows' memory is allocated then. A session reads the model's weights as they
+ * are at its first step: do not train the model under a live session. */
 CDZ_API cdz_status cdz_session_new(cdz_session **out, const cdz_model *m, int capacity, int64_t window, cdz_error *err);
 CDZ_API void cdz_session_free(cdz_session *s);
 CDZ_API const cdz_model *cdz_session_model(const cdz_session *s);

@@ -9,7 +9,7 @@
  *   from_config(m, config)         sizes, tensor table (cdz_model_add_tensor), cdz_model_alloc_params
  *   session_new(m, rows, window)   the kind's per-session scratch (steps, and the loss's activations)
  *   row_bytes(m, window)           one row's generation state, a flat block the library copies freely
- *   step(m, ks, rows, tokens)      feeds one token per row, writes the next token's logits
+ *   step(m, ks, rows, logits)      feeds rows->tokens (one per row), writes the next token's logits
  *   loss(m, ks, batch, opts)       the objective and its named terms, gradients into opts->grads
  *
  * The library owns the rows: each is row_bytes bytes, zeroed on reset (a zero block must mean "nothing
@@ -57,6 +57,10 @@ struct cdz_model_kind {
     int64_t (*default_window)(const cdz_model *m);
     /* 1 when rows may be fed past the window (the oldest tokens leave the context); NULL: never. */
     int (*can_slide)(const cdz_model *m);
+    /* 1 when the model writes a part for a condition it reads first (an accompaniment for a melody:
+     * [condition, separator, part]); the generator then needs its codec's condition hook. A conditional
+     * model reads at most half its window on each side of the separator. */
+    int conditional;
     /* Feeds rows->tokens and writes the next token's logits (B, vocab). */
     cdz_status (*step)(const cdz_model *m, void *ks, const cdz_step_rows *rows, float *logits, cdz_error *err);
     /* The loss of a batch (see cdz_model_loss). */

@@ -40,6 +40,10 @@ CDZ_API cdz_sample_params cdz_sample_default_params(void);
  * is NaN, returns -1. */
 CDZ_API int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cdz_rng *rng, double *logp);
 
+/* The rows a generation needs at once: the outputs, or a beam and its copies (the capacity of a
+ * session for cdz_generate_session). */
+CDZ_API int cdz_sample_rows_needed(const cdz_sample_params *p, int n_outputs);
+
 /* Generates n_outputs sequences, each the primer (n_primer >= 1 tokens) followed by `steps` new
  * tokens, into out (n_outputs rows of n_primer + steps). loglik (n_outputs, may be NULL) receives each
  * output's summed log-probability of its new tokens. progress (may be NULL) is called after each

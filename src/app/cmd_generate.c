@@ -57,7 +57,7 @@ static int find_track(const cdz_score *s, const char *spec, int *track) {
 
 typedef struct gen_progress {
     double start, last;
-    int tty;
+    int tty, open; /* open: a progress line is on the terminal without its newline */
 } gen_progress;
 
 static void on_progress(void *ctx, int64_t done, int64_t total) {
@@ -66,7 +66,8 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
     if (!p->tty || (now - p->last < 0.1 && done < total)) return;
     p->last = now;
     fprintf(stderr, "\r  generating %lld/%lld  %.0f/s ", (long long)done, (long long)total, done / fmax(now - p->start, 1e-9));
-    if (done == total) fputc('\n', stderr);
+    p->open = done < total;
+    if (!p->open) fputc('\n', stderr);
 }
 
 /* "runs/folk.safetensors" -> "folk": outputs are named after the checkpoint they came from. */
@@ -200,7 +201,7 @@ int cmd_generate(int argc, char **argv) {
         rc = EXIT_FAIL;
     }
     cdz_gen_result res = {0};
-    gen_progress prog = {app_now(), 0, isatty(2)};
+    gen_progress prog = {app_now(), 0, isatty(2), 0};
     if (rc == EXIT_OK) {
         rq.primer_bars = primer_bars;
         rq.unit = bars ? CDZ_LEN_BARS : seconds > 0 ? CDZ_LEN_SECONDS : tokens ? CDZ_LEN_TOKENS : CDZ_LEN_STEPS;
@@ -217,6 +218,7 @@ int cmd_generate(int argc, char **argv) {
         }
     }
     double el = app_now() - prog.start;
+    if (prog.open) fputc('\n', stderr); /* a length in seconds ends before the token count it allowed */
     if (rc == EXIT_OK && res.notes[0]) fprintf(stderr, "note: %s\n", res.notes);
 
     const int per_step = codec && codec->gen && codec->gen->tokens_per_step ? codec->gen->tokens_per_step : 0;
@@ -227,11 +229,12 @@ int cmd_generate(int argc, char **argv) {
         char text[PATH_MAX + 800];
         snprintf(text, sizeof text,
                  "cadenza generate: model %s (%s), seed %lld, output %d of %lld, temperature %g, top-k %d, top-p %g, "
-                 "beam %d, branch %d, steps per iteration %d, primer %lld %s%s%s, %lld new %s, %g qpm, %d/%d",
+                 "beam %d, branch %d, steps per iteration %d, primer %lld %s%s%s, %lld new %s, %g qpm, %d/%d, "
+                 "context %lld, backend %s",
                  cdz_model_config_name(m), ckpt, seed, o + 1, outputs, sp.temperature, sp.top_k, sp.top_p, sp.beam_size,
                  sp.branch_factor, sp.steps_per_iteration, (long long)((res.primer_tokens - lead) / div), unit,
                  primer_file ? " of " : "", primer_file ? primer_file : "", (long long)(res.new_tokens[o] / div), unit,
-                 res.qpm, res.numerator, res.denominator);
+                 res.qpm, res.numerator, res.denominator, (long long)res.context, cdz_model_backend(m)->name);
         if (app_write_score(&res.scores[o], paths[o], text) != EXIT_OK) {
             rc = EXIT_FAIL;
             break;

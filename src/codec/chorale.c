@@ -110,6 +110,9 @@ static cdz_status chorale_primer(const cdz_codec *c, const cdz_score *s, cdz_gen
     if (r == CDZ_OK && out->n_seqs == before)
         r = cdz_error_set(err, CDZ_ERR_ARG, "no chorale to prime with: it needs exactly four voices%s",
                           st.out_of_range ? " within pitches 36-81" : " (one track or channel each)");
+    if (r == CDZ_OK && st.truncated)
+        snprintf(f->note, sizeof f->note, "primer: the chorale's first %u tokens (the codec's longest)",
+                 (unsigned)(out->offsets[out->n_seqs] - out->offsets[out->n_seqs - 1]));
     return r;
 }
 

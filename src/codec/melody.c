@@ -123,6 +123,9 @@ static cdz_status melody_primer(const cdz_codec *c, const cdz_score *s, cdz_gen_
     if (r == CDZ_OK && k == 0)
         r = cdz_error_set(err, CDZ_ERR_ARG, "no melody to prime with (no notes outside drums%s)",
                           st.non_integer_bar ? ", or a meter whose bar is not a whole number of 16th notes" : "");
+    if (r == CDZ_OK && k > 1)
+        snprintf(f->note, sizeof f->note, "primer: the first of %zu melodic lines found (track %u, channel %u); choose "
+                 "another with the primer's track", k, mel[0].track, mel[0].channel + 1);
     if (r == CDZ_OK) {
         f->transpose = cdz_melody_squash(&mel[0], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
         uint16_t *tok = cdz_malloc((mel[0].n_steps + 1) * sizeof *tok);

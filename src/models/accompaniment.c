@@ -211,7 +211,7 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     acc *t = cdz_calloc(1, sizeof *t);
     if (!t) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     m->impl = t;
-    const char *codec = cdz_json_get_string(c, "codec", "performance");
+    const char *codec = cdz_json_get_string(c, "codec", "accompaniment");
     const cdz_codec *cd = cdz_codec_find(codec);
     /* SEP = vocab_size must stay below the ignored target */
     if (!cd || cd->vocab_size + 1 >= CDZ_IGNORE_TARGET)
@@ -555,7 +555,7 @@ static size_t row_bytes(const cdz_model *m, int64_t window) {
 }
 
 /* A row's history is [melody, SEP, accompaniment]: at most max_len tokens on each side of SEP. */
-static int64_t default_window(const cdz_model *m) { return 2 * (int64_t)((const acc *)m->impl)->max_len + 1; }
+static int64_t default_window(const cdz_model *m) { return 2 * (int64_t)((const acc *)m->impl)->max_len; }
 
 static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error *err) {
     (void)window;
@@ -566,17 +566,12 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
      * the attention step's scratch */
     size_t n = (size_t)rows * (4 * C + 3 * C + 2 * F + 4) + (size_t)t->NH * t->max_len +
                cdz_self_attention_step_scratch_floats(t->max_len, t->R);
-    const size_t er_floats = (size_t)t->NH * t->R * (t->C / t->NH);
     if (ws) ws->step_buf = cdz_calloc(n, sizeof *ws->step_buf);
-    if (ws) ws->er_t = cdz_calloc((size_t)t->D * er_floats, sizeof *ws->er_t);
-    if (!ws || !ws->step_buf || !ws->er_t) {
-        if (ws) cdz_free(ws->step_buf), cdz_free(ws->er_t);
+    if (!ws || !ws->step_buf) {
         cdz_free(ws);
         cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for an accompaniment session of %d rows", rows);
         return NULL;
     }
-    for (int l = 0; l < t->D; l++) /* a copy taken now: the model does not change while sessions use it */
-        cdz_self_attention_er_transpose(ws->er_t + (size_t)l * er_floats, m->params + t->dof[l].er, t->NH, t->R, t->C / t->NH);
     ws->step_B = rows;
     return ws;
 }
@@ -597,16 +592,23 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     const int C = t->C, F = t->F, NH = t->NH, R = t->R, V = t->V, L = t->max_len;
     const uint16_t SEP = (uint16_t)V;
     const size_t BC = (size_t)B * C, ckv_size = (size_t)L * 2 * C, cache = (size_t)L * C;
+    CDZ_ASSERT(B <= ws->step_B);
+    size_t offs[MAX_LAYERS];
+    for (int l = 0; l < t->D; l++) offs[l] = t->dof[l].er;
+    if (!ws->er_t && !(ws->er_t = blk_transposed_er(m->params, offs, t->D, NH, R, C / NH)))
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "accompaniment: out of memory for the session's embeddings");
     float *x = ws->step_buf, *h = x + BC, *y = h + BC, *cq = y + BC, *qkv = cq + BC, *ff = qkv + 3 * BC;
     float *ffa = ff + (size_t)B * F, *mean = ffa + (size_t)B * F, *rstd = mean + B, *posf = rstd + B, *tmf = posf + B;
     float *catt = tmf + B, *scratch = catt + (size_t)NH * L;
     const blk_ff_acts ff_acts = {h, mean, rstd, ff, ffa, NULL};
     const float *P = m->params;
     /* per row: melody (before SEP: write zero logits) or which decoder position this token is; every
-     * check comes before any row's state changes */
+     * check (and the one allocation) comes before any row's state changes */
+    int encodes = 0;
     for (int b = 0; b < B; b++) {
         const float *sb = (const float *)(rows->state + (size_t)b * rows->stride);
         uint16_t tok = rows->tokens[b];
+        encodes |= sb[0] == 0 && tok == SEP;
         if (tok > SEP)
             return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d, plus SEP %u)", tok, V, SEP);
         if (sb[0] == 0 && tok != SEP && len > L)
@@ -621,6 +623,10 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
                                  "accompaniment: accompaniment position %lld is past the model's max_len (%d)",
                                  (long long)(len - 1 - ((int64_t)sb[0] - 1)), L);
     }
+    if (encodes) { /* the rows whose SEP comes now all have melodies of len - 1 tokens */
+        cdz_status st = reserve(t, ws, 1, (int)(len - 1), 1, err);
+        if (st != CDZ_OK) return st;
+    }
     for (int b = 0; b < B; b++) {
         float *sb = (float *)(rows->state + (size_t)b * rows->stride);
         uint16_t tok = rows->tokens[b];
@@ -629,8 +635,6 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
             if (tok != SEP) continue; /* a melody token: nothing to compute until SEP */
             /* encode this row's melody with the loss's activations, keep its cross-attention k/v */
             int tm = (int)(len - 1);
-            cdz_status st = reserve(t, ws, 1, tm, 1, err);
-            if (st != CDZ_OK) return st;
             for (int i = 0; i < tm; i++) ws->etok[i] = history[b][i], ws->key_mask[i] = 1;
             encode(m, ws, 1, tm, 1.0f, NULL);
             for (int l = 0; l < t->D; l++)
@@ -689,6 +693,7 @@ const cdz_model_kind cdz_accompaniment = {
     .session_free = session_free,
     .row_bytes = row_bytes,
     .default_window = default_window,
+    .conditional = 1,
     .step = step,
     .loss = loss,
 };

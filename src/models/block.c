@@ -71,3 +71,10 @@ void blk_ff_backward(const cdz_backend *nn, float *dx, float *G, const float *P,
     nn->linear_backward(db, G + o->w1, G + o->b1, dh, a->ln, P + o->w1, N, C, F);
     nn->layernorm_backward(dx, G + o->ln_w, G + o->ln_b, db, x, a->mean, a->rstd, P + o->ln_w, N, C);
 }
+
+float *blk_transposed_er(const float *params, const size_t *offsets, int layers, int NH, int R, int D) {
+    const size_t per = (size_t)NH * (size_t)R * (size_t)D;
+    float *t = cdz_calloc((size_t)layers * per, sizeof *t);
+    for (int l = 0; t && l < layers; l++) cdz_self_attention_er_transpose(t + (size_t)l * per, params + offsets[l], NH, R, D);
+    return t;
+}

@@ -63,4 +63,10 @@ float blk_head_forward(const cdz_backend *nn, const blk_head_acts *a, const floa
 void blk_head_backward(const cdz_backend *nn, float *dx, float *G, const float *P, const blk_head_off *o, const blk_head_acts *a, const float *x,
                        const uint16_t *targets, int N, int C, int V, float *da);
 
+/* The relative embeddings of `layers` layers (each (NH, R, D) at params + offsets[l]) transposed into
+ * one new buffer of layers x (NH, D, R), the layout the attention step reads (cdz_self_attention_step);
+ * NULL when out of memory. A session makes it at its first step: it sees the weights as they are then
+ * (the model does not change while sessions use it). */
+float *blk_transposed_er(const float *params, const size_t *offsets, int layers, int NH, int R, int D);
+
 #endif

@@ -415,9 +415,21 @@ static size_t state_floats(const mrnn *r) {
     return n;
 }
 
+/* Where a row's melody state starts: after the floats, at its own alignment (it holds an int64). */
+static size_t melody_state_at(const mrnn *r) {
+    const size_t a = _Alignof(cdz_melody_state), f = state_floats(r) * sizeof(float);
+    return (f + a - 1) / a * a;
+}
+
 static size_t row_bytes(const cdz_model *m, int64_t window) {
     (void)window;
-    return state_floats(m->impl) * sizeof(float) + sizeof(cdz_melody_state);
+    return melody_state_at(m->impl) + sizeof(cdz_melody_state);
+}
+
+/* A recurrent state carries the whole history in a fixed size: no window to run out of. */
+static int can_slide(const cdz_model *m) {
+    (void)m;
+    return 1;
 }
 
 static int64_t default_window(const cdz_model *m) {
@@ -466,7 +478,7 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     float *so = gates + 4 * bh, *sh = so + bh * L, *scratch = sh + bh * L;
     const float *P = m->params;
     uint8_t *state = rows->state;
-    const size_t melody_at = state_floats(r) * sizeof(float);
+    const size_t melody_at = melody_state_at(r);
     for (int b = 0; b < B; b++) {
         uint16_t tok = rows->tokens[b];
         if (tok >= (uint16_t)r->V)
@@ -522,6 +534,7 @@ const cdz_model_kind cdz_melody_rnn = {
     .session_free = session_free,
     .row_bytes = row_bytes,
     .default_window = default_window,
+    .can_slide = can_slide,
     .step = step,
     .loss = loss,
 };

@@ -485,19 +485,12 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
     /* x, h, y (B, C); qkv (B, 3C); ff1 and its activation (B, F); mean, rstd (B); the attention step's
      * scratch */
     size_t n = (size_t)rows * (3 * C + 3 * C + 2 * F + 2) + cdz_self_attention_step_scratch_floats((int)window, t->R);
-    const size_t er_floats = t->relative ? (size_t)t->NH * t->R * (t->C / t->NH) : 0;
     if (ws) ws->step_buf = cdz_calloc(n, sizeof *ws->step_buf);
-    if (ws && er_floats) ws->er_t = cdz_calloc((size_t)t->L * er_floats, sizeof *ws->er_t);
-    if (!ws || !ws->step_buf || (er_floats && !ws->er_t)) {
-        if (ws) cdz_free(ws->step_buf), cdz_free(ws->er_t);
+    if (!ws || !ws->step_buf) {
         cdz_free(ws);
         cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a music_transformer session of %d rows", rows);
         return NULL;
     }
-    /* the session reads the relative embeddings transposed: a copy taken now (the model does not
-     * change while sessions use it) */
-    for (int l = 0; er_floats && l < t->L; l++)
-        cdz_self_attention_er_transpose(ws->er_t + (size_t)l * er_floats, m->params + t->off[l].er, t->NH, t->R, t->C / t->NH);
     ws->step_B = rows;
     return ws;
 }
@@ -516,12 +509,17 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     const int64_t pos64 = rows->len - 1;
     if (!t->relative && pos64 >= t->max_len)
         return cdz_error_set(err, CDZ_ERR_ARG,
-                             "music_transformer: position %lld is past the model's max_len (%d): it generates sequences "
-                             "of at most %d tokens",
+                             "music_transformer: token %lld of a row is past the model's max_len (%d): with absolute "
+                             "positions it reads sequences of at most %d tokens",
                              (long long)rows->len, t->max_len, t->max_len);
     if (pos64 > INT32_MAX) return cdz_error_set(err, CDZ_ERR_ARG, "music_transformer: position %lld is too far", (long long)pos64);
     const int C = t->C, F = t->F, NH = t->NH, R = t->relative ? t->R : 0, pos = (int)pos64;
     const size_t cache = (size_t)W * C, BC = (size_t)B * C;
+    CDZ_ASSERT(B <= ws->step_B);
+    size_t offs[MAX_LAYERS];
+    for (int l = 0; R && l < t->L; l++) offs[l] = t->off[l].er;
+    if (R && !ws->er_t && !(ws->er_t = blk_transposed_er(m->params, offs, t->L, NH, R, C / NH)))
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "music_transformer: out of memory for the session's embeddings");
     float *x = ws->step_buf, *h = x + BC, *y = h + BC, *qkv = y + BC, *ff = qkv + 3 * BC, *ffa = ff + (size_t)B * F;
     float *mean = ffa + (size_t)B * F, *rstd = mean + B, *scratch = rstd + B;
     const blk_ff_acts ff_acts = {h, mean, rstd, ff, ffa, NULL};

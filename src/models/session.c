@@ -54,13 +54,8 @@ cdz_status cdz_session_new(cdz_session **out, const cdz_model *m, int capacity, 
     cdz_status st = CDZ_OK;
     if (!cdz_mul_ok(s->stride, (size_t)capacity, &bytes))
         st = cdz_error_set(err, CDZ_ERR_NOMEM, "a session of %d rows of %zu bytes is too large", capacity, row);
-    if (st == CDZ_OK && bytes) {
-        s->state = cdz_calloc(bytes, 1);
-        s->spare = cdz_calloc(bytes, 1);
-        if (!s->state || !s->spare)
-            st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %d rows of %zu bytes of generation state", capacity,
-                               row);
-    }
+    /* the rows themselves are allocated at the first reset: a session that only computes losses (a
+     * trainer's, an evaluation's) never needs them */
     if (st == CDZ_OK) {
         s->hist_rows = cdz_calloc((size_t)capacity, sizeof *s->hist_rows);
         s->fed = cdz_calloc((size_t)capacity, sizeof *s->fed);
@@ -87,6 +82,17 @@ void cdz_session_free(cdz_session *s) {
 cdz_status cdz_session_reset(cdz_session *s, int rows, cdz_error *err) {
     if (rows < 1 || rows > s->capacity)
         return cdz_error_set(err, CDZ_ERR_ARG, "%d rows in a session of %d", rows, s->capacity);
+    if (!s->state && s->stride) {
+        size_t bytes = s->stride * (size_t)s->capacity; /* checked in cdz_session_new */
+        s->state = cdz_calloc(bytes, 1);
+        s->spare = cdz_calloc(bytes, 1);
+        if (!s->state || !s->spare) {
+            cdz_free(s->state), cdz_free(s->spare);
+            s->state = s->spare = NULL;
+            return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %d rows of %zu bytes of generation state",
+                                 s->capacity, s->stride);
+        }
+    }
     if (s->state) memset(s->state, 0, s->stride * (size_t)rows);
     s->rows = rows, s->len = 0;
     return CDZ_OK;

@@ -49,11 +49,11 @@ static void say(cdz_gen_result *r, const char *fmt, ...) {
 
 /* Tempo and meter of a score at its start (120 qpm, 4/4 without them). */
 static void frame_of(const cdz_score *s, cdz_gen_frame *f) {
+    memset(f, 0, sizeof *f);
     f->qpm = s && s->n_tempos && s->tempos[0].tick == 0 ? s->tempos[0].qpm : 120;
     f->numerator = 4, f->denominator = 4;
     if (s && s->n_time_sigs && s->time_sigs[0].tick == 0)
         f->numerator = s->time_sigs[0].numerator, f->denominator = s->time_sigs[0].denominator;
-    f->transpose = 0;
 }
 
 /* The primer as asked: one of its tracks, its first bars. Says what was left out. */
@@ -76,7 +76,10 @@ static cdz_status cut_primer(const cdz_gen_request *rq, cdz_score *out, cdz_gen_
             if (out->notes[i].track == (uint16_t)rq->primer_track) out->notes[k++] = out->notes[i];
         if (k != out->n_notes) say(res, "primer: track %d only", rq->primer_track);
         out->n_notes = k;
-        if ((st = cdz_score_finish(out, err)) != CDZ_OK) return st;
+        if ((st = cdz_score_finish(out, err)) != CDZ_OK) {
+            cdz_score_free(out);
+            return st;
+        }
     }
     if (rq->primer_bars > 0) {
         int64_t bars = (int64_t)ceil(rq->primer_bars), end = cdz_score_bar_to_tick(out, bars);
@@ -118,16 +121,38 @@ static int64_t grid_tokens(const cdz_gen_request *rq, const cdz_codec_gen *g, co
     return rq->unit == CDZ_LEN_TOKENS ? (int64_t)llround(rq->length) : (int64_t)llround(steps) * g->tokens_per_step;
 }
 
+enum { STOP_ROWS = 64 }; /* rows whose running seconds a stop keeps; beyond, it sums again each time */
+
 typedef struct seconds_stop {
     const cdz_codec_gen *g;
     int64_t from;    /* the first new token */
     double seconds;
+    /* per row (by the address of its tokens): how far it was summed, and the seconds so far, so that a
+     * step costs one token's seconds rather than the whole row's */
+    const uint16_t *row[STOP_ROWS];
+    int64_t upto[STOP_ROWS];
+    double sum[STOP_ROWS];
 } seconds_stop;
+
+static seconds_stop make_stop(const cdz_codec_gen *g, int64_t from, double seconds) {
+    seconds_stop s;
+    memset(&s, 0, sizeof s);
+    s.g = g, s.from = from, s.seconds = seconds;
+    return s;
+}
 
 /* Timed codecs: the new tokens span the wanted seconds. */
 static int enough_seconds(void *ctx, const uint16_t *tok, int64_t len) {
-    const seconds_stop *s = ctx;
-    return s->g->seconds(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
+    seconds_stop *s = ctx;
+    int k = 0;
+    while (k < STOP_ROWS && s->row[k] && s->row[k] != tok) k++;
+    if (k == STOP_ROWS) return s->g->seconds(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
+    if (!s->row[k] || len < s->upto[k]) s->row[k] = tok, s->upto[k] = s->from, s->sum[k] = 0;
+    s->sum[k] += s->g->seconds(tok + s->upto[k], (size_t)(len - s->upto[k]));
+    s->upto[k] = len;
+    /* a sum of many small shifts (0.01 s each) drifts below the same sum taken at once (1000 steps of
+     * 0.01 s add to 9.99999999...): a microsecond's slack keeps the stop where the whole row's sum puts it */
+    return s->sum[k] >= s->seconds - 1e-6;
 }
 
 int64_t cdz_gen_default_context(const cdz_model *m) {
@@ -141,6 +166,11 @@ int64_t cdz_gen_default_context(const cdz_model *m) {
 static int64_t context_of(const cdz_model *m, const cdz_gen_request *rq, cdz_error *err, cdz_status *st) {
     int64_t longest = m->kind->default_window(m);
     *st = CDZ_OK;
+    if (rq->context > 0 && longest == 0) {
+        *st = cdz_error_set(err, CDZ_ERR_ARG, "the %s model (%s) carries its whole history in its state: it has no "
+                            "context to set", m->config_name, m->kind->name);
+        return 0;
+    }
     if (rq->context > 0) {
         if (longest > 0 && rq->context > longest)
             *st = cdz_error_set(err, CDZ_ERR_ARG, "a context of %lld tokens: the %s model reads at most %lld",
@@ -167,39 +197,53 @@ static cdz_status apply_frame(cdz_score *s, const cdz_codec_gen *g, const cdz_ge
     return st;
 }
 
-/* Rows a generation needs at once: the outputs, or a beam and its copies. */
-static int rows_for(const cdz_sample_params *p, int n_outputs) {
-    return p->beam_size > 0 ? p->beam_size * (p->branch_factor > 0 ? p->branch_factor : 1) : n_outputs;
-}
-
 /* One output of a model that cannot slide past its context, written in pieces: whenever the context
- * is full, the next piece is primed with the last half of it. tok holds the primer (n_primer) and room
- * for `steps` more; *made receives the new tokens. A seconds stop counts every new token, those the
- * piece's primer no longer holds included. */
-static cdz_status generate_in_pieces(cdz_session *s, uint16_t *tok, int64_t n_primer, int64_t steps, int64_t window,
-                                     const cdz_sample_params *p, cdz_rng *rng, double *loglik, int64_t *made,
-                                     const seconds_stop *stop, cdz_error *err) {
-    int64_t len = n_primer, keep = window / 2 > 0 ? window / 2 : 1;
-    uint16_t *piece = cdz_malloc((size_t)(window + 1) * sizeof *piece);
-    if (!piece) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+ * is full, the next piece is primed with the codec's start tokens and the last half of what was written
+ * (whole steps of a grid codec, so a chorale's voices stay in their places). tok holds the primer
+ * (n_primer) and room for `steps` more; *made receives the new tokens. A seconds stop counts every new
+ * token, those the piece's primer no longer holds included. */
+static cdz_status generate_in_pieces(cdz_session *s, const cdz_codec *c, uint16_t *tok, int64_t n_primer, int64_t steps,
+                                     int64_t window, const cdz_sample_params *p, cdz_rng *rng, double *loglik,
+                                     int64_t *made, const seconds_stop *stop, cdz_error *err) {
+    const cdz_codec_gen *g = c->gen;
+    uint16_t start[16];
+    const int64_t n_start = (int64_t)g->start(c, start, sizeof start / sizeof *start);
+    int64_t len = n_primer, keep = window / 2 > n_start + 1 ? window / 2 - n_start : 1;
+    uint16_t *piece = cdz_malloc((size_t)(window + 1) * sizeof *piece), *pprimer = cdz_malloc((size_t)window * sizeof *pprimer);
+    if (!piece || !pprimer) {
+        cdz_free(piece), cdz_free(pprimer);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
     cdz_status st = CDZ_OK;
     *loglik = 0;
     while (st == CDZ_OK && len < n_primer + steps) {
-        int64_t from = len > window ? len - keep : 0; /* the piece's primer: all so far, or the last half */
-        int64_t np = len - from, room = window + 1 - np, want = n_primer + steps - len;
+        /* the piece's primer: everything while it fits, else the start tokens and the last `keep` tokens */
+        int64_t from = 0, lead = 0;
+        if (len > window) {
+            from = len - keep;
+            if (g->tokens_per_step) { /* whole steps */
+                int64_t off = (from - g->lead) % g->tokens_per_step;
+                if (off) from += g->tokens_per_step - off;
+            }
+            memcpy(pprimer, start, (size_t)n_start * sizeof *pprimer);
+            lead = n_start;
+        }
+        int64_t np = lead + (len - from), room = window + 1 - np, want = n_primer + steps - len;
+        memcpy(pprimer + lead, tok + from, (size_t)(len - from) * sizeof *pprimer);
         if (room > want) room = want;
         cdz_sample_params q = *p;
         seconds_stop piece_stop;
         if (stop) {
-            int64_t first_new = n_primer > from ? n_primer : from; /* the piece's first token that is new */
+            /* the piece sees the new tokens from first_new on; those before it have been counted */
+            int64_t first_new = n_primer > from ? n_primer : from;
             double before = stop->g->seconds(tok + n_primer, (size_t)(first_new - n_primer));
             if (stop->g->seconds(tok + n_primer, (size_t)(len - n_primer)) >= stop->seconds) break;
-            piece_stop = (seconds_stop){stop->g, first_new - from, stop->seconds - before};
+            piece_stop = make_stop(stop->g, lead + (first_new - from), stop->seconds - before);
             q.stop = enough_seconds, q.stop_ctx = &piece_stop;
         }
         double ll = 0;
         int64_t got = 0;
-        st = cdz_generate_session(s, tok + from, np, room, 1, &q, rng, piece, &ll, &got, NULL, NULL, err);
+        st = cdz_generate_session(s, pprimer, np, room, 1, &q, rng, piece, &ll, &got, NULL, NULL, err);
         if (st != CDZ_OK) break;
         memcpy(tok + len, piece + np, (size_t)got * sizeof *tok);
         len += got;
@@ -207,96 +251,107 @@ static cdz_status generate_in_pieces(cdz_session *s, uint16_t *tok, int64_t n_pr
         if (got < room) break; /* the stop said enough */
     }
     *made = len - n_primer;
-    cdz_free(piece);
+    cdz_free(piece), cdz_free(pprimer);
     return st;
+}
+
+/* The primer's tokens (or the codec's start) and the frame the output takes from it. */
+static cdz_status primer_tokens(const cdz_codec *c, const cdz_gen_request *rq, cdz_gen_frame *f, cdz_tokens *pt,
+                                cdz_gen_result *res, cdz_error *err) {
+    const cdz_codec_gen *g = c->gen;
+    frame_of(NULL, f);
+    cdz_status st;
+    if (rq->primer) {
+        cdz_score cut;
+        if ((st = cut_primer(rq, &cut, res, err)) != CDZ_OK) return st;
+        frame_of(&cut, f);
+        st = g->primer(c, &cut, f, pt, err);
+        cdz_score_free(&cut);
+    } else {
+        uint16_t start[16];
+        size_t n = g->start(c, start, 16);
+        st = n ? cdz_tokens_append(pt, start, n) : cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "codec %s has no start", c->name);
+    }
+    if (st != CDZ_OK) return st;
+    if (rq->qpm > 0) f->qpm = rq->qpm;
+    if (f->note[0]) say(res, "%s", f->note);
+    if (f->transpose) say(res, "primer: moved %+d semitones into the model's range and key, and back", f->transpose);
+    return CDZ_OK;
+}
+
+/* How many tokens to generate: whole steps for grid codecs; for timed ones a number of tokens, or (for
+ * seconds and bars) a stop once the new tokens span them, with a cap far above any real density (reached,
+ * it is reported). */
+static cdz_status length_in_tokens(const cdz_gen_request *rq, const cdz_codec_gen *g, const cdz_gen_frame *f,
+                                   int64_t *steps, double *seconds, cdz_error *err) {
+    *seconds = g->tokens_per_step ? 0 : length_seconds(rq, f);
+    if (g->tokens_per_step) *steps = grid_tokens(rq, g, f);
+    else if (*seconds > 0) *steps = (int64_t)ceil(*seconds * 400) + 64; /* POP909's piano: about 60 tokens a second */
+    else *steps = (int64_t)llround(rq->length);
+    if (*steps < 1)
+        return cdz_error_set(err, CDZ_ERR_ARG, "a length of %g %s is less than one token", rq->length,
+                             rq->unit == CDZ_LEN_BARS ? "bars" : rq->unit == CDZ_LEN_SECONDS ? "seconds" : "steps");
+    return CDZ_OK;
 }
 
 static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const cdz_gen_request *rq,
                                   cdz_gen_result *res, cdz_error *err) {
     const cdz_codec_gen *g = c->gen;
     cdz_gen_frame f;
-    frame_of(rq->primer, &f);
     cdz_tokens pt = {0};
-    cdz_status st = CDZ_OK;
-    if (rq->primer) {
-        cdz_score cut;
-        if ((st = cut_primer(rq, &cut, res, err)) != CDZ_OK) return st;
-        frame_of(&cut, &f);
-        st = g->primer(c, &cut, &f, &pt, err);
-        cdz_score_free(&cut);
-    } else {
-        uint16_t start[16];
-        size_t n = g->start(c, start, 16);
-        st = n ? cdz_tokens_append(&pt, start, n) : cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "codec %s has no start", c->name);
-    }
+    int64_t steps = 0, window = 0;
+    double seconds = 0;
+    cdz_status st = primer_tokens(c, rq, &f, &pt, res, err);
+    if (st == CDZ_OK) st = length_in_tokens(rq, g, &f, &steps, &seconds, err);
+    if (st == CDZ_OK) window = context_of(m, rq, err, &st);
+    if (st == CDZ_OK && seconds > 0 && rq->sampling.beam_size > 0)
+        st = cdz_error_set(err, CDZ_ERR_ARG, "beam search draws a fixed number of tokens: give the length in tokens or "
+                           "steps, not in seconds or bars");
     if (st != CDZ_OK) {
         cdz_tokens_free(&pt);
         return st;
     }
-    if (rq->qpm > 0) f.qpm = rq->qpm;
-    if (f.transpose) say(res, "primer: moved %+d semitones into the model's range and key, and back", f.transpose);
-    const int64_t np = (int64_t)pt.offsets[1];
-    cdz_status cs;
-    const int64_t window = context_of(m, rq, err, &cs);
-    if (cs != CDZ_OK) {
-        cdz_tokens_free(&pt);
-        return cs;
-    }
-    const int slides = window == 0 || (m->kind->can_slide && m->kind->can_slide(m));
-    /* the length: whole tokens for grid codecs, seconds for timed ones (with a cap that is reported) */
-    seconds_stop stop = {g, np, 0}, *stopp = NULL;
-    int64_t steps;
-    double seconds = g->tokens_per_step ? 0 : length_seconds(rq, &f);
-    if (g->tokens_per_step) {
-        steps = grid_tokens(rq, g, &f);
-    } else if (seconds > 0) {
-        stop.seconds = seconds, stopp = &stop;
-        steps = (int64_t)ceil(seconds * 400) + 64; /* far above the densest piano (POP909: about 60 a second) */
-    } else {
-        steps = (int64_t)llround(rq->length);
-    }
-    if (steps < 1) {
-        cdz_tokens_free(&pt);
-        return cdz_error_set(err, CDZ_ERR_ARG, "a length of %g %s is less than one token", rq->length,
-                             rq->unit == CDZ_LEN_BARS ? "bars" : rq->unit == CDZ_LEN_SECONDS ? "seconds" : "steps");
-    }
-    const int64_t total = np + steps;
-    int outs = rq->n_outputs;
+    const int64_t np = (int64_t)pt.offsets[1], total = np + steps;
+    const int outs = rq->n_outputs;
+    seconds_stop stop = make_stop(g, np, seconds);
     uint16_t *tok = cdz_calloc((size_t)outs * (size_t)total, sizeof *tok);
     res->scores = cdz_calloc((size_t)outs, sizeof *res->scores);
     res->loglik = cdz_calloc((size_t)outs, sizeof *res->loglik);
     res->new_tokens = cdz_calloc((size_t)outs, sizeof *res->new_tokens);
     cdz_session *s = NULL;
     if (!tok || !res->scores || !res->loglik || !res->new_tokens) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    if (st == CDZ_OK) st = cdz_session_new(&s, m, rows_for(&rq->sampling, outs), window, err);
+    if (st == CDZ_OK) st = cdz_session_new(&s, m, cdz_sample_rows_needed(&rq->sampling, outs), window, err);
+    const int slides = st == CDZ_OK && cdz_session_can_slide(s);
     cdz_rng rng;
     cdz_rng_seed(&rng, rq->seed);
-    cdz_sample_params sp = rq->sampling;
-    if (stopp) sp.stop = enough_seconds, sp.stop_ctx = stopp;
     if (st == CDZ_OK && (slides || total <= window + 1)) {
+        cdz_sample_params sp = rq->sampling;
+        if (seconds > 0) sp.stop = enough_seconds, sp.stop_ctx = &stop;
         int64_t made = 0;
-        if (rq->sampling.beam_size > 0 && stopp)
-            st = cdz_error_set(err, CDZ_ERR_ARG, "beam search draws a fixed number of tokens: give the length in tokens");
-        else
-            st = cdz_generate_session(s, pt.tokens, np, steps, outs, &sp, &rng, tok, res->loglik, &made, rq->progress,
-                                      rq->progress_ctx, err);
+        st = cdz_generate_session(s, pt.tokens, np, steps, outs, &sp, &rng, tok, res->loglik, &made, rq->progress,
+                                  rq->progress_ctx, err);
         for (int o = 0; o < outs; o++) res->new_tokens[o] = made;
     } else if (st == CDZ_OK) {
         for (int o = 0; o < outs && st == CDZ_OK; o++) {
             uint16_t *row = tok + (size_t)o * (size_t)total;
             memcpy(row, pt.tokens, (size_t)np * sizeof *row);
-            st = generate_in_pieces(s, row, np, steps, window, &rq->sampling, &rng, &res->loglik[o], &res->new_tokens[o],
-                                    stopp, err);
+            st = generate_in_pieces(s, c, row, np, steps, window, &rq->sampling, &rng, &res->loglik[o],
+                                    &res->new_tokens[o], seconds > 0 ? &stop : NULL, err);
             if (rq->progress) rq->progress(rq->progress_ctx, o + 1, outs);
         }
     }
-    if (st == CDZ_OK && window > 0 && np + res->new_tokens[0] > window + 1)
+    int past = 0, short_of = 0;
+    for (int o = 0; st == CDZ_OK && o < outs; o++) {
+        past |= window > 0 && np + res->new_tokens[o] > window + 1;
+        short_of += seconds > 0 && g->seconds(tok + (size_t)o * (size_t)total + np, (size_t)res->new_tokens[o]) < seconds;
+    }
+    if (past)
         say(res, slides ? "the model attends to the last %lld tokens: past them its window slid over the cache"
                         : "the model reads at most %lld tokens: past them each new part was primed with the last half",
             (long long)window);
-    if (st == CDZ_OK && stopp && res->new_tokens[0] >= steps &&
-        g->seconds(tok + np, (size_t)res->new_tokens[0]) < seconds)
-        say(res, "stopped at %lld tokens before reaching %.1f s", (long long)steps, seconds);
+    if (short_of)
+        say(res, "%d output%s stopped at %lld tokens before reaching %.1f s", short_of, short_of == 1 ? "" : "s",
+            (long long)steps, seconds);
     for (int o = 0; o < outs && st == CDZ_OK; o++) {
         cdz_score *out = &res->scores[o];
         st = c->decode(tok + (size_t)o * (size_t)total, (size_t)(np + res->new_tokens[o]), out, err);
@@ -354,6 +409,56 @@ static int free_channel(const cdz_score *s) {
     return -1;
 }
 
+/* What writing an accompaniment stretch by stretch needs to carry along. */
+typedef struct acc_run {
+    const cdz_codec_gen *g;
+    cdz_session *s;
+    cdz_rng rng;
+    int outs, channel;
+    uint16_t track;
+    int64_t half;               /* tokens the model reads on each side of the separator */
+    int silent, too_long, uncovered;
+} acc_run;
+
+/* Samples the accompaniment of the stretch whose condition half is cond (np tokens) starting at `start`
+ * seconds, and adds its notes to every output on the run's track and channel. */
+static cdz_status accompany_stretch(acc_run *a, const cdz_gen_request *rq, const uint16_t *cond, int64_t np, double start,
+                                    cdz_gen_result *res, cdz_error *err) {
+    const double seg = a->g->segment_seconds;
+    const int64_t room = a->half; /* accompaniment tokens: the decoder's positions */
+    uint16_t *tok = cdz_malloc((size_t)a->outs * (size_t)(np + room) * sizeof *tok);
+    double *ll = cdz_calloc((size_t)a->outs, sizeof *ll);
+    if (!tok || !ll) {
+        cdz_free(tok), cdz_free(ll);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
+    seconds_stop stop = make_stop(a->g, np, seg);
+    cdz_sample_params sp = rq->sampling;
+    sp.stop = enough_seconds, sp.stop_ctx = &stop;
+    int64_t made = 0;
+    cdz_status st = cdz_generate_session(a->s, cond, np, room, a->outs, &sp, &a->rng, tok, ll, &made, NULL, NULL, err);
+    int short_of = 0;
+    for (int o = 0; o < a->outs && st == CDZ_OK; o++) {
+        const uint16_t *part_tok = tok + (size_t)o * (size_t)(np + room) + np;
+        short_of |= a->g->seconds(part_tok, (size_t)made) < seg;
+        res->loglik[o] += ll[o], res->new_tokens[o] += made;
+        cdz_score part;
+        if ((st = a->g->decode_part(part_tok, (size_t)made, &part, err)) != CDZ_OK) break;
+        cdz_score *out = &res->scores[o];
+        for (size_t i = 0; st == CDZ_OK && i < part.n_notes; i++) {
+            const cdz_note *n = &part.notes[i];
+            if (n->start_s >= seg) continue; /* past the stretch: the next one plays there */
+            int64_t t0 = cdz_score_seconds_to_tick(out, start + n->start_s), t1 = cdz_score_seconds_to_tick(out, start + n->end_s);
+            st = cdz_score_add_note(out, a->track, (uint8_t)a->channel, 0, n->pitch, n->velocity, t0, t1 > t0 ? t1 : t0 + 1);
+            if (st) cdz_error_set(err, st, "out of memory");
+        }
+        cdz_score_free(&part);
+    }
+    a->uncovered += st == CDZ_OK && short_of;
+    cdz_free(tok), cdz_free(ll);
+    return st;
+}
+
 static cdz_status accompany(const cdz_model *m, const cdz_codec *c, const cdz_gen_request *rq, cdz_gen_result *res,
                             cdz_error *err) {
     const cdz_codec_gen *g = c->gen;
@@ -362,89 +467,58 @@ static cdz_status accompany(const cdz_model *m, const cdz_codec *c, const cdz_ge
     if (rq->sampling.beam_size > 0)
         return cdz_error_set(err, CDZ_ERR_ARG, "accompaniments are sampled (no beam search): each stretch stops when it "
                              "covers its seconds");
-    const int outs = rq->n_outputs;
+    acc_run a = {g, NULL, {{0}}, rq->n_outputs, 0, (uint16_t)mel->n_tracks, m->kind->default_window(m) / 2, 0, 0, 0};
     const double seg = g->segment_seconds;
-    const int64_t fed_max = m->kind->default_window(m); /* [melody, SEP, accompaniment] tokens fed */
-    res->scores = cdz_calloc((size_t)outs, sizeof *res->scores);
-    res->loglik = cdz_calloc((size_t)outs, sizeof *res->loglik);
-    res->new_tokens = cdz_calloc((size_t)outs, sizeof *res->new_tokens);
+    res->scores = cdz_calloc((size_t)a.outs, sizeof *res->scores);
+    res->loglik = cdz_calloc((size_t)a.outs, sizeof *res->loglik);
+    res->new_tokens = cdz_calloc((size_t)a.outs, sizeof *res->new_tokens);
     if (!res->scores || !res->loglik || !res->new_tokens) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     cdz_status st = CDZ_OK;
-    for (int o = 0; o < outs && st == CDZ_OK; o++)
+    for (int o = 0; o < a.outs && st == CDZ_OK; o++)
         if ((st = cdz_score_copy(&res->scores[o], mel, err)) == CDZ_OK) res->n = o + 1;
     if (st != CDZ_OK) return st;
     if (!rq->keep_all) {
         int emptied = 0;
-        for (int o = 0; o < outs; o++) emptied = keep_melody_tracks(&res->scores[o]);
-        if (emptied) say(res, "%d track%s besides the melody left out (keep them with keep_all)", emptied, emptied == 1 ? "" : "s");
+        for (int o = 0; o < a.outs; o++) emptied = keep_melody_tracks(&res->scores[o]);
+        if (emptied)
+            say(res, "%d track%s besides the melody left out (keep_all, 'accompany --keep all', keeps them)", emptied,
+                emptied == 1 ? "" : "s");
     }
-    const uint16_t track = (uint16_t)mel->n_tracks;
-    int channel = free_channel(&res->scores[0]);
-    if (channel < 0) {
-        channel = 0;
+    if ((a.channel = free_channel(&res->scores[0])) < 0) {
+        a.channel = 0;
         say(res, "every MIDI channel of the melody's file is taken: the accompaniment shares channel 1");
     }
-    cdz_session *s = NULL;
-    st = cdz_session_new(&s, m, outs, 0, err);
-    cdz_rng rng;
-    cdz_rng_seed(&rng, rq->seed);
-    int silent = 0, too_long = 0, n_seg = 0;
-    uint16_t *tok = NULL;
+    st = cdz_session_new(&a.s, m, a.outs, 0, err);
+    cdz_rng_seed(&a.rng, rq->seed);
+    int n_seg = 0;
     for (double start = 0; start < mel->duration_s && st == CDZ_OK; start += seg) {
         n_seg++;
         cdz_tokens cond = {0};
         st = g->condition(mel, start, start + seg, &cond, err);
-        const int64_t np = st == CDZ_OK ? (int64_t)cond.offsets[1] : 0, room = fed_max + 1 - np;
-        if (st == CDZ_OK && np <= 1) silent++;
-        else if (st == CDZ_OK && room < 1) too_long++;
-        else if (st == CDZ_OK) {
-            cdz_free(tok);
-            tok = cdz_malloc((size_t)outs * (size_t)(np + room) * sizeof *tok);
-            if (!tok) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-            seconds_stop stop = {g, np, seg};
-            cdz_sample_params sp = rq->sampling;
-            sp.stop = enough_seconds, sp.stop_ctx = &stop;
-            int64_t made = 0;
-            double ll[64], *llp = outs <= 64 ? ll : cdz_calloc((size_t)outs, sizeof *llp);
-            if (st == CDZ_OK && !llp) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-            if (st == CDZ_OK)
-                st = cdz_generate_session(s, cond.tokens, np, room, outs, &sp, &rng, tok, llp, &made, NULL, NULL, err);
-            for (int o = 0; o < outs && st == CDZ_OK; o++) {
-                res->loglik[o] += llp[o], res->new_tokens[o] += made;
-                cdz_score part;
-                st = g->decode_part(tok + (size_t)o * (size_t)(np + room) + np, (size_t)made, &part, err);
-                if (st != CDZ_OK) break;
-                cdz_score *out = &res->scores[o];
-                for (size_t i = 0; st == CDZ_OK && i < part.n_notes; i++) {
-                    const cdz_note *a = &part.notes[i];
-                    if (a->start_s >= seg) continue; /* past the stretch: the next one plays there */
-                    int64_t t0 = cdz_score_seconds_to_tick(out, start + a->start_s);
-                    int64_t t1 = cdz_score_seconds_to_tick(out, start + a->end_s);
-                    st = cdz_score_add_note(out, track, (uint8_t)channel, 0, a->pitch, a->velocity, t0, t1 > t0 ? t1 : t0 + 1);
-                    if (st) cdz_error_set(err, st, "out of memory");
-                }
-                cdz_score_free(&part);
-            }
-            if (llp != ll) cdz_free(llp);
-        }
+        const int64_t np = st == CDZ_OK ? (int64_t)cond.offsets[1] : 0;
+        if (st == CDZ_OK && np <= 1) a.silent++;
+        else if (st == CDZ_OK && np - 1 > a.half) a.too_long++;
+        else if (st == CDZ_OK) st = accompany_stretch(&a, rq, cond.tokens, np, start, res, err);
         cdz_tokens_free(&cond);
         if (rq->progress) rq->progress(rq->progress_ctx, (int64_t)(start / seg) + 1, (int64_t)ceil(mel->duration_s / seg));
     }
-    cdz_free(tok);
-    cdz_session_free(s);
-    for (int o = 0; o < outs && st == CDZ_OK; o++) {
+    cdz_session_free(a.s);
+    for (int o = 0; o < a.outs && st == CDZ_OK; o++) {
         cdz_score *out = &res->scores[o];
         st = cdz_score_finish(out, err);
-        if (st == CDZ_OK && out->n_tracks > track)
-            snprintf(out->tracks[track].name, sizeof out->tracks[track].name, "Accompaniment");
+        if (st == CDZ_OK && out->n_tracks > a.track)
+            snprintf(out->tracks[a.track].name, sizeof out->tracks[a.track].name, "Accompaniment");
     }
-    if (silent)
-        say(res, "%d of %d stretches of %.0f s have no melody and were left without accompaniment", silent, n_seg, seg);
-    if (too_long)
+    if (a.silent)
+        say(res, "%d of %d stretches of %.0f s have no melody and were left without accompaniment", a.silent, n_seg, seg);
+    if (a.too_long)
         say(res, "%d of %d stretches hold more melody than the model reads (%lld tokens) and were left without "
-            "accompaniment", too_long, n_seg, (long long)(fed_max / 2));
+            "accompaniment", a.too_long, n_seg, (long long)a.half);
+    if (a.uncovered)
+        say(res, "%d of %d stretches end before their %.0f s: the model writes at most %lld tokens of accompaniment a "
+            "stretch", a.uncovered, n_seg, seg, (long long)a.half);
     res->qpm = mel->n_tempos ? mel->tempos[0].qpm : 120;
-    res->context = fed_max;
+    res->context = 2 * a.half;
     return st;
 }
 
@@ -456,15 +530,19 @@ cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz
                              m->config_name, m->codec);
     if (rq->n_outputs < 1 || rq->n_outputs > 100000)
         return cdz_error_set(err, CDZ_ERR_ARG, "%d outputs: expected 1 to 100000", rq->n_outputs);
-    if (!c->gen->condition && !(rq->length > 0 && rq->length < 1e9))
+    if (!m->kind->conditional && !(rq->length > 0 && rq->length < 1e9))
         return cdz_error_set(err, CDZ_ERR_ARG, "a length of %g: expected a positive number", rq->length);
     if (rq->qpm < 0 || rq->qpm > 1000) return cdz_error_set(err, CDZ_ERR_ARG, "tempo %g qpm: expected 1 to 1000", rq->qpm);
-    if (c->gen->condition && rq->primer)
+    if (m->kind->conditional && rq->primer)
         return cdz_error_set(err, CDZ_ERR_ARG, "an accompaniment model continues no primer: give it a melody to accompany");
-    if (!c->gen->condition && rq->condition)
+    if (!m->kind->conditional && rq->condition)
         return cdz_error_set(err, CDZ_ERR_ARG, "the %s model (%s) takes a primer, not a melody to accompany",
                              m->config_name, m->kind->name);
-    cdz_status st = c->gen->condition ? accompany(m, c, rq, out, err) : continue_primer(m, c, rq, out, err);
+    if (m->kind->conditional && !c->gen->condition)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the %s model writes a part for a condition, but its codec '%s' has "
+                             "no condition half (accompaniment models read the accompaniment codec)", m->config_name,
+                             m->codec);
+    cdz_status st = m->kind->conditional ? accompany(m, c, rq, out, err) : continue_primer(m, c, rq, out, err);
     if (st != CDZ_OK) cdz_gen_result_free(out);
     return st;
 }

@@ -17,6 +17,10 @@ int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cd
     for (int v = 0; v < V; v++)
         if (!isnan(logits[v]) && (best < 0 || logits[v] > logits[best])) best = v;
     if (best < 0) return -1;
+    if (isinf(logits[best])) { /* +inf: all the mass on the first such token (exp(inf - inf) is NaN) */
+        if (logp) *logp = 0;
+        return best;
+    }
     if (p->temperature <= 0) {
         /* greedy: the token's log-probability under the model's own distribution (temperature 1) */
         if (logp) {
@@ -76,6 +80,10 @@ int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cd
     if (pick < 0) /* rounding left u above the total: the last token with mass */
         for (int v = V - 1; v >= 0 && pick < 0; v--)
             if (q[v] > 0) pick = v;
+    if (pick < 0) { /* no token has a probability (a NaN temperature): nothing can be drawn */
+        if (q != stack) cdz_free(q);
+        return -1;
+    }
     if (logp) *logp = log(q[pick]);
     if (q != stack) cdz_free(q);
     return pick;
@@ -164,14 +172,15 @@ static int all_stopped(const rows *r, const cdz_sample_params *p) {
 /* Extends every row by k sampled tokens, adding their log-probabilities to the rows' scores (fewer
  * when p->stop ends it). */
 static cdz_status extend(rows *r, int64_t k, const cdz_sample_params *p, cdz_rng *rng, uint16_t *col, int64_t *done,
-                         int64_t total, void (*progress)(void *, int64_t, int64_t), void *ctx, cdz_error *err) {
+                         int64_t per_step, int64_t total, void (*progress)(void *, int64_t, int64_t), void *ctx,
+                         cdz_error *err) {
     for (int64_t s = 0; s < k && !all_stopped(r, p); s++) {
         for (int i = 0; i < r->n; i++) {
             double lp = 0;
             int tok = cdz_sample_logits(r->logits + (size_t)i * r->V, r->V, p, rng, &lp);
             if (tok < 0)
-                return cdz_error_set(err, CDZ_ERR_RANGE, "the model's scores at step %lld are not numbers (NaN): its "
-                                     "weights may be damaged", (long long)r->len + 1);
+                return cdz_error_set(err, CDZ_ERR_RANGE, "the model's scores at step %lld are not numbers (NaN), or the "
+                                     "temperature is not one: its weights may be damaged", (long long)r->len + 1);
             r->tok[(size_t)i * r->total + r->len] = (uint16_t)tok;
             r->score[i] += lp;
         }
@@ -182,7 +191,7 @@ static cdz_status extend(rows *r, int64_t k, const cdz_sample_params *p, cdz_rng
             cdz_status st = cdz_session_feed(r->s, col, r->logits, err);
             if (st != CDZ_OK) return st;
         }
-        ++*done;
+        *done += per_step; /* the outputs' tokens (a beam's rows make one output's) */
         if (progress) progress(ctx, *done, total);
     }
     return CDZ_OK;
@@ -213,12 +222,12 @@ static cdz_status beam_search(cdz_session *s, const uint16_t *primer, int64_t n_
     if (!order || !from || !col) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     if (st == CDZ_OK) st = feed_primer(&r, beam, primer, n_primer, col, err);
     int64_t first = steps ? (steps - 1) % spi + 1 : 0;
-    if (st == CDZ_OK) st = extend(&r, first, p, rng, col, done, total, progress, ctx, err);
+    if (st == CDZ_OK) st = extend(&r, first, p, rng, col, done, 1, total, progress, ctx, err);
     for (int64_t it = 0; st == CDZ_OK && it < (steps - first) / spi; it++) {
         /* every sequence copied branch times, copies side by side: row i becomes rows i*branch .. */
         for (int i = 0; i < r.n * branch; i++) from[i] = i / branch;
         st = rows_gather(&r, from, r.n * branch, err);
-        if (st == CDZ_OK) st = extend(&r, spi, p, rng, col, done, total, progress, ctx, err);
+        if (st == CDZ_OK) st = extend(&r, spi, p, rng, col, done, 1, total, progress, ctx, err);
         if (st != CDZ_OK) break;
         for (int i = 0; i < r.n; i++) order[i].score = r.score[i], order[i].row = i;
         qsort(order, (size_t)r.n, sizeof *order, by_score);
@@ -239,8 +248,7 @@ static cdz_status beam_search(cdz_session *s, const uint16_t *primer, int64_t n_
     return st;
 }
 
-/* Rows a generation needs at once: the outputs, or a beam and its copies. */
-static int rows_needed(const cdz_sample_params *p, int n_outputs) {
+int cdz_sample_rows_needed(const cdz_sample_params *p, int n_outputs) {
     return p->beam_size > 0 ? p->beam_size * (p->branch_factor > 0 ? p->branch_factor : 1) : n_outputs;
 }
 
@@ -261,8 +269,14 @@ static cdz_status check_request(const cdz_session *s, const uint16_t *primer, in
         (int64_t)p->beam_size * (p->branch_factor ? p->branch_factor : 1) > 65536)
         return cdz_error_set(err, CDZ_ERR_ARG, "beam size %d x branch factor %d is out of range", p->beam_size,
                              p->branch_factor);
-    if (rows_needed(p, n_outputs) > cdz_session_capacity(s))
-        return cdz_error_set(err, CDZ_ERR_ARG, "the generation needs %d rows; the session has %d", rows_needed(p, n_outputs),
+    if (p->beam_size > 0 && p->stop)
+        return cdz_error_set(err, CDZ_ERR_ARG, "beam search draws a fixed number of tokens: give the length in tokens or "
+                             "steps, not in seconds");
+    if (!(p->temperature >= 0 && p->temperature < 1e6) || !(p->top_p > 0 && p->top_p <= 1) || p->top_k < 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "temperature %g, top-k %d, top-p %g: expected a temperature of 0 or more, "
+                             "top-k of 0 or more, top-p above 0 and at most 1", p->temperature, p->top_k, p->top_p);
+    if (cdz_sample_rows_needed(p, n_outputs) > cdz_session_capacity(s))
+        return cdz_error_set(err, CDZ_ERR_ARG, "the generation needs %d rows; the session has %d", cdz_sample_rows_needed(p, n_outputs),
                              cdz_session_capacity(s));
     return CDZ_OK;
 }
@@ -292,7 +306,7 @@ cdz_status cdz_generate_session(cdz_session *s, const uint16_t *primer, int64_t 
         return st;
     }
     st = feed_primer(&r, n_outputs, primer, n_primer, col, err);
-    if (st == CDZ_OK) st = extend(&r, steps, p, rng, col, &done, total, progress, ctx, err);
+    if (st == CDZ_OK) st = extend(&r, steps, p, rng, col, &done, n_outputs, total, progress, ctx, err);
     if (st == CDZ_OK) {
         memcpy(out, r.tok, (size_t)n_outputs * (size_t)len * sizeof *out);
         if (loglik) memcpy(loglik, r.score, (size_t)n_outputs * sizeof *loglik);
@@ -312,7 +326,7 @@ cdz_status cdz_generate_until(const cdz_model *m, const uint16_t *primer, int64_
         return cdz_error_set(err, CDZ_ERR_ARG, "%d outputs, beam size %d x branch factor %d: out of range", n_outputs,
                              p->beam_size, p->branch_factor);
     cdz_session *s = NULL;
-    cdz_status st = cdz_session_new(&s, m, rows_needed(p, n_outputs), 0, err);
+    cdz_status st = cdz_session_new(&s, m, cdz_sample_rows_needed(p, n_outputs), 0, err);
     if (st != CDZ_OK) return st;
     st = cdz_generate_session(s, primer, n_primer, steps, n_outputs, p, rng, out, loglik, generated, progress, ctx, err);
     cdz_session_free(s);
