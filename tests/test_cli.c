@@ -102,6 +102,24 @@ int main(int argc, char **argv) {
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "bad.mid: track 0: byte 25: status byte where a data byte was expected");
     CHECK_INT(count_lines(err), 1);
+    /* a tempo of 0 and a time signature of 0/2^255 mean nothing: left out, and said (midi info lists
+     * them; a command reading the file notes them) */
+    static const unsigned char meaningless[] = {
+        'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0, 0x60, 'M', 'T', 'r', 'k', 0, 0, 0, 27,
+        0, 0xFF, 0x51, 3, 0, 0, 0,             /* tempo 0 */
+        0, 0xFF, 0x58, 4, 0, 0xFF, 24, 8,      /* 0/2^255 */
+        0, 0x90, 60, 90, 0x60, 0x80, 60, 0,    /* one note */
+        0, 0xFF, 0x2F, 0};
+    f = fopen(bad, "wb");
+    fwrite(meaningless, 1, sizeof meaningless, f);
+    fclose(f);
+    snprintf(args, sizeof args, "midi info %s", bad);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "1 tempo events of 0 or of the wrong length left out");
+    CHECK_STR_CONTAINS(out, "1 time signatures with a numerator of 0 or a denominator past 2^7 left out");
+    snprintf(args, sizeof args, "codec encode --codec performance %s", bad);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "bad.mid: 1 tempo events of 0");
 
     snprintf(args, sizeof args, "demo --out %s", mid);
     CHECK_INT(run(args), 0);
@@ -457,6 +475,26 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --force", mid, acc_out, perf_ckpt);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "accompany needs an accompaniment model");
+    /* a model that reads too little melody for any stretch writes no notes: a failure that says why,
+     * and the file already there is left as it was */
+    const char *short_json = "{\"kind\":\"accompaniment\",\"config_name\":\"acc_short\",\"codec\":\"accompaniment\","
+                             "\"enc_layers\":1,\"dec_layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":4,"
+                             "\"dropout\":0}";
+    char short_ckpt[300];
+    snprintf(short_ckpt, sizeof short_ckpt, "%s/acc_short.safetensors", dir);
+    if (cdz_model_from_json(&pm, short_json, strlen(short_json), "acc_short", &pe) == CDZ_OK) {
+        cdz_model_init_params(pm, 4);
+        cdz_checkpoint_save(short_ckpt, pm, NULL, NULL, 0, &pe);
+        cdz_model_free(pm);
+    }
+    static char acc_before[1 << 16], acc_now[1 << 16];
+    size_t n_before = file_bytes(acc_out, acc_before, sizeof acc_before);
+    snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --force", mid, acc_out, short_ckpt);
+    CHECK_INT(run(args), 1);
+    CHECK_STR_CONTAINS(err, "hold more melody than the model reads (4 tokens)");
+    CHECK_STR_CONTAINS(err, "no accompaniment: the model wrote no notes for this melody");
+    CHECK(n_before > 0 && file_bytes(acc_out, acc_now, sizeof acc_now) == n_before &&
+          memcmp(acc_before, acc_now, n_before) == 0, "the earlier accompaniment is left as it was");
     /* shipped models by name: --model NAME and accompany's default, from $CADENZA_MODELS */
     char models[300], shipped_perf[340], shipped_acc[340];
     snprintf(models, sizeof models, "%s/models", dir);
@@ -640,8 +678,9 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "train --data %s --config nope_rnn", data);
     CHECK_INT(run(args), 2);
     CHECK_STR_CONTAINS(err, "unknown melody_rnn config 'nope_rnn'");
+    /* a dataset the model cannot read is an unsuitable file, not a bad flag: exit 1, as eval loss */
     snprintf(args, sizeof args, "train --data %s --config basic_rnn --steps 1", data);
-    CHECK_INT(run(args), 2);
+    CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "build the dataset with --codec melody");
     /* a run whose weights hold a NaN stops at once, says so, and leaves its checkpoint alone */
     cdz_model *nm = NULL;

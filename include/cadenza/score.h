@@ -123,6 +123,10 @@ typedef struct cdz_score {
     int32_t steps_per_second;  /* when quantized per second */
     uint32_t n_orphan_note_offs; /* note-offs with no sounding note */
     uint32_t n_unended_notes;    /* notes ended at the end of their track */
+    /* meta events that carry no usable meaning, left out (cdz_score_warning says so): tempos of 0 or of
+     * the wrong length, time signatures with a numerator of 0 or a denominator past 2^7, key
+     * signatures outside -7..7 sharps */
+    uint32_t n_bad_tempos, n_bad_time_sigs, n_bad_key_sigs;
 } cdz_score;
 
 /* An empty score with the given resolution (ticks per quarter note) and no tracks. */
@@ -149,6 +153,10 @@ CDZ_API cdz_status cdz_score_from_midi(cdz_score *s, const cdz_midi *m, cdz_erro
  * note-offs first, then zero-length notes as on/off pairs, then note-ons, so reading gives them back. */
 CDZ_API cdz_status cdz_score_to_midi(cdz_midi *m, const cdz_score *s, uint16_t format, cdz_error *err);
 CDZ_API cdz_status cdz_score_read_file(cdz_score *s, const char *path, cdz_error *err);
+/* The i-th of what reading the file left out or repaired (note-offs with no note, notes never ended,
+ * meaningless tempos and signatures), as one line of text in buf; returns its length, 0 past the last
+ * (i = 0, 1, ... lists them all). */
+CDZ_API size_t cdz_score_warning(const cdz_score *s, size_t i, char *buf, size_t n);
 CDZ_API cdz_status cdz_score_write_file(const cdz_score *s, const char *path, uint16_t format, cdz_error *err);
 
 /* ---- time ---- */

@@ -213,6 +213,11 @@ int app_folder_writable(const char *path);
 /* --backend NAME: runs the model's layers on that backend (cadenza/backend.h): EXIT_OK, or EXIT_FAIL
  * having said which backends this build has or why that one cannot run the model. */
 int app_set_backend(cdz_model *m, const char *name);
+/* Reads a MIDI file into s, printing "note: PATH: ..." on stderr for each thing reading it left out or
+ * repaired (cdz_score_warning): EXIT_OK, or EXIT_FAIL having printed why (s is then empty). */
+int app_read_score(cdz_score *s, const char *path);
+/* Those notes alone, for a score read by other means. */
+void app_note_score_warnings(const cdz_score *s, const char *path);
 /* Writes a score as a format-1 MIDI file with `text` (may be NULL) as a text event at its start, for
  * what made it (model, seed, settings): EXIT_OK, or EXIT_FAIL having printed why. */
 int app_write_score(const cdz_score *s, const char *path, const char *text);

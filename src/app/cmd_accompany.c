@@ -82,8 +82,7 @@ int cmd_accompany(int argc, char **argv) {
         return EXIT_FAIL;
     }
     cdz_score s;
-    if (cdz_score_read_file(&s, melody, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
+    if (app_read_score(&s, melody) != EXIT_OK) {
         cdz_model_free(m);
         return EXIT_FAIL;
     }
@@ -107,11 +106,16 @@ int cmd_accompany(int argc, char **argv) {
         char text[PATH_MAX + 400];
         snprintf(text, sizeof text, "cadenza accompany: model %s (%s), seed %lld, temperature %g, top-k %d, top-p %g, melody %s",
                  cdz_model_config_name(m), ckpt, seed, sp.temperature, sp.top_k, sp.top_p, melody);
-        rc = app_write_score(r, out, text);
+        /* a file holding only the melody back is no accompaniment: fail, and write nothing */
+        if (added == 0) {
+            app_error("%s: no accompaniment: the model wrote no notes for this melody%s; nothing written", melody,
+                      res.notes[0] ? " (the notes above say why)" : "");
+            rc = EXIT_FAIL;
+        } else
+            rc = app_write_score(r, out, text);
         if (rc == EXIT_OK) {
             printf("wrote %s: the melody of %s (%.1f s) and %zu accompaniment notes on track %u (%.1f s to generate)\n",
                    out, melody, s.duration_s, added, track, app_now() - prog.start);
-            if (added == 0) fprintf(stderr, "note: the model wrote no notes for this melody\n");
             if (wav) rc = app_wav_beside(out);
         }
     }

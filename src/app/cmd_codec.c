@@ -92,10 +92,7 @@ static int cmd_encode(int argc, char **argv) {
     if (a->out && !app_output_ok(a->out, a->force)) return EXIT_FAIL;
     cdz_error err = {0};
     cdz_score s;
-    if (cdz_score_read_file(&s, a->in, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (app_read_score(&s, a->in) != EXIT_OK) return EXIT_FAIL;
     cdz_tokens t = {0};
     cdz_extract_stats stats = {0};
     cdz_status st = a->codec->encode(&s, &t, &stats, &err);

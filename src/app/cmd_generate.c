@@ -194,6 +194,7 @@ int cmd_generate(int argc, char **argv) {
         } else {
             have_primer = 1;
             rq.primer = &primer;
+            if (primer_file) app_note_score_warnings(&primer, primer_file);
         }
     }
     if (rc == EXIT_OK && primer_track && !find_track(&primer, primer_track, &rq.primer_track)) {

@@ -49,14 +49,6 @@ static void print_division(const cdz_midi *m, FILE *f) {
         fprintf(f, "SMPTE %d fps, %d ticks per frame", (int)m->smpte_fps, (int)m->ticks_per_frame);
 }
 
-/* Warnings of the file and of the note pairing, as one list. */
-static size_t score_warning(const cdz_score *s, size_t i, char *buf, size_t n) {
-    size_t k = 0;
-    if (s->n_orphan_note_offs && k++ == i) return (size_t)snprintf(buf, n, "%u note-offs with no sounding note ignored", s->n_orphan_note_offs);
-    if (s->n_unended_notes && k++ == i) return (size_t)snprintf(buf, n, "%u notes never ended; ended at their track's last event", s->n_unended_notes);
-    return 0;
-}
-
 static void info_text(const loaded *l, const char *path) {
     const cdz_midi *m = &l->midi;
     const cdz_score *s = &l->score;
@@ -101,13 +93,13 @@ static void info_text(const loaded *l, const char *path) {
     cdz_free(inst);
     char buf[160];
     size_t n_score_warn = 0;
-    while (score_warning(s, n_score_warn, buf, sizeof buf)) n_score_warn++;
+    while (cdz_score_warning(s, n_score_warn, buf, sizeof buf)) n_score_warn++;
     size_t total = m->n_warnings + n_score_warn;
     printf("  warnings: %s\n", total ? "" : "none");
     for (uint32_t i = 0; i < m->n_warnings && i < CDZ_MIDI_MAX_WARNINGS; i++) printf("    %s\n", m->warnings[i]);
     if (m->n_warnings > CDZ_MIDI_MAX_WARNINGS) printf("    ... and %u more\n", m->n_warnings - CDZ_MIDI_MAX_WARNINGS);
     for (size_t i = 0; i < n_score_warn; i++) {
-        score_warning(s, i, buf, sizeof buf);
+        cdz_score_warning(s, i, buf, sizeof buf);
         printf("    %s\n", buf);
     }
 }
@@ -166,7 +158,7 @@ static void info_json(const loaded *l, const char *path) {
         json_string(f, m->warnings[i]);
     }
     char buf[160];
-    for (size_t i = 0; score_warning(s, i, buf, sizeof buf); i++, first = 0) {
+    for (size_t i = 0; cdz_score_warning(s, i, buf, sizeof buf); i++, first = 0) {
         if (!first) fputc(',', f);
         json_string(f, buf);
     }

@@ -56,11 +56,7 @@ static const char *base_name(const char *path) {
 
 /* Reads one input, failing with one line naming the file when it cannot be read or holds no notes. */
 static int load(cdz_score *s, const char *path) {
-    cdz_error err = {0};
-    if (cdz_score_read_file(s, path, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (app_read_score(s, path) != EXIT_OK) return EXIT_FAIL;
     if (s->n_notes == 0) {
         app_error("%s: no notes to plot", path);
         cdz_score_free(s);

@@ -202,6 +202,21 @@ static cdz_status add_text_first(cdz_midi *m, const char *text) {
     return CDZ_OK;
 }
 
+int app_read_score(cdz_score *s, const char *path) {
+    cdz_error err = {0};
+    if (cdz_score_read_file(s, path, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    app_note_score_warnings(s, path);
+    return EXIT_OK;
+}
+
+void app_note_score_warnings(const cdz_score *s, const char *path) {
+    char line[200];
+    for (size_t i = 0; cdz_score_warning(s, i, line, sizeof line); i++) fprintf(stderr, "note: %s: %s\n", path, line);
+}
+
 int app_write_score(const cdz_score *s, const char *path, const char *text) {
     cdz_error err = {0};
     cdz_midi midi;

@@ -1,6 +1,7 @@
 /* MIDI events -> score. Notes pair first-in, first-out per (track, channel, pitch): see score.h. */
 #include "score_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define N_KEYS (16 * 128)
@@ -88,26 +89,29 @@ static cdz_status read_meta(cdz_score *s, const cdz_midi *m, const cdz_midi_even
     int8_t sharps;
     uint8_t minor;
     /* Malformed meta payloads (wrong lengths, zero tempo, or outside the pool in a file built in
-     * memory) carry no usable meaning and are skipped. */
-    if (e->data_off > m->pool_len || e->data_len > m->pool_len - e->data_off) return CDZ_OK;
+     * memory) carry no usable meaning: they are left out and counted, for cdz_score_warning. */
+    const int in_pool = e->data_off <= m->pool_len && e->data_len <= m->pool_len - e->data_off;
     switch (e->status) {
     case CDZ_META_TEMPO:
-        if (cdz_midi_meta_tempo(m, e, &usec) == CDZ_OK && usec > 0) {
+        if (in_pool && cdz_midi_meta_tempo(m, e, &usec) == CDZ_OK && usec > 0) {
             cdz_tempo t = {.tick = e->tick, .usec_per_quarter = usec};
             if (cdz_grow((void **)&s->tempos, &s->cap_tempos, s->n_tempos + 1, sizeof t)) return CDZ_ERR_NOMEM;
             s->tempos[s->n_tempos++] = t;
-        }
+        } else
+            s->n_bad_tempos++;
         break;
     case CDZ_META_TIME_SIGNATURE:
-        if (cdz_midi_meta_time_signature(m, e, &num, &den, NULL, NULL) == CDZ_OK && num > 0)
+        if (in_pool && cdz_midi_meta_time_signature(m, e, &num, &den, NULL, NULL) == CDZ_OK && num > 0)
             return cdz_score_add_time_signature(s, e->tick, num, den);
+        s->n_bad_time_sigs++;
         break;
     case CDZ_META_KEY_SIGNATURE:
-        if (cdz_midi_meta_key_signature(m, e, &sharps, &minor) == CDZ_OK)
+        if (in_pool && cdz_midi_meta_key_signature(m, e, &sharps, &minor) == CDZ_OK)
             return cdz_score_add_key_signature(s, e->tick, sharps, minor);
+        s->n_bad_key_sigs++;
         break;
     case CDZ_META_TRACK_NAME:
-        if (!*named) {
+        if (in_pool && !*named) {
             char *name = s->tracks[ti].name;
             size_t n = e->data_len < sizeof s->tracks[ti].name ? e->data_len : sizeof s->tracks[ti].name - 1;
             if (n) memcpy(name, cdz_midi_payload(m, e), n);
@@ -227,4 +231,22 @@ cdz_status cdz_score_read_file(cdz_score *s, const char *path, cdz_error *err) {
     }
     cdz_midi_free(&m);
     return st;
+}
+
+size_t cdz_score_warning(const cdz_score *s, size_t i, char *buf, size_t n) {
+    size_t k = 0;
+    int w = 0;
+    if (s->n_orphan_note_offs && k++ == i)
+        w = snprintf(buf, n, "%u note-offs with no sounding note ignored", s->n_orphan_note_offs);
+    else if (s->n_unended_notes && k++ == i)
+        w = snprintf(buf, n, "%u notes never ended; ended at their track's last event", s->n_unended_notes);
+    else if (s->n_bad_tempos && k++ == i)
+        w = snprintf(buf, n, "%u tempo events of 0 or of the wrong length left out (the tempo before them holds; "
+                     "120 qpm before any)", s->n_bad_tempos);
+    else if (s->n_bad_time_sigs && k++ == i)
+        w = snprintf(buf, n, "%u time signatures with a numerator of 0 or a denominator past 2^7 left out (the "
+                     "meter before them holds; 4/4 before any)", s->n_bad_time_sigs);
+    else if (s->n_bad_key_sigs && k++ == i)
+        w = snprintf(buf, n, "%u key signatures outside -7..7 sharps or major/minor left out", s->n_bad_key_sigs);
+    return w > 0 ? (size_t)w : 0;
 }

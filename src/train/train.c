@@ -119,8 +119,14 @@ void cdz_window_sampler_free(cdz_window_sampler *s) {
 
 /* A dataset a model can read: its codec, and its tokens (those the model predicts, or more when the
  * model's history holds more, as the accompaniment model's separator). */
-static int dataset_fits(const cdz_dataset *ds, const cdz_model *m) {
-    return ds->tokens && strcmp(ds->codec, m->codec) == 0 && (ds->vocab_size == m->vocab || ds->vocab_size == m->history_vocab);
+/* The model reads the dataset's tokens: CDZ_OK, else CDZ_ERR_UNSUPPORTED saying which codec to build
+ * with (a mismatch of files, not of flags: the commands exit 1 for it, as for any unsuitable file). */
+static cdz_status check_dataset_fits(const cdz_dataset *ds, const cdz_model *m, cdz_error *err) {
+    if (ds->tokens && strcmp(ds->codec, m->codec) == 0 && (ds->vocab_size == m->vocab || ds->vocab_size == m->history_vocab))
+        return CDZ_OK;
+    return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the dataset holds '%s' tokens (vocabulary %u) but the model reads "
+                         "'%s' (%u): build the dataset with --codec %s", ds->codec, ds->vocab_size, m->codec,
+                         m->history_vocab ? m->history_vocab : m->vocab, m->codec);
 }
 
 cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds, const cdz_train_config *cfg,
@@ -134,11 +140,9 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
     if (m->max_len > 0 && cfg->seq > m->max_len)
         return cdz_error_set(err, CDZ_ERR_ARG, "training windows of %d tokens are longer than the model's max_len (%d)",
                              cfg->seq, m->max_len);
-    if (!dataset_fits(ds, m))
-        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens (vocabulary %u) but the model reads '%s' (%u): "
-                             "build the dataset with --codec %s", ds->codec, ds->vocab_size, m->codec,
-                             m->history_vocab ? m->history_vocab : m->vocab, m->codec);
-    cdz_status st = cdz_window_sampler_init(&t->sampler, ds, CDZ_SPLIT_TRAIN, cfg->seq, err);
+    cdz_status st = check_dataset_fits(ds, m, err);
+    if (st != CDZ_OK) return st;
+    st = cdz_window_sampler_init(&t->sampler, ds, CDZ_SPLIT_TRAIN, cfg->seq, err);
     if (st != CDZ_OK) return st;
     st = cdz_session_new(&t->session, m, 1, 0, err);
     if (st != CDZ_OK) {
@@ -337,8 +341,8 @@ cdz_status cdz_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split spl
                         int64_t max_tokens, cdz_loss_stats *stats, cdz_error *err) {
     if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
     if (m->max_len > 0 && max_len > m->max_len) max_len = m->max_len; /* the model's longest window */
-    if (!dataset_fits(ds, m))
-        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
+    cdz_status fit = check_dataset_fits(ds, m, err);
+    if (fit != CDZ_OK) return fit;
     cdz_session *s = NULL;
     cdz_status st0 = cdz_session_new(&s, m, 1, 0, err);
     if (st0 != CDZ_OK) return st0;
@@ -404,8 +408,8 @@ cdz_status cdz_evaluate_dist(const cdz_model *m, const cdz_dataset *ds, cdz_spli
     if (!d || d->size <= 1) return cdz_evaluate(m, ds, split, batch, max_len, max_tokens, stats, err);
     if (batch < 1 || max_len < 1) return cdz_error_set(err, CDZ_ERR_ARG, "evaluation: batch and length must be positive");
     if (m->max_len > 0 && max_len > m->max_len) max_len = m->max_len;
-    if (!dataset_fits(ds, m))
-        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds '%s' tokens but the model reads '%s'", ds->codec, m->codec);
+    cdz_status fit = check_dataset_fits(ds, m, err);
+    if (fit != CDZ_OK) return fit;
     const int N = d->size;
     cdz_window *w = cdz_calloc((size_t)batch, sizeof *w);
     double *round = cdz_calloc(3 * (size_t)N + 1, sizeof *round); /* per batch of the round: loss, tokens,
