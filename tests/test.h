@@ -86,19 +86,84 @@ static inline void test_write_melodies(const char *dir, int n, int vary) {
 }
 
 /* The loss of B windows on a session of its own (created and freed here): CDZ_TRAIN adds the
- * gradient into the model's gradient buffer (allocated on first use); stats and mean may be NULL. */
+ * gradient into the model's gradient buffer (allocated on first use); stats and mean may be NULL.
+ * Dropout is keyed by one draw from rng (NULL: 0), so a generator seeded alike gives the same masks
+ * and one that goes on gives new ones. */
 static inline cdz_status test_loss(cdz_model *m, const cdz_window *w, int B, cdz_pass pass, cdz_rng *rng,
                                    cdz_loss_stats *stats, float *mean, cdz_error *err) {
     cdz_session *s = NULL;
     cdz_status st = cdz_session_new(&s, m, 1, 0, err);
     if (st != CDZ_OK) return st;
     cdz_batch b = cdz_batch_tokens(w, B);
-    cdz_loss_opts o = {pass, 0, rng, pass == CDZ_TRAIN ? cdz_model_grads(m) : NULL};
+    cdz_loss_opts o = {pass, 0, rng ? cdz_rng_next(rng) : 0, pass == CDZ_TRAIN ? cdz_model_grads(m) : NULL};
     cdz_loss out = {0};
     st = cdz_model_loss(s, &b, &o, &out, stats, err);
     if (st == CDZ_OK && mean) *mean = out.objective;
     cdz_session_free(s);
     return st;
+}
+
+/* One CDZ_TRAIN loss of the windows w[0 .. B) at `offset` in the whole batch (dropout keyed by seed and
+ * step 3) on session s: the objective and its tokens; the gradient of the objective copied into g. */
+static inline float test_loss_at(cdz_session *s, cdz_model *m, const cdz_window *w, int B, int64_t offset, uint64_t seed,
+                                 float *g, int64_t *tokens) {
+    cdz_batch b = cdz_batch_tokens(w, B);
+    b.offset = offset;
+    cdz_loss_opts o = {CDZ_TRAIN, 3, seed, cdz_model_grads(m)};
+    cdz_loss out = {0};
+    cdz_error err;
+    cdz_model_zero_grads(m);
+    cdz_status st = cdz_model_loss(s, &b, &o, &out, NULL, &err);
+    CHECK(st == CDZ_OK, "%s", err.msg);
+    memcpy(g, m->grads, m->n_params * sizeof *g);
+    *tokens = out.tokens;
+    return st == CDZ_OK ? out.objective : NAN;
+}
+
+/* Dropout drawn by each window's place in the whole batch (cadenza/model.h): the training loss and
+ * gradient of B windows at once (m with dropout) equal the token-weighted means of those of windows
+ * [0, split) at offset 0 and [split, B) at offset split, as a data-parallel run's ranks compute them,
+ * up to the order of float sums: the loss within ltol relative, the gradients within gtol of the
+ * largest component. The second part at offset 0 instead draws the masks of other windows, and its
+ * gradients must then differ by far more, so the check sees the masks. */
+static inline void test_split_batch(const char *what, cdz_model *m, const cdz_window *w, int B, int split, double ltol,
+                                    double gtol) {
+    cdz_session *s = NULL;
+    cdz_error err;
+    if (cdz_session_new(&s, m, 1, 0, &err) != CDZ_OK) {
+        CHECK(0, "%s: %s", what, err.msg);
+        return;
+    }
+    const size_t n = m->n_params;
+    float *g = calloc(3 * n, sizeof *g), *ga = g + n, *gb = g + 2 * n;
+    int64_t nw = 0, na = 0, nb = 0, nx = 0;
+    const uint64_t seed = 1234;
+    double whole = test_loss_at(s, m, w, B, 0, seed, g, &nw);
+    double la = test_loss_at(s, m, w, split, 0, seed, ga, &na);
+    double lb = test_loss_at(s, m, w + split, B - split, split, seed, gb, &nb);
+    double parts = (la * (double)na + lb * (double)nb) / (double)(na + nb), gworst = 0, gscale = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        double sum = ((double)ga[i] * (double)na + (double)gb[i] * (double)nb) / (double)(na + nb);
+        gworst = fmax(gworst, fabs(sum - g[i]));
+        gscale = fmax(gscale, fabs((double)g[i]));
+    }
+    CHECK_INT(nw, na + nb);
+    double dl = fabs(parts - whole) / fmax(1.0, fabs(whole)), dg = gworst / gscale;
+    CHECK(dl <= ltol, "%s: loss %.9g of %d windows at once, %.9g as %d + %d (tolerance %.1g)", what, whole, B, parts, split,
+          B - split, ltol);
+    CHECK(dg <= gtol, "%s: gradients of %d windows at once and as %d + %d differ by %.3g of the largest (tolerance %.1g)",
+          what, B, split, B - split, dg, gtol);
+    test_loss_at(s, m, w + split, B - split, 0, seed, gb, &nx);
+    double wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        wrong = fmax(wrong, fabs(((double)ga[i] * (double)na + (double)gb[i] * (double)nx) / (double)(na + nx) - g[i]));
+    wrong /= gscale;
+    CHECK(wrong > 100 * gtol, "%s: the second part at offset 0 gives the gradients of offset %d (%.3g off): the masks do "
+          "not follow the offset", what, split, wrong);
+    printf("%s: %d windows at once and as %d + %d: loss %.7f, %.7f (off by %.2g), gradients off by %.2g of the largest; "
+           "the second part at offset 0: gradients %.2g off\n", what, B, split, B - split, whole, parts, dl, dg, wrong);
+    free(g);
+    cdz_session_free(s);
 }
 
 /* Trains m on one batch of B windows for `steps` AdamW steps (lr 0.01, clip 1) and checks that the

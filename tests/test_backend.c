@@ -355,28 +355,29 @@ static void test_lstm_step(void) {
 /* ---- dropout ---- */
 
 static void test_dropout(void) {
-    enum { N = 1001 }; /* odd: the last element uses half of a random draw */
-    float *x = frand(N, 2), *dy = frand(N, 1);
-    uint8_t mc[N], mr[N];
-    for (int k = 0; k < 2; k++) {
-        float keep = k ? 1.0f : 0.7f;
-        cdz_rng rc, rr;
-        cdz_rng_seed(&rc, 99), cdz_rng_seed(&rr, 99);
+    /* batch-major with an odd width and a share that starts at sample 5; time-major as the LSTMs */
+    static const cdz_dropout_site sites[2] = {{0x1234abcdULL, 5, 3, 7, 47, 0}, {99, 0, 4, 5, 33, 1}};
+    for (int k = 0; k < 4; k++) {
+        const cdz_dropout_site *site = &sites[k % 2];
+        const int N = site->B * site->T * site->C;
+        float keep = k < 2 ? 0.7f : 1.0f;
+        float *x = frand(N, 2), *dy = frand(N, 1);
+        uint8_t *mc = malloc((size_t)N), *mr = malloc((size_t)N);
         float *yc = fnan(N), *yr = fdup(x, N); /* the reference in place: y may be x */
-        memset(mc, 7, N), memset(mr, 7, N);
-        CPU->dropout_forward(yc, mc, x, N, keep, &rc);
-        REF->dropout_forward(yr, mr, yr, N, keep, &rr);
-        CHECK(memcmp(mc, mr, N) == 0, "keep %g: the masks differ", keep);
-        CHECK(memcmp(&rc, &rr, sizeof rc) == 0, "keep %g: the generators end in different states", keep);
+        memset(mc, 7, (size_t)N), memset(mr, 7, (size_t)N);
+        CPU->dropout_forward(yc, mc, x, site, keep);
+        REF->dropout_forward(yr, mr, yr, site, keep);
+        CHECK(memcmp(mc, mr, (size_t)N) == 0, "keep %g, site %d: the masks differ", keep, k % 2);
         int kept = 0;
         for (int i = 0; i < N; i++) kept += mr[i] == 1;
-        /* 1001 draws at 0.7: the standard deviation of the kept fraction is 0.0145 */
+        /* about 1000 draws at 0.7: the standard deviation of the kept fraction is 0.0145 */
         CHECK(fabs(kept / (double)N - keep) < 0.06, "keep %g: kept %d of %d", keep, kept, N);
         same("dropout_forward", "y", yc, yr, N, keep < 1 ? TOL_ULPS : TOL_EXACT);
         float *dc = frand(N, 1), *dr = fdup(dc, N);
-        CPU->dropout_backward(dc, dy, mc, N, keep);
-        REF->dropout_backward(dr, dy, mr, N, keep);
+        CPU->dropout_backward(dc, dy, mc, (size_t)N, keep);
+        REF->dropout_backward(dr, dy, mr, (size_t)N, keep);
         same("dropout_backward", "dx", dc, dr, N, keep < 1 ? TOL_ULPS : TOL_EXACT);
+        free(mc), free(mr);
     }
     pool_free();
 }
@@ -746,16 +747,15 @@ static void gradcheck_layers(void) {
         GRAD_CHECK("reference softmax_xent dlogits", logits, (size_t)N * V, d,
                    REF->softmax_xent_forward(p, logits, t, N, V));
     }
-    { /* dropout: a fixed mask (the generator seeded alike for every evaluation) */
+    { /* dropout: a fixed mask (the same site for every evaluation) */
         enum { N = 9 };
+        const cdz_dropout_site site = {3, 0, 1, 3, 3, 0};
         float *x = frand(N, 1), *dy = frand(N, 1), *y = fzero(N), *dx = fzero(N);
         uint8_t mask[N];
-        cdz_rng r;
-        cdz_rng_seed(&r, 3);
-        REF->dropout_forward(y, mask, x, N, 0.6f, &r);
+        REF->dropout_forward(y, mask, x, &site, 0.6f);
         REF->dropout_backward(dx, dy, mask, N, 0.6f);
         GRAD_CHECK("reference dropout dx", x, (size_t)N, dx,
-                   (cdz_rng_seed(&r, 3), REF->dropout_forward(y, mask, x, N, 0.6f, &r), dotd(y, dy, N)));
+                   (REF->dropout_forward(y, mask, x, &site, 0.6f), dotd(y, dy, N)));
     }
     { /* layer norm */
         enum { N = 3, C = 7 };

@@ -1,4 +1,5 @@
-/* Core: status text, errors, checked arithmetic, growth, the stable sort, files. */
+/* Core: status text, errors, checked arithmetic, growth, the stable sort, files, counter-based
+ * randomness. */
 #define _DEFAULT_SOURCE
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -147,7 +148,21 @@ static void test_write_targets(void) {
     CHECK(system(cmd) == 0, "clean up");
 }
 
+/* cdz_random_at is splitmix64 indexed: the reference implementation's outputs for seed 1234567
+ * (Vigna's splitmix64.c), and the state cdz_rng_seed gives a generator. */
+static void test_random_at(void) {
+    static const uint64_t want[5] = {6457827717110365317ULL, 3203168211198807973ULL, 9817491932198370423ULL,
+                                     4593380528125082431ULL, 16408922859458223821ULL};
+    for (uint64_t i = 0; i < 5; i++)
+        CHECK(cdz_random_at(1234567, i) == want[i], "cdz_random_at(1234567, %llu) = %llu, splitmix64 gives %llu",
+              (unsigned long long)i, (unsigned long long)cdz_random_at(1234567, i), (unsigned long long)want[i]);
+    cdz_rng r;
+    cdz_rng_seed(&r, 42);
+    for (int i = 0; i < 4; i++) CHECK(r.s[i] == cdz_random_at(42, (uint64_t)i), "generator state word %d", i);
+}
+
 int main(void) {
+    test_random_at();
     test_write_targets();
     test_status_and_errors();
     test_sort_stable();

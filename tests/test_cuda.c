@@ -249,6 +249,37 @@ static void test_activations(size_t n, int off, int in_place) {
     free(x), free(dy), free(dx0), free(ref);
 }
 
+/* ---- dropout ---- */
+
+/* The same counter-based draws and the same float operations on both sides: the masks, y and dx
+ * exactly. The forward in place when in_place (y = x, which nn.h allows). */
+static void test_dropout(const cdz_dropout_site *site, float keep, int in_place) {
+    size_t n = (size_t)site->B * site->T * site->C;
+    printf("== dropout B=%d T=%d C=%d first=%lld%s keep %g%s\n", site->B, site->T, site->C, (long long)site->first,
+           site->time_major ? " time-major" : "", keep, in_place ? ", in place" : "");
+    float *x = HOST(float, n), *dy = HOST(float, n), *dx0 = HOST(float, n), *ref = HOST(float, n);
+    uint8_t *mref = HOST(uint8_t, n), *mgot = HOST(uint8_t, n);
+    fill(x, n, -2, 2), fill(dy, n, -1, 1), fill(dx0, n, -1, 1);
+    float *d_x = dev_floats(x, n), *d_y = dev_alloc(n * sizeof(float)), *d_dx = dev_floats(dx0, n);
+    float *d_dy = dev_floats(dy, n);
+    uint8_t *d_mask = dev_alloc(n);
+    cdz_dropout_forward(ref, mref, x, site, keep);
+    float *out = in_place ? d_x : d_y;
+    if (!in_place) dev_poison(d_y, n);
+    gpu->dropout_forward(out, d_mask, d_x, site, keep);
+    compare(in_place ? "dropout forward (in place)" : "dropout forward", out, ref, n, 0, 0);
+    gpu->download(mgot, d_mask, n);
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++) differ += mgot[i] != mref[i];
+    CHECK(differ == 0, "dropout masks: %zu of %zu units differ from the CPU's", differ, n);
+    memcpy(ref, dx0, n * sizeof *ref);
+    cdz_dropout_backward(ref, dy, mref, n, keep);
+    gpu->dropout_backward(d_dx, d_dy, d_mask, n, keep);
+    compare("dropout backward", d_dx, ref, n, 0, 0);
+    gpu->release(d_x), gpu->release(d_y), gpu->release(d_dx), gpu->release(d_dy), gpu->release(d_mask);
+    free(x), free(dy), free(dx0), free(ref), free(mref), free(mgot);
+}
+
 /* ---- softmax cross-entropy ---- */
 
 /* ignore_every: every how many rows a target is CDZ_IGNORE_TARGET (1: all of them). */
@@ -480,6 +511,8 @@ static void test_empty(void) {
     gpu->lstm_cell_forward(d, d, d, NULL, 0, 4), gpu->lstm_cell_backward(d, d, d, d, d, d, NULL, 0, 4);
     gpu->linear_forward(d, d, d, NULL, 0, 4, 4), gpu->linear_backward(d, d, d, d, d, d, 0, 4, 4);
     gpu->softmax_xent_backward(d, d, t, 0, 4);
+    const cdz_dropout_site none = {1, 0, 0, 4, 4, 0};
+    gpu->dropout_forward(d, (uint8_t *)t, d, &none, 0.5f), gpu->dropout_backward(d, d, (uint8_t *)t, 0, 0.5f);
     cdz_adamw_params p = cdz_adamw_default_params();
     gpu->adamw_step(d, d, d, d, 0, &p, 1);
     CHECK(gpu->softmax_xent_forward(d, d, t, 0, 4) == 0.0f, "softmax_xent_forward over no rows is not 0");
@@ -498,7 +531,7 @@ int main(void) {
           gpu->host_memory);
     char missing[1024];
     cdz_backend_missing(gpu, missing, sizeof missing);
-    CHECK(strcmp(missing, "lstm_forward, lstm_backward, lstm_step, dropout_forward, dropout_backward, "
+    CHECK(strcmp(missing, "lstm_forward, lstm_backward, lstm_step, "
                           "attn_lstm_forward, attn_lstm_backward, attn_lstm_step, self_attention_forward, "
                           "self_attention_backward, self_attention_step, cross_attention_forward, "
                           "cross_attention_backward") == 0,
@@ -531,6 +564,14 @@ int main(void) {
     test_activations(1000003, 0, 0); /* a prime: a tail of 3 after the float4s */
     test_activations(4099, 1, 0);    /* off alignment: one element per thread */
     test_activations(4096, 0, 1);    /* y = x */
+    {
+        const cdz_dropout_site big = {0x5eedULL, 0, 8, 512, 512, 0}, share = {77, 6, 3, 101, 129, 0},
+                               lstm = {0xabcULL, 12, 4, 33, 200, 1};
+        test_dropout(&big, 0.9f, 0);
+        test_dropout(&share, 0.5f, 1);  /* a rank's share (first 6), odd sizes, in place */
+        test_dropout(&lstm, 0.5f, 0);   /* time-major, as melody_rnn's layers */
+        test_dropout(&share, 1.0f, 0);  /* keep 1: a copy, every mask byte 1 */
+    }
     test_softmax_xent(8 * 1024, 388, 10); /* the performance vocabulary */
     test_softmax_xent(129, 50257, 7);     /* GPT-2's vocabulary: 196 elements per thread of a row */
     test_softmax_xent(5, 33, 1);          /* every target ignored: loss 0, no gradient */

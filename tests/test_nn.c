@@ -241,14 +241,50 @@ static void test_attn_lstm_threads(void) {
     CHECK(worst < 1e-4, "20 rows at once and in two halves: gradients differ by %g", worst);
 }
 
+/* Dropout's units are drawn by their place alone (cadenza/nn.h): a batch of 4 samples gives the masks
+ * of its halves drawn with first 0 and 2; the time-major layout the same units transposed; a longer T
+ * the same units at the shared positions; another key other units. */
+static void test_dropout_places(void) {
+    enum { DB = 4, DT = 6, DC = 10, DT2 = 9, DN = DB * DT * DC };
+    static float x[DB * DT2 * DC], y[DB * DT2 * DC];
+    static uint8_t whole[DN], half[DN], tm[DN], longer[DB * DT2 * DC], other[DN];
+    fill(x, DB * DT2 * DC);
+    const float keep = 0.6f;
+    cdz_dropout_site s = {0xfeedULL, 0, DB, DT, DC, 0};
+    cdz_dropout_forward(y, whole, x, &s, keep);
+    cdz_dropout_site h0 = {0xfeedULL, 0, 2, DT, DC, 0}, h1 = {0xfeedULL, 2, 2, DT, DC, 0};
+    cdz_dropout_forward(y, half, x, &h0, keep);
+    cdz_dropout_forward(y + DN / 2, half + DN / 2, x + DN / 2, &h1, keep);
+    CHECK(memcmp(whole, half, DN) == 0, "4 samples at once and as 2 + 2 with first 0 and 2: the masks differ");
+    cdz_dropout_site st = {0xfeedULL, 0, DB, DT, DC, 1};
+    cdz_dropout_forward(y, tm, x, &st, keep);
+    int same_tm = 1, same_long = 1, differ = 0, kept = 0;
+    cdz_dropout_site sl = {0xfeedULL, 0, DB, DT2, DC, 0}, so = {0xbeefULL, 0, DB, DT, DC, 0};
+    cdz_dropout_forward(y, longer, x, &sl, keep);
+    cdz_dropout_forward(y, other, x, &so, keep);
+    for (int b = 0; b < DB; b++)
+        for (int t = 0; t < DT; t++)
+            for (int c = 0; c < DC; c++) {
+                uint8_t u = whole[((size_t)b * DT + t) * DC + c];
+                same_tm &= tm[((size_t)t * DB + b) * DC + c] == u;
+                same_long &= longer[((size_t)b * DT2 + t) * DC + c] == u;
+                differ += other[((size_t)b * DT + t) * DC + c] != u;
+                kept += u;
+            }
+    CHECK(same_tm, "the time-major layout draws other units");
+    CHECK(same_long, "a longer window draws other units at the same positions");
+    /* two independent masks at 0.6 differ on 48% of 240 units (sd 3%) */
+    CHECK(differ > 70 && differ < 160, "another key: %d of %d units differ", differ, DN);
+    CHECK(kept > 110 && kept < 178, "keep 0.6: %d of %d kept", kept, DN);
+}
+
 static void test_dropout_and_ignore(void) {
     enum { D = 4000 };
     static float x[D], y[D], dx[D], dy[D];
     static uint8_t mask[D];
     fill(x, D), fill(dy, D);
-    cdz_rng r;
-    cdz_rng_seed(&r, 7);
-    cdz_dropout_forward(y, mask, x, D, 0.5f, &r);
+    cdz_dropout_site site = {7, 0, 4, 10, D / 40, 0};
+    cdz_dropout_forward(y, mask, x, &site, 0.5f);
     int kept = 0, right = 1;
     for (int i = 0; i < D; i++) {
         kept += mask[i];
@@ -260,7 +296,7 @@ static void test_dropout_and_ignore(void) {
     right = 1;
     for (int i = 0; i < D; i++) right &= dx[i] == (mask[i] ? dy[i] * 2.0f : 0.0f);
     CHECK(right, "dropout backward follows the mask");
-    cdz_dropout_forward(y, mask, x, D, 1.0f, &r);
+    cdz_dropout_forward(y, mask, x, &site, 1.0f);
     CHECK(memcmp(y, x, sizeof y) == 0, "keep 1 copies");
     /* Ignored targets take no part in the loss or its gradient. */
     uint16_t t[N] = {0, CDZ_IGNORE_TARGET, 2, CDZ_IGNORE_TARGET, 1}, t3[3] = {0, 2, 1};
@@ -348,6 +384,7 @@ int main(void) {
     test_attn_lstm();
     test_attn_lstm_threads();
     test_dropout_and_ignore();
+    test_dropout_places();
     test_optim();
     return test_summary("test_nn");
 }

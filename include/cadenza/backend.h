@@ -69,7 +69,7 @@ typedef struct cdz_backend {
                                const float *c, const float *c_prev, int B, int H);
     void (*lstm_step)(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh,
                       const float *b, int B, int C, int H);
-    void (*dropout_forward)(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
+    void (*dropout_forward)(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep);
     void (*dropout_backward)(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
     void (*attn_lstm_forward)(float *o, const cdz_attn_lstm_acts *acts, const float *x, const cdz_attn_lstm_params *p,
                               int T, int B, int C, int H, int L);

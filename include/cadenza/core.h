@@ -138,6 +138,14 @@ CDZ_API uint64_t cdz_rng_next(cdz_rng *r);
 CDZ_API uint64_t cdz_rng_below(cdz_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
 CDZ_API double cdz_rng_uniform(cdz_rng *r);              /* uniform in [0, 1), 53 bits */
 CDZ_API double cdz_rng_normal(cdz_rng *r);               /* standard normal (Box-Muller) */
+/* Counter-based randomness: value `index` (0, 1, ...) of the stream `key`, splitmix64's output for the
+ * state key + (index + 1) * 0x9e3779b97f4a7c15 (so cdz_random_at(seed, 0 .. 3) are what cdz_rng_seed
+ * puts into a generator's state). A pure function of its arguments: any rank, thread or backend gets
+ * the same bits for the same (key, index) in any order. Keys of several parts are chained, the output
+ * of one call the key of the next: cdz_random_at(cdz_random_at(seed, step), site). */
+CDZ_API uint64_t cdz_random_at(uint64_t key, uint64_t index);
+/* out[i] = cdz_random_at(key, index + i) for i < n: a run of a stream at once (for loops over units). */
+CDZ_API void cdz_random_fill(uint64_t key, uint64_t index, uint64_t *out, size_t n);
 
 CDZ_API uint64_t cdz_fnv1a64(uint64_t h, const void *bytes, size_t n);
 

@@ -63,17 +63,26 @@ typedef struct cdz_batch {
     cdz_batch_kind kind;
     int B;                     /* examples */
     const cdz_window *windows; /* (B) for CDZ_BATCH_TOKENS */
+    int64_t offset;            /* the index of example 0 in the step's whole batch: example b is example
+                                  offset + b of it, whose dropout masks it draws (0 for a batch that is
+                                  the whole; a data-parallel rank's share starts at rank x B) */
 } cdz_batch;
 
-/* A batch of B token windows. */
+/* A batch of B token windows, offset 0. */
 CDZ_API cdz_batch cdz_batch_tokens(const cdz_window *windows, int B);
 
 typedef enum cdz_pass { CDZ_EVAL = 0, CDZ_TRAIN = 1 } cdz_pass;
 
+/* Dropout (CDZ_TRAIN) is counter-based: each unit's draw is a function of (seed, step, the example's
+ * index in the whole batch (batch->offset + b), the dropout site, the position, the channel) alone
+ * (cdz_dropout_site in cadenza/nn.h), so an example gets the same masks however the batch is split:
+ * the loss of a batch equals the token-weighted losses of its parts with their offsets, with dropout
+ * as without, and a data-parallel run equals one process. Another seed or step draws other masks. */
 typedef struct cdz_loss_opts {
     cdz_pass pass;  /* CDZ_TRAIN applies dropout and adds the gradient of the objective into grads */
-    int64_t step;   /* the training step about to be taken (0-based), for schedules such as KL annealing */
-    cdz_rng *rng;   /* dropout's random source (CDZ_TRAIN) */
+    int64_t step;   /* the training step about to be taken (0-based): schedules such as KL annealing, and
+                       dropout's masks */
+    uint64_t seed;  /* dropout's key with step (CDZ_TRAIN; the trainer passes its run's seed) */
     float *grads;   /* (n_params) the gradient buffer, cdz_model_grads (CDZ_TRAIN) */
 } cdz_loss_opts;
 

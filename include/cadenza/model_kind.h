@@ -120,6 +120,12 @@ void cdz_init_gpt2(cdz_model *m, cdz_rng *rng, double (*residual_scale)(const cd
 void cdz_loss_stats_add(cdz_loss_stats *st, const float *probs, const uint16_t *targets, int N, int V);
 /* The one-term loss of token models: objective and "nll" both `mean`, over `tokens` tokens. */
 void cdz_loss_set_nll(cdz_loss *out, float mean, int64_t tokens);
+/* Dropout site number `site` of a training pass over batch (a kind numbers its sites in its forward
+ * pass's order, the same for every batch): T positions x C channels per example, time_major as
+ * cdz_dropout_site. Its key is cdz_random_at(cdz_random_at(cdz_random_at(opts->seed, a constant that
+ * names dropout), opts->step), site); first is batch->offset. */
+cdz_dropout_site cdz_loss_dropout_site(const cdz_loss_opts *opts, const cdz_batch *batch, int site, int T, int C,
+                                       int time_major);
 /* Appends a tensor to the table (offsets assigned in order). Call before cdz_model_alloc_params. */
 cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const int64_t *shape, cdz_error *err);
 cdz_status cdz_model_alloc_params(cdz_model *m, cdz_error *err);

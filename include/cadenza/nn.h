@@ -58,9 +58,24 @@ CDZ_API void cdz_lstm_backward(float *dx, float *dh0, float *dc0, float *dw_ih, 
                        const float *x, const float *h0, const float *c0, const float *w_ih, const float *w_hh, int T,
                        int B, int C, int H);
 
-/* Inverted dropout: y = x * mask / keep with mask ~ Bernoulli(keep), saved for backward; keep >= 1
- * copies x and sets every mask byte to 1. keep must be above 0. y may be x. */
-CDZ_API void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
+/* Where a dropout draws its units from. The draws are counter-based: a unit's depends only on its place
+ * (its sample's index in the whole batch, its position, its channel) and the site's key, not on the
+ * order of drawing or on what else the call holds, so a sample's masks are the same whichever rank or
+ * call holds it. The tensor is B samples x T positions x C channels, laid out (B, T, C), or (T, B, C)
+ * with time_major; unit (b, t, c) is kept when the top 24 bits of
+ *     cdz_random_at(cdz_random_at(cdz_random_at(key, first + b), t), c)
+ * fall below keep * 2^24 (probability keep, to 2^-24). */
+typedef struct cdz_dropout_site {
+    uint64_t key;    /* the site's stream (models: of the run's seed, the step and the site, cdz_loss_dropout_site) */
+    int64_t first;   /* the index of sample 0 in the whole batch (a data-parallel rank's share starts there) */
+    int B, T, C;
+    int time_major;  /* 1: (T, B, C), the LSTM layers' layout; 0: (B, T, C), the transformers' */
+} cdz_dropout_site;
+
+/* Inverted dropout over the B x T x C units of site s: y = x * mask / keep, the mask (drawn as above)
+ * saved for backward; keep >= 1 copies x and sets every mask byte to 1. keep must be above 0. y may
+ * be x. */
+CDZ_API void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep);
 /* dx += dy * mask / keep. */
 CDZ_API void cdz_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
 

@@ -16,17 +16,19 @@
  * position of each sequence equally likely; sequences shorter than a window are taken whole and
  * padded), runs the model's forward and backward passes (cdz_model_loss on the trainer's own session,
  * the step passed in for schedules such as KL annealing, each named loss term kept in the step's info),
- * clips the global gradient norm, sets the learning rate from the schedule and applies AdamW. Everything random comes from the trainer's one
- * rng, which checkpoints store with the moments and the step, so a resumed run repeats an unbroken
- * one exactly. Checkpoints are safetensors files (docs/checkpoints.md).
+ * clips the global gradient norm, sets the learning rate from the schedule and applies AdamW. The windows
+ * and their transpositions come from the trainer's one rng, which checkpoints store with the moments
+ * and the step; dropout's masks are keyed by (seed, step, each window's index in the batch)
+ * (cdz_loss_opts), so a resumed run repeats an unbroken one exactly. Checkpoints are safetensors files
+ * (docs/checkpoints.md).
  *
  * Data parallelism (cdz_trainer_distribute, cadenza/dist.h): every rank draws the same global batch
  * from the same rng (positions only) and runs the model on its own contiguous B/N windows; the ranks'
  * gradients, each weighted by its predicted tokens, are summed by an all-reduce and divided by the
  * batch's tokens (the gradient of the global mean loss), then every rank clips and steps identically,
  * so the parameters stay the same everywhere and the losses match one process up to the order of float
- * sums. Dropout masks come from a per-rank rng seeded by (seed, step, rank), so with dropout a run of N
- * ranks is reproducible but not the same as one of one process (which draws them from the one rng). */
+ * sums. This holds with dropout too: each rank's share keeps its windows' indices in the global batch
+ * (cdz_batch.offset), and a window's masks depend on that index, not on the rank that holds it. */
 #ifndef CADENZA_TRAIN_H
 #define CADENZA_TRAIN_H
 
@@ -82,7 +84,7 @@ typedef struct cdz_trainer {
     cdz_window_sampler sampler;
     float *m, *v;             /* AdamW moments, one buffer each, sliced like the parameters */
     int64_t step;             /* steps taken */
-    cdz_rng rng;              /* windows and dropout */
+    cdz_rng rng;              /* windows and transpositions (dropout is keyed by cfg.seed and step) */
     cdz_session *session;     /* the loss's activation buffers */
     cdz_window *windows;
     uint16_t *shifted;        /* transposed copies of the windows' sequences (batch x longest) */

@@ -67,7 +67,7 @@ static cdz_status bench_train(cdz_model *m, int steps, bench_result *r, cdz_erro
     for (int k = 0; k < steps + 3 && st == CDZ_OK; k++) { /* 3 warm-up steps, as the reference */
         if (k == 3) t0 = app_now();
         cdz_model_zero_grads(m);
-        cdz_loss_opts opts = {CDZ_TRAIN, k, &rng, grads};
+        cdz_loss_opts opts = {CDZ_TRAIN, k, 0, grads}; /* dropout keyed by seed 0 and the step */
         st = cdz_model_loss(s, &batch, &opts, NULL, NULL, err);
         cdz_clip_grad_norm(grads, n_params, 1.0f);
         cdz_adamw_step(params, grads, mom, mom + n_params, n_params, &p, k + 1);

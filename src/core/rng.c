@@ -1,17 +1,30 @@
-/* The seeded random source: splitmix64 expands the seed, xoshiro256** draws (Blackman and Vigna). */
+/* The seeded random source: splitmix64 expands the seed, xoshiro256** draws (Blackman and Vigna); and
+ * splitmix64 as a counter-based stream (cdz_random_at), whose values need no state. */
 #include <math.h>
 
 #include "cadenza/core.h"
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+#define GOLDEN_GAMMA 0x9e3779b97f4a7c15ULL
+
+/* splitmix64's output function (Steele, Lea and Flood, "Fast splittable pseudorandom number
+ * generators", 2014, with Stafford's "Mix13" constants). */
+static uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
+static uint64_t splitmix64(uint64_t *x) { return mix64(*x += GOLDEN_GAMMA); }
+
 void cdz_rng_seed(cdz_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
+}
+
+uint64_t cdz_random_at(uint64_t key, uint64_t index) { return mix64(key + (index + 1) * GOLDEN_GAMMA); }
+
+void cdz_random_fill(uint64_t key, uint64_t index, uint64_t *out, size_t n) {
+    uint64_t x = key + (index + 1) * GOLDEN_GAMMA;
+    for (size_t i = 0; i < n; i++, x += GOLDEN_GAMMA) out[i] = mix64(x);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

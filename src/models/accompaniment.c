@@ -387,18 +387,29 @@ static cdz_status split_window(const cdz_model *m, const cdz_window *w, int64_t 
     return CDZ_OK;
 }
 
-/* The encoder over ws->etok (B, Tm) with ws->key_mask: ws->enc (B * Tm, C). */
-static void encode(const cdz_model *m, acc_ws *ws, int B, int Tm, float keep, cdz_rng *rng) {
+/* Dropout sites (all (B, T, C)): 0 the encoder's embeddings, 1 + 2l and 2 + 2l its block l's halves
+ * (Tm positions); then 1 + 2E the decoder's embeddings and 2 + 2E + 3l .. 4 + 2E + 3l its block l's
+ * self-attention, cross-attention and feed-forward halves (Ta positions). */
+static cdz_dropout_site dropout_site(const cdz_loss_opts *opts, const cdz_batch *batch, int site, int T, int C,
+                                     float keep) {
+    cdz_dropout_site s = {0};
+    return keep < 1.0f ? cdz_loss_dropout_site(opts, batch, site, T, C, 0) : s;
+}
+
+/* The encoder over ws->etok (B, Tm) with ws->key_mask: ws->enc (B * Tm, C); opts and batch place its
+ * dropout (NULL both with keep 1). */
+static void encode(const cdz_model *m, acc_ws *ws, int B, int Tm, float keep, const cdz_loss_opts *opts,
+                   const cdz_batch *batch) {
     const acc *t = m->impl;
     const cdz_backend *nn = m->backend;
     const int C = t->C, F = t->F, NH = t->NH, Ne = B * Tm;
-    const size_t NC = (size_t)Ne * C;
     const float *P = m->params;
     const int drop = keep < 1.0f;
     float *x = ws->ea[0].x;
     nn->embedding_forward(x, ws->etok, P + t->off_eemb, Ne, C);
     for (int b = 0; b < B; b++) nn->add(x + (size_t)b * Tm * C, P + t->off_epos, (size_t)Tm * C);
-    if (drop) nn->dropout_forward(x, ws->edrop0, x, NC, keep, rng);
+    cdz_dropout_site site = dropout_site(opts, batch, 0, Tm, C, keep);
+    if (drop) nn->dropout_forward(x, ws->edrop0, x, &site, keep);
     for (int l = 0; l < t->E; l++) {
         const enc_off *o = &t->eo[l];
         enc_acts *a = &ws->ea[l];
@@ -407,8 +418,10 @@ static void encode(const cdz_model *m, acc_ws *ws, int B, int Tm, float keep, cd
         nn->linear_forward(a->q, a->ln1, P + o->q_w, P + o->q_b, Ne, C, C);
         nn->linear_forward(a->kv, a->ln1, P + o->kv_w, P + o->kv_b, Ne, C, 2 * C);
         nn->cross_attention_forward(a->ay, a->att, a->q, a->kv, ws->key_mask, B, Tm, Tm, C, NH);
-        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Ne, C, C, keep, rng, ws->tmp);
-        blk_ff_forward(nn, next, a->xm, &a->ff, P, &o->ff, Ne, C, F, 1, keep, rng, ws->tmp);
+        site = dropout_site(opts, batch, 1 + 2 * l, Tm, C, keep);
+        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Ne, C, C, keep, &site, ws->tmp);
+        site = dropout_site(opts, batch, 2 + 2 * l, Tm, C, keep);
+        blk_ff_forward(nn, next, a->xm, &a->ff, P, &o->ff, Ne, C, F, 1, keep, &site, ws->tmp);
     }
     nn->layernorm_forward(ws->enc, ws->emf, ws->erf, ws->ex, P + t->off_elnf_w, P + t->off_elnf_b, Ne, C);
 }
@@ -420,7 +433,6 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
     const cdz_backend *nn = m->backend;
     const cdz_window *w = batch->windows;
     const int B = batch->B;
-    cdz_rng *rng = opts->rng;
     if (batch->kind != CDZ_BATCH_TOKENS) return cdz_error_set(err, CDZ_ERR_ARG, "accompaniment reads token windows");
     int Tm = 0, Ta = 0;
     for (int b = 0; b < B; b++) {
@@ -459,10 +471,12 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
     const int drop = keep < 1.0f;
 
     /* forward: encoder, then decoder */
-    encode(m, ws, B, Tm, keep, rng);
+    encode(m, ws, B, Tm, keep, opts, batch);
     float *x = ws->da[0].x;
     nn->embedding_forward(x, ws->dtok, P + t->off_demb, Nd, C);
-    if (drop) nn->dropout_forward(x, ws->ddrop0, x, NC, keep, rng);
+    const int dsite = 1 + 2 * t->E; /* the decoder's first dropout site */
+    cdz_dropout_site site = dropout_site(opts, batch, dsite, Ta, C, keep);
+    if (drop) nn->dropout_forward(x, ws->ddrop0, x, &site, keep);
     for (int l = 0; l < t->D; l++) {
         const dec_off *o = &t->dof[l];
         dec_acts *a = &ws->da[l];
@@ -470,14 +484,17 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
         nn->layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, Nd, C);
         nn->linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, Nd, C, 3 * C);
         nn->self_attention_forward(a->ay, a->att, ws->scratch, a->qkv, P + o->er, B, Ta, C, NH, R);
-        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Nd, C, C, keep, rng, ws->tmp);
+        site = dropout_site(opts, batch, dsite + 1 + 3 * l, Ta, C, keep);
+        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, Nd, C, C, keep, &site, ws->tmp);
         nn->layernorm_forward(a->ln2, a->m2, a->r2, a->xm, P + o->ln2_w, P + o->ln2_b, Nd, C);
         nn->linear_forward(a->cq, a->ln2, P + o->cq_w, P + o->cq_b, Nd, C, C);
         nn->linear_forward(a->ckv, ws->enc, P + o->ckv_w, P + o->ckv_b, Ne, C, 2 * C);
         nn->cross_attention_forward(a->cy, a->catt, a->cq, a->ckv, ws->key_mask, B, Ta, Tm, C, NH);
-        blk_proj_residual_forward(nn, a->xc, a->xm, a->cy, P + o->cproj_w, P + o->cproj_b, a->drop2, Nd, C, C, keep, rng,
+        site = dropout_site(opts, batch, dsite + 2 + 3 * l, Ta, C, keep);
+        blk_proj_residual_forward(nn, a->xc, a->xm, a->cy, P + o->cproj_w, P + o->cproj_b, a->drop2, Nd, C, C, keep, &site,
                                   ws->tmp);
-        blk_ff_forward(nn, next, a->xc, &a->ff, P, &o->ff, Nd, C, F, 1, keep, rng, ws->tmp);
+        site = dropout_site(opts, batch, dsite + 3 + 3 * l, Ta, C, keep);
+        blk_ff_forward(nn, next, a->xc, &a->ff, P, &o->ff, Nd, C, F, 1, keep, &site, ws->tmp);
     }
     const blk_head_off head = {t->off_lnf_w, t->off_lnf_b, t->off_out_w, t->off_out_b};
     const blk_head_acts head_acts = {ws->lnf, ws->mf, ws->rf, ws->logits, ws->probs, ws->dlogits};
@@ -636,7 +653,7 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
             /* encode this row's melody with the loss's activations, keep its cross-attention k/v */
             int tm = (int)(len - 1);
             for (int i = 0; i < tm; i++) ws->etok[i] = history[b][i], ws->key_mask[i] = 1;
-            encode(m, ws, 1, tm, 1.0f, NULL);
+            encode(m, ws, 1, tm, 1.0f, NULL, NULL);
             for (int l = 0; l < t->D; l++)
                 nn->linear_forward(sb + HEADER + l * ckv_size, ws->enc, P + t->dof[l].ckv_w, P + t->dof[l].ckv_b, tm, C,
                                    2 * C);

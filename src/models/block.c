@@ -14,10 +14,10 @@ void blk_dropout_grad(const cdz_backend *nn, float *dx, const float *dy, const u
 }
 
 void blk_proj_residual_forward(const cdz_backend *nn, float *out, const float *x, const float *y, const float *w, const float *b, uint8_t *drop,
-                               int N, int K, int C, float keep, cdz_rng *rng, float *tmp) {
+                               int N, int K, int C, float keep, const cdz_dropout_site *site, float *tmp) {
     const size_t NC = (size_t)N * C;
     nn->linear_forward(tmp, y, w, b, N, K, C);
-    if (keep < 1.0f) nn->dropout_forward(tmp, drop, tmp, NC, keep, rng);
+    if (keep < 1.0f) nn->dropout_forward(tmp, drop, tmp, site, keep);
     if (out != x) nn->copy(out, x, NC * sizeof *out);
     nn->add(out, tmp, NC);
 }
@@ -30,13 +30,13 @@ void blk_proj_residual_backward(const cdz_backend *nn, float *dy, float *dw, flo
 }
 
 void blk_ff_forward(const cdz_backend *nn, float *out, const float *x, const blk_ff_acts *a, const float *P, const blk_ff_off *o, int N, int C,
-                    int F, int gelu, float keep, cdz_rng *rng, float *tmp) {
+                    int F, int gelu, float keep, const cdz_dropout_site *site, float *tmp) {
     const size_t NF = (size_t)N * F;
     nn->layernorm_forward(a->ln, a->mean, a->rstd, x, P + o->ln_w, P + o->ln_b, N, C);
     nn->linear_forward(a->h, a->ln, P + o->w1, P + o->b1, N, C, F);
     if (gelu) nn->gelu_forward(a->act, a->h, NF);
     else nn->relu_forward(a->act, a->h, NF);
-    blk_proj_residual_forward(nn, out, x, a->act, P + o->w2, P + o->b2, a->drop, N, F, C, keep, rng, tmp);
+    blk_proj_residual_forward(nn, out, x, a->act, P + o->w2, P + o->b2, a->drop, N, F, C, keep, site, tmp);
 }
 
 float blk_head_forward(const cdz_backend *nn, const blk_head_acts *a, const float *x, const uint16_t *targets, const float *P,

@@ -27,18 +27,19 @@ typedef struct blk_ff_acts {
 /* dx (n) = the gradient through a dropout from dy (a copy with keep 1). */
 void blk_dropout_grad(const cdz_backend *nn, float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
 
-/* out (N, C) = x + dropout(y W^T + b), y (N, K); out may be x. tmp: (N, C), not x, y or out. */
+/* out (N, C) = x + dropout(y W^T + b), y (N, K); out may be x. tmp: (N, C), not x, y or out. site: where
+ * the dropout draws (N = its B x T rows of C; unused with keep 1, may then be NULL). */
 void blk_proj_residual_forward(const cdz_backend *nn, float *out, const float *x, const float *y, const float *w, const float *b, uint8_t *drop,
-                               int N, int K, int C, float keep, cdz_rng *rng, float *tmp);
+                               int N, int K, int C, float keep, const cdz_dropout_site *site, float *tmp);
 /* From dout (N, C), the gradient of out: dy (N, K) = the gradient of y (overwritten); dw, db
  * accumulate. The residual's share, dout itself, stays with the caller. tmp: (N, C). */
 void blk_proj_residual_backward(const cdz_backend *nn, float *dy, float *dw, float *db, const float *dout, const float *y, const float *w,
                                 const uint8_t *drop, int N, int K, int C, float keep, float *tmp);
 
 /* out (N, C) = x + dropout(ff2(act(ff1(ln(x))))), GELU (gelu 1) or ReLU; out may be x. Saves into a.
- * tmp: (N, C), none of the others. */
+ * tmp: (N, C), none of the others. site as blk_proj_residual_forward's. */
 void blk_ff_forward(const cdz_backend *nn, float *out, const float *x, const blk_ff_acts *a, const float *P, const blk_ff_off *o, int N, int C,
-                    int F, int gelu, float keep, cdz_rng *rng, float *tmp);
+                    int F, int gelu, float keep, const cdz_dropout_site *site, float *tmp);
 /* dx (N, C): on entry the gradient of out, on return that of x (the residual's plus the half's);
  * grads accumulate into G. x and a as the forward saw them. Scratch: da, db (N, C), dwide (N, 2F). */
 void blk_ff_backward(const cdz_backend *nn, float *dx, float *G, const float *P, const blk_ff_off *o, const blk_ff_acts *a, const float *x, int N,

@@ -363,7 +363,9 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
                              l ? H : r->C, H);
         }
         if (keep < 1.0f) {
-            nn->dropout_forward(ws->drop[l], ws->masks + (size_t)l * nh, ws->out[l], nh, keep, opts->rng);
+            /* site l: layer l's output, (T, B, H) */
+            cdz_dropout_site site = cdz_loss_dropout_site(opts, batch, l, T, H, 1);
+            nn->dropout_forward(ws->drop[l], ws->masks + (size_t)l * nh, ws->out[l], &site, keep);
             in = ws->drop[l];
         } else {
             in = ws->out[l];

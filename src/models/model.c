@@ -169,8 +169,22 @@ void cdz_loss_set_nll(cdz_loss *out, float mean, int64_t tokens) {
 }
 
 cdz_batch cdz_batch_tokens(const cdz_window *windows, int B) {
-    cdz_batch b = {CDZ_BATCH_TOKENS, B, windows};
+    cdz_batch b = {CDZ_BATCH_TOKENS, B, windows, 0};
     return b;
+}
+
+/* "dropout" in ASCII: an index no other stream of a run's seed uses (cdz_rng_seed takes 0 .. 3). */
+#define DROPOUT_STREAM 0x64726f706f7574ULL
+
+cdz_dropout_site cdz_loss_dropout_site(const cdz_loss_opts *opts, const cdz_batch *batch, int site, int T, int C,
+                                       int time_major) {
+    cdz_dropout_site s;
+    uint64_t step = cdz_random_at(cdz_random_at(opts->seed, DROPOUT_STREAM), (uint64_t)opts->step);
+    s.key = cdz_random_at(step, (uint64_t)site);
+    s.first = batch->offset;
+    s.B = batch->B, s.T = T, s.C = C;
+    s.time_major = time_major;
+    return s;
 }
 
 const cdz_tensor_info *cdz_model_tensor(const cdz_model *m, const char *name) {

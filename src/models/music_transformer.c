@@ -414,14 +414,19 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
     const int train = opts->pass == CDZ_TRAIN;
     const float keep = train ? 1.0f - t->dropout : 1.0f;
     const int drop = keep < 1.0f;
-    cdz_rng *rng = opts->rng;
+    /* dropout sites: 0 the embeddings, then per block 1 + 2l after the attention, 2 + 2l after the
+     * feed-forward half; all (B, T, C) */
+    cdz_dropout_site site = {0};
 
     /* forward */
     float *x = t->L ? ws->acts[0].x : ws->xf;
     nn->embedding_forward(x, ws->tokens, P + t->off_emb, N, C);
     if (!t->relative)
         for (int b = 0; b < B; b++) nn->add(x + (size_t)b * T * C, P + t->off_pos, (size_t)T * C);
-    if (drop) nn->dropout_forward(x, ws->drop0, x, NC, keep, rng);
+    if (drop) {
+        site = cdz_loss_dropout_site(opts, batch, 0, T, C, 0);
+        nn->dropout_forward(x, ws->drop0, x, &site, keep);
+    }
     for (int l = 0; l < t->L; l++) {
         const block_off *o = &t->off[l];
         block_acts *a = &ws->acts[l];
@@ -429,9 +434,11 @@ static cdz_status loss(const cdz_model *m, void *kws, const cdz_batch *batch, co
         nn->layernorm_forward(a->ln1, a->m1, a->r1, a->x, P + o->ln1_w, P + o->ln1_b, N, C);
         nn->linear_forward(a->qkv, a->ln1, P + o->qkv_w, P + o->qkv_b, N, C, 3 * C);
         nn->self_attention_forward(a->ay, a->att, ws->scratch, a->qkv, R ? P + o->er : NULL, B, T, C, NH, R);
-        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, N, C, C, keep, rng,
+        if (drop) site = cdz_loss_dropout_site(opts, batch, 1 + 2 * l, T, C, 0);
+        blk_proj_residual_forward(nn, a->xm, a->x, a->ay, P + o->proj_w, P + o->proj_b, a->drop1, N, C, C, keep, &site,
                                   ws->tmp);
-        blk_ff_forward(nn, next, a->xm, &a->ff, P, &o->ff, N, C, F, t->gelu, keep, rng, ws->tmp);
+        if (drop) site = cdz_loss_dropout_site(opts, batch, 2 + 2 * l, T, C, 0);
+        blk_ff_forward(nn, next, a->xm, &a->ff, P, &o->ff, N, C, F, t->gelu, keep, &site, ws->tmp);
     }
     const blk_head_off head = {t->off_lnf_w, t->off_lnf_b, t->off_out_w, t->off_out_b};
     const blk_head_acts head_acts = {ws->lnf, ws->mf, ws->rf, ws->logits, ws->probs, ws->dlogits};

@@ -219,12 +219,11 @@ static cdz_status distributed_loss(cdz_trainer *t, cdz_loss *loss, cdz_error *er
     cdz_model *m = t->model;
     cdz_dist *d = t->dist;
     int share = t->cfg.batch / d->size;
-    /* dropout: a stream of this rank's own for this step, so resumed runs repeat it */
-    uint64_t key[3] = {t->cfg.seed, (uint64_t)t->step, (uint64_t)d->rank};
-    cdz_rng drop;
-    cdz_rng_seed(&drop, cdz_fnv1a64(CDZ_FNV_OFFSET, key, sizeof key));
+    /* the share's windows keep their indices in the global batch, so their dropout masks are those
+     * one process draws for them */
     cdz_batch batch = cdz_batch_tokens(t->windows + (size_t)d->rank * (size_t)share, share);
-    cdz_loss_opts opts = {CDZ_TRAIN, t->step, &drop, m->grads};
+    batch.offset = (int64_t)d->rank * share;
+    cdz_loss_opts opts = {CDZ_TRAIN, t->step, t->cfg.seed, m->grads};
     cdz_loss mine_loss = {0};
     cdz_status st = cdz_model_loss(t->session, &batch, &opts, &mine_loss, NULL, err);
     int ok = st == CDZ_OK;
@@ -275,7 +274,7 @@ cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error
         st = distributed_loss(t, &out, err);
     } else {
         cdz_batch batch = cdz_batch_tokens(t->windows, c->batch);
-        cdz_loss_opts opts = {CDZ_TRAIN, t->step, &t->rng, m->grads};
+        cdz_loss_opts opts = {CDZ_TRAIN, t->step, t->cfg.seed, m->grads};
         st = cdz_model_loss(t->session, &batch, &opts, &out, NULL, err);
     }
     if (st != CDZ_OK) return st;
@@ -333,7 +332,7 @@ void cdz_trainer_free(cdz_trainer *t) {
 /* One evaluation batch's loss, added into stats. */
 static cdz_status eval_batch(cdz_session *s, const cdz_window *w, int n, cdz_loss_stats *stats, cdz_error *err) {
     cdz_batch b = cdz_batch_tokens(w, n);
-    cdz_loss_opts opts = {CDZ_EVAL, 0, NULL, NULL};
+    cdz_loss_opts opts = {CDZ_EVAL, 0, 0, NULL};
     return cdz_model_loss(s, &b, &opts, NULL, stats, err);
 }
 

@@ -146,23 +146,37 @@ void cdz_softmax_xent_backward(float *dlogits, const float *probs, const uint16_
     }
 }
 
-void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng) {
+void cdz_dropout_forward(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep) {
     CDZ_ASSERT(keep > 0.0f); /* NaN too: the keep threshold below is a cast of keep * 2^24 */
+    const size_t C = (size_t)s->C, rows = (size_t)s->B * (size_t)s->T;
     if (keep >= 1.0f) {
-        if (y != x) memmove(y, x, n * sizeof *y);
-        memset(mask, 1, n);
+        if (y != x) memmove(y, x, rows * C * sizeof *y);
+        memset(mask, 1, rows * C);
         return;
     }
-    /* 24 random bits per element against the keep probability; kept values are scaled by 1/keep so
-     * the expected output equals the input (inverted dropout, as PyTorch and TensorFlow). */
+    /* 24 random bits per unit against the keep probability; kept values are scaled by 1/keep so the
+     * expected output equals the input (inverted dropout, as PyTorch and TensorFlow). Each row of C
+     * units is one (sample, position): its stream is keyed once, then its units are values 0 .. C-1
+     * of it, drawn a run at a time. */
+    enum { RUN = 256 };
+    uint64_t bits[RUN];
     uint32_t threshold = (uint32_t)((double)keep * (1u << 24));
     float scale = 1.0f / keep;
-    uint64_t bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i % 2 == 0) bits = cdz_rng_next(rng);
-        uint32_t r = (uint32_t)(bits >> (i % 2 ? 40 : 8)) & 0xffffffu;
-        mask[i] = r < threshold;
-        y[i] = mask[i] ? x[i] * scale : 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        size_t b = s->time_major ? r % (size_t)s->B : r / (size_t)s->T, t = s->time_major ? r / (size_t)s->B : r % (size_t)s->T;
+        uint64_t row = cdz_random_at(cdz_random_at(s->key, (uint64_t)(s->first + (int64_t)b)), t);
+        for (size_t c0 = 0; c0 < C; c0 += RUN) {
+            size_t len = C - c0 < RUN ? C - c0 : RUN;
+            cdz_random_fill(row, c0, bits, len);
+            uint8_t *m = mask + r * C + c0;
+            const float *xr = x + r * C + c0;
+            float *yr = y + r * C + c0;
+            for (size_t c = 0; c < len; c++) {
+                uint8_t kept = (uint32_t)(bits[c] >> 40) < threshold;
+                m[c] = kept;
+                yr[c] = kept ? xr[c] * scale : 0.0f;
+            }
+        }
     }
 }
 

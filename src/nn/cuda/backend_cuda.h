@@ -56,6 +56,9 @@ void cdz_cuda_embedding_forward(float *y, const uint16_t *tokens, const float *t
 void cdz_cuda_embedding_backward(float *dtable, const float *dy, const uint16_t *tokens, int N, int C);
 float cdz_cuda_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
 void cdz_cuda_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
+/* The CPU's masks bit for bit (the same counter-based draws), the CPU's y and dx exactly. */
+void cdz_cuda_dropout_forward(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep);
+void cdz_cuda_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
 
 /* ---- lstm.cu ---- */
 void cdz_cuda_lstm_cell_forward(float *h, float *c, float *gates, const float *c_prev, int B, int H);

@@ -14,7 +14,10 @@
  * the sum of exponentials in one pass (the online normaliser of Milakov and Gimelshein, "Online
  * normalizer calculation for softmax", 2018), then one pass that writes probs; the loss is summed
  * over the counted rows by one block in double, in a fixed order, and copied back (so the forward
- * waits for the device). The backward adds the CPU's float operations in the CPU's order. */
+ * waits for the device). The backward adds the CPU's float operations in the CPU's order.
+ * Dropout: one thread per unit (grid-stride), each drawing its unit's bits by cadenza/nn.h's
+ * definition (the key chain of cdz_random_at, src/core/rng.c, written again here for the device), so
+ * the masks equal the CPU's bit for bit; y and dx are the CPU's float operations, unfused. */
 #include <math.h>
 
 #include "cuda_internal.h"
@@ -227,4 +230,63 @@ extern "C" void cdz_cuda_softmax_xent_backward(float *dlogits, const float *prob
     xent_backward_rows<<<N, ROW_THREADS>>>(dlogits, probs, targets, d_count, V);
     CUDA_LAUNCHED("softmax_xent_backward");
     nn_cuda_scratch_free(d_count, "softmax_xent_backward");
+}
+
+/* ---------------- dropout ---------------- */
+
+/* cdz_random_at (src/core/rng.c), bit for bit: splitmix64's output for key + (index + 1) * gamma. */
+static __device__ __forceinline__ uint64_t random_at(uint64_t key, uint64_t index) {
+    uint64_t z = key + (index + 1) * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Unit i of a (B, T, C) tensor, or (T, B, C) with time_major: kept when the top 24 bits of its value
+ * fall below threshold; y may be x (each unit read and written by one thread). */
+static __global__ void dropout_forward_kernel(float *y, uint8_t *mask, const float *x, uint64_t key, int64_t first,
+                                              int B, int T, int C, int time_major, uint32_t threshold, float scale,
+                                              size_t n) {
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        size_t row = i / (size_t)C, c = i % (size_t)C;
+        size_t b = time_major ? row % (size_t)B : row / (size_t)T, t = time_major ? row / (size_t)B : row % (size_t)T;
+        uint64_t bits = random_at(random_at(random_at(key, (uint64_t)(first + (int64_t)b)), t), c);
+        bool keep = (uint32_t)(bits >> 40) < threshold;
+        mask[i] = keep;
+        y[i] = keep ? __fmul_rn(x[i], scale) : 0.0f;
+    }
+}
+
+/* keep >= 1: y = x, every mask byte 1 */
+static __global__ void dropout_copy_kernel(float *y, uint8_t *mask, const float *x, size_t n) {
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = x[i], mask[i] = 1;
+}
+
+static __global__ void dropout_backward_kernel(float *dx, const float *dy, const uint8_t *mask, float scale, size_t n) {
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+        if (mask[i]) dx[i] = __fadd_rn(dx[i], __fmul_rn(dy[i], scale)); /* unfused, as the CPU */
+}
+
+extern "C" void cdz_cuda_dropout_forward(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep) {
+    size_t n = (size_t)s->B * (size_t)s->T * (size_t)s->C;
+    if (!n) return;
+    if (keep >= 1.0f) {
+        dropout_copy_kernel<<<nn_cuda_blocks(n, CUDA_BLOCK), CUDA_BLOCK>>>(y, mask, x, n);
+    } else {
+        uint32_t threshold = (uint32_t)((double)keep * (1u << 24)); /* the CPU's threshold and scale */
+        float scale = 1.0f / keep;
+        dropout_forward_kernel<<<nn_cuda_blocks(n, CUDA_BLOCK), CUDA_BLOCK>>>(y, mask, x, s->key, s->first, s->B, s->T,
+                                                                              s->C, s->time_major, threshold, scale, n);
+    }
+    CUDA_LAUNCHED("dropout_forward");
+}
+
+extern "C" void cdz_cuda_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep) {
+    if (!n) return;
+    float scale = keep >= 1.0f ? 1.0f : 1.0f / keep;
+    dropout_backward_kernel<<<nn_cuda_blocks(n, CUDA_BLOCK), CUDA_BLOCK>>>(dx, dy, mask, scale, n);
+    CUDA_LAUNCHED("dropout_backward");
 }

@@ -33,7 +33,7 @@ void ref_embedding_forward(float *y, const uint16_t *tokens, const float *table,
 void ref_embedding_backward(float *dtable, const float *dy, const uint16_t *tokens, int N, int C);
 float ref_softmax_xent_forward(float *probs, const float *logits, const uint16_t *targets, int N, int V);
 void ref_softmax_xent_backward(float *dlogits, const float *probs, const uint16_t *targets, int N, int V);
-void ref_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng);
+void ref_dropout_forward(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep);
 void ref_dropout_backward(float *dx, const float *dy, const uint8_t *mask, size_t n, float keep);
 void ref_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b, int N,
                            int C);

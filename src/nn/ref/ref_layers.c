@@ -98,21 +98,23 @@ void ref_softmax_xent_backward(float *dlogits, const float *probs, const uint16_
     }
 }
 
-/* Inverted dropout. The mask must be the CPU backend's for the same generator state (a model that
- * trains on one backend and is checked on another draws the same units), so the random bits are
- * consumed as src/nn/cpu does: one 64-bit draw per two elements, bits 8..31 for the even element and
- * 40..63 for the odd one, each 24-bit number kept when below keep * 2^24 (probability keep, to 2^-24). */
-void ref_dropout_forward(float *y, uint8_t *mask, const float *x, size_t n, float keep, cdz_rng *rng) {
+/* Inverted dropout. The mask must be the CPU backend's for the same site (a model that trains on one
+ * backend and is checked on another draws the same units), so each unit is drawn by the definition in
+ * cadenza/nn.h, the key chain computed afresh for every unit: (b, t) from the unit's index by the
+ * layout, then the top 24 bits of its value kept when below floor(keep * 2^24). */
+void ref_dropout_forward(float *y, uint8_t *mask, const float *x, const cdz_dropout_site *s, float keep) {
+    size_t n = (size_t)s->B * (size_t)s->T * (size_t)s->C;
     if (keep >= 1.0f) {
         for (size_t i = 0; i < n; i++) y[i] = x[i], mask[i] = 1;
         return;
     }
     double threshold = keep > 0.0f ? floor((double)keep * 16777216.0) : 0.0;
-    uint64_t bits = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i % 2 == 0) bits = cdz_rng_next(rng);
-        uint32_t r = (uint32_t)(bits >> (i % 2 ? 40 : 8)) & 0xffffffu;
-        mask[i] = (double)r < threshold;
+        size_t row = i / (size_t)s->C, c = i % (size_t)s->C;
+        size_t b = s->time_major ? row % (size_t)s->B : row / (size_t)s->T;
+        size_t t = s->time_major ? row / (size_t)s->B : row % (size_t)s->T;
+        uint64_t bits = cdz_random_at(cdz_random_at(cdz_random_at(s->key, (uint64_t)(s->first + (int64_t)b)), t), c);
+        mask[i] = (double)(bits >> 40) < threshold;
         y[i] = mask[i] ? (float)((double)x[i] / (double)keep) : 0.0f;
     }
 }
