@@ -150,8 +150,8 @@ int main(int argc, char **argv) {
         printf("skip: render output checks (no FluidSynth or no SoundFont)\n");
     }
     snprintf(args, sizeof args, "render %s/nothing.mid --out %s --force", dir, wav);
-    CHECK_INT(run(args), 1);
-    CHECK_STR_CONTAINS(err, "nothing.mid");
+    CHECK_INT(run(args), 1); /* without FluidSynth, render says so before it reads anything */
+    CHECK_STR_CONTAINS(err, cdz_render_available() ? "nothing.mid" : "apt-get install");
     snprintf(args, sizeof args, "render %s --out %s --sample-rate 5", mid, wav);
     CHECK_INT(run(args), 2);
     CHECK_INT(run("render --out x.wav"), 2);
