@@ -50,6 +50,12 @@ endif
 ifeq ($(HAVE_FLUIDSYNTH),yes)
 $(BUILD)/obj/src/audio/render.o: CPPFLAGS += -DCDZ_HAVE_FLUIDSYNTH $(shell pkg-config --cflags fluidsynth)
 LDLIBS += $(shell pkg-config --libs fluidsynth)
+# FluidSynth's SoundFont loaders (libinstpatch) also report through GLib's log, which prints to the
+# terminal: render.c catches those too, where GLib is found (FluidSynth 2.3 depends on it).
+ifeq ($(call have_pc,glib-2.0),yes)
+$(BUILD)/obj/src/audio/render.o: CPPFLAGS += -DCDZ_HAVE_GLIB $(shell pkg-config --cflags glib-2.0)
+LDLIBS += $(shell pkg-config --libs glib-2.0)
+endif
 endif
 # libpng writes and reads the piano-roll pictures (cadenza plot; SVG needs nothing).
 ifeq ($(HAVE_PNG),yes)

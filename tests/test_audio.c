@@ -3,6 +3,7 @@
  * stands above its neighbouring semitones), tempo changes, drums and the ringing tail. The rendering
  * checks skip, saying so, without FluidSynth or a SoundFont. */
 #include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pthread.h>
@@ -344,6 +345,26 @@ static void test_render_errors(void) {
     p.sample_rate = 1000;
     CHECK(cdz_render_score(&s, &p, &a, &err) != CDZ_OK, "sample rate out of range");
     unlink(path);
+    /* $CADENZA_SOUNDFONT naming a missing file: an error naming the variable and the path, never
+     * another SoundFont in its place; an explicit SoundFont still wins over it */
+    const char *was = getenv("CADENZA_SOUNDFONT");
+    char saved[4096] = "", missing[160];
+    if (was) snprintf(saved, sizeof saved, "%s", was);
+    snprintf(missing, sizeof missing, "%s/gone.sf2", tmpdir);
+    setenv("CADENZA_SOUNDFONT", missing, 1);
+    const char *sf = "x";
+    CHECK(cdz_render_find_soundfont() == NULL, "no SoundFont found in place of $CADENZA_SOUNDFONT's");
+    CHECK(cdz_render_soundfont(NULL, &sf, &err) == CDZ_ERR_IO && sf == NULL, "a missing $CADENZA_SOUNDFONT refused");
+    CHECK_STR_CONTAINS(err.msg, "$CADENZA_SOUNDFONT names ");
+    CHECK_STR_CONTAINS(err.msg, missing);
+    CHECK_STR_CONTAINS(err.msg, "does not exist");
+    p = cdz_render_default_params();
+    CHECK(cdz_render_score(&s, &p, &a, &err) != CDZ_OK, "a render with a missing $CADENZA_SOUNDFONT");
+    CHECK_STR_CONTAINS(err.msg, cdz_render_available() ? "$CADENZA_SOUNDFONT" : "apt-get install");
+    if (test_soundfont())
+        CHECK(cdz_render_soundfont(test_soundfont(), &sf, &err) == CDZ_OK, "--soundfont wins: %s", err.msg);
+    if (was) setenv("CADENZA_SOUNDFONT", saved, 1);
+    else unsetenv("CADENZA_SOUNDFONT");
     cdz_score_free(&s);
 }
 
@@ -396,6 +417,299 @@ static void test_render_threads(void) {
     cdz_score_free(&s);
 }
 
+/* ---- streaming to disk: bounded memory, progress, the same samples as in memory ---- */
+
+/* A counting allocator: the most bytes the library held at once (each block carries its size). */
+typedef struct counting {
+    size_t live, peak;
+} counting;
+static counting g_count;
+enum { COUNT_HEADER = 16 };
+
+static void *count_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    unsigned char *p = malloc(size + COUNT_HEADER);
+    if (!p) return NULL;
+    memcpy(p, &size, sizeof size);
+    g_count.live += size;
+    if (g_count.live > g_count.peak) g_count.peak = g_count.live;
+    return p + COUNT_HEADER;
+}
+static void *count_resize(void *ctx, void *ptr, size_t size) {
+    (void)ctx;
+    unsigned char *base = (unsigned char *)ptr - COUNT_HEADER, *p;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    if (!(p = realloc(base, size + COUNT_HEADER))) return NULL;
+    memcpy(p, &size, sizeof size);
+    g_count.live = g_count.live - old + size;
+    if (g_count.live > g_count.peak) g_count.peak = g_count.live;
+    return p + COUNT_HEADER;
+}
+static void count_release(void *ctx, void *ptr) {
+    (void)ctx;
+    unsigned char *base = (unsigned char *)ptr - COUNT_HEADER;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    g_count.live -= old;
+    free(base);
+}
+
+/* A short piano note every 5 s for `seconds`: long, but quick to synthesize. */
+static void sparse_score(cdz_score *s, int seconds) {
+    cdz_error err;
+    cdz_score_init(s, 480, &err);
+    cdz_score_add_tempo(s, 0, 120); /* 960 ticks a second */
+    for (int t = 0; t < seconds; t += 5) cdz_score_add_note(s, 0, 0, 0, (uint8_t)(60 + t % 12), 90, t * 960, t * 960 + 240);
+    cdz_score_finish(s, &err);
+}
+
+typedef struct progress_log {
+    int calls, monotonic;
+    int64_t done, total;
+} progress_log;
+
+static void log_progress(void *ctx, int64_t done, int64_t total) {
+    progress_log *l = ctx;
+    if (done < l->done || done > total || (l->calls && total > l->total)) l->monotonic = 0;
+    l->calls++, l->done = done, l->total = total;
+}
+
+/* What the library holds while it streams a render to disk does not grow with the piece: 10 s and 60 s
+ * take the same few blocks (in memory, 60 s of float stereo alone would be 21 MB). Progress comes about
+ * once a second of audio, never going back, ending at the frames made. */
+static void test_render_wav_bounded(void) {
+    size_t peak[2] = {0, 0};
+    const int seconds[2] = {10, 60};
+    for (int k = 0; k < 2; k++) {
+        cdz_score s;
+        sparse_score(&s, seconds[k]);
+        cdz_render_params p = cdz_render_default_params();
+        p.soundfont = test_soundfont();
+        progress_log log = {0, 1, 0, 0};
+        p.progress = log_progress, p.progress_ctx = &log;
+        char path[128];
+        path_in_tmp(path, sizeof path, "long.wav");
+        cdz_render_report r;
+        cdz_error err = {0};
+        static const cdz_allocator counter = {count_alloc, count_resize, count_release, NULL};
+        g_count = (counting){0, 0};
+        cdz_set_allocator(&counter);
+        cdz_status st = cdz_render_score_wav(&s, &p, path, &r, &err);
+        cdz_set_allocator(NULL);
+        peak[k] = g_count.peak;
+        CHECK(st == CDZ_OK, "render %d s: %s", seconds[k], err.msg);
+        CHECK(g_count.live == 0, "render %d s: %zu bytes not freed", seconds[k], g_count.live);
+        CHECK(r.frames > (size_t)(seconds[k] - 5) * p.sample_rate, "%zu frames for %d s", r.frames, seconds[k]);
+        CHECK(log.monotonic && log.done == log.total && log.done == (int64_t)r.frames, "progress: monotonic %d, last %lld of %lld, %zu frames",
+              log.monotonic, (long long)log.done, (long long)log.total, r.frames);
+        CHECK(log.calls >= seconds[k] - 5 && log.calls <= seconds[k] + 10, "%d progress calls for %d s", log.calls, seconds[k]);
+        cdz_audio a;
+        CHECK(cdz_wav_read(path, &a, &err) == CDZ_OK && a.frames == r.frames && a.channels == 2, "read back: %s", err.msg);
+        CHECK_NEAR(20 * log10(cdz_audio_peak(&a) / 32768.0), -1.0, 0.01);
+        cdz_audio_free(&a);
+        unlink(path);
+        cdz_score_free(&s);
+    }
+    CHECK(peak[1] < (1 << 20), "streaming 60 s held at most %zu bytes at once (bound: 1 MB)", peak[1]);
+    CHECK(peak[1] < peak[0] + 16384, "60 s held %zu bytes at most, 10 s %zu: the same, whatever the length", peak[1], peak[0]);
+    printf("render to WAV: at most %zu bytes held for 10 s, %zu for 60 s\n", peak[0], peak[1]);
+}
+
+/* Streamed to disk and rendered in memory: the same samples, the same report; at a fixed gain that
+ * clips, the report says how many samples and how far past full scale the synthesizer went. */
+static void test_render_wav_same_as_memory(void) {
+    cdz_score s;
+    cdz_error err = {0};
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    for (int i = 0; i < 4; i++) cdz_score_add_note(&s, 0, 0, 0, (uint8_t)(60 + 4 * i), 100, i * 480, i * 480 + 400);
+    cdz_score_finish(&s, &err);
+    char path[128];
+    path_in_tmp(path, sizeof path, "same.wav");
+    for (int fixed = 0; fixed < 2; fixed++) {
+        cdz_render_params p = cdz_render_default_params();
+        p.soundfont = test_soundfont();
+        p.normalize = !fixed, p.gain = fixed ? 10 : 0.5;
+        cdz_audio mem, disk;
+        cdz_render_report rm, rd;
+        CHECK(cdz_render_score_report(&s, &p, &mem, &rm, &err) == CDZ_OK, "in memory: %s", err.msg);
+        CHECK(cdz_render_score_wav(&s, &p, path, &rd, &err) == CDZ_OK, "to disk: %s", err.msg);
+        CHECK(cdz_wav_read(path, &disk, &err) == CDZ_OK, "read back: %s", err.msg);
+        CHECK(disk.frames == mem.frames && rd.frames == mem.frames && disk.samples && mem.samples &&
+                  memcmp(disk.samples, mem.samples, 2 * mem.frames * sizeof *mem.samples) == 0,
+              "%s: the same %zu frames on disk as in memory (%zu)", fixed ? "gain 10" : "normalised", disk.frames, mem.frames);
+        CHECK(rd.clipped == rm.clipped && rd.gain_db == rm.gain_db && rd.peak_dbfs == rm.peak_dbfs &&
+                  rd.source_peak_dbfs == rm.source_peak_dbfs, "the same report: %zu/%zu clipped, peak %g/%g", rd.clipped,
+              rm.clipped, rd.peak_dbfs, rm.peak_dbfs);
+        if (fixed)
+            CHECK(rd.clipped > 0 && rd.source_peak_dbfs > 0, "gain 10 clips: %zu samples, the synthesizer at %+.1f dBFS",
+                  rd.clipped, rd.source_peak_dbfs);
+        else
+            CHECK(rd.clipped == 0 && rd.source_peak_dbfs < -3, "normalised: nothing clipped, the synthesizer at %+.1f dBFS",
+                  rd.source_peak_dbfs);
+        cdz_audio_free(&mem), cdz_audio_free(&disk);
+    }
+    /* a path that cannot be written fails before rendering, and leaves nothing behind */
+    cdz_render_params p = cdz_render_default_params();
+    p.soundfont = test_soundfont();
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/missing/x.wav", tmpdir);
+    CHECK(cdz_render_score_wav(&s, &p, bad, NULL, &err) == CDZ_ERR_IO && strstr(err.msg, "missing"), "%s", err.msg);
+    CHECK(cdz_render_score_wav(&s, &p, "", NULL, &err) == CDZ_ERR_ARG, "an empty name: %s", err.msg);
+    /* every allocation failing in turn: CDZ_ERR_NOMEM, nothing leaked, no file left behind */
+    FAIL_EACH_ALLOCATION("render to WAV", cdz_render_score_wav(&s, &p, path, NULL, NULL));
+    cdz_audio small = {cdz_calloc(2 * 100, sizeof(int16_t)), 100, 2, 8000};
+    FAIL_EACH_ALLOCATION("WAV write", cdz_wav_write(path, &small, NULL));
+    cdz_audio_free(&small);
+    char listing[300];
+    snprintf(listing, sizeof listing, "test -z \"$(ls -A %s | grep -v '^same.wav$')\"", tmpdir);
+    CHECK(system(listing) == 0, "nothing but same.wav left in %s", tmpdir);
+    unlink(path);
+    cdz_score_free(&s);
+}
+
+/* Reads a FIFO to its end into a buffer (a thread of its own: the render blocks until someone reads). */
+typedef struct fifo_reader {
+    const char *path;
+    uint8_t *bytes;
+    size_t n;
+} fifo_reader;
+
+static void *read_fifo(void *arg) {
+    fifo_reader *r = arg;
+    FILE *f = fopen(r->path, "rb");
+    size_t cap = 0, k;
+    uint8_t chunk[65536];
+    while (f && (k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (r->n + k > cap && !(r->bytes = realloc(r->bytes, cap = 2 * (r->n + k)))) break;
+        memcpy(r->bytes + r->n, chunk, k), r->n += k;
+    }
+    if (f) fclose(f);
+    return NULL;
+}
+
+/* Where the WAV goes: a symbolic link is written through (the link stays), a FIFO gets the same bytes
+ * as a file (its float frames spooled elsewhere, since a FIFO cannot be reread), a device's error is
+ * reported naming it. */
+static void test_render_wav_targets(void) {
+    cdz_score s;
+    cdz_error err = {0};
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_tempo(&s, 0, 120);
+    cdz_score_add_note(&s, 0, 0, 0, 67, 100, 0, 400);
+    cdz_score_finish(&s, &err);
+    cdz_render_params p = cdz_render_default_params();
+    p.soundfont = test_soundfont();
+    char file[128], real[128], link_path[128], fifo[128];
+    path_in_tmp(file, sizeof file, "plain.wav");
+    path_in_tmp(real, sizeof real, "real.wav");
+    path_in_tmp(link_path, sizeof link_path, "link.wav");
+    path_in_tmp(fifo, sizeof fifo, "fifo.wav");
+    CHECK(cdz_render_score_wav(&s, &p, file, NULL, &err) == CDZ_OK, "to a file: %s", err.msg);
+    uint8_t *want = NULL, *got = NULL;
+    size_t n_want = 0, n_got = 0;
+    CHECK(cdz_file_read_all(file, &want, &n_want, &err) == CDZ_OK && n_want > 44, "read %s", file);
+    CHECK(symlink("real.wav", link_path) == 0, "symlink");
+    CHECK(cdz_render_score_wav(&s, &p, link_path, NULL, &err) == CDZ_OK, "through a link: %s", err.msg);
+    struct stat sb;
+    CHECK(lstat(link_path, &sb) == 0 && S_ISLNK(sb.st_mode), "the link is still a link");
+    CHECK(cdz_file_read_all(real, &got, &n_got, &err) == CDZ_OK && n_got == n_want && memcmp(got, want, n_want) == 0,
+          "the file the link names holds the render (%zu bytes of %zu)", n_got, n_want);
+    cdz_free(got);
+    if (mkfifo(fifo, 0600) == 0) {
+        fifo_reader r = {fifo, NULL, 0};
+        pthread_t th;
+        pthread_create(&th, NULL, read_fifo, &r);
+        CHECK(cdz_render_score_wav(&s, &p, fifo, NULL, &err) == CDZ_OK, "to a FIFO: %s", err.msg);
+        pthread_join(th, NULL);
+        CHECK(r.n == n_want && memcmp(r.bytes, want, n_want) == 0, "the FIFO got the file's %zu bytes (%zu)", n_want, r.n);
+        free(r.bytes);
+        unlink(fifo);
+    }
+    if (access("/dev/full", W_OK) == 0)
+        CHECK(cdz_render_score_wav(&s, &p, "/dev/full", NULL, &err) == CDZ_ERR_IO && strstr(err.msg, "/dev/full"),
+              "/dev/full's error: %s", err.msg);
+    cdz_free(want);
+    unlink(file), unlink(real), unlink(link_path);
+    cdz_score_free(&s);
+}
+
+/* A minimal SoundFont: RIFF sfbk with INFO and sdta, and a pdta whose first sub-chunk is not the
+ * preset headers FluidSynth expects (its loader fails, then libinstpatch's asserts through GLib). */
+static void write_damaged_soundfont(const char *path) {
+    static const uint8_t sf[76] = {
+        'R', 'I', 'F', 'F', 68, 0, 0, 0, 's', 'f', 'b', 'k',
+        'L', 'I', 'S', 'T', 16, 0, 0, 0, 'I', 'N', 'F', 'O', 'i', 'f', 'i', 'l', 4, 0, 0, 0, 2, 0, 1, 0,
+        'L', 'I', 'S', 'T', 12, 0, 0, 0, 's', 'd', 't', 'a', 's', 'm', 'p', 'l', 0, 0, 0, 0,
+        'L', 'I', 'S', 'T', 12, 0, 0, 0, 'p', 'd', 't', 'a', 'j', 'u', 'n', 'k', 0, 0, 0, 0};
+    FILE *f = fopen(path, "wb");
+    if (f) fwrite(sf, 1, sizeof sf, f), fclose(f);
+}
+
+/* The first `n` bytes of the test SoundFont, as a download cut short leaves it. */
+static int write_truncated_soundfont(const char *path, size_t n) {
+    FILE *in = fopen(test_soundfont(), "rb"), *out = fopen(path, "wb");
+    char buf[65536];
+    size_t got = 0, k;
+    while (in && out && got < n && (k = fread(buf, 1, n - got < sizeof buf ? n - got : sizeof buf, in)) > 0)
+        got += fwrite(buf, 1, k, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+    return got == n;
+}
+
+/* Runs a render with stderr sent to a file; returns what reached it (in buf). */
+static cdz_status render_quietly(const cdz_score *s, const char *soundfont, char *buf, size_t cap, cdz_error *err) {
+    char path[128];
+    path_in_tmp(path, sizeof path, "stderr.txt");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(path, "w+");
+    if (f) dup2(fileno(f), 2);
+    cdz_render_params p = cdz_render_default_params();
+    p.soundfont = soundfont;
+    cdz_audio a;
+    cdz_status st = cdz_render_score(s, &p, &a, err);
+    cdz_audio_free(&a);
+    fflush(stderr);
+    dup2(saved, 2), close(saved);
+    size_t n = 0;
+    if (f) rewind(f), n = fread(buf, 1, cap - 1, f), fclose(f);
+    buf[n] = 0;
+    unlink(path);
+    return st;
+}
+
+/* SoundFonts: a truncated one is refused naming the file and where it ends; a damaged one is refused
+ * with FluidSynth's first error and nothing of FluidSynth's or GLib's reaches the terminal. */
+static void test_bad_soundfonts(void) {
+    cdz_score s;
+    cdz_error err = {0};
+    cdz_score_init(&s, 480, &err);
+    cdz_score_add_note(&s, 0, 0, 0, 60, 100, 0, 480);
+    cdz_score_finish(&s, &err);
+    char cut[128], damaged[128], noise[4096];
+    path_in_tmp(cut, sizeof cut, "cut.sf2");
+    path_in_tmp(damaged, sizeof damaged, "damaged.sf2");
+    const char *sf;
+    CHECK(write_truncated_soundfont(cut, 200000), "a truncated copy of %s", test_soundfont());
+    CHECK(cdz_render_soundfont(cut, &sf, &err) == CDZ_ERR_FORMAT && sf == NULL, "a truncated SoundFont refused");
+    CHECK_STR_CONTAINS(err.msg, cut);
+    CHECK_STR_CONTAINS(err.msg, "truncated or damaged SoundFont");
+    CHECK_STR_CONTAINS(err.msg, "the file's end at byte 200000");
+    CHECK(render_quietly(&s, cut, noise, sizeof noise, &err) == CDZ_ERR_FORMAT && strstr(err.msg, cut), "%s", err.msg);
+    CHECK(noise[0] == 0, "nothing printed for a truncated SoundFont, got: %s", noise);
+    write_damaged_soundfont(damaged);
+    CHECK(cdz_render_soundfont(damaged, &sf, &err) == CDZ_OK, "the damaged font's chunks fit: %s", err.msg);
+    CHECK(render_quietly(&s, damaged, noise, sizeof noise, &err) == CDZ_ERR_FORMAT, "a damaged SoundFont refused");
+    CHECK_STR_CONTAINS(err.msg, damaged);
+    CHECK_STR_CONTAINS(err.msg, "FluidSynth could not load this SoundFont: "); /* and why, in FluidSynth's words */
+    CHECK(noise[0] == 0, "nothing printed for a damaged SoundFont, got: %s", noise);
+    unlink(cut), unlink(damaged);
+    cdz_score_free(&s);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         printf("FAIL cannot make a temporary folder\n");
@@ -415,6 +729,10 @@ int main(void) {
         test_render_many_tracks_and_pedal();
         test_render_levels();
         test_render_threads();
+        test_render_wav_bounded();
+        test_render_wav_same_as_memory();
+        test_render_wav_targets();
+        test_bad_soundfonts();
     }
     rmdir(tmpdir);
     return test_summary("test_audio");

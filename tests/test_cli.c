@@ -168,8 +168,8 @@ int main(int argc, char **argv) {
         printf("skip: render output checks (no FluidSynth or no SoundFont)\n");
     }
     snprintf(args, sizeof args, "render %s/nothing.mid --out %s --force", dir, wav);
-    CHECK_INT(run(args), 1);
-    CHECK_STR_CONTAINS(err, "nothing.mid");
+    CHECK_INT(run(args), 1); /* without FluidSynth, render says so before it reads anything */
+    CHECK_STR_CONTAINS(err, cdz_render_available() ? "nothing.mid" : "apt-get install");
     snprintf(args, sizeof args, "render %s --out %s --sample-rate 5", mid, wav);
     CHECK_INT(run(args), 2);
     CHECK_INT(run("render --out x.wav"), 2);
@@ -973,10 +973,12 @@ int main(int argc, char **argv) {
             CHECK_NEAR(20 * log10(cdz_audio_peak(&au) / 32768.0), -1.0, 0.05);
             cdz_audio_free(&au);
         }
+        CHECK(strstr(err, "rendering") == NULL, "no progress line where stderr is no terminal: %s", err);
         snprintf(args, sizeof args, "render %s --out %s --reverb 0 --gain 10 --force", mid, wav);
         CHECK_INT(run(args), 0);
         CHECK_STR_CONTAINS(out, " samples clipped");
-        CHECK_STR_CONTAINS(err, "clipped at --gain 10");
+        CHECK_STR_CONTAINS(err, "clipped at --gain 10 (the synthesizer peaked at +");
+        CHECK_STR_CONTAINS(err, "dBFS): lower --gain to about ");
         snprintf(args, sizeof args, "render %s --out %s --reverb 0 --gain 0.5 --force", mid, wav);
         CHECK_INT(run(args), 0);
         CHECK(strstr(out, "normalised") == NULL && strstr(out, "clipped") == NULL, "a fixed gain: %s", out);
@@ -992,6 +994,68 @@ int main(int argc, char **argv) {
             CHECK_NEAR(20 * log10(cdz_audio_peak(&wa) / 32768.0), -1.0, 0.05);
             cdz_audio_free(&wa);
         }
+    }
+
+    /* ---- render: what can be checked before rendering is, and FluidSynth's noise stays away ---- */
+    snprintf(args, sizeof args, "render %s --out \"\"", mid);
+    check_usage_error(run(args), "--out is empty: name the WAV file to write");
+    if (cdz_render_available() && cdz_render_find_soundfont()) {
+        /* half an hour of music (two notes) to a folder that does not exist: refused at once, not after
+         * rendering it (which took 14 s) */
+        char longmid[300], sf[300];
+        snprintf(longmid, sizeof longmid, "%s/half_hour.mid", dir);
+        cdz_score ls;
+        cdz_error le;
+        cdz_score_init(&ls, 480, &le);
+        cdz_score_add_tempo(&ls, 0, 120);
+        cdz_score_add_note(&ls, 0, 0, 0, 60, 90, 0, 480);
+        cdz_score_add_note(&ls, 0, 0, 0, 62, 90, 1800 * 960, 1800 * 960 + 480);
+        cdz_score_finish(&ls, &le);
+        cdz_score_write_file(&ls, longmid, 1, &le);
+        cdz_score_free(&ls);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        snprintf(args, sizeof args, "render %s --out %s/missing/x.wav", longmid, dir);
+        CHECK_INT(run(args), 1);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        CHECK_STR_CONTAINS(err, "missing/x.wav cannot be written: the folder");
+        CHECK(took < 3, "refused in %.1f s, before rendering", took);
+        unlink(longmid);
+        /* $CADENZA_SOUNDFONT naming a missing file: an error naming it, not another SoundFont */
+        snprintf(wav, sizeof wav, "%s/sf.wav", dir);
+        snprintf(sf, sizeof sf, "%s/gone.sf2", dir);
+        setenv("CADENZA_SOUNDFONT", sf, 1);
+        snprintf(args, sizeof args, "render %s --out %s", mid, wav);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "cadenza: $CADENZA_SOUNDFONT names ");
+        CHECK_STR_CONTAINS(err, "gone.sf2, which does not exist");
+        CHECK(count_lines(err) == 1 && access(wav, F_OK) != 0, "one line, nothing written: %s", err);
+        unsetenv("CADENZA_SOUNDFONT");
+        unlink(wav);
+        /* a truncated SoundFont (the first 200,000 bytes of the installed one) and a damaged one: one
+         * line naming the file, no FluidSynth or GLib text */
+        snprintf(sf, sizeof sf, "%s/cut.sf2", dir);
+        snprintf(args, sizeof args, "head -c 200000 '%s' > %s", cdz_render_find_soundfont(), sf);
+        CHECK(system(args) == 0, "%s", args);
+        snprintf(args, sizeof args, "render %s --out %s --soundfont %s --force", mid, wav, sf);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "cadenza: ");
+        CHECK_STR_CONTAINS(err, "cut.sf2: truncated or damaged SoundFont: its sdta chunk at byte ");
+        CHECK(count_lines(err) == 1 && strstr(err, "demo.mid") == NULL, "one line about the SoundFont: %s", err);
+        static const uint8_t damaged[76] = {
+            'R', 'I', 'F', 'F', 68, 0, 0, 0, 's', 'f', 'b', 'k',
+            'L', 'I', 'S', 'T', 16, 0, 0, 0, 'I', 'N', 'F', 'O', 'i', 'f', 'i', 'l', 4, 0, 0, 0, 2, 0, 1, 0,
+            'L', 'I', 'S', 'T', 12, 0, 0, 0, 's', 'd', 't', 'a', 's', 'm', 'p', 'l', 0, 0, 0, 0,
+            'L', 'I', 'S', 'T', 12, 0, 0, 0, 'p', 'd', 't', 'a', 'j', 'u', 'n', 'k', 0, 0, 0, 0};
+        FILE *df = fopen(sf, "wb");
+        if (df) fwrite(damaged, 1, sizeof damaged, df), fclose(df);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "cut.sf2: FluidSynth could not load this SoundFont: ");
+        CHECK(count_lines(err) == 1 && strstr(err, "CRITICAL") == NULL && strstr(err, "demo.mid") == NULL,
+              "one line about the SoundFont, no GLib assertion: %s", err);
+        CHECK(access(wav, F_OK) != 0, "nothing written for a broken SoundFont");
+        unlink(sf);
     }
 
     /* ---- train: a warm-up longer than the run ---- */

@@ -161,11 +161,63 @@ static void test_random_at(void) {
     for (int i = 0; i < 4; i++) CHECK(r.s[i] == cdz_random_at(42, (uint64_t)i), "generator state word %d", i);
 }
 
+static cdz_status open_and_commit(const char *path) {
+    cdz_file_out f;
+    cdz_status st = cdz_file_out_open(&f, path, NULL);
+    return st == CDZ_OK ? cdz_file_out_commit(&f, NULL) : st;
+}
+
+/* The streaming writer: pieces written in order and at offsets land in the target only on commit; an
+ * abort leaves the old file as it was and no temporary; a device is not seekable; an empty name and a
+ * missing folder fail at open. */
+static void test_file_out(void) {
+    char dir[] = "/tmp/cadenza_out_XXXXXX";
+    if (!mkdtemp(dir)) return;
+    char path[300], cmd[400];
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    cdz_error err = {0};
+    CHECK_INT(cdz_file_write_atomic(path, "old", 3, &err), CDZ_OK);
+    cdz_file_out f;
+    CHECK_INT(cdz_file_out_open(&f, path, &err), CDZ_OK);
+    CHECK(f.seekable && f.fd >= 0, "a file's temporary is seekable");
+    CHECK(cdz_file_out_write(&f, "....world", 9, &err) == CDZ_OK && cdz_file_out_pwrite(&f, "hell", 4, 0, &err) == CDZ_OK &&
+              cdz_file_out_write(&f, "!", 1, &err) == CDZ_OK,
+          "%s", err.msg);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    CHECK(cdz_file_read_all(path, &b, &n, &err) == CDZ_OK && n == 3, "the target untouched before commit");
+    cdz_free(b);
+    CHECK_INT(cdz_file_out_commit(&f, &err), CDZ_OK);
+    CHECK(cdz_file_read_all(path, &b, &n, &err) == CDZ_OK && n == 10 && memcmp(b, "hellworld!", 10) == 0,
+          "committed: %.*s", (int)n, b ? (const char *)b : "");
+    cdz_free(b);
+    CHECK_INT(cdz_file_out_open(&f, path, &err), CDZ_OK);
+    CHECK_INT(cdz_file_out_write(&f, "new", 3, &err), CDZ_OK);
+    cdz_file_out_abort(&f);
+    CHECK(cdz_file_read_all(path, &b, &n, &err) == CDZ_OK && n == 10, "an abort leaves the old file");
+    cdz_free(b);
+    snprintf(cmd, sizeof cmd, "test $(ls -A %s | wc -l) -eq 1", dir);
+    CHECK(system(cmd) == 0, "no temporary left in %s", dir);
+    if (access("/dev/null", W_OK) == 0) {
+        CHECK(cdz_file_out_open(&f, "/dev/null", &err) == CDZ_OK && !f.seekable, "a device: not seekable");
+        CHECK(cdz_file_out_pwrite(&f, "x", 1, 0, &err) == CDZ_ERR_ARG, "no writing at an offset to a device");
+        CHECK_INT(cdz_file_out_commit(&f, &err), CDZ_OK);
+    }
+    CHECK(cdz_file_out_open(&f, "", &err) == CDZ_ERR_ARG && f.fd == -1, "an empty name");
+    snprintf(path, sizeof path, "%s/missing/out.bin", dir);
+    CHECK(cdz_file_out_open(&f, path, &err) == CDZ_ERR_IO && strstr(err.msg, "cannot create"), "%s", err.msg);
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    FAIL_EACH_ALLOCATION("file out", open_and_commit(path));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "clean up");
+}
+
 int main(void) {
     test_random_at();
     test_write_targets();
     test_status_and_errors();
     test_sort_stable();
     test_files();
+    test_file_out();
     return test_summary("test_core");
 }

@@ -2,19 +2,20 @@
  * MIDI SoundFont.
  *
  *   cdz_render_params p = cdz_render_default_params();      // 44.1 kHz stereo, reverb on, peak at -1 dBFS
- *   cdz_audio a;
- *   cdz_render_report r;                                     // the gain applied, samples clipped
- *   if (cdz_render_score_report(&score, &p, &a, &r, &err) == CDZ_OK) {  // p.soundfont NULL: the usual places
- *       cdz_wav_write("song.wav", &a, &err);                 // temporary name, then rename
- *       cdz_audio_free(&a);
- *   }
+ *   cdz_render_report r;                                     // the gain applied, samples clipped, length
+ *   if (cdz_render_score_wav(&score, &p, "song.wav", &r, &err) == CDZ_OK)  // p.soundfont NULL: the usual places
+ *       printf("%.1f s\n", (double)r.frames / p.sample_rate);
+ *
+ * cdz_render_score_wav streams to disk: its memory stays a few blocks whatever the piece's length.
+ * cdz_render_score_report gives the audio in memory instead (interleaved int16 frames, 4 bytes each:
+ * about 600 MB an hour), for programs that go on working with the samples.
  *
  * Owns: the audio buffer of a cdz_audio (interleaved int16 frames). Rendering is available when the
- * library was built with FluidSynth (cdz_render_available); without it, cdz_render_score returns
+ * library was built with FluidSynth (cdz_render_available); without it, the render functions return
  * CDZ_ERR_UNSUPPORTED with a message saying how to install it. FluidSynth's own log lines are caught
  * (the library never prints) and its last error is put in the cdz_error. Thread-safety: the WAV
- * functions are; rendering changes FluidSynth's process-wide log handlers, so render from one thread
- * at a time. */
+ * functions are; rendering changes FluidSynth's process-wide log handlers, so renders take turns at
+ * FluidSynth (a second thread's render waits for the first's to end). */
 #ifndef CADENZA_AUDIO_H
 #define CADENZA_AUDIO_H
 
@@ -41,9 +42,12 @@ CDZ_API int32_t cdz_audio_peak(const cdz_audio *a);
 
 /* What turning float samples into 16-bit ones did. */
 typedef struct cdz_render_report {
-    double gain_db;   /* the gain normalisation applied, in dB (0 without normalisation or for silence) */
-    double peak_dbfs; /* the peak of the 16-bit result, dBFS (-INFINITY for silence) */
-    size_t clipped;   /* samples beyond full scale, clipped to it (0 with normalisation) */
+    double gain_db;          /* the gain normalisation applied, in dB (0 without normalisation or for silence) */
+    double peak_dbfs;        /* the peak of the 16-bit result, dBFS (-INFINITY for silence) */
+    size_t clipped;          /* samples beyond full scale, clipped to it (0 with normalisation) */
+    double source_peak_dbfs; /* the float samples' own peak, before any gain, dBFS: above 0 where they went
+                                beyond full scale (how far to lower a fixed gain); -INFINITY for silence */
+    size_t frames;           /* frames of audio made */
 } cdz_render_report;
 
 /* Float samples x (frames x channels, interleaved; full scale is 1.0) to 16-bit audio in out. With
@@ -69,15 +73,27 @@ typedef struct cdz_render_params {
     double peak_dbfs;      /* -60 .. 0 (default -1: General MIDI SoundFonts at gain 0.5 peak near -15) */
     double reverb;         /* reverb level 0 .. 1; 0 turns reverb off (default 0.3) */
     double max_tail_s;     /* after the last note-off, render until silence or this long (default 5) */
+    /* Called (when not NULL) about once per second of audio rendered and once at the end, from the
+     * rendering thread: `done` frames of at most `total` (the piece plus the longest tail); done never
+     * goes down, and the last call has done == total (the frames made: the tail may end early). It may
+     * not start another render. */
+    void (*progress)(void *ctx, int64_t done, int64_t total);
+    void *progress_ctx;
 } cdz_render_params;
 
 CDZ_API cdz_render_params cdz_render_default_params(void);
 /* 1 when the library was built with FluidSynth. */
 CDZ_API int cdz_render_available(void);
-/* The first General MIDI SoundFont found among $CADENZA_SOUNDFONT and Debian's locations
- * (fluid-soundfont-gm, musescore-general-soundfont, timgm6mb-soundfont, the default-GM.sf2
- * alternative), or NULL. */
+/* $CADENZA_SOUNDFONT when it is set (and not empty), else the first General MIDI SoundFont found among
+ * Debian's locations (fluid-soundfont-gm, musescore-general-soundfont, timgm6mb-soundfont, the
+ * default-GM.sf2 alternative); NULL when none is found, or when $CADENZA_SOUNDFONT names a file that
+ * cannot be read (who set it wants that file: no other is put in its place). */
 CDZ_API const char *cdz_render_find_soundfont(void);
+/* The SoundFont a render uses: `requested` (a render's p->soundfont) or else cdz_render_find_soundfont's,
+ * checked: readable, a RIFF sfbk file whose chunks all fit in it (a truncated SoundFont is refused
+ * naming the file, before FluidSynth's loaders see it). A $CADENZA_SOUNDFONT naming a file that cannot
+ * be read is an error naming the variable and the path. Needs no FluidSynth. */
+CDZ_API cdz_status cdz_render_soundfont(const char *requested, const char **path, cdz_error *err);
 
 /* Renders every note of the score (times from its tempo map) as stereo audio: one synthesizer
  * channel per (track, MIDI channel, program) of pitched notes (up to 255), drums on MIDI channel 10 as
@@ -91,6 +107,14 @@ CDZ_API cdz_status cdz_render_score(const cdz_score *s, const cdz_render_params 
 /* The same, saying in *report (may be NULL) what normalisation applied or how many samples clipped. */
 CDZ_API cdz_status cdz_render_score_report(const cdz_score *s, const cdz_render_params *p, cdz_audio *out,
                                    cdz_render_report *report, cdz_error *err);
+/* The same rendering (the same samples) straight into the 16-bit stereo WAV file `path`, in memory
+ * bounded whatever the piece's length: the float frames are streamed to the file's temporary (beside
+ * it, as cdz_file_write_atomic's), then converted in place, the header filled in, and the temporary
+ * renamed over `path`; a failure leaves `path` as it was. The output is opened before rendering, so a
+ * path that cannot be written fails at once. Disk: up to twice the WAV's size while rendering (for a
+ * device or FIFO target: an unlinked scratch file in $TMPDIR). report may be NULL. */
+CDZ_API cdz_status cdz_render_score_wav(const cdz_score *s, const cdz_render_params *p, const char *path,
+                                cdz_render_report *report, cdz_error *err);
 
 #ifdef __cplusplus
 }

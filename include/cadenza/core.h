@@ -172,6 +172,34 @@ CDZ_API cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *le
  * target are removed. */
 CDZ_API cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
 
+/* The same safety for a file written piece by piece (too large to hold in memory):
+ *
+ *   cdz_file_out f;
+ *   if (cdz_file_out_open(&f, "song.wav", &err) != CDZ_OK) return ...;   // fails before any work
+ *   st = cdz_file_out_write(&f, header, 44, &err);                       // then more, in order
+ *   if (st == CDZ_OK && f.seekable) st = cdz_file_out_pwrite(&f, sizes, 8, 4, &err);  // fill in later
+ *   st == CDZ_OK ? (st = cdz_file_out_commit(&f, &err)) : (cdz_file_out_abort(&f), st);
+ *
+ * open follows cdz_file_write_atomic's rules: the temporary beside the target (opened for reading and
+ * writing, so a writer may reread what it wrote), links written through, stale temporaries removed, a
+ * folder refused; a device or FIFO is opened as it is and is not seekable (no temporary: the bytes go
+ * straight to it). commit fsyncs and renames the temporary over the target; abort removes it, leaving
+ * the target as it was. Either frees the handle, which must not be used again. */
+typedef struct cdz_file_out {
+    int fd;       /* the temporary (or the device) */
+    int seekable; /* 1: a temporary regular file (pwrite, pread, ftruncate work); 0: a device or FIFO */
+    char *path;   /* the name as given, for messages */
+    char *target; /* the file the temporary replaces (links followed) */
+    char *tmp;    /* the temporary's name; NULL for a device */
+} cdz_file_out;
+CDZ_API cdz_status cdz_file_out_open(cdz_file_out *f, const char *path, cdz_error *err);
+/* Appends at the descriptor's position. */
+CDZ_API cdz_status cdz_file_out_write(cdz_file_out *f, const void *bytes, size_t len, cdz_error *err);
+/* Writes at a byte offset (seekable outputs only; the position is left alone). */
+CDZ_API cdz_status cdz_file_out_pwrite(cdz_file_out *f, const void *bytes, size_t len, uint64_t offset, cdz_error *err);
+CDZ_API cdz_status cdz_file_out_commit(cdz_file_out *f, cdz_error *err);
+CDZ_API void cdz_file_out_abort(cdz_file_out *f);
+
 /* Lists the regular files under the folder `root`, recursively, whose names end with one of the
  * comma-separated suffixes, case-insensitively (".mid,.midi"; NULL or "" for all), sorted by path.
  * Symbolic links are followed, each folder entered once. A `root` that is not a folder is listed as it

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "cadenza/audio.h"
+#include "audio_internal.h"
 
-enum { WAV_HEADER = 44, WAV_PCM = 1, WAV_EXTENSIBLE = 0xFFFE };
+enum { WAV_PCM = 1, WAV_EXTENSIBLE = 0xFFFE };
 
 void cdz_audio_free(cdz_audio *a) {
     if (!a) return;
@@ -24,11 +24,37 @@ int32_t cdz_audio_peak(const cdz_audio *a) {
     return peak;
 }
 
+double audio_gain(double peak, int normalize, double peak_dbfs) {
+    /* silence stays silence: no gain to speak of */
+    return normalize && peak > 0 ? pow(10, peak_dbfs / 20) / peak : 1;
+}
+
+void audio_quantize(int16_t *dst, const float *x, size_t n, double gain, size_t *clipped, int32_t *top) {
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i] * gain * 32767.0; /* +1.0 and -1.0 both fit */
+        if (v >= 32767.5 || v <= -32767.5) { /* what does not round into 16 bits */
+            ++*clipped;
+            v = v > 0 ? 32767.0 : -32767.0;
+        }
+        int32_t q = (int32_t)lrint(v);
+        dst[i] = (int16_t)q;
+        if ((q < 0 ? -q : q) > *top) *top = q < 0 ? -q : q;
+    }
+}
+
+void audio_report(cdz_render_report *r, double gain, int normalize, double source_peak, size_t clipped, int32_t top,
+                  size_t frames) {
+    r->gain_db = normalize && source_peak > 0 ? 20 * log10(gain) : 0;
+    r->peak_dbfs = top ? 20 * log10(top / 32768.0) : -INFINITY;
+    r->clipped = clipped;
+    r->source_peak_dbfs = source_peak > 0 ? 20 * log10(source_peak) : -INFINITY;
+    r->frames = frames;
+}
+
 cdz_status cdz_audio_from_float(cdz_audio *out, const float *x, size_t frames, int channels, uint32_t sample_rate,
                                 int normalize, double peak_dbfs, cdz_render_report *report, cdz_error *err) {
     memset(out, 0, sizeof *out);
-    cdz_render_report r = {0, -INFINITY, 0};
-    if (report) *report = r;
+    if (report) audio_report(report, 1, 0, 0, 0, 0, 0);
     size_t n = 0;
     if (channels < 1 || channels > 2 || !cdz_mul_ok(frames, (size_t)channels, &n))
         return cdz_error_set(err, CDZ_ERR_ARG, "audio of %zu frames of %d channels", frames, channels);
@@ -39,25 +65,11 @@ cdz_status cdz_audio_from_float(cdz_audio *out, const float *x, size_t frames, i
     out->frames = frames, out->channels = channels, out->sample_rate = sample_rate;
     double peak = 0;
     for (size_t i = 0; i < n; i++) peak = fmax(peak, fabs((double)x[i]));
-    double gain = 1;
-    if (normalize && peak > 0) { /* silence stays silence: no gain to speak of */
-        gain = pow(10, peak_dbfs / 20) / peak;
-        r.gain_db = 20 * log10(gain);
-    }
-    /* 32767 for full scale (as FluidSynth's own 16-bit output): +1.0 and -1.0 both fit */
+    double gain = audio_gain(peak, normalize, peak_dbfs);
+    size_t clipped = 0;
     int32_t top = 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = (double)x[i] * gain * 32767.0;
-        if (v >= 32767.5 || v <= -32767.5) { /* what does not round into 16 bits */
-            r.clipped++;
-            v = v > 0 ? 32767.0 : -32767.0;
-        }
-        int32_t q = (int32_t)lrint(v);
-        out->samples[i] = (int16_t)q;
-        if ((q < 0 ? -q : q) > top) top = q < 0 ? -q : q;
-    }
-    r.peak_dbfs = top ? 20 * log10(top / 32768.0) : -INFINITY;
-    if (report) *report = r;
+    audio_quantize(out->samples, x, n, gain, &clipped, &top);
+    if (report) audio_report(report, gain, normalize, peak, clipped, top, frames);
     return CDZ_OK;
 }
 
@@ -65,6 +77,14 @@ static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(
 static void put32(uint8_t *p, uint32_t v) { put16(p, v & 0xFFFF), put16(p + 2, v >> 16); }
 static uint32_t get16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t get32(const uint8_t *p) { return get16(p) | get16(p + 2) << 16; }
+
+void wav_header(uint8_t h[WAV_HEADER], int channels, uint32_t sample_rate, uint32_t data_bytes) {
+    uint32_t block = 2u * (uint32_t)channels;
+    memcpy(h, "RIFF", 4), put32(h + 4, data_bytes + WAV_HEADER - 8), memcpy(h + 8, "WAVE", 4);
+    memcpy(h + 12, "fmt ", 4), put32(h + 16, 16), put16(h + 20, WAV_PCM), put16(h + 22, (uint32_t)channels);
+    put32(h + 24, sample_rate), put32(h + 28, sample_rate * block), put16(h + 32, block), put16(h + 34, 16);
+    memcpy(h + 36, "data", 4), put32(h + 40, data_bytes);
+}
 
 cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err) {
     if (a->channels < 1 || a->channels > 2 || a->sample_rate == 0)
@@ -75,17 +95,29 @@ cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err) {
     if (!cdz_mul_ok(a->frames, 2 * (size_t)a->channels, &data) || !cdz_add_ok(data, WAV_HEADER, &total) ||
         total - 8 > UINT32_MAX)
         return cdz_error_set(err, CDZ_ERR_RANGE, "%s: %zu frames are too many for a WAV file", path, a->frames);
-    uint8_t *buf = cdz_malloc(total);
+    /* written a block at a time: the samples are in memory already, a second copy of them need not be */
+    enum { CHUNK = 16384 };
+    uint8_t *buf = cdz_malloc(2 * CHUNK);
     if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
-    uint32_t block = 2u * (uint32_t)a->channels;
-    memcpy(buf, "RIFF", 4), put32(buf + 4, (uint32_t)(total - 8)), memcpy(buf + 8, "WAVE", 4);
-    memcpy(buf + 12, "fmt ", 4), put32(buf + 16, 16), put16(buf + 20, WAV_PCM), put16(buf + 22, (uint32_t)a->channels);
-    put32(buf + 24, a->sample_rate), put32(buf + 28, a->sample_rate * block), put16(buf + 32, block), put16(buf + 34, 16);
-    memcpy(buf + 36, "data", 4), put32(buf + 40, (uint32_t)data);
-    for (size_t i = 0; i < a->frames * (size_t)a->channels; i++) put16(buf + WAV_HEADER + 2 * i, (uint16_t)a->samples[i]);
-    cdz_status st = cdz_file_write_atomic(path, buf, total, err);
+    cdz_file_out f;
+    cdz_status st = cdz_file_out_open(&f, path, err);
+    if (st != CDZ_OK) {
+        cdz_free(buf);
+        return st;
+    }
+    wav_header(buf, a->channels, a->sample_rate, (uint32_t)data);
+    st = cdz_file_out_write(&f, buf, WAV_HEADER, err);
+    for (size_t i = 0, n = data / 2; st == CDZ_OK && i < n; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        for (size_t j = 0; j < k; j++) put16(buf + 2 * j, (uint16_t)a->samples[i + j]);
+        st = cdz_file_out_write(&f, buf, 2 * k, err);
+    }
     cdz_free(buf);
-    return st;
+    if (st != CDZ_OK) {
+        cdz_file_out_abort(&f);
+        return st;
+    }
+    return cdz_file_out_commit(&f, err);
 }
 
 /* Checks the "fmt " chunk at body (n bytes, at offset off of the file) describes 16-bit PCM. */

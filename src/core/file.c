@@ -141,61 +141,119 @@ static void remove_stale_temporaries(const char *dir, const char *base) {
     closedir(d);
 }
 
-cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err) {
-    if (!path || !*path) return cdz_error_set(err, CDZ_ERR_ARG, "no file name to write to");
-    /* a symbolic link is written through: the file it names is replaced, the link stays */
-    char *real = follow_links(path);
-    if (!real)
-        return cdz_error_set(err, errno == ELOOP ? CDZ_ERR_IO : CDZ_ERR_NOMEM, "%s: %s", path,
-                             errno == ELOOP ? "too many levels of symbolic links" : "out of memory");
+/* Opens what a device or FIFO target takes as it is (no temporary: what it does with the bytes is its
+ * business); a folder or a socket is no file to write. */
+static cdz_status open_through(cdz_file_out *f, const struct stat *sb, cdz_error *err) {
+    if (S_ISDIR(sb->st_mode) || S_ISSOCK(sb->st_mode))
+        return cdz_error_set(err, CDZ_ERR_IO, "%s: is a %s, not a file", f->path, S_ISDIR(sb->st_mode) ? "folder" : "socket");
+    f->fd = open(f->target, O_WRONLY);
+    if (f->fd < 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
+    return CDZ_OK;
+}
+
+/* Creates the hidden temporary beside the (link-followed) target. */
+static cdz_status open_temporary(cdz_file_out *f, cdz_error *err) {
+    const char *slash = strrchr(f->target, '/');
+    size_t dir_len = slash ? (size_t)(slash - f->target) + 1 : 0, tlen;
+    const char *base = f->target + dir_len;
+    if (!cdz_add_ok(strlen(f->target), 64, &tlen)) return cdz_error_set(err, CDZ_ERR_ARG, "path too long");
+    char *dir = cdz_malloc(dir_len + 1);
+    f->tmp = cdz_malloc(tlen);
+    if (!f->tmp || !dir) {
+        cdz_free(dir);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", f->path);
+    }
+    memcpy(dir, f->target, dir_len);
+    dir[dir_len] = 0;
+    snprintf(f->tmp, tlen, "%s.%s" TMP_TAG "%ld", dir, base, (long)getpid());
+    remove_stale_temporaries(dir, base);
     cdz_status st = CDZ_OK;
+    f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (f->fd < 0)
+        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot create a file in %s: %s", f->path, dir_len ? dir : "this folder",
+                           strerror(errno));
+    f->seekable = f->fd >= 0;
+    cdz_free(dir);
+    return st;
+}
+
+/* Frees what a handle holds (the descriptor is closed by the caller). */
+static void release_out(cdz_file_out *f) {
+    cdz_free(f->path), cdz_free(f->target), cdz_free(f->tmp);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
+cdz_status cdz_file_out_open(cdz_file_out *f, const char *path, cdz_error *err) {
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (!path || !*path) return cdz_error_set(err, CDZ_ERR_ARG, "no file name to write to");
+    f->path = cdz_malloc(strlen(path) + 1);
+    if (!f->path) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
+    strcpy(f->path, path);
+    /* a symbolic link is written through: the file it names is replaced, the link stays */
+    f->target = follow_links(path);
+    if (!f->target) {
+        int loop = errno == ELOOP;
+        release_out(f);
+        return cdz_error_set(err, loop ? CDZ_ERR_IO : CDZ_ERR_NOMEM, "%s: %s", path,
+                             loop ? "too many levels of symbolic links" : "out of memory");
+    }
     struct stat sb;
-    if (stat(real, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        /* a device, a FIFO: write to it as it is (what it does with the bytes is its business); a folder
-         * or a socket is no file to write */
-        if (S_ISDIR(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
-            st = cdz_error_set(err, CDZ_ERR_IO, "%s: is a %s, not a file", path, S_ISDIR(sb.st_mode) ? "folder" : "socket");
-        } else {
-            int fd = open(real, O_WRONLY);
-            int e = fd < 0 ? errno : write_all(fd, bytes, len);
-            if (fd >= 0 && close(fd) != 0 && !e) e = errno;
-            if (e) st = cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", path, strerror(e));
-        }
-        cdz_free(real);
+    cdz_status st = stat(f->target, &sb) == 0 && !S_ISREG(sb.st_mode) ? open_through(f, &sb, err) : open_temporary(f, err);
+    if (st != CDZ_OK) {
+        if (f->fd >= 0) close(f->fd);
+        if (f->tmp && f->fd >= 0) unlink(f->tmp);
+        release_out(f);
+    }
+    return st;
+}
+
+cdz_status cdz_file_out_write(cdz_file_out *f, const void *bytes, size_t len, cdz_error *err) {
+    int e = write_all(f->fd, bytes, len);
+    return e ? cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", f->path, strerror(e)) : CDZ_OK;
+}
+
+cdz_status cdz_file_out_pwrite(cdz_file_out *f, const void *bytes, size_t len, uint64_t offset, cdz_error *err) {
+    if (!f->seekable) return cdz_error_set(err, CDZ_ERR_ARG, "%s: not a file that can be written at an offset", f->path);
+    const uint8_t *p = bytes;
+    while (len > 0) {
+        ssize_t n = pwrite(f->fd, p, len, (off_t)offset);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", f->path, n < 0 ? strerror(errno) : "no progress");
+        p += n, len -= (size_t)n, offset += (uint64_t)n;
+    }
+    return CDZ_OK;
+}
+
+cdz_status cdz_file_out_commit(cdz_file_out *f, cdz_error *err) {
+    cdz_status st = CDZ_OK;
+    if (f->tmp && fsync(f->fd) != 0) st = cdz_error_set(err, CDZ_ERR_IO, "%s: fsync failed: %s", f->path, strerror(errno));
+    if (close(f->fd) != 0 && st == CDZ_OK)
+        st = cdz_error_set(err, CDZ_ERR_IO, "%s: %s failed: %s", f->path, f->tmp ? "close" : "write", strerror(errno));
+    if (f->tmp && st == CDZ_OK && rename(f->tmp, f->target) != 0)
+        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot rename from %s: %s", f->path, f->tmp, strerror(errno));
+    if (f->tmp && st != CDZ_OK) unlink(f->tmp);
+    release_out(f);
+    return st;
+}
+
+void cdz_file_out_abort(cdz_file_out *f) {
+    if (f->fd >= 0) close(f->fd);
+    if (f->tmp) unlink(f->tmp);
+    release_out(f);
+}
+
+cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err) {
+    cdz_file_out f;
+    cdz_status st = cdz_file_out_open(&f, path, err);
+    if (st != CDZ_OK) return st;
+    st = cdz_file_out_write(&f, bytes, len, err);
+    if (st != CDZ_OK) {
+        cdz_file_out_abort(&f);
         return st;
     }
-    const char *slash = strrchr(real, '/');
-    size_t dir_len = slash ? (size_t)(slash - real) + 1 : 0, tlen;
-    const char *base = real + dir_len;
-    if (!cdz_add_ok(strlen(real), 64, &tlen)) {
-        cdz_free(real);
-        return cdz_error_set(err, CDZ_ERR_ARG, "path too long");
-    }
-    char *tmp = cdz_malloc(tlen), *dir = cdz_malloc(dir_len + 1);
-    if (!tmp || !dir) {
-        cdz_free(tmp), cdz_free(dir), cdz_free(real);
-        return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(dir, real, dir_len);
-    dir[dir_len] = 0;
-    snprintf(tmp, tlen, "%s.%s" TMP_TAG "%ld", dir, base, (long)getpid());
-    remove_stale_temporaries(dir, base);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot create a file in %s: %s", path, dir_len ? dir : "this folder",
-                           strerror(errno));
-        goto done;
-    }
-    int e = write_all(fd, bytes, len);
-    if (e) st = cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    if (st == CDZ_OK && fsync(fd) != 0) st = cdz_error_set(err, CDZ_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && st == CDZ_OK) st = cdz_error_set(err, CDZ_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (st == CDZ_OK && rename(tmp, real) != 0)
-        st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
-    if (st != CDZ_OK) unlink(tmp);
-done:
-    cdz_free(tmp), cdz_free(dir), cdz_free(real);
-    return st;
+    return cdz_file_out_commit(&f, err);
 }
 
 typedef struct file_list {
