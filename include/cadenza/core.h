@@ -8,8 +8,9 @@
  *   ...
  *   cdz_free(bytes);
  *
- * Owns: nothing global except the allocator hook. Thread safety: every function is thread-safe except
- * cdz_set_allocator, which must be called before any other thread uses the library. */
+ * Owns: nothing global except the allocator and file-output hooks. Thread safety: every function is
+ * thread-safe except cdz_set_allocator and cdz_set_file_ops, which must be called before any other thread
+ * uses the library. */
 #ifndef CADENZA_CORE_H
 #define CADENZA_CORE_H
 
@@ -169,7 +170,9 @@ CDZ_API cdz_status cdz_file_read_all(const char *path, uint8_t **out, size_t *le
  * then rename over the target, so an existing file is never left truncated. A symbolic link is written
  * through (the file it names is replaced, the link stays); a device or FIFO is written to as it is (so
  * /dev/full reports its error); a folder is refused. Temporaries that a killed process left beside the
- * target are removed. */
+ * target are removed. Every failure (open, write, fsync, close, rename) is CDZ_ERR_IO with a message
+ * naming the path, the system's reason ("No space left on device") and, for a write, the byte it failed
+ * at; the temporary is removed and an existing target left as it was. */
 CDZ_API cdz_status cdz_file_write_atomic(const char *path, const void *bytes, size_t len, cdz_error *err);
 
 /* The same safety for a file written piece by piece (too large to hold in memory):
@@ -191,6 +194,7 @@ typedef struct cdz_file_out {
     char *path;   /* the name as given, for messages */
     char *target; /* the file the temporary replaces (links followed) */
     char *tmp;    /* the temporary's name; NULL for a device */
+    uint64_t written; /* bytes appended so far (for messages) */
 } cdz_file_out;
 CDZ_API cdz_status cdz_file_out_open(cdz_file_out *f, const char *path, cdz_error *err);
 /* Appends at the descriptor's position. */
@@ -199,6 +203,30 @@ CDZ_API cdz_status cdz_file_out_write(cdz_file_out *f, const void *bytes, size_t
 CDZ_API cdz_status cdz_file_out_pwrite(cdz_file_out *f, const void *bytes, size_t len, uint64_t offset, cdz_error *err);
 CDZ_API cdz_status cdz_file_out_commit(cdz_file_out *f, cdz_error *err);
 CDZ_API void cdz_file_out_abort(cdz_file_out *f);
+
+/* ---- the file-output hook ----
+ * Every file the library writes (cdz_file_write_atomic, cdz_file_out) goes through these six calls, so
+ * that tests (and embedders) can make the n-th one fail as a full disk, a quota or a failing device
+ * would: a short write, ENOSPC, EIO from fsync or close, a rename refused. tests/test_faults.c fails
+ * each in turn for every writer and checks that each call reports the error and leaves the previous
+ * file as it was. Each has its system call's contract: the result, or -1 with errno set; close releases
+ * fd even when it fails (as Linux does); write and pwrite may write fewer bytes than asked (the caller
+ * loops). By default they are the system calls. */
+typedef struct cdz_file_ops {
+    int (*open)(void *ctx, const char *path, int flags, unsigned mode);                 /* open(2), for writing */
+    ptrdiff_t (*write)(void *ctx, int fd, const void *buf, size_t n);                   /* write(2) */
+    ptrdiff_t (*pwrite)(void *ctx, int fd, const void *buf, size_t n, uint64_t offset); /* pwrite(2) */
+    int (*sync)(void *ctx, int fd);                                                      /* fsync(2) */
+    int (*close)(void *ctx, int fd);                                                     /* close(2) */
+    int (*rename)(void *ctx, const char *from, const char *to);                          /* rename(2) */
+    void *ctx;
+} cdz_file_ops;
+
+/* Installs a hook (every field must be set: start from cdz_file_ops_default() and replace some); NULL
+ * restores the system calls. Like cdz_set_allocator: call it before other threads use the library. */
+CDZ_API void cdz_set_file_ops(const cdz_file_ops *ops);
+/* The system calls, for a hook to wrap. */
+CDZ_API cdz_file_ops cdz_file_ops_default(void);
 
 /* Lists the regular files under the folder `root`, recursively, whose names end with one of the
  * comma-separated suffixes, case-insensitively (".mid,.midi"; NULL or "" for all), sorted by path.

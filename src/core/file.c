@@ -1,4 +1,5 @@
-/* Whole-file reading and crash-safe writing (temporary file, fsync, rename). */
+/* Whole-file reading and crash-safe writing (temporary file, fsync, rename). Writing goes through the
+ * replaceable file-output hook, so tests can inject a full disk at any step. */
 #define _POSIX_C_SOURCE 200809L
 #include "cadenza/core.h"
 
@@ -66,17 +67,54 @@ fail:
     return st;
 }
 
-/* Writes all of bytes to fd; 0 or an errno. */
-static int write_all(int fd, const uint8_t *p, size_t left) {
+/* ---- the file-output hook (cadenza/core.h): the system calls unless a test replaces them ---- */
+static int sys_open(void *ctx, const char *path, int flags, unsigned mode) {
+    (void)ctx;
+    return open(path, flags, (mode_t)mode);
+}
+static ptrdiff_t sys_write(void *ctx, int fd, const void *buf, size_t n) {
+    (void)ctx;
+    return write(fd, buf, n);
+}
+static ptrdiff_t sys_pwrite(void *ctx, int fd, const void *buf, size_t n, uint64_t offset) {
+    (void)ctx;
+    return pwrite(fd, buf, n, (off_t)offset);
+}
+static int sys_sync(void *ctx, int fd) {
+    (void)ctx;
+    return fsync(fd);
+}
+static int sys_close(void *ctx, int fd) {
+    (void)ctx;
+    return close(fd);
+}
+static int sys_rename(void *ctx, const char *from, const char *to) {
+    (void)ctx;
+    return rename(from, to);
+}
+
+cdz_file_ops cdz_file_ops_default(void) {
+    return (cdz_file_ops){sys_open, sys_write, sys_pwrite, sys_sync, sys_close, sys_rename, NULL};
+}
+
+static cdz_file_ops g_ops = {sys_open, sys_write, sys_pwrite, sys_sync, sys_close, sys_rename, NULL};
+
+void cdz_set_file_ops(const cdz_file_ops *ops) { g_ops = ops ? *ops : cdz_file_ops_default(); }
+
+/* Writes all of bytes to fd, however short each write: at offset `at`, or appended when `at` is NULL.
+ * 0 or an errno, with *done the bytes written. */
+static int write_all(int fd, const uint8_t *p, size_t left, const uint64_t *at, size_t *done) {
+    *done = 0;
     while (left > 0) {
-        ssize_t n = write(fd, p, left);
+        ptrdiff_t n = at ? g_ops.pwrite(g_ops.ctx, fd, p, left, *at + *done) : g_ops.write(g_ops.ctx, fd, p, left);
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno;
         }
-        if (n == 0) return EIO;
+        if (n == 0 || (size_t)n > left) return EIO; /* no progress, or a write that claims too much */
         p += n;
         left -= (size_t)n;
+        *done += (size_t)n;
     }
     return 0;
 }
@@ -146,8 +184,8 @@ static void remove_stale_temporaries(const char *dir, const char *base) {
 static cdz_status open_through(cdz_file_out *f, const struct stat *sb, cdz_error *err) {
     if (S_ISDIR(sb->st_mode) || S_ISSOCK(sb->st_mode))
         return cdz_error_set(err, CDZ_ERR_IO, "%s: is a %s, not a file", f->path, S_ISDIR(sb->st_mode) ? "folder" : "socket");
-    f->fd = open(f->target, O_WRONLY);
-    if (f->fd < 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", f->path, strerror(errno));
+    f->fd = g_ops.open(g_ops.ctx, f->target, O_WRONLY, 0);
+    if (f->fd < 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: cannot open for writing: %s", f->path, strerror(errno));
     return CDZ_OK;
 }
 
@@ -168,7 +206,7 @@ static cdz_status open_temporary(cdz_file_out *f, cdz_error *err) {
     snprintf(f->tmp, tlen, "%s.%s" TMP_TAG "%ld", dir, base, (long)getpid());
     remove_stale_temporaries(dir, base);
     cdz_status st = CDZ_OK;
-    f->fd = open(f->tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    f->fd = g_ops.open(g_ops.ctx, f->tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
     if (f->fd < 0)
         st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot create a file in %s: %s", f->path, dir_len ? dir : "this folder",
                            strerror(errno));
@@ -202,7 +240,7 @@ cdz_status cdz_file_out_open(cdz_file_out *f, const char *path, cdz_error *err) 
     struct stat sb;
     cdz_status st = stat(f->target, &sb) == 0 && !S_ISREG(sb.st_mode) ? open_through(f, &sb, err) : open_temporary(f, err);
     if (st != CDZ_OK) {
-        if (f->fd >= 0) close(f->fd);
+        if (f->fd >= 0) g_ops.close(g_ops.ctx, f->fd);
         if (f->tmp && f->fd >= 0) unlink(f->tmp);
         release_out(f);
     }
@@ -210,28 +248,30 @@ cdz_status cdz_file_out_open(cdz_file_out *f, const char *path, cdz_error *err) 
 }
 
 cdz_status cdz_file_out_write(cdz_file_out *f, const void *bytes, size_t len, cdz_error *err) {
-    int e = write_all(f->fd, bytes, len);
-    return e ? cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", f->path, strerror(e)) : CDZ_OK;
+    size_t done;
+    int e = write_all(f->fd, bytes, len, NULL, &done);
+    f->written += done;
+    return e ? cdz_error_set(err, CDZ_ERR_IO, "%s: write failed at byte %llu: %s", f->path, (unsigned long long)f->written,
+                             strerror(e))
+             : CDZ_OK;
 }
 
 cdz_status cdz_file_out_pwrite(cdz_file_out *f, const void *bytes, size_t len, uint64_t offset, cdz_error *err) {
     if (!f->seekable) return cdz_error_set(err, CDZ_ERR_ARG, "%s: not a file that can be written at an offset", f->path);
-    const uint8_t *p = bytes;
-    while (len > 0) {
-        ssize_t n = pwrite(f->fd, p, len, (off_t)offset);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return cdz_error_set(err, CDZ_ERR_IO, "%s: write failed: %s", f->path, n < 0 ? strerror(errno) : "no progress");
-        p += n, len -= (size_t)n, offset += (uint64_t)n;
-    }
-    return CDZ_OK;
+    size_t done;
+    int e = write_all(f->fd, bytes, len, &offset, &done);
+    return e ? cdz_error_set(err, CDZ_ERR_IO, "%s: write failed at byte %llu: %s", f->path,
+                             (unsigned long long)(offset + done), strerror(e))
+             : CDZ_OK;
 }
 
 cdz_status cdz_file_out_commit(cdz_file_out *f, cdz_error *err) {
     cdz_status st = CDZ_OK;
-    if (f->tmp && fsync(f->fd) != 0) st = cdz_error_set(err, CDZ_ERR_IO, "%s: fsync failed: %s", f->path, strerror(errno));
-    if (close(f->fd) != 0 && st == CDZ_OK)
+    if (f->tmp && g_ops.sync(g_ops.ctx, f->fd) != 0)
+        st = cdz_error_set(err, CDZ_ERR_IO, "%s: fsync failed: %s", f->path, strerror(errno));
+    if (g_ops.close(g_ops.ctx, f->fd) != 0 && st == CDZ_OK)
         st = cdz_error_set(err, CDZ_ERR_IO, "%s: %s failed: %s", f->path, f->tmp ? "close" : "write", strerror(errno));
-    if (f->tmp && st == CDZ_OK && rename(f->tmp, f->target) != 0)
+    if (f->tmp && st == CDZ_OK && g_ops.rename(g_ops.ctx, f->tmp, f->target) != 0)
         st = cdz_error_set(err, CDZ_ERR_IO, "%s: cannot rename from %s: %s", f->path, f->tmp, strerror(errno));
     if (f->tmp && st != CDZ_OK) unlink(f->tmp);
     release_out(f);
@@ -239,7 +279,7 @@ cdz_status cdz_file_out_commit(cdz_file_out *f, cdz_error *err) {
 }
 
 void cdz_file_out_abort(cdz_file_out *f) {
-    if (f->fd >= 0) close(f->fd);
+    if (f->fd >= 0) g_ops.close(g_ops.ctx, f->fd);
     if (f->tmp) unlink(f->tmp);
     release_out(f);
 }
