@@ -307,6 +307,10 @@ static void test_shard_types(void) {
         cdz_window_sampler sm;
         CHECK(cdz_window_sampler_init(&sm, &ds, CDZ_SPLIT_TRAIN, 16, &err) == CDZ_ERR_ARG && strstr(err.msg, "holds audio"),
               "token windows from audio: %s", err.msg);
+        /* found by fuzz_cdz: the batcher read an audio dataset's missing tokens (a NULL pointer) */
+        cdz_batcher b;
+        CHECK(cdz_batcher_init(&b, &ds, CDZ_SPLIT_TRAIN, 2, 8, 1, 0, 1, &err) == CDZ_ERR_ARG && strstr(err.msg, "holds audio"),
+              "token batches from audio: %s", err.msg);
         cdz_dataset_close(&ds);
     }
     float frames[4 * 3];

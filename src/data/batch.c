@@ -8,6 +8,9 @@ cdz_status cdz_batcher_init(cdz_batcher *b, const cdz_dataset *ds, cdz_split spl
     memset(b, 0, sizeof *b);
     if (B <= 0 || T <= 0 || world <= 0 || rank < 0 || rank >= world)
         return cdz_error_set(err, CDZ_ERR_ARG, "batches: B=%lld T=%lld rank %d of %d", (long long)B, (long long)T, rank, world);
+    /* the dataset's type comes from its file: audio or features are refused here, not read as tokens */
+    if (!ds->tokens)
+        return cdz_error_set(err, CDZ_ERR_ARG, "batches are token windows; the dataset holds %s", cdz_dtype_name(ds->dtype));
     b->ds = ds;
     b->B = B;
     b->T = T;
