@@ -91,6 +91,8 @@ struct cdz_model {
     cdz_tensor_info *tensors;     /* the table that slices them */
     size_t n_tensors;
     void *impl;                   /* the kind's sizes and offsets, fixed once built */
+    size_t max_params;            /* while building: the most parameters the config may describe (0: no
+                                     limit); a checkpoint's, what its file holds */
 };
 
 /* The kinds cadenza knows (cdz_model_kind_find and cdz_model_kind_list in cadenza/model.h). */
@@ -128,7 +130,13 @@ cdz_dropout_site cdz_loss_dropout_site(const cdz_loss_opts *opts, const cdz_batc
                                        int time_major);
 /* Appends a tensor to the table (offsets assigned in order). Call before cdz_model_alloc_params. */
 cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const int64_t *shape, cdz_error *err);
+/* Allocates the parameters the table describes; refuses more than m->max_params (CDZ_ERR_FORMAT). */
 cdz_status cdz_model_alloc_params(cdz_model *m, cdz_error *err);
+/* cdz_model_from_json for a config that comes with its parameters (a checkpoint holding max_params
+ * values): a config that describes more is refused before anything is allocated, so a small file cannot
+ * make the loader reserve (and zero) gigabytes. */
+cdz_status cdz_model_from_json_bounded(cdz_model **out, const char *json, size_t len, const char *what, size_t max_params,
+                                       cdz_error *err);
 
 #ifdef __cplusplus
 }

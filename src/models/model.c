@@ -21,7 +21,7 @@ const cdz_model_kind *cdz_model_kind_find(const char *name) {
 }
 
 static cdz_status build(cdz_model **out, const cdz_model_kind *k, const cdz_json *config, const char *what,
-                        cdz_error *err) {
+                        size_t max_params, cdz_error *err) {
     cdz_model *m = cdz_calloc(1, sizeof *m);
     if (!m) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory building a %s model", k->name);
     m->kind = k;
@@ -37,7 +37,12 @@ static cdz_status build(cdz_model **out, const cdz_model_kind *k, const cdz_json
                              what, name, sizeof m->config_name - 1);
     }
     snprintf(m->config_name, sizeof m->config_name, "%s", name);
+    m->max_params = max_params;
     cdz_status st = k->from_config(m, config, what, err);
+    if (st != CDZ_OK && max_params && !m->params && m->n_params > max_params)
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: its %s config describes %zu parameters, more than the %zu values it holds",
+                           what, k->name, m->n_params, max_params);
+    m->max_params = 0;
     if (st != CDZ_OK) {
         cdz_model_free(m);
         m = NULL;
@@ -47,6 +52,11 @@ static cdz_status build(cdz_model **out, const cdz_model_kind *k, const cdz_json
 }
 
 cdz_status cdz_model_from_json(cdz_model **m, const char *json, size_t len, const char *what, cdz_error *err) {
+    return cdz_model_from_json_bounded(m, json, len, what, 0, err);
+}
+
+cdz_status cdz_model_from_json_bounded(cdz_model **m, const char *json, size_t len, const char *what, size_t max_params,
+                                       cdz_error *err) {
     *m = NULL;
     cdz_json *config = NULL;
     cdz_status st = cdz_json_parse(json, len, what, &config, err);
@@ -57,7 +67,7 @@ cdz_status cdz_model_from_json(cdz_model **m, const char *json, size_t len, cons
         st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: model config names no known model kind (\"kind\": %s%s%s)", what,
                            kind ? "\"" : "", kind ? kind : "missing", kind ? "\"" : "");
     else
-        st = build(m, k, config, what, err);
+        st = build(m, k, config, what, max_params, err);
     cdz_json_free(config);
     return st;
 }
@@ -100,6 +110,9 @@ cdz_status cdz_model_add_tensor(cdz_model *m, const char *name, int ndim, const 
 }
 
 cdz_status cdz_model_alloc_params(cdz_model *m, cdz_error *err) {
+    if (m->max_params && m->n_params > m->max_params)
+        return cdz_error_set(err, CDZ_ERR_FORMAT, "the config describes %zu parameters, more than the %zu allowed", m->n_params,
+                             m->max_params);
     m->params = cdz_calloc(m->n_params, sizeof *m->params);
     if (!m->params) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %zu parameters", m->n_params);
     return CDZ_OK;

@@ -120,7 +120,14 @@ cdz_status cdz_checkpoint_load(const char *path, cdz_model **out, cdz_error *err
     cdz_status st = open_checkpoint(&f, path, err);
     if (st != CDZ_OK) return st;
     const char *config = cdz_safetensors_meta(&f, "model");
-    st = cdz_model_from_json(&m, config, strlen(config), path, err);
+    /* the file holds every parameter of its model: a config that describes more is refused before the
+     * model is allocated (the file's values are at most its size / 4, so the sum cannot overflow) */
+    size_t held = 0;
+    for (size_t i = 0; i < f.n; i++) held += (size_t)cdz_st_numel(&f.tensors[i]);
+    if (held == 0)
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: a cadenza checkpoint without tensors", path);
+    else
+        st = cdz_model_from_json_bounded(&m, config, strlen(config), path, held, err);
     if (st == CDZ_OK) st = copy_tensors(&f, m, "", m->params, path, err);
     /* every tensor must be the model's or its optimiser's: anything else means a mismatched file */
     for (size_t i = 0; st == CDZ_OK && i < f.n; i++) {
