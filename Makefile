@@ -3,7 +3,8 @@
 #   make test       install what is missing, build, run every test (ends with "N passed, M failed")
 #   make demo       install what is missing, build, run the main job
 #   make deps       install the Debian packages the build can use (skipped when present)
-#   make fuzz       run the libFuzzer target for FUZZ_SECONDS (needs clang)
+#   make fuzz       run each libFuzzer target (midi, safetensors, cdz) in turn for FUZZ_SECONDS (needs clang);
+#                   FUZZ_TARGET=cdz runs one
 #   make bench      build and run the benchmarks in bench/
 #   make SANITIZE=address,undefined   a sanitized build in build/san/
 CC ?= cc
@@ -132,9 +133,13 @@ APP_OBJ := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
-HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h src/*/*/*.h tests/*.h)
+HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h src/*/*/*.h tests/*.h tests/fuzz/*.h)
+# The fuzz targets (tests/fuzz/fuzz_NAME.c), each with its seed corpus (the MIDI one's is tests/fuzz/corpus)
+# and a plain replay main that `make check` runs over that corpus under the sanitizers.
+FUZZ_TARGETS := midi safetensors cdz
+REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
-.PHONY: all lib test check demo deps fuzz fuzz-replay bench clean
+.PHONY: all lib test check demo deps fuzz fuzz-seeds fuzz-replay bench clean
 all: $(BUILD)/libcadenza.a $(BUILD)/libcadenza.so $(BUILD)/cadenza $(EXAMPLES)
 
 lib: $(BUILD)/libcadenza.a $(BUILD)/libcadenza.so
@@ -181,10 +186,19 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libcadenza.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcadenza.a $(LDLIBS)
 
-# The fuzz target's plain main: replays files or folders (the seed corpus) without libFuzzer.
-$(BUILD)/fuzz/replay_midi: tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(HEADERS)
+# A fuzz target's plain main: replays files or folders (the seed corpus) without libFuzzer.
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/fuzz_midi.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) -DREPLAY_NAME='"replay_$*"' $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(LDLIBS)
+
+# The seed corpora of the safetensors and cdz targets, made by the library's writers (tests/fuzz/make_seeds.c).
+$(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(BUILD)/libcadenza.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcadenza.a $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz/make_seeds
+	@mkdir -p tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz
+	./$(BUILD)/fuzz/make_seeds tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz
 
 # ---- CUDA kernel workbench (dev/cuda/): built only where nvcc is found ----
 # Each dev/cuda/NAME.cu is a program (the library's CPU reference, numbered kernel versions with the
@@ -238,8 +252,8 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory check
 
-check: all $(TESTS) $(BUILD)/fuzz/replay_midi $(CUDA_DEV)
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/fuzz/replay_midi build/san/tests/test_robust build/san/tests/test_faults \
+check: all $(TESTS) $(REPLAYS) $(CUDA_DEV)
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined $(FUZZ_TARGETS:%=build/san/fuzz/replay_%) build/san/tests/test_robust build/san/tests/test_faults \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
 	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session build/san/tests/test_generate
 	@sh tests/run.sh $(BUILD)
@@ -252,13 +266,33 @@ demo: deps
 	    --num-outputs 3 --seed 1 --out-dir generated --wav --force
 	./$(BUILD)/cadenza plot generated/attention_rnn_seed1_1.mid --out generated/attention_rnn_seed1_1.png --force
 
-# libFuzzer needs clang; the same target source also builds the plain replay main above.
-fuzz:
-	@mkdir -p build/fuzz/found build/fuzz/work
-	$(CLANG) $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o build/fuzz/fuzz_midi tests/fuzz/fuzz_midi.c $(LIB_SRC) $(LDLIBS)
-	./build/fuzz/fuzz_midi -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
-	    -artifact_prefix=build/fuzz/found/ build/fuzz/work tests/fuzz/corpus
+# libFuzzer needs clang; the same target sources also build the plain replay mains above. The library is
+# compiled once for all targets (build/fuzz/obj/, coverage-instrumented, ASan and UBSan), and the targets
+# run one after the other, each for FUZZ_SECONDS (with tests/fuzz/NAME.dict where there is one), new inputs
+# going to build/fuzz/work/NAME/, crashes to build/fuzz/found/NAME-*, the output to build/fuzz/NAME.log
+# (its last lines: executions, exec/s, cov, ft).
+FUZZ_TARGET ?= $(FUZZ_TARGETS)
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ)
+
+build/fuzz/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+fuzz: $(FUZZ_TARGET:%=build/fuzz/fuzz_%)
+	@mkdir -p build/fuzz/found $(FUZZ_TARGET:%=build/fuzz/work/%)
+	@rc=0; for t in $(FUZZ_TARGET); do \
+	    case $$t in midi) corpus=tests/fuzz/corpus; max=65536 ;; *) corpus=tests/fuzz/corpus_$$t; max=16384 ;; esac; \
+	    dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s: ./build/fuzz/fuzz_$$t $$dict build/fuzz/work/$$t $$corpus"; \
+	    ./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=$$max -timeout=30 $$dict \
+	        -artifact_prefix=build/fuzz/found/$$t- build/fuzz/work/$$t $$corpus >build/fuzz/$$t.log 2>&1 || rc=1; \
+	    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::|^==[0-9]+==ERROR|^SUMMARY|artifact' build/fuzz/$$t.log; \
+	done; exit $$rc
 
 bench: all $(BENCHES)
 	@sh scripts/deps.sh bench

@@ -55,7 +55,14 @@ done
 # The fuzz seed corpus and the robustness test under AddressSanitizer + UndefinedBehaviorSanitizer.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run "replay_midi (asan, ubsan)" "$san/fuzz/replay_midi" tests/fuzz/corpus
+# (each fuzz target's replay main over its seed corpus; the MIDI target's corpus is tests/fuzz/corpus)
+for t in "$san"/fuzz/replay_*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    name=${t##*/replay_}
+    corpus=tests/fuzz/corpus_$name
+    [ "$name" = midi ] && corpus=tests/fuzz/corpus
+    run "replay_$name (asan, ubsan)" "$t" "$corpus"
+done
 # (every sanitized test the Makefile's check target built: the list lives there alone)
 for t in "$san"/tests/test_*; do
     [ -f "$t" ] && [ -x "$t" ] && run "$(basename "$t") (asan, ubsan)" "$t"

@@ -1,8 +1,13 @@
-/* A plain main for the fuzz target: replays every file given, or every file under given folders (the
- * seed corpus), so the corpus runs under ASan/UBSan in `make test` without libFuzzer. */
+/* A plain main for a fuzz target: replays every file given, or every file under given folders (the
+ * seed corpus), so the corpus runs under ASan/UBSan in `make test` without libFuzzer. The Makefile
+ * names each replay program (-DREPLAY_NAME="\"replay_cdz\""), the name of its summary line. */
 #include <stdio.h>
 
 #include "cadenza.h"
+
+#ifndef REPLAY_NAME
+#define REPLAY_NAME "replay_midi"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,7 +19,7 @@ int main(int argc, char **argv) {
         cdz_error err;
         if (cdz_file_list(argv[i], NULL, &paths, &n, &err) != CDZ_OK) {
             printf("%s\n", err.msg);
-            printf("replay_midi: 0 passed, 1 failed\n");
+            printf(REPLAY_NAME ": 0 passed, 1 failed\n");
             return 1;
         }
         for (size_t k = 0; k < n; k++) {
@@ -28,6 +33,6 @@ int main(int argc, char **argv) {
         cdz_file_list_free(paths, n);
     }
     printf("replayed %zu inputs\n", replayed);
-    printf("replay_midi: %zu passed, 0 failed\n", replayed);
+    printf(REPLAY_NAME ": %zu passed, 0 failed\n", replayed);
     return 0;
 }
