@@ -133,7 +133,8 @@ APP_OBJ := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
-HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h src/*/*/*.h tests/*.h tests/fuzz/*.h)
+HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h src/*/*/*.h tests/*.h)
+FUZZ_HEADERS := $(wildcard tests/fuzz/*.h)
 # The fuzz targets (tests/fuzz/fuzz_NAME.c), each with its seed corpus (the MIDI one's is tests/fuzz/corpus)
 # and a plain replay main that `make check` runs over that corpus under the sanitizers.
 FUZZ_TARGETS := midi safetensors cdz
@@ -187,7 +188,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libcadenza.a $(HEADERS)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcadenza.a $(LDLIBS)
 
 # A fuzz target's plain main: replays files or folders (the seed corpus) without libFuzzer.
-$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(HEADERS)
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(HEADERS) $(FUZZ_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DREPLAY_NAME='"replay_$*"' $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libcadenza.a $(LDLIBS)
 
@@ -280,7 +281,7 @@ build/fuzz/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(HEADERS) $(FUZZ_HEADERS)
 	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
 fuzz: $(FUZZ_TARGET:%=build/fuzz/fuzz_%)

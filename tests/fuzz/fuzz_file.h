@@ -1,5 +1,7 @@
 /* For fuzz targets whose reader takes a path: the input's bytes in a temporary file of the process's own
- * (made once under $TMPDIR or /tmp, rewritten for every input, removed at exit). */
+ * (made once under $TMPDIR or /tmp, rewritten for every input). Where /proc/self/fd exists (Linux) the
+ * file is unlinked at once and read through that path, so not even a crash leaves it behind; elsewhere
+ * it is removed at exit. */
 #ifndef CADENZA_FUZZ_FILE_H
 #define CADENZA_FUZZ_FILE_H
 
@@ -27,7 +29,12 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size) {
             perror("fuzz: mkstemp");
             abort();
         }
-        atexit(fuzz_file_remove_);
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (access(proc, R_OK) == 0 && unlink(fuzz_path_) == 0)
+            snprintf(fuzz_path_, sizeof fuzz_path_, "%s", proc);
+        else
+            atexit(fuzz_file_remove_);
     }
     size_t done = 0;
     while (done < size) {
