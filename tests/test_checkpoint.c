@@ -449,6 +449,16 @@ static void test_foreign_files(void) {
               strcmp(f.tensors[2].name, "x") == 0 && strcmp(f.tensors[3].name, "z") == 0 && f.tensors[1].ndim == 0,
           "empty tensors ordered by offset then name: %s", err.msg);
     cdz_safetensors_free(&f);
+
+    /* The format takes any string as a name, the empty one too (cadenza writes none; fuzz_safetensors
+     * met one and its oracle wrongly wanted a name to be non-empty). */
+    h = "{\"\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    n = assemble(buf, h, 4);
+    CHECK(write_file(path, buf, n), "write");
+    CHECK_INT(cdz_safetensors_read(&f, path, &err), CDZ_OK);
+    CHECK(f.n == 1 && cdz_safetensors_find(&f, "") == &f.tensors[0] && f.tensors[0].ndim == 1, "a tensor named \"\": %s",
+          err.msg);
+    cdz_safetensors_free(&f);
     unlink(path);
 }
 

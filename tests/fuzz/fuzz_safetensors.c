@@ -29,7 +29,8 @@ static void check_file(const cdz_safetensors *f) {
     uint32_t mix = 0;
     for (size_t i = 0; i < f->n; i++) {
         const cdz_st_tensor *t = &f->tensors[i];
-        if (!t->name || !t->name[0] || t->ndim < 0 || t->ndim > CDZ_ST_MAX_DIMS) fail("a tensor without a name or with bad dimensions");
+        /* (a name may be empty: the format allows any string) */
+        if (!t->name || t->ndim < 0 || t->ndim > CDZ_ST_MAX_DIMS) fail("a tensor without a name or with bad dimensions");
         if (cdz_safetensors_find(f, t->name) != t) fail("find does not give the tensor by its name");
         int64_t n = cdz_st_numel(t);
         if (n < 0 || (n > 0 && !t->data)) fail("a tensor without its data");
