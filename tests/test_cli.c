@@ -260,7 +260,7 @@ int main(int argc, char **argv) {
     snprintf(gen, sizeof gen, "%s/gen", dir);
     mkdir(tunes, 0777);
     test_write_melodies(tunes, 12, 0);
-    snprintf(args, sizeof args, "dataset build --codec key_melody --in %s --out %s --eval-fraction 0.3", tunes, data);
+    snprintf(args, sizeof args, "dataset build --codec key_melody2 --in %s --out %s --eval-fraction 0.3", tunes, data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "12 found, 11 used"); /* one tune has too few pitch classes */
     snprintf(args, sizeof args, "train --data %s --steps 3 --batch 4 --seq 32 --eval-every 2 --out %s --log %s", data, ckpt, log);
@@ -291,7 +291,7 @@ int main(int argc, char **argv) {
     char cfg[300];
     snprintf(cfg, sizeof cfg, "%s/mine.json", dir);
     FILE *cf = fopen(cfg, "w");
-    fputs("{\"kind\":\"melody_rnn\",\"config_name\":\"mine\",\"codec\":\"key_melody\",\"input\":\"key_melody\",\"layers\":1,"
+    fputs("{\"kind\":\"melody_rnn\",\"config_name\":\"mine\",\"codec\":\"key_melody2\",\"input\":\"key_melody\",\"layers\":1,"
           "\"hidden\":24,\"attn_length\":0,\"batch\":4,\"seq\":16}", cf);
     fclose(cf);
     snprintf(args, sizeof args, "train --data %s --config %s --steps 2 --eval-every 0 --out %s/mine.safetensors", data, cfg, dir);
@@ -640,7 +640,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 1200; i++) seq[i] = (uint16_t)((i * 7 + i / 13) % 40);
         cdz_tokens_append(&tr, seq, 200);
         for (int k = 0; k < 200; k++) cdz_tokens_append(&ev, seq, 1200);
-        cdz_shard_writer_init(&w, "key_melody", 40, NULL);
+        cdz_shard_writer_init(&w, "key_melody2", CDZ_MELODY_METER_VOCAB, NULL);
         cdz_shard_writer_add(&w, &tr, CDZ_SPLIT_TRAIN, NULL);
         cdz_shard_writer_add(&w, &ev, CDZ_SPLIT_EVAL, NULL);
         cdz_shard_writer_finish(&w, big, NULL);
@@ -1086,7 +1086,7 @@ int main(int argc, char **argv) {
     CHECK_INT(run("models"), 0);
     CHECK_STR_CONTAINS(out, "tunes_rnn: scale tunes for the tests");
     CHECK_STR_CONTAINS(out, "  data      twelve made-up tunes\n  licence   CC0\n");
-    CHECK_STR_CONTAINS(out, "melody_rnn / attention_rnn, codec key_melody");
+    CHECK_STR_CONTAINS(out, "melody_rnn / attention_rnn, codec key_melody2");
     CHECK_STR_CONTAINS(out, "weights and optimiser state");
     CHECK_STR_CONTAINS(out, "cadenza generate --model tunes_rnn");
     CHECK_STR_CONTAINS(out, "bare: (no description");

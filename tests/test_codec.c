@@ -125,7 +125,7 @@ static void test_melody_rules(void) {
 static void test_squash(void) {
     /* G major (C and F# rule out D and C major), around F#4-D6: to C major, centred in [48, 84). */
     int16_t ev[] = {67, -2, 71, -1, 74, 79, 86, -2, 66, 72};
-    cdz_melody m = {ev, 10, 4, 16, 120, 0, 0, 0, 0};
+    cdz_melody m = {ev, 10, 4, 16, 120, 0, 0, 0, 0, 4, 4};
     int amount = cdz_melody_squash(&m, 48, 84, 0);
     /* key G (7) -> C: -7; centre (66 + 86) / 2 = 76, target 65.5: 65.5 - (76 - 7) = -3.5 -> 0 octaves */
     CHECK_INT(amount, -7);
@@ -134,7 +134,7 @@ static void test_squash(void) {
     CHECK_INT(m.events[1], CDZ_MELODY_NO_EVENT);
     /* Out of range notes fold in by octaves. */
     int16_t ev2[] = {36, 40, 43, 96, 60};
-    cdz_melody m2 = {ev2, 5, 4, 16, 120, 0, 0, 0, 0};
+    cdz_melody m2 = {ev2, 5, 4, 16, 120, 0, 0, 0, 0, 4, 4};
     cdz_melody_squash(&m2, 48, 84, 0);
     for (int i = 0; i < 5; i++) CHECK(m2.events[i] >= 48 && m2.events[i] < 84, "squashed into range: %d", m2.events[i]);
 }
@@ -147,18 +147,18 @@ static void test_lookback_features(void) {
     const int bar[16] = {60, -2, 62, -2, 64, -1, -2, -2, 65, -2, 67, -2, 69, -2, 71, -1};
     for (int t = 0; t < 32; t++) ev[t] = (int16_t)bar[t % 16];
     ev[40] = 72;
-    CHECK_INT(cdz_lookback_label(ev, 0), 2 + 60 - 48);  /* a note in the first bar: its class */
-    CHECK_INT(cdz_lookback_label(ev, 1), 39);           /* no-event in the first two bars: "repeat 2 bars" */
-    CHECK_INT(cdz_lookback_label(ev, 16), 38);          /* bar 2 repeats bar 1 */
-    CHECK_INT(cdz_lookback_label(ev, 32), 0);           /* no-event from bar 3 on: its own class */
-    CHECK_INT(cdz_lookback_label(ev, 40), 2 + 72 - 48);
-    CHECK_INT(cdz_key_melody_label(ev, 0), 12);
-    CHECK_INT(cdz_key_melody_label(ev, 5), 37);         /* the early-repeat rule is for no-events only */
-    CHECK_INT(cdz_key_melody_label(ev, 1), 39);
-    CHECK_INT(cdz_key_melody_label(ev, 16), 38);
-    CHECK_INT(cdz_key_melody_label(ev, 47), 36);        /* no-event that does not repeat */
+    CHECK_INT(cdz_lookback_label(ev, 0, 16), 2 + 60 - 48);  /* a note in the first bar: its class */
+    CHECK_INT(cdz_lookback_label(ev, 1, 16), 39);           /* no-event in the first two bars: "repeat 2 bars" */
+    CHECK_INT(cdz_lookback_label(ev, 16, 16), 38);          /* bar 2 repeats bar 1 */
+    CHECK_INT(cdz_lookback_label(ev, 32, 16), 0);           /* no-event from bar 3 on: its own class */
+    CHECK_INT(cdz_lookback_label(ev, 40, 16), 2 + 72 - 48);
+    CHECK_INT(cdz_key_melody_label(ev, 0, 16), 12);
+    CHECK_INT(cdz_key_melody_label(ev, 5, 16), 37);         /* the early-repeat rule is for no-events only */
+    CHECK_INT(cdz_key_melody_label(ev, 1, 16), 39);
+    CHECK_INT(cdz_key_melody_label(ev, 16, 16), 38);
+    CHECK_INT(cdz_key_melody_label(ev, 47, 16), 36);        /* no-event that does not repeat */
     float in[CDZ_LOOKBACK_INPUTS];
-    cdz_lookback_inputs(ev, 16, in);
+    cdz_lookback_inputs(ev, 16, 16, in);
     CHECK(in[2 + 12] == 1, "current event: C4");
     CHECK(in[38 + 0] == 1, "next if repeating a bar ago: step 1, a no-event");
     CHECK(in[76 + 0] == 1, "next if repeating two bars ago: before the start, a no-event");
@@ -168,11 +168,11 @@ static void test_lookback_features(void) {
     CHECK(in[114] == 1 && in[115] == -1 && in[116] == -1 && in[117] == -1 && in[118] == 1, "counter of 17 = 10001b");
     CHECK(in[119] == 1 && in[120] == 0, "repeats 1 bar, not 2");
     float k[CDZ_KEY_MELODY_INPUTS];
-    cdz_key_melody_inputs(ev, 4, k);
+    cdz_key_melody_inputs(ev, 4, 16, k);
     CHECK(k[64 - 48] == 1 && k[36] == 1 && k[37] == 0 && k[38] == 1 && k[39] == 1, "E4 attacked, ascending");
     CHECK(k[42] == 1 && k[43] == -1 && k[44] == 1 && k[49] == 0, "counter of 5, not a bar start");
     CHECK(k[50 + 0] == 1 && k[50 + 7] == 1 && k[50 + 1] == 0, "C, D, E fit C and G major (and F), not C#");
-    cdz_key_melody_inputs(ev, 15, k);
+    cdz_key_melody_inputs(ev, 15, 16, k);
     CHECK(k[37] == 1 && k[49] == 1, "silence after a note-off, the next step starts a bar");
 }
 
@@ -468,8 +468,8 @@ static void test_corpus_round_trips(const char *data) {
                     /* lookback and key-melody labels decode back to the same events */
                     for (int enc = 0; enc < 2 && ok; enc++) {
                         for (size_t t = 0; t < mel[k].n_steps; t++) {
-                            int label = enc ? cdz_key_melody_label(mel[k].events, t) : cdz_lookback_label(mel[k].events, t);
-                            ev[t] = (int16_t)(enc ? cdz_key_melody_event(label, ev, t) : cdz_lookback_event(label, ev, t));
+                            int label = enc ? cdz_key_melody_label(mel[k].events, t, 16) : cdz_lookback_label(mel[k].events, t, 16);
+                            ev[t] = (int16_t)(enc ? cdz_key_melody_event(label, ev, t, 16) : cdz_lookback_event(label, ev, t, 16));
                         }
                         ok = memcmp(ev, mel[k].events, mel[k].n_steps * sizeof *ev) == 0;
                     }
@@ -656,7 +656,7 @@ static void test_chorales(const char *data) {
 /* A decoded melody is written in 4/4 (16 steps of 4 per quarter), 3/8 for 6 steps a bar. */
 static void test_melody_time_signature(void) {
     int16_t ev[8] = {60, -2, 62, -2, 64, -2, -1, -2};
-    cdz_melody m = {ev, 8, 4, 16, 120, 0, 0, 0, 0};
+    cdz_melody m = {ev, 8, 4, 16, 120, 0, 0, 0, 0, 0, 0};
     cdz_score s;
     cdz_error err;
     CHECK(cdz_melody_to_score(&m, 120, 100, 0, &s, &err) == CDZ_OK, "%s", err.msg);
@@ -734,39 +734,160 @@ static void test_melody_state(void) {
     cdz_rng r;
     cdz_rng_seed(&r, 21);
     enum { LEN = 300 };
-    for (int codec = 0; codec < 2; codec++)
-        for (int trial = 0; trial < 20; trial++) {
-            int16_t ev[LEN];
-            cdz_melody_state st;
-            cdz_melody_state_reset(&st);
-            int same_events = 1, same_inputs = 1;
-            for (int p = 0; p < LEN; p++) {
-                /* repeats often, so that lookbacks decode against the ring */
-                int label = cdz_rng_below(&r, 3) == 0 ? 38 + (int)cdz_rng_below(&r, 2) : (int)cdz_rng_below(&r, 38);
-                int e = codec ? cdz_key_melody_event(label, ev, (size_t)p) : cdz_lookback_event(label, ev, (size_t)p);
-                ev[p] = (int16_t)e;
-                int pushed = codec ? cdz_key_melody_push(&st, label) : cdz_lookback_push(&st, label);
-                same_events &= pushed == e;
-                float a[CDZ_LOOKBACK_INPUTS], b[CDZ_LOOKBACK_INPUTS];
-                if (codec) {
-                    cdz_key_melody_inputs(ev, (size_t)p, a);
-                    cdz_key_melody_inputs_state(&st, b);
-                    same_inputs &= memcmp(a, b, CDZ_KEY_MELODY_INPUTS * sizeof *a) == 0;
-                } else {
-                    cdz_lookback_inputs(ev, (size_t)p, a);
-                    cdz_lookback_inputs_state(&st, b);
-                    same_inputs &= memcmp(a, b, CDZ_LOOKBACK_INPUTS * sizeof *a) == 0;
+    /* meter -1: no meter token (16-step bars); else a leading meter token sets the bar */
+    for (int meter = -1; meter < CDZ_MELODY_METERS; meter++)
+        for (int codec = 0; codec < 2; codec++)
+            for (int trial = 0; trial < (meter < 0 ? 20 : 4); trial++) {
+                int16_t ev[LEN];
+                cdz_melody_state st;
+                cdz_melody_state_reset(&st);
+                int bar = meter < 0 ? 16 : cdz_melody_meter(meter, NULL, NULL);
+                int same_events = 1, same_inputs = 1;
+                if (meter >= 0) {
+                    int e = codec ? cdz_key_melody_push(&st, CDZ_MELODY_LABELS + meter)
+                                  : cdz_lookback_push(&st, CDZ_MELODY_LABELS + meter);
+                    CHECK(e == CDZ_MELODY_NO_EVENT && st.n == 0 && st.bar == bar, "meter %d: no step, bar %d", meter, st.bar);
                 }
+                for (int p = 0; p < LEN; p++) {
+                    /* repeats often, so that lookbacks decode against the ring */
+                    int label = cdz_rng_below(&r, 3) == 0 ? 38 + (int)cdz_rng_below(&r, 2) : (int)cdz_rng_below(&r, 38);
+                    int e = codec ? cdz_key_melody_event(label, ev, (size_t)p, bar) : cdz_lookback_event(label, ev, (size_t)p, bar);
+                    ev[p] = (int16_t)e;
+                    int pushed = codec ? cdz_key_melody_push(&st, label) : cdz_lookback_push(&st, label);
+                    same_events &= pushed == e;
+                    float a[CDZ_LOOKBACK_INPUTS], b[CDZ_LOOKBACK_INPUTS];
+                    if (codec) {
+                        cdz_key_melody_inputs(ev, (size_t)p, bar, a);
+                        cdz_key_melody_inputs_state(&st, b);
+                        same_inputs &= memcmp(a, b, CDZ_KEY_MELODY_INPUTS * sizeof *a) == 0;
+                    } else {
+                        cdz_lookback_inputs(ev, (size_t)p, bar, a);
+                        cdz_lookback_inputs_state(&st, b);
+                        same_inputs &= memcmp(a, b, CDZ_LOOKBACK_INPUTS * sizeof *a) == 0;
+                    }
+                }
+                CHECK(same_events, "%s meter %d trial %d: pushed events differ from the decoded ones",
+                      codec ? "key_melody" : "lookback", meter, trial);
+                CHECK(same_inputs, "%s meter %d trial %d: one-step inputs differ from the whole-history ones",
+                      codec ? "key_melody" : "lookback", meter, trial);
             }
-            CHECK(same_events, "%s trial %d: pushed events differ from the decoded ones", codec ? "key_melody" : "lookback",
-                  trial);
-            CHECK(same_inputs, "%s trial %d: one-step inputs differ from the whole-history ones",
-                  codec ? "key_melody" : "lookback", trial);
+}
+
+/* The meter codecs: repeats and positions against the melody's own bar. */
+static void test_meter_labels(void) {
+    int num = 0, den = 0;
+    CHECK_INT(cdz_melody_meter_index(6, 8), 3);
+    CHECK_INT(cdz_melody_meter(3, &num, &den), 12);
+    CHECK(num == 6 && den == 8, "meter 3 is 6/8");
+    CHECK_INT(cdz_melody_meter_index(11, 8), -1);
+    CHECK_INT(cdz_melody_meter(CDZ_MELODY_METERS, NULL, NULL), 0);
+    CHECK_INT(cdz_melody_meter(-1, NULL, NULL), 0);
+    /* a 3/4 tune of 12-step bars whose second bar repeats its first */
+    int16_t ev[36];
+    const int b1[12] = {60, -2, -2, -2, 64, -2, -2, -2, 67, -2, -1, -2};
+    for (int t = 0; t < 36; t++) ev[t] = t < 24 ? (int16_t)b1[t % 12] : (int16_t)72;
+    CHECK_INT(cdz_key_melody_label(ev, 12, 12), 38);          /* a bar of 12 back */
+    CHECK_INT(cdz_key_melody_label(ev, 12, 16), 0 + 60 - 48); /* Magenta's 16 steps see no repeat */
+    CHECK_INT(cdz_lookback_label(ev, 16, 12), 38);
+    CHECK_INT(cdz_key_melody_event(38, ev, 12, 12), 60);
+    CHECK_INT(cdz_lookback_event(39, ev, 30, 12), ev[6]);
+    float k[CDZ_KEY_MELODY_INPUTS];
+    cdz_key_melody_inputs(ev, 11, 12, k);
+    CHECK(k[49] == 1, "step 11 of a 12-step bar: the next starts a bar");
+    cdz_key_melody_inputs(ev, 12, 12, k);
+    /* the counter of the next step, 13: step 1 of bar 1 -> 1 + 16 = 10001b */
+    CHECK(k[42] == 1 && k[43] == -1 && k[44] == -1 && k[45] == -1 && k[46] == 1 && k[49] == 0, "counter 1 + 16");
+    CHECK(k[40] == 1, "repeats a bar ago");
+    float l[CDZ_LOOKBACK_INPUTS];
+    cdz_lookback_inputs(ev, 12, 12, l);
+    CHECK(l[38 + 0] == 1, "next if repeating a bar ago: step 1, a no-event");
+    CHECK(l[114] == 1 && l[118] == 1 && l[119] == 1, "counter 17, repeats a bar ago");
+    /* with 16-step bars the counter is the step number itself, Magenta's */
+    cdz_key_melody_inputs(ev, 20, 16, k);
+    CHECK(k[42] == 1 && k[43] == -1 && k[44] == 1 && k[45] == -1 && k[46] == 1 && k[47] == -1, "counter 21 = 10101b");
+    /* the inputs after a meter token alone: before the first step */
+    cdz_melody_state st;
+    cdz_melody_state_reset(&st);
+    cdz_key_melody_push(&st, CDZ_MELODY_LABELS + 1); /* 3/4 */
+    cdz_key_melody_inputs_state(&st, k);
+    CHECK(k[37] == 1 && k[38] == 0 && k[40] == 0 && k[41] == 0 && k[42] == -1 && k[48] == -1 && k[49] == 1,
+          "before the first step: nothing sounds, position 0, a bar starts next");
+    cdz_lookback_inputs_state(&st, l);
+    CHECK(l[0] == 1 && l[38] == 1 && l[76] == 1 && l[114] == -1, "lookback before the first step: no-events, position 0");
+    /* a meter token later is a no-event step and changes nothing */
+    CHECK_INT(cdz_key_melody_push(&st, 12), 60);
+    CHECK_INT(cdz_key_melody_push(&st, CDZ_MELODY_LABELS + 3), CDZ_MELODY_NO_EVENT);
+    CHECK(st.n == 2 && st.bar == 12, "a later meter token is a step; the bar stays 12");
+}
+
+/* key_melody2 and lookback2: the meter token first, a 6/8 round trip, meters without a token counted. */
+static void test_meter_codecs(void) {
+    cdz_error err = {0};
+    for (int c = 0; c < 2; c++) {
+        const cdz_codec *cd = cdz_codec_find(c ? "key_melody2" : "lookback2");
+        CHECK(cd && cd->vocab_size == CDZ_MELODY_METER_VOCAB, "codec %d", c);
+        if (!cd) continue;
+        cdz_score s;
+        cdz_score_init(&s, 480, &err);
+        cdz_score_add_tempo(&s, 0, 100);
+        cdz_score_add_time_signature(&s, 0, 6, 8);
+        /* 8 bars of 6/8 (12 steps of 120 ticks): the first two repeated, enough pitches to be kept */
+        const int pitches[6] = {60, 62, 64, 65, 67, 69};
+        for (int bar = 0; bar < 8; bar++)
+            for (int q = 0; q < 2; q++) {
+                int p = pitches[(bar % 2) * 2 + q + (bar >= 4 ? 2 : 0)];
+                int64_t at = (int64_t)bar * 1440 + q * 720;
+                cdz_score_add_note(&s, 0, 0, 0, (uint8_t)p, 90, at, at + 600);
+            }
+        cdz_score_finish(&s, NULL);
+        cdz_tokens t = {0};
+        cdz_extract_stats stats = {0};
+        CHECK(cd->encode(&s, &t, &stats, &err) == CDZ_OK, "%s", err.msg);
+        CHECK(t.n_seqs == 1, "%s: one melody, got %zu (short %llu, pitches %llu, empty %llu, bar %llu)", cd->name, (size_t)t.n_seqs, (unsigned long long)stats.too_short, (unsigned long long)stats.too_few_pitches, (unsigned long long)stats.empty, (unsigned long long)stats.non_integer_bar);
+        if (t.n_seqs == 1) {
+            const uint16_t *q = t.tokens;
+            size_t n = t.offsets[1] - t.offsets[0];
+            char name[32];
+            cd->token_name(q[0], name, sizeof name);
+            CHECK(strcmp(name, "METER_6_8") == 0, "%s: first token %s", cd->name, name);
+            CHECK(n == 1 + 8 * 12 - 1, "%s: meter + 95 steps (the last note-off stripped), got %zu", cd->name, n);
+            /* bar 3 (steps 24..35) repeats bar 1 two bars (24 steps) back */
+            CHECK(q[1 + 24] == 39, "%s: bar 3's first step repeats two 6/8 bars back (%u)", cd->name, q[1 + 24]);
+            cdz_score d;
+            CHECK(cd->decode(q, n, &d, &err) == CDZ_OK, "%s", err.msg);
+            CHECK(d.n_time_sigs == 1 && d.time_sigs[0].numerator == 6 && d.time_sigs[0].denominator == 8,
+                  "%s: decoded in 6/8", cd->name);
+            CHECK(d.n_notes == 16, "%s: 16 notes back, got %zu", cd->name, d.n_notes);
+            /* squashed into C (it is in C already), 120 ticks a step: bar 3 starts at step 24 */
+            if (d.n_notes == 16)
+                CHECK(d.notes[5].pitch == 62 && d.notes[5].start_tick == 30 * 120, "%s: bar 3's second note %d at %lld",
+                      cd->name, d.notes[5].pitch, (long long)d.notes[5].start_tick);
+            cdz_score_free(&d);
+            /* tokens past the vocabulary are refused */
+            uint16_t bad[2] = {43, CDZ_MELODY_METER_VOCAB};
+            CHECK(cd->decode(bad, 2, &d, &err) == CDZ_ERR_RANGE, "%s: token 55 refused", cd->name);
         }
+        cdz_tokens_free(&t);
+        /* 11/16 (11-step bars) has no token: the melody is counted and left out */
+        s.time_sigs[0].numerator = 11, s.time_sigs[0].denominator = 16;
+        memset(&t, 0, sizeof t);
+        memset(&stats, 0, sizeof stats);
+        CHECK(cd->encode(&s, &t, &stats, &err) == CDZ_OK, "%s", err.msg);
+        CHECK(t.n_seqs == 0 && stats.unsupported_meter == 1 && stats.sequences == 0, "%s: 11/16 counted (%llu) and left out",
+              cd->name, (unsigned long long)stats.unsupported_meter);
+        cdz_tokens_free(&t);
+        cdz_score_free(&s);
+    }
+    /* transposition moves the labels' pitches, never the meter token */
+    uint16_t u[3] = {CDZ_MELODY_LABELS + 3, 10, 38};
+    CHECK(cdz_codec_transpose(cdz_codec_find("key_melody2"), u, 3, 2) == 1 && u[0] == CDZ_MELODY_LABELS + 3 && u[1] == 12 &&
+          u[2] == 38, "key_melody2 +2");
 }
 
 int main(void) {
     test_melody_state();
+    test_meter_labels();
+    test_meter_codecs();
     test_accompaniment_pairs();
     test_transpose_tokens();
     test_melody_time_signature();

@@ -214,12 +214,12 @@ int main(int argc, char **argv) {
     snprintf(cfg, sizeof cfg, "%s/small.json", dir);
     mkdir(tunes, 0777);
     test_write_melodies(tunes, 10, 1);
-    snprintf(cmd, sizeof cmd, "%s dataset build --codec key_melody --in %s --out %s --eval-fraction 0.3", prog, tunes, data);
+    snprintf(cmd, sizeof cmd, "%s dataset build --codec key_melody2 --in %s --out %s --eval-fraction 0.3", prog, tunes, data);
     CHECK_INT(sh(cmd), 0);
     test_batch_share(data);
     FILE *f = fopen(cfg, "w");
     if (f) {
-        fputs("{\"kind\":\"melody_rnn\",\"config_name\":\"small\",\"codec\":\"key_melody\",\"input\":\"key_melody\","
+        fputs("{\"kind\":\"melody_rnn\",\"config_name\":\"small\",\"codec\":\"key_melody2\",\"input\":\"key_melody\","
               "\"layers\":2,\"hidden\":24,\"attn_length\":4,\"dropout_keep\":1,\"batch\":8,\"seq\":160,\"lr\":0.01,"
               "\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":0}", f);
         fclose(f);

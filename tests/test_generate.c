@@ -152,6 +152,57 @@ static void test_melody(void) {
     cdz_model_free(m);
 }
 
+/* A meter model (key_melody2): the primer's meter is its first token; a waltz's bars are 12 steps and
+ * its output says 3/4; a jig comes out in 6/8; a meter without a token is refused, naming it. */
+static void test_melody_meter(void) {
+    cdz_model *m = tiny("melody", "{\"kind\":\"melody_rnn\",\"config_name\":\"tiny_attention\",\"codec\":\"key_melody2\","
+                                  "\"input\":\"key_melody\",\"layers\":2,\"hidden\":6,\"attn_length\":3,\"dropout_keep\":1}");
+    if (!m) return;
+    CHECK(cdz_model_vocab(m) == CDZ_MELODY_LABELS && cdz_model_history_vocab(m) == CDZ_MELODY_METER_VOCAB,
+          "predicts the 40 labels, reads the meter tokens too (%u, %u)", cdz_model_vocab(m), cdz_model_history_vocab(m));
+    cdz_error err;
+    cdz_gen_result res;
+    cdz_score waltz;
+    melody_score(&waltz, 3, 90, 4, 0);
+    cdz_gen_request rq = cdz_gen_default_request();
+    rq.primer = &waltz;
+    rq.unit = CDZ_LEN_BARS, rq.length = 3;
+    rq.seed = 2;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_OK, "%s", err.msg);
+    if (res.n == 1) {
+        const cdz_score *o = &res.scores[0];
+        CHECK(o->n_time_sigs == 1 && o->time_sigs[0].numerator == 3 && o->time_sigs[0].denominator == 4, "3/4 out");
+        CHECK_INT(res.new_tokens[0], 3 * 12);
+        /* the meter token and the primer's steps (its last note's rest may be stripped) */
+        CHECK(res.primer_tokens >= 1 + 4 * 12 - 2 && res.primer_tokens <= 1 + 4 * 12, "primer %lld tokens",
+              (long long)res.primer_tokens);
+        size_t same = 0;
+        for (size_t i = 0; i < o->n_notes && i < 12; i++) same += o->notes[i].pitch == waltz.notes[i].pitch;
+        CHECK(same == 12, "the primer's first notes kept (%zu of 12)", same);
+    }
+    cdz_gen_result_free(&res);
+    waltz.time_sigs[0].numerator = 6, waltz.time_sigs[0].denominator = 8;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_OK, "%s", err.msg);
+    if (res.n == 1)
+        CHECK(res.scores[0].n_time_sigs == 1 && res.scores[0].time_sigs[0].numerator == 6 &&
+              res.scores[0].time_sigs[0].denominator == 8 && res.new_tokens[0] == 3 * 12, "6/8 out, bars of 12 steps");
+    cdz_gen_result_free(&res);
+    waltz.time_sigs[0].numerator = 11, waltz.time_sigs[0].denominator = 16;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_ERR_ARG && strstr(err.msg, "11/16") && strstr(err.msg, "key_melody2"),
+          "a meter without a token: %s", err.msg);
+    cdz_gen_result_free(&res);
+    /* no primer: 4/4 and middle C */
+    rq = cdz_gen_default_request();
+    rq.length = 16;
+    CHECK(gen(m, &rq, &res, &err) == CDZ_OK && res.n == 1, "%s", err.msg);
+    if (res.n == 1)
+        CHECK(res.scores[0].n_notes && res.scores[0].notes[0].pitch == 60 && res.primer_tokens == 2 &&
+              res.scores[0].n_time_sigs == 1 && res.scores[0].time_sigs[0].numerator == 4, "4/4 from middle C");
+    cdz_gen_result_free(&res);
+    cdz_score_free(&waltz);
+    cdz_model_free(m);
+}
+
 static const char *PERF_REL = "{\"kind\":\"music_transformer\",\"config_name\":\"perf_rel\",\"codec\":\"performance\","
                               "\"layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":64,\"dropout\":0,\"seq\":64}";
 static const char *PERF_ABS = "{\"kind\":\"music_transformer\",\"config_name\":\"perf_abs\",\"codec\":\"performance\","
@@ -380,6 +431,7 @@ static void test_command(const char *prog) {
 
 int main(int argc, char **argv) {
     test_melody();
+    test_melody_meter();
     test_performance();
     test_accompaniment();
     test_chorale_pieces();

@@ -124,32 +124,50 @@ CDZ_API cdz_status cdz_melody_encode(const cdz_melody *m, uint16_t *tokens, cdz_
 CDZ_API cdz_status cdz_melody_decode(const uint16_t *tokens, size_t n, cdz_melody *m, cdz_error *err);
 
 /* lookback_rnn and attention_rnn: tokens are the labels; inputs are computed from the melody events
- * (squashed into 48-83) up to and including position `pos`. Lookbacks are 16 and 32 steps. */
+ * (squashed into 48-83) up to and including position `pos`. `bar` is the melody's bar in steps (16 for
+ * 4/4 at 16th notes, Magenta's only one; 12 for 3/4 and 6/8): the repeat labels and lookbacks reach one
+ * and two bars back, the position features count within the bar. With bar 16 every value is Magenta's. */
 enum { CDZ_MELODY_LABELS = 40, CDZ_LOOKBACK_INPUTS = 121, CDZ_KEY_MELODY_INPUTS = 74 };
-CDZ_API int cdz_lookback_label(const int16_t *events, size_t pos);                /* 0-37 one-hot class, 38/39 repeats */
-CDZ_API int cdz_lookback_event(int label, const int16_t *events, size_t pos);     /* events[0..pos) known */
-CDZ_API void cdz_lookback_inputs(const int16_t *events, size_t pos, float *in);   /* in: 121 floats */
-CDZ_API int cdz_key_melody_label(const int16_t *events, size_t pos);              /* 0-35 pitch, 36 no-event, 37 off, 38/39 */
-CDZ_API int cdz_key_melody_event(int label, const int16_t *events, size_t pos);
-CDZ_API void cdz_key_melody_inputs(const int16_t *events, size_t pos, float *in); /* in: 74 floats */
+CDZ_API int cdz_lookback_label(const int16_t *events, size_t pos, int bar);            /* 0-37 one-hot class, 38/39 repeats */
+CDZ_API int cdz_lookback_event(int label, const int16_t *events, size_t pos, int bar); /* events[0..pos) known */
+CDZ_API void cdz_lookback_inputs(const int16_t *events, size_t pos, int bar, float *in);   /* in: 121 floats */
+CDZ_API int cdz_key_melody_label(const int16_t *events, size_t pos, int bar);          /* 0-35 pitch, 36 no-event, 37 off, 38/39 */
+CDZ_API int cdz_key_melody_event(int label, const int16_t *events, size_t pos, int bar);
+CDZ_API void cdz_key_melody_inputs(const int16_t *events, size_t pos, int bar, float *in); /* in: 74 floats */
+
+/* The meters the codecs lookback2 and key_melody2 name in their first token (METER_3_4 ...): the
+ * labels 0-39 are lookback's and key_melody's, measured against the meter's bar, and token
+ * CDZ_MELODY_LABELS + i is meter i. Bars of 6 to 32 sixteenths. */
+enum { CDZ_MELODY_METERS = 15, CDZ_MELODY_METER_VOCAB = CDZ_MELODY_LABELS + CDZ_MELODY_METERS };
+/* The meter's index (0 .. CDZ_MELODY_METERS - 1), or -1 when it has no token. */
+CDZ_API int cdz_melody_meter_index(int numerator, int denominator);
+/* Meter i's time signature and its bar in 16th-note steps (0 when i is out of range). */
+CDZ_API int cdz_melody_meter(int i, int *numerator, int *denominator);
 
 /* The same features one step at a time, for training windows and step-wise generation: a bounded state
  * (the last CDZ_MELODY_RING events and the running counts the key features keep) that gives exactly the
  * inputs the functions above compute from the whole history, without reading it again each step.
  *   cdz_melody_state st; cdz_melody_state_reset(&st);
- *   for each label: cdz_key_melody_push(&st, label); cdz_key_melody_inputs_state(&st, in);   // inputs at that step */
-enum { CDZ_MELODY_RING = 64 };
+ *   for each label: cdz_key_melody_push(&st, label); cdz_key_melody_inputs_state(&st, in);   // inputs at that step
+ * A meter token (CDZ_MELODY_LABELS + i) pushed first sets the bar and is no step; the inputs after it
+ * alone are those before the first step (nothing sounding, position 0). A meter token after the first
+ * position is read as a no-event (a generator never samples one). Without one the bar is 16. */
+enum { CDZ_MELODY_RING = 128 };
 typedef struct cdz_melody_state {
     int64_t n;                      /* events pushed: positions 0 .. n-1 */
-    int16_t ring[CDZ_MELODY_RING];  /* the event at position p is ring[p % CDZ_MELODY_RING] (the last 64) */
+    int16_t ring[CDZ_MELODY_RING];  /* the event at position p is ring[p % CDZ_MELODY_RING] (the last 128) */
     int16_t current, attack, ascending, n3, last3[3]; /* the key_melody features' running values */
     int32_t counts[12];             /* pitch classes of every note so far */
+    int32_t bar;                    /* steps per bar (0: 16, the default) */
+    int32_t meter;                  /* the meter token's index + 1, 0 when none was pushed (all zeros: reset) */
+    int32_t pushed;                 /* tokens pushed, the meter token included */
 } cdz_melody_state;
 CDZ_API void cdz_melody_state_reset(cdz_melody_state *s);
-/* Decodes `label` at position n (after the events pushed before it) and pushes its event; returns it. */
+/* Decodes `label` at position n (after the events pushed before it) and pushes its event; returns it
+ * (for a leading meter token: CDZ_MELODY_NO_EVENT, and no event is pushed). */
 CDZ_API int cdz_lookback_push(cdz_melody_state *s, int label);
 CDZ_API int cdz_key_melody_push(cdz_melody_state *s, int label);
-/* The inputs at the last pushed position (n - 1 >= 0): 121 / 74 floats. */
+/* The inputs at the last pushed position (n - 1; before the first step when n is 0): 121 / 74 floats. */
 CDZ_API void cdz_lookback_inputs_state(const cdz_melody_state *s, float *in);
 CDZ_API void cdz_key_melody_inputs_state(const cdz_melody_state *s, float *in);
 

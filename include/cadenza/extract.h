@@ -28,6 +28,7 @@ typedef struct cdz_extract_stats {
     uint64_t empty;                  /* a score (or a part of one) with no usable notes */
     uint64_t not_four_voices;        /* chorale: not exactly four voices (non-drum track/channel groups) */
     uint64_t out_of_range;           /* chorale: a pitch outside 36-81 */
+    uint64_t unsupported_meter;      /* melody codecs with meter tokens: a meter they have no token for */
 } cdz_extract_stats;
 
 /* Calls fn on each part of the score between real changes of tempo or time signature (Magenta's
@@ -51,6 +52,7 @@ typedef struct cdz_melody {
     int64_t start_tick;      /* where step 0 lies in the source score */
     uint16_t track;          /* source instrument: track, channel, program */
     uint8_t channel, program;
+    uint8_t numerator, denominator; /* the part's time signature (0/0: unknown, read from steps_per_bar) */
 } cdz_melody;
 
 typedef struct cdz_melody_params {

@@ -24,7 +24,7 @@ static const bench_config CONFIGS[] = {
                    "\"input_size\":128,\"layers\":2,\"hidden\":128,\"dropout_keep\":1,\"batch\":128,\"seq\":128}"},
     {"lstm_big", "{\"kind\":\"melody_rnn\",\"config_name\":\"lstm_big\",\"codec\":\"performance\",\"input\":\"embedding\","
                  "\"input_size\":512,\"layers\":3,\"hidden\":512,\"dropout_keep\":1,\"batch\":64,\"seq\":512}"},
-    {"attention_rnn", "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody\","
+    {"attention_rnn", "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody2\","
                       "\"input\":\"key_melody\",\"layers\":2,\"hidden\":128,\"attn_length\":40,\"dropout_keep\":0.5,"
                       "\"batch\":128,\"seq\":128}"},
     /* the transformers as the reference builds them: no dropout, relative or absolute attention */

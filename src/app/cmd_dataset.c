@@ -88,7 +88,8 @@ static const char *dominant_reason(const cdz_extract_stats *s, uint64_t *count) 
         const char *what;
     } c[] = {{s->too_short, "too short"}, {s->polyphonic_tracks, "polyphonic tracks"}, {s->empty, "empty"},
              {s->too_few_pitches, "too few pitch classes"}, {s->non_integer_bar, "parts with an unusable bar length"},
-             {s->not_four_voices, "not four voices"}, {s->out_of_range, "pitches out of range"}};
+             {s->not_four_voices, "not four voices"}, {s->out_of_range, "pitches out of range"},
+             {s->unsupported_meter, "in a meter the codec has no token for"}};
     size_t best = 0;
     for (size_t i = 1; i < sizeof c / sizeof *c; i++)
         if (c[i].v > c[best].v) best = i;
@@ -108,8 +109,8 @@ static void explain_empty(const cdz_build_params *p, const cdz_build_report *r, 
     uint64_t count;
     const char *why = dominant_reason(&r->stats, &count);
     if (why) fprintf(stderr, "  the extractor's main reason: %llu %s\n", (unsigned long long)count, why);
-    int melody_like = strcmp(p->codec->name, "melody") == 0 || strcmp(p->codec->name, "lookback") == 0 ||
-                      strcmp(p->codec->name, "key_melody") == 0 || strncmp(p->codec->name, "vae_", 4) == 0;
+    int melody_like = strcmp(p->codec->name, "melody") == 0 || strncmp(p->codec->name, "lookback", 8) == 0 ||
+                      strncmp(p->codec->name, "key_melody", 10) == 0 || strncmp(p->codec->name, "vae_", 4) == 0;
     if (why && (strcmp(why, "too short") == 0 || strcmp(why, "empty") == 0) && r->tempo_changes && !p->single_tempo &&
         melody_like) {
         fprintf(stderr, "  %zu of the %zu files change tempo, and melodies are cut at every change (files with a tempo\n"

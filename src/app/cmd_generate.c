@@ -36,7 +36,7 @@ static cdz_status pitches_score(const char *list, cdz_score *out, cdz_error *err
     if (!parse_pitches(list, ev, sizeof ev / sizeof *ev, &n))
         return cdz_error_set(err, CDZ_ERR_ARG,
                              "--primer-pitches needs up to 4096 numbers from -2 to 127 separated by commas, not '%s'", list);
-    cdz_melody m = {ev, n, 4, 16, 120, 0, 0, 0, 0};
+    cdz_melody m = {ev, n, 4, 16, 120, 0, 0, 0, 0, 4, 4};
     return cdz_melody_to_score(&m, 120, 100, 0, out, err);
 }
 

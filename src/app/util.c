@@ -106,7 +106,8 @@ void app_describe_stats(const cdz_extract_stats *s, char *buf, size_t n) {
         const char *what;
     } c[] = {{s->polyphonic_tracks, "polyphonic tracks"}, {s->too_short, "too short"},
              {s->too_few_pitches, "too few pitch classes"}, {s->non_integer_bar, "parts with an unusable bar length"},
-             {s->empty, "empty"}, {s->not_four_voices, "not four voices"}, {s->out_of_range, "pitches out of range"}};
+             {s->empty, "empty"}, {s->not_four_voices, "not four voices"}, {s->out_of_range, "pitches out of range"},
+             {s->unsupported_meter, "in a meter the codec has no token for"}};
     size_t k = 0;
     buf[0] = 0;
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)

@@ -9,20 +9,30 @@ extern const cdz_codec codec_chorale;
 extern const cdz_codec codec_accompaniment;
 extern const cdz_codec codec_lookback;
 extern const cdz_codec codec_key_melody;
+extern const cdz_codec codec_lookback2;
+extern const cdz_codec codec_key_melody2;
 extern const cdz_codec codec_multitrack;
 extern const cdz_codec codec_vae_mel_2bar;
 extern const cdz_codec codec_vae_mel_16bar;
 extern const cdz_codec codec_vae_drums;
 extern const cdz_codec codec_vae_trio_16bar;
 
-/* Generation hooks shared by the melody codecs (melody.c). */
+/* Generation hooks shared by the melody codecs (melody.c): without a meter token, and with one. */
 extern const cdz_codec_gen codec_gen_melody;
+extern const cdz_codec_gen codec_gen_melody_meter;
+
+/* The tokens of a squashed melody in melody codec c (lookback.c): melody, lookback and key_melody one
+ * per step; lookback2 and key_melody2 the meter token, then one per step. Returns how many (at most
+ * n_steps + 1), or 0 when the melody's meter has no token (cdz_melody_meter_index). */
+size_t codec_melody_tokens(const cdz_codec *c, const cdz_melody *m, uint16_t *tok);
+/* The meter of a melody: its time signature, or one read from its bar when it has none. */
+void codec_melody_meter(const cdz_melody *m, int *numerator, int *denominator);
 
 /* Extracts the score's melodies (MelodyRNN's settings), squashes each into [48, 84) and C, and appends
- * the tokens `to_tokens` makes of it (one per step). */
-typedef cdz_status (*melody_tokens_fn)(const cdz_melody *m, uint16_t *tokens, cdz_error *err);
+ * their tokens in codec c (codec_melody_tokens). Melodies in a meter the codec has no token for are
+ * counted in stats->unsupported_meter and left out. */
 cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,
-                                 melody_tokens_fn to_tokens);
+                                 const cdz_codec *c);
 
 /* Names of one-hot melody classes: NO_EVENT (0), NOTE_OFF (1), NOTE_<min_note + t - 2> up to `classes`. */
 void codec_melody_token_name(uint16_t t, int min_note, int classes, char *buf, size_t n);

@@ -38,7 +38,7 @@ static void melody_token_name(uint16_t t, char *buf, size_t n) {
 }
 
 cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err,
-                                 melody_tokens_fn to_tokens) {
+                                 const cdz_codec *c) {
     cdz_melody_params p = cdz_melody_default_params();
     cdz_melody *mel;
     size_t n;
@@ -48,10 +48,14 @@ cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extrac
     size_t cap = 0;
     for (size_t i = 0; i < n && !st; i++) {
         cdz_melody_squash(&mel[i], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
-        if (cdz_grow((void **)&buf, &cap, mel[i].n_steps + 1, sizeof *buf))
+        size_t k = 0;
+        if (cdz_grow((void **)&buf, &cap, mel[i].n_steps + 1, sizeof *buf)) {
             st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory encoding melodies");
-        else if (!(st = to_tokens(&mel[i], buf, err)) && (st = cdz_tokens_append(out, buf, mel[i].n_steps)))
+        } else if ((k = codec_melody_tokens(c, &mel[i], buf)) == 0) {
+            if (stats) stats->unsupported_meter++, stats->sequences--;
+        } else if ((st = cdz_tokens_append(out, buf, k))) {
             cdz_error_set(err, st, "out of memory encoding melodies");
+        }
     }
     cdz_free(buf);
     cdz_melodies_free(mel, n);
@@ -59,7 +63,7 @@ cdz_status codec_encode_melodies(const cdz_score *s, cdz_tokens *out, cdz_extrac
 }
 
 static cdz_status melody_encode_score(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *stats, cdz_error *err) {
-    return codec_encode_melodies(s, out, stats, err, cdz_melody_encode);
+    return codec_encode_melodies(s, out, stats, err, &codec_melody);
 }
 
 cdz_status codec_decode_melody(const uint16_t *tokens, size_t n, uint32_t vocab, melody_event_fn event,
@@ -92,21 +96,13 @@ static cdz_status melody_decode_score(const uint16_t *tokens, size_t n, cdz_scor
     return codec_decode_melody(tokens, n, CDZ_MELODY_CLASSES, one_hot_event, 100, out, err);
 }
 
-/* ---- generation: the three melody codecs (melody, lookback, key_melody) ---- */
+/* ---- generation: the melody codecs (melody, lookback, key_melody; lookback2, key_melody2) ---- */
 
-/* The tokens of a squashed melody in codec c: one per step. */
-static cdz_status melody_tokens(const cdz_codec *c, const cdz_melody *m, uint16_t *tok, cdz_error *err) {
-    if (c == &codec_melody) return cdz_melody_encode(m, tok, err);
-    for (size_t i = 0; i < m->n_steps; i++)
-        tok[i] = (uint16_t)(c == &codec_lookback ? cdz_lookback_label(m->events, i) : cdz_key_melody_label(m->events, i));
-    return CDZ_OK;
-}
-
-/* Magenta's melody_rnn_generate starts from middle C when given no primer. */
+/* Magenta's melody_rnn_generate starts from middle C when given no primer (in 4/4). */
 static size_t melody_start(const cdz_codec *c, uint16_t *tok, size_t cap) {
     int16_t ev = 60;
-    cdz_melody m = {&ev, 1, 4, 16, 120, 0, 0, 0, 0};
-    return cap >= 1 && melody_tokens(c, &m, tok, NULL) == CDZ_OK ? 1 : 0;
+    cdz_melody m = {&ev, 1, 4, 16, 120, 0, 0, 0, 0, 4, 4};
+    return cap >= 2 ? codec_melody_tokens(c, &m, tok) : 0;
 }
 
 /* The first melody of the score (any monophonic line, the highest of notes struck together; no
@@ -129,9 +125,15 @@ static cdz_status melody_primer(const cdz_codec *c, const cdz_score *s, cdz_gen_
     if (r == CDZ_OK) {
         f->transpose = cdz_melody_squash(&mel[0], CDZ_MELODY_MIN_NOTE, CDZ_MELODY_MAX_NOTE, 0);
         uint16_t *tok = cdz_malloc((mel[0].n_steps + 1) * sizeof *tok);
+        size_t nt = 0;
         if (!tok) r = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a primer");
-        if (r == CDZ_OK) r = melody_tokens(c, &mel[0], tok, err);
-        if (r == CDZ_OK && (r = cdz_tokens_append(out, tok, mel[0].n_steps)) != CDZ_OK)
+        if (r == CDZ_OK && (nt = codec_melody_tokens(c, &mel[0], tok)) == 0) {
+            int num, den;
+            codec_melody_meter(&mel[0], &num, &den);
+            r = cdz_error_set(err, CDZ_ERR_ARG, "the primer is in %d/%d, a meter codec %s has no token for (it knows 2/4, 3/4, "
+                              "4/4, 5/4, 6/4, 7/4, 2/2, 3/2, 4/2, 3/8, 5/8, 6/8, 7/8, 9/8 and 12/8)", num, den, c->name);
+        }
+        if (r == CDZ_OK && (r = cdz_tokens_append(out, tok, nt)) != CDZ_OK)
             cdz_error_set(err, r, "out of memory for a primer");
         cdz_free(tok);
     }
@@ -140,6 +142,8 @@ static cdz_status melody_primer(const cdz_codec *c, const cdz_score *s, cdz_gen_
 }
 
 const cdz_codec_gen codec_gen_melody = {1, 0, melody_start, melody_primer, NULL, NULL, 0, NULL};
+/* lookback2 and key_melody2: a meter token leads, and is no step */
+const cdz_codec_gen codec_gen_melody_meter = {1, 1, melody_start, melody_primer, NULL, NULL, 0, NULL};
 
 const cdz_codec codec_melody = {
     "melody", "MelodyRNN basic_rnn one-hot: no-event, note-off, pitches 48-83 (38 classes)", CDZ_MELODY_CLASSES,

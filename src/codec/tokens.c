@@ -24,7 +24,7 @@ cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n) {
     return CDZ_OK;
 }
 
-static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_performance, &codec_accompaniment, &codec_multitrack, &codec_chorale,
+static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_lookback2, &codec_key_melody2, &codec_performance, &codec_accompaniment, &codec_multitrack, &codec_chorale,
                                         &codec_vae_mel_2bar, &codec_vae_mel_16bar, &codec_vae_drums, &codec_vae_trio_16bar};
 
 size_t cdz_codec_list(const cdz_codec *const **list) {
@@ -59,8 +59,10 @@ typedef struct pitch_map {
 
 static int map_for(const cdz_codec *c, pitch_map *m) {
     const char *n = c->name;
-    if (strcmp(n, "melody") == 0 || strcmp(n, "lookback") == 0) *m = (pitch_map){2, 36, 0, CDZ_MELODY_MIN_NOTE};
-    else if (strcmp(n, "key_melody") == 0) *m = (pitch_map){0, 36, 0, CDZ_MELODY_MIN_NOTE};
+    /* (the meter tokens of lookback2 and key_melody2 lie past the pitches: untouched) */
+    if (strcmp(n, "melody") == 0 || strcmp(n, "lookback") == 0 || strcmp(n, "lookback2") == 0)
+        *m = (pitch_map){2, 36, 0, CDZ_MELODY_MIN_NOTE};
+    else if (strcmp(n, "key_melody") == 0 || strcmp(n, "key_melody2") == 0) *m = (pitch_map){0, 36, 0, CDZ_MELODY_MIN_NOTE};
     else if (strcmp(n, "chorale") == 0) *m = (pitch_map){0, 46, 0, 36};
     /* accompaniment pairs are performance events around one separator token (not pitched) */
     else if (strcmp(n, "performance") == 0 || strcmp(n, "accompaniment") == 0) *m = (pitch_map){CDZ_PERF_NOTE_ON, 128, CDZ_PERF_NOTE_OFF, 0};

@@ -208,6 +208,7 @@ static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
     a->empty += b->empty;
     a->not_four_voices += b->not_four_voices;
     a->out_of_range += b->out_of_range;
+    a->unsupported_meter += b->unsupported_meter;
 }
 
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {

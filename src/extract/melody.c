@@ -56,6 +56,7 @@ typedef struct part {
     int64_t start_tick; /* where it starts in the original score */
     int32_t steps_per_bar;
     double qpm;
+    uint8_t numerator, denominator;
 } part;
 
 static int by_start_then_pitch_desc(const void *pa, const void *pb) {
@@ -141,6 +142,7 @@ static cdz_status keep(melody_list *out, const part *pt, const cdz_note *inst, c
     m->n_steps = b->len;
     m->steps_per_quarter = spq;
     m->steps_per_bar = pt->steps_per_bar;
+    m->numerator = pt->numerator, m->denominator = pt->denominator;
     m->qpm = pt->qpm;
     m->start_tick = pt->start_tick + (pt->q->ppq > 0 ? start_step * pt->q->ppq / spq : 0);
     m->track = inst->track;
@@ -216,7 +218,8 @@ typedef struct melody_ctx {
 
 static cdz_status melody_part(void *arg, const cdz_score *q, int64_t start_tick, int32_t steps_per_bar) {
     melody_ctx *c = arg;
-    part pt = {q, start_tick, steps_per_bar, q->n_tempos ? q->tempos[0].qpm : 120.0};
+    part pt = {q, start_tick, steps_per_bar, q->n_tempos ? q->tempos[0].qpm : 120.0, 4, 4};
+    if (q->n_time_sigs) pt.numerator = q->time_sigs[0].numerator, pt.denominator = q->time_sigs[0].denominator;
     return extract_part(&pt, c->p, &c->list, c->stats);
 }
 
@@ -295,9 +298,13 @@ cdz_status cdz_melody_to_score(const cdz_melody *m, double qpm, uint8_t velocity
     if (velocity < 1 || velocity > 127) velocity = 100;
     program &= 0x7F;
     st = cdz_score_add_tempo(out, 0, qpm);
-    /* a bar of steps_per_bar steps is steps_per_bar / spq quarters (16 steps of 4 per quarter: 4/4),
-     * or in eighths when it is not a whole number of quarters (6 steps of 4 per quarter: 3/8) */
-    if (!st && m->steps_per_bar > 0 && m->steps_per_bar % spq == 0 && m->steps_per_bar / spq <= 255)
+    /* the melody's own time signature when it has one that fits its bar; else a bar of steps_per_bar
+     * steps is steps_per_bar / spq quarters (16 steps of 4 per quarter: 4/4), or in eighths when it is
+     * not a whole number of quarters (6 steps of 4 per quarter: 3/8) */
+    if (!st && m->numerator && m->denominator && m->steps_per_bar > 0 &&
+        (int64_t)m->numerator * spq * 4 == (int64_t)m->steps_per_bar * m->denominator)
+        st = cdz_score_add_time_signature(out, 0, m->numerator, m->denominator);
+    else if (!st && m->steps_per_bar > 0 && m->steps_per_bar % spq == 0 && m->steps_per_bar / spq <= 255)
         st = cdz_score_add_time_signature(out, 0, (uint8_t)(m->steps_per_bar / spq), 4);
     else if (!st && m->steps_per_bar > 0 && (m->steps_per_bar * 2) % spq == 0 && m->steps_per_bar * 2 / spq <= 255)
         st = cdz_score_add_time_signature(out, 0, (uint8_t)(m->steps_per_bar * 2 / spq), 8);

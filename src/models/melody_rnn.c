@@ -29,6 +29,7 @@ enum { MAX_LAYERS = 8, ATTN_TENSORS = 11 };
 typedef struct mrnn {
     input_kind input;
     int V, C, H, layers, L; /* vocabulary, layer-0 input size, width, depth, attention length (0: none) */
+    int HV;                 /* tokens an input may be: V, or V and the meter tokens (lookback2, key_melody2) */
     float keep;             /* dropout keep probability in training */
     size_t off_embed, off_attn[ATTN_TENSORS], off_lstm[MAX_LAYERS][3], off_out_w, off_out_b;
 } mrnn;
@@ -59,11 +60,11 @@ static const char *named_config(const char *name) {
                "\"layers\":2,\"hidden\":128,\"attn_length\":0,\"dropout_keep\":0.5,\"batch\":128,\"seq\":128,"
                "\"lr\":0.001,\"clip\":5,\"weight_decay\":0,\"warmup_steps\":0}";
     if (strcmp(name, "lookback_rnn") == 0)
-        return "{\"kind\":\"melody_rnn\",\"config_name\":\"lookback_rnn\",\"codec\":\"lookback\",\"input\":\"lookback\","
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"lookback_rnn\",\"codec\":\"lookback2\",\"input\":\"lookback\","
                "\"layers\":2,\"hidden\":128,\"attn_length\":0,\"dropout_keep\":0.5,\"batch\":128,\"seq\":128,"
                "\"lr\":0.001,\"clip\":5,\"weight_decay\":0,\"warmup_steps\":0}";
     if (strcmp(name, "attention_rnn") == 0)
-        return "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody\","
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"attention_rnn\",\"codec\":\"key_melody2\","
                "\"input\":\"key_melody\",\"layers\":2,\"hidden\":128,\"attn_length\":40,\"dropout_keep\":0.5,"
                "\"batch\":128,\"seq\":128,\"lr\":0.001,\"clip\":3,\"weight_decay\":0,\"warmup_steps\":0}";
     /* The benchmark shape of ../shared/docs/BENCHMARKS.md (melody_rnn): token embedding, 2 x 128 LSTM. */
@@ -73,7 +74,7 @@ static const char *named_config(const char *name) {
                "\"seq\":128,\"lr\":0.001,\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":0}";
     /* For tests: attention_rnn's structure at a size whose gradients can be checked numerically. */
     if (strcmp(name, "tiny_attention") == 0)
-        return "{\"kind\":\"melody_rnn\",\"config_name\":\"tiny_attention\",\"codec\":\"key_melody\","
+        return "{\"kind\":\"melody_rnn\",\"config_name\":\"tiny_attention\",\"codec\":\"key_melody2\","
                "\"input\":\"key_melody\",\"layers\":2,\"hidden\":6,\"attn_length\":3,\"dropout_keep\":1,"
                "\"batch\":4,\"seq\":12,\"lr\":0.01,\"clip\":3,\"weight_decay\":0,\"warmup_steps\":0}";
     return NULL;
@@ -134,8 +135,12 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (!cd || cd->vocab_size > 4096)
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: unknown or unsuitable codec '%s'", what, codec);
     snprintf(m->codec, sizeof m->codec, "%s", codec);
-    m->vocab = cd->vocab_size;
-    r->V = (int)cd->vocab_size;
+    const int meter = strcmp(codec, "lookback2") == 0 || strcmp(codec, "key_melody2") == 0;
+    /* a meter codec's first token names the meter: read, never predicted */
+    r->HV = (int)cd->vocab_size;
+    r->V = meter ? CDZ_MELODY_LABELS : r->HV;
+    m->vocab = (uint32_t)r->V;
+    if (meter) m->history_vocab = (uint32_t)r->HV;
     const char *input = cdz_json_get_string(c, "input", "");
     int found = 0;
     for (int i = 0; i < 4; i++)
@@ -144,8 +149,8 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: input '%s' is not one_hot, lookback, key_melody or embedding",
                              what, input);
     /* Features that read melody events need the codec whose labels they decode. */
-    if ((r->input == IN_LOOKBACK && strcmp(codec, "lookback") != 0) ||
-        (r->input == IN_KEY_MELODY && strcmp(codec, "key_melody") != 0) ||
+    if ((r->input == IN_LOOKBACK && strcmp(codec, "lookback") != 0 && strcmp(codec, "lookback2") != 0) ||
+        (r->input == IN_KEY_MELODY && strcmp(codec, "key_melody") != 0 && strcmp(codec, "key_melody2") != 0) ||
         (r->input == IN_ONE_HOT && strcmp(codec, "melody") != 0))
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: melody_rnn config: input '%s' does not go with codec '%s'", what, input,
                              codec);
@@ -305,9 +310,9 @@ static cdz_status prepare(const cdz_model *m, mrnn_ws *ws, const cdz_window *w, 
     for (int b = 0; b < B; b++) {
         size_t end = (size_t)(w[b].start + w[b].n);
         for (size_t p = 0; p < end; p++)
-            if (w[b].seq[p] >= (uint16_t)r->V)
-                return cdz_error_set(err, CDZ_ERR_FORMAT, "token %u at position %zu is outside the model's vocabulary (%d, codec %s)",
-                                     w[b].seq[p], p, r->V, m->codec);
+            if (w[b].seq[p] >= (uint16_t)r->HV || (p > 0 && w[b].seq[p] >= (uint16_t)r->V))
+                return cdz_error_set(err, CDZ_ERR_FORMAT, "token %u at position %zu is outside the model's vocabulary (%d, codec %s%s)",
+                                     w[b].seq[p], p, r->V, m->codec, r->HV > r->V ? ", whose meter token comes first only" : "");
         cdz_melody_state st;
         cdz_melody_state_reset(&st);
         if (reads_events(r))
@@ -483,8 +488,8 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
     const size_t melody_at = melody_state_at(r);
     for (int b = 0; b < B; b++) {
         uint16_t tok = rows->tokens[b];
-        if (tok >= (uint16_t)r->V)
-            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", tok, r->V);
+        if (tok >= (uint16_t)r->HV)
+            return cdz_error_set(err, CDZ_ERR_ARG, "token %u is outside the model's vocabulary (%d)", tok, r->HV);
     }
     for (int b = 0; b < B; b++) {
         uint16_t tok = rows->tokens[b];
