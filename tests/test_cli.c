@@ -344,6 +344,12 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "eval music --generated %s --reference %s --plot %s", tunes, tunes, plots);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "pitch_range");
+    /* the listening measures, and what they leave out said on stderr: one-part tunes, no accompaniment */
+    CHECK_STR_CONTAINS(out, "bar_repeat");
+    CHECK_STR_CONTAINS(out, "grid_fit");
+    CHECK_STR_CONTAINS(err, "two-part measures: 12 of 12 generated files have no notes on the melody tracks (MELODY)");
+    CHECK_STR_CONTAINS(err, "paired measures: 12 of 12 generated files have the name of a reference file, 0 of them with "
+                            "accompaniment notes in both: skipped");
     int pictures = 0;
     for (int k = 0; k < CDZ_METRICS_N_FEATURES; k++) {
         char pic[400];
@@ -352,7 +358,26 @@ int main(int argc, char **argv) {
         unlink(pic);
     }
     CHECK_INT(pictures, CDZ_METRICS_N_FEATURES);
-    rmdir(plots);
+    pictures = 0; /* bar self-similarity of the first 4 files of each set */
+    for (int k = 0; k < 8; k++) {
+        char pic[400];
+        snprintf(pic, sizeof pic, "%s/ssm_%s_%d_tune%02d.%s", plots, k < 4 ? "generated" : "reference", k % 4 + 1, k % 4,
+                 cdz_png_available() ? "png" : "svg");
+        pictures += access(pic, R_OK) == 0;
+        unlink(pic);
+    }
+    CHECK_INT(pictures, 8);
+    CHECK(rmdir(plots) == 0, "nothing else written to %s", plots);
+    /* the tracks by number: every tune is one part on track 0 (the accompaniment: none on track 5) */
+    snprintf(args, sizeof args, "eval music --generated %s --reference %s --melody-track 0 --accompaniment-track 5 --json",
+             tunes, tunes);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(out, "\"listen\":{\"params\":{\"melody_tracks\":\"0\",\"accompaniment_tracks\":\"5\"");
+    CHECK_STR_CONTAINS(out, "\"without_accompaniment\":{\"generated\":12,\"reference\":12}");
+    CHECK_STR_CONTAINS(out, "{\"name\":\"bar_repeat\",\"group\":\"repetition\",\"unit\":\"share\",\"generated\":{\"mean\":");
+    CHECK_STR_CONTAINS(err, "have no notes on the accompaniment tracks (5)");
+    snprintf(args, sizeof args, "eval music --generated %s --reference %s --melody-track ,", tunes, tunes);
+    CHECK_INT(run(args), 2);
     snprintf(args, sizeof args, "eval ngram --data %s --order 2", data);
     CHECK_INT(run(args), 0);
     CHECK_STR_CONTAINS(out, "bigram on");

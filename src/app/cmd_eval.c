@@ -1,12 +1,14 @@
 /* cadenza eval loss|ngram: mean loss (nats per token), perplexity and accuracy of a trained model, or
  * of a unigram or bigram baseline, on a split of a dataset; eval melodies|music: generated files against
  * a corpus. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "app.h"
+#include "cadenza/listen.h"
 
 static const char EVAL_OVERVIEW[] =
     "Mean loss (nats per token), perplexity and accuracy of a trained model or of an n-gram baseline on a\n"
@@ -241,43 +243,209 @@ static int eval_melodies(int argc, char **argv) {
     return EXIT_OK;
 }
 
-/* ---- eval music: cadenza/metrics.h over two folders ---- */
+/* ---- eval music: cadenza/metrics.h and cadenza/listen.h over two folders ---- */
 
-/* Features of the MIDI files under `root` (at most max_files of them, evenly spaced over the sorted
- * list; 0 = all). Unreadable files and files without notes are skipped with a line each. */
-static int music_collect(const char *root, long long max_files, cdz_music_features **out, size_t *n_out,
-                         size_t *skipped) {
-    char **paths = NULL;
-    size_t n = 0;
+/* One folder's files: every MIDI file under it (sorted), the ones taken (--max-files), and for each
+ * usable one its features (the reference's also with its random baseline). */
+typedef struct music_set {
+    const char *dir, *name; /* "generated", "reference" */
+    char **paths;
+    size_t n_paths;
+    size_t *take, n_take;         /* indices into paths */
+    cdz_music_features *f;        /* (n_take) for the first n usable files */
+    cdz_listen_features *l, *rnd; /* rnd: the reference's random baseline */
+    size_t n, skipped;
+    size_t no_melody, no_acc;     /* usable files without melody notes, without accompaniment notes */
+    const char *no_melody_eg, *no_acc_eg;
+} music_set;
+
+static void music_set_free(music_set *m) {
+    if (m->paths) cdz_file_list_free(m->paths, m->n_paths);
+    cdz_free(m->take);
+    cdz_free(m->f);
+    cdz_free(m->l);
+    cdz_free(m->rnd);
+}
+
+/* Lists the folder and picks the files to read (max_files of them evenly spaced over the sorted list;
+ * 0 = all): 1, or 0 having said why. */
+static int music_list(music_set *m, long long max_files) {
     cdz_error err = {0};
-    *out = NULL;
-    *n_out = *skipped = 0;
-    if (cdz_file_list(root, ".mid,.midi", &paths, &n, &err) != CDZ_OK) {
+    if (cdz_file_list(m->dir, ".mid,.midi", &m->paths, &m->n_paths, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         return 0;
     }
-    size_t take = max_files > 0 && (size_t)max_files < n ? (size_t)max_files : n;
-    cdz_music_features *f = take ? cdz_calloc(take, sizeof *f) : NULL;
-    if (take && !f) {
-        app_error("%s: out of memory for %zu files", root, take);
-        cdz_file_list_free(paths, n);
+    size_t n = m->n_paths, take = max_files > 0 && (size_t)max_files < n ? (size_t)max_files : n;
+    m->take = cdz_calloc(take + 1, sizeof *m->take);
+    m->f = cdz_calloc(take + 1, sizeof *m->f);
+    m->l = cdz_calloc(take + 1, sizeof *m->l);
+    m->rnd = cdz_calloc(take + 1, sizeof *m->rnd);
+    if (!m->take || !m->f || !m->l || !m->rnd) {
+        app_error("%s: out of memory for %zu files", m->dir, take);
         return 0;
     }
-    for (size_t i = 0; i < take; i++) {
-        const char *path = paths[take == n ? i : (size_t)((double)i * (double)n / (double)take)];
-        size_t notes = 0;
-        if (cdz_metrics_read_file(path, &f[*n_out], &notes, &err) != CDZ_OK) {
-            fprintf(stderr, "skipped: %s\n", err.msg);
-            (*skipped)++;
-        } else if (notes == 0) {
-            fprintf(stderr, "skipped: %s: no notes\n", path);
-            (*skipped)++;
-        } else {
-            (*n_out)++;
+    for (size_t i = 0; i < take; i++) m->take[i] = take == n ? i : (size_t)((double)i * (double)n / (double)take);
+    m->n_take = take;
+    return 1;
+}
+
+/* "dir/sub/001.mid" -> "001" */
+static void path_stem(const char *path, char *buf, size_t n) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(buf, n, "%s", base);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+}
+
+/* The reference file a generated one is paired with: the same name without extension, or the longest
+ * reference name the generated one starts with followed by a character other than a letter or digit
+ * ("001_seed2.mid" -> "001.mid"). -1 if none. */
+static ptrdiff_t music_pair(const char *gen_path, const music_set *ref) {
+    char g[512], r[512];
+    path_stem(gen_path, g, sizeof g);
+    ptrdiff_t best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < ref->n_paths; i++) {
+        path_stem(ref->paths[i], r, sizeof r);
+        size_t k = strlen(r);
+        if (k == 0 || strncmp(g, r, k) != 0) continue;
+        if (!g[k]) return (ptrdiff_t)i; /* the same name */
+        if (isalnum((unsigned char)g[k]) || k <= best_len) continue; /* "0010" is not "001" */
+        best = (ptrdiff_t)i, best_len = k;
+    }
+    return best;
+}
+
+/* A file's own seed for its random baseline: the same file gets the same random notes whatever else
+ * is in the folder. */
+static uint64_t music_seed(long long seed, const char *path) {
+    char stem[512];
+    path_stem(path, stem, sizeof stem);
+    uint64_t h = cdz_fnv1a64(CDZ_FNV_OFFSET, &seed, sizeof seed);
+    return cdz_fnv1a64(h, stem, strlen(stem));
+}
+
+/* The self-similarity picture of the k-th file of a set (k from 0) in dir. */
+static void ssm_path(const char *dir, const char *set, size_t k, const char *path, char *buf, size_t n) {
+    char stem[256];
+    path_stem(path, stem, sizeof stem);
+    for (char *c = stem; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.') *c = '_';
+    snprintf(buf, n, "%s/ssm_%s_%zu_%s.%s", dir, set, k + 1, stem, cdz_png_available() ? "png" : "svg");
+}
+
+static int write_ssm(const char *file, const char *label, const cdz_score *s, const cdz_listen_params *lp,
+                     const cdz_listen_features *l) {
+    double *m = NULL;
+    size_t n = 0;
+    int64_t first = 0;
+    cdz_error err = {0};
+    if (cdz_listen_self_similarity(s, lp, 1024, &m, &n, &first, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return 0;
+    }
+    int ok = 1;
+    if (n > 0) {
+        char title[1024];
+        snprintf(title, sizeof title, "%s: %.0f bars, %.0f%% equal to an earlier bar, longest repeat %.0f bars%s", label,
+                 l->bars, 100 * l->bar_repeat, l->longest_repeat, n < (size_t)l->bars ? " (the first 1024 bars)" : "");
+        if (cdz_listen_plot_self_similarity(file, m, n, first, title, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            ok = 0;
         }
     }
-    cdz_file_list_free(paths, n);
-    *out = f;
+    cdz_free(m);
+    return ok;
+}
+
+/* Reads the taken files of a set: per usable file the features of cadenza/metrics.h and cadenza/listen.h
+ * (for the reference also its random baseline), and for generated files paired by name with a
+ * reference file, the paired measures, with those of the original against itself and of a random
+ * accompaniment against the original in orig[] and rnd_pair[]. Unreadable files and files without
+ * notes are skipped with a line each. 0 when out of memory or a picture could not be written. */
+static int music_collect(music_set *m, const music_set *ref, const cdz_listen_params *lp, long long seed,
+                         const char *plot_dir, size_t plot_pieces, cdz_listen_features *orig,
+                         cdz_listen_features *rnd_pair, size_t *n_pairs, size_t *n_named) {
+    int is_ref = ref == NULL;
+    for (size_t i = 0; i < m->n_take; i++) {
+        const char *path = m->paths[m->take[i]];
+        cdz_score s;
+        cdz_error err = {0};
+        if (cdz_score_read_file(&s, path, &err) != CDZ_OK) {
+            fprintf(stderr, "skipped: %s\n", err.msg);
+            m->skipped++;
+            continue;
+        }
+        cdz_music_features *f = &m->f[m->n];
+        cdz_listen_features *l = &m->l[m->n];
+        cdz_status st = CDZ_OK;
+        if (s.n_notes == 0) {
+            fprintf(stderr, "skipped: %s: no notes\n", path);
+            m->skipped++;
+            cdz_score_free(&s);
+            continue;
+        }
+        if ((st = cdz_metrics_compute(&s, f, &err)) == CDZ_OK) st = cdz_listen_compute(&s, lp, l, &err);
+        if (st == CDZ_OK && is_ref) st = cdz_listen_baseline(&s, lp, music_seed(seed, path), 0, &m->rnd[m->n], &err);
+        if (st == CDZ_ERR_NOMEM) {
+            app_error("%s: %s", path, err.msg);
+            cdz_score_free(&s);
+            return 0;
+        }
+        if (st != CDZ_OK) {
+            fprintf(stderr, "skipped: %s: %s\n", path, err.msg);
+            m->skipped++;
+            cdz_score_free(&s);
+            continue;
+        }
+        if (!l->two_part) {
+            if (l->melody_notes == 0 && m->no_melody++ == 0) m->no_melody_eg = path;
+            if (l->accompaniment_notes == 0 && m->no_acc++ == 0) m->no_acc_eg = path;
+        }
+        if (plot_dir && i < plot_pieces) { /* the k-th file taken, as the names checked before */
+            char file[4096], stem[256], label[300];
+            ssm_path(plot_dir, m->name, i, path, file, sizeof file);
+            path_stem(path, stem, sizeof stem);
+            snprintf(label, sizeof label, "%s (%s)", stem, m->name);
+            if (!write_ssm(file, label, &s, lp, l)) {
+                cdz_score_free(&s);
+                return 0;
+            }
+        }
+        ptrdiff_t pr = is_ref ? -1 : music_pair(path, ref);
+        if (pr >= 0) {
+            const char *rpath = ref->paths[pr];
+            (*n_named)++;
+            cdz_score o, noise;
+            if (cdz_score_read_file(&o, rpath, &err) != CDZ_OK) {
+                fprintf(stderr, "not paired: %s: %s\n", path, err.msg);
+            } else {
+                cdz_listen_features *a = &orig[*n_pairs], *b = &rnd_pair[*n_pairs];
+                memset(a, 0, sizeof *a);
+                memset(b, 0, sizeof *b);
+                st = cdz_listen_compare(&s, &o, lp, l, &err);
+                if (st == CDZ_OK) st = cdz_listen_compare(&o, &o, lp, a, &err);
+                if (st == CDZ_OK)
+                    st = cdz_listen_randomize(&noise, &o, CDZ_LISTEN_RANDOM_ACCOMPANIMENT, lp, music_seed(seed, rpath) + 1,
+                                              &err);
+                if (st == CDZ_OK) {
+                    st = cdz_listen_compare(&noise, &o, lp, b, &err);
+                    cdz_score_free(&noise);
+                }
+                cdz_score_free(&o);
+                if (st != CDZ_OK) {
+                    app_error("%s against %s: %s", path, rpath, err.msg);
+                    cdz_score_free(&s);
+                    return 0;
+                }
+                if (l->paired && a->paired) (*n_pairs)++;
+                else l->paired = 0;
+            }
+        }
+        m->n++;
+        cdz_score_free(&s);
+    }
     return 1;
 }
 
@@ -338,7 +506,7 @@ static void music_print_json(const char *gen, const char *ref, const cdz_metrics
     json_number(stdout, c->mean_kl);
     printf(",\"mean_oa\":");
     json_number(stdout, c->mean_oa);
-    printf("}\n");
+    /* the object stays open: the listening measures follow */
 }
 
 static void music_print_histogram(const char *label, const double *m, const char *const *names) {
@@ -426,52 +594,288 @@ static int music_plot(const char *dir, const cdz_metrics_comparison *c) {
     return 1;
 }
 
+/* ---- the listening measures: text and JSON ---- */
+enum { L_GEN = 0, L_REF = 1, L_RND = 2 };
+
+static void listen_cell(const cdz_listen_stat *st) {
+    if (st->n == 0) printf("  %-19s", "-");
+    else printf("  %8.3f +- %-7.3f", st->mean, st->sd);
+}
+
+static void listen_curve_row(const char *label, const double *v) {
+    printf("    %-18s", label);
+    for (int k = 0; k < CDZ_LISTEN_N_LAGS; k++) {
+        if (isnan(v[k])) printf(" %5s", "-");
+        else printf(" %5.2f", v[k]);
+    }
+    printf("\n");
+}
+
+static void listen_curve_head(void) {
+    printf("    %-18s", "shift (s)");
+    for (int k = 0; k < CDZ_LISTEN_N_LAGS; k++) printf(" %5.1f", CDZ_LISTEN_LAG_S(k));
+    printf("\n");
+}
+
+static void listen_rows(const cdz_listen_summary *sum, int scope, const char *group) {
+    printf("  %s\n", group);
+    for (int m = 0; m < CDZ_LISTEN_N_MEASURES; m++) {
+        const cdz_listen_measure_info *mi = cdz_listen_describe(m);
+        if ((int)mi->scope != scope || strcmp(mi->group, group) != 0) continue;
+        printf("    %-21s %-7s", mi->name, mi->unit);
+        for (int c = 0; c < 3; c++) listen_cell(&sum[c].stat[m]);
+        printf("  %s\n", mi->about);
+    }
+}
+
+static void listen_print_text(const cdz_listen_summary *sum, const cdz_listen_summary *pair, const cdz_listen_params *lp,
+                              long long seed) {
+    static const char *const cols[3] = {"generated", "reference", "random"};
+    printf("\nlistening measures (docs/metrics.md: repetition, pulse, note endings, two-part harmony), mean +- sd\n"
+           "over files. random: for each reference file, its notes at random onsets with random pitches in its\n"
+           "range (two-part rows: its melody with a random accompaniment in its key), seed %lld\n",
+           seed);
+    printf("    %-21s %-7s  %-19s  %-19s  %-19s\n", "measure", "unit", cols[0], cols[1], cols[2]);
+    printf("  (files: %zu, %zu, %zu)\n", sum[0].files, sum[1].files, sum[2].files);
+    listen_rows(sum, CDZ_LISTEN_ALL, "repetition");
+    listen_rows(sum, CDZ_LISTEN_ALL, "pulse");
+    listen_rows(sum, CDZ_LISTEN_ALL, "note endings");
+    printf("  (long notes: over %g s)\n", lp->long_note_s);
+    if (sum[0].two_part_files + sum[1].two_part_files == 0) {
+        printf("  two-part: no file has notes on both the melody tracks (%s) and the accompaniment tracks (%s)\n",
+               lp->melody_tracks, lp->accompaniment_tracks);
+        return;
+    }
+    printf("  (two-part files, melody tracks %s, accompaniment tracks %s: %zu, %zu, %zu)\n", lp->melody_tracks,
+           lp->accompaniment_tracks, sum[0].two_part_files, sum[1].two_part_files, sum[2].two_part_files);
+    listen_rows(sum, CDZ_LISTEN_TWO_PART, "two-part");
+    printf("  chord fit against the melody's chords (bar by bar) with the accompaniment moved, mean over files:\n");
+    listen_curve_head();
+    for (int c = 0; c < 3; c++)
+        if (sum[c].two_part_files) listen_curve_row(cols[c], sum[c].chord_lag);
+    if (!pair || pair[0].paired_files == 0) return;
+    static const char *const pcols[3] = {"generated", "original (itself)", "random accompaniment"};
+    printf("\nagainst the original piece: %zu generated files paired by name with a reference file; chords from\n"
+           "the original's accompaniment, beat by beat\n",
+           pair[0].paired_files);
+    printf("    %-21s %-7s  %-19s  %-19s  %-19s\n", "measure", "unit", pcols[0], pcols[1], pcols[2]);
+    listen_rows(pair, CDZ_LISTEN_PAIRED, "paired");
+    printf("  chord fit against the original's chords with the accompaniment moved, mean over files:\n");
+    listen_curve_head();
+    static const char *const short_cols[3] = {"generated", "original", "random"};
+    for (int c = 0; c < 3; c++) listen_curve_row(short_cols[c], pair[c].ref_chord_lag);
+}
+
+static void json_stat(const char *key, const cdz_listen_stat *st) {
+    printf("\"%s\":{\"mean\":", key);
+    json_number(stdout, st->n ? st->mean : NAN);
+    printf(",\"sd\":");
+    json_number(stdout, st->n ? st->sd : NAN);
+    printf(",\"n\":%zu}", st->n);
+}
+
+static void json_curve(const char *key, const double *v) {
+    printf("\"%s\":", key);
+    json_values(v, CDZ_LISTEN_N_LAGS);
+}
+
+static void listen_print_json(const cdz_listen_summary *sum, const cdz_listen_summary *pair, const cdz_listen_params *lp,
+                              long long seed, const size_t *no_melody, const size_t *no_acc) {
+    static const char *const cols[3] = {"generated", "reference", "random"};
+    static const char *const pcols[3] = {"generated", "original", "random"};
+    printf(",\"listen\":{\"params\":{\"melody_tracks\":");
+    json_string(stdout, lp->melody_tracks);
+    printf(",\"accompaniment_tracks\":");
+    json_string(stdout, lp->accompaniment_tracks);
+    printf(",\"long_note_s\":");
+    json_number(stdout, lp->long_note_s);
+    printf(",\"count_empty_bars\":%s,\"min_bar_sixteenths\":%d,\"grid_window_s\":", lp->count_empty_bars ? "true" : "false",
+           lp->min_bar_sixteenths);
+    json_number(stdout, lp->grid_window_s);
+    printf(",\"seed\":%lld}", seed);
+    printf(",\"files\":{\"generated\":%zu,\"reference\":%zu,\"random\":%zu}", sum[0].files, sum[1].files, sum[2].files);
+    printf(",\"two_part_files\":{\"generated\":%zu,\"reference\":%zu,\"random\":%zu}", sum[0].two_part_files,
+           sum[1].two_part_files, sum[2].two_part_files);
+    printf(",\"without_melody\":{\"generated\":%zu,\"reference\":%zu}", no_melody[0], no_melody[1]);
+    printf(",\"without_accompaniment\":{\"generated\":%zu,\"reference\":%zu}", no_acc[0], no_acc[1]);
+    printf(",\"measures\":[");
+    int first = 1;
+    for (int m = 0; m < CDZ_LISTEN_N_MEASURES; m++) {
+        const cdz_listen_measure_info *mi = cdz_listen_describe(m);
+        if (mi->scope == CDZ_LISTEN_PAIRED) continue;
+        printf("%s{\"name\":\"%s\",\"group\":\"%s\",\"unit\":\"%s\"", first ? "" : ",", mi->name, mi->group, mi->unit);
+        for (int c = 0; c < 3; c++) {
+            putchar(',');
+            json_stat(cols[c], &sum[c].stat[m]);
+        }
+        putchar('}');
+        first = 0;
+    }
+    printf("],\"lags_s\":[");
+    for (int k = 0; k < CDZ_LISTEN_N_LAGS; k++) printf("%s%.1f", k ? "," : "", CDZ_LISTEN_LAG_S(k));
+    printf("],\"chord_lag\":{");
+    for (int c = 0; c < 3; c++) {
+        if (c) putchar(',');
+        json_curve(cols[c], sum[c].chord_lag);
+    }
+    printf("},\"paired\":{\"files\":%zu,\"measures\":[", pair[0].paired_files);
+    first = 1;
+    for (int m = 0; m < CDZ_LISTEN_N_MEASURES; m++) {
+        const cdz_listen_measure_info *mi = cdz_listen_describe(m);
+        if (mi->scope != CDZ_LISTEN_PAIRED) continue;
+        printf("%s{\"name\":\"%s\",\"unit\":\"%s\"", first ? "" : ",", mi->name, mi->unit);
+        for (int c = 0; c < 3; c++) {
+            putchar(',');
+            json_stat(pcols[c], &pair[c].stat[m]);
+        }
+        putchar('}');
+        first = 0;
+    }
+    printf("],\"ref_chord_lag\":{");
+    for (int c = 0; c < 3; c++) {
+        if (c) putchar(',');
+        json_curve(pcols[c], pair[c].ref_chord_lag);
+    }
+    printf("}}}");
+}
+
+/* --melody-track, --accompaniment-track: names or numbers, comma-separated */
+static int parse_tracks(const char *s, void *dest, char *why, size_t n) {
+    if (!s[0] || strspn(s, ", \t") == strlen(s)) {
+        snprintf(why, n, "track names or numbers, comma-separated (MELODY or 1 or PIANO,Accompaniment)");
+        return 0;
+    }
+    *(const char **)dest = s;
+    return 1;
+}
+
 static int eval_music(int argc, char **argv) {
     const char *gen = NULL, *ref = NULL, *plot_dir = NULL;
-    long long max_files = 0;
+    long long max_files = 0, seed = 1, plot_pieces = 4;
     int json = 0, force = 0;
+    cdz_listen_params lp = cdz_listen_default_params();
     app_opt opts[] = {
         APP_OPT_STRING("--generated", &gen, "DIR", "the generated files (required)"),
         APP_OPT_STRING("--reference", &ref, "DIR", "the corpus (required)"),
         APP_OPT_LONG("--max-files", &max_files, 2, 1 << 24, "N", "take N files of each set, evenly spaced over the sorted list"),
-        APP_OPT_STRING("--plot", &plot_dir, "DIR", "write one picture per feature with the densities of the distances"),
+        APP_OPT_CUSTOM("--melody-track", parse_tracks, &lp.melody_tracks, "NAME|N",
+                       "the melody's tracks: names (case ignored) or numbers from 0, comma-separated\n"
+                       "(default MELODY)"),
+        APP_OPT_CUSTOM("--accompaniment-track", parse_tracks, &lp.accompaniment_tracks, "NAME|N",
+                       "the accompaniment's tracks (default PIANO,Accompaniment: POP909's and what\n"
+                       "cadenza accompany writes)"),
+        APP_OPT_DOUBLE("--long-note", &lp.long_note_s, 0.01, 1e6, "S", "notes longer than S seconds are long (default 4)"),
+        APP_OPT_SWITCH("--count-empty-bars", &lp.count_empty_bars, "count bars without onsets in the repetition measures"),
+        APP_OPT_LONG("--seed", &seed, 0, LLONG_MAX, "N", "seed of the random baseline (default 1)"),
+        APP_OPT_STRING("--plot", &plot_dir, "DIR", "write one picture per feature with the densities of the distances,\n"
+                                                   "and bar self-similarity matrices of the first files of each set"),
+        APP_OPT_LONG("--plot-pieces", &plot_pieces, 0, 1 << 20, "N", "self-similarity pictures of the first N files of each\n"
+                                                                  "set (default 4)"),
         APP_OPT_SWITCH("--force", &force, "replace pictures already in the --plot folder"),
         APP_OPT_JSON(&json),
         APP_END};
     const app_cmd cmd = {"eval music", "--generated DIR --reference DIR [--max-files N] [--json] [--plot DIR]",
                          "Objective metrics of every .mid/.midi under each folder (pitch, rhythm and texture features)\n"
                          "and the sets compared as in Yang & Lerch 2019: intra- and inter-set distances per feature, KL\n"
-                         "divergence and overlapping area of their densities (docs/metrics.md).",
+                         "divergence and overlapping area of their densities; then what a listener hears first:\n"
+                         "repetition, pulse, note endings and, for a melody with an accompaniment, harmony, beside the\n"
+                         "reference and a random baseline; generated files named like a reference file are compared\n"
+                         "with it (docs/metrics.md).",
                          opts, NULL, NULL};
     int rc = app_parse(&cmd, argc, argv);
     if (rc != APP_GO_ON) return rc;
     if (!gen || !ref) return app_usage(&cmd, "eval music needs --generated DIR and --reference DIR");
-    if (plot_dir && !plots_ok(plot_dir, force)) return EXIT_FAIL;
-    cdz_music_features *f[2] = {NULL, NULL};
-    size_t n[2] = {0, 0}, skipped[2] = {0, 0};
-    const char *dirs[2] = {gen, ref};
+    music_set set[2];
+    memset(set, 0, sizeof set);
+    set[0].dir = gen, set[0].name = "generated";
+    set[1].dir = ref, set[1].name = "reference";
+    cdz_listen_features *orig = NULL, *rnd_pair = NULL;
+    size_t n_pairs = 0, n_named = 0;
     rc = EXIT_FAIL;
+    for (int s = 0; s < 2; s++)
+        if (!music_list(&set[s], max_files)) goto done;
+    if (plot_dir) {
+        if (!plots_ok(plot_dir, force)) goto done;
+        if (mkdir(plot_dir, 0777) != 0 && errno != EEXIST) {
+            app_error("%s: cannot create the folder: %s", plot_dir, strerror(errno));
+            goto done;
+        }
+        for (int s = 0; s < 2; s++) {
+            for (size_t k = 0; k < set[s].n_take && k < (size_t)plot_pieces; k++) {
+                char file[4096];
+                ssm_path(plot_dir, set[s].name, k, set[s].paths[set[s].take[k]], file, sizeof file);
+                if (!app_output_ok(file, force)) goto done;
+            }
+        }
+    }
+    orig = cdz_calloc(set[0].n_take + 1, sizeof *orig);
+    rnd_pair = cdz_calloc(set[0].n_take + 1, sizeof *rnd_pair);
+    if (!orig || !rnd_pair) {
+        app_error("out of memory for %zu files", set[0].n_take);
+        goto done;
+    }
+    if (!music_collect(&set[1], NULL, &lp, seed, plot_dir, (size_t)plot_pieces, NULL, NULL, NULL, NULL) ||
+        !music_collect(&set[0], &set[1], &lp, seed, plot_dir, (size_t)plot_pieces, orig, rnd_pair, &n_pairs, &n_named))
+        goto done;
     for (int s = 0; s < 2; s++) {
-        if (!music_collect(dirs[s], max_files, &f[s], &n[s], &skipped[s])) goto done;
-        if (n[s] < 2) {
-            app_error("%s: %zu readable MIDI file%s with notes (%zu skipped); comparing needs at least 2", dirs[s], n[s],
-                      n[s] == 1 ? "" : "s", skipped[s]);
+        if (set[s].n < 2) {
+            app_error("%s: %zu readable MIDI file%s with notes (%zu skipped); comparing needs at least 2", set[s].dir,
+                      set[s].n, set[s].n == 1 ? "" : "s", set[s].skipped);
             goto done;
         }
     }
+    /* what the two-part and paired measures leave out, said on stderr whatever the output */
+    for (int s = 0; s < 2; s++) {
+        const music_set *m = &set[s];
+        if (m->no_melody)
+            fprintf(stderr, "two-part measures: %zu of %zu %s files have no notes on the melody tracks (%s), e.g. %s: "
+                            "skipped for them (--melody-track chooses the tracks)\n",
+                    m->no_melody, m->n, m->name, lp.melody_tracks, m->no_melody_eg);
+        if (m->no_acc)
+            fprintf(stderr, "two-part measures: %zu of %zu %s files have no notes on the accompaniment tracks (%s), "
+                            "e.g. %s: skipped for them (--accompaniment-track chooses the tracks)\n",
+                    m->no_acc, m->n, m->name, lp.accompaniment_tracks, m->no_acc_eg);
+    }
+    if (n_named == 0)
+        fprintf(stderr, "paired measures: none of the %zu generated files has the name of a reference file: skipped\n",
+                set[0].n);
+    else if (n_pairs < set[0].n)
+        fprintf(stderr, "paired measures: %zu of %zu generated files have the name of a reference file, %zu of them with "
+                        "accompaniment notes in both: %s\n",
+                n_named, set[0].n, n_pairs, n_pairs ? "the others are left out of them" : "skipped");
     cdz_metrics_comparison c;
     cdz_error err = {0};
-    if (cdz_metrics_compare(f[0], n[0], f[1], n[1], NULL, &c, &err) != CDZ_OK) {
+    if (cdz_metrics_compare(set[0].f, set[0].n, set[1].f, set[1].n, NULL, &c, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         goto done;
     }
-    if (json) music_print_json(gen, ref, &c, skipped);
-    else music_print_text(gen, ref, &c, skipped);
+    cdz_listen_summary sum[3], pair[3];
+    cdz_listen_summarize(set[0].l, set[0].n, &sum[L_GEN]);
+    cdz_listen_summarize(set[1].l, set[1].n, &sum[L_REF]);
+    cdz_listen_summarize(set[1].rnd, set[1].n, &sum[L_RND]);
+    cdz_listen_summarize(set[0].l, set[0].n, &pair[0]);
+    cdz_listen_summarize(orig, n_pairs, &pair[1]);
+    cdz_listen_summarize(rnd_pair, n_pairs, &pair[2]);
+    size_t skipped[2] = {set[0].skipped, set[1].skipped};
+    if (json) {
+        size_t no_mel[2] = {set[0].no_melody, set[1].no_melody}, no_acc[2] = {set[0].no_acc, set[1].no_acc};
+        music_print_json(gen, ref, &c, skipped);
+        listen_print_json(sum, pair, &lp, seed, no_mel, no_acc);
+        printf("}\n");
+    } else {
+        music_print_text(gen, ref, &c, skipped);
+        listen_print_text(sum, pair, &lp, seed);
+    }
     rc = plot_dir && !music_plot(plot_dir, &c) ? EXIT_FAIL : EXIT_OK;
+    if (rc == EXIT_OK && plot_dir && plot_pieces > 0)
+        fprintf(stderr, "wrote bar self-similarity pictures of the first %lld files of each set to %s/ (ssm_*)\n",
+                plot_pieces, plot_dir);
     cdz_metrics_comparison_free(&c);
 done:
-    cdz_free(f[0]);
-    cdz_free(f[1]);
+    music_set_free(&set[0]);
+    music_set_free(&set[1]);
+    cdz_free(orig);
+    cdz_free(rnd_pair);
     return rc;
 }
 
