@@ -18,6 +18,7 @@
 #include "cadenza/generate.h"
 #include "cadenza/eval.h"
 #include "cadenza/metrics.h"
+#include "cadenza/listen.h"
 #include "cadenza/audio.h"
 #include "cadenza/plot.h"
 #endif
