@@ -28,7 +28,13 @@
  *              trio has three tokens per step (melody 0-89, bass 90-179, drums 180-691).
  * chorale      JSB chorales as ../shared/bench/jsb_reference.py: BOS (47), then per 16th-note step the
  *              soprano, alto, tenor and bass as pitch - 36 (36-81) or 46 for silence (48 tokens),
- *              cut at 2049 tokens. Reads MIDI with four voices, or the JSB JSON with its split. */
+ *              cut at 2049 tokens. Reads MIDI with four voices, or the JSB JSON with its split.
+ * remi         beat-aware piano (REMI, Huang & Yang 2020; MidiTok's REMI): per bar BAR, TIME_SIG when the
+ *              meter changes, then per grid step with events POSITION_k (12 steps a quarter note), TEMPO_q
+ *              when the tempo changes, and per note PITCH_p VELOCITY_v DURATION_d (597 tokens; layout
+ *              below and in src/codec/remi.c). Every non-drum note, sustain applied, one sequence a file.
+ * remi_acc     pairs [melody (tracks MELODY) of 8 bars as remi tokens, SEP, piano (tracks PIANO) of the
+ *              same bars] every 4 bars, melody-less stretches included, notes whole (598 tokens). */
 #ifndef CADENZA_CODEC_H
 #define CADENZA_CODEC_H
 
@@ -106,7 +112,7 @@ struct cdz_codec {
 /* Transposes a token sequence by `shift` semitones in place, for training-time augmentation: 1 when
  * every pitch stays within the codec's range (tokens changed), 0 when one would leave it (tokens left
  * as they were), -1 when the codec has no transposition (multitrack, the VAE codecs). Melody codecs
- * keep their range 48-83; performances and accompaniment pairs 0-127; chorales 36-81. */
+ * keep their range 48-83; performances, remi and the pairs 0-127; chorales 36-81. */
 CDZ_API int cdz_codec_transpose(const cdz_codec *c, uint16_t *tokens, size_t n, int shift);
 
 /* The codec with this name, or NULL. */
@@ -182,6 +188,83 @@ CDZ_API cdz_status cdz_chorale_encode(const cdz_chorale *c, cdz_tokens *out, cdz
 /* Tokens to a grid: BOS tokens are skipped, the rest fill steps voice by voice (a last partial step
  * is completed with silence). */
 CDZ_API cdz_status cdz_chorale_decode(const uint16_t *tokens, size_t n, cdz_chorale *c, cdz_error *err);
+
+/* ---- remi (src/codec/remi.c) ----
+ * Token layout: BAR 0; POSITION_0-95 at 1 (steps of a 12th of a quarter note from the bar line); PITCH_0-127
+ * at 97; VELOCITY_1-32 at 225 (Magenta's 32 bins, cdz_velocity_to_bin); DURATION at 257, 40 lengths in
+ * steps (cdz_remi_duration_steps: every step to a quarter, 16ths to a whole note, 8ths to two, quarters to
+ * four, 192 steps the longest); TEMPO_20-275 qpm at 297 (whole qpm); TIME_SIG at 553, 44 meters (n/2 for
+ * n 1-4, n/4 for 1-8, n/8 and n/16 for 1-16: bars of at most 96 steps). remi_acc adds SEP 597. */
+enum {
+    CDZ_REMI_STEPS_PER_QUARTER = 12,
+    CDZ_REMI_BAR = 0,
+    CDZ_REMI_POSITION = 1, CDZ_REMI_POSITIONS = 96,
+    CDZ_REMI_PITCH = 97,
+    CDZ_REMI_VELOCITY = 225,
+    CDZ_REMI_DURATION = 257, CDZ_REMI_DURATIONS = 40, CDZ_REMI_MAX_DURATION = 192,
+    CDZ_REMI_TEMPO = 297, CDZ_REMI_MIN_QPM = 20, CDZ_REMI_TEMPOS = 256,
+    CDZ_REMI_TIME_SIG = 553, CDZ_REMI_TIME_SIGS = 44,
+    CDZ_REMI_VOCAB = 597,
+    CDZ_REMI_SEP = 597, CDZ_REMI_PAIR_VOCAB = 598,
+    CDZ_REMI_STRETCH_BARS = 8, CDZ_REMI_STRIDE_BARS = 4,
+    CDZ_REMI_PART_MAX = 1024, /* remi_acc: the longest side of a pair (a model of max_len 1024 reads it whole) */
+    CDZ_REMI_MAX_BARS = 100000 /* a piece ends there (later notes left out, counted as truncated) */
+};
+/* The length in steps of DURATION token k (0-39), and the token of a length (the nearest; ties go to the
+ * shorter; lengths past 192 steps give the longest). */
+CDZ_API int cdz_remi_duration_steps(int k);
+CDZ_API int cdz_remi_duration_token(int64_t steps);
+/* The meter of TIME_SIG token k (0-43), and the token of a meter (-1 when there is none). */
+CDZ_API void cdz_remi_time_sig(int k, int *numerator, int *denominator);
+CDZ_API int cdz_remi_time_sig_token(int numerator, int denominator);
+
+/* Where a score's bars lie, as the remi codecs read them (cdz_remi_align). */
+typedef struct cdz_remi_frame {
+    int estimated;        /* 1: the bar lines were estimated from the notes (the file's cannot be trusted) */
+    int64_t phase;        /* the beat's offset from the quarter-note grid of the ticks (estimated), in ticks */
+    int downbeat;         /* which beat of the bar the estimate put first (0 = the phase's own beat) */
+    int numerator, denominator; /* the meter of an estimated frame */
+    int64_t shift;        /* ticks added to every event (bar 0 of the aligned score starts at tick 0) */
+    uint32_t meters_replaced; /* time signatures no TIME_SIG token holds, read as 4/4 */
+} cdz_remi_frame;
+
+/* A copy of the score whose bar lines are its time signatures from tick 0. A file whose notes lie on its
+ * ticks' quarter-note grid (the grid scores at least half as well as the best phase below) and whose first
+ * meter is not one beat keeps its bars: a written file, or one whose bars were set from annotations
+ * (cdz_score_set_bars). Others (POP909 as it comes: its tempo map gives the beat's length, but the beat
+ * starts anywhere in the ticks and its meters are 1/4 or 2/4) get bar lines estimated from their notes: the
+ * beat's phase where most onsets fall on beats (and half as much on off-beat 8ths), the meter of the file's
+ * first time signature of 3 beats or more (else 4/4), and the downbeat on the beat where the notes' pitch
+ * classes change most (a chord change); bar 0 is then the bar of the first note (from_start: the bar of
+ * tick 0, keeping what comes before the first note: a melody's intro), and every event moves by
+ * frame->shift ticks (cdz_score_shift_ticks). Measured against POP909's annotations (its PIANO tracks):
+ * the beat right for 94% of the songs, the downbeat for 70%. Meters no TIME_SIG token holds are read as
+ * 4/4 (counted). */
+CDZ_API cdz_status cdz_remi_align(const cdz_score *s, int from_start, cdz_score *out, cdz_remi_frame *frame, cdz_error *err);
+
+/* What generation needs of a codec whose tokens open bars (remi, remi_acc), beside its
+ * cdz_codec_gen: lengths in bars, stops at a bar line, and the accompaniment written stretch by stretch on
+ * overlapping bars, the decoder primed with what was written of the overlap. */
+typedef struct cdz_codec_bar_gen {
+    /* The bars tokens open (their BAR tokens). */
+    double (*bars)(const uint16_t *tok, size_t n);
+    /* The score as the codec reads its bars (cdz_remi_align; frame says what was estimated). */
+    cdz_status (*align)(const cdz_score *s, int from_start, cdz_score *out, cdz_remi_frame *frame, cdz_error *err);
+    /* Conditional codecs: stretches of segment_bars bars, one every stride_bars bars (0: none). */
+    int segment_bars, stride_bars;
+    /* The condition half for bars [first, first + n) of an aligned score: its melody (tracks named MELODY,
+     * else every note but drums) as tokens, then the separator, appended to out as one sequence. */
+    cdz_status (*condition_bars)(const cdz_score *aligned, int64_t first, int64_t n, cdz_tokens *out, cdz_error *err);
+    /* The notes of one track of an aligned score that start in bars [first, first + n), as the part after
+     * the separator, and the BAR that opens bar first + n (what the decoder is primed with), appended to
+     * out as one sequence. */
+    cdz_status (*part_bars)(const cdz_score *aligned, int track, int64_t first, int64_t n, cdz_tokens *out, cdz_error *err);
+    /* The part after the separator back to a score (bar 0 at tick 0). */
+    cdz_status (*decode_part)(const uint16_t *tok, size_t n, cdz_score *out, cdz_error *err);
+} cdz_codec_bar_gen;
+
+/* The bar hooks of a codec (NULL for codecs without bars). */
+CDZ_API const cdz_codec_bar_gen *cdz_codec_bar_gen_of(const cdz_codec *c);
 
 /* accompaniment: [melody performance tokens, SEP, accompaniment performance tokens] (src/codec/accompaniment.c). */
 enum { CDZ_ACC_SEP = 388, CDZ_ACC_VOCAB = 389, CDZ_ACC_SEGMENT_SECONDS = 10 };

@@ -128,6 +128,8 @@ typedef struct cdz_build_params {
     int program_min, program_max; /* keep only non-drum notes of these programs (0, 127: all) */
     int single_tempo;      /* read every file at its first tempo (see cdz_score_single_tempo) */
     const char *tracks;    /* keep only the notes of tracks with these names (comma-separated; NULL: all) */
+    const char *beats;     /* bar lines from a beat annotation beside each file: this file name in its folder
+                              (POP909: "beat_midi.txt"; cdz_beats_read, cdz_score_set_bars); NULL: none */
     int threads;           /* workers (1 or more) */
     /* Called from the calling thread as files finish (may be NULL). */
     void (*progress)(void *ctx, size_t done, size_t total);
@@ -142,6 +144,9 @@ typedef struct cdz_build_report {
     size_t skipped_empty;      /* read, but nothing extracted */
     size_t tempo_changes;      /* files with more than one tempo (before single_tempo): melodies are cut
                                   at each change, the usual reason why files give nothing */
+    size_t beats_used;         /* files whose bars came from their beat annotation (params.beats) */
+    size_t beats_missing;      /* files without a usable one (encoded with the codec's own bars) */
+    char beats_problem[320];   /* the first annotation that could not be used, and why */
     size_t seqs[3], tokens[3]; /* by split */
     cdz_extract_stats stats;   /* the extractor's counters, summed */
     char first_problem[320];   /* the first file skipped as unreadable or broken, and why */

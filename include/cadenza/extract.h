@@ -29,6 +29,12 @@ typedef struct cdz_extract_stats {
     uint64_t not_four_voices;        /* chorale: not exactly four voices (non-drum track/channel groups) */
     uint64_t out_of_range;           /* chorale: a pitch outside 36-81 */
     uint64_t unsupported_meter;      /* melody codecs with meter tokens: a meter they have no token for */
+    uint64_t long_notes;             /* remi: notes longer than the longest DURATION, shortened to it */
+    uint64_t estimated_bars;         /* remi: scores whose bar lines were estimated from their notes */
+    uint64_t clamped_tempos;         /* remi: tempos outside the TEMPO tokens' range, written at its nearest end */
+    uint64_t silent_melody;          /* remi_acc: stretches without melody (kept: intros, interludes) */
+    uint64_t odd_bars;               /* remi: bars whose length no TIME_SIG token holds (written with the nearest) */
+    uint64_t long_pairs;             /* remi_acc: pairs with a side of more than CDZ_REMI_PART_MAX tokens (left out) */
 } cdz_extract_stats;
 
 /* Calls fn on each part of the score between real changes of tempo or time signature (Magenta's

@@ -203,6 +203,30 @@ CDZ_API cdz_status cdz_score_slice_seconds(cdz_score *out, const cdz_score *s, d
 CDZ_API cdz_status cdz_score_slice_bars(cdz_score *out, const cdz_score *s, int64_t first_bar, int64_t end_bar,
                                 cdz_error *err);
 
+/* Moves every event by delta ticks (seconds follow); what would fall before tick 0 goes to 0, and the
+ * tempos and key signatures in force at the new tick 0 are put there (moving later, a file's first tempo
+ * stays at 0 and holds over the room made before its events). */
+CDZ_API cdz_status cdz_score_shift_ticks(cdz_score *s, int64_t delta, cdz_error *err);
+
+/* ---- beat annotations (src/score/bars.c) ---- */
+/* Beats as an annotation gives them: each beat's time in seconds and whether a bar starts on it. */
+typedef struct cdz_beats {
+    double *seconds;
+    uint8_t *downbeat;
+    size_t n;
+} cdz_beats;
+/* Reads one beat a line, "SECONDS ... FLAG": the first number is the beat's time, the last is 1 when a
+ * bar starts on it (POP909's beat_midi.txt: "time beat_flag downbeat_flag", the last marking its 4-beat
+ * bars). Blank lines and '#' lines are skipped; errors name the line. */
+CDZ_API cdz_status cdz_beats_read(cdz_beats *b, const char *path, cdz_error *err);
+CDZ_API void cdz_beats_free(cdz_beats *b);
+/* Bar lines from annotated downbeats: every event moves (cdz_score_shift_ticks) so that the bar of the
+ * first non-drum note starts at tick 0 (bars before the first downbeat as long as the first annotated
+ * bar), and the time signatures become n/4 bars (n: the bar's length in quarter notes, rounded, at most
+ * 16) wherever a bar's length changes or a downbeat falls off the bar lines before it, so the bars are the
+ * annotation's. CDZ_ERR_ARG with fewer than two downbeats, or downbeats not in order. */
+CDZ_API cdz_status cdz_score_set_bars(cdz_score *s, const cdz_beats *b, cdz_error *err);
+
 /* ---- summaries ---- */
 typedef struct cdz_instrument {
     uint16_t track;

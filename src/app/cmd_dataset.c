@@ -155,6 +155,10 @@ static int cmd_build(int argc, char **argv) {
                        "keep only notes of General MIDI programs A to B (0-127; drums stay)"),
         APP_OPT_STRING("--tracks", &p.tracks, "NAMES",
                        "keep only tracks with these names (comma-separated, any case), e.g. PIANO"),
+        APP_OPT_STRING("--beats", &p.beats, "NAME",
+                       "bar lines from the beat annotation of that name beside each file (POP909:\n"
+                       "beat_midi.txt, whose last column marks each bar's first beat; for the remi codecs,\n"
+                       "which otherwise estimate POP909's bars from the notes)"),
         APP_OPT_SWITCH("--one-tempo", &p.single_tempo,
                        "read each file at its first tempo (for files with a tempo per beat, whose\n"
                        "melodies would otherwise be cut at every tempo change)"),
@@ -204,12 +208,25 @@ static int cmd_build(int argc, char **argv) {
     fprintf(f, "  skipped      %8zu unreadable, %zu broken MIDI, %zu with nothing to extract\n", r.skipped_unreadable,
             r.skipped_broken, r.skipped_empty);
     if (r.first_problem[0]) fprintf(f, "               first problem: %s\n", r.first_problem);
+    if (p.beats) {
+        fprintf(f, "  beats        %8zu files with bars from their %s, %zu without\n", r.beats_used, p.beats, r.beats_missing);
+        if (r.beats_problem[0]) fprintf(f, "               first problem: %s\n", r.beats_problem);
+    }
     fprintf(f, "  sequences    %8zu (train %zu, eval %zu, test %zu)\n", seqs, r.seqs[0], r.seqs[1], r.seqs[2]);
     fprintf(f, "  tokens       %8zu (train %zu, eval %zu, test %zu)\n", toks, r.tokens[0], r.tokens[1], r.tokens[2]);
     char dropped[400];
     app_describe_stats(&r.stats, dropped, sizeof dropped);
     fprintf(f, "  extractor    %llu sequences kept%s; %llu truncated\n", (unsigned long long)r.stats.sequences,
             dropped[0] ? dropped : " (nothing dropped)", (unsigned long long)r.stats.truncated);
+    const cdz_extract_stats *x = &r.stats;
+    if (x->estimated_bars || x->long_notes || x->clamped_tempos || x->silent_melody || x->odd_bars || x->long_pairs)
+        fprintf(f, "  bars         %llu scores with bar lines estimated from their notes, %llu bars of a length no meter "
+                "token holds (the nearest written), %llu notes shortened to the longest duration, %llu tempos outside the "
+                "tokens' range (the nearest written), %llu stretches without melody (kept), %llu pairs with a side of "
+                "more than %d tokens (left out)\n",
+                (unsigned long long)x->estimated_bars, (unsigned long long)x->odd_bars, (unsigned long long)x->long_notes,
+                (unsigned long long)x->clamped_tempos, (unsigned long long)x->silent_melody,
+                (unsigned long long)x->long_pairs, CDZ_REMI_PART_MAX);
     if (st != CDZ_OK) {
         explain_empty(&p, &r, out);
         return EXIT_FAIL;

@@ -126,7 +126,8 @@ int cmd_generate(int argc, char **argv) {
         "generate", "[--model NAME | --checkpoint FILE] [--primer FILE.mid | --primer-pitches LIST] [options]",
         "New music from a model, continuing a primer or from the model's own start.", opts,
         "Lengths: one of --steps, --bars, --seconds, --tokens. Any model takes any of them: a melody model\n"
-        "reads --seconds at the output's tempo, a performance model reads --bars in the primer's meter.\n"
+        "reads --seconds at the output's tempo, a performance model reads --bars in the primer's meter, a\n"
+        "remi model counts bars (--seconds: that many bars at the primer's tempo).\n"
         "Past the model's context, relative-attention and recurrent models slide on; the others start\n"
         "each new part from the last half of what they wrote, and say so.",
         NULL};

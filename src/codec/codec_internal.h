@@ -16,6 +16,8 @@ extern const cdz_codec codec_vae_mel_2bar;
 extern const cdz_codec codec_vae_mel_16bar;
 extern const cdz_codec codec_vae_drums;
 extern const cdz_codec codec_vae_trio_16bar;
+extern const cdz_codec codec_remi;
+extern const cdz_codec codec_remi_pair;
 
 /* Generation hooks shared by the melody codecs (melody.c): without a meter token, and with one. */
 extern const cdz_codec_gen codec_gen_melody;

@@ -24,8 +24,10 @@ cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n) {
     return CDZ_OK;
 }
 
-static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_lookback2, &codec_key_melody2, &codec_performance, &codec_accompaniment, &codec_multitrack, &codec_chorale,
-                                        &codec_vae_mel_2bar, &codec_vae_mel_16bar, &codec_vae_drums, &codec_vae_trio_16bar};
+static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_lookback2, &codec_key_melody2,
+                                        &codec_performance, &codec_accompaniment, &codec_remi, &codec_remi_pair, &codec_multitrack,
+                                        &codec_chorale, &codec_vae_mel_2bar, &codec_vae_mel_16bar, &codec_vae_drums,
+                                        &codec_vae_trio_16bar};
 
 size_t cdz_codec_list(const cdz_codec *const **list) {
     *list = CODECS;
@@ -66,6 +68,8 @@ static int map_for(const cdz_codec *c, pitch_map *m) {
     else if (strcmp(n, "chorale") == 0) *m = (pitch_map){0, 46, 0, 36};
     /* accompaniment pairs are performance events around one separator token (not pitched) */
     else if (strcmp(n, "performance") == 0 || strcmp(n, "accompaniment") == 0) *m = (pitch_map){CDZ_PERF_NOTE_ON, 128, CDZ_PERF_NOTE_OFF, 0};
+    /* remi and its pairs: PITCH tokens (the pairs' separator is not pitched) */
+    else if (strcmp(n, "remi") == 0 || strcmp(n, "remi_acc") == 0) *m = (pitch_map){CDZ_REMI_PITCH, 128, 0, 0};
     else return 0;
     return 1;
 }

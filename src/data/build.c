@@ -20,6 +20,8 @@ typedef struct file_result {
     cdz_tokens tokens[3]; /* by split: a MIDI file's all go to one, a corpus file's (JSB JSON) to each */
     cdz_status status; /* CDZ_OK, or why the file was skipped */
     int tempo_changes; /* the file changes tempo (two tempo events with different qpm) */
+    int beats;         /* 1: bars from its beat annotation; -1: it had none that could be used */
+    char beats_problem[320];
     cdz_extract_stats stats;
     char problem[320];
 } file_result;
@@ -67,6 +69,33 @@ static int is_midi_name(const char *path) {
     return 0;
 }
 
+/* Bar lines from the annotation named p->beats in the file's folder; a file without a usable one keeps
+ * its own (counted, the first reason kept). */
+static void apply_beats(const cdz_build_params *p, const char *path, cdz_score *s, file_result *r) {
+    char ann[4096];
+    const char *slash = strrchr(path, '/');
+    int dir = slash ? (int)(slash - path + 1) : 0;
+    snprintf(ann, sizeof ann, "%.*s%s", dir, path, p->beats);
+    cdz_beats b;
+    cdz_error e = {0};
+    cdz_status st = cdz_beats_read(&b, ann, &e); /* its errors name the file */
+    if (st != CDZ_OK) {
+        snprintf(r->beats_problem, sizeof r->beats_problem, "%.300s", e.msg);
+    } else {
+        cdz_score copy;
+        if ((st = cdz_score_copy(&copy, s, &e)) == CDZ_OK && (st = cdz_score_set_bars(&copy, &b, &e)) == CDZ_OK) {
+            cdz_score_free(s);
+            *s = copy;
+        } else {
+            if (st != CDZ_ERR_NOMEM) cdz_score_free(&copy);
+            snprintf(r->beats_problem, sizeof r->beats_problem, "%.150s: %.160s", ann, e.msg);
+        }
+        cdz_beats_free(&b);
+    }
+    if (st == CDZ_ERR_NOMEM) r->status = st;
+    r->beats = st == CDZ_OK ? 1 : -1;
+}
+
 static void process_file(const cdz_build_params *p, const char *path, file_result *r) {
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -100,6 +129,7 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
     if (r->status == CDZ_OK && (p->program_min > 0 || p->program_max < 127))
         cdz_score_keep_programs(&s, p->program_min, p->program_max);
     if (r->status == CDZ_OK && p->tracks) cdz_score_keep_tracks(&s, p->tracks);
+    if (r->status == CDZ_OK && p->beats) apply_beats(p, path, &s, r);
     if (r->status != CDZ_OK) {
         snprintf(r->problem, sizeof r->problem, "%s", err.msg);
         cdz_score_free(&s);
@@ -209,6 +239,12 @@ static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
     a->not_four_voices += b->not_four_voices;
     a->out_of_range += b->out_of_range;
     a->unsupported_meter += b->unsupported_meter;
+    a->long_notes += b->long_notes;
+    a->estimated_bars += b->estimated_bars;
+    a->clamped_tempos += b->clamped_tempos;
+    a->silent_melody += b->silent_melody;
+    a->odd_bars += b->odd_bars;
+    a->long_pairs += b->long_pairs;
 }
 
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {
@@ -265,6 +301,10 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         file_result *r = &j.results[i];
         add_stats(&report->stats, &r->stats);
         report->tempo_changes += (size_t)r->tempo_changes;
+        report->beats_used += r->beats > 0;
+        report->beats_missing += r->beats < 0;
+        if (r->beats < 0 && !report->beats_problem[0])
+            snprintf(report->beats_problem, sizeof report->beats_problem, "%s", r->beats_problem);
         size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs;
         if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
         else if (r->status != CDZ_OK) report->skipped_broken++;

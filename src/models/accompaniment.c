@@ -103,7 +103,7 @@ typedef struct acc_ws {
 
 /* ---- configs ---- */
 
-static const char *const CONFIG_NAMES[] = {"acc_small", "acc_pop", "tiny", NULL};
+static const char *const CONFIG_NAMES[] = {"acc_small", "acc_pop", "acc_remi_pop", "tiny", NULL};
 
 static const char *named_config(const char *name) {
     if (strcmp(name, "acc_small") == 0)
@@ -118,6 +118,13 @@ static const char *named_config(const char *name) {
                "\"dec_layers\":2,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":1024,\"max_relative\":512,"
                "\"dropout\":0.1,\"batch\":16,\"seq\":1024,\"lr\":0.001,\"clip\":1,\"weight_decay\":0.01,"
                "\"warmup_steps\":200}";
+    /* acc_pop's size on remi_acc's pairs (8 bars of melody, SEP, 8 bars of piano, a pair every 4
+     * bars): each side reads up to 1,024 tokens and a whole pair is one window. */
+    if (strcmp(name, "acc_remi_pop") == 0)
+        return "{\"kind\":\"accompaniment\",\"config_name\":\"acc_remi_pop\",\"codec\":\"remi_acc\","
+               "\"enc_layers\":2,\"dec_layers\":2,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":1024,"
+               "\"max_relative\":512,\"dropout\":0.1,\"batch\":16,\"seq\":2048,\"lr\":0.001,\"clip\":1,"
+               "\"weight_decay\":0.01,\"warmup_steps\":200}";
     /* For tests: the full structure at a size whose gradients can be checked numerically. */
     if (strcmp(name, "tiny") == 0)
         return "{\"kind\":\"accompaniment\",\"config_name\":\"tiny\",\"codec\":\"chorale\",\"enc_layers\":1,"
@@ -219,9 +226,11 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (cdz_json_get(c, "vocab"))
         return cdz_error_set(err, CDZ_ERR_FORMAT,
                              "%s: accompaniment config: \"vocab\" is given by the codec (its tokens, plus SEP)", what);
-    /* The "accompaniment" codec already holds the separator (the performance tokens, then SEP): the
-     * model predicts the performance tokens below it. */
-    t->V = strcmp(codec, "accompaniment") == 0 ? CDZ_ACC_SEP : (int)cd->vocab_size;
+    /* The pair codecs ("accompaniment", "remi_acc") already hold the separator, their last token
+     * (the part's tokens, then SEP): the model predicts the tokens below it. */
+    const cdz_codec_bar_gen *bg = cdz_codec_bar_gen_of(cd);
+    t->V = strcmp(codec, "accompaniment") == 0 ? CDZ_ACC_SEP
+         : bg && bg->condition_bars ? (int)cd->vocab_size - 1 : (int)cd->vocab_size;
     snprintf(m->codec, sizeof m->codec, "%s", codec);
     m->vocab = (uint32_t)t->V;
     m->history_vocab = (uint32_t)t->V + 1; /* the separator may be in a history, never sampled */

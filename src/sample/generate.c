@@ -123,8 +123,11 @@ static int64_t grid_tokens(const cdz_gen_request *rq, const cdz_codec_gen *g, co
 
 enum { STOP_ROWS = 64 }; /* rows whose running seconds a stop keeps; beyond, it sums again each time */
 
+/* A stop once the new tokens measure enough: seconds (timed codecs) or bars (bar codecs). */
+typedef double (*measure_fn)(const uint16_t *tok, size_t n);
+
 typedef struct seconds_stop {
-    const cdz_codec_gen *g;
+    measure_fn measure;
     int64_t from;    /* the first new token */
     double seconds;
     /* per row (by the address of its tokens): how far it was summed, and the seconds so far, so that a
@@ -134,10 +137,10 @@ typedef struct seconds_stop {
     double sum[STOP_ROWS];
 } seconds_stop;
 
-static seconds_stop make_stop(const cdz_codec_gen *g, int64_t from, double seconds) {
+static seconds_stop make_stop(measure_fn measure, int64_t from, double seconds) {
     seconds_stop s;
     memset(&s, 0, sizeof s);
-    s.g = g, s.from = from, s.seconds = seconds;
+    s.measure = measure, s.from = from, s.seconds = seconds;
     return s;
 }
 
@@ -146,9 +149,9 @@ static int enough_seconds(void *ctx, const uint16_t *tok, int64_t len) {
     seconds_stop *s = ctx;
     int k = 0;
     while (k < STOP_ROWS && s->row[k] && s->row[k] != tok) k++;
-    if (k == STOP_ROWS) return s->g->seconds(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
+    if (k == STOP_ROWS) return s->measure(tok + s->from, (size_t)(len - s->from)) >= s->seconds;
     if (!s->row[k] || len < s->upto[k]) s->row[k] = tok, s->upto[k] = s->from, s->sum[k] = 0;
-    s->sum[k] += s->g->seconds(tok + s->upto[k], (size_t)(len - s->upto[k]));
+    s->sum[k] += s->measure(tok + s->upto[k], (size_t)(len - s->upto[k]));
     s->upto[k] = len;
     /* a sum of many small shifts (0.01 s each) drifts below the same sum taken at once (1000 steps of
      * 0.01 s add to 9.99999999...): a microsecond's slack keeps the stop where the whole row's sum puts it */
@@ -206,6 +209,7 @@ static cdz_status generate_in_pieces(cdz_session *s, const cdz_codec *c, uint16_
                                      int64_t window, const cdz_sample_params *p, cdz_rng *rng, double *loglik,
                                      int64_t *made, const seconds_stop *stop, cdz_error *err) {
     const cdz_codec_gen *g = c->gen;
+    const cdz_codec_bar_gen *bg = cdz_codec_bar_gen_of(c);
     uint16_t start[16];
     const int64_t n_start = (int64_t)g->start(c, start, sizeof start / sizeof *start);
     int64_t len = n_primer, keep = window / 2 > n_start + 1 ? window / 2 - n_start : 1;
@@ -225,8 +229,14 @@ static cdz_status generate_in_pieces(cdz_session *s, const cdz_codec *c, uint16_
                 int64_t off = (from - g->lead) % g->tokens_per_step;
                 if (off) from += g->tokens_per_step - off;
             }
-            memcpy(pprimer, start, (size_t)n_start * sizeof *pprimer);
-            lead = n_start;
+            if (bg) { /* from a bar line, which states where the notes lie (no start tokens: their bar would be empty) */
+                int64_t b = from;
+                while (b < len && bg->bars(tok + b, 1) == 0) b++;
+                if (b < len) from = b;
+            } else {
+                memcpy(pprimer, start, (size_t)n_start * sizeof *pprimer);
+                lead = n_start;
+            }
         }
         int64_t np = lead + (len - from), room = window + 1 - np, want = n_primer + steps - len;
         memcpy(pprimer + lead, tok + from, (size_t)(len - from) * sizeof *pprimer);
@@ -236,9 +246,9 @@ static cdz_status generate_in_pieces(cdz_session *s, const cdz_codec *c, uint16_
         if (stop) {
             /* the piece sees the new tokens from first_new on; those before it have been counted */
             int64_t first_new = n_primer > from ? n_primer : from;
-            double before = stop->g->seconds(tok + n_primer, (size_t)(first_new - n_primer));
-            if (stop->g->seconds(tok + n_primer, (size_t)(len - n_primer)) >= stop->seconds) break;
-            piece_stop = make_stop(stop->g, lead + (first_new - from), stop->seconds - before);
+            double before = stop->measure(tok + n_primer, (size_t)(first_new - n_primer));
+            if (stop->measure(tok + n_primer, (size_t)(len - n_primer)) >= stop->seconds) break;
+            piece_stop = make_stop(stop->measure, lead + (first_new - from), stop->seconds - before);
             q.stop = enough_seconds, q.stop_ctx = &piece_stop;
         }
         double ll = 0;
@@ -281,28 +291,55 @@ static cdz_status primer_tokens(const cdz_codec *c, const cdz_gen_request *rq, c
 
 /* How many tokens to generate: whole steps for grid codecs; for timed ones a number of tokens, or (for
  * seconds and bars) a stop once the new tokens span them, with a cap far above any real density (reached,
- * it is reported). */
-static cdz_status length_in_tokens(const cdz_gen_request *rq, const cdz_codec_gen *g, const cdz_gen_frame *f,
-                                   int64_t *steps, double *seconds, cdz_error *err) {
-    *seconds = g->tokens_per_step ? 0 : length_seconds(rq, f);
-    if (g->tokens_per_step) *steps = grid_tokens(rq, g, f);
-    else if (*seconds > 0) *steps = (int64_t)ceil(*seconds * 400) + 64; /* POP909's piano: about 60 tokens a second */
-    else *steps = (int64_t)llround(rq->length);
+ * it is reported). Bar codecs count bars: a length in bars stops at the bar line after the last one (the
+ * BAR that would open the next), one in seconds is that many bars at the frame's tempo and meter. *amount
+ * is what the stop waits for (seconds, or BAR tokens), 0 for a fixed number of tokens. */
+static cdz_status length_in_tokens(const cdz_gen_request *rq, const cdz_codec *c, const cdz_gen_frame *f,
+                                   int64_t *steps, double *amount, cdz_gen_result *res, cdz_error *err) {
+    const cdz_codec_gen *g = c->gen;
+    const cdz_codec_bar_gen *bg = cdz_codec_bar_gen_of(c);
+    if (bg) {
+        double bar_s = steps_per_bar(f) / 4.0 * 60.0 / f->qpm;
+        double bars = rq->unit == CDZ_LEN_BARS ? ceil(rq->length - 1e-9)
+                    : rq->unit == CDZ_LEN_SECONDS ? ceil(rq->length / bar_s - 1e-9) : 0;
+        if (bars > 1e6) return cdz_error_set(err, CDZ_ERR_ARG, "%g bars: at most a million", bars);
+        /* the start's BAR opens the first new bar; after a primer the first new BAR does */
+        *amount = bars > 0 ? bars + (rq->primer ? 1 : 0) : 0;
+        *steps = bars > 0 ? (int64_t)bars * 512 + 64 : (int64_t)llround(rq->length); /* POP909: 49 a bar */
+        if (rq->unit == CDZ_LEN_SECONDS && bars > 0)
+            say(res, "%g s taken as %.0f bar%s of %d/%d at %g qpm", rq->length, bars, bars == 1 ? "" : "s", f->numerator,
+                f->denominator, f->qpm);
+    } else {
+        *amount = g->tokens_per_step ? 0 : length_seconds(rq, f);
+        if (g->tokens_per_step) *steps = grid_tokens(rq, g, f);
+        else if (*amount > 0) *steps = (int64_t)ceil(*amount * 400) + 64; /* POP909's piano: about 60 tokens a second */
+        else *steps = (int64_t)llround(rq->length);
+    }
     if (*steps < 1)
         return cdz_error_set(err, CDZ_ERR_ARG, "a length of %g %s is less than one token", rq->length,
                              rq->unit == CDZ_LEN_BARS ? "bars" : rq->unit == CDZ_LEN_SECONDS ? "seconds" : "steps");
     return CDZ_OK;
 }
 
+/* Bar codecs decode with their own tempo and meter (their TEMPO and TIME_SIG tokens): what is put back is
+ * the key, and the tempo asked for (the piece stretched so that it starts at it). */
+static cdz_status apply_bar_frame(cdz_score *s, const cdz_gen_frame *f, double qpm, cdz_error *err) {
+    cdz_status st = f->transpose ? cdz_score_transpose(s, -f->transpose, err) : CDZ_OK;
+    double first = s->n_tempos && s->tempos[0].tick == 0 ? s->tempos[0].qpm : 120;
+    if (st == CDZ_OK && qpm > 0 && fabs(first - qpm) > 1e-9) st = cdz_score_stretch(s, first / qpm, err);
+    return st;
+}
+
 static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const cdz_gen_request *rq,
                                   cdz_gen_result *res, cdz_error *err) {
     const cdz_codec_gen *g = c->gen;
+    const cdz_codec_bar_gen *bg = cdz_codec_bar_gen_of(c);
     cdz_gen_frame f;
     cdz_tokens pt = {0};
     int64_t steps = 0, window = 0;
-    double seconds = 0;
+    double seconds = 0; /* what the stop waits for: seconds, or bars for bar codecs */
     cdz_status st = primer_tokens(c, rq, &f, &pt, res, err);
-    if (st == CDZ_OK) st = length_in_tokens(rq, g, &f, &steps, &seconds, err);
+    if (st == CDZ_OK) st = length_in_tokens(rq, c, &f, &steps, &seconds, res, err);
     if (st == CDZ_OK) window = context_of(m, rq, err, &st);
     if (st == CDZ_OK && seconds > 0 && rq->sampling.beam_size > 0)
         st = cdz_error_set(err, CDZ_ERR_ARG, "beam search draws a fixed number of tokens: give the length in tokens or "
@@ -313,7 +350,7 @@ static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const 
     }
     const int64_t np = (int64_t)pt.offsets[1], total = np + steps;
     const int outs = rq->n_outputs;
-    seconds_stop stop = make_stop(g, np, seconds);
+    seconds_stop stop = make_stop(bg ? bg->bars : g->seconds, np, seconds);
     uint16_t *tok = cdz_calloc((size_t)outs * (size_t)total, sizeof *tok);
     res->scores = cdz_calloc((size_t)outs, sizeof *res->scores);
     res->loglik = cdz_calloc((size_t)outs, sizeof *res->loglik);
@@ -343,13 +380,26 @@ static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const 
     int past = 0, short_of = 0;
     for (int o = 0; st == CDZ_OK && o < outs; o++) {
         past |= window > 0 && np + res->new_tokens[o] > window + 1;
-        short_of += seconds > 0 && g->seconds(tok + (size_t)o * (size_t)total + np, (size_t)res->new_tokens[o]) < seconds;
+        const uint16_t *row = tok + (size_t)o * (size_t)total + np;
+        if (bg && seconds > 0) {
+            /* rows sampled on past their stop (others were not done) end at it, without its BAR */
+            int64_t k = 0;
+            for (double bars = 0; k < res->new_tokens[o]; k++)
+                if ((bars += bg->bars(row + k, 1)) >= seconds - 1e-6) break;
+            short_of += k == res->new_tokens[o];
+            res->new_tokens[o] = k;
+        } else {
+            short_of += seconds > 0 && g->seconds(row, (size_t)res->new_tokens[o]) < seconds;
+        }
     }
     if (past)
         say(res, slides ? "the model attends to the last %lld tokens: past them its window slid over the cache"
                         : "the model reads at most %lld tokens: past them each new part was primed with the last half",
             (long long)window);
-    if (short_of)
+    if (short_of && bg)
+        say(res, "%d output%s stopped at %lld tokens before the end of the last bar", short_of, short_of == 1 ? "" : "s",
+            (long long)steps);
+    else if (short_of)
         say(res, "%d output%s stopped at %lld tokens before reaching %.1f s", short_of, short_of == 1 ? "" : "s",
             (long long)steps, seconds);
     for (int o = 0; o < outs && st == CDZ_OK; o++) {
@@ -357,7 +407,7 @@ static cdz_status continue_primer(const cdz_model *m, const cdz_codec *c, const 
         st = c->decode(tok + (size_t)o * (size_t)total, (size_t)(np + res->new_tokens[o]), out, err);
         if (st == CDZ_OK) {
             res->n = o + 1;
-            st = apply_frame(out, g, &f, err);
+            st = bg ? apply_bar_frame(out, &f, rq->qpm, err) : apply_frame(out, g, &f, err);
         }
     }
     res->primer_tokens = np, res->qpm = f.qpm, res->numerator = f.numerator, res->denominator = f.denominator;
@@ -432,7 +482,7 @@ static cdz_status accompany_stretch(acc_run *a, const cdz_gen_request *rq, const
         cdz_free(tok), cdz_free(ll);
         return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     }
-    seconds_stop stop = make_stop(a->g, np, seg);
+    seconds_stop stop = make_stop(a->g->seconds, np, seg);
     cdz_sample_params sp = rq->sampling;
     sp.stop = enough_seconds, sp.stop_ctx = &stop;
     int64_t made = 0;
@@ -459,6 +509,157 @@ static cdz_status accompany_stretch(acc_run *a, const cdz_gen_request *rq, const
     return st;
 }
 
+/* ---- conditioned by bars: overlapping stretches ---- */
+
+/* The bar of a score holding tick t (bars from its time signatures), searched from bar 0 up to `limit`. */
+static int64_t bar_holding(const cdz_score *s, int64_t t, int64_t limit) {
+    int64_t b = 0;
+    while (b + 1 < limit && cdz_score_bar_to_tick(s, b + 1) <= t) b++;
+    return b;
+}
+
+/* The accompaniment of stretch [first, first + nb) bars for output o: the decoder primed with the output's
+ * accompaniment of the stretch's first `done` bars (written by the stretch before) and the BAR opening the
+ * next, then sampled until it opens bar nb; the new bars' notes added to the output, whole (a note may
+ * sound past the stretch). Returns in *covered whether the stretch's bars were all written. */
+static cdz_status accompany_bar_stretch(acc_run *a, const cdz_codec_bar_gen *bg, const cdz_gen_request *rq,
+                                        const cdz_tokens *cond, int64_t first, int64_t nb, int64_t done, int o,
+                                        cdz_gen_result *res, int *covered, cdz_error *err) {
+    cdz_score *out = &res->scores[o];
+    cdz_tokens prime = {0};
+    *covered = 0;
+    cdz_status st = bg->part_bars(out, a->track, first, done, &prime, err);
+    const int64_t nc = (int64_t)cond->offsets[1], npr = st == CDZ_OK ? (int64_t)prime.offsets[1] : 0;
+    const int64_t room = a->half - npr;
+    if (st != CDZ_OK || room < 1) {
+        cdz_tokens_free(&prime);
+        return st;
+    }
+    uint16_t *prompt = cdz_malloc((size_t)(nc + npr) * sizeof *prompt), *tok = cdz_malloc((size_t)(nc + npr + room) * sizeof *tok);
+    if (!prompt || !tok) {
+        cdz_free(prompt), cdz_free(tok), cdz_tokens_free(&prime);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
+    memcpy(prompt, cond->tokens, (size_t)nc * sizeof *prompt);
+    memcpy(prompt + nc, prime.tokens, (size_t)npr * sizeof *prompt);
+    cdz_tokens_free(&prime);
+    /* the part after the separator (the primed bars' BARs included) ends when it opens bar nb */
+    seconds_stop stop = make_stop(bg->bars, nc, (double)nb + 1);
+    cdz_sample_params sp = rq->sampling;
+    sp.stop = enough_seconds, sp.stop_ctx = &stop;
+    int64_t made = 0;
+    double ll = 0;
+    st = cdz_generate_session(a->s, prompt, nc + npr, room, 1, &sp, &a->rng, tok, &ll, &made, NULL, NULL, err);
+    cdz_free(prompt);
+    int64_t part = npr + made, k = 0;
+    const uint16_t *ptok = tok + nc;
+    for (double bars = 0; st == CDZ_OK && k < part; k++)
+        if ((bars += bg->bars(ptok + k, 1)) >= (double)nb + 1 - 1e-6) break;
+    *covered = k < part;
+    cdz_score ps;
+    if (st == CDZ_OK) {
+        res->loglik[o] += ll, res->new_tokens[o] += made;
+        st = bg->decode_part(ptok, (size_t)k, &ps, err);
+    }
+    cdz_free(tok);
+    if (st != CDZ_OK) return st;
+    for (size_t i = 0; st == CDZ_OK && i < ps.n_notes; i++) {
+        const cdz_note *n = &ps.notes[i];
+        int64_t j = bar_holding(&ps, n->start_tick, nb + 1);
+        if (j < done || j >= nb) continue; /* the primed bars (written before), or past the stretch */
+        int64_t off = n->start_tick - cdz_score_bar_to_tick(&ps, j), len = n->end_tick - n->start_tick;
+        int64_t t0 = cdz_score_bar_to_tick(out, first + j) + off * out->ppq / ps.ppq, t1 = t0 + len * out->ppq / ps.ppq;
+        st = cdz_score_add_note(out, a->track, (uint8_t)a->channel, 0, n->pitch, n->velocity, t0, t1 > t0 ? t1 : t0 + 1);
+        if (st != CDZ_OK) cdz_error_set(err, st, "out of memory");
+    }
+    cdz_score_free(&ps);
+    if (st == CDZ_OK) st = cdz_score_finish(out, err);
+    return st;
+}
+
+/* An accompaniment written over overlapping stretches of bars: stretch k covers bars [k s, k s + n) (n the
+ * codec's segment_bars, s its stride_bars), its encoder reading the melody of all n bars (what comes
+ * next included), its decoder primed with the accompaniment already written for the first n - s bars; it
+ * writes the last s (the first stretch all n). Stretches without melody are played too. The melody's bar
+ * lines are the codec's (cdz_remi_align: estimated from its notes where the file's cannot be trusted), so
+ * the output is the melody's file moved to start on a bar line. */
+static cdz_status accompany_bars(const cdz_model *m, const cdz_codec_bar_gen *bg, const cdz_gen_request *rq,
+                                 cdz_gen_result *res, cdz_error *err) {
+    const cdz_score *mel = rq->condition;
+    acc_run a = {NULL, NULL, {{0}}, rq->n_outputs, 0, 0, m->kind->default_window(m) / 2, 0, 0, 0};
+    res->scores = cdz_calloc((size_t)a.outs, sizeof *res->scores);
+    res->loglik = cdz_calloc((size_t)a.outs, sizeof *res->loglik);
+    res->new_tokens = cdz_calloc((size_t)a.outs, sizeof *res->new_tokens);
+    if (!res->scores || !res->loglik || !res->new_tokens) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    cdz_score base, aligned;
+    cdz_remi_frame fr;
+    cdz_status st = cdz_score_copy(&base, mel, err);
+    if (st != CDZ_OK) return st;
+    if (!rq->keep_all) {
+        int emptied = keep_melody_tracks(&base);
+        if (emptied)
+            say(res, "%d track%s besides the melody left out (keep_all, 'accompany --keep all', keeps them)", emptied,
+                emptied == 1 ? "" : "s");
+    }
+    st = bg->align(&base, 1, &aligned, &fr, err); /* from the file's start: its intro is accompanied */
+    cdz_score_free(&base);
+    if (st != CDZ_OK) return st;
+    if (fr.estimated)
+        say(res, "the melody's bar lines were estimated from its notes (%d/%d, its beat %lld ticks past its grid, the "
+            "downbeat on its beat %d): the output is moved %+lld ticks to start on a bar line", fr.numerator, fr.denominator,
+            (long long)fr.phase, fr.downbeat + 1, (long long)fr.shift);
+    if (fr.meters_replaced) say(res, "%u time signature%s no bar token holds read as 4/4", fr.meters_replaced,
+                                fr.meters_replaced == 1 ? "" : "s");
+    for (int o = 0; o < a.outs && st == CDZ_OK; o++)
+        if ((st = cdz_score_copy(&res->scores[o], &aligned, err)) == CDZ_OK) res->n = o + 1;
+    a.track = (uint16_t)aligned.n_tracks;
+    if (st == CDZ_OK && (a.channel = free_channel(&aligned)) < 0) {
+        a.channel = 0;
+        say(res, "every MIDI channel of the melody's file is taken: the accompaniment shares channel 1");
+    }
+    /* the bars: through the end of the last note */
+    int64_t last_end = -1, n_bars = 0;
+    for (size_t i = 0; i < aligned.n_notes; i++)
+        if (!aligned.notes[i].is_drum && aligned.notes[i].end_tick > last_end) last_end = aligned.notes[i].end_tick;
+    while (last_end >= 0 && n_bars < CDZ_REMI_MAX_BARS && cdz_score_bar_to_tick(&aligned, n_bars) < last_end) n_bars++;
+    const int64_t N = bg->segment_bars, stride = bg->stride_bars > 0 && bg->stride_bars <= N ? bg->stride_bars : N;
+    const int64_t total = n_bars > N ? 1 + (n_bars - N + stride - 1) / stride : n_bars > 0;
+    if (st == CDZ_OK) st = cdz_session_new(&a.s, m, 1, 0, err);
+    cdz_rng_seed(&a.rng, rq->seed);
+    int64_t k = 0;
+    for (int64_t first = 0; st == CDZ_OK && k < total; k++, first += stride) {
+        const int64_t nb = n_bars - first < N ? n_bars - first : N, done = k ? N - stride : 0;
+        cdz_tokens cond = {0};
+        st = bg->condition_bars(&aligned, first, nb, &cond, err);
+        if (st == CDZ_OK && (int64_t)cond.offsets[1] - 1 > a.half) a.too_long++;
+        for (int o = 0; st == CDZ_OK && o < a.outs && (int64_t)cond.offsets[1] - 1 <= a.half; o++) {
+            int covered = 0;
+            st = accompany_bar_stretch(&a, bg, rq, &cond, first, nb, done, o, res, &covered, err);
+            a.uncovered += st == CDZ_OK && !covered && o == 0;
+        }
+        cdz_tokens_free(&cond);
+        if (rq->progress) rq->progress(rq->progress_ctx, k + 1, total);
+    }
+    cdz_session_free(a.s);
+    for (int o = 0; o < a.outs && st == CDZ_OK; o++) {
+        cdz_score *out = &res->scores[o];
+        st = cdz_score_finish(out, err);
+        if (st == CDZ_OK && out->n_tracks > a.track)
+            snprintf(out->tracks[a.track].name, sizeof out->tracks[a.track].name, "Accompaniment");
+    }
+    if (a.too_long)
+        say(res, "%d of %lld stretches of %lld bars hold more melody than the model reads (%lld tokens) and were left "
+            "without accompaniment", a.too_long, (long long)total, (long long)N, (long long)a.half);
+    if (a.uncovered)
+        say(res, "%d of %lld stretches end before their last bar: the model writes at most %lld tokens of accompaniment a "
+            "stretch", a.uncovered, (long long)total, (long long)a.half);
+    res->qpm = aligned.n_tempos && aligned.tempos[0].tick == 0 ? aligned.tempos[0].qpm : 120;
+    res->numerator = fr.numerator, res->denominator = fr.denominator;
+    res->context = 2 * a.half;
+    cdz_score_free(&aligned);
+    return st;
+}
+
 static cdz_status accompany(const cdz_model *m, const cdz_codec *c, const cdz_gen_request *rq, cdz_gen_result *res,
                             cdz_error *err) {
     const cdz_codec_gen *g = c->gen;
@@ -467,6 +668,8 @@ static cdz_status accompany(const cdz_model *m, const cdz_codec *c, const cdz_ge
     if (rq->sampling.beam_size > 0)
         return cdz_error_set(err, CDZ_ERR_ARG, "accompaniments are sampled (no beam search): each stretch stops when it "
                              "covers its seconds");
+    const cdz_codec_bar_gen *bg = cdz_codec_bar_gen_of(c);
+    if (bg && bg->segment_bars > 0) return accompany_bars(m, bg, rq, res, err);
     acc_run a = {g, NULL, {{0}}, rq->n_outputs, 0, (uint16_t)mel->n_tracks, m->kind->default_window(m) / 2, 0, 0, 0};
     const double seg = g->segment_seconds;
     res->scores = cdz_calloc((size_t)a.outs, sizeof *res->scores);
@@ -538,7 +741,8 @@ cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz
     if (!m->kind->conditional && rq->condition)
         return cdz_error_set(err, CDZ_ERR_ARG, "the %s model (%s) takes a primer, not a melody to accompany",
                              m->config_name, m->kind->name);
-    if (m->kind->conditional && !c->gen->condition)
+    const cdz_codec_bar_gen *bg = cdz_codec_bar_gen_of(c);
+    if (m->kind->conditional && !c->gen->condition && !(bg && bg->condition_bars))
         return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the %s model writes a part for a condition, but its codec '%s' has "
                              "no condition half (accompaniment models read the accompaniment codec)", m->config_name,
                              m->codec);
