@@ -327,6 +327,41 @@ int main(int argc, char **argv) {
     snprintf(args, sizeof args, "export %s/nothing.safetensors --out %s/x.safetensors", dir, dir);
     CHECK_INT(run(args), 1);
     CHECK_STR_CONTAINS(err, "nothing.safetensors");
+    /* a recommended sampling: recorded by export, used by generate unless the user gives one */
+    snprintf(args, sizeof args, "export %s --out %s/cool.safetensors --temperature 0.5 --top-p 0.9", ckpt, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "recommended sampling: {\"temperature\":0.5,\"top_p\":0.9}");
+    snprintf(args, sizeof args, "generate --checkpoint %s/cool.safetensors --steps 8 --out %s/cool.mid --force", dir, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "sampling at temperature 0.5, top-k 0, top-p 0.9: the model's recommended setting");
+    snprintf(args, sizeof args, "generate --checkpoint %s/cool.safetensors --steps 8 --out %s/cool.mid --force --temperature 1",
+             dir, dir);
+    CHECK_INT(run(args), 0);
+    CHECK(strstr(err, "recommended") == NULL, "a --temperature of one's own wins: %s", err);
+    /* re-exported without flags it keeps the recommendation */
+    snprintf(args, sizeof args, "export %s/cool.safetensors --out %s/cool2.safetensors", dir, dir);
+    CHECK_INT(run(args), 0);
+    CHECK_STR_CONTAINS(err, "recommended sampling: {\"temperature\":0.5,\"top_p\":0.9}");
+    {
+        /* a malformed recommendation is refused, naming the file */
+        cdz_model *cm = NULL;
+        char badck[300];
+        snprintf(badck, sizeof badck, "%s/badsampling.safetensors", dir);
+        const char *extra[2] = {"sampling", "{\"temperature\":-2}"};
+        CHECK(cdz_checkpoint_load(shipped, &cm, NULL) == CDZ_OK && cdz_checkpoint_save(badck, cm, NULL, extra, 1, NULL) == CDZ_OK,
+              "a checkpoint with bad sampling metadata");
+        cdz_model_free(cm);
+        snprintf(args, sizeof args, "generate --checkpoint %s --steps 8 --out %s/cool.mid --force", badck, dir);
+        CHECK_INT(run(args), 1);
+        CHECK_STR_CONTAINS(err, "badsampling.safetensors: sampling metadata: temperature -2 is out of range");
+        unlink(badck);
+    }
+    snprintf(args, sizeof args, "%s/cool.safetensors", dir);
+    unlink(args);
+    snprintf(args, sizeof args, "%s/cool2.safetensors", dir);
+    unlink(args);
+    snprintf(args, sizeof args, "%s/cool.mid", dir);
+    unlink(args);
     snprintf(args, sizeof args, "%s/from_export.mid", dir);
     unlink(args);
     snprintf(args, sizeof args, "%s/mine.safetensors", dir);

@@ -86,6 +86,15 @@ CDZ_API int64_t cdz_gen_default_context(const cdz_model *m);
 CDZ_API cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz_gen_result *out, cdz_error *err);
 CDZ_API void cdz_gen_result_free(cdz_gen_result *r);
 
+/* The sampling a checkpoint recommends: its "sampling" metadata, a JSON object of any of
+ * "temperature", "top_k" and "top_p" (written by 'cadenza export --temperature X'; a model card says
+ * why). Sets the fields it names in *p and *named to how many it names (0 when the file has none).
+ * A value out of range or a malformed object is an error naming the file. */
+CDZ_API cdz_status cdz_gen_checkpoint_sampling(const char *path, cdz_sample_params *p, int *named, cdz_error *err);
+/* The metadata value for sampling settings (cdz_malloc'd JSON text, e.g. {"temperature":0.7}), from
+ * the fields of p that differ from cdz_sample_default_params(); NULL when none does. */
+CDZ_API char *cdz_gen_sampling_json(const cdz_sample_params *p);
+
 #ifdef __cplusplus
 }
 #endif

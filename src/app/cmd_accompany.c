@@ -71,6 +71,10 @@ int cmd_accompany(int argc, char **argv) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (app_model_sampling(ckpt, opts, &sp) != EXIT_OK) {
+        cdz_model_free(m);
+        return EXIT_FAIL;
+    }
     if (strcmp(cdz_model_kind_name(m), "accompaniment") != 0) {
         app_error("%s: a %s model; accompany needs an accompaniment model ('cadenza generate' continues music)", ckpt,
                   cdz_model_kind_name(m));

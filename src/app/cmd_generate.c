@@ -155,6 +155,10 @@ int cmd_generate(int argc, char **argv) {
         app_error("%s", err.msg);
         return EXIT_FAIL;
     }
+    if (app_model_sampling(ckpt, opts, &sp) != EXIT_OK) {
+        cdz_model_free(m);
+        return EXIT_FAIL;
+    }
     if (backend && app_set_backend(m, backend) != EXIT_OK) {
         cdz_model_free(m);
         return EXIT_FAIL;

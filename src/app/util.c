@@ -272,3 +272,17 @@ int app_folder_writable(const char *path) {
     }
     return 1;
 }
+
+int app_model_sampling(const char *ckpt, const app_opt *opts, cdz_sample_params *sp) {
+    if (app_opt_seen(opts, "--temperature") || app_opt_seen(opts, "--top-k") || app_opt_seen(opts, "--top-p")) return EXIT_OK;
+    cdz_error err = {0};
+    int named = 0;
+    if (cdz_gen_checkpoint_sampling(ckpt, sp, &named, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (named)
+        fprintf(stderr, "note: sampling at temperature %g, top-k %d, top-p %g: the model's recommended setting (its card says "
+                        "why); --temperature 1 samples its own distribution\n", sp->temperature, sp->top_k, sp->top_p);
+    return EXIT_OK;
+}

@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include "cadenza/generate.h"
+#include "cadenza/json.h"
+#include "cadenza/train.h"
 #include "cadenza/model_kind.h"
 
 cdz_gen_request cdz_gen_default_request(void) {
@@ -749,4 +751,57 @@ cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz
     cdz_status st = m->kind->conditional ? accompany(m, c, rq, out, err) : continue_primer(m, c, rq, out, err);
     if (st != CDZ_OK) cdz_gen_result_free(out);
     return st;
+}
+
+/* ---- a checkpoint's recommended sampling ---- */
+
+cdz_status cdz_gen_checkpoint_sampling(const char *path, cdz_sample_params *p, int *named, cdz_error *err) {
+    *named = 0;
+    cdz_error ignored;
+    char *text = cdz_checkpoint_meta(path, "sampling", &ignored);
+    if (!text) return CDZ_OK;
+    cdz_json *j = NULL;
+    cdz_status st = cdz_json_parse(text, strlen(text), path, &j, err);
+    if (st == CDZ_OK && cdz_json_get(j, "temperature")) {
+        double t = 1;
+        st = cdz_json_get_number(j, "temperature", 1, &t, path, err);
+        if (st == CDZ_OK && !(t >= 0 && t < 1e6))
+            st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: sampling metadata: temperature %g is out of range", path, t);
+        if (st == CDZ_OK) p->temperature = (float)t, ++*named;
+    }
+    if (st == CDZ_OK && cdz_json_get(j, "top_p")) {
+        double v = 1;
+        st = cdz_json_get_number(j, "top_p", 1, &v, path, err);
+        if (st == CDZ_OK && !(v > 0 && v <= 1))
+            st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: sampling metadata: top_p %g is out of range", path, v);
+        if (st == CDZ_OK) p->top_p = (float)v, ++*named;
+    }
+    if (st == CDZ_OK && cdz_json_get(j, "top_k")) {
+        int64_t k = 0;
+        st = cdz_json_get_int(j, "top_k", 0, &k, path, err);
+        if (st == CDZ_OK && (k < 0 || k > 1 << 20))
+            st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: sampling metadata: top_k %lld is out of range", path, (long long)k);
+        if (st == CDZ_OK) p->top_k = (int)k, ++*named;
+    }
+    cdz_json_free(j);
+    cdz_free(text);
+    if (st != CDZ_OK) *named = 0;
+    return st;
+}
+
+char *cdz_gen_sampling_json(const cdz_sample_params *p) {
+    const cdz_sample_params d = cdz_sample_default_params();
+    char buf[160];
+    size_t k = 0;
+    if (p->temperature != d.temperature) k += (size_t)snprintf(buf + k, sizeof buf - k, ",\"temperature\":%g", p->temperature);
+    if (p->top_k != d.top_k) k += (size_t)snprintf(buf + k, sizeof buf - k, ",\"top_k\":%d", p->top_k);
+    if (p->top_p != d.top_p) k += (size_t)snprintf(buf + k, sizeof buf - k, ",\"top_p\":%g", p->top_p);
+    if (!k) return NULL;
+    char *out = cdz_malloc(k + 2); /* "{" + the fields without their first comma + "}" + NUL */
+    if (out) {
+        out[0] = '{';
+        memcpy(out + 1, buf + 1, k - 1);
+        out[k] = '}', out[k + 1] = 0;
+    }
+    return out;
 }
