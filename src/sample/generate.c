@@ -472,6 +472,18 @@ typedef struct acc_run {
     int silent, too_long, uncovered;
 } acc_run;
 
+/* Every output's score finished, the new part's track named "Accompaniment". */
+static cdz_status finish_accompaniments(const acc_run *a, cdz_gen_result *res, cdz_error *err) {
+    cdz_status st = CDZ_OK;
+    for (int o = 0; o < a->outs && st == CDZ_OK; o++) {
+        cdz_score *out = &res->scores[o];
+        st = cdz_score_finish(out, err);
+        if (st == CDZ_OK && out->n_tracks > a->track)
+            snprintf(out->tracks[a->track].name, sizeof out->tracks[a->track].name, "Accompaniment");
+    }
+    return st;
+}
+
 /* Samples the accompaniment of the stretch whose condition half is cond (np tokens) starting at `start`
  * seconds, and adds its notes to every output on the run's track and channel. */
 static cdz_status accompany_stretch(acc_run *a, const cdz_gen_request *rq, const uint16_t *cond, int64_t np, double start,
@@ -643,12 +655,7 @@ static cdz_status accompany_bars(const cdz_model *m, const cdz_codec_bar_gen *bg
         if (rq->progress) rq->progress(rq->progress_ctx, k + 1, total);
     }
     cdz_session_free(a.s);
-    for (int o = 0; o < a.outs && st == CDZ_OK; o++) {
-        cdz_score *out = &res->scores[o];
-        st = cdz_score_finish(out, err);
-        if (st == CDZ_OK && out->n_tracks > a.track)
-            snprintf(out->tracks[a.track].name, sizeof out->tracks[a.track].name, "Accompaniment");
-    }
+    if (st == CDZ_OK) st = finish_accompaniments(&a, res, err);
     if (a.too_long)
         say(res, "%d of %lld stretches of %lld bars hold more melody than the model reads (%lld tokens) and were left "
             "without accompaniment", a.too_long, (long long)total, (long long)N, (long long)a.half);
@@ -708,12 +715,7 @@ static cdz_status accompany(const cdz_model *m, const cdz_codec *c, const cdz_ge
         if (rq->progress) rq->progress(rq->progress_ctx, (int64_t)(start / seg) + 1, (int64_t)ceil(mel->duration_s / seg));
     }
     cdz_session_free(a.s);
-    for (int o = 0; o < a.outs && st == CDZ_OK; o++) {
-        cdz_score *out = &res->scores[o];
-        st = cdz_score_finish(out, err);
-        if (st == CDZ_OK && out->n_tracks > a.track)
-            snprintf(out->tracks[a.track].name, sizeof out->tracks[a.track].name, "Accompaniment");
-    }
+    if (st == CDZ_OK) st = finish_accompaniments(&a, res, err);
     if (a.silent)
         say(res, "%d of %d stretches of %.0f s have no melody and were left without accompaniment", a.silent, n_seg, seg);
     if (a.too_long)
