@@ -476,6 +476,47 @@ int main(int argc, char **argv) {
         cdz_checkpoint_save(acc_ckpt, pm, NULL, NULL, 0, &pe);
         cdz_model_free(pm);
     }
+    {
+        /* an accompaniment model is evaluated on whole pairs: one of 1,500 tokens (past the 1,024 other
+         * models' windows take) is read from its start, in training's evaluation and in eval loss */
+        const char *lj = "{\"kind\":\"accompaniment\",\"config_name\":\"acc_long\",\"codec\":\"accompaniment\","
+                         "\"enc_layers\":1,\"dec_layers\":1,\"d_model\":8,\"heads\":2,\"d_ff\":16,\"max_len\":1024,"
+                         "\"dropout\":0,\"batch\":1}";
+        char long_ckpt[300], long_data[300];
+        snprintf(long_ckpt, sizeof long_ckpt, "%s/acc_long.safetensors", dir);
+        snprintf(long_data, sizeof long_data, "%s/acc_long.cdz", dir);
+        static uint16_t pair[1500];
+        for (int i = 0; i < 1500; i++) pair[i] = (uint16_t)(i < 600 ? 256 + i % 50 : i == 600 ? CDZ_ACC_SEP : 256 + i % 30);
+        cdz_tokens tk = {0};
+        cdz_tokens_append(&tk, pair, 1500);
+        cdz_shard_writer w;
+        cdz_shard_writer_init(&w, "accompaniment", CDZ_ACC_VOCAB, NULL);
+        cdz_shard_writer_add(&w, &tk, CDZ_SPLIT_TRAIN, NULL);
+        cdz_shard_writer_add(&w, &tk, CDZ_SPLIT_EVAL, NULL);
+        CHECK(cdz_shard_writer_finish(&w, long_data, NULL) == CDZ_OK, "a dataset of one long pair");
+        cdz_shard_writer_free(&w);
+        cdz_tokens_free(&tk);
+        if (cdz_model_from_json(&pm, lj, strlen(lj), "acc_long", &pe) == CDZ_OK) {
+            cdz_model_init_params(pm, 4);
+            cdz_checkpoint_save(long_ckpt, pm, NULL, NULL, 0, &pe);
+            cdz_model_free(pm);
+        }
+        snprintf(args, sizeof args, "eval loss --checkpoint %s --data %s", long_ckpt, long_data);
+        CHECK_INT(run(args), 0);
+        CHECK_STR_CONTAINS(out, "899 tokens"); /* the accompaniment's, after the separator */
+        unlink(long_ckpt);
+        snprintf(long_ckpt, sizeof long_ckpt, "%s/acc_long.json", dir);
+        FILE *cf2 = fopen(long_ckpt, "w");
+        if (cf2) fputs(lj, cf2), fclose(cf2);
+        snprintf(args, sizeof args, "train --model accompaniment --config %s --data %s --whole-sequences --steps 1 --eval-every 1 "
+                 "--out %s/acc_long_t.safetensors --force", long_ckpt, long_data, dir);
+        CHECK_INT(run(args), 0);
+        CHECK(strstr(err, "evaluation skipped") == NULL, "training's evaluation reads the long pair: %s", err);
+        CHECK_STR_CONTAINS(err, "eval at step 1: loss");
+        unlink(long_ckpt), unlink(long_data);
+        snprintf(long_ckpt, sizeof long_ckpt, "%s/acc_long_t.safetensors", dir);
+        unlink(long_ckpt);
+    }
     snprintf(args, sizeof args, "accompany --melody %s --out %s --checkpoint %s --top-k 30 --keep all", mid, acc_out,
              acc_ckpt);
     CHECK_INT(run(args), 0);

@@ -156,6 +156,9 @@ int app_opt_seen(const app_opt *opts, const char *name);
 /* When none of --temperature, --top-k, --top-p was given, the sampling the checkpoint recommends (its
  * card says why), said on stderr; EXIT_FAIL (said) when that metadata is malformed. */
 int app_model_sampling(const char *ckpt, const app_opt *opts, cdz_sample_params *sp);
+/* The evaluation window: 1024 tokens, or for an accompaniment model its longest window (a pair is read
+ * whole from its start, melody and accompaniment: 2 x max_len). */
+int app_eval_window(const cdz_model *m);
 /* The candidate closest to `word` by edit distance (transpositions count one), or one it is a prefix
  * of when that is unique; NULL when none is close enough to suggest. */
 const char *app_closest(const char *word, const char *const *candidates, size_t n);

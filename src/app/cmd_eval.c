@@ -47,14 +47,15 @@ static void print_result(const char *what, const char *data, cdz_split split, co
 static int eval_loss(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL;
     cdz_split split = CDZ_SPLIT_EVAL;
-    long long batch = 32, max_len = 1024, max_tokens = 0;
+    long long batch = 32, max_len = 0, max_tokens = 0;
     int json = 0;
     app_opt opts[] = {
         APP_OPT_STRING("--checkpoint", &ckpt, "FILE", "the model (required)"),
         APP_OPT_STRING("--data", &data, "FILE.cdz", "the dataset (required)"),
         APP_OPT_CUSTOM("--split", parse_split, &split, "SPLIT", "eval (default), train, test or all"),
         APP_OPT_LONG("--batch", &batch, 1, 4096, "N", "sequences per batch (default 32)"),
-        APP_OPT_LONG("--max-len", &max_len, 1, 1 << 20, "N", "window length in tokens (default 1024)"),
+        APP_OPT_LONG("--max-len", &max_len, 1, 1 << 20, "N",
+                     "window length in tokens (default 1024; an accompaniment model's whole pairs)"),
         APP_OPT_LONG("--max-tokens", &max_tokens, 0, (long long)1 << 50, "N",
                      "stop after the batch that reaches N tokens (default 0: all)"),
         APP_OPT_JSON(&json),
@@ -81,6 +82,7 @@ static int eval_loss(int argc, char **argv) {
     cdz_loss_stats st;
     double t0 = app_now();
     rc = EXIT_OK;
+    if (max_len == 0) max_len = app_eval_window(m);
     if (cdz_evaluate(m, &ds, split, (int)batch, (int)max_len, max_tokens, &st, &err) != CDZ_OK) {
         app_error("%s", err.msg);
         rc = EXIT_FAIL;

@@ -442,7 +442,8 @@ static int evaluate(run *r, const cdz_dataset *ds) {
     cdz_loss_stats st;
     cdz_error err = {0};
     double t0 = app_now();
-    cdz_status s = cdz_evaluate_dist(r->m, ds, CDZ_SPLIT_EVAL, 32, 1024, r->o->eval_tokens, r->d, &st, &err);
+    int len = app_eval_window(r->m);
+    cdz_status s = cdz_evaluate_dist(r->m, ds, CDZ_SPLIT_EVAL, 32, len, r->o->eval_tokens, r->d, &st, &err);
     if (s != CDZ_OK) {
         if (r->tty) fputc('\n', stderr);
         fprintf(stderr, "evaluation skipped: %s\n", err.msg);

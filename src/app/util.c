@@ -286,3 +286,8 @@ int app_model_sampling(const char *ckpt, const app_opt *opts, cdz_sample_params 
                         "why); --temperature 1 samples its own distribution\n", sp->temperature, sp->top_k, sp->top_p);
     return EXIT_OK;
 }
+
+int app_eval_window(const cdz_model *m) {
+    if (strcmp(cdz_model_kind_name(m), "accompaniment") == 0 && cdz_model_max_len(m) > 0) return cdz_model_max_len(m);
+    return 1024;
+}
