@@ -674,6 +674,32 @@ static void test_accompany(void) {
         CHECK(same, "reproducible");
     }
     cdz_gen_result_free(&res), cdz_gen_result_free(&again);
+    {
+        /* a melody off its ticks' grid (as POP909's files are): its bar lines are estimated, and the
+         * output keeps the melody's own ticks (the model writes on the estimated bars; nothing of the
+         * user's melody moves) */
+        cdz_score off;
+        CHECK(cdz_score_copy(&off, &mel, NULL) == CDZ_OK && cdz_score_shift_ticks(&off, 200, NULL) == CDZ_OK, "shifted copy");
+        rq.condition = &off;
+        CHECK(cdz_generate_score(m, &rq, &res, &err) == CDZ_OK && res.n == 1, "%s", err.msg);
+        CHECK_STR_CONTAINS(res.notes, "estimated");
+        size_t same = 0, n_mel = 0;
+        for (size_t i = 0; res.n && i < res.scores[0].n_notes; i++) {
+            const cdz_note *x = &res.scores[0].notes[i];
+            if (x->track != 0) continue;
+            n_mel++;
+            for (size_t j = 0; j < off.n_notes; j++)
+                if (off.notes[j].track == 0 && off.notes[j].start_tick == x->start_tick && off.notes[j].pitch == x->pitch &&
+                    off.notes[j].end_tick == x->end_tick) {
+                    same++;
+                    break;
+                }
+        }
+        CHECK(n_mel == 40 && same == 40, "the melody at its own ticks (%zu of %zu)", same, n_mel);
+        cdz_gen_result_free(&res);
+        cdz_score_free(&off);
+        rq.condition = &mel;
+    }
     cdz_model_free(m);
     /* a model that reads 8 tokens a side: stretches with melody hold more, and say so */
     m = tiny("{\"kind\":\"accompaniment\",\"config_name\":\"acc_remi_short\",\"codec\":\"remi_acc\","

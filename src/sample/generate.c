@@ -595,8 +595,8 @@ static cdz_status accompany_bar_stretch(acc_run *a, const cdz_codec_bar_gen *bg,
  * codec's segment_bars, s its stride_bars), its encoder reading the melody of all n bars (what comes
  * next included), its decoder primed with the accompaniment already written for the first n - s bars; it
  * writes the last s (the first stretch all n). Stretches without melody are played too. The melody's bar
- * lines are the codec's (cdz_remi_align: estimated from its notes where the file's cannot be trusted), so
- * the output is the melody's file moved to start on a bar line. */
+ * lines are the codec's (cdz_remi_align: estimated from its notes where the file's cannot be trusted); the
+ * model writes on those, and the output is moved back so that the melody keeps its file's own timing. */
 static cdz_status accompany_bars(const cdz_model *m, const cdz_codec_bar_gen *bg, const cdz_gen_request *rq,
                                  cdz_gen_result *res, cdz_error *err) {
     const cdz_score *mel = rq->condition;
@@ -620,8 +620,7 @@ static cdz_status accompany_bars(const cdz_model *m, const cdz_codec_bar_gen *bg
     if (st != CDZ_OK) return st;
     if (fr.estimated)
         say(res, "the melody's bar lines were estimated from its notes (%d/%d, its beat %lld ticks past its grid, the "
-            "downbeat on its beat %d): the output is moved %+lld ticks to start on a bar line", fr.numerator, fr.denominator,
-            (long long)fr.phase, fr.downbeat + 1, (long long)fr.shift);
+            "downbeat on its beat %d)", fr.numerator, fr.denominator, (long long)fr.phase, fr.downbeat + 1);
     if (fr.meters_replaced) say(res, "%u time signature%s no bar token holds read as 4/4", fr.meters_replaced,
                                 fr.meters_replaced == 1 ? "" : "s");
     for (int o = 0; o < a.outs && st == CDZ_OK; o++)
@@ -656,6 +655,10 @@ static cdz_status accompany_bars(const cdz_model *m, const cdz_codec_bar_gen *bg
     }
     cdz_session_free(a.s);
     if (st == CDZ_OK) st = finish_accompaniments(&a, res, err);
+    /* back to the melody's own clock: the user's melody stays where it was (accompaniment written in a
+     * first bar that begins before the file does starts at the file's start) */
+    for (int o = 0; o < res->n && st == CDZ_OK && fr.shift; o++)
+        if ((st = cdz_score_shift_ticks(&res->scores[o], -fr.shift, err)) == CDZ_OK) st = cdz_score_finish(&res->scores[o], err);
     if (a.too_long)
         say(res, "%d of %lld stretches of %lld bars hold more melody than the model reads (%lld tokens) and were left "
             "without accompaniment", a.too_long, (long long)total, (long long)N, (long long)a.half);
