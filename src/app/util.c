@@ -283,7 +283,7 @@ int app_model_sampling(const char *ckpt, const app_opt *opts, cdz_sample_params 
     }
     if (named)
         fprintf(stderr, "note: sampling at temperature %g, top-k %d, top-p %g: the model's recommended setting (its card says "
-                        "why); --temperature 1 samples its own distribution\n", sp->temperature, sp->top_k, sp->top_p);
+                        "why); --temperature 1 --top-p 1 samples its own distribution\n", sp->temperature, sp->top_k, sp->top_p);
     return EXIT_OK;
 }
 
