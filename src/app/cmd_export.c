@@ -37,9 +37,9 @@ int cmd_export(int argc, char **argv) {
     char *vals[4] = {NULL, NULL, NULL, NULL};
     const char *extra[8];
     size_t n = 0;
+    /* new sampling flags replace the checkpoint's recommendation; without them it is kept */
+    const int flags = app_opt_seen(opts, "--temperature") || app_opt_seen(opts, "--top-k") || app_opt_seen(opts, "--top-p");
     for (int k = 0; k < 4; k++) {
-        /* new sampling flags replace the checkpoint's recommendation; without them it is kept */
-        int flags = app_opt_seen(opts, "--temperature") || app_opt_seen(opts, "--top-k") || app_opt_seen(opts, "--top-p");
         vals[k] = k == 3 && flags ? cdz_gen_sampling_json(&sp) : cdz_checkpoint_meta(in, keys[k], &err);
         if (vals[k]) extra[2 * n] = keys[k], extra[2 * n + 1] = vals[k], n++;
     }

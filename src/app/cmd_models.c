@@ -79,7 +79,9 @@ typedef struct entry {
     int loaded, resumable;
     char kind[48], config[48], codec[32], error[400];
     size_t params;
-    char *dataset, *eval_loss, *sampling; /* checkpoint metadata, or NULL */
+    char *dataset, *eval_loss; /* checkpoint metadata, or NULL */
+    cdz_sample_params sampling; /* its recommended sampling, when `sampled` names any */
+    int sampled;
     card card;
 } entry;
 
@@ -100,7 +102,8 @@ static void inspect(entry *e, const char *dir) {
         cdz_free(step);
         e->dataset = cdz_checkpoint_meta(e->path, "dataset", NULL);
         e->eval_loss = cdz_checkpoint_meta(e->path, "eval_loss", NULL);
-        e->sampling = cdz_checkpoint_meta(e->path, "sampling", NULL);
+        e->sampling = cdz_sample_default_params();
+        if (cdz_gen_checkpoint_sampling(e->path, &e->sampling, &e->sampled, NULL) != CDZ_OK) e->sampled = 0;
     } else {
         snprintf(e->error, sizeof e->error, "%s", err.msg);
     }
@@ -142,11 +145,9 @@ static void print_text(const entry *e) {
     if (e->card.data[0]) printf("  data      %s\n", e->card.data);
     if (e->card.licence[0]) printf("  licence   %s\n", e->card.licence);
     if (e->eval_loss) printf("  eval loss %.3f nats per token on its dataset's eval split (the checkpoint's note)\n", strtod(e->eval_loss, NULL));
-    cdz_sample_params sp = cdz_sample_default_params();
-    int named = 0;
-    if (e->sampling && cdz_gen_checkpoint_sampling(e->path, &sp, &named, NULL) == CDZ_OK && named)
+    if (e->sampled)
         printf("  sampling  temperature %g, top-k %d, top-p %g by default (its card says why; --temperature overrides)\n",
-               sp.temperature, sp.top_k, sp.top_p);
+               e->sampling.temperature, e->sampling.top_k, e->sampling.top_p);
     if (e->card.path[0]) printf("  card      %s\n", e->card.path);
     if (e->card.problem[0]) printf("  card problem: %s\n", e->card.problem);
 }
@@ -188,8 +189,9 @@ static void print_json(const entry *e) {
     printf(",\"eval_loss\":");
     if (e->eval_loss) json_number(stdout, strtod(e->eval_loss, NULL));
     else fputs("null", stdout);
-    /* the metadata is JSON the library wrote and checks (cdz_gen_checkpoint_sampling) */
-    printf(",\"sampling\":%s", e->sampling ? e->sampling : "null");
+    char *sampling = e->sampled ? cdz_gen_sampling_json(&e->sampling) : NULL;
+    printf(",\"sampling\":%s", sampling ? sampling : "null");
+    cdz_free(sampling);
     printf("}\n");
 }
 
@@ -245,7 +247,7 @@ int cmd_models(int argc, char **argv) {
         if (!list[i].loaded) rc = EXIT_FAIL;
     }
 done:
-    for (size_t i = 0; i < n; i++) cdz_free(list[i].dataset), cdz_free(list[i].eval_loss), cdz_free(list[i].sampling);
+    for (size_t i = 0; i < n; i++) cdz_free(list[i].dataset), cdz_free(list[i].eval_loss);
     cdz_free(list);
     return rc;
 }

@@ -368,37 +368,35 @@ static void key_melody_token_name(uint16_t t, char *buf, size_t n) {
     else meter_token_name(t, buf, n);
 }
 
-/* Magenta's codecs decode against 16-step bars. */
-static int lookback_event16(int label, const int16_t *ev, size_t pos) { return cdz_lookback_event(label, ev, pos, 16); }
-static int key_melody_event16(int label, const int16_t *ev, size_t pos) { return cdz_key_melody_event(label, ev, pos, 16); }
-
 static cdz_status lookback_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *st, cdz_error *err) {
     return codec_encode_melodies(s, out, st, err, &codec_lookback);
 }
+static cdz_status decode_with_meter(const uint16_t *t, size_t n, uint32_t vocab, int (*push)(cdz_melody_state *, int),
+                                    cdz_score *out, cdz_error *err);
 static cdz_status lookback_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
-    return codec_decode_melody(t, n, CDZ_MELODY_LABELS, lookback_event16, 100, out, err);
+    return decode_with_meter(t, n, CDZ_MELODY_LABELS, cdz_lookback_push, out, err);
 }
 static cdz_status key_melody_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *st, cdz_error *err) {
     return codec_encode_melodies(s, out, st, err, &codec_key_melody);
 }
 static cdz_status key_melody_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
-    return codec_decode_melody(t, n, CDZ_MELODY_LABELS, key_melody_event16, 100, out, err);
+    return decode_with_meter(t, n, CDZ_MELODY_LABELS, cdz_key_melody_push, out, err);
 }
 
-/* lookback2 and key_melody2: labels decoded one by one against the meter the first token names (4/4
- * without one); the score carries that time signature. */
-static cdz_status decode_with_meter(const uint16_t *t, size_t n, int (*push)(cdz_melody_state *, int), cdz_score *out,
-                                    cdz_error *err) {
+/* Labels decoded one by one through the feature state, against the meter a first meter token names (4/4
+ * and 16-step bars without one: Magenta's lookback and key_melody, whose vocabulary holds no meter
+ * token); the score carries that time signature. */
+static cdz_status decode_with_meter(const uint16_t *t, size_t n, uint32_t vocab, int (*push)(cdz_melody_state *, int),
+                                    cdz_score *out, cdz_error *err) {
     cdz_melody m = {0};
     m.events = cdz_malloc((n + 1) * sizeof *m.events);
     if (!m.events) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding a melody");
     cdz_melody_state st;
     cdz_melody_state_reset(&st);
     for (size_t i = 0; i < n; i++) {
-        if (t[i] >= CDZ_MELODY_METER_VOCAB) {
+        if (t[i] >= vocab) {
             cdz_free(m.events);
-            return cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a melody token (0-%u)", i, t[i],
-                                 CDZ_MELODY_METER_VOCAB - 1);
+            return cdz_error_set(err, CDZ_ERR_RANGE, "token %zu: %u is not a melody token (0-%u)", i, t[i], vocab - 1);
         }
         int64_t before = st.n;
         int e = push(&st, t[i]);
@@ -418,13 +416,13 @@ static cdz_status lookback2_encode(const cdz_score *s, cdz_tokens *out, cdz_extr
     return codec_encode_melodies(s, out, st, err, &codec_lookback2);
 }
 static cdz_status lookback2_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
-    return decode_with_meter(t, n, cdz_lookback_push, out, err);
+    return decode_with_meter(t, n, CDZ_MELODY_METER_VOCAB, cdz_lookback_push, out, err);
 }
 static cdz_status key_melody2_encode(const cdz_score *s, cdz_tokens *out, cdz_extract_stats *st, cdz_error *err) {
     return codec_encode_melodies(s, out, st, err, &codec_key_melody2);
 }
 static cdz_status key_melody2_decode(const uint16_t *t, size_t n, cdz_score *out, cdz_error *err) {
-    return decode_with_meter(t, n, cdz_key_melody_push, out, err);
+    return decode_with_meter(t, n, CDZ_MELODY_METER_VOCAB, cdz_key_melody_push, out, err);
 }
 
 const cdz_codec codec_lookback = {
