@@ -166,6 +166,10 @@ typedef struct cdz_train_defaults {
     int batch, seq;
     float lr, clip, weight_decay;
     int warmup_steps;
+    /* the config's own learning-rate schedule (a cdz_lr_decay of cadenza/train.h; 0: none, and the
+       trainer's defaults apply): per-step rate and floor, as a share of lr */
+    int decay;
+    float decay_rate, min_lr_ratio;
 } cdz_train_defaults;
 CDZ_API cdz_train_defaults cdz_model_train_defaults(const cdz_model *m);
 

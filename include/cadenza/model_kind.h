@@ -99,6 +99,7 @@ struct cdz_model {
 extern const cdz_model_kind cdz_melody_rnn;
 extern const cdz_model_kind cdz_music_transformer;
 extern const cdz_model_kind cdz_accompaniment; /* melody -> accompaniment, src/models/accompaniment.c */
+extern const cdz_model_kind cdz_music_vae;     /* MusicVAE, src/models/music_vae.c */
 
 /* ---- for kinds ---- */
 

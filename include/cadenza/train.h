@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-typedef enum cdz_lr_decay { CDZ_DECAY_NONE, CDZ_DECAY_COSINE, CDZ_DECAY_EXPONENTIAL } cdz_lr_decay;
+typedef enum cdz_lr_decay { CDZ_DECAY_NONE, CDZ_DECAY_COSINE, CDZ_DECAY_EXPONENTIAL, CDZ_DECAY_EXPONENTIAL_FLOOR } cdz_lr_decay;
 
 typedef struct cdz_train_config {
     int batch, seq;           /* windows per step, tokens predicted per window */
@@ -49,7 +49,9 @@ typedef struct cdz_train_config {
     float lr, clip, weight_decay, beta1, beta2, eps;
     int warmup_steps;         /* linear warm-up from 0 */
     cdz_lr_decay decay;       /* after warm-up: none, cosine to lr * min_lr_ratio at `steps`, or
-                                 exponential (lr * rate^(step / decay_steps), stepwise, as Magenta) */
+                                 exponential (lr * rate^(step / decay_steps), stepwise, as Magenta's
+                                 RNNs), or exponential_floor (lr * ((1 - min_lr_ratio) *
+                                 rate^(step / decay_steps) + min_lr_ratio), smooth, as MusicVAE) */
     float min_lr_ratio, decay_rate;
     int decay_steps;
     uint64_t seed;

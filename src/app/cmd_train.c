@@ -100,14 +100,14 @@ static int parse_kind(const char *value, void *dest, char *why, size_t n) {
     return 0;
 }
 
-/* --decay: none, cosine or exponential. */
+/* --decay: none, cosine, exponential or exponential_floor. */
 static int parse_decay(const char *value, void *dest, char *why, size_t n) {
     cdz_lr_decay d;
     if (cdz_lr_decay_parse(value, &d) == CDZ_OK) {
         *(const char **)dest = value;
         return 1;
     }
-    snprintf(why, n, "none, cosine or exponential");
+    snprintf(why, n, "none, cosine, exponential or exponential_floor");
     return 0;
 }
 
@@ -134,7 +134,7 @@ static int parse_opts(int argc, char **argv, train_opts *o, app_cmd *cmd, app_op
         APP_OPT_LONG("--warmup", &o->warmup, 0, 1 << 30, "N", "linear learning-rate warm-up steps, at most --steps (default: the\n"
                                                               "config's, mostly 0)"),
         APP_OPT_CUSTOM("--decay", parse_decay, &o->decay, "KIND",
-                       "none (default), cosine (to --min-lr-ratio at the last step) or exponential\n(x0.95 per 1000 steps)"),
+                       "the config's (MusicVAE's: exponential_floor), else none; cosine (to --min-lr-ratio at\nthe last step), exponential (x0.95 per 1000 steps) or exponential_floor (x0.9999 per step\ndown to --min-lr-ratio)"),
         APP_OPT_DOUBLE("--min-lr-ratio", &o->min_lr, 0, 1e6, "R", "where cosine decay ends, as a share of --lr (default 0.1)"),
         APP_OPT_LONG("--seed", &o->seed, 0, big, "N", "seeds initialisation, windows and dropout (default 1)"),
         APP_OPT_SWITCH("--whole-sequences", &o->whole, "each step takes whole sequences from their start (each equally\n"
@@ -236,7 +236,12 @@ static void apply_flags(const train_opts *o, cdz_train_config *c) {
     if (o->clip >= 0) c->clip = (float)o->clip;
     if (o->wd >= 0) c->weight_decay = (float)o->wd;
     if (o->min_lr >= 0) c->min_lr_ratio = (float)o->min_lr;
-    if (o->decay) cdz_lr_decay_parse(o->decay, &c->decay); /* checked when parsed */
+    if (o->decay) {
+        cdz_lr_decay was = c->decay;
+        cdz_lr_decay_parse(o->decay, &c->decay); /* checked when parsed */
+        if (c->decay == CDZ_DECAY_EXPONENTIAL_FLOOR && was != c->decay) /* MusicVAE's rate, per step, to 1% */
+            c->decay_rate = 0.9999f, c->decay_steps = 1, c->min_lr_ratio = o->min_lr >= 0 ? (float)o->min_lr : 0.01f;
+    }
 }
 
 typedef struct run {

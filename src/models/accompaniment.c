@@ -244,7 +244,7 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (st == CDZ_OK) st = get_float(c, "dropout", 0.1, 0, 0.99, &t->dropout, what, err);
     m->max_len = 2 * t->max_len;
     if (st == CDZ_OK)
-        st = cdz_config_train(c, (cdz_train_defaults){8, m->max_len, 3e-4f, 1, 0.01f, 0}, m->max_len, "accompaniment", what, m,
+        st = cdz_config_train(c, (cdz_train_defaults){8, m->max_len, 3e-4f, 1, 0.01f, 0, 0, 0, 0}, m->max_len, "accompaniment", what, m,
                               err);
     if (st != CDZ_OK) return st;
     if (t->C % t->NH != 0)

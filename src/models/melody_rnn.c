@@ -161,7 +161,7 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
     if (st == CDZ_OK) st = get_int(c, "attn_length", 0, 0, CDZ_ATTN_MAX_LENGTH, &r->L, what, err);
     if (st == CDZ_OK) st = get_float(c, "dropout_keep", 1, 0.01, 1, &r->keep, what, err);
     if (st == CDZ_OK)
-        st = cdz_config_train(c, (cdz_train_defaults){128, 128, 1e-3f, 5, 0, 0}, 1 << 20, "melody_rnn", what, m, err);
+        st = cdz_config_train(c, (cdz_train_defaults){128, 128, 1e-3f, 5, 0, 0, 0, 0, 0}, 1 << 20, "melody_rnn", what, m, err);
     if (st != CDZ_OK) return st;
     r->C = r->input == IN_ONE_HOT ? r->V
          : r->input == IN_LOOKBACK ? CDZ_LOOKBACK_INPUTS

@@ -6,8 +6,9 @@
 
 #include "cadenza/model_kind.h"
 #include "cadenza/nn.h"
+#include "cadenza/train.h"
 
-static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment};
+static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment, &cdz_music_vae};
 
 size_t cdz_model_kind_list(const cdz_model_kind *const **list) {
     *list = KINDS;
@@ -238,12 +239,27 @@ cdz_status cdz_config_train(const cdz_json *c, cdz_train_defaults dflt, int max_
     if (st == CDZ_OK) st = cdz_config_float(c, "clip", dflt.clip, 0, 1e9, &t->clip, kind, what, err);
     if (st == CDZ_OK) st = cdz_config_float(c, "weight_decay", dflt.weight_decay, 0, 10, &t->weight_decay, kind, what, err);
     if (st == CDZ_OK) st = cdz_config_int(c, "warmup_steps", dflt.warmup_steps, 0, 1 << 30, &t->warmup_steps, kind, what, err);
+    t->decay = dflt.decay, t->decay_rate = dflt.decay_rate, t->min_lr_ratio = dflt.min_lr_ratio;
+    const char *decay = cdz_json_get_string(c, "decay", NULL);
+    if (st == CDZ_OK && decay) {
+        cdz_lr_decay d;
+        if (cdz_lr_decay_parse(decay, &d) != CDZ_OK)
+            return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: %s config: decay '%s' is not none, cosine, exponential or exponential_floor",
+                                 what, kind, decay);
+        t->decay = (int)d;
+    }
+    if (st == CDZ_OK) st = cdz_config_float(c, "decay_rate", dflt.decay_rate, 0, 1, &t->decay_rate, kind, what, err);
+    if (st == CDZ_OK) st = cdz_config_float(c, "min_lr_ratio", dflt.min_lr_ratio, 0, 1, &t->min_lr_ratio, kind, what, err);
     return st;
 }
 
 void cdz_config_train_json(const cdz_train_defaults *t, char *buf, size_t n) {
-    snprintf(buf, n, "\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d", t->batch,
-             t->seq, t->lr, t->clip, t->weight_decay, t->warmup_steps);
+    int k = snprintf(buf, n, "\"batch\":%d,\"seq\":%d,\"lr\":%.9g,\"clip\":%.9g,\"weight_decay\":%.9g,\"warmup_steps\":%d",
+                     t->batch, t->seq, t->lr, t->clip, t->weight_decay, t->warmup_steps);
+    /* a schedule only when the config has one, so configs without stay as they were */
+    if (t->decay && k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ",\"decay\":\"%s\",\"decay_rate\":%.9g,\"min_lr_ratio\":%.9g",
+                 cdz_lr_decay_name((cdz_lr_decay)t->decay), t->decay_rate, t->min_lr_ratio);
 }
 
 void cdz_init_gpt2(cdz_model *m, cdz_rng *rng, double (*residual_scale)(const cdz_model *m, const char *name)) {

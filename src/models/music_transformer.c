@@ -264,7 +264,7 @@ static cdz_status from_config(cdz_model *m, const cdz_json *c, const char *what,
                            what);
     if (st == CDZ_OK) st = get_float(c, "dropout", 0.1, 0, 0.99, &t->dropout, what, err);
     if (st == CDZ_OK)
-        st = cdz_config_train(c, (cdz_train_defaults){8, t->max_len, 3e-4f, 1, 0.01f, 0}, t->max_len, "music_transformer", what,
+        st = cdz_config_train(c, (cdz_train_defaults){8, t->max_len, 3e-4f, 1, 0.01f, 0, 0, 0, 0}, t->max_len, "music_transformer", what,
                               m, err);
     if (st != CDZ_OK) return st;
     if (t->C % t->NH != 0)

@@ -22,6 +22,12 @@ cdz_train_config cdz_train_config_for(const cdz_model *m) {
     c.decay_rate = 0.95f;
     c.decay_steps = 1000;
     c.seed = 1;
+    if (m->train.decay != CDZ_DECAY_NONE) { /* the config's own schedule (MusicVAE's) */
+        c.decay = (cdz_lr_decay)m->train.decay;
+        c.decay_rate = m->train.decay_rate;
+        c.decay_steps = 1;
+        c.min_lr_ratio = m->train.min_lr_ratio;
+    }
     return c;
 }
 
@@ -38,19 +44,24 @@ float cdz_train_lr(const cdz_train_config *c, int64_t step) {
     }
     case CDZ_DECAY_EXPONENTIAL: /* tf.train.exponential_decay(staircase=True), as Magenta's events_rnn_graph */
         return (float)(c->lr * pow(c->decay_rate, (double)(after / (c->decay_steps > 0 ? c->decay_steps : 1))));
+    case CDZ_DECAY_EXPONENTIAL_FLOOR: /* MusicVAE: (lr - min) * rate^step + min */
+        return (float)(c->lr * ((1 - c->min_lr_ratio) * pow(c->decay_rate, (double)after / (c->decay_steps > 0 ? c->decay_steps : 1)) +
+                                c->min_lr_ratio));
     case CDZ_DECAY_NONE: break;
     }
     return c->lr;
 }
 
 const char *cdz_lr_decay_name(cdz_lr_decay d) {
-    return d == CDZ_DECAY_COSINE ? "cosine" : d == CDZ_DECAY_EXPONENTIAL ? "exponential" : "none";
+    return d == CDZ_DECAY_COSINE ? "cosine" : d == CDZ_DECAY_EXPONENTIAL ? "exponential"
+         : d == CDZ_DECAY_EXPONENTIAL_FLOOR ? "exponential_floor" : "none";
 }
 
 cdz_status cdz_lr_decay_parse(const char *s, cdz_lr_decay *d) {
     if (strcmp(s, "none") == 0) *d = CDZ_DECAY_NONE;
     else if (strcmp(s, "cosine") == 0) *d = CDZ_DECAY_COSINE;
     else if (strcmp(s, "exponential") == 0) *d = CDZ_DECAY_EXPONENTIAL;
+    else if (strcmp(s, "exponential_floor") == 0) *d = CDZ_DECAY_EXPONENTIAL_FLOOR;
     else return CDZ_ERR_ARG;
     return CDZ_OK;
 }
