@@ -22,6 +22,7 @@
 #ifndef CADENZA_VAE_H
 #define CADENZA_VAE_H
 
+#include "cadenza/data.h"
 #include "cadenza/model.h"
 #include "cadenza/score.h"
 
@@ -89,6 +90,44 @@ CDZ_API double cdz_vae_feature_value(const cdz_model *m, cdz_vae_feature f, cons
  * (may be NULL): the feature's mean in each quarter. */
 CDZ_API cdz_status cdz_vae_attribute_vector(const cdz_model *m, cdz_vae_feature f, const uint16_t *windows, int n,
                                             float *vec, double *top_mean, double *bottom_mean, cdz_error *err);
+
+/* ---- measuring a model (docs/music_vae.md) ---- */
+
+/* Reconstruction of held-out windows from their posterior mean z = mu: teacher-forced (each token
+ * predicted from the true ones before it) and sampled (the decoder runs on its own most likely
+ * tokens, as a listener hears a reconstruction); accuracy is the share of tokens equal to the input. */
+typedef struct cdz_vae_eval {
+    int64_t windows, tokens;
+    double tf_accuracy, sampled_accuracy;
+    double recon_nats;   /* teacher-forced cross-entropy per token */
+    double kl_nats;      /* mean KL of the posterior per window */
+} cdz_vae_eval;
+
+/* Over the windows of one split of a dataset of the model's codec, at most max_windows of them (0:
+ * all; the first ones, in order). CDZ_ERR_RANGE when the split has none. */
+CDZ_API cdz_status cdz_vae_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split split, int max_windows,
+                                    cdz_vae_eval *out, cdz_error *err);
+
+/* Interpolations between pairs of held-out windows (MusicVAE's section 5.3), in latent space (slerp
+ * between the mus, each step decoded greedily) and in data space (the naive baseline: step k takes B's
+ * token at a fixed random k/(steps-1) share of the positions, A's elsewhere). Per method: */
+typedef struct cdz_vae_interp_side {
+    double valid;      /* share of steps that are valid melodies: every note-off ends a sounding note
+                          (drum models: 1) */
+    double tau_in_key; /* mean Kendall tau between step and in-key ratio, signed so that +1 is a
+                          steady move from A's value to B's (pairs whose ends agree are left out) */
+    double tau_density;/* the same for note density */
+    double hamming;    /* mean Hamming distance (tokens) between adjacent steps */
+    double hamming_max;/* mean over pairs of the largest adjacent distance */
+} cdz_vae_interp_side;
+typedef struct cdz_vae_interp_report {
+    int pairs, steps;
+    cdz_vae_interp_side latent, naive;
+} cdz_vae_interp_report;
+
+/* `pairs` pairs drawn from the split's windows by seed, `steps` >= 2 steps each, endpoints included. */
+CDZ_API cdz_status cdz_vae_interpolation_study(const cdz_model *m, const cdz_dataset *ds, cdz_split split, int pairs, int steps,
+                                               uint64_t seed, cdz_vae_interp_report *out, cdz_error *err);
 
 #ifdef __cplusplus
 }

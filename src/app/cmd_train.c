@@ -468,6 +468,16 @@ static int evaluate(run *r, const cdz_dataset *ds) {
     return 1;
 }
 
+/* " (recon 2.05, kl 12.3, ...)" for a loss of several named terms, "" for one. */
+static void format_terms(const cdz_train_step_info *info, char *buf, size_t n) {
+    buf[0] = 0;
+    if (info->terms.n_terms < 2) return;
+    size_t k = 0;
+    for (int i = 0; i < info->terms.n_terms && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s %.4g", i ? ", " : " (", info->terms.terms[i].name, info->terms.terms[i].value);
+    if (k < n) snprintf(buf + k, n - k, ")");
+}
+
 static void report_step(run *r, const cdz_train_step_info *info) {
     double now = app_now(), el = now - r->start;
     int64_t done = r->t->step - r->start_step, total = r->t->cfg.steps - r->start_step;
@@ -475,14 +485,16 @@ static void report_step(run *r, const cdz_train_step_info *info) {
     char eta_s[32];
     app_format_duration(eta, eta_s, sizeof eta_s);
     int logged = r->t->step % r->o->log_every == 0 || r->t->step == r->t->cfg.steps;
+    char terms[160];
+    format_terms(info, terms, sizeof terms);
     if (r->tty && (now - r->last_draw > 0.2 || r->t->step == r->t->cfg.steps)) {
         int width = 24, fill = total > 0 ? (int)(width * done / total) : width;
-        fprintf(stderr, "\r  step %lld/%lld [%.*s%*s] loss %.4f  %.0f tok/s  ETA %s   ", (long long)r->t->step,
-                (long long)r->t->cfg.steps, fill, "========================", width - fill, "", info->loss, tps, eta_s);
+        fprintf(stderr, "\r  step %lld/%lld [%.*s%*s] loss %.4f%s  %.0f tok/s  ETA %s   ", (long long)r->t->step,
+                (long long)r->t->cfg.steps, fill, "========================", width - fill, "", info->loss, terms, tps, eta_s);
         r->last_draw = now;
     } else if (!r->tty && logged) {
-        fprintf(stderr, "step %lld/%lld loss %.4f lr %.3g grad_norm %.3f %.0f tok/s ETA %s\n", (long long)r->t->step,
-                (long long)r->t->cfg.steps, info->loss, info->lr, info->grad_norm, tps, eta_s);
+        fprintf(stderr, "step %lld/%lld loss %.4f%s lr %.3g grad_norm %.3f %.0f tok/s ETA %s\n", (long long)r->t->step,
+                (long long)r->t->cfg.steps, info->loss, terms, info->lr, info->grad_norm, tps, eta_s);
     }
     if (r->log && logged) {
         /* the objective, then each named term on its own ("loss_nll", or a VAE's "loss_kl") */

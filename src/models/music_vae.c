@@ -87,20 +87,20 @@ static const char *named_config(const char *name) {
                                "\"cond_layers\":2,\"cond_hidden\":1024,\"dec_layers\":2,\"dec_hidden\":1024,\"free_bits\":256,"
                                "\"max_beta\":0.2,\"beta_rate\":0.99999,\"sampling_rate\":1000,\"batch\":512"},
         /* reduced: the same structures at sizes two cores train in under an hour (docs/music_vae.md) */
-        {"mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":1,\"enc_hidden\":256,\"z\":128,\"decoder\":\"flat\","
-                     "\"dec_layers\":2,\"dec_hidden\":256,\"free_bits\":0,\"max_beta\":0.2,\"beta_rate\":0.9999,"
-                     "\"sampling_rate\":1000,\"batch\":128"},
-        {"mel_16bar", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":256,\"z\":128,\"decoder\":\"hier\","
-                      "\"cond_layers\":1,\"cond_hidden\":256,\"dec_layers\":1,\"dec_hidden\":256,\"free_bits\":48,"
+        {"mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
+                     "\"dec_layers\":2,\"dec_hidden\":192,\"free_bits\":0,\"max_beta\":0.2,\"beta_rate\":0.9999,"
+                     "\"sampling_rate\":1000,\"batch\":64"},
+        {"mel_16bar", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"hier\","
+                      "\"cond_layers\":1,\"cond_hidden\":128,\"dec_layers\":1,\"dec_hidden\":192,\"free_bits\":48,"
                       "\"max_beta\":0.2,\"beta_rate\":0.9999,\"sampling_rate\":1000,\"batch\":32"},
-        {"mel_16bar_flat", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":256,\"z\":128,\"decoder\":\"flat\","
-                           "\"dec_layers\":2,\"dec_hidden\":256,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.9999,"
+        {"mel_16bar_flat", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
+                           "\"dec_layers\":1,\"dec_hidden\":256,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.9999,"
                            "\"sampling_rate\":1000,\"batch\":32"},
-        {"drums_2bar", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":256,\"z\":128,\"decoder\":\"flat\","
-                       "\"dec_layers\":2,\"dec_hidden\":256,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.9999,"
-                       "\"sampling_rate\":1000,\"batch\":128"},
-        {"trio_16bar", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":1,\"enc_hidden\":256,\"z\":128,\"decoder\":\"hier\","
-                       "\"cond_layers\":1,\"cond_hidden\":256,\"dec_layers\":1,\"dec_hidden\":192,\"free_bits\":64,"
+        {"drums_2bar", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
+                       "\"dec_layers\":2,\"dec_hidden\":192,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.9999,"
+                       "\"sampling_rate\":1000,\"batch\":64"},
+        {"trio_16bar", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"hier\","
+                       "\"cond_layers\":1,\"cond_hidden\":128,\"dec_layers\":1,\"dec_hidden\":128,\"free_bits\":64,"
                        "\"max_beta\":0.2,\"beta_rate\":0.9999,\"sampling_rate\":1000,\"batch\":16"},
         /* for tests: every structure at sizes whose gradients can be checked numerically */
         {"tiny_mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":2,\"enc_hidden\":5,\"z\":4,\"decoder\":\"flat\","
