@@ -5,7 +5,7 @@
 # reference benchmarks. Never fails the build: a package that cannot be installed is reported.
 set -u
 want="build-essential pkg-config clang libclang-rt-dev libopenblas-dev libfluidsynth-dev fluid-soundfont-gm \
-libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev"
+libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev mma"
 # Node.js (for the reference benchmarks) may come from elsewhere with npm bundled: look for the commands.
 # `deps.sh bench` adds Debian's PyTorch, the reference of the model benchmarks (large; not needed to build or test).
 [ "${1:-}" = bench ] && want="$want python3-torch"

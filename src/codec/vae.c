@@ -265,6 +265,8 @@ static cdz_status trio_part(const cdz_score *q, windows *w) {
             if (in[k].type == TRIO_INVALID) continue;
             if ((st = encode_instrument(q, &in[k], steps))) break;
             if (!in[k].steps) memset(in[k].covered, 0, bars);
+            /* an instrument is encoded over its first TRIO_MAX_STEPS steps only: no window past them */
+            for (size_t j = TRIO_MAX_STEPS / VAE_BAR; j < bars; j++) in[k].covered[j] = 0;
             /* widen coverage by TRIO_GAP_BARS each way */
             memcpy(og, in[k].covered, bars);
             for (size_t j = 0; j < bars; j++) {

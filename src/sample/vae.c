@@ -44,6 +44,12 @@ cdz_status cdz_vae_windows(const cdz_model *m, const cdz_score *s, cdz_tokens *o
     const int bars = cdz_vae_window_bars(m);
     const char *what = is_drums(m) ? "drum pattern" : parts(m) == 3 ? "trio (melody, bass and drums together)" : "melody";
     char found[240];
+    if (stats.sequences > 0 && !is_drums(m) && parts(m) == 1)
+        return cdz_error_set(err, CDZ_ERR_RANGE, "no %d-bar melody window: the %llu melody(ies) found are shorter than %d bars of "
+                             "16th notes in 4/4", bars, (unsigned long long)stats.sequences, bars);
+    if (stats.sequences > 0 && is_drums(m))
+        return cdz_error_set(err, CDZ_ERR_RANGE, "no 2-bar drum window: the %llu drum track(s) found are shorter than 2 bars of "
+                             "16th notes in 4/4", (unsigned long long)stats.sequences);
     snprintf(found, sizeof found,
              "%llu polyphonic track(s) left, %llu melody(ies) too short, %llu part(s) not in a 16-step bar (4/4 or 2/2), "
              "%llu empty part(s)",
@@ -269,6 +275,9 @@ cdz_status cdz_vae_attribute_vector(const cdz_model *m, cdz_vae_feature f, const
             for (int k = 0; k < Z; k++) vec[k] += (hi[k] - lo[k]) / (float)q;
             bm += r[i].value / q, tm += r[n - 1 - i].value / q;
         }
+        if (tm == bm)
+            st = cdz_error_set(err, CDZ_ERR_RANGE, "%s is %g in the top and the bottom quarter of the %d windows: no direction to "
+                               "learn (choose another feature or other music)", cdz_vae_feature_name(f), tm, n);
         if (top_mean) *top_mean = tm;
         if (bottom_mean) *bottom_mean = bm;
     }
