@@ -69,3 +69,7 @@ fi
 echo
 echo "== cost per generated step at 128, 512, 1024 and 2048 steps (shipped models, one row)"
 "$build/bench/bench_steps" --models models
+
+# ---- MusicVAE against its PyTorch reference (bench/vae.sh) ----
+echo
+sh bench/vae.sh "$build"

@@ -13,7 +13,7 @@ Measured per configuration:
   sample  milliseconds for one sample of batch 1: z ~ N(0, 1), then the decoder run one step at a time
           with carried (h, c), each class drawn at --temperature (0: greedy), under torch.no_grad
 
-  /usr/bin/python3 bench/torch_music_vae.py --threads 2 --configs mel_2bar_tiny,drums_2bar_tiny
+  /usr/bin/python3 bench/torch_music_vae.py --threads 2 --configs mel_2bar,drums_2bar
   /usr/bin/python3 bench/torch_music_vae.py --configs all --steps 20
   /usr/bin/python3 bench/torch_music_vae.py --check      # loss of fixed parameters, see check() below
 
@@ -41,19 +41,19 @@ CONFIGS = {
     "mel_2bar_small": dict(S=32, parts=MEL, enc_layers=1, enc_hidden=512, Z=256, decoder="flat",
                            dec_layers=2, dec_hidden=256, batch=512, free_bits=0, max_beta=0.2,
                            beta_rate=0.99999),
-    # what cadenza trains on two cores
-    "mel_2bar_tiny": dict(S=32, parts=MEL, enc_layers=1, enc_hidden=128, Z=64, decoder="flat",
-                          dec_layers=2, dec_hidden=128, batch=64, free_bits=0, max_beta=0.2,
-                          beta_rate=0.99999),
-    "mel_16bar_hier_tiny": dict(S=256, parts=MEL, enc_layers=1, enc_hidden=128, Z=64, decoder="hier",
-                                cond_layers=1, cond_hidden=128, dec_layers=1, dec_hidden=128, batch=32,
-                                free_bits=256, max_beta=0.2, beta_rate=0.99999),
-    "mel_16bar_flat_tiny": dict(S=256, parts=MEL, enc_layers=1, enc_hidden=128, Z=64, decoder="flat",
-                                dec_layers=2, dec_hidden=128, batch=32, free_bits=256, max_beta=0.2,
-                                beta_rate=0.99999),
-    "drums_2bar_tiny": dict(S=32, parts=DRUMS, enc_layers=1, enc_hidden=128, Z=64, decoder="flat",
-                            dec_layers=2, dec_hidden=128, batch=64, free_bits=48, max_beta=0.2,
-                            beta_rate=0.99999),
+    # cadenza's reduced configs (src/models/music_vae.c), the shipped models' shapes
+    "mel_2bar": dict(S=32, parts=MEL, enc_layers=1, enc_hidden=128, Z=128, decoder="flat",
+                     dec_layers=2, dec_hidden=192, batch=64, free_bits=0, max_beta=0.2,
+                     beta_rate=0.9999),
+    "mel_16bar": dict(S=256, parts=MEL, enc_layers=1, enc_hidden=128, Z=128, decoder="hier",
+                      cond_layers=1, cond_hidden=128, dec_layers=1, dec_hidden=192, batch=32,
+                      free_bits=48, max_beta=0.2, beta_rate=0.9999),
+    "mel_16bar_flat": dict(S=256, parts=MEL, enc_layers=1, enc_hidden=128, Z=128, decoder="flat",
+                           dec_layers=1, dec_hidden=256, batch=32, free_bits=48, max_beta=0.2,
+                           beta_rate=0.9999),
+    "drums_2bar": dict(S=32, parts=DRUMS, enc_layers=1, enc_hidden=128, Z=128, decoder="flat",
+                       dec_layers=2, dec_hidden=192, batch=64, free_bits=48, max_beta=0.2,
+                       beta_rate=0.9999),
 }
 
 LR, LR_MIN, LR_DECAY, CLIP = 1e-3, 1e-5, 0.9999, 1.0

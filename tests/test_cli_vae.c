@@ -523,6 +523,31 @@ int main(int argc, char **argv) {
     check_one_line_error(run(args), 1, "short.mid: ");
     CHECK(!exists(p), "no folder made for a file without a window");
 
+    /* ---- evaluate ---- */
+    SET(args, "vae evaluate --model %s --data %s --split train --pairs 3 --steps 5", ckpt, data);
+    CHECK(run(args) == 0, "evaluate: %s", err);
+    CHECK_STR_CONTAINS(out, "sampled accuracy");
+    CHECK_STR_CONTAINS(out, "Hamming distance between steps");
+    SET(args, "vae evaluate --model %s --data %s --split train --pairs 3 --json", ckpt, data);
+    CHECK(run(args) == 0, "evaluate --json: %s", err);
+    {
+        cdz_json *ej = NULL;
+        cdz_error je = {0};
+        CHECK(cdz_json_parse(out, strlen(out), "evaluate --json", &ej, &je) == CDZ_OK, "evaluate --json parses: %s", je.msg);
+        if (ej) {
+            const cdz_json *acc = cdz_json_get(ej, "sampled_accuracy"), *tf = cdz_json_get(ej, "tf_accuracy");
+            const cdz_json *ip = cdz_json_get(ej, "interpolation");
+            CHECK(acc && tf && acc->number >= 0 && acc->number <= 1 && tf->number >= 0 && tf->number <= 1, "accuracies in [0, 1]");
+            CHECK(ip && cdz_json_get(ip, "latent") && cdz_json_get(ip, "data"), "both interpolations reported");
+            cdz_json_free(ej);
+        }
+    }
+    SET(args, "vae evaluate --model %s --data %s", ckpt, data);
+    check_one_line_error(run(args), 1, "the eval split has no window");
+    check_usage_error(run("vae evaluate --model x"), "--data FILE.cdz is required");
+    SET(args, "vae evaluate --model %s --data %s --split nine", ckpt, data);
+    CHECK(run(args) == 2 && strstr(err, "train, eval or test"), "a bad split: %s", err);
+
     cdz_tokens_free(&w);
     free(mu);
     cdz_model_free(m);

@@ -119,6 +119,7 @@ typedef struct cdz_vae_interp_side {
     double tau_density;/* the same for note density */
     double hamming;    /* mean Hamming distance (tokens) between adjacent steps */
     double hamming_max;/* mean over pairs of the largest adjacent distance */
+    int pairs_in_key, pairs_density; /* the pairs each tau is the mean of (NAN when none) */
 } cdz_vae_interp_side;
 typedef struct cdz_vae_interp_report {
     int pairs, steps;

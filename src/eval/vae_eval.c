@@ -138,6 +138,7 @@ static cdz_vae_interp_side finish_side(const side_acc *a, int steps) {
     s.tau_density = a->n_den ? a->tau_den / a->n_den : NAN;
     s.hamming = a->n_pairs ? a->ham / ((double)a->n_pairs * (steps - 1)) : 0;
     s.hamming_max = a->n_pairs ? a->ham_max / a->n_pairs : 0;
+    s.pairs_in_key = a->n_key, s.pairs_density = a->n_den;
     return s;
 }
 
