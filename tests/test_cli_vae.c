@@ -542,6 +542,13 @@ int main(int argc, char **argv) {
             cdz_json_free(ej);
         }
     }
+    SET(p, "%s/heard", dir);
+    SET(args, "vae evaluate --model %s --data %s --split train --pairs 0 --write 2 --out-dir %s", ckpt, data, p);
+    CHECK(run(args) == 0, "evaluate --write: %s", err);
+    SET(q, "%s/window_0001_recon.mid", p);
+    CHECK(notes_in(q) >= 0 && count_files(p) == 4, "two windows and their reconstructions written");
+    CHECK(run(args) == 1 && strstr(err, "exists; use --force"), "not replaced without --force: %s", err);
+    check_usage_error(run("vae evaluate --model x --data y --write 3"), "--write N needs --out-dir DIR");
     SET(args, "vae evaluate --model %s --data %s", ckpt, data);
     check_one_line_error(run(args), 1, "the eval split has no window");
     check_usage_error(run("vae evaluate --model x"), "--data FILE.cdz is required");

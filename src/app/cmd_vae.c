@@ -1089,11 +1089,68 @@ static void json_side(const char *name, const cdz_vae_interp_side *s) {
            name, s->valid, k, s->pairs_in_key, d, s->pairs_density, s->hamming, s->hamming_max);
 }
 
+/* Writes the first n windows of the split, each as DIR/window_NNNN.mid and its greedy reconstruction from mu
+ * as DIR/window_NNNN_recon.mid: EXIT_OK, or EXIT_FAIL having said why (what was written is removed). */
+static int write_windows(const vae_model *v, const cdz_dataset *ds, cdz_split split, int n, const char *dir, int force) {
+    out_plan plan;
+    uint16_t *orig = NULL, *rec = NULL;
+    float *mu = NULL;
+    int rc = EXIT_FAIL, have = 0;
+    if (!plan_init(&plan, 2 * n)) return EXIT_FAIL;
+    orig = calloc((size_t)n * (size_t)v->L, sizeof *orig);
+    rec = calloc((size_t)n * (size_t)v->L, sizeof *rec);
+    mu = calloc((size_t)n * (size_t)v->Z, sizeof *mu);
+    if (!orig || !rec || !mu) {
+        app_error("out of memory");
+        goto done;
+    }
+    for (uint64_t i = 0; i < ds->n_seqs && have < n; i++)
+        if (ds->splits[i] == split && cdz_dataset_seq_len(ds, i) == (uint64_t)v->L)
+            memcpy(orig + (size_t)have++ * v->L, ds->tokens + ds->offsets[i], (size_t)v->L * sizeof *orig);
+    char path[PATH_MAX];
+    for (int i = 0; i < have; i++) {
+        if (!make_path(path, "%s/window_%04d.mid", dir, i)) goto done;
+        plan_add(&plan, path);
+        if (!make_path(path, "%s/window_%04d_recon.mid", dir, i)) goto done;
+        plan_add(&plan, path);
+    }
+    if (!plan_check(&plan, dir, force)) goto done;
+    cdz_error err = {0};
+    if (cdz_vae_encode(v->m, orig, have, mu, NULL, &err) != CDZ_OK || cdz_vae_decode(v->m, mu, have, 0, 0, rec, &err) != CDZ_OK) {
+        file_error(v->path, err.msg);
+        goto rollback;
+    }
+    for (int i = 0; i < 2 * have; i++) {
+        cdz_score sc;
+        const uint16_t *tok = (i % 2 ? rec : orig) + (size_t)(i / 2) * v->L;
+        if (cdz_vae_to_score(v->m, tok, 1, &sc, &err) != CDZ_OK) {
+            file_error(v->path, err.msg);
+            goto rollback;
+        }
+        char text[128];
+        snprintf(text, sizeof text, "cadenza vae evaluate: held-out window %d%s", i / 2, i % 2 ? ", reconstructed from its mu" : "");
+        make_path(path, i % 2 ? "%s/window_%04d_recon.mid" : "%s/window_%04d.mid", dir, i / 2);
+        int w = app_write_score(&sc, path, text);
+        cdz_score_free(&sc);
+        if (w != EXIT_OK) goto rollback;
+        plan.done[i] = 1;
+    }
+    printf("wrote %d held-out windows and their reconstructions to %s/\n", have, dir);
+    rc = EXIT_OK;
+    goto done;
+rollback:
+    plan_rollback(&plan);
+done:
+    free(orig), free(rec), free(mu);
+    plan_free(&plan);
+    return rc;
+}
+
 static int cmd_evaluate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL;
+    const char *model = NULL, *data = NULL, *out_dir = NULL;
     cdz_split split = CDZ_SPLIT_EVAL;
-    long long windows = 0, pairs = 50, steps = 11, seed = 1;
-    int json = 0;
+    long long windows = 0, pairs = 50, steps = 11, seed = 1, write = 0;
+    int json = 0, force = 0;
     app_opt opts[] = {
         APP_OPT_STRING("--model", &model, "M", MODEL_HELP),
         APP_OPT_STRING("--checkpoint", &model, "FILE", NULL),
@@ -1103,6 +1160,10 @@ static int cmd_evaluate(int argc, char **argv) {
         APP_OPT_LONG("--pairs", &pairs, 0, 100000, "N", "interpolations between N pairs of windows (default 50; 0: none)"),
         APP_OPT_LONG("--steps", &steps, 2, 64, "N", "steps of each interpolation, ends included (default 11)"),
         APP_OPT_LONG("--seed", &seed, 0, LLONG_MAX, "N", "which pairs (default 1)"),
+        APP_OPT_LONG("--write", &write, 0, 100000, "N", "also write the first N windows and their reconstructions as MIDI\n"
+                                                        "to --out-dir, to listen to"),
+        APP_OPT_STRING("--out-dir", &out_dir, "DIR", "where --write puts them (required with --write)"),
+        APP_OPT_FORCE(&force),
         APP_OPT_JSON(&json),
         APP_END};
     const app_cmd cmd = {"vae evaluate", "--model M --data FILE.cdz [--split eval] [--pairs N]",
@@ -1116,6 +1177,7 @@ static int cmd_evaluate(int argc, char **argv) {
     if (rc != APP_GO_ON) return rc;
     if (!model) return app_usage(&cmd, "--model M is required");
     if (!data) return app_usage(&cmd, "--data FILE.cdz is required");
+    if (write > 0 && !out_dir) return app_usage(&cmd, "--write N needs --out-dir DIR");
     vae_model v = {0};
     cdz_dataset ds;
     memset(&ds, 0, sizeof ds);
@@ -1171,7 +1233,7 @@ static int cmd_evaluate(int argc, char **argv) {
                    ir.naive.hamming, ir.latent.hamming_max, ir.naive.hamming_max);
         }
     }
-    rc = EXIT_OK;
+    rc = write > 0 ? write_windows(&v, &ds, split, (int)write, out_dir, force) : EXIT_OK;
 done:
     if (ds.map) cdz_dataset_close(&ds);
     if (v.m) cdz_model_free(v.m);
