@@ -523,6 +523,10 @@ int main(int argc, char **argv) {
     check_one_line_error(run(args), 1, "short.mid: ");
     CHECK(!exists(p), "no folder made for a file without a window");
 
+    /* ---- other commands send a MusicVAE to 'vae' ---- */
+    SET(args, "generate --checkpoint %s --bars 2 --out %s/g.mid", ckpt, dir);
+    check_one_line_error(run(args), 1, "through 'cadenza vae sample'");
+
     /* ---- evaluate ---- */
     SET(args, "vae evaluate --model %s --data %s --split train --pairs 3 --steps 5", ckpt, data);
     CHECK(run(args) == 0, "evaluate: %s", err);

@@ -735,6 +735,9 @@ static cdz_status accompany(const cdz_model *m, const cdz_codec *c, const cdz_ge
 cdz_status cdz_generate_score(const cdz_model *m, const cdz_gen_request *rq, cdz_gen_result *out, cdz_error *err) {
     memset(out, 0, sizeof *out);
     const cdz_codec *c = cdz_codec_find(m->codec);
+    if (m->kind->latent_dim && m->kind->latent_dim(m) > 0)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the %s model is a %s: it writes a window from a latent vector, "
+                             "through 'cadenza vae sample' (or interpolate, reconstruct)", m->config_name, m->kind->name);
     if (!c || !c->gen)
         return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the %s model reads codec '%s', which cadenza cannot generate from",
                              m->config_name, m->codec);
