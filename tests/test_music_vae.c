@@ -31,16 +31,20 @@ static cdz_model *model_with(const char *name, const char *extra, uint64_t seed)
     return m;
 }
 
-/* Random valid windows of the model: each part's classes, melody-like (mostly no-events). */
+/* Random valid windows of the model: each part's classes, melody-like (mostly no-events; a note-off only
+ * ends a sounding note, as in the data). */
 static void random_windows(const cdz_model *m, cdz_rng *r, uint16_t *tok, int n) {
     const int L = cdz_vae_window_tokens(m), P = strcmp(m->codec, "vae_trio_16bar") == 0 ? 3 : 1;
     const int drums = strcmp(m->codec, "vae_drums") == 0;
+    int sounding[3] = {0};
     for (int i = 0; i < n * L; i++) {
         int p = (i % L) % P;
+        if (i % L == 0) sounding[0] = sounding[1] = sounding[2] = 0;
         if (drums || p == 2) tok[i] = (uint16_t)((p == 2 ? 180 : 0) + cdz_rng_below(r, 512) * (cdz_rng_below(r, 3) == 0));
         else {
             uint64_t k = cdz_rng_below(r, 6);
-            int cls = k < 3 ? 0 : k == 3 ? 1 : 2 + 30 + (int)cdz_rng_below(r, 30);
+            int cls = k < 3 ? 0 : k == 3 ? (sounding[p] ? 1 : 0) : 2 + 30 + (int)cdz_rng_below(r, 30);
+            sounding[p] = cls >= 2 ? 1 : cls == 1 ? 0 : sounding[p];
             tok[i] = (uint16_t)(p * 90 + cls);
         }
     }
@@ -406,6 +410,30 @@ static void backend_parity(const char *name) {
     cdz_model_free(a), cdz_model_free(b);
 }
 
+/* A note-off is drawn only while a note sounds, even from a random model at a high temperature. */
+static void decoding_keeps_melodies_valid(const char *name) {
+    cdz_model *m = model_with(name, NULL, 8);
+    const int L = cdz_vae_window_tokens(m), Z = cdz_vae_latent_dim(m), n = 16, P = strcmp(name, "tiny_trio") == 0 ? 3 : 1;
+    float *z = calloc((size_t)n * Z, sizeof *z);
+    for (int i = 0; i < n; i++) cdz_vae_random_latent(z + (size_t)i * Z, Z, 1.0f, (uint64_t)i);
+    uint16_t *tok = calloc((size_t)n * L, sizeof *tok);
+    cdz_error err = {0};
+    CHECK(cdz_vae_decode(m, z, n, 3.0f, 2, tok, &err) == CDZ_OK, "decode: %s", err.msg);
+    int bad = 0, offs = 0;
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < P && p < 2; p++) {
+            int sounding = 0;
+            for (int t = p; t < L; t += P) {
+                int k = tok[(size_t)i * L + t] - p * 90;
+                if (k == 1) bad += !sounding, offs++, sounding = 0;
+                else if (k >= 2) sounding = 1;
+            }
+        }
+    CHECK(bad == 0 && offs > 0, "%s: %d of %d note-offs after silence", name, bad, offs);
+    free(z), free(tok);
+    cdz_model_free(m);
+}
+
 int main(void) {
     grad_check("tiny_mel_2bar", NULL, 3, 50);
     grad_check("tiny_mel_2bar", "\"max_beta\":50", 2, 100);        /* the KL term dominates */
@@ -418,6 +446,8 @@ int main(void) {
     step_matches_loss("tiny_trio");
     step_matches_loss("tiny_drums");
     stepwise_equals_layerwise();
+    decoding_keeps_melodies_valid("tiny_mel_2bar");
+    decoding_keeps_melodies_valid("tiny_trio");
     backend_parity("tiny_mel_2bar");
     backend_parity("tiny_trio");
     backend_parity("tiny_drums");

@@ -47,7 +47,9 @@ CDZ_API cdz_status cdz_vae_windows(const cdz_model *m, const cdz_score *s, cdz_t
 CDZ_API cdz_status cdz_vae_encode(const cdz_model *m, const uint16_t *tokens, int n, float *mu, float *sigma,
                                   cdz_error *err);
 
-/* Decodes n latents (n, Z) into n windows (n x cdz_vae_window_tokens tokens). */
+/* Decodes n latents (n, Z) into n windows (n x cdz_vae_window_tokens tokens). A melody's (or the trio
+ * bass's) note-off is drawn only while a note sounds: one after silence means nothing and never occurs
+ * in the data. */
 CDZ_API cdz_status cdz_vae_decode(const cdz_model *m, const float *z, int n, float temperature, uint64_t seed,
                                   uint16_t *tokens, cdz_error *err);
 

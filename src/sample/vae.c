@@ -109,10 +109,19 @@ cdz_status cdz_vae_decode(const cdz_model *m, const float *z, int n, float tempe
         fed[b] = (uint16_t)V; /* START */
         cdz_rng_seed(&rng[b], cdz_random_at(seed, (uint64_t)b));
     }
+    /* A melody part's note-off ends a sounding note: one with nothing sounding means nothing (it decodes to
+     * silence either way) and never occurs in the data, so it is not drawn (the "valid melody" of
+     * docs/music_vae.md holds by construction). sounding: per row and part. */
+    const int P = parts(m), drums_model = is_drums(m);
+    uint8_t *sounding = cdz_calloc((size_t)n * P, 1);
+    if (!sounding && !st) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding %d latents", n);
     for (int t = 0; t < L && !st; t++) {
         if ((st = cdz_session_feed(s, fed, logits, err))) break;
+        const int p = t % P, off = p == 1 ? 90 : 0; /* melody 0-89; the trio's bass 90-179 (drums: 180 on) */
+        const int melodic = !drums_model && p < 2;
         for (int b = 0; b < n; b++) {
-            const float *lg = logits + (size_t)b * V;
+            float *lg = logits + (size_t)b * V;
+            if (melodic && !sounding[(size_t)b * P + p]) lg[off + 1] = -1e30f;
             int pick = 0;
             if (temperature == 0) {
                 for (int k = 1; k < V; k++)
@@ -121,10 +130,12 @@ cdz_status cdz_vae_decode(const cdz_model *m, const float *z, int n, float tempe
                 pick = cdz_sample_logits(lg, V, &sp, &rng[b], NULL);
             }
             tokens[(size_t)b * L + t] = fed[b] = (uint16_t)pick;
+            if (melodic && pick - off >= 2) sounding[(size_t)b * P + p] = 1;
+            else if (melodic && pick - off == 1) sounding[(size_t)b * P + p] = 0;
         }
     }
     cdz_session_free(s);
-    cdz_free(logits), cdz_free(fed), cdz_free(rng);
+    cdz_free(logits), cdz_free(fed), cdz_free(rng), cdz_free(sounding);
     return st;
 }
 
