@@ -265,12 +265,16 @@ check: all $(TESTS) $(REPLAYS) $(CUDA_DEV)
 	@sh tests/run.sh $(BUILD)
 
 # The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a
-# primer, written to generated/ as MIDI and WAV (FluidSynth), with a piano-roll picture of the first.
+# primer, written to generated/ as MIDI and WAV (FluidSynth), with a piano-roll picture of the first; then
+# a MusicVAE interpolation from "Twinkle, Twinkle" to "Ode to Joy" in 11 steps (models/vae_mel_2bar),
+# generated/interpolation/ with one piano roll per step (interpolation.png) and WAVs.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/cadenza generate --primer-pitches "60,-2,-2,-2,62,-2,64,-2,65,-2,-2,-2,67,-2,-2,-2" --bars 8 \
 	    --num-outputs 3 --seed 1 --out-dir generated --wav --force
 	./$(BUILD)/cadenza plot generated/attention_rnn_seed1_1.mid --out generated/attention_rnn_seed1_1.png --force
+	./$(BUILD)/cadenza vae interpolate examples/vae/twinkle.mid examples/vae/ode_to_joy.mid --model vae_mel_2bar \
+	    --steps 11 --out-dir generated/interpolation --plot --wav --force
 
 # libFuzzer needs clang; the same target sources also build the plain replay mains above. The library is
 # compiled once for all targets (build/fuzz/obj/, coverage-instrumented, ASan and UBSan), and the targets

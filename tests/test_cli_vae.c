@@ -523,6 +523,37 @@ int main(int argc, char **argv) {
     check_one_line_error(run(args), 1, "short.mid: ");
     CHECK(!exists(p), "no folder made for a file without a window");
 
+    /* ---- fine-tuning: a new run from the model's weights (train --init-from) ---- */
+    {
+        char cfg[PATH_MAX + 64], tuned[PATH_MAX + 64];
+        SET(cfg, "%s/ft.json", dir);
+        const char *base = cdz_kind_named_config(cdz_model_kind_find("music_vae"), "tiny_mel_2bar");
+        char json[2048];
+        snprintf(json, sizeof json, "{\"max_beta\":0.01,\"sampling_rate\":5,%s", base + 1);
+        write_file(cfg, json);
+        SET(tuned, "%s/tuned.safetensors", dir);
+        SET(args, "train --model music_vae --config %s --init-from %s --data %s --steps 3 --eval-every 0 --out %s", cfg, ckpt, data,
+            tuned);
+        CHECK(run(args) == 0, "train --init-from: %s", err);
+        cdz_model *t = NULL;
+        cdz_error te = {0};
+        if (cdz_checkpoint_load(tuned, &t, &te) == CDZ_OK) {
+            /* three steps from the model's weights: near them, not a fresh initialisation */
+            double d = 0, n = 0;
+            const float *pa = cdz_model_params_const(t), *pb = cdz_model_params_const(m);
+            for (size_t i = 0; i < cdz_model_n_params(t); i++) d += fabs(pa[i] - pb[i]), n += fabs(pb[i]);
+            CHECK(d < 0.05 * n, "fine-tuned weights start from the checkpoint's (moved %.3g of %.3g)", d, n);
+            cdz_model_free(t);
+        } else {
+            CHECK(0, "load the fine-tuned model: %s", te.msg);
+        }
+        SET(args, "train --model music_vae --config tiny_hier --init-from %s --data %s --steps 3 --out %s/x.safetensors", ckpt, data,
+            dir);
+        CHECK(run(args) == 1 && strstr(err, "shapes must match"), "another shape refused: %s", err);
+        SET(args, "train --resume %s --init-from %s --data %s --steps 3", ckpt, ckpt, data);
+        CHECK(run(args) == 2 && strstr(err, "one or the other"), "--init-from with --resume refused: %s", err);
+    }
+
     /* ---- other commands send a MusicVAE to 'vae' ---- */
     SET(args, "generate --checkpoint %s --bars 2 --out %s/g.mid", ckpt, dir);
     check_one_line_error(run(args), 1, "through 'cadenza vae sample'");

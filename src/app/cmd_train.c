@@ -74,7 +74,7 @@ static void on_stop_signal(int sig) {
 }
 
 typedef struct train_opts {
-    const char *model, *config, *data, *out, *resume, *log, *backend;
+    const char *model, *config, *data, *out, *resume, *log, *backend, *init_from;
     long long steps, batch, seq, warmup, seed, eval_every, eval_tokens, ckpt_every, log_every;
     double lr, clip, wd, min_lr;
     const char *decay;
@@ -155,6 +155,10 @@ static int parse_opts(int argc, char **argv, train_opts *o, app_cmd *cmd, app_op
         APP_OPT_STRING("--resume", &o->resume, "CHECKPOINT", "go on from a checkpoint written by cadenza train (same data): the\n"
                                                              "model, optimiser, step and random state come from it; --steps\n"
                                                              "sets the new total"),
+        APP_OPT_STRING("--init-from", &o->init_from, "CHECKPOINT",
+                       "fine-tune: a new run (step 0, fresh optimiser, this run's config and flags)\n"
+                       "whose weights start as the checkpoint's; every tensor must have the same name\n"
+                       "and shape (a config that changes only training settings: beta, sampling, lr)"),
         APP_END};
     if (sizeof opts / sizeof *opts > cap) return app_usage(cmd, "internal error: too many flags");
     memcpy(opts_out, opts, sizeof opts);
@@ -164,6 +168,8 @@ static int parse_opts(int argc, char **argv, train_opts *o, app_cmd *cmd, app_op
     o->have_steps = app_opt_seen(opts_out, "--steps") > 0;
     o->model_given = app_opt_seen(opts_out, "--model") > 0;
     if (!o->data && !o->print_config) return app_usage(cmd, "--data FILE.cdz is required");
+    if (o->init_from && o->resume)
+        return app_usage(cmd, "--init-from starts a new run from another model's weights; --resume goes on with a run: one or the other");
     /* a warm-up that never ends leaves the learning rate below --lr for the whole run */
     if (o->warmup > 0 && o->warmup > o->steps && (o->have_steps || !o->resume))
         return app_usage(cmd, "--warmup %lld is longer than --steps %lld: the learning rate would never reach --lr",
@@ -468,6 +474,32 @@ static int evaluate(run *r, const cdz_dataset *ds) {
     return 1;
 }
 
+/* --init-from: the weights of another checkpoint of the same kind and tensor table (names and shapes),
+ * into m. */
+static cdz_status init_from_checkpoint(cdz_model *m, const char *path, cdz_error *err) {
+    cdz_model *src = NULL;
+    cdz_status st = cdz_checkpoint_load(path, &src, err);
+    if (st) return st;
+    if (strcmp(cdz_model_kind_name(src), cdz_model_kind_name(m)) != 0) {
+        st = cdz_error_set(err, CDZ_ERR_ARG, "--init-from %s: a %s model; this run trains a %s", path, cdz_model_kind_name(src),
+                           cdz_model_kind_name(m));
+    } else if (cdz_model_n_tensors(src) != cdz_model_n_tensors(m)) {
+        st = cdz_error_set(err, CDZ_ERR_ARG, "--init-from %s: %zu tensors; this run's config has %zu (the shapes must match)", path,
+                           cdz_model_n_tensors(src), cdz_model_n_tensors(m));
+    }
+    for (size_t i = 0; !st && i < cdz_model_n_tensors(m); i++) {
+        const cdz_tensor_info *a = cdz_model_tensor_at(m, i), *b = cdz_model_tensor_at(src, i);
+        int same = strcmp(a->name, b->name) == 0 && a->ndim == b->ndim && a->numel == b->numel;
+        for (int k = 0; same && k < a->ndim; k++) same = a->shape[k] == b->shape[k];
+        if (!same)
+            st = cdz_error_set(err, CDZ_ERR_ARG, "--init-from %s: tensor %zu is %s with %zu values; this run's is %s with %zu "
+                               "(the shapes must match)", path, i, b->name, b->numel, a->name, a->numel);
+    }
+    if (!st) memcpy(cdz_model_params(m), cdz_model_params_const(src), cdz_model_n_params(m) * sizeof(float));
+    cdz_model_free(src);
+    return st;
+}
+
 /* " (recon 2.05, kl 12.3, ...)" for a loss of several named terms, "" for one. */
 static void format_terms(const cdz_train_step_info *info, char *buf, size_t n) {
     buf[0] = 0;
@@ -576,6 +608,10 @@ static int train(cdz_dist *d, int argc, char **argv, int real_stderr) {
         goto agree_setup;
     }
     if (!o.resume) cdz_model_init_params(m, cfg.seed);
+    if (o.init_from && init_from_checkpoint(m, o.init_from, &err) != CDZ_OK) {
+        rc = fail(&r, EXIT_FAIL, "%s", err.msg);
+        goto agree_setup;
+    }
     for (int i = 0, at = 0; i < argc && at < (int)sizeof r.command - 1; i++)
         at += snprintf(r.command + at, sizeof r.command - (size_t)at, "%s%s", i ? " " : "cadenza train ", argv[i]);
     st = cdz_trainer_init(&t, m, &ds, &cfg, &err);
