@@ -554,6 +554,24 @@ int main(int argc, char **argv) {
         CHECK(run(args) == 2 && strstr(err, "one or the other"), "--init-from with --resume refused: %s", err);
     }
 
+    /* ---- the shipped models (run from the repository's root, as tests/run.sh does) ---- */
+    if (exists("models/vae_mel_2bar.safetensors") && exists("examples/vae/twinkle.mid")) {
+        CHECK(run("models") == 0, "models: %s", err);
+        CHECK_STR_CONTAINS(out, "cadenza vae sample|interpolate|reconstruct --model vae_mel_2bar");
+        CHECK_STR_CONTAINS(out, "vae_drums");
+        SET(p, "%s/demo", dir);
+        SET(args, "vae interpolate examples/vae/twinkle.mid examples/vae/ode_to_joy.mid --model vae_mel_2bar --steps 3 --out-dir %s", p);
+        CHECK(run(args) == 0, "the demo's interpolation: %s", err);
+        SET(q, "%s/interp_00.mid", p);
+        CHECK(notes_in(q) >= 6, "Twinkle reconstructed with its notes: %ld", (long)notes_in(q));
+        SET(args, "vae reconstruct examples/vae/ode_to_joy.mid --model vae_mel_2bar --out %s/ode.mid", dir);
+        CHECK(run(args) == 0 && strstr(out, "token accuracy"), "reconstruct with the shipped model: %s", err);
+        SET(args, "vae sample --model vae_drums --n 2 --attribute density:+1 --out-dir %s/drums", dir);
+        CHECK(run(args) == 0, "the shipped drum model with its density vector: %s", err);
+    } else {
+        printf("skipped: the shipped VAE models (models/vae_mel_2bar.safetensors) are not here\n");
+    }
+
     /* ---- other commands send a MusicVAE to 'vae' ---- */
     SET(args, "generate --checkpoint %s --bars 2 --out %s/g.mid", ckpt, dir);
     check_one_line_error(run(args), 1, "through 'cadenza vae sample'");

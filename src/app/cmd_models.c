@@ -115,6 +115,8 @@ static void usage_of(const entry *e, char *buf, size_t n) {
     if (strcmp(e->kind, "accompaniment") == 0)
         snprintf(buf, n, "cadenza accompany --melody IN.mid --out OUT.mid%s%s", strcmp(e->name, "accompaniment") ? " --checkpoint " : "",
                  strcmp(e->name, "accompaniment") ? e->path : "");
+    else if (strcmp(e->kind, "music_vae") == 0)
+        snprintf(buf, n, "cadenza vae sample|interpolate|reconstruct --model %s", e->name);
     else snprintf(buf, n, "cadenza generate --model %s", e->name);
 }
 
