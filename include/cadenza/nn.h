@@ -92,7 +92,8 @@ CDZ_API void cdz_lstm_cell_backward(float *dgates, float *dc_prev, const float *
                             const float *c, const float *c_prev, int B, int H);
 
 /* One step of an LSTM layer for generation: h, c (B, H) carried state, updated in place; x (B, C);
- * gates (B, 4H) scratch. */
+ * gates (B, 4H) left holding the gates' activations (what cdz_lstm_forward saves for the step, so a
+ * model that runs a layer step by step can still call cdz_lstm_backward). */
 CDZ_API void cdz_lstm_step(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh, const float *b,
                    int B, int C, int H);
 

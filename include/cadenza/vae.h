@@ -18,7 +18,8 @@
  * Decoding runs the model's decoder one token at a time from z (a session's rows with
  * cdz_session_set_latent), each token drawn at `temperature` (0: the most likely one) from a random
  * stream keyed by (seed, the latent's index), so a call gives the same windows for a seed however many
- * latents it decodes at once. Thread safety: as cadenza/model.h (the model is read-only). */
+ * latents it decodes at once (up to the last bit of the products of a different batch size, which can
+ * only matter at an exact tie). Thread safety: as cadenza/model.h (the model is read-only). */
 #ifndef CADENZA_VAE_H
 #define CADENZA_VAE_H
 
@@ -117,7 +118,8 @@ typedef struct cdz_vae_interp_side {
     double valid;      /* share of steps that are valid melodies: every note-off ends a sounding note
                           (drum models: 1) */
     double tau_in_key; /* mean Kendall tau between step and in-key ratio, signed so that +1 is a
-                          steady move from A's value to B's (pairs whose ends agree are left out) */
+                          steady move from the first step's value to the last's (the decoded ends; pairs
+                          whose ends agree are left out) */
     double tau_density;/* the same for note density */
     double hamming;    /* mean Hamming distance (tokens) between adjacent steps */
     double hamming_max;/* mean over pairs of the largest adjacent distance */

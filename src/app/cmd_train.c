@@ -495,6 +495,9 @@ static cdz_status init_from_checkpoint(cdz_model *m, const char *path, cdz_error
             st = cdz_error_set(err, CDZ_ERR_ARG, "--init-from %s: tensor %zu is %s with %zu values; this run's is %s with %zu "
                                "(the shapes must match)", path, i, b->name, b->numel, a->name, a->numel);
     }
+    if (!st && strcmp(cdz_model_codec(src), cdz_model_codec(m)) != 0)
+        fprintf(stderr, "note: --init-from %s: its codec is %s, this run's %s (the shapes match; the tokens mean other things)\n",
+                path, cdz_model_codec(src), cdz_model_codec(m));
     if (!st) memcpy(cdz_model_params(m), cdz_model_params_const(src), cdz_model_n_params(m) * sizeof(float));
     cdz_model_free(src);
     return st;

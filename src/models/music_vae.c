@@ -11,8 +11,11 @@
  * Loss (base_model.py): per window, the summed cross-entropy of every token plus beta times
  * max(KL - free_bits * ln 2, 0), averaged over the batch; beta = max_beta * (1 - beta_rate^step).
  * Training draws z = mu + sigma * eps; evaluation and encode use z = mu. With scheduled sampling
- * (sampling_rate k > 0, training only) each decoder input is, with probability 1 - k / (k + e^(step/k)),
- * the model's own sample instead of the data; the decoder then runs step by step.
+ * (sampling_rate k > 0, training only) each decoder input within a row (a bar of the hierarchical
+ * decoder, the whole window of the flat one) after its first is, with probability 1 - k / (k + e^(step/k)),
+ * the model's own sample instead of the data; the decoder then runs step by step (stack_step, which
+ * relies on lstm_step leaving the gates' activations for backward, as nn.h says). A bar's first input,
+ * the previous bar's last class, is always the data's.
  *
  * Generation (cdz_session_set_latent, then a START token, then each drawn token): a row's block holds
  * z, the conductor's and the decoders' states and each part's last class.
@@ -72,59 +75,56 @@ static const char *const CONFIG_NAMES[] = {"mel_2bar", "mel_16bar", "mel_16bar_f
                       "\"decay_rate\":0.9999,\"min_lr_ratio\":0.01"
 
 static const char *named_config(const char *name) {
+/* A named config's whole JSON, built by the compiler (no buffer filled at run time). */
+#define CFG(name, fields) {name, "{\"kind\":\"" KIND "\",\"config_name\":\"" name "\"," fields "," MAGENTA_TRAIN "}"}
     static const struct { const char *name, *json; } table[] = {
         /* Magenta's shapes (configs.py) */
-        {"cat-mel_2bar_small", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":1,\"enc_hidden\":512,\"z\":256,\"decoder\":\"flat\","
+        CFG("cat-mel_2bar_small", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":1,\"enc_hidden\":512,\"z\":256,\"decoder\":\"flat\","
                                "\"dec_layers\":2,\"dec_hidden\":256,\"free_bits\":0,\"max_beta\":0.2,\"beta_rate\":0.99999,"
-                               "\"sampling_rate\":1000,\"batch\":512"},
-        {"hierdec-mel_16bar", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":2,\"enc_hidden\":2048,\"z\":512,\"decoder\":\"hier\","
+                               "\"sampling_rate\":1000,\"batch\":512"),
+        CFG("hierdec-mel_16bar", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":2,\"enc_hidden\":2048,\"z\":512,\"decoder\":\"hier\","
                               "\"cond_layers\":2,\"cond_hidden\":1024,\"dec_layers\":2,\"dec_hidden\":1024,\"free_bits\":256,"
-                              "\"max_beta\":0.2,\"beta_rate\":0.99999,\"sampling_rate\":1000,\"batch\":512"},
-        {"cat-drums_2bar_small", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":512,\"z\":256,\"decoder\":\"flat\","
+                              "\"max_beta\":0.2,\"beta_rate\":0.99999,\"sampling_rate\":1000,\"batch\":512"),
+        CFG("cat-drums_2bar_small", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":512,\"z\":256,\"decoder\":\"flat\","
                                  "\"dec_layers\":2,\"dec_hidden\":256,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.99999,"
-                                 "\"sampling_rate\":1000,\"batch\":512"},
-        {"hierdec-trio_16bar", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":2,\"enc_hidden\":2048,\"z\":512,\"decoder\":\"hier\","
+                                 "\"sampling_rate\":1000,\"batch\":512"),
+        CFG("hierdec-trio_16bar", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":2,\"enc_hidden\":2048,\"z\":512,\"decoder\":\"hier\","
                                "\"cond_layers\":2,\"cond_hidden\":1024,\"dec_layers\":2,\"dec_hidden\":1024,\"free_bits\":256,"
-                               "\"max_beta\":0.2,\"beta_rate\":0.99999,\"sampling_rate\":1000,\"batch\":512"},
+                               "\"max_beta\":0.2,\"beta_rate\":0.99999,\"sampling_rate\":1000,\"batch\":512"),
         /* reduced: the same structures at sizes two cores train in under an hour (docs/music_vae.md) */
-        {"mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
+        CFG("mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
                      "\"dec_layers\":2,\"dec_hidden\":192,\"free_bits\":0,\"max_beta\":0.2,\"beta_rate\":0.9999,"
-                     "\"sampling_rate\":1000,\"batch\":64"},
-        {"mel_16bar", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"hier\","
+                     "\"sampling_rate\":1000,\"batch\":64"),
+        CFG("mel_16bar", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"hier\","
                       "\"cond_layers\":1,\"cond_hidden\":128,\"dec_layers\":1,\"dec_hidden\":192,\"free_bits\":48,"
-                      "\"max_beta\":0.2,\"beta_rate\":0.9999,\"sampling_rate\":1000,\"batch\":32"},
-        {"mel_16bar_flat", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
+                      "\"max_beta\":0.2,\"beta_rate\":0.9999,\"sampling_rate\":1000,\"batch\":32"),
+        CFG("mel_16bar_flat", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
                            "\"dec_layers\":1,\"dec_hidden\":256,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.9999,"
-                           "\"sampling_rate\":1000,\"batch\":32"},
-        {"drums_2bar", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
+                           "\"sampling_rate\":1000,\"batch\":32"),
+        CFG("drums_2bar", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"flat\","
                        "\"dec_layers\":2,\"dec_hidden\":192,\"free_bits\":48,\"max_beta\":0.2,\"beta_rate\":0.9999,"
-                       "\"sampling_rate\":1000,\"batch\":64"},
-        {"trio_16bar", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"hier\","
+                       "\"sampling_rate\":1000,\"batch\":64"),
+        CFG("trio_16bar", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":1,\"enc_hidden\":128,\"z\":128,\"decoder\":\"hier\","
                        "\"cond_layers\":1,\"cond_hidden\":128,\"dec_layers\":1,\"dec_hidden\":128,\"free_bits\":64,"
-                       "\"max_beta\":0.2,\"beta_rate\":0.9999,\"sampling_rate\":1000,\"batch\":16"},
+                       "\"max_beta\":0.2,\"beta_rate\":0.9999,\"sampling_rate\":1000,\"batch\":16"),
         /* for tests: every structure at sizes whose gradients can be checked numerically */
-        {"tiny_mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":2,\"enc_hidden\":5,\"z\":4,\"decoder\":\"flat\","
+        CFG("tiny_mel_2bar", "\"codec\":\"vae_mel_2bar\",\"enc_layers\":2,\"enc_hidden\":5,\"z\":4,\"decoder\":\"flat\","
                           "\"dec_layers\":2,\"dec_hidden\":6,\"free_bits\":0,\"max_beta\":0.2,\"beta_rate\":0.99,"
-                          "\"sampling_rate\":0,\"batch\":4"},
-        {"tiny_hier", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":4,\"z\":3,\"decoder\":\"hier\","
+                          "\"sampling_rate\":0,\"batch\":4"),
+        CFG("tiny_hier", "\"codec\":\"vae_mel_16bar\",\"enc_layers\":1,\"enc_hidden\":4,\"z\":3,\"decoder\":\"hier\","
                       "\"cond_layers\":2,\"cond_hidden\":5,\"dec_layers\":2,\"dec_hidden\":4,\"free_bits\":0,\"max_beta\":0.2,"
-                      "\"beta_rate\":0.99,\"sampling_rate\":0,\"batch\":2"},
-        {"tiny_trio", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":1,\"enc_hidden\":4,\"z\":3,\"decoder\":\"hier\","
+                      "\"beta_rate\":0.99,\"sampling_rate\":0,\"batch\":2"),
+        CFG("tiny_trio", "\"codec\":\"vae_trio_16bar\",\"enc_layers\":1,\"enc_hidden\":4,\"z\":3,\"decoder\":\"hier\","
                       "\"cond_layers\":1,\"cond_hidden\":4,\"dec_layers\":1,\"dec_hidden\":3,\"free_bits\":0,\"max_beta\":0.2,"
-                      "\"beta_rate\":0.99,\"sampling_rate\":0,\"batch\":2"},
-        {"tiny_drums", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":4,\"z\":3,\"decoder\":\"flat\","
+                      "\"beta_rate\":0.99,\"sampling_rate\":0,\"batch\":2"),
+        CFG("tiny_drums", "\"codec\":\"vae_drums\",\"enc_layers\":1,\"enc_hidden\":4,\"z\":3,\"decoder\":\"flat\","
                        "\"dec_layers\":1,\"dec_hidden\":5,\"free_bits\":0,\"max_beta\":0.2,\"beta_rate\":0.99,"
-                       "\"sampling_rate\":0,\"batch\":2"},
+                       "\"sampling_rate\":0,\"batch\":2"),
     };
-    static char buf[sizeof table / sizeof table[0]][640];
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(name, table[i].name) == 0) {
-            if (!buf[i][0])
-                snprintf(buf[i], sizeof buf[i], "{\"kind\":\"" KIND "\",\"config_name\":\"%s\",%s,%s}", table[i].name,
-                         table[i].json, MAGENTA_TRAIN);
-            return buf[i];
-        }
+        if (strcmp(name, table[i].name) == 0) return table[i].json;
     return NULL;
+#undef CFG
 }
 
 /* The windows of a codec: steps and parts. */
@@ -820,7 +820,10 @@ static cdz_status with_arena(vae_ws *ws, cdz_status (*f)(const cdz_model *, aren
         if (st != CDZ_ERR_NOMEM || ws->a.peak <= ws->a.cap) return st;
         size_t cap = ws->a.peak > 2 * ws->a.cap ? ws->a.peak : 2 * ws->a.cap;
         float *buf = cdz_malloc(cap * sizeof *buf);
-        if (!buf) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for " KIND " activations (%zu MB)", cap * 4 >> 20);
+        if (!buf) {
+            if (before_retry) before_retry(in); /* no half-added gradient left behind */
+            return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for " KIND " activations (%zu MB)", cap * 4 >> 20);
+        }
         cdz_free(ws->a.buf);
         ws->a.buf = buf, ws->a.cap = cap;
         ws->trained_B = 0;

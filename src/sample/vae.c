@@ -105,7 +105,7 @@ cdz_status cdz_vae_decode(const cdz_model *m, const float *z, int n, float tempe
     if (!st) st = cdz_session_set_latent(s, z, err);
     cdz_sample_params sp = cdz_sample_default_params();
     sp.temperature = temperature;
-    for (int b = 0; b < n; b++) {
+    for (int b = 0; !st && b < n; b++) {
         fed[b] = (uint16_t)V; /* START */
         cdz_rng_seed(&rng[b], cdz_random_at(seed, (uint64_t)b));
     }
