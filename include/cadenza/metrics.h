@@ -152,6 +152,9 @@ CDZ_API const double *cdz_metrics_values(const cdz_music_features *f, int featur
 /* Fills *out from a score (not changed; quantization is not needed or used). An empty score gives
  * zeros (groove_consistency 1). CDZ_ERR_NOMEM if the working copy of the notes cannot be made. */
 CDZ_API cdz_status cdz_metrics_compute(const cdz_score *s, cdz_music_features *out, cdz_error *err);
+/* scale_consistency of pitch-class weights pc[12] (counts or durations): the largest share inside one
+ * major or natural-minor scale; 0 when they sum to 0. */
+CDZ_API double cdz_metrics_scale_consistency(const double pc[12]);
 /* Reads a MIDI file and computes its features; errors name the file. *n_notes (may be NULL) receives
  * the number of notes read, so a caller can leave out files that have none. */
 CDZ_API cdz_status cdz_metrics_read_file(const char *path, cdz_music_features *out, size_t *n_notes, cdz_error *err);

@@ -38,6 +38,16 @@ CDZ_API int cdz_vae_latent_dim(const cdz_model *m);
 CDZ_API int cdz_vae_window_tokens(const cdz_model *m);
 CDZ_API int cdz_vae_window_bars(const cdz_model *m);
 
+/* The parts of a window (1, or 3 for the trio: melody, bass, drums), interleaved: token i belongs to
+ * part i % parts. Part p's tokens are offset .. offset + classes - 1; a melodic part's classes are
+ * no-event (offset), note-off (offset + 1) and pitches 21-108 (offset + 2 on); a drum part's are sets of
+ * the 9 drum classes as bits. Parts of another kind of model: 0. */
+typedef struct cdz_vae_part {
+    int offset, classes, melodic;
+} cdz_vae_part;
+CDZ_API int cdz_vae_parts(const cdz_model *m);
+CDZ_API cdz_vae_part cdz_vae_part_at(const cdz_model *m, int p);
+
 /* Every window the model's codec cuts from a score, in order (out->n_seqs windows, each
  * cdz_vae_window_tokens long). None: CDZ_ERR_RANGE, with a message that says what the model needs
  * (e.g. "no 2-bar melody window: ...") and what the extraction found. */

@@ -287,6 +287,13 @@ static void pitch_features(const pnote *p, size_t n, const beat_clock *c, cdz_mu
             if (n > 1) out->note_length_transitions[a][b] /= transitions;
         }
     }
+    out->scale_consistency = cdz_metrics_scale_consistency(pc);
+}
+
+double cdz_metrics_scale_consistency(const double pc[12]) {
+    double total = 0;
+    for (int k = 0; k < 12; k++) total += pc[k];
+    if (total <= 0) return 0;
     /* MusPy's scale masks (C major, C natural minor), rotated to each root */
     static const int major[12] = {1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1};
     static const int minor[12] = {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0};
@@ -301,7 +308,7 @@ static void pitch_features(const pnote *p, size_t n, const beat_clock *c, cdz_mu
         if (in_major / total > best) best = in_major / total;
         if (in_minor / total > best) best = in_minor / total;
     }
-    out->scale_consistency = best;
+    return best;
 }
 
 cdz_status cdz_metrics_compute(const cdz_score *s, cdz_music_features *out, cdz_error *err) {

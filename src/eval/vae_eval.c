@@ -74,13 +74,13 @@ cdz_status cdz_vae_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split
 
 /* ---- interpolation ---- */
 
-/* A melody window is valid when each note-off ends a sounding note (its first part: melody classes
- * 0 no-event, 1 note-off, 2+ onsets). */
-static int valid_melody(const uint16_t *w, int S, int P, int drums) {
-    if (drums) return 1;
+/* A window is valid when each note-off of its first part ends a sounding note (drum models: always). */
+static int valid_melody(const cdz_model *m, const uint16_t *w, int S, int P) {
+    const cdz_vae_part part = cdz_vae_part_at(m, 0);
+    if (!part.melodic) return 1;
     int sounding = 0;
     for (int s = 0; s < S; s++) {
-        int k = w[(size_t)s * P];
+        int k = w[(size_t)s * P] - part.offset;
         if (k == 1) {
             if (!sounding) return 0;
             sounding = 0;
@@ -110,12 +110,11 @@ typedef struct side_acc {
 } side_acc;
 
 static void measure(const cdz_model *m, const uint16_t *rows, int steps, side_acc *a) {
-    const int L = cdz_vae_window_tokens(m), P = strcmp(cdz_model_codec(m), "vae_trio_16bar") == 0 ? 3 : 1, S = L / P;
-    const int drums = strcmp(cdz_model_codec(m), "vae_drums") == 0;
+    const int L = cdz_vae_window_tokens(m), P = cdz_vae_parts(m), S = L / P;
     double key[64], den[64], worst = 0;
     for (int k = 0; k < steps; k++) {
         const uint16_t *w = rows + (size_t)k * L;
-        a->valid += valid_melody(w, S, P, drums), a->n_steps++;
+        a->valid += valid_melody(m, w, S, P), a->n_steps++;
         key[k] = cdz_vae_feature_value(m, CDZ_VAE_IN_KEY, w);
         den[k] = cdz_vae_feature_value(m, CDZ_VAE_DENSITY, w);
         if (k) {

@@ -30,6 +30,7 @@
 #include "cadenza/codec.h"
 #include "cadenza/model_kind.h"
 #include "cadenza/nn.h"
+#include "cadenza/vae.h"
 
 enum { MAX_PARTS = 3, MAX_LAYERS = 4, BAR_STEPS = 16, DRUM_ROLL = 10 };
 #define KIND "music_vae"
@@ -38,6 +39,7 @@ typedef struct vae_part {
     int K;      /* classes */
     int offset; /* its first token */
     int width;  /* its input vector: K (one-hot) or DRUM_ROLL */
+    int melodic; /* classes no-event, note-off, pitches (else drum sets) */
 } vae_part;
 
 typedef struct lstm_off { size_t w_ih, w_hh, b; } lstm_off;
@@ -131,15 +133,15 @@ static const char *named_config(const char *name) {
 static int codec_shape(vae *v, const char *codec) {
     if (strcmp(codec, "vae_mel_2bar") == 0 || strcmp(codec, "vae_mel_16bar") == 0) {
         v->S = codec[8] == '2' ? 32 : 256, v->P = 1;
-        v->part[0] = (vae_part){90, 0, 90};
+        v->part[0] = (vae_part){90, 0, 90, 1};
     } else if (strcmp(codec, "vae_drums") == 0) {
         v->S = 32, v->P = 1;
-        v->part[0] = (vae_part){512, 0, DRUM_ROLL};
+        v->part[0] = (vae_part){512, 0, DRUM_ROLL, 0};
     } else if (strcmp(codec, "vae_trio_16bar") == 0) {
         v->S = 256, v->P = 3;
-        v->part[0] = (vae_part){90, 0, 90};
-        v->part[1] = (vae_part){90, 90, 90};
-        v->part[2] = (vae_part){512, 180, 512};
+        v->part[0] = (vae_part){90, 0, 90, 1};
+        v->part[1] = (vae_part){90, 90, 90, 1};
+        v->part[2] = (vae_part){512, 180, 512, 0};
     } else {
         return 0;
     }
@@ -603,6 +605,20 @@ static int encoder_backward(const cdz_model *m, arena *a, enc_acts *e, const flo
     return 1;
 }
 
+/* Part p's decoder over a batch of B windows: U rows per window (bars, or 1), T steps per row, R = B U
+ * rows, the context width Cx, the part's input width W and classes K, the layer-0 input width C, N = T R. */
+typedef struct dec_geom {
+    int U, T, R, Cx, W, K, C;
+    size_t N;
+} dec_geom;
+
+static dec_geom dec_geometry(const vae *v, int p, int B) {
+    dec_geom g;
+    g.U = dec_rows_per_window(v), g.T = dec_steps(v), g.R = B * g.U, g.Cx = ctx_width(v);
+    g.W = v->part[p].width, g.K = v->part[p].K, g.C = g.W + g.Cx, g.N = (size_t)g.T * g.R;
+    return g;
+}
+
 /* One part's decoder over R rows of T steps (teacher forced, or with scheduled sampling). */
 typedef struct dec_acts {
     stack st;
@@ -618,9 +634,9 @@ static cdz_status decoder_loss(const cdz_model *m, arena *a, int p, const cdz_wi
     const vae *v = m->impl;
     const cdz_backend *nn = m->backend;
     const float *P = m->params;
-    const int U = dec_rows_per_window(v), T = dec_steps(v), R = B * U, Cx = ctx_width(v), W = v->part[p].width, K = v->part[p].K;
-    const int C = W + Cx;
-    const size_t N = (size_t)T * R;
+    const dec_geom g = dec_geometry(v, p, B);
+    const int U = g.U, T = g.T, R = g.R, Cx = g.Cx, W = g.W, K = g.K, C = g.C;
+    const size_t N = g.N;
     if (!stack_alloc(a, &d->st, v->Ld, v->Hd, C, T, R, v->dec[p], 1) || !(d->init_y = take(a, (size_t)R * 2 * v->Ld * v->Hd)) ||
         !(d->x = take(a, N * C)) || !(d->logits = take(a, N * K)) || !(d->probs = take(a, N * K)))
         return CDZ_ERR_NOMEM;
@@ -685,9 +701,9 @@ static int decoder_backward(const cdz_model *m, arena *a, int p, int B, const fl
     const vae *v = m->impl;
     const cdz_backend *nn = m->backend;
     const float *P = m->params;
-    const int U = dec_rows_per_window(v), T = dec_steps(v), R = B * U, Cx = ctx_width(v), W = v->part[p].width, K = v->part[p].K;
-    const int C = W + Cx;
-    const size_t N = (size_t)T * R;
+    const dec_geom geo = dec_geometry(v, p, B);
+    const int T = geo.T, R = geo.R, Cx = geo.Cx, W = geo.W, K = geo.K, C = geo.C;
+    const size_t N = geo.N;
     float *dlogits = take0(a, N * K), *dh = take0(a, N * v->Hd), *dx = take0(a, N * C), *dy = take(a, (size_t)R * 2 * v->Ld * v->Hd);
     float *dh0[MAX_LAYERS], *dc0[MAX_LAYERS];
     for (int l = 0; l < v->Ld; l++)
@@ -1038,6 +1054,18 @@ static cdz_status step(const cdz_model *m, void *kws, const cdz_step_rows *rows,
         memcpy(o + v->part[q].offset, lg + (size_t)b * K, (size_t)K * sizeof(float));
     }
     return CDZ_OK;
+}
+
+/* ---- what the latent-space library reads of a window (cadenza/vae.h) ---- */
+
+int cdz_vae_parts(const cdz_model *m) { return m && m->kind == &cdz_music_vae ? ((const vae *)m->impl)->P : 0; }
+
+cdz_vae_part cdz_vae_part_at(const cdz_model *m, int p) {
+    cdz_vae_part out = {0, 0, 0};
+    if (p < 0 || p >= cdz_vae_parts(m)) return out;
+    const vae_part *pt = &((const vae *)m->impl)->part[p];
+    out.offset = pt->offset, out.classes = pt->K, out.melodic = pt->melodic;
+    return out;
 }
 
 const cdz_model_kind cdz_music_vae = {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cadenza/codec.h"
+#include "cadenza/metrics.h"
 #include "cadenza/model_kind.h"
 #include "cadenza/sample.h"
 #include "cadenza/vae.h"
@@ -23,11 +24,12 @@ static cdz_status need_vae(const cdz_model *m, cdz_error *err) {
 int cdz_vae_latent_dim(const cdz_model *m) { return cdz_vae_is(m) ? m->kind->latent_dim(m) : 0; }
 int cdz_vae_window_tokens(const cdz_model *m) { return cdz_vae_is(m) ? m->max_len + 1 : 0; }
 
-/* Parts per step: the trio interleaves three. */
-static int parts(const cdz_model *m) { return strcmp(m->codec, "vae_trio_16bar") == 0 ? 3 : 1; }
+/* Parts per step (the trio interleaves three), as the model describes them. */
+static int parts(const cdz_model *m) { return cdz_vae_parts(m); }
 static int window_steps(const cdz_model *m) { return cdz_vae_window_tokens(m) / parts(m); }
 int cdz_vae_window_bars(const cdz_model *m) { return cdz_vae_is(m) ? window_steps(m) / 16 : 0; }
-static int is_drums(const cdz_model *m) { return strcmp(m->codec, "vae_drums") == 0; }
+/* A drum model: its one part is drum sets. */
+static int is_drums(const cdz_model *m) { return parts(m) == 1 && !cdz_vae_part_at(m, 0).melodic; }
 
 cdz_status cdz_vae_windows(const cdz_model *m, const cdz_score *s, cdz_tokens *out, cdz_error *err) {
     memset(out, 0, sizeof *out);
@@ -112,13 +114,14 @@ cdz_status cdz_vae_decode(const cdz_model *m, const float *z, int n, float tempe
     /* A melody part's note-off ends a sounding note: one with nothing sounding means nothing (it decodes to
      * silence either way) and never occurs in the data, so it is not drawn (the "valid melody" of
      * docs/music_vae.md holds by construction). sounding: per row and part. */
-    const int P = parts(m), drums_model = is_drums(m);
+    const int P = parts(m);
     uint8_t *sounding = cdz_calloc((size_t)n * P, 1);
     if (!sounding && !st) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory decoding %d latents", n);
     for (int t = 0; t < L && !st; t++) {
         if ((st = cdz_session_feed(s, fed, logits, err))) break;
-        const int p = t % P, off = p == 1 ? 90 : 0; /* melody 0-89; the trio's bass 90-179 (drums: 180 on) */
-        const int melodic = !drums_model && p < 2;
+        const int p = t % P;
+        const cdz_vae_part part = cdz_vae_part_at(m, p);
+        const int off = part.offset, melodic = part.melodic;
         for (int b = 0; b < n; b++) {
             float *lg = logits + (size_t)b * V;
             if (melodic && !sounding[(size_t)b * P + p]) lg[off + 1] = -1e30f;
@@ -212,23 +215,14 @@ cdz_status cdz_vae_feature_parse(const char *name, cdz_vae_feature *f, cdz_error
     return cdz_error_set(err, CDZ_ERR_ARG, "'%s' is not a feature: density, range, syncopation or in_key", name);
 }
 
-/* The fraction of pitch-class counts that the best major scale (or its relative minor) holds. */
-static double in_key_fraction(const int *pc, int total) {
-    static const int MAJOR[7] = {0, 2, 4, 5, 7, 9, 11};
-    if (total == 0) return 1;
-    int best = 0;
-    for (int key = 0; key < 12; key++) {
-        int in = 0;
-        for (int k = 0; k < 7; k++) in += pc[(key + MAJOR[k]) % 12];
-        if (in > best) best = in;
-    }
-    return (double)best / total;
-}
+/* The share of notes in the key that holds most of them (1 without notes). */
+static double in_key_fraction(const double *pc, int total) { return total ? cdz_metrics_scale_consistency(pc) : 1; }
 
 double cdz_vae_feature_value(const cdz_model *m, cdz_vae_feature f, const uint16_t *window) {
     if (!cdz_vae_is(m)) return 0;
     const int P = parts(m), S = window_steps(m), bars = S / 16;
-    int onsets = 0, odd = 0, lo = 128, hi = -1, pc[12] = {0};
+    int onsets = 0, odd = 0, lo = 128, hi = -1;
+    double pc[12] = {0};
     unsigned classes = 0;
     for (int s = 0; s < S; s++) {
         int k = window[(size_t)s * P]; /* the first part: melody classes, or drum bits */
