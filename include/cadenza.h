@@ -16,6 +16,7 @@
 #include "cadenza/train.h"
 #include "cadenza/sample.h"
 #include "cadenza/generate.h"
+#include "cadenza/vae.h"
 #include "cadenza/eval.h"
 #include "cadenza/metrics.h"
 #include "cadenza/listen.h"
