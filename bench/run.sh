@@ -73,3 +73,7 @@ echo "== cost per generated step at 128, 512, 1024 and 2048 steps (shipped model
 # ---- MusicVAE against its PyTorch reference (bench/vae.sh) ----
 echo
 sh bench/vae.sh "$build"
+
+# ---- the ensemble Music Transformer against its PyTorch reference (bench/ensemble.sh) ----
+echo
+sh bench/ensemble.sh "$build"

@@ -57,6 +57,7 @@ CDZ_API void cdz_tokens_free(cdz_tokens *t);
 CDZ_API cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n);
 
 typedef struct cdz_codec cdz_codec;
+struct cdz_piece_info;
 
 /* ---- what generation needs of a codec (cadenza/generate.h) ---- */
 
@@ -107,7 +108,20 @@ struct cdz_codec {
     uint32_t style_base, n_styles;
     /* What generation needs (NULL: no model generates this codec's tokens yet). */
     const cdz_codec_gen *gen;
+    /* Codecs whose tokens say what a piece is (the ensemble's style and composer): encode with what the
+     * dataset's index says of the piece. NULL: encode is all there is. */
+    cdz_status (*encode_info)(const cdz_score *s, const struct cdz_piece_info *info, cdz_tokens *out, cdz_extract_stats *stats,
+                              cdz_error *err);
 };
+
+/* What a dataset's index (or its folder) says of one piece, for codecs with encode_info. */
+typedef struct cdz_piece_info {
+    const char *style;       /* the index's style field, or "" */
+    const char *composer;    /* the index's composer, or "" */
+    const char *corpus;      /* the corpus folder's name ("mutopia", "pop909"), or "" */
+    double anticipation;     /* ensemble: the share of sequences with anticipated controls (0: none) */
+    uint64_t seed;           /* the file's content hash: the codec's random choices follow it */
+} cdz_piece_info;
 
 /* Transposes a token sequence by `shift` semitones in place, for training-time augmentation: 1 when
  * every pitch stays within the codec's range (tokens changed), 0 when one would leave it (tokens left

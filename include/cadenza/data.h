@@ -130,6 +130,14 @@ typedef struct cdz_build_params {
     const char *tracks;    /* keep only the notes of tracks with these names (comma-separated; NULL: all) */
     const char *beats;     /* bar lines from a beat annotation beside each file: this file name in its folder
                               (POP909: "beat_midi.txt"; cdz_beats_read, cdz_score_set_bars); NULL: none */
+    /* What the corpora's index.json files say (a JSON list of objects with "path" relative to the
+     * index's folder, "style", "composer" or "composer_name", "licence"): an input folder holding an
+     * index.json gives its files' entries to codecs that read them (encode_info) and to the licence
+     * filter; the folder's name is the corpus (a style for codecs that read one from it). */
+    const char *licences;  /* keep only files whose licence is of these classes (cdz_licence_class, comma-
+                              separated: "public-domain,cc0,cc-by,mit"); NULL: every file */
+    const char *assume_licence; /* the licence of files no index covers (the user vouches); NULL: unknown */
+    double anticipation;   /* codecs with anticipated controls (ensemble): the share of sequences with them */
     int threads;           /* workers (1 or more) */
     /* Called from the calling thread as files finish (may be NULL). */
     void (*progress)(void *ctx, size_t done, size_t total);
@@ -142,6 +150,8 @@ typedef struct cdz_build_report {
     size_t skipped_unreadable; /* could not be read */
     size_t skipped_broken;     /* not MIDI, or broken MIDI */
     size_t skipped_empty;      /* read, but nothing extracted */
+    size_t skipped_licence;    /* left out by the licence filter (params.licences) */
+    size_t indexed;            /* files an index.json described */
     size_t tempo_changes;      /* files with more than one tempo (before single_tempo): melodies are cut
                                   at each change, the usual reason why files give nothing */
     size_t beats_used;         /* files whose bars came from their beat annotation (params.beats) */
@@ -151,6 +161,13 @@ typedef struct cdz_build_report {
     cdz_extract_stats stats;   /* the extractor's counters, summed */
     char first_problem[320];   /* the first file skipped as unreadable or broken, and why */
 } cdz_build_report;
+
+/* The class of a licence as corpora write it: "public-domain", "cc0", "cc-by", "cc-by-sa", "cc-by-nc"
+ * (any non-commercial one), "mit", "gpl", "odbl", or "unknown". */
+CDZ_API const char *cdz_licence_class(const char *text);
+/* Whether every class in the comma-separated list is one cdz_licence_class returns; else names the
+ * first that is not in *bad. */
+CDZ_API int cdz_licence_classes_valid(const char *list, const char **bad, size_t *bad_len);
 
 CDZ_API cdz_build_params cdz_build_default_params(void);
 /* Reads, extracts and encodes every file on `threads` workers, then writes one shard with the

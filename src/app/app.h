@@ -19,6 +19,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_accompany(int argc, char **argv);
+int cmd_infill(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
@@ -257,4 +258,15 @@ void json_number(FILE *f, double v);
 
 /* "G major", "E minor" into buf */
 void app_key_name(int sharps, int minor, char *buf, size_t n);
+/* `cadenza generate` with an ensemble model (cmd_ensemble.c): the options generate parsed. */
+typedef struct app_ens_opts {
+    const char *style, *composer, *instruments, *meter;
+    double minutes, seconds, qpm;
+    int unconstrained, wav, plot, force;
+    cdz_sample_params sampling;
+    long long seed, outputs, context;
+    const char *out, *out_dir;
+} app_ens_opts;
+int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_opts *o);
+
 #endif

@@ -162,6 +162,15 @@ static int cmd_build(int argc, char **argv) {
         APP_OPT_SWITCH("--one-tempo", &p.single_tempo,
                        "read each file at its first tempo (for files with a tempo per beat, whose\n"
                        "melodies would otherwise be cut at every tempo change)"),
+        APP_OPT_STRING("--licence", &p.licences, "CLASSES",
+                       "keep only files whose licence (index.json beside the files) is of these classes,\n"
+                       "comma-separated: public-domain, cc0, cc-by, cc-by-sa, cc-by-nc, mit, gpl, odbl,\n"
+                       "unknown (e.g. public-domain,cc0,cc-by,mit for a model to ship)"),
+        APP_OPT_STRING("--assume-licence", &p.assume_licence, "TEXT",
+                       "the licence of files no index.json describes (e.g. MIT for POP909)"),
+        APP_OPT_CUSTOM("--anticipation", parse_fraction, &p.anticipation, "F",
+                       "ensemble codec: the share of sequences with anticipated parts (default 0.5; 0:\n"
+                       "a plain autoregressive dataset)"),
         APP_OPT_LONG("--threads", &threads, 1, 64, "N", "workers (default 2)"),
         APP_OPT_FORCE(&force),
         APP_END};
@@ -208,6 +217,10 @@ static int cmd_build(int argc, char **argv) {
     fprintf(f, "  skipped      %8zu unreadable, %zu broken MIDI, %zu with nothing to extract\n", r.skipped_unreadable,
             r.skipped_broken, r.skipped_empty);
     if (r.first_problem[0]) fprintf(f, "               first problem: %s\n", r.first_problem);
+    if (p.licences) fprintf(f, "  licence      %8zu left out (not %s)\n", r.skipped_licence, p.licences);
+    if (r.indexed) fprintf(f, "  index        %8zu files described by an index.json (style, composer, licence)\n", r.indexed);
+    if (r.stats.unisons) fprintf(f, "  unisons      %8llu notes of one instrument group at one pitch and onset, written once\n",
+                                 (unsigned long long)r.stats.unisons);
     if (p.beats) {
         fprintf(f, "  beats        %8zu files with bars from their %s, %zu without\n", r.beats_used, p.beats, r.beats_missing);
         if (r.beats_problem[0]) fprintf(f, "               first problem: %s\n", r.beats_problem);

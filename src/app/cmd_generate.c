@@ -84,7 +84,9 @@ int cmd_generate(int argc, char **argv) {
     const char *out_dir = "generated", *out = NULL, *backend = NULL;
     long long steps = 0, bars = 0, tokens = 0, seed = 1, outputs = 1, context = 0;
     double seconds = 0, qpm = 0, primer_bars = 0;
-    int wav = 0, force = 0;
+    int wav = 0, force = 0, plot = 0, unconstrained = 0;
+    const char *style = NULL, *composer = NULL, *instruments = NULL, *meter = NULL;
+    double minutes = 0;
     cdz_sample_params sp = cdz_sample_default_params();
     app_opt opts[] = {
         APP_OPT_STRING("--checkpoint", &ckpt, "FILE", "a model written by 'cadenza train' or 'cadenza export'"),
@@ -120,6 +122,15 @@ int cmd_generate(int argc, char **argv) {
                        "where to write (default generated/); names: CHECKPOINT_seedS_N.mid"),
         APP_OPT_STRING("--out", &out, "FILE.mid", "the file to write, for a single output"),
         APP_OPT_SWITCH("--wav", &wav, "also render each output to FILE.wav beside it (FluidSynth; see 'cadenza render')"),
+        APP_OPT_STRING("--style", &style, "NAME", "ensemble models: the style (baroque, classical, romantic, ...)"),
+        APP_OPT_STRING("--composer", &composer, "NAME", "ensemble models: the composer (bach, mozart, ...)"),
+        APP_OPT_STRING("--instruments", &instruments, "LIST",
+                       "ensemble models: the instruments, comma-separated (e.g. violin,viola,cello)"),
+        APP_OPT_DOUBLE("--minutes", &minutes, 0.01, 6000, "X", "ensemble models: minutes of music"),
+        APP_OPT_STRING("--meter", &meter, "N/D", "ensemble models: the time signature (default: the model's choice)"),
+        APP_OPT_SWITCH("--unconstrained", &unconstrained,
+                       "ensemble models: do not keep notes to the instruments and their playing ranges"),
+        APP_OPT_SWITCH("--plot", &plot, "ensemble models: also draw each output's piano roll to FILE.png"),
         APP_OPT_FORCE(&force),
         APP_END};
     const app_cmd cmd = {
@@ -164,6 +175,26 @@ int cmd_generate(int argc, char **argv) {
         return EXIT_FAIL;
     }
     const cdz_codec *codec = cdz_codec_find(cdz_model_codec(m));
+    int ensemble = strcmp(cdz_model_codec(m), "ensemble") == 0;
+    if (!ensemble && (style || composer || instruments || minutes > 0 || meter || unconstrained || plot)) {
+        app_error("%s: --style, --composer, --instruments, --minutes, --meter, --unconstrained and --plot are for ensemble "
+                  "models (this one reads %s tokens)", ckpt, cdz_model_codec(m));
+        cdz_model_free(m);
+        return EXIT_USAGE;
+    }
+    if (ensemble) {
+        if (primer_file || pitches || steps || bars || tokens) {
+            app_error("%s: an ensemble model takes --minutes or --seconds (no primer, steps, bars or tokens; to continue or "
+                      "complete a piece use 'cadenza infill')", ckpt);
+            cdz_model_free(m);
+            return EXIT_USAGE;
+        }
+        app_ens_opts eo = {style, composer, instruments, meter, minutes, seconds, qpm, unconstrained, wav, plot, force,
+                           sp, seed, outputs, context, out, out_dir};
+        rc = app_ensemble_generate(m, ckpt, &eo);
+        cdz_model_free(m);
+        return rc;
+    }
     if (strcmp(cdz_model_kind_name(m), "accompaniment") == 0) {
         app_error("%s: an accompaniment model writes a part for a melody: use 'cadenza accompany --melody FILE.mid'", ckpt);
         cdz_model_free(m);

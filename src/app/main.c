@@ -26,6 +26,8 @@ static const app_sub COMMANDS[] = {
     {"train", cmd_train, "train a model on a dataset"},
     {"generate", cmd_generate, "music from a trained model (default: the shipped attention_rnn)"},
     {"accompany", cmd_accompany, "add a generated accompaniment to a melody"},
+    {"infill", cmd_infill, "IN.mid --keep NAMES --out OUT.mid: fill in the other parts of a piece with an\n"
+                           "ensemble model (a melody's accompaniment, a quartet's missing viola)"},
     {"vae", cmd_vae, "sample|interpolate|reconstruct|encode|attribute: the latent space of a MusicVAE\n"
                      "model"},
     {"models", cmd_models, "the shipped models: what each does, its data and that data's licence"},

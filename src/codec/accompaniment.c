@@ -132,5 +132,5 @@ static const cdz_codec_gen pair_gen = {0, 0, NULL, NULL, cdz_performance_seconds
 
 const cdz_codec codec_accompaniment = {
     "accompaniment", "melody (tracks MELODY) and accompaniment (tracks PIANO) as performance events, SEP between (389)",
-    CDZ_ACC_VOCAB, pair_token_name, pair_encode, pair_decode, NULL, 0, 0, &pair_gen,
+    CDZ_ACC_VOCAB, pair_token_name, pair_encode, pair_decode, NULL, 0, 0, &pair_gen, NULL,
 };

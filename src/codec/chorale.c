@@ -121,5 +121,5 @@ static const cdz_codec_gen chorale_gen = {CDZ_CHORALE_VOICES, 1, chorale_start, 
 const cdz_codec codec_chorale = {
     "chorale", "JSB chorales: BOS, then soprano, alto, tenor, bass per 16th (pitches 36-81, rest): 48 tokens",
     CDZ_CHORALE_VOCAB, chorale_token_name, chorale_encode_score, chorale_decode_score, chorale_encode_corpus, 0, 0,
-    &chorale_gen,
+    &chorale_gen, NULL,
 };

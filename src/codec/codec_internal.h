@@ -18,6 +18,7 @@ extern const cdz_codec codec_vae_drums;
 extern const cdz_codec codec_vae_trio_16bar;
 extern const cdz_codec codec_remi;
 extern const cdz_codec codec_remi_pair;
+extern const cdz_codec codec_ensemble;
 
 /* Generation hooks shared by the melody codecs (melody.c): without a meter token, and with one. */
 extern const cdz_codec_gen codec_gen_melody;

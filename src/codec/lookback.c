@@ -427,17 +427,17 @@ static cdz_status key_melody2_decode(const uint16_t *t, size_t n, cdz_score *out
 
 const cdz_codec codec_lookback = {
     "lookback", "lookback_rnn labels: 38 melody classes, repeat 1 bar, repeat 2 bars of 16 steps (inputs: 121 features)",
-    CDZ_MELODY_LABELS, lookback_token_name, lookback_encode, lookback_decode, NULL, 0, 0, &codec_gen_melody,
+    CDZ_MELODY_LABELS, lookback_token_name, lookback_encode, lookback_decode, NULL, 0, 0, &codec_gen_melody, NULL,
 };
 const cdz_codec codec_key_melody = {
     "key_melody", "attention_rnn labels: 36 pitches, no-event, note-off, repeat 1 and 2 bars of 16 steps (inputs: 74 features)",
-    CDZ_MELODY_LABELS, key_melody_token_name, key_melody_encode, key_melody_decode, NULL, 0, 0, &codec_gen_melody,
+    CDZ_MELODY_LABELS, key_melody_token_name, key_melody_encode, key_melody_decode, NULL, 0, 0, &codec_gen_melody, NULL,
 };
 const cdz_codec codec_lookback2 = {
     "lookback2", "lookback with the melody's meter: a METER token, then labels repeating 1 and 2 of its bars (55)",
-    CDZ_MELODY_METER_VOCAB, lookback_token_name, lookback2_encode, lookback2_decode, NULL, 0, 0, &codec_gen_melody_meter,
+    CDZ_MELODY_METER_VOCAB, lookback_token_name, lookback2_encode, lookback2_decode, NULL, 0, 0, &codec_gen_melody_meter, NULL,
 };
 const cdz_codec codec_key_melody2 = {
     "key_melody2", "key_melody with the melody's meter: a METER token, then labels repeating 1 and 2 of its bars (55)",
-    CDZ_MELODY_METER_VOCAB, key_melody_token_name, key_melody2_encode, key_melody2_decode, NULL, 0, 0, &codec_gen_melody_meter,
+    CDZ_MELODY_METER_VOCAB, key_melody_token_name, key_melody2_encode, key_melody2_decode, NULL, 0, 0, &codec_gen_melody_meter, NULL,
 };

@@ -147,5 +147,5 @@ const cdz_codec_gen codec_gen_melody_meter = {1, 1, melody_start, melody_primer,
 
 const cdz_codec codec_melody = {
     "melody", "MelodyRNN basic_rnn one-hot: no-event, note-off, pitches 48-83 (38 classes)", CDZ_MELODY_CLASSES,
-    melody_token_name, melody_encode_score, melody_decode_score, NULL, 0, 0, &codec_gen_melody,
+    melody_token_name, melody_encode_score, melody_decode_score, NULL, 0, 0, &codec_gen_melody, NULL,
 };

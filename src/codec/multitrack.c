@@ -140,5 +140,5 @@ static cdz_status mt_decode_score(const uint16_t *tokens, size_t n, cdz_score *o
 
 const cdz_codec codec_multitrack = {
     "multitrack", "MuseNet-style: instrument x volume x pitch note-ons, note-offs, 10 ms shifts, instrument and style tokens",
-    CDZ_MT_VOCAB, mt_token_name, mt_encode_score, mt_decode_score, NULL, MT_STYLE, CDZ_MT_STYLES, NULL,
+    CDZ_MT_VOCAB, mt_token_name, mt_encode_score, mt_decode_score, NULL, MT_STYLE, CDZ_MT_STYLES, NULL, NULL,
 };

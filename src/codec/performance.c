@@ -96,7 +96,7 @@ static const cdz_codec_gen perf_gen = {0, 0, perf_start, perf_primer, cdz_perfor
 
 const cdz_codec codec_performance = {
     "performance", "performance events: note-on 128, note-off 128, time shift 100 x 10 ms, velocity 32 bins (388)",
-    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL, 0, 0, &perf_gen,
+    CDZ_PERF_VOCAB, perf_token_name, perf_encode_score, perf_decode_score, NULL, 0, 0, &perf_gen, NULL,
 };
 
 double cdz_performance_seconds(const uint16_t *tokens, size_t n) {

@@ -699,7 +699,7 @@ static const cdz_codec_bar_gen remi_bar_gen = {remi_bars, cdz_remi_align, 0, 0, 
 
 const cdz_codec codec_remi = {
     "remi", "bars, 12-per-quarter positions, pitch, velocity (32 bins), duration (40), tempo and meter (597)",
-    CDZ_REMI_VOCAB, remi_token_name, remi_encode, remi_decode, NULL, 0, 0, &remi_gen,
+    CDZ_REMI_VOCAB, remi_token_name, remi_encode, remi_decode, NULL, 0, 0, &remi_gen, NULL,
 };
 
 /* ---- remi_acc: melody and piano by stretches of bars ---- */
@@ -827,7 +827,7 @@ static const cdz_codec_bar_gen pair_bar_gen = {remi_bars, cdz_remi_align, CDZ_RE
 const cdz_codec codec_remi_pair = {
     "remi_acc", "melody (tracks MELODY) and piano (tracks PIANO) of 8 bars as remi tokens, SEP between, "
     "every 4 bars (598)",
-    CDZ_REMI_PAIR_VOCAB, pair_token_name, pair_encode, pair_decode, NULL, 0, 0, &pair_gen,
+    CDZ_REMI_PAIR_VOCAB, pair_token_name, pair_encode, pair_decode, NULL, 0, 0, &pair_gen, NULL,
 };
 
 const cdz_codec_bar_gen *cdz_codec_bar_gen_of(const cdz_codec *c) {

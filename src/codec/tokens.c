@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cadenza/ensemble.h"
 #include "codec_internal.h"
 
 void cdz_tokens_free(cdz_tokens *t) {
@@ -25,7 +26,7 @@ cdz_status cdz_tokens_append(cdz_tokens *t, const uint16_t *tokens, size_t n) {
 }
 
 static const cdz_codec *const CODECS[] = {&codec_melody, &codec_lookback, &codec_key_melody, &codec_lookback2, &codec_key_melody2,
-                                        &codec_performance, &codec_accompaniment, &codec_remi, &codec_remi_pair, &codec_multitrack,
+                                        &codec_performance, &codec_accompaniment, &codec_remi, &codec_remi_pair, &codec_multitrack, &codec_ensemble,
                                         &codec_chorale, &codec_vae_mel_2bar, &codec_vae_mel_16bar, &codec_vae_drums,
                                         &codec_vae_trio_16bar};
 
@@ -74,7 +75,22 @@ static int map_for(const cdz_codec *c, pitch_map *m) {
     return 1;
 }
 
+/* The ensemble's notes and controls: every group but drums, within 21-108. */
+static int transpose_ensemble(uint16_t *tokens, size_t n, int shift) {
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            if (tokens[i] >= CDZ_ENS_DUR) continue;
+            int base = tokens[i] >= CDZ_ENS_CONTROL ? CDZ_ENS_CONTROL : CDZ_ENS_NOTE, k = tokens[i] - base;
+            int g = k / CDZ_ENS_PITCHES, pitch = k % CDZ_ENS_PITCHES + shift;
+            if (g == CDZ_ENS_DRUMS) continue;
+            if (pitch < 0 || pitch >= CDZ_ENS_PITCHES) return 0;
+            if (pass) tokens[i] = (uint16_t)(base + g * CDZ_ENS_PITCHES + pitch);
+        }
+    return 1;
+}
+
 int cdz_codec_transpose(const cdz_codec *c, uint16_t *tokens, size_t n, int shift) {
+    if (strcmp(c->name, "ensemble") == 0) return transpose_ensemble(tokens, n, shift);
     pitch_map m;
     if (!map_for(c, &m)) return -1;
     for (int pass = 0; pass < 2; pass++) /* check every token first, then change them */

@@ -143,15 +143,15 @@ static cdz_status mel16_encode(const cdz_score *s, cdz_tokens *o, cdz_extract_st
 
 const cdz_codec codec_vae_mel_2bar = {
     "vae_mel_2bar", "MusicVAE 2-bar melodies: 32 steps of 90 classes (pitches 21-108, no-event, note-off)",
-    VAE_MEL_CLASSES, mel_token_name, mel2_encode, mel_decode, NULL, 0, 0, NULL,
+    VAE_MEL_CLASSES, mel_token_name, mel2_encode, mel_decode, NULL, 0, 0, NULL, NULL,
 };
 const cdz_codec codec_vae_mel_16bar = {
     "vae_mel_16bar", "MusicVAE 16-bar melodies: 256 steps of 90 classes",
-    VAE_MEL_CLASSES, mel_token_name, mel16_encode, mel_decode, NULL, 0, 0, NULL,
+    VAE_MEL_CLASSES, mel_token_name, mel16_encode, mel_decode, NULL, 0, 0, NULL, NULL,
 };
 const cdz_codec codec_vae_drums = {
     "vae_drums", "MusicVAE 2-bar drums: 32 steps of 512 classes (9 drum classes as bits)",
-    VAE_DRUM_CLASSES, drum_token_name, drum_windows, drum_decode, NULL, 0, 0, NULL,
+    VAE_DRUM_CLASSES, drum_token_name, drum_windows, drum_decode, NULL, 0, 0, NULL, NULL,
 };
 
 /* ---- trio: melody, bass and drums together (MusicVAE TrioConverter, hierdec-trio_16bar) ----
@@ -396,5 +396,5 @@ static void trio_token_name(uint16_t t, char *buf, size_t n) {
 
 const cdz_codec codec_vae_trio_16bar = {
     "vae_trio_16bar", "MusicVAE 16-bar trios: per step melody (90), bass (90) and drums (512) tokens, 692 in all",
-    2 * VAE_MEL_CLASSES + VAE_DRUM_CLASSES, trio_token_name, trio_encode, trio_decode, NULL, 0, 0, NULL,
+    2 * VAE_MEL_CLASSES + VAE_DRUM_CLASSES, trio_token_name, trio_encode, trio_decode, NULL, 0, 0, NULL, NULL,
 };

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "cadenza/data.h"
+#include "cadenza/json.h"
 
 cdz_build_params cdz_build_default_params(void) {
     cdz_build_params p;
@@ -13,6 +14,7 @@ cdz_build_params cdz_build_default_params(void) {
     p.threads = 2;
     p.style = -1;
     p.program_max = 127;
+    p.anticipation = 0.5;
     return p;
 }
 
@@ -26,9 +28,16 @@ typedef struct file_result {
     char problem[320];
 } file_result;
 
+/* What an index says of one file (strings inside the parsed index, which outlives the build). */
+typedef struct piece_meta {
+    const char *style, *composer, *licence, *corpus;
+    int indexed;
+} piece_meta;
+
 typedef struct build_job {
     const cdz_build_params *p;
     char **paths;
+    piece_meta *meta;
     size_t n;
     file_result *results;
     size_t next, done; /* guarded by lock */
@@ -36,6 +45,54 @@ typedef struct build_job {
     pthread_mutex_t lock;
     pthread_cond_t progressed;
 } build_job;
+
+const char *cdz_licence_class(const char *t) {
+    if (!t || !*t) return "unknown";
+    char low[256];
+    size_t n = 0;
+    for (; t[n] && n + 1 < sizeof low; n++) low[n] = (char)(t[n] >= 'A' && t[n] <= 'Z' ? t[n] + 32 : t[n]);
+    low[n] = 0;
+    if (strstr(low, "noncommercial") || strstr(low, "non-commercial") || strstr(low, "by-nc") || strstr(low, "by nc"))
+        return "cc-by-nc";
+    if (strstr(low, "sharealike") || strstr(low, "share-alike") || strstr(low, "share alike") || strstr(low, "by-sa"))
+        return "cc-by-sa";
+    if (strstr(low, "cc0") || strstr(low, "cc-0")) return "cc0";
+    if (strstr(low, "public domain") || strstr(low, "public-domain")) return "public-domain";
+    if (strstr(low, "attribution") || strstr(low, "cc by") || strstr(low, "cc-by")) return "cc-by";
+    if (strstr(low, "gpl") || strstr(low, "general public")) return "gpl";
+    if (strstr(low, "odbl") || strstr(low, "open database")) return "odbl";
+    if (strcmp(low, "mit") == 0 || strstr(low, "mit license") || strstr(low, "mit licence")) return "mit";
+    return "unknown";
+}
+
+static const char *const LICENCE_CLASSES[] = {"public-domain", "cc0", "cc-by", "cc-by-sa", "cc-by-nc", "mit", "gpl", "odbl", "unknown"};
+
+static int class_in(const char *list, const char *cls) {
+    size_t k = strlen(cls);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == k && strncasecmp(p, cls, k) == 0) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+int cdz_licence_classes_valid(const char *list, const char **bad, size_t *bad_len) {
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p), ok = 0;
+        for (size_t i = 0; i < sizeof LICENCE_CLASSES / sizeof *LICENCE_CLASSES; i++)
+            ok |= strlen(LICENCE_CLASSES[i]) == len && strncasecmp(p, LICENCE_CLASSES[i], len) == 0;
+        if (!ok) {
+            if (bad) *bad = p;
+            if (bad_len) *bad_len = len;
+            return 0;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 1;
+}
 
 /* Whether a folder of the path is named `dir` ("test" matches "test/x.mid" and "a/test/x.mid"). */
 static int has_folder(const char *path, const char *dir) {
@@ -96,7 +153,16 @@ static void apply_beats(const cdz_build_params *p, const char *path, cdz_score *
     r->beats = st == CDZ_OK ? 1 : -1;
 }
 
-static void process_file(const cdz_build_params *p, const char *path, file_result *r) {
+/* Encodes with what the index says when the codec reads it. */
+static cdz_status encode_one(const cdz_build_params *p, const piece_meta *meta, uint64_t seed, const cdz_score *s, cdz_tokens *out,
+                             file_result *r, cdz_error *err) {
+    if (!p->codec->encode_info) return p->codec->encode(s, out, &r->stats, err);
+    cdz_piece_info info = {meta->style ? meta->style : "", meta->composer ? meta->composer : "", meta->corpus ? meta->corpus : "",
+                           p->anticipation, seed};
+    return p->codec->encode_info(s, &info, out, &r->stats, err);
+}
+
+static void process_file(const cdz_build_params *p, const char *path, const piece_meta *meta, file_result *r) {
     uint8_t *bytes = NULL;
     size_t len = 0;
     cdz_error err = {0};
@@ -117,6 +183,7 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
         return;
     }
     cdz_tokens *out = &r->tokens[split_of(p, path, bytes, len)];
+    uint64_t seed = cdz_fnv1a64(CDZ_FNV_OFFSET, bytes, len);
     r->status = cdz_midi_read(&m, bytes, len, path, &err);
     cdz_free(bytes);
     if (r->status == CDZ_OK) {
@@ -142,14 +209,14 @@ static void process_file(const cdz_build_params *p, const char *path, file_resul
         for (int shift = p->transpose_min; shift <= p->transpose_max && r->status == CDZ_OK; shift++) {
             cdz_score t;
             if (shift == 0 && factors[f] == 1.0) {
-                r->status = p->codec->encode(&s, out, &r->stats, &err);
+                r->status = encode_one(p, meta, seed + (uint64_t)(shift + 128) * 7919u + f, &s, out, r, &err);
                 continue;
             }
             if ((r->status = cdz_score_copy(&t, &s, &err)) != CDZ_OK) break;
             /* a shift that leaves 0-127 is skipped */
             if (cdz_score_transpose(&t, shift, NULL) == CDZ_OK &&
                 (factors[f] == 1.0 || (r->status = cdz_score_stretch(&t, factors[f], &err)) == CDZ_OK))
-                r->status = p->codec->encode(&t, out, &r->stats, &err);
+                r->status = encode_one(p, meta, seed + (uint64_t)(shift + 128) * 7919u + f, &t, out, r, &err);
             cdz_score_free(&t);
         }
     }
@@ -190,7 +257,10 @@ static void *worker(void *arg) {
         size_t i = j->next < j->n && !j->failed ? j->next++ : j->n;
         pthread_mutex_unlock(&j->lock);
         if (i >= j->n) break;
-        process_file(j->p, j->paths[i], &j->results[i]);
+        const piece_meta *meta = &j->meta[i];
+        const char *lic = meta->licence ? meta->licence : j->p->assume_licence;
+        if (j->p->licences && !class_in(j->p->licences, cdz_licence_class(lic))) j->results[i].status = CDZ_ERR_RANGE;
+        else process_file(j->p, j->paths[i], meta, &j->results[i]);
         for (int sp = 0; sp < 3 && j->p->style >= 0 && j->results[i].status == CDZ_OK; sp++)
             j->results[i].status = prefix_each(&j->results[i].tokens[sp], (uint16_t)(j->p->codec->style_base + (uint32_t)j->p->style));
         pthread_mutex_lock(&j->lock);
@@ -198,6 +268,59 @@ static void *worker(void *arg) {
         j->done++;
         pthread_cond_signal(&j->progressed);
         pthread_mutex_unlock(&j->lock);
+    }
+    return NULL;
+}
+
+/* The folder's own name ("pop909" of "../shared/data/pop909/"). */
+static void folder_name(const char *dir, char *out, size_t cap) {
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') len--;
+    size_t b = len;
+    while (b > 0 && dir[b - 1] != '/') b--;
+    snprintf(out, cap, "%.*s", (int)(len - b), dir + b);
+}
+
+/* The parsed index.json of each input folder that has one (NULL where none). */
+typedef struct indexes {
+    cdz_json **json;
+    char (*corpus)[64];
+    size_t n;
+} indexes;
+
+static void indexes_free(indexes *x) {
+    for (size_t i = 0; i < x->n; i++) cdz_json_free(x->json[i]);
+    cdz_free(x->json);
+    cdz_free(x->corpus);
+}
+
+static cdz_status read_index(const char *dir, cdz_json **out, cdz_error *err) {
+    *out = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/index.json", dir);
+    uint8_t *bytes;
+    size_t len;
+    cdz_error e2 = {0};
+    if (cdz_file_read_all(path, &bytes, &len, &e2) != CDZ_OK) return CDZ_OK; /* no index: nothing to read */
+    cdz_status st = cdz_json_parse((const char *)bytes, len, path, out, err);
+    cdz_free(bytes);
+    if (st == CDZ_OK && (*out)->type != CDZ_JSON_ARRAY) {
+        cdz_json_free(*out);
+        *out = NULL;
+        st = cdz_error_set(err, CDZ_ERR_FORMAT, "%s: expected a list of pieces", path);
+    }
+    return st;
+}
+
+/* The entry of `path` (found under input folder `dir`) in that folder's index, or NULL. */
+static const cdz_json *index_entry(const cdz_json *index, const char *dir, const char *path) {
+    size_t k = strlen(dir);
+    while (k > 0 && dir[k - 1] == '/') k--;
+    if (strncmp(path, dir, k) != 0 || path[k] != '/') return NULL;
+    const char *rel = path + k + 1;
+    for (size_t i = 0; i < index->n; i++) {
+        const char *p = cdz_json_get_string(&index->items[i], "path", NULL);
+        if (p && strcmp(p, rel) == 0) return &index->items[i];
     }
     return NULL;
 }
@@ -245,6 +368,7 @@ static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
     a->silent_melody += b->silent_melody;
     a->odd_bars += b->odd_bars;
     a->long_pairs += b->long_pairs;
+    a->unisons += b->unisons;
 }
 
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {
@@ -269,11 +393,45 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         cdz_file_list_free(paths, n);
         return cdz_error_set(err, CDZ_ERR_ARG, "no MIDI files found in the inputs");
     }
-    build_job j = {p, paths, n, cdz_calloc(n, sizeof(file_result)), 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+    if (p->licences) {
+        const char *bad;
+        size_t bad_len;
+        if (!cdz_licence_classes_valid(p->licences, &bad, &bad_len)) {
+            cdz_file_list_free(paths, n);
+            return cdz_error_set(err, CDZ_ERR_ARG, "unknown licence class '%.*s'; the classes are public-domain, cc0, cc-by, "
+                                 "cc-by-sa, cc-by-nc, mit, gpl, odbl, unknown", (int)bad_len, bad);
+        }
+    }
+    indexes ix = {cdz_calloc(p->n_inputs + 1, sizeof *ix.json), cdz_calloc(p->n_inputs + 1, sizeof *ix.corpus), p->n_inputs};
+    piece_meta *meta = cdz_calloc(n, sizeof *meta);
+    if (!ix.json || !ix.corpus || !meta) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_inputs && st == CDZ_OK; i++) {
+        folder_name(p->inputs[i], ix.corpus[i], sizeof ix.corpus[i]);
+        st = read_index(p->inputs[i], &ix.json[i], err);
+    }
+    for (size_t f = 0; f < n && st == CDZ_OK; f++)
+        for (size_t i = 0; i < p->n_inputs; i++) {
+            size_t k = strlen(p->inputs[i]);
+            while (k > 0 && p->inputs[i][k - 1] == '/') k--;
+            if (strncmp(paths[f], p->inputs[i], k) != 0 || paths[f][k] != '/') continue;
+            meta[f].corpus = ix.corpus[i];
+            const cdz_json *e = ix.json[i] ? index_entry(ix.json[i], p->inputs[i], paths[f]) : NULL;
+            if (e) {
+                meta[f].indexed = 1;
+                meta[f].style = cdz_json_get_string(e, "style", "");
+                meta[f].composer = cdz_json_get_string(e, "composer_name", cdz_json_get_string(e, "composer", ""));
+                meta[f].licence = cdz_json_get_string(e, "licence", cdz_json_get_string(e, "license", NULL));
+                report->indexed++;
+            }
+            break;
+        }
+    build_job j = {p, paths, meta, n, st == CDZ_OK ? cdz_calloc(n, sizeof(file_result)) : NULL, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
                    PTHREAD_COND_INITIALIZER};
     if (!j.results) {
         cdz_file_list_free(paths, n);
-        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+        cdz_free(meta);
+        indexes_free(&ix);
+        return st ? st : cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     }
     int threads = p->threads < 1 ? 1 : p->threads > 64 ? 64 : p->threads;
     pthread_t tid[64];
@@ -306,7 +464,8 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         if (r->beats < 0 && !report->beats_problem[0])
             snprintf(report->beats_problem, sizeof report->beats_problem, "%s", r->beats_problem);
         size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs;
-        if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
+        if (r->status == CDZ_ERR_RANGE && !r->problem[0]) report->skipped_licence++;
+        else if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
         else if (r->status != CDZ_OK) report->skipped_broken++;
         else if (seqs == 0) report->skipped_empty++;
         else report->files_used++;
@@ -315,7 +474,7 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
             report->tokens[sp] += r->tokens[sp].n_tokens;
             st = cdz_shard_writer_add(&w, &r->tokens[sp], (cdz_split)sp, err);
         }
-        if (r->status != CDZ_OK && !report->first_problem[0]) snprintf(report->first_problem, sizeof report->first_problem, "%s", r->problem);
+        if (r->status != CDZ_OK && r->problem[0] && !report->first_problem[0]) snprintf(report->first_problem, sizeof report->first_problem, "%s", r->problem);
     }
     size_t seqs = report->seqs[0] + report->seqs[1] + report->seqs[2];
     if (st == CDZ_OK && seqs == 0) /* an empty shard would replace what is there for nothing */
@@ -326,6 +485,8 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     for (size_t i = 0; i < n; i++)
         for (int sp = 0; sp < 3; sp++) cdz_tokens_free(&j.results[i].tokens[sp]);
     cdz_free(j.results);
+    cdz_free(meta);
+    indexes_free(&ix);
     cdz_file_list_free(paths, n);
     pthread_mutex_destroy(&j.lock);
     pthread_cond_destroy(&j.progressed);

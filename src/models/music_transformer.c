@@ -77,7 +77,7 @@ typedef struct mt_ws {
 
 static const char *const CONFIG_NAMES[] = {"mt_small", "mt_base", "gpt_base", "jsb_relative", "jsb_absolute",
                                            "jsb_small_relative", "jsb_small_absolute", "perf_small", "perf_pop",
-                                           "remi_pop", "tiny", NULL};
+                                           "remi_pop", "ensemble_small", "tiny", "tiny_ensemble", NULL};
 
 static const char *named_config(const char *name) {
     /* The benchmark shapes of ../shared/docs/BENCHMARKS.md (mt_small, mt_base, gpt_base); the
@@ -141,11 +141,24 @@ static const char *named_config(const char *name) {
                "\"attention\":\"relative\",\"layers\":4,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
                "\"max_relative\":512,\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":512,\"lr\":0.001,"
                "\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":200}";
+    /* Many instruments (the ensemble codec, docs/ensemble.md): perf_pop's shape over a 2,048-token
+     * context, relative attention reaching 1,024 tokens back; whole dataset sequences (each opens with
+     * its header: train with --whole-sequences). */
+    if (strcmp(name, "ensemble_small") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"ensemble_small\",\"codec\":\"ensemble\","
+               "\"attention\":\"relative\",\"layers\":4,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
+               "\"max_relative\":1024,\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":4,\"seq\":2048,\"lr\":0.001,"
+               "\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":100}";
     /* For tests: the full structure at a size whose gradients can be checked numerically. */
     if (strcmp(name, "tiny") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"tiny\",\"codec\":\"chorale\","
                "\"attention\":\"relative\",\"layers\":2,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":64,"
                "\"activation\":\"gelu\",\"dropout\":0,\"batch\":4,\"seq\":24,\"lr\":0.003,\"clip\":1,"
+               "\"weight_decay\":0,\"warmup_steps\":0}";
+    if (strcmp(name, "tiny_ensemble") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"tiny_ensemble\",\"codec\":\"ensemble\","
+               "\"attention\":\"relative\",\"layers\":2,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":256,"
+               "\"activation\":\"gelu\",\"dropout\":0,\"batch\":4,\"seq\":128,\"lr\":0.01,\"clip\":1,"
                "\"weight_decay\":0,\"warmup_steps\":0}";
     return NULL;
 }

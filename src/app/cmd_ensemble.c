@@ -1,0 +1,290 @@
+/* cadenza generate for ensemble models (style, instruments, minutes) and cadenza infill: the CLI of
+ * cadenza/ensemble.h. The library does the music; this file parses, checks outputs before any work,
+ * and prints. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "cadenza/ensemble.h"
+#include "cadenza/plot.h"
+#include "cadenza/train.h"
+
+/* ---- shared ---- */
+
+static int parse_instruments(const char *list, uint32_t *groups) {
+    *groups = 0;
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[80];
+        snprintf(name, sizeof name, "%.*s", (int)(len < 79 ? len : 79), p);
+        int g = cdz_ens_group_find(name);
+        if (g < 0) {
+            char all[800];
+            cdz_ens_group_list(all, sizeof all);
+            app_error("unknown instrument '%s'; the instruments are: %s (or a General MIDI program's name, e.g. "
+                      "\"French Horn\")", name, all);
+            return 0;
+        }
+        *groups |= 1u << g;
+        p = e ? e + 1 : NULL;
+    }
+    return 1;
+}
+
+static int parse_header(const char *style, const char *composer, const char *instruments, cdz_ens_header *h) {
+    *h = cdz_ens_header_default();
+    char all[600];
+    if (style && (h->style = cdz_ens_style_find(style)) < 0) {
+        cdz_ens_style_list(all, sizeof all);
+        app_error("unknown style '%s'; the styles are: %s", style, all);
+        return 0;
+    }
+    if (composer) {
+        for (int k = 0; k < CDZ_ENS_COMPOSERS; k++)
+            if (strcasecmp(composer, cdz_ens_composer_name(k)) == 0) h->composer = k;
+        if (h->composer < 0) {
+            cdz_ens_composer_list(all, sizeof all);
+            app_error("unknown composer '%s'; the composers the model knows are: %s", composer, all);
+            return 0;
+        }
+    }
+    return !instruments || parse_instruments(instruments, &h->groups);
+}
+
+static void show_progress(void *ctx, double done, double total) {
+    int *open = ctx;
+    if (!isatty(2)) return;
+    fprintf(stderr, "\r  %.0f / %.0f s of music", done, total);
+    *open = 1;
+}
+
+/* The piano roll of a score beside its MIDI file (FILE.png): EXIT_OK or EXIT_FAIL (said). */
+static int plot_beside(const char *mid, const cdz_score *s, const char *title) {
+    char png[PATH_MAX];
+    snprintf(png, sizeof png, "%s", mid);
+    size_t n = strlen(png);
+    if (n > 4 && app_has_extension(png, ".mid")) png[n - 4] = 0;
+    strncat(png, ".png", sizeof png - strlen(png) - 1);
+    if (!s->n_notes) {
+        fprintf(stderr, "note: %s not written: the piece has no notes to draw\n", png);
+        return EXIT_OK;
+    }
+    cdz_plot_params p = cdz_plot_default_params();
+    cdz_error err = {0};
+    const cdz_score *sp = s;
+    if (cdz_plot_pianoroll_write(png, &sp, &title, 1, &p, &err) != CDZ_OK) {
+        app_error("%s: %s", png, err.msg);
+        return EXIT_FAIL;
+    }
+    printf("wrote %s\n", png);
+    return EXIT_OK;
+}
+
+static int outputs_ok(const char *mid, int wav, int plot, int force) {
+    char path[PATH_MAX];
+    if (!app_output_ok(mid, force)) return 0;
+    if (wav) {
+        app_wav_name(mid, path, sizeof path);
+        if (!app_output_ok(path, force)) return 0;
+    }
+    if (plot) {
+        snprintf(path, sizeof path, "%s", mid);
+        size_t n = strlen(path);
+        if (n > 4 && app_has_extension(path, ".mid")) path[n - 4] = 0;
+        strncat(path, ".png", sizeof path - strlen(path) - 1);
+        if (!app_output_ok(path, force)) return 0;
+    }
+    if (wav && !cdz_render_available()) {
+        app_error("--wav: this cadenza was built without FluidSynth: install it (apt-get install libfluidsynth-dev "
+                  "fluid-soundfont-gm, or 'make deps') and rebuild");
+        return 0;
+    }
+    if (plot && !cdz_png_available()) {
+        app_error("--plot: this cadenza was built without libpng: install it (apt-get install libpng-dev, or 'make deps') and rebuild");
+        return 0;
+    }
+    return app_folder_writable(mid);
+}
+
+/* What the written file says of how it was made, and what the user is told. */
+static void describe_request(const cdz_model *m, const char *ckpt, const cdz_ens_request *rq, char *buf, size_t n) {
+    char inst[400] = "";
+    size_t at = 0;
+    for (int g = 0; g < CDZ_ENS_GROUPS && at + 20 < sizeof inst; g++)
+        if (rq->header.groups >> g & 1u) at += (size_t)snprintf(inst + at, sizeof inst - at, "%s%s", at ? "," : "", cdz_ens_group_name(g));
+    snprintf(buf, n, "cadenza: model %s (%s), style %s, composer %s, instruments %s, seed %llu, temperature %g, top-k %d, top-p %g, %s",
+             cdz_model_config_name(m), ckpt, rq->header.style >= 0 ? cdz_ens_style_name(rq->header.style) : "(model's choice)",
+             rq->header.composer >= 0 ? cdz_ens_composer_name(rq->header.composer) : "(none)", at ? inst : "(model's choice)",
+             (unsigned long long)rq->seed, rq->sampling.temperature, rq->sampling.top_k, rq->sampling.top_p,
+             rq->constrain ? "notes kept to the instruments and their ranges" : "unconstrained");
+}
+
+static int finish_output(const cdz_score *s, const char *path, const char *text, int wav, int plot, const char *title) {
+    if (app_write_score(s, path, text) != EXIT_OK) return EXIT_FAIL;
+    if (wav && app_wav_beside(path) != EXIT_OK) return EXIT_FAIL;
+    if (plot && plot_beside(path, s, title) != EXIT_OK) return EXIT_FAIL;
+    return EXIT_OK;
+}
+
+/* ---- cadenza generate (ensemble models) ---- */
+
+int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_opts *o) {
+    cdz_ens_request rq = cdz_ens_default_request();
+    if (!parse_header(o->style, o->composer, o->instruments, &rq.header)) return EXIT_USAGE;
+    rq.seconds = o->minutes > 0 ? o->minutes * 60 : o->seconds > 0 ? o->seconds : 60;
+    rq.qpm = o->qpm;
+    rq.constrain = !o->unconstrained;
+    rq.sampling = o->sampling;
+    rq.context = o->context;
+    if (o->meter && (sscanf(o->meter, "%d/%d", &rq.numerator, &rq.denominator) != 2 ||
+                     cdz_remi_time_sig_token(rq.numerator, rq.denominator) < 0)) {
+        app_error("--meter %s: expected a time signature such as 3/4 or 6/8 (numerator 1-16; denominator 2, 4, 8 or 16)", o->meter);
+        return EXIT_USAGE;
+    }
+    if (o->sampling.beam_size > 0) {
+        app_error("ensemble models sample (no --beam-size)");
+        return EXIT_USAGE;
+    }
+    char path[PATH_MAX];
+    int rc = EXIT_OK;
+    for (long long k = 0; k < o->outputs && rc == EXIT_OK; k++) {
+        if (o->out) snprintf(path, sizeof path, "%s", o->out);
+        else snprintf(path, sizeof path, "%s/ensemble_seed%lld_%lld.mid", o->out_dir, o->seed, k + 1);
+        if (!o->out && k == 0 && mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+            app_error("%s: cannot make the folder: %s", o->out_dir, strerror(errno));
+            return EXIT_FAIL;
+        }
+        if (!outputs_ok(path, o->wav, o->plot, o->force)) return EXIT_FAIL;
+    }
+    for (long long k = 0; k < o->outputs && rc == EXIT_OK; k++) {
+        if (o->out) snprintf(path, sizeof path, "%s", o->out);
+        else snprintf(path, sizeof path, "%s/ensemble_seed%lld_%lld.mid", o->out_dir, o->seed, k + 1);
+        rq.seed = (uint64_t)o->seed + (uint64_t)k;
+        int open = 0;
+        rq.progress = show_progress, rq.progress_ctx = &open;
+        cdz_ens_result res;
+        cdz_error err = {0};
+        double t0 = app_now();
+        cdz_status st = cdz_ens_generate(m, &rq, &res, &err);
+        double el = app_now() - t0;
+        if (open) fputc('\n', stderr);
+        if (st) {
+            app_error("%s", err.msg);
+            return err.status == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL;
+        }
+        char text[1200];
+        describe_request(m, ckpt, &rq, text, sizeof text);
+        rc = finish_output(&res.score, path, text, o->wav, o->plot, path);
+        if (rc == EXIT_OK) {
+            printf("wrote %s (%.1f s of music, %zu notes on %zu tracks; %lld tokens in %.1f s, %.0f tokens/s)\n", path,
+                   res.score.duration_s, res.score.n_notes, res.score.n_tracks ? res.score.n_tracks - 1 : 0, (long long)res.tokens, el,
+                   res.tokens / fmax(el, 1e-9));
+            fprintf(stderr, "note: %s\n", res.notes);
+        }
+        cdz_ens_result_free(&res);
+    }
+    return rc;
+}
+
+/* ---- cadenza infill ---- */
+
+static int parse_bars(const char *s, long long *b0, long long *b1) {
+    char *end;
+    errno = 0;
+    long long a = strtoll(s, &end, 10);
+    if (end == s || *end != ':' || a < 1) return 0;
+    const char *q = end + 1;
+    long long b = strtoll(q, &end, 10);
+    if (end == q || *end || b < a || errno) return 0;
+    *b0 = a - 1, *b1 = b;
+    return 1;
+}
+
+int cmd_infill(int argc, char **argv) {
+    const char *in = NULL, *keep = NULL, *bars = NULL, *out = NULL, *ckpt = NULL, *model = NULL;
+    const char *style = NULL, *composer = NULL, *instruments = NULL;
+    long long seed = 1, context = 0;
+    int wav = 0, plot = 0, force = 0, unconstrained = 0;
+    cdz_sample_params sp = cdz_sample_default_params();
+    app_opt opts[] = {
+        APP_ARG("IN.mid", &in, "the file to fill in"),
+        APP_OPT_STRING("--keep", &keep, "NAMES", "the parts to keep note for note: track names (see 'cadenza midi info IN.mid')\n"
+                                                 "or instruments, comma-separated, e.g. \"Violin I,Cello\" (required)"),
+        APP_OPT_STRING("--bars", &bars, "A:B", "write only bars A to B (from 1, inclusive); the other parts stay as they\n"
+                                               "are outside them (default: every bar)"),
+        APP_OPT_STRING("--instruments", &instruments, "LIST",
+                       "the instruments to write (default: those of the parts not kept)"),
+        APP_OPT_STRING("--style", &style, "NAME", "the style to ask for (see 'cadenza models')"),
+        APP_OPT_STRING("--composer", &composer, "NAME", "the composer to ask for"),
+        APP_OPT_SWITCH("--unconstrained", &unconstrained, "let the model write outside the instruments' playing ranges"),
+        APP_OPT_STRING("--checkpoint", &ckpt, "FILE", "an ensemble model written by 'cadenza train'"),
+        APP_OPT_STRING("--model", &model, "NAME", "a shipped model (default ensemble)"),
+        APP_SAMPLING_OPTS(&sp, &seed),
+        APP_OPT_LONG("--context", &context, 1, 1 << 24, "N", "tokens the model attends to (default: its window)"),
+        APP_OPT_STRING("--out", &out, "OUT.mid", "the file to write (required)"),
+        APP_OPT_SWITCH("--wav", &wav, "also render it to OUT.wav (FluidSynth)"),
+        APP_OPT_SWITCH("--plot", &plot, "also draw its piano roll to OUT.png"),
+        APP_OPT_FORCE(&force),
+        APP_END};
+    const app_cmd cmd = {"infill", "IN.mid --keep NAMES [--bars A:B] --out OUT.mid [options]",
+                         "Fills in the parts of a MIDI file that are not kept, with an ensemble model that reads the kept\n"
+                         "parts ahead of time (anticipation): a melody gets an accompaniment, a quartet its missing viola.\n"
+                         "Kept parts come out note for note; the new parts are tracks named \"<instrument> (cadenza)\".",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!in) return app_usage(&cmd, "no input file given");
+    if (!keep) return app_usage(&cmd, "--keep NAMES is required: the parts to keep");
+    if (!out) return app_usage(&cmd, "--out OUT.mid is required");
+    if (ckpt && model) return app_usage(&cmd, "give --checkpoint or --model, not both");
+    long long b0 = 0, b1 = 0;
+    if (bars && !parse_bars(bars, &b0, &b1)) return app_usage(&cmd, "--bars %s: expected A:B, bars from 1 with A <= B (e.g. 9:16)", bars);
+    cdz_ens_request rq = cdz_ens_default_request();
+    if (!parse_header(style, composer, instruments, &rq.header)) return EXIT_USAGE;
+    if (!outputs_ok(out, wav, plot, force)) return EXIT_FAIL;
+    char found[PATH_MAX];
+    if (!ckpt) {
+        if (!app_find_model(model ? model : "ensemble", found, sizeof found)) return EXIT_FAIL;
+        ckpt = found;
+    }
+    cdz_score s;
+    if (app_read_score(&s, in) != EXIT_OK) return EXIT_FAIL;
+    cdz_error err = {0};
+    cdz_model *m = NULL;
+    if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        cdz_score_free(&s);
+        return EXIT_FAIL;
+    }
+    rq.sampling = sp, rq.seed = (uint64_t)seed, rq.context = context, rq.constrain = !unconstrained;
+    cdz_ens_result res;
+    double t0 = app_now();
+    cdz_status st = cdz_ens_infill(m, &s, keep, b0, b1, &rq, &res, &err);
+    double el = app_now() - t0;
+    if (st) {
+        app_error("%s: %s", in, err.msg);
+        rc = err.status == CDZ_ERR_ARG ? EXIT_USAGE : EXIT_FAIL;
+    } else {
+        char text[1400];
+        describe_request(m, ckpt, &rq, text, sizeof text);
+        strncat(text, "; infill of ", sizeof text - strlen(text) - 1);
+        strncat(text, in, sizeof text - strlen(text) - 1);
+        rc = finish_output(&res.score, out, text, wav, plot, out);
+        if (rc == EXIT_OK) {
+            printf("wrote %s (%zu notes; %lld tokens written by the model in %.1f s)\n", out, res.score.n_notes, (long long)res.tokens, el);
+            fprintf(stderr, "note: %s\n", res.notes);
+        }
+        cdz_ens_result_free(&res);
+    }
+    cdz_model_free(m);
+    cdz_score_free(&s);
+    return rc;
+}
