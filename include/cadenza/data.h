@@ -169,6 +169,10 @@ CDZ_API const char *cdz_licence_class(const char *text);
  * first that is not in *bad. */
 CDZ_API int cdz_licence_classes_valid(const char *list, const char **bad, size_t *bad_len);
 
+/* Whether a file of these bytes goes to the eval split under eval_fraction (by content, as
+ * cdz_dataset_build does, so a measure can pick the same held-out files). */
+CDZ_API int cdz_build_in_eval(const uint8_t *bytes, size_t len, double eval_fraction);
+
 CDZ_API cdz_build_params cdz_build_default_params(void);
 /* Reads, extracts and encodes every file on `threads` workers, then writes one shard with the
  * sequences in file order (so the result does not depend on the number of threads). When no file

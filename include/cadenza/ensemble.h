@@ -189,6 +189,26 @@ CDZ_API cdz_status cdz_ens_generate(const cdz_model *m, const cdz_ens_request *r
 CDZ_API cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *keep, int64_t bar0, int64_t bar1,
                                   const cdz_ens_request *rq, cdz_ens_result *out, cdz_error *err);
 
+/* ---- held-out measures (src/eval/ensemble_eval.c) ---- */
+
+/* The anticipation paper's protocol on pieces of several instruments: per piece, its first bars up to
+ * CDZ_ENS_CHUNK tokens, and one instrument group drawn by the piece's hash as the part to infill.
+ * Continuation: the plain (AR) sequence, every token after the header scored. Infilling: the part's
+ * note and duration tokens scored, the other parts given: as anticipated controls when the model reads
+ * them (`anticipated`), else as the plain sequence's events (what a model without controls can see:
+ * only the other parts' past). Nats are natural-log losses; seconds are the stretches' music. */
+typedef struct cdz_ens_eval {
+    int64_t pieces;                   /* scored (with two groups or more: infilling too) */
+    int64_t infill_pieces;
+    double cont_nats, cont_tokens, cont_seconds;
+    double infill_nats, infill_tokens, infill_notes, infill_seconds;
+} cdz_ens_eval;
+
+/* Scores `score` (one piece; h gives its style and composer, NULL: none) and adds to *acc. anticipated: 1 gives the infilled part's context as
+ * controls (an anticipatory model), 0 as plain events. */
+CDZ_API cdz_status cdz_ens_eval_piece(const cdz_model *m, const cdz_score *score, const cdz_ens_header *h, uint64_t seed,
+                                      int anticipated, cdz_ens_eval *acc, cdz_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -268,5 +268,7 @@ typedef struct app_ens_opts {
     const char *out, *out_dir;
 } app_ens_opts;
 int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_opts *o);
+/* cadenza eval ensemble (cmd_ensemble.c) */
+int app_eval_ensemble(int argc, char **argv);
 
 #endif

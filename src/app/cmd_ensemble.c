@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "cadenza/data.h"
 #include "cadenza/ensemble.h"
+#include "cadenza/json.h"
 #include "cadenza/plot.h"
 #include "cadenza/train.h"
 
@@ -286,5 +288,150 @@ int cmd_infill(int argc, char **argv) {
     }
     cdz_model_free(m);
     cdz_score_free(&s);
+    return rc;
+}
+
+/* ---- cadenza eval ensemble ---- */
+
+/* The style and composer an index.json beside the files gives a file (NULL json: none). */
+static void header_from_index(const cdz_json *index, const char *dir, const char *path, cdz_ens_header *h) {
+    *h = cdz_ens_header_default();
+    char corpus[256];
+    size_t k = strlen(dir);
+    while (k > 1 && dir[k - 1] == '/') k--;
+    size_t b = k;
+    while (b > 0 && dir[b - 1] != '/') b--;
+    snprintf(corpus, sizeof corpus, "%.*s", (int)(k - b), dir + b);
+    const char *style = "", *composer = "";
+    if (index && strncmp(path, dir, k) == 0 && path[k] == '/')
+        for (size_t i = 0; i < index->n; i++) {
+            const char *p = cdz_json_get_string(&index->items[i], "path", NULL);
+            if (p && strcmp(p, path + k + 1) == 0) {
+                style = cdz_json_get_string(&index->items[i], "style", "");
+                composer = cdz_json_get_string(&index->items[i], "composer_name", cdz_json_get_string(&index->items[i], "composer", ""));
+                break;
+            }
+        }
+    h->style = cdz_ens_style_of(style, corpus);
+    h->composer = cdz_ens_composer_of(composer);
+}
+
+int app_eval_ensemble(int argc, char **argv) {
+    app_list ckpts = {0}, inputs = {0};
+    double fraction = 0.1;
+    long long pieces = 0;
+    int json = 0;
+    app_opt opts[] = {
+        APP_OPT_LIST("--checkpoint", &ckpts, "FILE", "an ensemble model; repeatable (each is scored on the same pieces)"),
+        APP_OPT_LIST("--in", &inputs, "DIR", "a corpus folder (its index.json gives styles and composers); repeatable"),
+        APP_OPT_DOUBLE("--eval-fraction", &fraction, 0, 0.99, "F",
+                       "score the files 'dataset build --eval-fraction F' put in the eval split (default 0.1)"),
+        APP_OPT_LONG("--pieces", &pieces, 0, 1 << 30, "N", "at most N pieces (default all)"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval ensemble", "--checkpoint FILE [--checkpoint FILE] --in DIR [--in DIR] [options]",
+                         "Held-out log-loss of ensemble models (the Anticipatory Music Transformer's protocol): per piece its\n"
+                         "first bars up to a window, continuation (every token) and infilling of one instrument group given\n"
+                         "the others, as anticipated controls and as plain past events; nats per token, bits per second.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!ckpts.n || !inputs.n) {
+        app_list_free(&ckpts), app_list_free(&inputs);
+        return app_usage(&cmd, "give --checkpoint and --in");
+    }
+    rc = EXIT_OK;
+    cdz_model *models[8] = {0};
+    int nm = 0;
+    cdz_error err = {0};
+    for (int i = 0; i < ckpts.n && i < 8; i++) {
+        if (cdz_checkpoint_load(ckpts.v[i], &models[nm], &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+            break;
+        }
+        nm++;
+    }
+    cdz_ens_eval acc[8][2];
+    memset(acc, 0, sizeof acc);
+    long long used = 0, held = 0;
+    double t0 = app_now();
+    for (int d = 0; d < inputs.n && rc == EXIT_OK; d++) {
+        char **files;
+        size_t n;
+        if (cdz_file_list(inputs.v[d], ".mid,.midi", &files, &n, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+            break;
+        }
+        char ipath[PATH_MAX];
+        snprintf(ipath, sizeof ipath, "%s/index.json", inputs.v[d]);
+        uint8_t *ib = NULL;
+        size_t il = 0;
+        cdz_json *index = NULL;
+        cdz_error e2 = {0};
+        if (cdz_file_read_all(ipath, &ib, &il, &e2) == CDZ_OK && cdz_json_parse((const char *)ib, il, ipath, &index, &e2) != CDZ_OK)
+            fprintf(stderr, "note: %s\n", e2.msg);
+        cdz_free(ib);
+        for (size_t f = 0; f < n && rc == EXIT_OK && (!pieces || used < pieces); f++) {
+            uint8_t *bytes = NULL;
+            size_t len = 0;
+            if (cdz_file_read_all(files[f], &bytes, &len, &err) != CDZ_OK) continue;
+            int in_eval = cdz_build_in_eval(bytes, len, fraction);
+            uint64_t seed = cdz_fnv1a64(CDZ_FNV_OFFSET, bytes, len);
+            cdz_free(bytes);
+            if (!in_eval) continue;
+            held++;
+            cdz_score s;
+            if (cdz_score_read_file(&s, files[f], &err) != CDZ_OK) continue;
+            cdz_ens_header h;
+            header_from_index(index, inputs.v[d], files[f], &h);
+            for (int k = 0; k < nm && rc == EXIT_OK; k++)
+                for (int a = 0; a < 2 && rc == EXIT_OK; a++) {
+                    cdz_ens_eval one = {0};
+                    if (cdz_ens_eval_piece(models[k], &s, &h, seed, a, &one, &err) != CDZ_OK) {
+                        app_error("%s: %s", files[f], err.msg);
+                        rc = EXIT_FAIL;
+                        break;
+                    }
+                    /* continuation is the same both ways: counted once */
+                    if (a == 1) one.cont_nats = one.cont_tokens = one.cont_seconds = 0, one.pieces = 0;
+                    acc[k][a].pieces += one.pieces, acc[k][a].infill_pieces += one.infill_pieces;
+                    acc[k][a].cont_nats += one.cont_nats, acc[k][a].cont_tokens += one.cont_tokens, acc[k][a].cont_seconds += one.cont_seconds;
+                    acc[k][a].infill_nats += one.infill_nats, acc[k][a].infill_tokens += one.infill_tokens;
+                    acc[k][a].infill_notes += one.infill_notes, acc[k][a].infill_seconds += one.infill_seconds;
+                }
+            used++;
+            cdz_score_free(&s);
+            if (isatty(2)) fprintf(stderr, "\r  %lld pieces", used);
+        }
+        cdz_json_free(index);
+        cdz_file_list_free(files, n);
+    }
+    if (isatty(2)) fputc('\n', stderr);
+    for (int k = 0; k < nm && rc == EXIT_OK; k++) {
+        const cdz_ens_eval *c = &acc[k][0], *an = &acc[k][1];
+        double cont = c->cont_nats / fmax(c->cont_tokens, 1), cont_bps = c->cont_nats / 0.69314718055994530942 / fmax(c->cont_seconds, 1e-9);
+        double inf_p = c->infill_nats / fmax(c->infill_notes, 1), inf_p_bps = c->infill_nats / 0.69314718055994530942 / fmax(c->infill_seconds, 1e-9);
+        double inf_a = an->infill_nats / fmax(an->infill_notes, 1), inf_a_bps = an->infill_nats / 0.69314718055994530942 / fmax(an->infill_seconds, 1e-9);
+        if (json)
+            printf("{\"checkpoint\":\"%s\",\"pieces\":%lld,\"infill_pieces\":%lld,\"continuation_nats_per_token\":%.5f,"
+                   "\"continuation_bits_per_second\":%.3f,\"infill_plain_nats_per_note\":%.5f,\"infill_plain_bits_per_second\":%.3f,"
+                   "\"infill_controls_nats_per_note\":%.5f,\"infill_controls_bits_per_second\":%.3f,\"seconds\":%.1f}\n",
+                   ckpts.v[k], (long long)c->pieces, (long long)c->infill_pieces, cont, cont_bps, inf_p, inf_p_bps, inf_a, inf_a_bps,
+                   c->cont_seconds);
+        else
+            printf("%s: %lld pieces (%.0f s of music, %lld with a part to infill)\n"
+                   "  continuation            %.4f nats/token  %.1f bits/s\n"
+                   "  infill, parts as past   %.4f nats/note   %.1f bits/s  (note and duration tokens of the part)\n"
+                   "  infill, parts ahead     %.4f nats/note   %.1f bits/s  (anticipated controls)\n",
+                   ckpts.v[k], (long long)c->pieces, c->cont_seconds, (long long)c->infill_pieces, cont, cont_bps, inf_p, inf_p_bps, inf_a,
+                   inf_a_bps);
+    }
+    if (rc == EXIT_OK && !json)
+        fprintf(stderr, "%lld held-out files (eval fraction %g) scored in %.0f s\n", used, fraction, app_now() - t0);
+    (void)held;
+    for (int k = 0; k < nm; k++) cdz_model_free(models[k]);
+    app_list_free(&ckpts), app_list_free(&inputs);
     return rc;
 }

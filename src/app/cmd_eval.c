@@ -1,14 +1,17 @@
 /* cadenza eval loss|ngram: mean loss (nats per token), perplexity and accuracy of a trained model, or
  * of a unigram or bigram baseline, on a split of a dataset; eval melodies|music: generated files against
- * a corpus. */
+ * a corpus; eval stability|style: a long piece's stability, and a style classifier. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "app.h"
+#include "cadenza/ensemble.h"
 #include "cadenza/listen.h"
+#include "cadenza/piece_eval.h"
 
 static const char EVAL_OVERVIEW[] =
     "Mean loss (nats per token), perplexity and accuracy of a trained model or of an n-gram baseline on a\n"
@@ -881,6 +884,610 @@ done:
     return rc;
 }
 
+/* ---- eval stability, eval style: cadenza/piece_eval.h ---- */
+
+static void stability_text(const char *path, const cdz_piece_stability *st) {
+    char dur[32];
+    app_format_duration(st->duration_s, dur, sizeof dur);
+    printf("%s: %s, %lld notes (%.2f/s), %d instrument%s", path, dur, (long long)st->n_notes, st->notes_per_s,
+           st->instruments, st->instruments == 1 ? "" : "s");
+    if (st->lowest >= 0) printf(", pitches %d-%d", st->lowest, st->highest);
+    printf(", %lld bars\n", (long long)st->n_bars);
+    if (st->n_minutes) printf("  minute  start  notes  notes/s  instruments  lowest  highest  span\n");
+    for (size_t m = 0; m < st->n_minutes; m++) {
+        const cdz_piece_minute *w = &st->minutes[m];
+        char at[32];
+        app_format_duration(w->start_s, at, sizeof at);
+        printf("  %6zu %6s %6lld %8.2f %12d ", m + 1, at, (long long)w->notes, w->notes_per_s, w->instruments);
+        if (w->lowest >= 0) printf("%7d %8d %5d\n", w->lowest, w->highest, w->span);
+        else printf("%7s %8s %5s\n", "-", "-", "-");
+    }
+    if (st->n_bars == 0 && st->n_notes) printf("  no bars (SMPTE timing): silence and loops not measured\n");
+    else if (st->n_bars) {
+        printf("  longest silence: %lld bar%s", (long long)st->longest_silence_bars, st->longest_silence_bars == 1 ? "" : "s");
+        if (st->longest_silence_bars)
+            printf(" (bars %lld-%lld)", (long long)st->silence_start_bar + 1,
+                   (long long)(st->silence_start_bar + st->longest_silence_bars));
+        printf("; longest run of one bar repeated: %lld bar%s", (long long)st->longest_loop_bars,
+               st->longest_loop_bars == 1 ? "" : "s");
+        if (st->longest_loop_bars > 1)
+            printf(" (bars %lld-%lld)", (long long)st->loop_start_bar + 1,
+                   (long long)(st->loop_start_bar + st->longest_loop_bars));
+        printf("\n");
+    }
+    if (st->n_minutes)
+        printf("  variation across %zu minute%s (sd / mean): notes/s %.3f, instruments %.3f, pitch span %.3f\n",
+               st->n_cv_minutes, st->n_cv_minutes == 1 ? "" : "s", st->cv_notes_per_s, st->cv_instruments, st->cv_span);
+}
+
+static void stability_json(const char *path, const cdz_piece_stability *st, int check, int pass) {
+    printf("{\"file\":");
+    json_string(stdout, path);
+    printf(",\"duration_s\":");
+    json_number(stdout, st->duration_s);
+    printf(",\"notes\":%lld,\"notes_per_s\":", (long long)st->n_notes);
+    json_number(stdout, st->notes_per_s);
+    printf(",\"instruments\":%d,\"lowest\":%d,\"highest\":%d,\"bars\":%lld,\"longest_silence_bars\":%lld,"
+           "\"silence_start_bar\":%lld,\"longest_loop_bars\":%lld,\"loop_start_bar\":%lld,\"cv_minutes\":%zu,"
+           "\"cv_notes_per_s\":",
+           st->instruments, st->lowest, st->highest, (long long)st->n_bars, (long long)st->longest_silence_bars,
+           (long long)st->silence_start_bar, (long long)st->longest_loop_bars, (long long)st->loop_start_bar,
+           st->n_cv_minutes);
+    json_number(stdout, st->cv_notes_per_s);
+    printf(",\"cv_instruments\":");
+    json_number(stdout, st->cv_instruments);
+    printf(",\"cv_span\":");
+    json_number(stdout, st->cv_span);
+    printf(",\"minutes\":[");
+    for (size_t m = 0; m < st->n_minutes; m++) {
+        const cdz_piece_minute *w = &st->minutes[m];
+        printf("%s{\"start_s\":", m ? "," : "");
+        json_number(stdout, w->start_s);
+        printf(",\"end_s\":");
+        json_number(stdout, w->end_s);
+        printf(",\"notes\":%lld,\"notes_per_s\":", (long long)w->notes);
+        json_number(stdout, w->notes_per_s);
+        printf(",\"instruments\":%d,\"lowest\":%d,\"highest\":%d,\"span\":%d}", w->instruments, w->lowest, w->highest,
+               w->span);
+    }
+    printf("]");
+    if (check) printf(",\"pass\":%s", pass ? "true" : "false");
+    printf("}\n");
+}
+
+static int eval_stability(int argc, char **argv) {
+    app_list files = {0};
+    int json = 0;
+    long long max_silence = -1, max_loop = -1;
+    app_opt opts[] = {
+        APP_ARGS("FILE.mid", &files, "MIDI files (a generated piece, or a corpus's for comparison)"),
+        APP_OPT_LONG("--max-silence", &max_silence, 0, 1 << 20, "BARS",
+                     "fail (exit status 1) when a piece has more silent bars in a row"),
+        APP_OPT_LONG("--max-loop", &max_loop, 1, 1 << 20, "BARS",
+                     "fail (exit status 1) when one bar is played more times in a row"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval stability", "FILE.mid... [--max-silence BARS] [--max-loop BARS] [--json]",
+                         "Whether a long piece stays alive: per minute the notes started per second, the instruments\n"
+                         "playing and the lowest and highest pitch; for the piece the longest silence and the longest\n"
+                         "run of one bar repeated note for note, in bars, and how much the minutes vary (sd / mean).\n"
+                         "Bars are counted from 1; in --json from 0.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (files.n == 0) return app_usage(&cmd, "no MIDI file given");
+    int check = max_silence >= 0 || max_loop >= 0;
+    rc = EXIT_OK;
+    for (int i = 0; i < files.n; i++) {
+        cdz_score s;
+        cdz_piece_stability st;
+        cdz_error err = {0};
+        if (app_read_score(&s, files.v[i]) != EXIT_OK) {
+            rc = EXIT_FAIL;
+            continue;
+        }
+        if (cdz_piece_stability_compute(&s, &st, &err) != CDZ_OK) {
+            app_error("%s: %s", files.v[i], err.msg);
+            cdz_score_free(&s);
+            rc = EXIT_FAIL;
+            continue;
+        }
+        int pass = (max_silence < 0 || st.longest_silence_bars <= max_silence) &&
+                   (max_loop < 0 || st.longest_loop_bars <= max_loop);
+        if (json) {
+            stability_json(files.v[i], &st, check, pass);
+        } else {
+            stability_text(files.v[i], &st);
+            if (check)
+                printf("  check (silence <= %lld bars, repeats <= %lld): %s\n", max_silence, max_loop,
+                       pass ? "pass" : "FAIL");
+        }
+        if (!pass) rc = EXIT_FAIL;
+        cdz_piece_stability_free(&st);
+        cdz_score_free(&s);
+    }
+    app_list_free(&files);
+    return rc;
+}
+
+/* One piece for the style classifier: its path and its label ("" when not known). */
+typedef struct style_item {
+    char *path;
+    char label[CDZ_PIECE_LABEL_MAX];
+    int pick; /* style_select's choice */
+} style_item;
+
+typedef struct style_set {
+    style_item *v;
+    size_t n, cap;
+} style_set;
+
+static void style_set_free(style_set *s) {
+    for (size_t i = 0; i < s->n; i++) cdz_free(s->v[i].path);
+    cdz_free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* A label as the user writes it (LABEL=DIR, --labels, --expect): lower case, spaces trimmed. */
+static void style_label(const char *in, char *out, size_t n) {
+    while (*in == ' ') in++;
+    size_t k = 0;
+    for (; in[k] && k + 1 < n; k++) out[k] = (char)tolower((unsigned char)in[k]);
+    while (k > 0 && out[k - 1] == ' ') k--;
+    out[k] = 0;
+}
+
+static int style_add(style_set *s, const char *path, const char *label) {
+    if (cdz_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != CDZ_OK) {
+        app_error("out of memory listing files");
+        return 0;
+    }
+    size_t len = strlen(path);
+    style_item *it = &s->v[s->n];
+    if (!(it->path = cdz_malloc(len + 1))) {
+        app_error("out of memory listing files");
+        return 0;
+    }
+    memcpy(it->path, path, len + 1);
+    style_label(label, it->label, sizeof it->label);
+    s->n++;
+    return 1;
+}
+
+/* An index.json: a list of objects with "path" (relative to the index's folder) and "style". Styles
+ * become the ensemble model's style names (cdz_ens_style_of: "Romantique" -> romantic, "string quartet"
+ * -> quartet), so a classifier's labels are the styles a generator is asked for; entries without a
+ * style are left unlabelled. */
+static int style_read_index(style_set *s, const char *index) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    cdz_json *j = NULL;
+    cdz_error err = {0};
+    if (cdz_file_read_all(index, &bytes, &len, &err) != CDZ_OK ||
+        cdz_json_parse((const char *)bytes, len, index, &j, &err) != CDZ_OK) {
+        cdz_free(bytes);
+        app_error("%s", err.msg);
+        return 0;
+    }
+    cdz_free(bytes);
+    int ok = 1;
+    if (j->type != CDZ_JSON_ARRAY) {
+        app_error("%s: expected a JSON list of objects with \"path\" and \"style\"", index);
+        ok = 0;
+    }
+    const char *slash = strrchr(index, '/');
+    int dir_len = slash ? (int)(slash - index) : 1;
+    const char *dir = slash ? index : ".";
+    char corpus[256]; /* the index's folder's name: "mutopia" */
+    snprintf(corpus, sizeof corpus, "%.*s", dir_len, dir);
+    const char *base = strrchr(corpus, '/');
+    if (base) memmove(corpus, base + 1, strlen(base + 1) + 1);
+    for (size_t i = 0; ok && i < j->n; i++) {
+        const char *path = cdz_json_get_string(&j->items[i], "path", NULL);
+        const char *style = cdz_json_get_string(&j->items[i], "style", "");
+        if (!path) {
+            app_error("%s: entry %zu has no \"path\" string", index, i);
+            ok = 0;
+            break;
+        }
+        char full[PATH_MAX];
+        if (snprintf(full, sizeof full, "%.*s/%s", dir_len, dir, path) >= (int)sizeof full) {
+            app_error("%s: entry %zu: the path is too long", index, i);
+            ok = 0;
+            break;
+        }
+        int k = style[0] ? cdz_ens_style_of(style, corpus) : -1;
+        ok = style_add(s, full, k >= 0 ? cdz_ens_style_name(k) : "");
+    }
+    cdz_json_free(j);
+    return ok;
+}
+
+/* The inputs: LABEL=FILE_OR_DIR or FILE_OR_DIR (a folder walked for .mid and .midi), and indexes. */
+static int style_gather(style_set *s, const app_list *args, const app_list *indexes) {
+    for (int i = 0; i < args->n; i++) {
+        const char *a = args->v[i], *eq = strchr(a, '=');
+        struct stat sb;
+        char label[CDZ_PIECE_LABEL_MAX] = "";
+        const char *path = a;
+        if (eq && stat(a, &sb) != 0) { /* a file whose name holds '=' is taken as it is */
+            snprintf(label, sizeof label, "%.*s", (int)(eq - a), a);
+            path = eq + 1;
+        }
+        char **paths = NULL;
+        size_t n = 0;
+        cdz_error err = {0};
+        if (cdz_file_list(path, ".mid,.midi", &paths, &n, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            return 0;
+        }
+        if (n == 0) fprintf(stderr, "note: %s holds no .mid or .midi file\n", path);
+        int ok = 1;
+        for (size_t k = 0; ok && k < n; k++) ok = style_add(s, paths[k], label);
+        cdz_file_list_free(paths, n);
+        if (!ok) return 0;
+    }
+    for (int i = 0; i < indexes->n; i++)
+        if (!style_read_index(s, indexes->v[i])) return 0;
+    return 1;
+}
+
+static int style_item_cmp(const void *a, const void *b) {
+    return strcmp(((const style_item *)a)->path, ((const style_item *)b)->path);
+}
+
+/* The length of a path's folder part ("a/b/c.mid" -> 3). */
+static size_t folder_len(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) : 0;
+}
+
+/* Sorts by path and keeps every K-th file from the J-th (or, with complement, the others), so that
+ * two runs with the same inputs and K, J, one with --complement, see disjoint files. With by_folder
+ * the K-th folders are taken whole (a corpus kept by composer gives a split by composer). */
+static void style_select(style_set *s, long long every, long long offset, int complement, int by_folder) {
+    qsort(s->v, s->n, sizeof *s->v, style_item_cmp);
+    size_t unit = 0;
+    for (size_t i = 0; i < s->n; i++) { /* every path is still there to compare with */
+        if (!by_folder) unit = i;
+        else if (i > 0) {
+            size_t a = folder_len(s->v[i].path), b = folder_len(s->v[i - 1].path);
+            unit += a != b || strncmp(s->v[i].path, s->v[i - 1].path, a) != 0;
+        }
+        s->v[i].pick = ((long long)(unit % (size_t)every) == offset) != complement;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].pick) s->v[k++] = s->v[i];
+        else cdz_free(s->v[i].path);
+    }
+    s->n = k;
+}
+
+/* Reads a piece and computes its features: 1, or 0 having said why on stderr (the file is skipped). */
+static int style_features(const char *path, double *x) {
+    cdz_score sc;
+    cdz_error err = {0};
+    if (cdz_score_read_file(&sc, path, &err) != CDZ_OK) {
+        fprintf(stderr, "skipped: %s\n", err.msg);
+        return 0;
+    }
+    cdz_status st = cdz_piece_features(&sc, x, &err);
+    cdz_score_free(&sc);
+    if (st != CDZ_OK) fprintf(stderr, "skipped: %s: %s\n", path, err.msg);
+    return st == CDZ_OK;
+}
+
+/* 1 when `label` is in the comma-separated list (labels as style_label writes them). */
+static int in_list(const char *list, const char *label) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char norm[CDZ_PIECE_LABEL_MAX];
+        style_label(t, norm, sizeof norm);
+        if (strcmp(norm, label) == 0) return 1;
+    }
+    return 0;
+}
+
+#define STYLE_SPLIT_OPTS(every, offset, complement, by_folder)                                                         \
+    APP_OPT_LONG("--every", (every), 1, 1 << 20, "K", "take every K-th file of the inputs sorted by path (default 1)"), \
+    APP_OPT_LONG("--offset", (offset), 0, 1 << 20, "J", "starting at the J-th (from 0; default 0)"),                      \
+    APP_OPT_SWITCH("--complement", (complement), "take the other files instead (a training set disjoint from\n"          \
+                                                 "--every K --offset J)"),                                               \
+    APP_OPT_SWITCH("--by-folder", (by_folder), "count folders instead of files, each taken whole (mutopia's folders\n"   \
+                                               "are composers: a split by composer)")
+
+static int style_train(int argc, char **argv) {
+    const char *out = NULL, *keep = NULL;
+    app_list args = {0}, indexes = {0};
+    long long every = 1, offset = 0, min_files = 10;
+    int complement = 0, by_folder = 0, force = 0, unbalanced = 0;
+    cdz_piece_style_params p = cdz_piece_style_default_params();
+    app_opt opts[] = {
+        APP_ARGS("LABEL=FILE_OR_DIR", &args, "files or folders of one style (folders walked for .mid and .midi)"),
+        APP_OPT_STRING("--out", &out, "STYLE.json", "the model to write (required)"),
+        APP_OPT_LIST("--index", &indexes, "INDEX.json",
+                     "a corpus index: a JSON list of {\"path\" (relative to its folder), \"style\"}; repeatable"),
+        STYLE_SPLIT_OPTS(&every, &offset, &complement, &by_folder),
+        APP_OPT_STRING("--labels", &keep, "A,B,...", "train on these labels only (default: every label with enough files)"),
+        APP_OPT_LONG("--min-files", &min_files, 1, 1 << 20, "N", "leave out labels with fewer files (default 10)"),
+        APP_OPT_DOUBLE("--l2", &p.l2, 0, 1e6, "X", "weight decay (default 0.001)"),
+        APP_OPT_INT("--steps", &p.steps, 1, 1 << 20, "N", "gradient steps (default 1000)"),
+        APP_OPT_SWITCH("--unbalanced", &unbalanced, "weight every file alike (default: every label alike)"),
+        APP_OPT_FORCE(&force),
+        APP_END};
+    const app_cmd cmd = {"eval style train", "--out STYLE.json [LABEL=FILE_OR_DIR ...] [--index INDEX.json ...] [options]",
+                         "Trains a small style classifier (softmax regression on features of how a piece is written:\n"
+                         "key-relative pitch classes, intervals, rhythm, harmony; cadenza/piece_eval.h). Labels are\n"
+                         "taken in lower case; an index's styles become the ensemble codec's style names (baroque,\n"
+                         "classical, romantic, hymn, folk, quartet, orchestral, ...).",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    style_set set = {0};
+    double *x = NULL;
+    int32_t *y = NULL;
+    char (*names)[CDZ_PIECE_LABEL_MAX] = NULL;
+    size_t *count = NULL, n_names = 0, cap_names = 0;
+    const char **label_ptr = NULL;
+    cdz_piece_style_model m = {0};
+    rc = EXIT_FAIL;
+    if (!out) {
+        rc = app_usage(&cmd, "--out STYLE.json is required");
+        goto done;
+    }
+    if (args.n == 0 && indexes.n == 0) {
+        rc = app_usage(&cmd, "no input: give LABEL=FILE_OR_DIR or --index INDEX.json");
+        goto done;
+    }
+    if (offset >= every) {
+        rc = app_usage(&cmd, "--offset %lld must be below --every %lld", offset, every);
+        goto done;
+    }
+    if (!app_output_ok(out, force) || !style_gather(&set, &args, &indexes)) goto done;
+    style_select(&set, every, offset, complement, by_folder);
+    /* the labels: those asked for, with files, and enough of them */
+    for (size_t i = 0; i < set.n; i++) {
+        const char *l = set.v[i].label;
+        if (!l[0] || (keep && !in_list(keep, l))) continue;
+        size_t k = 0;
+        while (k < n_names && strcmp(names[k], l) != 0) k++;
+        if (k == n_names) {
+            size_t cap = cap_names;
+            if (cdz_grow((void **)&names, &cap_names, n_names + 1, sizeof *names) != CDZ_OK ||
+                cdz_grow((void **)&count, &cap, n_names + 1, sizeof *count) != CDZ_OK) {
+                app_error("out of memory");
+                goto done;
+            }
+            snprintf(names[n_names], sizeof *names, "%s", l);
+            count[n_names++] = 0;
+        }
+        count[k]++;
+    }
+    size_t n_kept = 0;
+    for (size_t k = 0; k < n_names; k++) {
+        if (count[k] >= (size_t)min_files) {
+            memmove(names[n_kept], names[k], sizeof *names);
+            count[n_kept++] = count[k];
+        } else {
+            fprintf(stderr, "note: label \"%s\" left out: %zu file%s, fewer than --min-files %lld\n", names[k], count[k],
+                    count[k] == 1 ? "" : "s", min_files);
+        }
+    }
+    n_names = n_kept;
+    if (n_names < 2) {
+        app_error("training needs at least 2 labels with %lld or more files each; the inputs give %zu", min_files, n_names);
+        goto done;
+    }
+    x = cdz_calloc(set.n + 1, CDZ_PIECE_N_FEATURES * sizeof *x);
+    y = cdz_calloc(set.n + 1, sizeof *y);
+    label_ptr = cdz_calloc(n_names, sizeof *label_ptr);
+    if (!x || !y || !label_ptr) {
+        app_error("out of memory for %zu files", set.n);
+        goto done;
+    }
+    for (size_t k = 0; k < n_names; k++) label_ptr[k] = names[k], count[k] = 0;
+    size_t n = 0, skipped = 0;
+    double t0 = app_now();
+    for (size_t i = 0; i < set.n; i++) {
+        size_t k = 0;
+        while (k < n_names && strcmp(names[k], set.v[i].label) != 0) k++;
+        if (k == n_names) continue;
+        if (!style_features(set.v[i].path, x + n * CDZ_PIECE_N_FEATURES)) {
+            skipped++;
+            continue;
+        }
+        y[n++] = (int32_t)k;
+        count[k]++;
+    }
+    cdz_error err = {0};
+    p.balanced = !unbalanced;
+    if (cdz_piece_style_train(&m, x, y, n, label_ptr, (int32_t)n_names, &p, &err) != CDZ_OK ||
+        cdz_piece_style_save(&m, out, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        goto done;
+    }
+    printf("trained on %zu files (%zu skipped) in %.1f s:", n, skipped, app_now() - t0);
+    for (size_t k = 0; k < n_names; k++) printf("%s %s %zu", k ? "," : "", names[k], count[k]);
+    printf("\ntraining accuracy %.1f%%%s, loss %.4f; wrote %s\n", 100 * m.train_accuracy,
+           unbalanced ? "" : " (labels weighted alike)", m.train_loss, out);
+    rc = EXIT_OK;
+done:
+    cdz_piece_style_free(&m);
+    style_set_free(&set);
+    app_list_free(&args);
+    app_list_free(&indexes);
+    cdz_free(x);
+    cdz_free(y);
+    cdz_free(names);
+    cdz_free(count);
+    cdz_free(label_ptr);
+    return rc;
+}
+
+static int style_predict(int argc, char **argv) {
+    const char *model = NULL, *expect = NULL;
+    app_list args = {0}, indexes = {0};
+    long long every = 1, offset = 0;
+    int complement = 0, by_folder = 0, json = 0, quiet = 0;
+    app_opt opts[] = {
+        APP_ARGS("FILE_OR_DIR", &args, "pieces to label (LABEL=FILE_OR_DIR gives their true label)"),
+        APP_OPT_STRING("--model", &model, "STYLE.json", "the classifier (required; from eval style train)"),
+        APP_OPT_LIST("--index", &indexes, "INDEX.json", "a corpus index (its styles are the true labels); repeatable"),
+        STYLE_SPLIT_OPTS(&every, &offset, &complement, &by_folder),
+        APP_OPT_STRING("--expect", &expect, "LABEL", "report the share of files recognised as LABEL"),
+        APP_OPT_SWITCH("--quiet", &quiet, "only the summary, not a line per file"),
+        APP_OPT_JSON(&json),
+        APP_END};
+    const app_cmd cmd = {"eval style predict", "--model STYLE.json FILE_OR_DIR... [--index INDEX.json ...] [--expect LABEL]",
+                         "The most probable style of each piece, with its probability; where the true labels are\n"
+                         "known (LABEL=DIR, --index) the accuracy, each label's recall and the confusion matrix.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    style_set set = {0};
+    cdz_piece_style_model m = {0};
+    size_t *confusion = NULL;
+    double *prob = NULL;
+    rc = EXIT_FAIL;
+    if (!model) {
+        rc = app_usage(&cmd, "--model STYLE.json is required");
+        goto done;
+    }
+    if (args.n == 0 && indexes.n == 0) {
+        rc = app_usage(&cmd, "no input: give FILE_OR_DIR or --index INDEX.json");
+        goto done;
+    }
+    if (offset >= every) {
+        rc = app_usage(&cmd, "--offset %lld must be below --every %lld", offset, every);
+        goto done;
+    }
+    cdz_error err = {0};
+    if (cdz_piece_style_load(&m, model, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        goto done;
+    }
+    const size_t K = (size_t)m.n_classes;
+    int32_t want = -1;
+    if (expect) {
+        char norm[CDZ_PIECE_LABEL_MAX];
+        style_label(expect, norm, sizeof norm);
+        for (int32_t k = 0; k < m.n_classes; k++)
+            if (strcmp(m.labels[k], norm) == 0) want = k;
+        if (want < 0) {
+            char list[512] = "";
+            for (int32_t k = 0; k < m.n_classes; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", m.labels[k]);
+            rc = app_usage(&cmd, "--expect %s: %s knows the labels %s", expect, model, list);
+            goto done;
+        }
+    }
+    if (!style_gather(&set, &args, &indexes)) goto done;
+    style_select(&set, every, offset, complement, by_folder);
+    confusion = cdz_calloc(K * K, sizeof *confusion);
+    prob = cdz_calloc(K, sizeof *prob);
+    if (!confusion || !prob) {
+        app_error("out of memory");
+        goto done;
+    }
+    size_t n = 0, skipped = 0, as_want = 0, known = 0, right = 0, unknown_truth = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        double x[CDZ_PIECE_N_FEATURES];
+        if (!style_features(set.v[i].path, x)) {
+            skipped++;
+            continue;
+        }
+        int32_t k = cdz_piece_style_predict(&m, x, prob);
+        n++;
+        as_want += k == want;
+        int32_t truth = -1;
+        for (int32_t c = 0; set.v[i].label[0] && c < m.n_classes; c++)
+            if (strcmp(m.labels[c], set.v[i].label) == 0) truth = c;
+        if (truth >= 0) {
+            known++;
+            right += truth == k;
+            confusion[(size_t)truth * K + (size_t)k]++;
+        } else if (set.v[i].label[0]) {
+            unknown_truth++;
+        }
+        if (quiet) continue;
+        if (json) {
+            printf("{\"file\":");
+            json_string(stdout, set.v[i].path);
+            printf(",\"style\":");
+            json_string(stdout, m.labels[k]);
+            printf(",\"p\":");
+            json_number(stdout, prob[k]);
+            if (set.v[i].label[0]) {
+                printf(",\"truth\":");
+                json_string(stdout, set.v[i].label);
+            }
+            printf("}\n");
+        } else {
+            printf("%-12s %.2f  %s%s%s%s\n", m.labels[k], prob[k], set.v[i].path, set.v[i].label[0] ? "  (" : "",
+                   set.v[i].label, set.v[i].label[0] ? ")" : "");
+        }
+    }
+    if (json) {
+        printf("{\"files\":%zu,\"skipped\":%zu", n, skipped);
+        if (want >= 0) {
+            printf(",\"expect\":");
+            json_string(stdout, m.labels[want]);
+            printf(",\"recognised\":%zu,\"share\":", as_want);
+            json_number(stdout, n ? (double)as_want / (double)n : 0);
+        }
+        if (known) {
+            printf(",\"labelled\":%zu,\"accuracy\":", known);
+            json_number(stdout, (double)right / (double)known);
+        }
+        printf("}\n");
+    } else {
+        printf("%zu file%s labelled (%zu skipped)\n", n, n == 1 ? "" : "s", skipped);
+        if (want >= 0)
+            printf("recognised as %s: %zu of %zu (%.1f%%)\n", m.labels[want], as_want, n,
+                   n ? 100.0 * (double)as_want / (double)n : 0.0);
+        if (known) {
+            printf("accuracy on the %zu files with a known label: %.1f%% (chance with %zu labels: %.1f%%)\n", known,
+                   100.0 * (double)right / (double)known, K, 100.0 / (double)K);
+            printf("  %-14s %6s %7s   predicted:", "true label", "files", "recall");
+            for (size_t c = 0; c < K; c++) printf(" %.10s", m.labels[c]);
+            printf("\n");
+            for (size_t t = 0; t < K; t++) {
+                size_t row = 0;
+                for (size_t c = 0; c < K; c++) row += confusion[t * K + c];
+                if (!row) continue;
+                printf("  %-14.14s %6zu %6.1f%%             ", m.labels[t], row,
+                       100.0 * (double)confusion[t * K + t] / (double)row);
+                for (size_t c = 0; c < K; c++) printf(" %*zu", (int)(strlen(m.labels[c]) < 10 ? strlen(m.labels[c]) : 10), confusion[t * K + c]);
+                printf("\n");
+            }
+        }
+        if (unknown_truth)
+            printf("%zu file%s with labels the model does not know left out of the accuracy\n", unknown_truth,
+                   unknown_truth == 1 ? "" : "s");
+    }
+    rc = n ? EXIT_OK : EXIT_FAIL;
+    if (!n) app_error("no piece could be labelled");
+done:
+    cdz_piece_style_free(&m);
+    style_set_free(&set);
+    app_list_free(&args);
+    app_list_free(&indexes);
+    cdz_free(confusion);
+    cdz_free(prob);
+    return rc;
+}
+
+static int eval_style(int argc, char **argv) {
+    static const app_sub subs[] = {
+        {"train", style_train, "--out STYLE.json LABEL=DIR ... | --index INDEX.json: train a style classifier"},
+        {"predict", style_predict, "--model STYLE.json FILE_OR_DIR...: the style of each piece, and the accuracy"},
+    };
+    return app_dispatch("eval style", "A small style classifier of pieces (cadenza/piece_eval.h).\n", subs, 2, NULL, argc,
+                        argv);
+}
+
 int cmd_eval(int argc, char **argv) {
     static const app_sub subs[] = {
         {"loss", eval_loss, "--checkpoint FILE --data FILE.cdz: a model's mean loss, perplexity and accuracy"},
@@ -889,6 +1496,11 @@ int cmd_eval(int argc, char **argv) {
                                     "histograms against a corpus"},
         {"music", eval_music, "--generated DIR --reference DIR: the objective features of Yang & Lerch 2019 and\n"
                               "MusPy per set, and the sets compared"},
+        {"stability", eval_stability, "FILE.mid...: per minute density, instruments and pitch range; the longest\n"
+                                      "silence and bar loop"},
+        {"style", eval_style, "train|predict: a small style classifier of pieces"},
+        {"ensemble", app_eval_ensemble, "--checkpoint FILE --in DIR: held-out log-loss of ensemble models on\n"
+                                        "continuation and infilling (nats per token, bits per second)"},
     };
-    return app_dispatch("eval", EVAL_OVERVIEW, subs, 4, NULL, argc, argv);
+    return app_dispatch("eval", EVAL_OVERVIEW, subs, sizeof subs / sizeof *subs, NULL, argc, argv);
 }

@@ -31,8 +31,8 @@ static const app_sub COMMANDS[] = {
     {"vae", cmd_vae, "sample|interpolate|reconstruct|encode|attribute: the latent space of a MusicVAE\n"
                      "model"},
     {"models", cmd_models, "the shipped models: what each does, its data and that data's licence"},
-    {"eval", cmd_eval, "loss|ngram|melodies|music: model loss, n-gram baselines, melody and music\n"
-                       "statistics"},
+    {"eval", cmd_eval, "loss|ngram|melodies|music|stability|style|ensemble: model loss, n-gram baselines,\n"
+                       "melody and music statistics, long pieces, styles, ensemble models"},
     {"render", cmd_render, "IN.mid --out OUT.wav: MIDI to audio through FluidSynth and a General MIDI\n"
                            "SoundFont"},
     {"plot", cmd_plot, "IN.mid --out OUT.png: a piano-roll picture (PNG or SVG; --compare A.mid B.mid)"},

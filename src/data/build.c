@@ -108,12 +108,14 @@ static cdz_split split_of(const cdz_build_params *p, const char *path, const uin
         if (has_folder(path, "valid") || has_folder(path, "eval")) return CDZ_SPLIT_EVAL;
         return CDZ_SPLIT_TRAIN;
     }
-    if (p->eval_fraction > 0) {
-        /* By content, so renaming or moving a file keeps it in its split. */
-        double u = (double)(cdz_fnv1a64(CDZ_FNV_OFFSET, bytes, len) >> 11) * (1.0 / 9007199254740992.0);
-        if (u < p->eval_fraction) return CDZ_SPLIT_EVAL;
-    }
-    return CDZ_SPLIT_TRAIN;
+    return cdz_build_in_eval(bytes, len, p->eval_fraction) ? CDZ_SPLIT_EVAL : CDZ_SPLIT_TRAIN;
+}
+
+int cdz_build_in_eval(const uint8_t *bytes, size_t len, double eval_fraction) {
+    if (!(eval_fraction > 0)) return 0;
+    /* By content, so renaming or moving a file keeps it in its split. */
+    double u = (double)(cdz_fnv1a64(CDZ_FNV_OFFSET, bytes, len) >> 11) * (1.0 / 9007199254740992.0);
+    return u < eval_fraction;
 }
 
 static int is_midi_name(const char *path) {

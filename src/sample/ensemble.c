@@ -269,6 +269,11 @@ static cdz_status kept_tracks(const cdz_score *s, const cdz_ens_piece *p, const 
         int found = 0;
         for (size_t t = 0; t < s->n_tracks; t++)
             if (name[0] && strcasecmp(s->tracks[t].name, name) == 0) kept[t] = 1, found = 1;
+        /* a track's number, as 'cadenza midi info' shows it ("2" or "track 2") */
+        const char *digits = strncasecmp(name, "track ", 6) == 0 ? name + 6 : name;
+        char *end;
+        long num = digits[0] >= '0' && digits[0] <= '9' ? strtol(digits, &end, 10) : -1;
+        if (!found && num >= 0 && !*end && (size_t)num < s->n_tracks) kept[num] = 1, found = 1;
         int g = found ? -1 : cdz_ens_group_find(name);
         for (size_t i = 0; g >= 0 && i < p->n_notes; i++)
             if (p->notes[i].group == g) kept[p->notes[i].track] = 1, found = 1;
@@ -279,10 +284,17 @@ static cdz_status kept_tracks(const cdz_score *s, const cdz_ens_piece *p, const 
                 int has = 0;
                 for (size_t i = 0; i < s->n_notes && !has; i++) has = s->notes[i].track == t;
                 if (!has) continue;
-                int w = snprintf(list + at, sizeof list - at, "%s\"%s\"", at ? ", " : "", s->tracks[t].name);
+                uint8_t prog = 0, drum = 0;
+                for (size_t i = 0; i < s->n_notes; i++)
+                    if (s->notes[i].track == t) {
+                        prog = s->notes[i].program, drum = s->notes[i].is_drum;
+                        break;
+                    }
+                int w = snprintf(list + at, sizeof list - at, "%strack %zu \"%s\" (%s)", at ? ", " : "", t, s->tracks[t].name,
+                                 cdz_gm_program_name(prog, drum));
                 at += w > 0 ? (size_t)w : 0;
             }
-            return cdz_error_set(err, CDZ_ERR_ARG, "no track named \"%s\" in the file (nor an instrument of it); its tracks with notes are: %s",
+            return cdz_error_set(err, CDZ_ERR_ARG, "no track named \"%s\" in the file (nor an instrument of it, nor a track number); its tracks with notes are: %s (name a track by its name or number, or an instrument)",
                                  name, at ? list : "(none has a name)");
         }
         q = e ? e + 1 : NULL;
