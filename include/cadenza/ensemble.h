@@ -209,6 +209,13 @@ typedef struct cdz_ens_eval {
 CDZ_API cdz_status cdz_ens_eval_piece(const cdz_model *m, const cdz_score *score, const cdz_ens_header *h, uint64_t seed,
                                       int anticipated, cdz_ens_eval *acc, cdz_error *err);
 
+/* How a piece keeps to the instruments asked for: of its notes, how many are on the groups in
+ * `groups`, and how many lie outside their own group's playing range (cdz_ens_group_range). */
+typedef struct cdz_ens_instrumentation {
+    int64_t notes, on_requested, out_of_range;
+} cdz_ens_instrumentation;
+CDZ_API void cdz_ens_instrumentation_add(const cdz_score *s, uint32_t groups, cdz_ens_instrumentation *acc);
+
 #ifdef __cplusplus
 }
 #endif

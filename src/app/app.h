@@ -270,5 +270,6 @@ typedef struct app_ens_opts {
 int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_opts *o);
 /* cadenza eval ensemble (cmd_ensemble.c) */
 int app_eval_ensemble(int argc, char **argv);
+int app_eval_instruments(int argc, char **argv);
 
 #endif

@@ -435,3 +435,55 @@ int app_eval_ensemble(int argc, char **argv) {
     app_list_free(&ckpts), app_list_free(&inputs);
     return rc;
 }
+
+/* ---- cadenza eval instruments ---- */
+
+int app_eval_instruments(int argc, char **argv) {
+    app_list files = {0};
+    const char *instruments = NULL;
+    int json = 0;
+    app_opt opts[] = {APP_ARGS("FILE.mid", &files, "pieces"),
+                      APP_OPT_STRING("--instruments", &instruments, "LIST", "the instruments asked for (required)"),
+                      APP_OPT_JSON(&json), APP_END};
+    const app_cmd cmd = {"eval instruments", "FILE.mid... --instruments LIST [--json]",
+                         "How generated pieces keep to the instruments asked for: the share of notes on them, and the share\n"
+                         "outside each instrument's playing range (the ranges 'cadenza generate' keeps to).",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    uint32_t groups = 0;
+    if (!files.n || !instruments) {
+        app_list_free(&files);
+        return app_usage(&cmd, "give the files and --instruments");
+    }
+    if (!parse_instruments(instruments, &groups)) {
+        app_list_free(&files);
+        return EXIT_USAGE;
+    }
+    cdz_ens_instrumentation all = {0};
+    rc = EXIT_OK;
+    for (int i = 0; i < files.n && rc == EXIT_OK; i++) {
+        cdz_score s;
+        if (app_read_score(&s, files.v[i]) != EXIT_OK) {
+            rc = EXIT_FAIL;
+            break;
+        }
+        cdz_ens_instrumentation one = {0};
+        cdz_ens_instrumentation_add(&s, groups, &one);
+        all.notes += one.notes, all.on_requested += one.on_requested, all.out_of_range += one.out_of_range;
+        if (!json)
+            printf("%s: %lld notes, %.2f%% on the instruments asked for, %.2f%% outside their instrument's range\n", files.v[i],
+                   (long long)one.notes, 100.0 * one.on_requested / fmax(one.notes, 1), 100.0 * one.out_of_range / fmax(one.notes, 1));
+        cdz_score_free(&s);
+    }
+    if (rc == EXIT_OK) {
+        if (json)
+            printf("{\"files\":%d,\"notes\":%lld,\"on_requested\":%.5f,\"out_of_range\":%.5f}\n", files.n, (long long)all.notes,
+                   (double)all.on_requested / fmax(all.notes, 1), (double)all.out_of_range / fmax(all.notes, 1));
+        else if (files.n > 1)
+            printf("all %d files: %lld notes, %.2f%% on the instruments asked for, %.2f%% outside their range\n", files.n,
+                   (long long)all.notes, 100.0 * all.on_requested / fmax(all.notes, 1), 100.0 * all.out_of_range / fmax(all.notes, 1));
+    }
+    app_list_free(&files);
+    return rc;
+}

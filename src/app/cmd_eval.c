@@ -1501,6 +1501,8 @@ int cmd_eval(int argc, char **argv) {
         {"style", eval_style, "train|predict: a small style classifier of pieces"},
         {"ensemble", app_eval_ensemble, "--checkpoint FILE --in DIR: held-out log-loss of ensemble models on\n"
                                         "continuation and infilling (nats per token, bits per second)"},
+        {"instruments", app_eval_instruments, "FILE.mid... --instruments LIST: the share of notes on the instruments\n"
+                                               "asked for and outside their playing ranges"},
     };
     return app_dispatch("eval", EVAL_OVERVIEW, subs, sizeof subs / sizeof *subs, NULL, argc, argv);
 }

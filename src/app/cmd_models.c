@@ -117,6 +117,9 @@ static void usage_of(const entry *e, char *buf, size_t n) {
                  strcmp(e->name, "accompaniment") ? e->path : "");
     else if (strcmp(e->kind, "music_vae") == 0)
         snprintf(buf, n, "cadenza vae sample|interpolate|reconstruct --model %s", e->name);
+    else if (strcmp(e->codec, "ensemble") == 0)
+        snprintf(buf, n, "cadenza generate --model %s --style NAME --instruments LIST --minutes N; cadenza infill IN.mid --keep "
+                 "PARTS --model %s --out OUT.mid", e->name, e->name);
     else snprintf(buf, n, "cadenza generate --model %s", e->name);
 }
 

@@ -120,3 +120,14 @@ cdz_status cdz_ens_eval_piece(const cdz_model *m, const cdz_score *score, const 
     cdz_ens_piece_free(&p);
     return st;
 }
+
+void cdz_ens_instrumentation_add(const cdz_score *s, uint32_t groups, cdz_ens_instrumentation *acc) {
+    for (size_t i = 0; i < s->n_notes; i++) {
+        const cdz_note *n = &s->notes[i];
+        int g = cdz_ens_group_of(n->program, n->is_drum), lo, hi;
+        cdz_ens_group_range(g, &lo, &hi);
+        acc->notes++;
+        acc->on_requested += (groups >> g & 1u) != 0;
+        acc->out_of_range += n->pitch < lo || n->pitch > hi;
+    }
+}
