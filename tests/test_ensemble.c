@@ -265,6 +265,10 @@ static void test_corpora(const char *data) {
             printf("SKIPPED: %s (not in %s)\n", corpora[k], data);
             continue;
         }
+        const size_t listed = n;
+#if defined(__SANITIZE_ADDRESS__)
+        if (n > 60) n = 60; /* under the sanitizers a sample: the plain build reads them all */
+#endif
         size_t ok = 0, unreadable = 0, notes = 0;
         cdz_extract_stats st = {0};
         char first[400] = "";
@@ -297,9 +301,9 @@ static void test_corpora(const char *data) {
         CHECK(ok + unreadable == n, "%s: %zu of %zu pieces round trip (first failure: %s)", corpora[k], ok, n, first);
         printf("%s: %zu pieces, %zu notes round trip; %zu unreadable; %llu unisons written once, %llu pitches moved by octaves, "
                "%llu notes shortened to %d steps, %llu odd bars\n",
-               corpora[k], ok, notes, unreadable, (unsigned long long)st.unisons, (unsigned long long)st.out_of_range,
+               corpora[k], ok, notes, unreadable, (unsigned long long)st.unisons, (unsigned long long)st.folded_pitches,
                (unsigned long long)st.long_notes, CDZ_REMI_MAX_DURATION, (unsigned long long)st.odd_bars);
-        cdz_file_list_free(files, n);
+        cdz_file_list_free(files, listed);
     }
 }
 

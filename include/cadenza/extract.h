@@ -36,6 +36,7 @@ typedef struct cdz_extract_stats {
     uint64_t odd_bars;               /* remi: bars whose length no TIME_SIG token holds (written with the nearest) */
     uint64_t long_pairs;             /* remi_acc: pairs with a side of more than CDZ_REMI_PART_MAX tokens (left out) */
     uint64_t unisons;                /* ensemble: notes of one instrument group at one pitch and onset, written once */
+    uint64_t folded_pitches;         /* ensemble: pitches outside 21-108 moved by octaves into it */
 } cdz_extract_stats;
 
 /* Calls fn on each part of the score between real changes of tempo or time signature (Magenta's

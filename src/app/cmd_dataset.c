@@ -221,6 +221,8 @@ static int cmd_build(int argc, char **argv) {
     if (r.indexed) fprintf(f, "  index        %8zu files described by an index.json (style, composer, licence)\n", r.indexed);
     if (r.stats.unisons) fprintf(f, "  unisons      %8llu notes of one instrument group at one pitch and onset, written once\n",
                                  (unsigned long long)r.stats.unisons);
+    if (r.stats.folded_pitches)
+        fprintf(f, "  pitches      %8llu outside 21-108 moved by octaves into it\n", (unsigned long long)r.stats.folded_pitches);
     if (p.beats) {
         fprintf(f, "  beats        %8zu files with bars from their %s, %zu without\n", r.beats_used, p.beats, r.beats_missing);
         if (r.beats_problem[0]) fprintf(f, "               first problem: %s\n", r.beats_problem);

@@ -270,7 +270,7 @@ static int fold_pitch(int pitch, cdz_extract_stats *st) {
     int moved = 0;
     while (pitch < CDZ_ENS_PITCH_LO) pitch += 12, moved = 1;
     while (pitch >= CDZ_ENS_PITCH_LO + CDZ_ENS_PITCHES) pitch -= 12, moved = 1;
-    if (moved && st) st->out_of_range++;
+    if (moved && st) st->folded_pitches++;
     return pitch;
 }
 

@@ -371,6 +371,7 @@ static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
     a->odd_bars += b->odd_bars;
     a->long_pairs += b->long_pairs;
     a->unisons += b->unisons;
+    a->folded_pitches += b->folded_pitches;
 }
 
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {
