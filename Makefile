@@ -275,6 +275,10 @@ demo: deps
 	./$(BUILD)/cadenza plot generated/attention_rnn_seed1_1.mid --out generated/attention_rnn_seed1_1.png --force
 	./$(BUILD)/cadenza vae interpolate examples/vae/twinkle.mid examples/vae/ode_to_joy.mid --model vae_mel_2bar \
 	    --steps 11 --out-dir generated/interpolation --plot --wav --force
+	./$(BUILD)/cadenza generate --model ensemble --style baroque --instruments violin,viola,cello --minutes 1 --seed 1 \
+	    --out generated/ensemble_baroque.mid --plot --wav --force
+	./$(BUILD)/cadenza infill examples/vae/ode_to_joy.mid --keep 0 --instruments violin,viola,cello --model ensemble \
+	    --out generated/ode_to_joy_trio.mid --plot --wav --force
 
 # libFuzzer needs clang; the same target sources also build the plain replay mains above. The library is
 # compiled once for all targets (build/fuzz/obj/, coverage-instrumented, ASan and UBSan), and the targets
