@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cadenza/data.h"
 #include "cadenza/ensemble.h"
 #include "cadenza/train.h"
 #include "test.h"
@@ -487,6 +488,75 @@ static void test_infill(void) {
     cdz_model_free(m);
 }
 
+
+/* A hostile file's ticks (notes 2^28 ticks apart at 1 tick a quarter) are refused at once, not
+ * walked bar by bar into gigabytes. */
+static void test_hostile_bars(void) {
+    cdz_score s;
+    cdz_error e = {0};
+    cdz_score_init(&s, 1, &e);
+    for (int i = 0; i < 3; i++) cdz_score_add_note(&s, 0, 0, 0, 60, 80, (int64_t)i * 0x0FFFFFFF, (int64_t)i * 0x0FFFFFFF + 1);
+    cdz_score_finish(&s, &e);
+    cdz_ens_piece p;
+    CHECK(cdz_ens_piece_from_score(&s, &p, NULL, &e) == CDZ_ERR_RANGE && strstr(e.msg, "more than 100000 bars"), "refused: %s", e.msg);
+    cdz_score_free(&s);
+}
+
+static void test_licence_classes(void) {
+    static const struct { const char *text, *cls; } T[] = {
+        {"Public Domain", "public-domain"}, {"CC0 1.0 Universal", "cc0"}, {"Creative Commons Attribution 4.0", "cc-by"},
+        {"Creative Commons Attribution-ShareAlike 3.0", "cc-by-sa"}, {"CC BY SA 4.0", "cc-by-sa"}, {"CC BY-NC 4.0", "cc-by-nc"},
+        {"Attribution Non Commercial", "cc-by-nc"}, {"CC BY-ND 4.0", "cc-by-nd"}, {"Creative Commons Attribution-NoDerivatives", "cc-by-nd"},
+        {"MIT", "mit"}, {"GNU General Public License v3", "gpl"}, {"ODbL", "odbl"}, {"", "unknown"}, {"all rights reserved", "unknown"}};
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) CHECK(strcmp(cdz_licence_class(T[i].text), T[i].cls) == 0, "%s: %s", T[i].text, cdz_licence_class(T[i].text));
+    const char *bad;
+    size_t len;
+    CHECK(cdz_licence_classes_valid("public-domain,cc0,cc-by,mit", &bad, &len), "valid classes");
+    CHECK(!cdz_licence_classes_valid("cc0,cc-bx", &bad, &len) && len == 5 && strncmp(bad, "cc-bx", 5) == 0, "an invalid one named");
+}
+
+/* Infilling's edges: a note rounded onto the next bar line is dropped or kept with its bar (never
+ * lost, never doubled); a new part takes a channel no one uses; --instruments writes those alone and
+ * leaves the other parts as they are. */
+static void test_infill_edges(void) {
+    cdz_model *m = tiny_model(13);
+    if (!m) return;
+    cdz_score s;
+    make_trio(&s, 8);
+    cdz_error err = {0};
+    /* a flute note a tick before bar 3's line: it belongs to bar 3 */
+    int64_t line = cdz_score_bar_to_tick(&s, 3);
+    cdz_score_add_note(&s, 3, 2, 73, 90, 70, line - 1, line + 200);
+    cdz_score_finish(&s, &err);
+    cdz_ens_request rq = cdz_ens_default_request();
+    cdz_ens_result r;
+    for (int fill = 0; fill < 2; fill++) {
+        /* fill bar 3 only (the note is replaced) or bar 2 only (the note stays, once) */
+        int64_t b0 = fill ? 3 : 2, b1 = fill ? 4 : 3; /* bar indices from 0: the note sits in bar 3 */
+        CHECK(cdz_ens_infill(m, &s, "Violin I,Cello", b0, b1, &rq, &r, &err) == CDZ_OK, "%s", err.msg);
+        int copies = 0;
+        for (size_t j = 0; j < r.score.n_notes; j++)
+            copies += r.score.notes[j].track == 3 && r.score.notes[j].pitch == 90 && r.score.notes[j].start_tick == line - 1;
+        CHECK_INT(copies, fill ? 0 : 1);
+        int used[16] = {0}, clash = 0;
+        for (size_t j = 0; j < s.n_notes; j++) used[s.notes[j].channel] = 1;
+        for (size_t j = 0; j < r.score.n_notes; j++) clash += r.score.notes[j].track >= 4 && used[r.score.notes[j].channel];
+        CHECK_INT(clash, 0);
+        cdz_ens_result_free(&r);
+    }
+    /* only the cello written anew: the flute stays as it is */
+    rq.header.groups = 1u << cdz_ens_group_find("cello");
+    CHECK(cdz_ens_infill(m, &s, "Violin I", 0, 0, &rq, &r, &err) == CDZ_OK, "%s", err.msg);
+    size_t flute_in = 0, flute_out = 0, cello_out = 0;
+    for (size_t j = 0; j < s.n_notes; j++) flute_in += s.notes[j].track == 3;
+    for (size_t j = 0; j < r.score.n_notes; j++) flute_out += r.score.notes[j].track == 3, cello_out += r.score.notes[j].track == 2;
+    CHECK(flute_out == flute_in && cello_out == 0, "the flute kept (%zu of %zu), the old cello replaced (%zu left)", flute_out, flute_in, cello_out);
+    CHECK_STR_CONTAINS(r.notes, "instruments not asked for");
+    cdz_ens_result_free(&r);
+    cdz_score_free(&s);
+    cdz_model_free(m);
+}
+
 int main(void) {
     test_groups_styles_composers();
     test_round_trips();
@@ -494,6 +564,9 @@ int main(void) {
     test_transpose();
     test_generate_masks();
     test_infill();
+    test_infill_edges();
+    test_hostile_bars();
+    test_licence_classes();
     char tmpdir[] = "/tmp/cdz_ens_XXXXXX";
     if (mkdtemp(tmpdir)) {
         test_header_honoured(tmpdir);

@@ -163,7 +163,7 @@ typedef struct cdz_build_report {
 } cdz_build_report;
 
 /* The class of a licence as corpora write it: "public-domain", "cc0", "cc-by", "cc-by-sa", "cc-by-nc"
- * (any non-commercial one), "mit", "gpl", "odbl", or "unknown". */
+ * (any non-commercial one), "cc-by-nd" (no derivatives), "mit", "gpl", "odbl", or "unknown". */
 CDZ_API const char *cdz_licence_class(const char *text);
 /* Whether every class in the comma-separated list is one cdz_licence_class returns; else names the
  * first that is not in *bad. */

@@ -51,6 +51,7 @@ enum {
     CDZ_ENS_COMPOSERS = 21,
     CDZ_ENS_ANTICIPATION = 2, /* bars a control is read before it sounds */
     CDZ_ENS_CHUNK = 2049,     /* tokens a dataset sequence holds at most (a window of 2048 and its target) */
+    CDZ_ENS_MAX_BARS = 100000,/* bars a piece may have (a longer one is refused: a hostile file's ticks) */
 
     /* the vocabulary */
     CDZ_ENS_NOTE = 0,
@@ -121,6 +122,10 @@ typedef struct cdz_ens_piece {
  * duration shortened to it (long_notes), bars longer than CDZ_ENS_POSITIONS steps or without a meter
  * token (odd_bars), tempos outside the bins (clamped_tempos). An empty score gives CDZ_OK and no notes. */
 CDZ_API cdz_status cdz_ens_piece_from_score(const cdz_score *s, cdz_ens_piece *out, cdz_extract_stats *stats, cdz_error *err);
+/* The bar each note of the score starts in, as cdz_ens_piece_from_score places it (a note less than
+ * half a step before a bar line belongs to the next bar), into bar[0 .. s->n_notes); with starts
+ * (may be NULL) the bars' first ticks, n_bars + 1 of them (cdz_free it). */
+CDZ_API cdz_status cdz_ens_note_bars(const cdz_score *s, int32_t *bar, int64_t **starts, int64_t *n_bars, cdz_error *err);
 /* A piece back to a score at 480 ticks a quarter: a track per group (named by it, its GM program,
  * drums on channel 10), the bars' meters and tempos. Velocity is not in the tokens: notes get 80. */
 CDZ_API cdz_status cdz_ens_piece_to_score(const cdz_ens_piece *p, cdz_score *out, cdz_error *err);

@@ -164,8 +164,8 @@ static int cmd_build(int argc, char **argv) {
                        "melodies would otherwise be cut at every tempo change)"),
         APP_OPT_STRING("--licence", &p.licences, "CLASSES",
                        "keep only files whose licence (index.json beside the files) is of these classes,\n"
-                       "comma-separated: public-domain, cc0, cc-by, cc-by-sa, cc-by-nc, mit, gpl, odbl,\n"
-                       "unknown (e.g. public-domain,cc0,cc-by,mit for a model to ship)"),
+                       "comma-separated: public-domain, cc0, cc-by, cc-by-sa, cc-by-nc, cc-by-nd, mit, gpl,\n"
+                       "odbl, unknown (e.g. public-domain,cc0,cc-by,mit for a model to ship)"),
         APP_OPT_STRING("--assume-licence", &p.assume_licence, "TEXT",
                        "the licence of files no index.json describes (e.g. MIT for POP909)"),
         APP_OPT_CUSTOM("--anticipation", parse_fraction, &p.anticipation, "F",

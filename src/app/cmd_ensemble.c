@@ -25,6 +25,8 @@ static int parse_instruments(const char *list, uint32_t *groups) {
     for (const char *p = list; p && *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && *p == ' ') p++, len--;
+        while (len && p[len - 1] == ' ') len--;
         char name[80];
         snprintf(name, sizeof name, "%.*s", (int)(len < 79 ? len : 79), p);
         int g = cdz_ens_group_find(name);
@@ -124,7 +126,7 @@ static void describe_request(const cdz_model *m, const char *ckpt, const cdz_ens
         if (rq->header.groups >> g & 1u) at += (size_t)snprintf(inst + at, sizeof inst - at, "%s%s", at ? "," : "", cdz_ens_group_name(g));
     snprintf(buf, n, "cadenza: model %s (%s), style %s, composer %s, instruments %s, seed %llu, temperature %g, top-k %d, top-p %g, %s",
              cdz_model_config_name(m), ckpt, rq->header.style >= 0 ? cdz_ens_style_name(rq->header.style) : "(model's choice)",
-             rq->header.composer >= 0 ? cdz_ens_composer_name(rq->header.composer) : "(none)", at ? inst : "(model's choice)",
+             rq->header.composer >= 0 ? cdz_ens_composer_name(rq->header.composer) : "(none)", at ? inst : "(model's choice, or the parts not kept)",
              (unsigned long long)rq->seed, rq->sampling.temperature, rq->sampling.top_k, rq->sampling.top_p,
              rq->constrain ? "notes kept to the instruments and their ranges" : "unconstrained");
 }
@@ -146,10 +148,17 @@ int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_op
     rq.constrain = !o->unconstrained;
     rq.sampling = o->sampling;
     rq.context = o->context;
-    if (o->meter && (sscanf(o->meter, "%d/%d", &rq.numerator, &rq.denominator) != 2 ||
+    char tail = 0;
+    if (o->meter && (sscanf(o->meter, "%d/%d%c", &rq.numerator, &rq.denominator, &tail) != 2 ||
                      cdz_remi_time_sig_token(rq.numerator, rq.denominator) < 0)) {
-        app_error("--meter %s: expected a time signature such as 3/4 or 6/8 (numerator 1-16; denominator 2, 4, 8 or 16)", o->meter);
+        app_error("--meter %s: expected a time signature such as 3/4 or 6/8: 1/2 to 4/2, 1/4 to 8/4, 1/8 to 16/8 or 1/16 to 16/16",
+                  o->meter);
         return EXIT_USAGE;
+    }
+    if (o->qpm > 0) {
+        double held = cdz_ens_tempo_qpm(cdz_ens_tempo_bin(o->qpm));
+        if (fabs(held - o->qpm) > 0.05)
+            fprintf(stderr, "note: --qpm %g is written as %.1f qpm, the nearest of the model's 32 tempos (30 to 300 qpm)\n", o->qpm, held);
     }
     if (o->sampling.beam_size > 0) {
         app_error("ensemble models sample (no --beam-size)");
@@ -344,7 +353,11 @@ int app_eval_ensemble(int argc, char **argv) {
     cdz_model *models[8] = {0};
     int nm = 0;
     cdz_error err = {0};
-    for (int i = 0; i < ckpts.n && i < 8; i++) {
+    if (ckpts.n > 8) {
+        app_list_free(&ckpts), app_list_free(&inputs);
+        return app_usage(&cmd, "at most 8 checkpoints at once");
+    }
+    for (int i = 0; i < ckpts.n; i++) {
         if (cdz_checkpoint_load(ckpts.v[i], &models[nm], &err) != CDZ_OK) {
             app_error("%s", err.msg);
             rc = EXIT_FAIL;
@@ -354,7 +367,8 @@ int app_eval_ensemble(int argc, char **argv) {
     }
     cdz_ens_eval acc[8][2];
     memset(acc, 0, sizeof acc);
-    long long used = 0, held = 0;
+    long long used = 0, held = 0, unreadable = 0, skipped = 0;
+    char first_skip[400] = "";
     double t0 = app_now();
     for (int d = 0; d < inputs.n && rc == EXIT_OK; d++) {
         char **files;
@@ -376,30 +390,53 @@ int app_eval_ensemble(int argc, char **argv) {
         for (size_t f = 0; f < n && rc == EXIT_OK && (!pieces || used < pieces); f++) {
             uint8_t *bytes = NULL;
             size_t len = 0;
-            if (cdz_file_read_all(files[f], &bytes, &len, &err) != CDZ_OK) continue;
+            if (cdz_file_read_all(files[f], &bytes, &len, &err) != CDZ_OK) {
+                unreadable++;
+                continue;
+            }
             int in_eval = cdz_build_in_eval(bytes, len, fraction);
             uint64_t seed = cdz_fnv1a64(CDZ_FNV_OFFSET, bytes, len);
             cdz_free(bytes);
             if (!in_eval) continue;
             held++;
             cdz_score s;
-            if (cdz_score_read_file(&s, files[f], &err) != CDZ_OK) continue;
+            if (cdz_score_read_file(&s, files[f], &err) != CDZ_OK) {
+                unreadable++;
+                continue;
+            }
             cdz_ens_header h;
             header_from_index(index, inputs.v[d], files[f], &h);
-            for (int k = 0; k < nm && rc == EXIT_OK; k++)
-                for (int a = 0; a < 2 && rc == EXIT_OK; a++) {
-                    cdz_ens_eval one = {0};
-                    if (cdz_ens_eval_piece(models[k], &s, &h, seed, a, &one, &err) != CDZ_OK) {
+            /* a piece the codec cannot read (SMPTE time, a bar longer than a window) is skipped and
+             * counted; the scores are added only when every model scored it */
+            cdz_ens_eval one[8][2];
+            memset(one, 0, sizeof one);
+            int piece_ok = 1;
+            for (int k = 0; k < nm && piece_ok; k++)
+                for (int a = 0; a < 2 && piece_ok; a++) {
+                    cdz_status pst = cdz_ens_eval_piece(models[k], &s, &h, seed, a, &one[k][a], &err);
+                    if (pst == CDZ_ERR_NOMEM) {
                         app_error("%s: %s", files[f], err.msg);
                         rc = EXIT_FAIL;
-                        break;
                     }
+                    if (pst) {
+                        piece_ok = 0;
+                        if (!first_skip[0]) snprintf(first_skip, sizeof first_skip, "%s: %s", files[f], err.msg);
+                    }
+                }
+            if (!piece_ok) {
+                skipped++;
+                cdz_score_free(&s);
+                continue;
+            }
+            for (int k = 0; k < nm; k++)
+                for (int a = 0; a < 2; a++) {
+                    cdz_ens_eval x = one[k][a];
                     /* continuation is the same both ways: counted once */
-                    if (a == 1) one.cont_nats = one.cont_tokens = one.cont_seconds = 0, one.pieces = 0;
-                    acc[k][a].pieces += one.pieces, acc[k][a].infill_pieces += one.infill_pieces;
-                    acc[k][a].cont_nats += one.cont_nats, acc[k][a].cont_tokens += one.cont_tokens, acc[k][a].cont_seconds += one.cont_seconds;
-                    acc[k][a].infill_nats += one.infill_nats, acc[k][a].infill_tokens += one.infill_tokens;
-                    acc[k][a].infill_notes += one.infill_notes, acc[k][a].infill_seconds += one.infill_seconds;
+                    if (a == 1) x.cont_nats = x.cont_tokens = x.cont_seconds = 0, x.pieces = 0;
+                    acc[k][a].pieces += x.pieces, acc[k][a].infill_pieces += x.infill_pieces;
+                    acc[k][a].cont_nats += x.cont_nats, acc[k][a].cont_tokens += x.cont_tokens, acc[k][a].cont_seconds += x.cont_seconds;
+                    acc[k][a].infill_nats += x.infill_nats, acc[k][a].infill_tokens += x.infill_tokens;
+                    acc[k][a].infill_notes += x.infill_notes, acc[k][a].infill_seconds += x.infill_seconds;
                 }
             used++;
             cdz_score_free(&s);
@@ -430,7 +467,9 @@ int app_eval_ensemble(int argc, char **argv) {
     }
     if (rc == EXIT_OK && !json)
         fprintf(stderr, "%lld held-out files (eval fraction %g) scored in %.0f s\n", used, fraction, app_now() - t0);
-    (void)held;
+    if (rc == EXIT_OK && (unreadable || skipped))
+        fprintf(stderr, "note: of %lld held-out files, %lld could not be read and %lld were skipped (first: %s)\n", held + unreadable,
+                unreadable, skipped, first_skip[0] ? first_skip : "none");
     for (int k = 0; k < nm; k++) cdz_model_free(models[k]);
     app_list_free(&ckpts), app_list_free(&inputs);
     return rc;

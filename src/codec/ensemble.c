@@ -241,16 +241,8 @@ static size_t sort_and_merge(cdz_ens_piece *p) {
     return merged;
 }
 
-static double qpm_at(const cdz_score *s, int64_t tick) {
-    double q = 120.0;
-    for (size_t i = 0; i < s->n_tempos && s->tempos[i].tick <= tick; i++) q = s->tempos[i].qpm;
-    return q;
-}
-
-static int meter_token_at(const cdz_score *s, int64_t tick, int32_t steps, cdz_extract_stats *st) {
-    int num = 4, den = 4;
-    for (size_t i = 0; i < s->n_time_sigs && s->time_sigs[i].tick <= tick; i++)
-        num = s->time_sigs[i].numerator, den = s->time_sigs[i].denominator;
+/* The meter token of a bar of `steps` steps under the time signature num/den in force at its start. */
+static int meter_token_of(int num, int den, int32_t steps, cdz_extract_stats *st) {
     int k = cdz_remi_time_sig_token(num, den);
     if (k < 0 || meter_steps(k) != steps) {
         /* a partial bar (a pickup, a meter LilyPond wrote mid-bar) or a meter without a token: the
@@ -274,6 +266,88 @@ static int fold_pitch(int pitch, cdz_extract_stats *st) {
     return pitch;
 }
 
+/* Bar lines as cdz_score_bar_to_tick draws them (4/4 before the first time signature; a signature
+ * inside a bar starts a new bar there), walked once: starts[0 .. n] for the bars up to the one holding
+ * `last`, with each bar's time signature. */
+typedef struct bar_walk {
+    int64_t *starts;   /* n + 1 */
+    uint8_t *num, *den;/* n */
+    int64_t n;
+} bar_walk;
+
+static void bar_walk_free(bar_walk *w) {
+    cdz_free(w->starts), cdz_free(w->num), cdz_free(w->den);
+    memset(w, 0, sizeof *w);
+}
+
+static cdz_status walk_bars(const cdz_score *s, int64_t last, bar_walk *w, cdz_error *err) {
+    memset(w, 0, sizeof *w);
+    size_t cap = 0, cap_n = 0, cap_d = 0, i = 0;
+    int64_t tick = 0, len = 4 * (int64_t)s->ppq;
+    uint8_t num = 4, den = 4;
+    for (;;) {
+        for (; i < s->n_time_sigs && s->time_sigs[i].tick <= tick; i++) {
+            num = s->time_sigs[i].numerator, den = s->time_sigs[i].denominator;
+            int64_t l = 4 * (int64_t)s->ppq * num / (den ? den : 4);
+            len = l > 0 ? l : 1;
+        }
+        if (w->n >= CDZ_ENS_MAX_BARS) {
+            bar_walk_free(w);
+            return cdz_error_set(err, CDZ_ERR_RANGE, "the piece has more than %d bars (its last note starts at tick %lld): "
+                                 "more than the ensemble codec reads", CDZ_ENS_MAX_BARS, (long long)last);
+        }
+        if (cdz_grow((void **)&w->starts, &cap, (size_t)w->n + 2, sizeof *w->starts) ||
+            cdz_grow((void **)&w->num, &cap_n, (size_t)w->n + 1, 1) || cdz_grow((void **)&w->den, &cap_d, (size_t)w->n + 1, 1)) {
+            bar_walk_free(w);
+            return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory reading a score's bars");
+        }
+        int64_t next = len > INT64_MAX - tick ? INT64_MAX : tick + len;
+        if (i < s->n_time_sigs && s->time_sigs[i].tick < next) next = s->time_sigs[i].tick;
+        w->starts[w->n] = tick, w->starts[w->n + 1] = next, w->num[w->n] = num, w->den[w->n] = den;
+        w->n++;
+        if (next > last || next == INT64_MAX) break;
+        tick = next;
+    }
+    return CDZ_OK;
+}
+
+/* Where a tick falls: its bar and 12-per-quarter position; a tick rounded onto the next bar line
+ * belongs to that bar when there is one. */
+static void locate(const bar_walk *w, int32_t ppq, int64_t tick, int32_t *bar, int32_t *pos) {
+    int64_t lo = 0, hi = w->n - 1; /* the last bar starting at or before the tick */
+    while (lo < hi) {
+        int64_t mid = (lo + hi + 1) / 2;
+        if (w->starts[mid] <= tick) lo = mid;
+        else hi = mid - 1;
+    }
+    double steps = (double)(w->starts[lo + 1] - w->starts[lo]) * CDZ_ENS_STEPS_PER_QUARTER / ppq;
+    int64_t p = llround((double)(tick - w->starts[lo]) * CDZ_ENS_STEPS_PER_QUARTER / ppq);
+    if (p >= llround(steps) && p > 0 && lo + 1 < w->n) lo++, p = 0;
+    if (p >= CDZ_ENS_POSITIONS) p = CDZ_ENS_POSITIONS - 1;
+    if (p < 0) p = 0;
+    *bar = (int32_t)lo, *pos = (int32_t)p;
+}
+
+cdz_status cdz_ens_note_bars(const cdz_score *s, int32_t *bar, int64_t **starts, int64_t *n_bars, cdz_error *err) {
+    if (starts) *starts = NULL;
+    if (n_bars) *n_bars = 0;
+    if (s->ppq <= 0) return cdz_error_set(err, CDZ_ERR_ARG, "the score keeps SMPTE time (no beats): the ensemble codec needs bars");
+    int64_t last = 0;
+    for (size_t i = 0; i < s->n_notes; i++)
+        if (s->notes[i].start_tick > last) last = s->notes[i].start_tick;
+    bar_walk w;
+    cdz_status st = walk_bars(s, last, &w, err);
+    if (st) return st;
+    for (size_t i = 0; i < s->n_notes; i++) {
+        int32_t pos;
+        locate(&w, s->ppq, s->notes[i].start_tick, &bar[i], &pos);
+    }
+    if (n_bars) *n_bars = w.n;
+    if (starts) *starts = w.starts, w.starts = NULL;
+    bar_walk_free(&w);
+    return CDZ_OK;
+}
+
 cdz_status cdz_ens_piece_from_score(const cdz_score *s, cdz_ens_piece *out, cdz_extract_stats *st, cdz_error *err) {
     memset(out, 0, sizeof *out);
     if (s->ppq <= 0) return cdz_error_set(err, CDZ_ERR_ARG, "the score keeps SMPTE time (no beats): the ensemble codec needs bars");
@@ -285,39 +359,23 @@ cdz_status cdz_ens_piece_from_score(const cdz_score *s, cdz_ens_piece *out, cdz_
         return CDZ_OK;
     }
     /* the bars, from the time signatures; a bar's tempo is the one at its start */
-    int64_t *starts = NULL;
-    size_t cap_starts = 0, n_starts = 0;
-    cdz_status rc = CDZ_OK;
-    for (int64_t b = 0;; b++) {
-        int64_t t0 = cdz_score_bar_to_tick(s, b), t1 = cdz_score_bar_to_tick(s, b + 1);
-        if (t0 > last) break;
-        if (cdz_grow((void **)&starts, &cap_starts, n_starts + 2, sizeof *starts)) {
-            rc = CDZ_ERR_NOMEM;
-            break;
-        }
-        starts[n_starts++] = t0;
-        starts[n_starts] = t1;
-        int32_t steps = (int32_t)llround((double)(t1 - t0) * CDZ_ENS_STEPS_PER_QUARTER / s->ppq);
+    bar_walk w;
+    cdz_status rc = walk_bars(s, last, &w, err);
+    if (rc) return rc;
+    size_t tempo_i = 0;
+    double q = 120.0;
+    for (int64_t b = 0; b < w.n && rc == CDZ_OK; b++) {
+        int64_t t0 = w.starts[b];
+        int32_t steps = (int32_t)llround((double)(w.starts[b + 1] - t0) * CDZ_ENS_STEPS_PER_QUARTER / s->ppq);
         if (steps < 1) steps = 1;
-        if (steps > CDZ_ENS_POSITIONS) {
-            if (st) st->odd_bars++;
-        }
-        double q = qpm_at(s, t0);
+        for (; tempo_i < s->n_tempos && s->tempos[tempo_i].tick <= t0; tempo_i++) q = s->tempos[tempo_i].qpm;
         if (st && (q < cdz_ens_tempo_qpm(0) * 0.97 || q > cdz_ens_tempo_qpm(CDZ_ENS_TEMPOS - 1) * 1.03)) st->clamped_tempos++;
-        if ((rc = add_bar(out, steps, meter_token_at(s, t0, steps, st), cdz_ens_tempo_bin(q)))) break;
+        rc = add_bar(out, steps, meter_token_of(w.num[b], w.den[b], steps, st), cdz_ens_tempo_bin(q));
     }
     for (size_t i = 0; i < s->n_notes && rc == CDZ_OK; i++) {
         const cdz_note *n = &s->notes[i];
-        size_t lo = 0, hi = n_starts - 1; /* the last bar starting at or before the note */
-        while (lo < hi) {
-            size_t mid = (lo + hi + 1) / 2;
-            if (starts[mid] <= n->start_tick) lo = mid;
-            else hi = mid - 1;
-        }
-        int64_t bar = (int64_t)lo;
-        int64_t pos = llround((double)(n->start_tick - starts[lo]) * CDZ_ENS_STEPS_PER_QUARTER / s->ppq);
-        if (pos >= out->bars[bar].steps && bar + 1 < out->n_bars) bar++, pos = 0; /* rounded onto the next bar line */
-        if (pos >= CDZ_ENS_POSITIONS) pos = CDZ_ENS_POSITIONS - 1;
+        int32_t bar, pos;
+        locate(&w, s->ppq, n->start_tick, &bar, &pos);
         int64_t dur = llround((double)(n->end_tick - n->start_tick) * CDZ_ENS_STEPS_PER_QUARTER / s->ppq);
         if (dur < 1) dur = 1;
         if (dur > MAX_DUR) {
@@ -325,10 +383,9 @@ cdz_status cdz_ens_piece_from_score(const cdz_score *s, cdz_ens_piece *out, cdz_
             if (st) st->long_notes++;
         }
         int g = cdz_ens_group_of(n->program, n->is_drum);
-        rc = add_note(out, (cdz_ens_note){(int32_t)bar, (int32_t)pos, (int32_t)dur, (uint8_t)g,
-                                          (uint8_t)fold_pitch(n->pitch, st), n->track});
+        rc = add_note(out, (cdz_ens_note){bar, pos, (int32_t)dur, (uint8_t)g, (uint8_t)fold_pitch(n->pitch, st), n->track});
     }
-    cdz_free(starts);
+    bar_walk_free(&w);
     if (rc) {
         cdz_ens_piece_free(out);
         return cdz_error_set(err, rc, "out of memory reading a score's notes");

@@ -22,6 +22,7 @@ typedef struct file_result {
     cdz_tokens tokens[3]; /* by split: a MIDI file's all go to one, a corpus file's (JSB JSON) to each */
     cdz_status status; /* CDZ_OK, or why the file was skipped */
     int tempo_changes; /* the file changes tempo (two tempo events with different qpm) */
+    int licence_skipped; /* left out by the licence filter (not read) */
     int beats;         /* 1: bars from its beat annotation; -1: it had none that could be used */
     char beats_problem[320];
     cdz_extract_stats stats;
@@ -52,9 +53,13 @@ const char *cdz_licence_class(const char *t) {
     size_t n = 0;
     for (; t[n] && n + 1 < sizeof low; n++) low[n] = (char)(t[n] >= 'A' && t[n] <= 'Z' ? t[n] + 32 : t[n]);
     low[n] = 0;
-    if (strstr(low, "noncommercial") || strstr(low, "non-commercial") || strstr(low, "by-nc") || strstr(low, "by nc"))
+    if (strstr(low, "noncommercial") || strstr(low, "non-commercial") || strstr(low, "non commercial") || strstr(low, "by-nc") ||
+        strstr(low, "by nc"))
         return "cc-by-nc";
-    if (strstr(low, "sharealike") || strstr(low, "share-alike") || strstr(low, "share alike") || strstr(low, "by-sa"))
+    if (strstr(low, "noderiv") || strstr(low, "no deriv") || strstr(low, "no-deriv") || strstr(low, "by-nd") || strstr(low, "by nd"))
+        return "cc-by-nd";
+    if (strstr(low, "sharealike") || strstr(low, "share-alike") || strstr(low, "share alike") || strstr(low, "by-sa") ||
+        strstr(low, "by sa"))
         return "cc-by-sa";
     if (strstr(low, "cc0") || strstr(low, "cc-0")) return "cc0";
     if (strstr(low, "public domain") || strstr(low, "public-domain")) return "public-domain";
@@ -65,7 +70,7 @@ const char *cdz_licence_class(const char *t) {
     return "unknown";
 }
 
-static const char *const LICENCE_CLASSES[] = {"public-domain", "cc0", "cc-by", "cc-by-sa", "cc-by-nc", "mit", "gpl", "odbl", "unknown"};
+static const char *const LICENCE_CLASSES[] = {"public-domain", "cc0", "cc-by", "cc-by-sa", "cc-by-nc", "cc-by-nd", "mit", "gpl", "odbl", "unknown"};
 
 static int class_in(const char *list, const char *cls) {
     size_t k = strlen(cls);
@@ -260,8 +265,8 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&j->lock);
         if (i >= j->n) break;
         const piece_meta *meta = &j->meta[i];
-        const char *lic = meta->licence ? meta->licence : j->p->assume_licence;
-        if (j->p->licences && !class_in(j->p->licences, cdz_licence_class(lic))) j->results[i].status = CDZ_ERR_RANGE;
+        const char *lic = meta->indexed ? meta->licence : j->p->assume_licence; /* an index without one: unknown */
+        if (j->p->licences && !class_in(j->p->licences, cdz_licence_class(lic))) j->results[i].licence_skipped = 1;
         else process_file(j->p, j->paths[i], meta, &j->results[i]);
         for (int sp = 0; sp < 3 && j->p->style >= 0 && j->results[i].status == CDZ_OK; sp++)
             j->results[i].status = prefix_each(&j->results[i].tokens[sp], (uint16_t)(j->p->codec->style_base + (uint32_t)j->p->style));
@@ -402,7 +407,7 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         if (!cdz_licence_classes_valid(p->licences, &bad, &bad_len)) {
             cdz_file_list_free(paths, n);
             return cdz_error_set(err, CDZ_ERR_ARG, "unknown licence class '%.*s'; the classes are public-domain, cc0, cc-by, "
-                                 "cc-by-sa, cc-by-nc, mit, gpl, odbl, unknown", (int)bad_len, bad);
+                                 "cc-by-sa, cc-by-nc, cc-by-nd, mit, gpl, odbl, unknown", (int)bad_len, bad);
         }
     }
     indexes ix = {cdz_calloc(p->n_inputs + 1, sizeof *ix.json), cdz_calloc(p->n_inputs + 1, sizeof *ix.corpus), p->n_inputs};
@@ -467,7 +472,7 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         if (r->beats < 0 && !report->beats_problem[0])
             snprintf(report->beats_problem, sizeof report->beats_problem, "%s", r->beats_problem);
         size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs;
-        if (r->status == CDZ_ERR_RANGE && !r->problem[0]) report->skipped_licence++;
+        if (r->licence_skipped) report->skipped_licence++;
         else if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
         else if (r->status != CDZ_OK) report->skipped_broken++;
         else if (seqs == 0) report->skipped_empty++;

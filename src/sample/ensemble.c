@@ -201,7 +201,8 @@ static void describe(const sampler *z, cdz_ens_result *out, const char *extra) {
 
 cdz_status cdz_ens_generate(const cdz_model *m, const cdz_ens_request *rq, cdz_ens_result *out, cdz_error *err) {
     memset(out, 0, sizeof *out);
-    if (!(rq->seconds > 0)) return cdz_error_set(err, CDZ_ERR_ARG, "nothing to generate: %g seconds", rq->seconds);
+    if (!(rq->seconds > 0) || !isfinite(rq->seconds))
+        return cdz_error_set(err, CDZ_ERR_ARG, "%g seconds: give a length above 0 and finite", rq->seconds);
     sampler z;
     cdz_status st = sampler_init(&z, m, rq, err);
     cdz_ens_header h = rq->header;
@@ -309,6 +310,22 @@ static int ctl_cmp(const void *a, const void *b) {
     return (x->note > y->note) - (x->note < y->note);
 }
 
+/* A channel for a new track of `program`: one no note of the score uses (not 10), else one whose
+ * notes all play that program, else -1. */
+static int free_channel(const cdz_score *s, const uint8_t *taken, uint8_t program) {
+    int used[16] = {0}, same[16];
+    for (int c = 0; c < 16; c++) same[c] = 1;
+    for (size_t i = 0; i < s->n_notes; i++) {
+        used[s->notes[i].channel & 15] = 1;
+        if (s->notes[i].program != program) same[s->notes[i].channel & 15] = 0;
+    }
+    for (int c = 0; c < 16; c++)
+        if (c != 9 && !used[c] && !taken[c]) return c;
+    for (int c = 0; c < 16; c++)
+        if (c != 9 && same[c] && !taken[c]) return c;
+    return -1;
+}
+
 cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *keep, int64_t bar0, int64_t bar1,
                           const cdz_ens_request *rq, cdz_ens_result *out, cdz_error *err) {
     memset(out, 0, sizeof *out);
@@ -326,18 +343,35 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
         return st;
     }
     if (bar1 <= 0 || bar1 > p.n_bars) bar1 = p.n_bars; /* to the end */
+    if (in->n_tracks + CDZ_ENS_GROUPS > 65535) {
+        cdz_ens_piece_free(&p);
+        return cdz_error_set(err, CDZ_ERR_ARG, "the file has %zu tracks: no room for the new parts' tracks", in->n_tracks);
+    }
     uint8_t *kept = cdz_calloc(in->n_tracks + 1, 1), *control = cdz_calloc(p.n_notes, 1);
     ctl_item *ctl = cdz_calloc(p.n_notes, sizeof *ctl);
-    if (!kept || !control || !ctl) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    int32_t *note_bar = cdz_calloc(in->n_notes + 1, sizeof *note_bar);
+    int64_t *starts = NULL, n_starts = 0;
+    if (!kept || !control || !ctl || !note_bar) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
     if (!st) st = kept_tracks(in, &p, keep, kept, err);
+    if (!st) st = cdz_ens_note_bars(in, note_bar, &starts, &n_starts, err);
+    /* the groups to write: those asked for, or those of the tracks not kept; a track not kept whose
+     * group is not among them stays as it is (given to the model like the kept ones) */
     uint32_t gen_groups = rq->header.groups, all = 0;
+    if (!gen_groups)
+        for (size_t i = 0; i < p.n_notes; i++)
+            if (!(p.notes[i].track < in->n_tracks && kept[p.notes[i].track])) gen_groups |= 1u << p.notes[i].group;
+    size_t n_also = 0;
+    for (size_t i = 0; i < in->n_notes && !st; i++) {
+        const cdz_note *n = &in->notes[i];
+        if (n->track < in->n_tracks && !kept[n->track] && !(gen_groups >> cdz_ens_group_of(n->program, n->is_drum) & 1u))
+            kept[n->track] = 2, n_also++;
+    }
     size_t n_ctl = 0, n_kept = 0;
     for (size_t i = 0; i < p.n_notes && !st; i++) {
         const cdz_ens_note *n = &p.notes[i];
         all |= 1u << n->group;
         int k = n->track < in->n_tracks && kept[n->track];
         n_kept += (size_t)k;
-        if (!k && !rq->header.groups) gen_groups |= 1u << n->group;
         /* kept parts everywhere, and every part after the bars to fill, are given ahead */
         control[i] = (uint8_t)(k || n->bar >= bar1);
     }
@@ -349,7 +383,7 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
             ctl[n_ctl++] = (ctl_item){p.notes[i].bar - CDZ_ENS_ANTICIPATION, p.notes[i].pos,
                                       (uint16_t)(CDZ_ENS_CONTROL + p.notes[i].group * CDZ_ENS_PITCHES + p.notes[i].pitch - CDZ_ENS_PITCH_LO),
                                       (uint16_t)(CDZ_ENS_DUR + cdz_remi_duration_token(p.notes[i].dur))};
-    qsort(ctl, n_ctl, sizeof *ctl, ctl_cmp);
+    if (n_ctl) qsort(ctl, n_ctl, sizeof *ctl, ctl_cmp);
     sampler z;
     int z_live = 0;
     if (!st) {
@@ -384,8 +418,13 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
                 break;
             }
             if (!expect_dur && bar_tokens > 4 * CDZ_ENS_CHUNK / 2) t = CDZ_ENS_BAR;
-            if (t == CDZ_ENS_BAR) { /* the bar ends: its remaining controls first */
-                st = write_controls_before(&z, b, CDZ_ENS_POSITIONS, 0);
+            if (t == CDZ_ENS_BAR) {
+                /* the bar ends: controls of it still to come are written first, and the model draws
+                 * again from there (each time at least one control goes, so this ends) */
+                if (z.next_ctl < z.n_ctl && z.ctl[z.next_ctl].slot_bar == b) {
+                    st = write_controls_before(&z, b, CDZ_ENS_POSITIONS, 0);
+                    continue;
+                }
                 break;
             }
             if (t >= CDZ_ENS_POS && t < CDZ_ENS_BAR) {
@@ -404,35 +443,41 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
             expect_dur = t < CDZ_ENS_DUR;
         }
     }
-    /* the filled piece: the input as it was, less the parts written anew in the bars filled, plus them */
+    /* the filled piece: the input as it was, less the parts written anew in the bars filled (by the
+     * bars the model read them in), plus the new parts on the input's bar grid */
     cdz_ens_piece gen = {0};
     uint8_t *gen_ctl = NULL;
+    int shared_channel = 0;
     if (!st) st = cdz_ens_read(z_live ? z.toks : NULL, z_live ? z.n_toks : 0, &gen, NULL, &gen_ctl, err);
     if (!st) st = cdz_score_copy(&out->score, in, err);
     if (!st) {
-        int64_t t0 = cdz_score_bar_to_tick(in, bar0), t1 = cdz_score_bar_to_tick(in, bar1);
-        if (bar1 >= p.n_bars) t1 = INT64_MAX;
         size_t w = 0;
         for (size_t i = 0; i < out->score.n_notes; i++) {
-            const cdz_note *n = &out->score.notes[i];
-            int drop = !(n->track < in->n_tracks && kept[n->track]) && n->start_tick >= t0 && n->start_tick < t1;
+            const cdz_note *n = &out->score.notes[i]; /* a copy keeps the notes' order */
+            int drop = !(n->track < in->n_tracks && kept[n->track]) && note_bar[i] >= bar0 && note_bar[i] < bar1;
             if (!drop) out->score.notes[w++] = *n;
         }
         out->score.n_notes = w;
-        /* new notes on new tracks, one a group, on the input's bar grid */
         uint16_t first = (uint16_t)out->score.n_tracks;
-        int track_of[CDZ_ENS_GROUPS], next = 0;
-        for (int g = 0; g < CDZ_ENS_GROUPS; g++) track_of[g] = -1;
+        int track_of[CDZ_ENS_GROUPS], channel_of[CDZ_ENS_GROUPS], next = 0;
+        uint8_t taken[16] = {0};
+        for (int g = 0; g < CDZ_ENS_GROUPS; g++) track_of[g] = -1, channel_of[g] = -1;
         for (size_t i = 0; i < gen.n_notes && !st; i++) {
             const cdz_ens_note *n = &gen.notes[i];
             if (gen_ctl[i] || n->bar < bar0 || n->bar >= bar1) continue;
-            if (track_of[n->group] < 0) track_of[n->group] = next++;
-            int64_t start = cdz_score_bar_to_tick(in, n->bar) + (int64_t)n->pos * in->ppq / CDZ_ENS_STEPS_PER_QUARTER;
+            int g = n->group, drum = g == CDZ_ENS_DRUMS;
+            if (track_of[g] < 0) {
+                track_of[g] = next++;
+                channel_of[g] = drum ? 9 : free_channel(in, taken, cdz_ens_group_program(g));
+                if (channel_of[g] < 0) channel_of[g] = 15, shared_channel = 1;
+                taken[channel_of[g]] = 1;
+            }
+            int64_t bs = n->bar < n_starts ? starts[n->bar] : starts[n_starts];
+            int64_t start = bs + (int64_t)n->pos * in->ppq / CDZ_ENS_STEPS_PER_QUARTER;
             int64_t end = start + (int64_t)n->dur * in->ppq / CDZ_ENS_STEPS_PER_QUARTER;
-            int drum = n->group == CDZ_ENS_DRUMS;
-            uint8_t ch = drum ? 9 : (uint8_t)(10 + track_of[n->group] % 6); /* channels 11-16, after most files' own */
-            st = cdz_score_add_note(&out->score, (uint16_t)(first + track_of[n->group]), ch, cdz_ens_group_program(n->group), n->pitch, 80,
-                                    start, end);
+            st = cdz_score_add_note(&out->score, (uint16_t)(first + track_of[g]), (uint8_t)channel_of[g], cdz_ens_group_program(g),
+                                    n->pitch, 80, start, end > start ? end : start + 1);
+            if (st) st = cdz_error_set(err, st, "out of memory writing the new parts");
             if (!st && drum) out->score.notes[out->score.n_notes - 1].is_drum = 1;
         }
         if (!st) st = cdz_score_finish(&out->score, err);
@@ -441,8 +486,10 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
                 snprintf(out->score.tracks[first + track_of[g]].name, sizeof out->score.tracks[0].name, "%s (cadenza)", cdz_ens_group_name(g));
     }
     if (z_live) {
-        char extra[160];
-        snprintf(extra, sizeof extra, "bars %lld-%lld filled; %zu notes kept as they were", (long long)bar0 + 1, (long long)bar1, n_kept);
+        char extra[300];
+        snprintf(extra, sizeof extra, "bars %lld-%lld filled; %zu notes kept as they were%s%s", (long long)bar0 + 1, (long long)bar1, n_kept,
+                 n_also ? " (with the tracks of instruments not asked for)" : "",
+                 shared_channel ? "; every MIDI channel is in use: a new part shares channel 16" : "");
         describe(&z, out, extra);
         sampler_free(&z);
     }
@@ -452,6 +499,8 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
     cdz_free(kept);
     cdz_free(control);
     cdz_free(ctl);
+    cdz_free(note_bar);
+    cdz_free(starts);
     cdz_ens_piece_free(&p);
     return st;
 }

@@ -11,6 +11,11 @@ cdz_sample_params cdz_sample_default_params(void) {
     return p;
 }
 
+static int descending(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
 int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cdz_rng *rng, double *logp) {
     /* the most likely token; NaN logits never win (all NaN: nothing can be drawn) */
     int best = -1;
@@ -46,12 +51,7 @@ int cdz_sample_logits(const float *logits, int V, const cdz_sample_params *p, cd
         double *sorted = cdz_malloc((size_t)V * sizeof *sorted);
         if (sorted) {
             memcpy(sorted, q, (size_t)V * sizeof *sorted);
-            for (int i = 1; i < V; i++) { /* insertion sort, descending (V is a few hundred at most) */
-                double x = sorted[i];
-                int j = i - 1;
-                while (j >= 0 && sorted[j] < x) sorted[j + 1] = sorted[j], j--;
-                sorted[j + 1] = x;
-            }
+            qsort(sorted, (size_t)V, sizeof *sorted, descending); /* vocabularies reach thousands (ensemble: 5,480) */
             int k = p->top_k > 0 && p->top_k < V ? p->top_k : V;
             double mass = 0, cut = sorted[k - 1];
             if (p->top_p < 1)
