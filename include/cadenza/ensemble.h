@@ -205,7 +205,7 @@ CDZ_API cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const
 typedef struct cdz_ens_eval {
     int64_t pieces;                   /* scored (with two groups or more: infilling too) */
     int64_t infill_pieces;
-    double cont_nats, cont_tokens, cont_seconds;
+    double cont_nats, cont_tokens, cont_notes, cont_seconds; /* cont_notes: events (notes) of the stretches */
     double infill_nats, infill_tokens, infill_notes, infill_seconds;
 } cdz_ens_eval;
 

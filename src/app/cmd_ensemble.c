@@ -432,9 +432,10 @@ int app_eval_ensemble(int argc, char **argv) {
                 for (int a = 0; a < 2; a++) {
                     cdz_ens_eval x = one[k][a];
                     /* continuation is the same both ways: counted once */
-                    if (a == 1) x.cont_nats = x.cont_tokens = x.cont_seconds = 0, x.pieces = 0;
+                    if (a == 1) x.cont_nats = x.cont_tokens = x.cont_notes = x.cont_seconds = 0, x.pieces = 0;
                     acc[k][a].pieces += x.pieces, acc[k][a].infill_pieces += x.infill_pieces;
                     acc[k][a].cont_nats += x.cont_nats, acc[k][a].cont_tokens += x.cont_tokens, acc[k][a].cont_seconds += x.cont_seconds;
+                    acc[k][a].cont_notes += x.cont_notes;
                     acc[k][a].infill_nats += x.infill_nats, acc[k][a].infill_tokens += x.infill_tokens;
                     acc[k][a].infill_notes += x.infill_notes, acc[k][a].infill_seconds += x.infill_seconds;
                 }
@@ -449,21 +450,22 @@ int app_eval_ensemble(int argc, char **argv) {
     for (int k = 0; k < nm && rc == EXIT_OK; k++) {
         const cdz_ens_eval *c = &acc[k][0], *an = &acc[k][1];
         double cont = c->cont_nats / fmax(c->cont_tokens, 1), cont_bps = c->cont_nats / 0.69314718055994530942 / fmax(c->cont_seconds, 1e-9);
+        double cont_note = c->cont_nats / fmax(c->cont_notes, 1);
         double inf_p = c->infill_nats / fmax(c->infill_notes, 1), inf_p_bps = c->infill_nats / 0.69314718055994530942 / fmax(c->infill_seconds, 1e-9);
         double inf_a = an->infill_nats / fmax(an->infill_notes, 1), inf_a_bps = an->infill_nats / 0.69314718055994530942 / fmax(an->infill_seconds, 1e-9);
         if (json)
             printf("{\"checkpoint\":\"%s\",\"pieces\":%lld,\"infill_pieces\":%lld,\"continuation_nats_per_token\":%.5f,"
-                   "\"continuation_bits_per_second\":%.3f,\"infill_plain_nats_per_note\":%.5f,\"infill_plain_bits_per_second\":%.3f,"
+                   "\"continuation_bits_per_second\":%.3f,\"continuation_nats_per_note\":%.5f,\"infill_plain_nats_per_note\":%.5f,\"infill_plain_bits_per_second\":%.3f,"
                    "\"infill_controls_nats_per_note\":%.5f,\"infill_controls_bits_per_second\":%.3f,\"seconds\":%.1f}\n",
-                   ckpts.v[k], (long long)c->pieces, (long long)c->infill_pieces, cont, cont_bps, inf_p, inf_p_bps, inf_a, inf_a_bps,
-                   c->cont_seconds);
+                   ckpts.v[k], (long long)c->pieces, (long long)c->infill_pieces, cont, cont_bps, cont_note, inf_p, inf_p_bps, inf_a,
+                   inf_a_bps, c->cont_seconds);
         else
             printf("%s: %lld pieces (%.0f s of music, %lld with a part to infill)\n"
-                   "  continuation            %.4f nats/token  %.1f bits/s\n"
+                   "  continuation            %.4f nats/token  %.1f bits/s  %.3f nats/note (every token of the stretch)\n"
                    "  infill, parts as past   %.4f nats/note   %.1f bits/s  (note and duration tokens of the part)\n"
                    "  infill, parts ahead     %.4f nats/note   %.1f bits/s  (anticipated controls)\n",
-                   ckpts.v[k], (long long)c->pieces, c->cont_seconds, (long long)c->infill_pieces, cont, cont_bps, inf_p, inf_p_bps, inf_a,
-                   inf_a_bps);
+                   ckpts.v[k], (long long)c->pieces, c->cont_seconds, (long long)c->infill_pieces, cont, cont_bps, cont_note, inf_p, inf_p_bps,
+                   inf_a, inf_a_bps);
     }
     if (rc == EXIT_OK && !json)
         fprintf(stderr, "%lld held-out files (eval fraction %g) scored in %.0f s\n", used, fraction, app_now() - t0);

@@ -81,6 +81,7 @@ cdz_status cdz_ens_eval_piece(const cdz_model *m, const cdz_score *score, const 
         for (size_t i = 0; i < plain.n_tokens; i++) count[i] = i >= hl;
         st = score_tokens(s, plain.tokens, plain.n_tokens, count, &acc->cont_nats, &acc->cont_tokens, logits, V, err);
         acc->cont_seconds += cdz_ens_seconds(plain.tokens, plain.n_tokens);
+        for (size_t i = 0; i < plain.n_tokens; i++) acc->cont_notes += plain.tokens[i] < CDZ_ENS_CONTROL;
         acc->pieces += !st;
     }
     /* infilling: one group of those in the stretch, by the seed */
