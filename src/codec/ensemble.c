@@ -547,7 +547,7 @@ cdz_status cdz_ens_read(const uint16_t *tok, size_t n, cdz_ens_piece *out, cdz_e
     cdz_ens_header hd = cdz_ens_header_default();
     int64_t n_lead = 0;
     for (size_t i = 0; i < n; i++) {
-        if (tok[i] >= CDZ_ENS_VOCAB) return cdz_error_set(err, CDZ_ERR_ARG, "token %u at %zu is past the ensemble vocabulary (%d)", tok[i], i, CDZ_ENS_VOCAB);
+        if (tok[i] >= CDZ_ENS_VOCAB) return cdz_error_set(err, CDZ_ERR_RANGE, "token %u at %zu is past the ensemble vocabulary (%d)", tok[i], i, CDZ_ENS_VOCAB);
         if (tok[i] == CDZ_ENS_END) break;
         if (tok[i] == CDZ_ENS_LEAD) n_lead++;
     }
