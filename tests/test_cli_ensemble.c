@@ -181,6 +181,12 @@ int main(int argc, char **argv) {
     if (exists("models/ensemble.safetensors")) {
         rc = run("generate --model ensemble --style baroque --instruments violin,viola,cello --seconds 10 --out %s", x);
         CHECK(rc == 0 && exists(x), "the shipped model: %s", err);
+        rc = run("eval instruments %s --instruments violin,viola,cello", x);
+        CHECK(rc == 0 && strstr(out, "100.00% on the instruments asked for") && strstr(out, " 0.00% outside their"),
+              "the shipped model keeps to the instruments and their ranges: %s %s", out, err);
+        snprintf(path, sizeof path, "%s/shipped_filled.mid", dir);
+        rc = run("infill %s --keep \"Violin I,Cello\" --model ensemble --seed 2 --out %s", quartet, path);
+        CHECK(rc == 0 && exists(path), "the shipped model infills: %s", err);
         rc = run("models");
         CHECK(strstr(out, "ensemble") && strstr(out, "cadenza infill"), "cadenza models lists it");
     } else printf("SKIPPED: the shipped ensemble model (models/ensemble.safetensors not here)\n");

@@ -467,6 +467,8 @@ static void test_infill(void) {
     CHECK(kept_out == kept_in, "kept parts note for note: %zu of %zu", kept_out, kept_in);
     CHECK(flute_outside_out == flute_outside_in, "the flute outside bars 4-8 as it was: %zu of %zu", flute_outside_out, flute_outside_in);
     CHECK(new_notes > 0 && new_outside == 0, "%zu new notes, %zu outside the bars", new_notes, new_outside);
+    /* a share of the model's probability per draw: a bar line drawn or a draw a control preempts counts too */
+    CHECK(r.masked_share > 0 && r.masked_share <= 1, "masked share per draw %.3f", r.masked_share);
     CHECK(r.score.n_tracks >= 5 && strstr(r.score.tracks[4].name, "flute (cadenza)"), "the new track is named");
     cdz_ens_result_free(&r);
     /* every bar, keeping the flute by its instrument's name */

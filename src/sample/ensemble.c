@@ -74,6 +74,7 @@ typedef struct sampler {
     size_t n_ctl, next_ctl;
     int64_t generated, forced;
     double masked_mass;         /* summed over draws: the model's probability the masks took out */
+    int64_t draws;              /* the model's draws, kept or not (a bar line drawn, a draw a control preempts) */
     double loglik;
     cdz_error *err;
 } sampler;
@@ -140,6 +141,7 @@ static int draw(sampler *z, int expect_dur, int infill, int32_t bar_steps) {
         if (!isnan(z->masked[k])) kept += e;
     }
     z->masked_mass += 1.0 - kept / all;
+    z->draws++;
     z->loglik += lp;
     return t;
 }
@@ -193,7 +195,7 @@ static void sampler_free(sampler *z) {
 
 static void describe(const sampler *z, cdz_ens_result *out, const char *extra) {
     out->tokens = z->generated, out->forced = z->forced, out->loglik = z->loglik;
-    out->masked_share = z->generated ? z->masked_mass / (double)z->generated : 0;
+    out->masked_share = z->draws ? z->masked_mass / (double)z->draws : 0;
     snprintf(out->notes, sizeof out->notes, "%s%sthe masks (instruments, ranges, grammar) took out %.2f%% of the model's probability "
              "per token on average",
              extra ? extra : "", extra && *extra ? "; " : "", 100 * out->masked_share);
