@@ -2,8 +2,10 @@
 # The ensemble model's measures (docs/ensemble.md), from two checkpoints trained the same time: the
 # anticipatory one (ANT) and a plain autoregressive one (PLAIN). Writes into OUT and prints every figure.
 # Usage: sh scripts/ensemble_measure.sh ANT.safetensors PLAIN.safetensors OUT [DATA]   (from the repository root)
-# PIECES (default 60) held-out pieces for the log-loss; SEEDS (default 10) pieces per style.
+# PIECES (default 60) held-out pieces for the log-loss; SEEDS (default 10) pieces per style; TEMP the sampling
+# temperature of every generated piece (default: the checkpoint's own, 1 unless exported with another).
 set -eu
+temp=${TEMP:+--temperature $TEMP}
 pieces=${PIECES:-60}
 seeds=$(seq 1 "${SEEDS:-10}")
 ant=$1 plain=$2 out=$3 data=${4:-../shared/data}
@@ -20,7 +22,7 @@ $c eval style train --out "$out/style.json" baroque="$out/style/held-out/baroque
 for s in baroque classical romantic; do
     mkdir -p "$out/gen/$s"
     for seed in $seeds; do
-        $c generate --checkpoint "$ant" --style $s --instruments violin,viola,cello --minutes 1 --seed "$seed" \
+        $c generate --checkpoint "$ant" $temp --style $s --instruments violin,viola,cello --minutes 1 --seed "$seed" \
             --out "$out/gen/$s/${s}_$seed.mid" --force >/dev/null 2>&1
     done
     echo "$s, real pieces of the training split:"
@@ -31,14 +33,14 @@ done
 echo "== instrumentation, unconstrained (the header alone): 10 pieces of a minute, violin, viola, cello"
 mkdir -p "$out/free"
 for seed in $seeds; do
-    $c generate --checkpoint "$ant" --style baroque --instruments violin,viola,cello --minutes 1 --seed "$seed" --unconstrained \
+    $c generate --checkpoint "$ant" $temp --style baroque --instruments violin,viola,cello --minutes 1 --seed "$seed" --unconstrained \
         --out "$out/free/free_$seed.mid" --force >/dev/null 2>&1
 done
 $c eval instruments "$out"/free/*.mid --instruments violin,viola,cello | tail -1
 echo "== four-minute pieces (time on this machine, OPENBLAS_NUM_THREADS=2)"
 mkdir -p "$out/four"
 for s in baroque classical romantic; do
-    /usr/bin/time -f "%e s wall, %M KB" env OPENBLAS_NUM_THREADS=2 $c generate --checkpoint "$ant" --style $s \
+    /usr/bin/time -f "%e s wall, %M KB" env OPENBLAS_NUM_THREADS=2 $c generate --checkpoint "$ant" $temp --style $s \
         --instruments violin,viola,cello --minutes 4 --seed 1 --out "$out/four/$s.mid" --plot --force
 done
 $c eval stability "$out"/four/*.mid --max-silence 8 --max-loop 8 || true

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Does the ensemble model accompany a melody better than the accompaniment model? The melodies of the
+# first N songs of POP909's eval split (--eval-fraction 0.1, by content hash as dataset build), each
+# accompanied by `cadenza accompany` (models/accompaniment) and by `cadenza infill --keep MELODY` (the
+# ensemble model writing the piano), measured with `cadenza eval music` against the songs' own piano.
+# Usage: sh scripts/ensemble_accompany.sh ENSEMBLE.safetensors OUT [N] [DATA]   (from the repository root)
+set -eu
+ens=$1 out=$2 n=${3:-20} data=${4:-../shared/data}
+c=build/cadenza
+rm -rf "$out"
+mkdir -p "$out/ref" "$out/accompany" "$out/ensemble"
+python3 - "$data/pop909" "$out/ref" "$n" <<'PY'
+import os, sys
+root, dest, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def fnv(b):
+    h = 14695981039346656037
+    for x in b: h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+picked = 0
+for d in sorted(os.listdir(root)):
+    p = os.path.join(root, d, d + ".mid")
+    if not os.path.exists(p): continue
+    if (fnv(open(p, "rb").read()) >> 11) / 9007199254740992.0 < 0.1:
+        os.symlink(os.path.abspath(p), os.path.join(dest, d + ".mid")); picked += 1
+        if picked == n: break
+print(picked, "eval-split songs")
+PY
+for f in "$out"/ref/*.mid; do
+    b=$(basename "$f")
+    $c accompany --melody "$f" --out "$out/accompany/$b" --seed 1 >/dev/null 2>&1
+    $c infill "$f" --keep MELODY --checkpoint "$ens" --out "$out/ensemble/$b" --seed 1 >/dev/null 2>&1
+done
+for m in accompany ensemble; do
+    echo "== $m"
+    $c eval music --generated "$out/$m" --reference "$out/ref" --accompaniment-track "PIANO,Accompaniment,piano (cadenza)" | \
+        sed -n '/listening measures/,$p'
+done
