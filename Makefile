@@ -261,7 +261,7 @@ test: deps
 check: all $(TESTS) $(REPLAYS) $(CUDA_DEV)
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined $(FUZZ_TARGETS:%=build/san/fuzz/replay_%) build/san/tests/test_robust build/san/tests/test_faults \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
-	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_listen build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session build/san/tests/test_generate build/san/tests/test_remi build/san/tests/test_music_vae build/san/tests/test_piece_eval build/san/tests/test_ensemble
+	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_listen build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session build/san/tests/test_generate build/san/tests/test_remi build/san/tests/test_music_vae build/san/tests/test_piece_eval build/san/tests/test_ensemble build/san/tests/test_conv
 	@sh tests/run.sh $(BUILD)
 
 # The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a

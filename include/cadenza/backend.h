@@ -99,6 +99,25 @@ typedef struct cdz_backend {
                                     int B, int Tq, int Tk, int C, int NH);
     void (*cross_attention_backward)(float *dq, float *dkv, float *scratch, const float *dy, const float *att,
                                      const float *q, const float *kv, int B, int Tq, int Tk, int C, int NH);
+    /* audio layers (issue 17) */
+    void (*conv1d_forward)(float *y, float *scratch, const float *x, const float *w, const float *b,
+                           const cdz_conv1d_shape *s);
+    void (*conv1d_backward)(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x,
+                            const float *w, const cdz_conv1d_shape *s);
+    void (*conv_transpose1d_forward)(float *y, float *scratch, const float *x, const float *w, const float *b,
+                                     const cdz_conv1d_shape *s);
+    void (*conv_transpose1d_backward)(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x,
+                                      const float *w, const cdz_conv1d_shape *s);
+    void (*pad1d_forward)(float *y, const float *x, int rows, int T, int left, int right, cdz_pad_mode mode);
+    void (*pad1d_backward)(float *dx, const float *dy, int rows, int T, int left, int right, cdz_pad_mode mode);
+    void (*elu_forward)(float *y, const float *x, size_t n, float alpha);
+    void (*elu_backward)(float *dx, const float *dy, const float *x, size_t n, float alpha);
+    void (*snake_forward)(float *y, const float *x, const float *alpha, int B, int C, int T);
+    void (*snake_backward)(float *dx, float *dalpha, const float *dy, const float *x, const float *alpha, int B, int C,
+                           int T);
+    void (*weight_norm_forward)(float *w, float *norm, const float *v, const float *g, int O, int n);
+    void (*weight_norm_backward)(float *dv, float *dg, const float *dw, const float *v, const float *g,
+                                 const float *norm, int O, int n);
 } cdz_backend;
 
 /* The backends this build has, for listings: returns how many and sets *list. */

@@ -231,6 +231,76 @@ CDZ_API size_t cdz_cross_attention_scratch_floats(int Tq, int Tk);
 CDZ_API void cdz_cross_attention_backward(float *dq, float *dkv, float *scratch, const float *dy, const float *att,
                                   const float *q, const float *kv, int B, int Tq, int Tk, int C, int NH);
 
+/* ==== audio layers (issue 17): 1-D convolutions over (channels, time), activations, weight norm ==== */
+
+/* The shape of a 1-D convolution over B signals of C channels and T samples, laid out (B, C, T) as
+ * PyTorch's Conv1d. Output channels OC; kernel K; stride >= 1; dilation >= 1; pad_left, pad_right >= 0
+ * zeros before and after (unequal for causal convolutions; other padding modes: cdz_pad1d first);
+ * groups divides C and OC (C = groups for a depthwise convolution). */
+typedef struct cdz_conv1d_shape {
+    int B, C, T, OC, K;
+    int stride, dilation, pad_left, pad_right, groups;
+} cdz_conv1d_shape;
+
+/* The convolution's output length, floor((T + pad_left + pad_right - dilation (K - 1) - 1) / stride) + 1,
+ * or -1 when the shape is invalid (a size below 1, groups not dividing C and OC, or a kernel that
+ * reaches past the padded input). */
+CDZ_API int cdz_conv1d_out_len(const cdz_conv1d_shape *s);
+/* Scratch for forward and backward: (C / groups) K T_out floats (the unfolded input of one group). */
+CDZ_API size_t cdz_conv1d_scratch_floats(const cdz_conv1d_shape *s);
+/* y (B, OC, T_out)[b, o, t] = bias[o] + sum over the group's c and k of
+ *     w[o, c, k] x[b, g C/groups + c, t stride + k dilation - pad_left]   (0 outside 0 .. T-1)
+ * w (OC, C / groups, K) as PyTorch; b (OC) or NULL. The shape must be valid (cdz_conv1d_out_len). */
+CDZ_API void cdz_conv1d_forward(float *y, float *scratch, const float *x, const float *w, const float *b,
+                                const cdz_conv1d_shape *s);
+/* From dy (B, OC, T_out): dx (B, C, T) += ..., dw (OC, C / groups, K) += ..., db (OC) += the sums of
+ * dy over b and t. dx and db may be NULL. */
+CDZ_API void cdz_conv1d_backward(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x,
+                                 const float *w, const cdz_conv1d_shape *s);
+
+/* The transposed convolution (PyTorch ConvTranspose1d), the adjoint of the convolution above in x:
+ * B signals of C channels and T samples to OC channels, every input sample t spread over outputs
+ * t stride + k dilation - pad_left, k < K; pad_left and pad_right crop the ends (PyTorch's padding p
+ * with output_padding q is pad_left p, pad_right p - q). Output length
+ * (T - 1) stride + dilation (K - 1) + 1 - pad_left - pad_right, or -1 when invalid. w (C, OC / groups, K)
+ * as PyTorch; b (OC) or NULL. Scratch: (OC / groups) K T floats. */
+CDZ_API int cdz_conv_transpose1d_out_len(const cdz_conv1d_shape *s);
+CDZ_API size_t cdz_conv_transpose1d_scratch_floats(const cdz_conv1d_shape *s);
+CDZ_API void cdz_conv_transpose1d_forward(float *y, float *scratch, const float *x, const float *w, const float *b,
+                                          const cdz_conv1d_shape *s);
+/* From dy (B, OC, T_out): dx (B, C, T) += ..., dw (C, OC / groups, K) += ..., db (OC) += ...; dx and db
+ * may be NULL. */
+CDZ_API void cdz_conv_transpose1d_backward(float *dx, float *dw, float *db, float *scratch, const float *dy,
+                                           const float *x, const float *w, const cdz_conv1d_shape *s);
+
+/* How cdz_pad1d fills the samples it adds: zeros; a reflection about the end sample (PyTorch's
+ * "reflect": x[1], x[2], ... before x[0]; needs left, right < T); copies of the end sample. */
+typedef enum { CDZ_PAD_ZEROS = 0, CDZ_PAD_REFLECT = 1, CDZ_PAD_REPLICATE = 2 } cdz_pad_mode;
+/* y (rows, left + T + right) = each row of x (rows, T) with left samples before and right after. */
+CDZ_API void cdz_pad1d_forward(float *y, const float *x, int rows, int T, int left, int right, cdz_pad_mode mode);
+/* dx (rows, T) += the gradient through the padding (a reflected or replicated sample's flows back to
+ * the sample it copies). */
+CDZ_API void cdz_pad1d_backward(float *dx, const float *dy, int rows, int T, int left, int right, cdz_pad_mode mode);
+
+/* ELU: y = x for x > 0, alpha (exp(x) - 1) otherwise; y may be x. */
+CDZ_API void cdz_elu_forward(float *y, const float *x, size_t n, float alpha);
+/* dx += dy where x > 0, dy alpha exp(x) otherwise. */
+CDZ_API void cdz_elu_backward(float *dx, const float *dy, const float *x, size_t n, float alpha);
+/* Snake (Ziyin et al. 2020, as DAC): y = x + sin^2(alpha_c x) / (alpha_c + 1e-9) per channel c, over
+ * x (B, C, T); alpha (C). y may be x. */
+CDZ_API void cdz_snake_forward(float *y, const float *x, const float *alpha, int B, int C, int T);
+/* dx (B, C, T) += dy (1 + sin(2 alpha x) alpha / (alpha + 1e-9)); dalpha (C) += the sum over b and t of dy dy/dalpha
+ * (dx or dalpha may be NULL). */
+CDZ_API void cdz_snake_backward(float *dx, float *dalpha, const float *dy, const float *x, const float *alpha, int B,
+                                int C, int T);
+
+/* Weight normalisation (Salimans and Kingma 2016; PyTorch weight_norm with dim 0): the weight's rows
+ * w (O, n)[o] = g[o] v[o] / |v[o]|, with norm (O) = |v[o]| saved for backward. A zero row gives 0. */
+CDZ_API void cdz_weight_norm_forward(float *w, float *norm, const float *v, const float *g, int O, int n);
+/* From dw (O, n): dv (O, n) += g / |v| (dw - (dw . u) u), u = v / |v|; dg (O) += dw . u. */
+CDZ_API void cdz_weight_norm_backward(float *dv, float *dg, const float *dw, const float *v, const float *g,
+                                      const float *norm, int O, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -63,5 +63,9 @@ void cdz_backend_missing(const cdz_backend *be, char *buf, size_t n) {
     MISSING(gelu_backward);          MISSING(relu_forward);             MISSING(relu_backward);
     MISSING(self_attention_forward); MISSING(self_attention_backward);  MISSING(self_attention_step);
     MISSING(cross_attention_forward); MISSING(cross_attention_backward);
+    MISSING(conv1d_forward);         MISSING(conv1d_backward);          MISSING(conv_transpose1d_forward);
+    MISSING(conv_transpose1d_backward); MISSING(pad1d_forward);         MISSING(pad1d_backward);
+    MISSING(elu_forward);            MISSING(elu_backward);             MISSING(snake_forward);
+    MISSING(snake_backward);         MISSING(weight_norm_forward);      MISSING(weight_norm_backward);
 #undef MISSING
 }

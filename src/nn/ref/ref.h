@@ -83,4 +83,23 @@ void ref_cross_attention_forward(float *y, float *att, const float *q, const flo
 void ref_cross_attention_backward(float *dq, float *dkv, float *scratch, const float *dy, const float *att,
                                   const float *q, const float *kv, int B, int Tq, int Tk, int C, int NH);
 
+
+/* ---- ref_conv.c ---- */
+void ref_conv1d_forward(float *y, float *scratch, const float *x, const float *w, const float *b, const cdz_conv1d_shape *s);
+void ref_conv1d_backward(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x, const float *w,
+                         const cdz_conv1d_shape *s);
+void ref_conv_transpose1d_forward(float *y, float *scratch, const float *x, const float *w, const float *b,
+                                  const cdz_conv1d_shape *s);
+void ref_conv_transpose1d_backward(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x,
+                                   const float *w, const cdz_conv1d_shape *s);
+void ref_pad1d_forward(float *y, const float *x, int rows, int T, int left, int right, cdz_pad_mode mode);
+void ref_pad1d_backward(float *dx, const float *dy, int rows, int T, int left, int right, cdz_pad_mode mode);
+void ref_elu_forward(float *y, const float *x, size_t n, float alpha);
+void ref_elu_backward(float *dx, const float *dy, const float *x, size_t n, float alpha);
+void ref_snake_forward(float *y, const float *x, const float *alpha, int B, int C, int T);
+void ref_snake_backward(float *dx, float *dalpha, const float *dy, const float *x, const float *alpha, int B, int C, int T);
+void ref_weight_norm_forward(float *w, float *norm, const float *v, const float *g, int O, int n);
+void ref_weight_norm_backward(float *dv, float *dg, const float *dw, const float *v, const float *g, const float *norm,
+                              int O, int n);
+
 #endif

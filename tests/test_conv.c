@@ -1,0 +1,250 @@
+/* The audio layers of cadenza/nn.h (issue 17): 1-D convolution and its transpose (strides,
+ * dilations, padding, groups), padding modes, ELU, Snake and weight normalisation. Finite-difference
+ * gradient checks of every backward pass at several shapes (loss = sum(out * random dout), STYLE.md),
+ * hand-computed values, PyTorch's output lengths, and the transpose as the convolution's adjoint.
+ * The CPU against the reference backend, pass by pass, is in test_backend. */
+#include <math.h>
+
+#include "test.h"
+
+static uint64_t rng = 17;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((rng >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+static float *rnd(size_t n) {
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t i = 0; i < n; i++) a[i] = frand();
+    return a;
+}
+static float *zeros(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+static double conv_loss(int transpose, const cdz_conv1d_shape *s, const float *x, const float *w, const float *b,
+                        const float *dy, float *y, float *scratch, size_t ny) {
+    if (transpose) cdz_conv_transpose1d_forward(y, scratch, x, w, b, s);
+    else cdz_conv1d_forward(y, scratch, x, w, b, s);
+    return dot(y, dy, ny);
+}
+
+/* Gradient checks of one shape, the convolution or its transpose. */
+static void conv_case(int transpose, cdz_conv1d_shape s) {
+    int to = transpose ? cdz_conv_transpose1d_out_len(&s) : cdz_conv1d_out_len(&s);
+    CHECK(to > 0, "shape valid (out %d)", to);
+    if (to <= 0) return;
+    size_t nx = (size_t)s.B * s.C * s.T, ny = (size_t)s.B * s.OC * to;
+    size_t nw = transpose ? (size_t)s.C * (s.OC / s.groups) * s.K : (size_t)s.OC * (s.C / s.groups) * s.K;
+    size_t ns = transpose ? cdz_conv_transpose1d_scratch_floats(&s) : cdz_conv1d_scratch_floats(&s);
+    float *x = rnd(nx), *w = rnd(nw), *b = rnd(s.OC), *dy = rnd(ny), *y = zeros(ny), *scratch = zeros(ns);
+    float *dx = zeros(nx), *dw = zeros(nw), *db = zeros(s.OC);
+    if (transpose) cdz_conv_transpose1d_backward(dx, dw, db, scratch, dy, x, w, &s);
+    else cdz_conv1d_backward(dx, dw, db, scratch, dy, x, w, &s);
+    char name[160];
+    const char *what = transpose ? "conv_transpose1d" : "conv1d";
+#define LOSS conv_loss(transpose, &s, x, w, b, dy, y, scratch, ny)
+    snprintf(name, sizeof name, "%s (B %d C %d T %d OC %d K %d stride %d dilation %d pad %d,%d groups %d) dx", what, s.B, s.C,
+             s.T, s.OC, s.K, s.stride, s.dilation, s.pad_left, s.pad_right, s.groups);
+    GRAD_CHECK(name, x, nx, dx, LOSS);
+    name[strlen(name) - 2] = 'w';
+    GRAD_CHECK(name, w, nw, dw, LOSS);
+    name[strlen(name) - 2] = 'b';
+    GRAD_CHECK(name, b, (size_t)s.OC, db, LOSS);
+#undef LOSS
+    /* dx and db may be left out; dw alone comes out the same */
+    float *dw2 = zeros(nw);
+    if (transpose) cdz_conv_transpose1d_backward(NULL, dw2, NULL, scratch, dy, x, w, &s);
+    else cdz_conv1d_backward(NULL, dw2, NULL, scratch, dy, x, w, &s);
+    CHECK(memcmp(dw, dw2, nw * sizeof *dw) == 0, "%s: dw without dx and db", what);
+    free(x), free(w), free(b), free(dy), free(y), free(scratch), free(dx), free(dw), free(db), free(dw2);
+}
+
+static void test_conv_gradients(void) {
+    /* B, C, T, OC, K, stride, dilation, pad_left, pad_right, groups */
+    conv_case(0, (cdz_conv1d_shape){1, 1, 5, 1, 1, 1, 1, 0, 0, 1});  /* a 1x1 convolution */
+    conv_case(0, (cdz_conv1d_shape){2, 4, 11, 6, 3, 2, 2, 2, 1, 2}); /* strided, dilated, padded, grouped */
+    conv_case(0, (cdz_conv1d_shape){1, 3, 9, 5, 3, 1, 3, 6, 0, 1}); /* causal: all the padding before */
+    conv_case(0, (cdz_conv1d_shape){2, 4, 8, 4, 5, 1, 1, 2, 2, 4}); /* depthwise */
+    conv_case(0, (cdz_conv1d_shape){1, 2, 16, 3, 8, 4, 1, 2, 2, 1}); /* a downsampling block: K = 2 stride */
+    conv_case(1, (cdz_conv1d_shape){2, 4, 6, 6, 4, 2, 1, 1, 0, 2});  /* upsampling by 2, grouped, cropped */
+    conv_case(1, (cdz_conv1d_shape){1, 3, 5, 2, 3, 3, 2, 0, 0, 1});  /* stride 3, dilation 2 */
+    conv_case(1, (cdz_conv1d_shape){1, 2, 4, 3, 8, 4, 1, 2, 2, 1});  /* the block above, transposed */
+}
+
+/* Values worked by hand, and PyTorch's lengths. */
+static void test_conv_values(void) {
+    const float x[5] = {1, 2, 3, 4, 5};
+    float y[8], scratch[64];
+    const float diff[2] = {1, -1};
+    cdz_conv1d_shape s = {1, 1, 5, 1, 2, 2, 1, 0, 0, 1};
+    CHECK_INT(cdz_conv1d_out_len(&s), 2);
+    cdz_conv1d_forward(y, scratch, x, diff, NULL, &s);
+    CHECK(y[0] == -1 && y[1] == -1, "x[2t] - x[2t+1]: %g %g", y[0], y[1]);
+    s.stride = 1, s.dilation = 2;
+    CHECK_INT(cdz_conv1d_out_len(&s), 3);
+    const float bias = 0.5f;
+    cdz_conv1d_forward(y, scratch, x, diff, &bias, &s);
+    CHECK(y[0] == -1.5f && y[1] == -1.5f && y[2] == -1.5f, "x[t] - x[t+2] + 0.5: %g %g %g", y[0], y[1], y[2]);
+    const float mid[3] = {0, 1, 0};
+    s = (cdz_conv1d_shape){1, 1, 5, 1, 3, 1, 1, 1, 1, 1};
+    cdz_conv1d_forward(y, scratch, x, mid, NULL, &s);
+    CHECK(memcmp(y, x, sizeof x) == 0, "the centre tap with padding 1 copies x");
+    const float ones[3] = {1, 1, 1};
+    cdz_conv1d_forward(y, scratch, x, ones, NULL, &s);
+    CHECK(y[0] == 3 && y[1] == 6 && y[4] == 9, "sums of three with zero padding: %g %g %g", y[0], y[1], y[4]);
+    /* transposed: each input spread over K outputs, stride apart */
+    const float in[2] = {1, 10}, w2[2] = {1, 2};
+    s = (cdz_conv1d_shape){1, 1, 2, 1, 2, 3, 1, 0, 0, 1};
+    CHECK_INT(cdz_conv_transpose1d_out_len(&s), 5);
+    cdz_conv_transpose1d_forward(y, scratch, in, w2, NULL, &s);
+    CHECK(y[0] == 1 && y[1] == 2 && y[2] == 0 && y[3] == 10 && y[4] == 20, "spread: %g %g %g %g %g", y[0], y[1], y[2],
+          y[3], y[4]);
+    s.stride = 1; /* overlapping: outputs add */
+    cdz_conv_transpose1d_forward(y, scratch, in, w2, NULL, &s);
+    CHECK(y[0] == 1 && y[1] == 12 && y[2] == 20, "overlap: %g %g %g", y[0], y[1], y[2]);
+    /* PyTorch's lengths for a 24 kHz codec at hop 320: Conv1d(k 7, padding 3) keeps 24000; a
+     * downsampling block Conv1d(k 16, stride 8, padding 4) gives 3000, its ConvTranspose1d back 24000 */
+    s = (cdz_conv1d_shape){1, 1, 24000, 1, 7, 1, 1, 3, 3, 1};
+    CHECK_INT(cdz_conv1d_out_len(&s), 24000);
+    s = (cdz_conv1d_shape){1, 1, 24000, 1, 16, 8, 1, 4, 4, 1};
+    CHECK_INT(cdz_conv1d_out_len(&s), 3000);
+    s.T = 3000;
+    CHECK_INT(cdz_conv_transpose1d_out_len(&s), 24000);
+    /* ConvTranspose1d(k 3, stride 2, padding 1, output_padding 1) doubles: pad_right = 1 - 1 */
+    s = (cdz_conv1d_shape){1, 1, 10, 1, 3, 2, 1, 1, 0, 1};
+    CHECK_INT(cdz_conv_transpose1d_out_len(&s), 20);
+    /* invalid shapes */
+    cdz_conv1d_shape bad[] = {
+        {1, 3, 10, 4, 3, 1, 1, 0, 0, 2}, /* groups do not divide C */
+        {1, 4, 10, 6, 3, 1, 1, 0, 0, 4}, /* nor OC */
+        {1, 1, 4, 1, 3, 1, 2, 0, 0, 1},  /* a dilated kernel wider than the input */
+        {1, 1, 4, 1, 3, 0, 1, 0, 0, 1},  /* stride 0 */
+        {0, 1, 4, 1, 3, 1, 1, 0, 0, 1},  /* no signal */
+        {1, 1, 4, 1, 3, 1, 1, -1, 0, 1}, /* negative padding */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK(cdz_conv1d_out_len(&bad[i]) == -1, "bad shape %zu refused", i);
+        CHECK(cdz_conv1d_scratch_floats(&bad[i]) == 0, "bad shape %zu: no scratch", i);
+    }
+    cdz_conv1d_shape crop = {1, 1, 1, 1, 1, 1, 1, 1, 0, 1}; /* a transpose cropped to nothing */
+    CHECK_INT(cdz_conv_transpose1d_out_len(&crop), -1);
+}
+
+/* <convT(x), y> = <x, conv(y)>: the transpose of (C -> OC, groups) is the adjoint of the convolution
+ * OC -> C with the same weight tensor, at the same stride, dilation and padding. */
+static void test_adjoint(void) {
+    cdz_conv1d_shape t = {2, 4, 7, 6, 5, 3, 2, 3, 1, 2};
+    int to = cdz_conv_transpose1d_out_len(&t);
+    cdz_conv1d_shape c = {2, 6, to, 4, 5, 3, 2, 3, 1, 2};
+    CHECK_INT(cdz_conv1d_out_len(&c), 7);
+    size_t nx = (size_t)2 * 4 * 7, ny = (size_t)2 * 6 * to, nw = (size_t)4 * 3 * 5;
+    float *x = rnd(nx), *yv = rnd(ny), *w = rnd(nw), *tx = zeros(ny), *cy = zeros(nx);
+    float *s1 = zeros(cdz_conv_transpose1d_scratch_floats(&t)), *s2 = zeros(cdz_conv1d_scratch_floats(&c));
+    cdz_conv_transpose1d_forward(tx, s1, x, w, NULL, &t);
+    cdz_conv1d_forward(cy, s2, yv, w, NULL, &c);
+    double a = dot(tx, yv, ny), b = dot(x, cy, nx);
+    CHECK(fabs(a - b) < 1e-4 * fmax(1, fabs(a)), "adjoint: %.6f against %.6f", a, b);
+    free(x), free(yv), free(w), free(tx), free(cy), free(s1), free(s2);
+}
+
+static double pad_loss(const float *x, int rows, int T, int l, int r, cdz_pad_mode m, const float *dy, float *y) {
+    cdz_pad1d_forward(y, x, rows, T, l, r, m);
+    return dot(y, dy, (size_t)rows * (l + T + r));
+}
+
+static void test_pad(void) {
+    const float x[3] = {1, 2, 3};
+    float y[9];
+    cdz_pad1d_forward(y, x, 1, 3, 2, 2, CDZ_PAD_REFLECT);
+    const float reflect[7] = {3, 2, 1, 2, 3, 2, 1};
+    CHECK(memcmp(y, reflect, sizeof reflect) == 0, "reflect: %g %g %g %g %g %g %g", y[0], y[1], y[2], y[3], y[4], y[5], y[6]);
+    cdz_pad1d_forward(y, x, 1, 3, 2, 1, CDZ_PAD_REPLICATE);
+    const float repl[6] = {1, 1, 1, 2, 3, 3};
+    CHECK(memcmp(y, repl, sizeof repl) == 0, "replicate");
+    cdz_pad1d_forward(y, x, 1, 3, 1, 2, CDZ_PAD_ZEROS);
+    const float zs[6] = {0, 1, 2, 3, 0, 0};
+    CHECK(memcmp(y, zs, sizeof zs) == 0, "zeros");
+    cdz_pad1d_forward(y, x, 1, 3, 4, 0, CDZ_PAD_REFLECT); /* longer than the contract asks: folded again, in bounds */
+    const float fold[7] = {1, 2, 3, 2, 1, 2, 3};
+    CHECK(memcmp(y, fold, sizeof fold) == 0, "reflect folded: %g %g %g %g", y[0], y[1], y[2], y[3]);
+    for (int m = 0; m < 3; m++) {
+        enum { R = 2, T = 5, L = 3, Rt = 2 };
+        float *xx = rnd(R * T), *dy = rnd(R * (L + T + Rt)), *yy = zeros(R * (L + T + Rt)), *dx = zeros(R * T);
+        cdz_pad1d_backward(dx, dy, R, T, L, Rt, (cdz_pad_mode)m);
+        char name[64];
+        snprintf(name, sizeof name, "pad1d mode %d dx", m);
+        GRAD_CHECK(name, xx, (size_t)R * T, dx, pad_loss(xx, R, T, L, Rt, (cdz_pad_mode)m, dy, yy));
+        free(xx), free(dy), free(yy), free(dx);
+    }
+}
+
+static double act_loss(int which, const float *x, const float *alpha, int B, int C, int T, const float *dy, float *y) {
+    size_t n = (size_t)B * C * T;
+    if (which == 0) cdz_elu_forward(y, x, n, 1.3f);
+    else cdz_snake_forward(y, x, alpha, B, C, T);
+    return dot(y, dy, n);
+}
+
+static void test_activations(void) {
+    enum { B = 2, C = 3, T = 7, NN = B * C * T };
+    float *x = rnd(NN), *dy = rnd(NN), *y = zeros(NN), *dx = zeros(NN), *alpha = zeros(C), *da = zeros(C);
+    for (int i = 0; i < NN; i++) x[i] = 3 * x[i] + (x[i] < 0 ? -0.05f : 0.05f); /* away from ELU's kink */
+    for (int c = 0; c < C; c++) alpha[c] = 0.5f + 0.5f * (float)c;
+    cdz_elu_backward(dx, dy, x, NN, 1.3f);
+    GRAD_CHECK("elu dx", x, (size_t)NN, dx, act_loss(0, x, alpha, B, C, T, dy, y));
+    /* Snake on x in [-1, 1]: the central difference's own error, h^2/6 times the third derivative in
+     * alpha (up to (2x)^3 per sample), stays well inside the check's tolerance there */
+    for (int i = 0; i < NN; i++) x[i] /= 3.05f;
+    memset(dx, 0, NN * sizeof *dx);
+    cdz_snake_backward(dx, da, dy, x, alpha, B, C, T);
+    GRAD_CHECK("snake dx", x, (size_t)NN, dx, act_loss(1, x, alpha, B, C, T, dy, y));
+    GRAD_CHECK("snake dalpha", alpha, (size_t)C, da, act_loss(1, x, alpha, B, C, T, dy, y));
+    /* values */
+    float v = -1, e, s2, one = 1, half_pi = 1.57079632679489662f;
+    cdz_elu_forward(&e, &v, 1, 1.0f);
+    CHECK(fabs(e - (exp(-1) - 1)) < 1e-6, "elu(-1) = %g", e);
+    cdz_elu_forward(&e, &one, 1, 1.0f);
+    CHECK(e == 1, "elu(1) = 1");
+    cdz_snake_forward(&s2, &half_pi, &one, 1, 1, 1);
+    CHECK(fabs(s2 - (1.57079632679489662 + 1)) < 1e-5, "snake(pi/2), alpha 1 = %g", s2);
+    free(x), free(dy), free(y), free(dx), free(alpha), free(da);
+}
+
+static double wn_loss(const float *v, const float *g, int O, int n, const float *dw, float *w, float *norm) {
+    cdz_weight_norm_forward(w, norm, v, g, O, n);
+    return dot(w, dw, (size_t)O * n);
+}
+
+static void test_weight_norm(void) {
+    const float v0[2] = {3, 4}, g0 = 10;
+    float w[2], nrm;
+    cdz_weight_norm_forward(w, &nrm, v0, &g0, 1, 2);
+    CHECK(w[0] == 6 && w[1] == 8 && nrm == 5, "g v / |v|: %g %g (norm %g)", w[0], w[1], nrm);
+    enum { O = 3, N = 5 };
+    float *v = rnd(O * N), *g = rnd(O), *dw = rnd(O * N), *ww = zeros(O * N), *norm = zeros(O);
+    float *dv = zeros(O * N), *dg = zeros(O);
+    cdz_weight_norm_forward(ww, norm, v, g, O, N);
+    cdz_weight_norm_backward(dv, dg, dw, v, g, norm, O, N);
+    GRAD_CHECK("weight_norm dv", v, (size_t)O * N, dv, wn_loss(v, g, O, N, dw, ww, norm));
+    GRAD_CHECK("weight_norm dg", g, (size_t)O, dg, wn_loss(v, g, O, N, dw, ww, norm));
+    /* a zero row: zero weights, no gradient, no NaN */
+    const float z[2] = {0, 0}, dz[2] = {1, 1};
+    float dvz[2] = {0, 0}, dgz = 0;
+    cdz_weight_norm_forward(w, &nrm, z, &g0, 1, 2);
+    cdz_weight_norm_backward(dvz, &dgz, dz, z, &g0, &nrm, 1, 2);
+    CHECK(w[0] == 0 && w[1] == 0 && dvz[0] == 0 && dgz == 0, "zero row");
+    free(v), free(g), free(dw), free(ww), free(norm), free(dv), free(dg);
+}
+
+int main(void) {
+    test_conv_gradients();
+    test_conv_values();
+    test_adjoint();
+    test_pad();
+    test_activations();
+    test_weight_norm();
+    return test_summary("test_conv");
+}
