@@ -239,6 +239,130 @@ static void test_weight_norm(void) {
     free(v), free(g), free(dw), free(ww), free(norm), free(dv), free(dg);
 }
 
+/* ---- vector quantisation ---- */
+
+/* The nearest code by brute force in double (the reference the BLAS-expanded search must match). */
+static int brute_nearest(const float *z, const float *book, int D, int K) {
+    int best = 0;
+    double bd = INFINITY;
+    for (int k = 0; k < K; k++) {
+        double s = 0;
+        for (int d = 0; d < D; d++) s += ((double)z[d] - book[(size_t)k * D + d]) * ((double)z[d] - book[(size_t)k * D + d]);
+        if (s < bd) bd = s, best = k;
+    }
+    return best;
+}
+
+static double vq_loss(const float *z, const float *book, const float *dq, float beta, int N, int D, int K, float *q,
+                      int32_t *codes, float *scratch) {
+    cdz_vq_nearest(codes, q, NULL, scratch, z, book, N, D, K);
+    /* the straight-through surrogate: q + (z - sg(z)) has gradient dq in z; with the commitment term */
+    double s = 0, c = 0;
+    for (int i = 0; i < N * D; i++) s += (double)dq[i] * z[i], c += ((double)z[i] - q[i]) * ((double)z[i] - q[i]);
+    return s + beta * c / (N * D);
+}
+
+static void test_vq(void) {
+    enum { N = 37, D = 6, K = 50 };
+    float *z = rnd(N * D), *book = rnd(K * D), *q = zeros(N * D), *dist = zeros(N), *scratch = zeros(cdz_vq_scratch_floats(N, K));
+    int32_t codes[N];
+    cdz_vq_nearest(codes, q, dist, scratch, z, book, N, D, K);
+    int agree = 0, rows = 1;
+    for (int n = 0; n < N; n++) {
+        agree += codes[n] == brute_nearest(z + n * D, book, D, K);
+        rows &= memcmp(q + n * D, book + (size_t)codes[n] * D, D * sizeof *q) == 0;
+    }
+    CHECK(agree == N && rows, "nearest codes: %d of %d as brute force; q their rows", agree, N);
+    /* the straight-through gradient with the commitment term, by finite differences of the surrogate
+     * (codes fixed: a step of 1e-2 keeps each z nearest the same code unless it is within 1e-2 of a
+     * boundary, so those vectors are moved to their code first, half way) */
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++) z[n * D + d] = 0.5f * (z[n * D + d] + book[(size_t)codes[n] * D + d]);
+    cdz_vq_nearest(codes, q, dist, scratch, z, book, N, D, K);
+    float *dq = rnd(N * D), *dz = zeros(N * D);
+    cdz_vq_backward(dz, dq, z, q, (size_t)N * D, 0.25f);
+    GRAD_CHECK("vq straight-through dz", z, (size_t)N * D, dz, vq_loss(z, book, dq, 0.25f, N, D, K, q, codes, scratch));
+    /* EMA: with decay 0 the codebook becomes the mean of its vectors; unchosen codes are counted */
+    float *count = zeros(K), *sum = zeros(K * D);
+    int unused = cdz_vq_ema_update(book, count, sum, z, codes, N, D, K, 0.0f, 1e-5f);
+    int used = 0;
+    for (int k = 0; k < K; k++) {
+        int m = 0;
+        double mean0 = 0;
+        for (int n = 0; n < N; n++)
+            if (codes[n] == k) m++, mean0 += z[n * D];
+        used += m > 0;
+        if (m) CHECK(fabs(book[(size_t)k * D] - mean0 / m) < 1e-3, "code %d: the mean of its %d vectors (%g, %g)", k, m, book[(size_t)k * D], mean0 / m);
+    }
+    CHECK_INT(unused, K - used);
+    /* dead codes: every code below the threshold moves onto a vector of the batch */
+    int moved = cdz_vq_restart_dead(book, count, sum, z, N, D, K, 0.5f / N, 7);
+    int on_vectors = 0;
+    for (int k = 0; k < K; k++)
+        for (int n = 0; n < N; n++)
+            if (memcmp(book + (size_t)k * D, z + n * D, D * sizeof *z) == 0) {
+                on_vectors++;
+                break;
+            }
+    CHECK(moved == K - used && on_vectors >= moved, "%d dead codes restarted (%d unused), %d codes on batch vectors", moved, K - used,
+          on_vectors);
+    free(z), free(book), free(q), free(dist), free(scratch), free(dq), free(dz), free(count), free(sum);
+}
+
+static void test_rvq(void) {
+    enum { N = 40, D = 4, K = 16, NQ = 4 };
+    float *z = rnd(N * D), *books = rnd(NQ * K * D), *q = zeros(N * D), *res = zeros(NQ * N * D), *sq = zeros(NQ * N * D);
+    float *scratch = zeros(cdz_vq_scratch_floats(N, K) + N);
+    for (int i = 1; i < NQ; i++) /* later books finer, as trained ones are */
+        for (int j = 0; j < K * D; j++) books[i * K * D + j] *= powf(0.4f, (float)i);
+    int32_t codes[NQ][N * NQ];
+    double err[NQ + 1];
+    for (int use = 1; use <= NQ; use++) {
+        cdz_rvq_forward(q, codes[use - 1], res, sq, scratch, z, books, N, D, K, NQ, use);
+        double e = 0;
+        for (int j = 0; j < N * D; j++) e += ((double)z[j] - q[j]) * ((double)z[j] - q[j]);
+        err[use] = e;
+        /* stage by stage: each stage's code is the brute-force nearest to what the stages before left */
+        float r[D];
+        int ok = 1, tail = 1;
+        for (int n = 0; n < N; n++) {
+            memcpy(r, z + n * D, sizeof r);
+            for (int i = 0; i < use; i++) {
+                int k = brute_nearest(r, books + (size_t)i * K * D, D, K);
+                ok &= codes[use - 1][n * NQ + i] == k;
+                for (int d = 0; d < D; d++) r[d] -= books[((size_t)i * K + k) * D + d];
+            }
+            for (int i = use; i < NQ; i++) tail &= codes[use - 1][n * NQ + i] == -1;
+        }
+        CHECK(ok && tail, "%d stages: codes as brute force, the rest -1", use);
+    }
+    /* bitrates nest: the codes of fewer stages are a prefix of those of more */
+    int nest = 1;
+    for (int use = 1; use < NQ; use++)
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < use; i++) nest &= codes[use - 1][n * NQ + i] == codes[NQ - 1][n * NQ + i];
+    CHECK(nest, "fewer stages give a prefix of the codes");
+    CHECK(err[2] < err[1] && err[3] < err[2] && err[4] < err[3], "each stage lowers the error: %.3f %.3f %.3f %.3f", err[1], err[2],
+          err[3], err[4]);
+    /* the backward pass: dq plus each stage's commitment gradient; the commitment sum by hand */
+    float *dq = rnd(N * D), *dz = zeros(N * D);
+    cdz_rvq_forward(q, codes[NQ - 1], res, sq, scratch, z, books, N, D, K, NQ, 3);
+    cdz_rvq_backward(dz, dq, res, sq, N, D, 3, 0.5f);
+    double worst = 0, commit = 0;
+    for (int j = 0; j < N * D; j++) {
+        double want = dq[j];
+        for (int i = 0; i < 3; i++) {
+            double d = (double)res[i * N * D + j] - sq[i * N * D + j];
+            want += 2 * 0.5 * d / (N * D);
+            commit += d * d / (N * D);
+        }
+        worst = fmax(worst, fabs(want - dz[j]));
+    }
+    CHECK(worst < 1e-6, "rvq dz: worst error %.3g", worst);
+    CHECK(fabs(cdz_rvq_commitment(res, sq, N, D, 3) - commit) < 1e-9, "commitment %.6f", commit);
+    free(z), free(books), free(q), free(res), free(sq), free(scratch), free(dq), free(dz);
+}
+
 int main(void) {
     test_conv_gradients();
     test_conv_values();
@@ -246,5 +370,7 @@ int main(void) {
     test_pad();
     test_activations();
     test_weight_norm();
+    test_vq();
+    test_rvq();
     return test_summary("test_conv");
 }

@@ -301,6 +301,46 @@ CDZ_API void cdz_weight_norm_forward(float *w, float *norm, const float *v, cons
 CDZ_API void cdz_weight_norm_backward(float *dv, float *dg, const float *dw, const float *v, const float *g,
                                       const float *norm, int O, int n);
 
+/* ---- vector quantisation (VQ-VAE, van den Oord et al. 2017; residual VQ as SoundStream and DAC) ---- */
+
+/* The nearest code of each of N vectors z (N, D) in a codebook (K, D), by squared Euclidean
+ * distance (the lowest index on ties): codes (N); q (N, D) = the chosen rows; dist (N) = the squared
+ * distances. scratch: cdz_vq_scratch_floats(N, K) floats. A NaN vector gets code 0. */
+CDZ_API size_t cdz_vq_scratch_floats(int N, int K);
+CDZ_API void cdz_vq_nearest(int32_t *codes, float *q, float *dist, float *scratch, const float *z, const float *codebook,
+                            int N, int D, int K);
+/* The straight-through estimator with the commitment loss beta mean((z - sg(q))^2) over the n = N D
+ * numbers: dz += dq + beta 2 (z - q) / n. (The codebook learns by cdz_vq_ema_update, not by gradient.) */
+CDZ_API void cdz_vq_backward(float *dz, const float *dq, const float *z, const float *q, size_t n, float beta);
+/* EMA codebook update (van den Oord et al. 2017, appendix; Razavi et al. 2019), after a batch:
+ *   count[k] = decay count[k] + (1 - decay) (vectors that chose k)
+ *   sum[k]   = decay sum[k]   + (1 - decay) (their sum)          (sum (K, D))
+ *   codebook[k] = sum[k] / smoothed count[k], counts Laplace-smoothed with eps so none is 0.
+ * Returns the number of codes no vector of this batch chose. */
+CDZ_API int cdz_vq_ema_update(float *codebook, float *count, float *sum, const float *z, const int32_t *codes, int N, int D,
+                              int K, float decay, float eps);
+/* Dead-code restarts (as Jukebox and DAC's implementations do): every code whose EMA count fell below
+ * threshold is moved onto a vector of the batch, picked by the stream seed, and its count and sum
+ * reset to (threshold, that vector threshold) so it is not at once dead again. Returns how many moved. */
+CDZ_API int cdz_vq_restart_dead(float *codebook, float *count, float *sum, const float *z, int N, int D, int K,
+                                float threshold, uint64_t seed);
+
+/* Residual VQ over n_q codebooks (n_q, K, D): stage i quantises what the stages before left,
+ *   r_0 = z, codes[:, i] = nearest(r_i, book i), r_{i+1} = r_i - q_i,   q = sum of q_i (N, D)
+ * over the first `use` stages only (quantizer dropout: the caller draws use in 1 .. n_q per batch, so
+ * one model serves every bitrate; the codes of fewer stages are a prefix of those of more). codes (N,
+ * n_q), stages past use set to -1; residuals (use, N, D) = r_0 .. r_{use-1}, saved for the commitment
+ * gradient; stage_q (use, N, D) the q_i. scratch: cdz_vq_scratch_floats(N, K) + N floats. */
+CDZ_API void cdz_rvq_forward(float *q, int32_t *codes, float *residuals, float *stage_q, float *scratch, const float *z,
+                             const float *codebooks, int N, int D, int K, int n_q, int use);
+/* The straight-through gradient of the residual quantiser with each stage's commitment loss
+ * beta mean((r_i - sg(q_i))^2). Each r_i is z minus the stopped q_j of the stages before, so d r_i / dz
+ * is the identity: dz += dq + (2 beta / n) sum over i < use of (r_i - q_i), n = N D. */
+CDZ_API void cdz_rvq_backward(float *dz, const float *dq, const float *residuals, const float *stage_q, int N, int D,
+                              int use, float beta);
+/* The commitment loss of those stages, sum over i < use of mean((r_i - q_i)^2). */
+CDZ_API double cdz_rvq_commitment(const float *residuals, const float *stage_q, int N, int D, int use);
+
 #ifdef __cplusplus
 }
 #endif
