@@ -67,6 +67,7 @@ typedef struct sampler {
     int32_t pos;              /* the last position written in it (-1: none yet) */
     int meter, tempo;         /* of the current bar */
     int bar_open;             /* BAR written and no position yet: a meter or tempo may follow */
+    int pos_empty;            /* a position written and no note or control at it yet (training has none) */
     /* what may be written */
     uint32_t groups;          /* groups the model may write notes for */
     int constrain;
@@ -85,8 +86,9 @@ static cdz_status feed(sampler *z, uint16_t t) {
     z->toks[z->n_toks++] = t;
     cdz_status st = cdz_session_feed(z->s, &t, z->logits, z->err);
     if (st) return st;
-    if (t == CDZ_ENS_BAR || t == CDZ_ENS_LEAD) z->bar++, z->pos = -1, z->bar_open = t == CDZ_ENS_BAR;
-    else if (t >= CDZ_ENS_POS && t < CDZ_ENS_BAR) z->pos = t - CDZ_ENS_POS, z->bar_open = 0;
+    if (t == CDZ_ENS_BAR || t == CDZ_ENS_LEAD) z->bar++, z->pos = -1, z->bar_open = t == CDZ_ENS_BAR, z->pos_empty = 0;
+    else if (t >= CDZ_ENS_POS && t < CDZ_ENS_BAR) z->pos = t - CDZ_ENS_POS, z->bar_open = 0, z->pos_empty = 1;
+    else if (t < CDZ_ENS_DUR) z->pos_empty = 0; /* a note or a control */
     else if (t >= CDZ_ENS_TIME_SIG && t < CDZ_ENS_TEMPO) z->meter = t - CDZ_ENS_TIME_SIG;
     else if (t >= CDZ_ENS_TEMPO && t < CDZ_ENS_STYLE) z->tempo = t - CDZ_ENS_TEMPO;
     return CDZ_OK;
@@ -111,8 +113,9 @@ static int allowed(const sampler *z, int t, int expect_dur, int infill, int32_t 
         }
         return 1;
     }
-    if (t >= CDZ_ENS_POS && t < CDZ_ENS_BAR) return t - CDZ_ENS_POS > z->pos && t - CDZ_ENS_POS < bar_steps;
-    if (t == CDZ_ENS_BAR) return z->bar >= 0;
+    /* a position holds at least one note: no position or bar line straight after an empty one */
+    if (t >= CDZ_ENS_POS && t < CDZ_ENS_BAR) return !z->pos_empty && t - CDZ_ENS_POS > z->pos && t - CDZ_ENS_POS < bar_steps;
+    if (t == CDZ_ENS_BAR) return z->bar >= 0 && !z->pos_empty;
     /* a meter or tempo the request fixed stays; infilling keeps the input's */
     if (t >= CDZ_ENS_TIME_SIG && t < CDZ_ENS_TEMPO) return !infill && z->bar_open && z->rq->numerator <= 0;
     if (t >= CDZ_ENS_TEMPO && t < CDZ_ENS_STYLE) return !infill && z->bar_open && !(z->rq->qpm > 0);
@@ -408,8 +411,10 @@ cdz_status cdz_ens_infill(const cdz_model *m, const cdz_score *in, const char *k
     /* then bar by bar: the sampler opens each bar, writes its controls as their slots come, the model the rest */
     for (int64_t b = bar0; b < bar1 && !st; b++) {
         st = force(&z, CDZ_ENS_BAR);
-        if (!st && (b == bar0 || p.bars[b].time_sig != p.bars[b - 1].time_sig)) st = force(&z, (uint16_t)(CDZ_ENS_TIME_SIG + p.bars[b].time_sig));
-        if (!st && (b == bar0 || p.bars[b].tempo != p.bars[b - 1].tempo)) st = force(&z, (uint16_t)(CDZ_ENS_TEMPO + p.bars[b].tempo));
+        /* the stream runs on from the piece's first bar (the prefix holds the bars before bar0), so the
+         * meter and tempo are stated as training states them: in bar 1 and where they change */
+        if (!st && (b == 0 || p.bars[b].time_sig != p.bars[b - 1].time_sig)) st = force(&z, (uint16_t)(CDZ_ENS_TIME_SIG + p.bars[b].time_sig));
+        if (!st && (b == 0 || p.bars[b].tempo != p.bars[b - 1].tempo)) st = force(&z, (uint16_t)(CDZ_ENS_TEMPO + p.bars[b].tempo));
         int expect_dur = 0;
         int64_t bar_tokens = 0;
         while (!st) {
