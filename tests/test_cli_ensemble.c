@@ -156,6 +156,15 @@ int main(int argc, char **argv) {
     CHECK(rc == 0 && strstr(out, "on the instruments asked for"), "eval instruments: %s", err);
     rc = run("eval instruments %s --instruments oboe,kazoo", path);
     CHECK(rc == 2 && strstr(err, "kazoo"), "eval instruments, unknown: %s", err);
+    /* eval controls: the six variants scored on the same tokens; a missing track skipped and said */
+    rc = run("eval controls %s --checkpoint %s --track \"violin i\" --style quartet --json", quartet, ckpt);
+    CHECK(rc == 0 && strstr(out, "\"pieces\":1") && strstr(out, "\"layout\":") && strstr(out, "\"none\":"), "eval controls: %s %s",
+          out, err);
+    rc = run("eval controls %s --checkpoint %s --track Oboe", quartet, ckpt);
+    CHECK(rc == 1 && strstr(err, "has no track 'Oboe'") && strstr(err, "no piece could be scored"), "eval controls, no such track: %s",
+          err);
+    rc = run("eval controls %s --checkpoint %s --track 1 --style nonsense", quartet, ckpt);
+    CHECK(rc == 2 && strstr(err, "unknown style 'nonsense'"), "eval controls, unknown style: %s", err);
     rc = run("eval ensemble --checkpoint %s --in %s --eval-fraction 0.99 --json", ckpt, corpus);
     CHECK(rc == 0 && strstr(out, "\"infill_controls_nats_per_note\"") && strstr(out, "\"pieces\":1"), "eval ensemble: %s %s", out, err);
 

@@ -469,6 +469,15 @@ static void test_infill(void) {
     CHECK(new_notes > 0 && new_outside == 0, "%zu new notes, %zu outside the bars", new_notes, new_outside);
     /* a share of the model's probability per draw: a bar line drawn or a draw a control preempts counts too */
     CHECK(r.masked_share > 0 && r.masked_share <= 1, "masked share per draw %.3f", r.masked_share);
+    /* the controls probe: every variant scores the same tokens (the other tracks' notes); a track that
+     * leaves nothing to score, or none, is refused */
+    cdz_ens_probe pr = {0};
+    CHECK(cdz_ens_probe_controls(m, &s, 1, NULL, &pr, &err) == CDZ_OK, "%s", err.msg);
+    int same_tokens = pr.pieces == 1 && pr.tokens[0] > 0;
+    for (int v = 0; v < CDZ_ENS_PROBES; v++) same_tokens &= pr.tokens[v] == pr.tokens[0] && isfinite(pr.nats[v]) && pr.nats[v] > 0;
+    CHECK(same_tokens, "probe: %.0f tokens in each variant", pr.tokens[0]);
+    CHECK(cdz_ens_probe_controls(m, &s, 9, NULL, &pr, &err) == CDZ_ERR_ARG, "no track 9");
+    CHECK(strcmp(cdz_ens_probe_name(CDZ_ENS_PROBE_NONE), "no controls") == 0, "variant names");
     CHECK(r.score.n_tracks >= 5 && strstr(r.score.tracks[4].name, "flute (cadenza)"), "the new track is named");
     cdz_ens_result_free(&r);
     /* every bar, keeping the flute by its instrument's name */

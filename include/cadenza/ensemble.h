@@ -221,6 +221,28 @@ typedef struct cdz_ens_instrumentation {
 } cdz_ens_instrumentation;
 CDZ_API void cdz_ens_instrumentation_add(const cdz_score *s, uint32_t groups, cdz_ens_instrumentation *acc);
 
+/* Does a model read the controls? One track of a piece (a melody) given as controls, and the other
+ * tracks' note and duration tokens scored over the piece's first bars that fit one window, with the
+ * controls where the layout puts them and moved: if the model reads them, the layout scores best.
+ *   LAYOUT       each control CDZ_ENS_ANTICIPATION bars before its note, at its position (the codec's)
+ *   ONE_BAR      one bar before instead                 THREE_BARS   three bars before
+ *   OFFBEAT      half a beat (6 steps) late in its bar (dropped past the bar's end)
+ *   OTHER_BARS   the controls of four bars later in their place (the right texture, the wrong notes)
+ *   NONE         no controls at all (the header still says anticipated) */
+enum {
+    CDZ_ENS_PROBE_LAYOUT, CDZ_ENS_PROBE_ONE_BAR, CDZ_ENS_PROBE_THREE_BARS, CDZ_ENS_PROBE_OFFBEAT, CDZ_ENS_PROBE_OTHER_BARS,
+    CDZ_ENS_PROBE_NONE, CDZ_ENS_PROBES
+};
+typedef struct cdz_ens_probe {
+    double nats[CDZ_ENS_PROBES], tokens[CDZ_ENS_PROBES]; /* summed over pieces; the same tokens in every variant */
+    int64_t pieces;
+} cdz_ens_probe;
+CDZ_API const char *cdz_ens_probe_name(int variant);
+/* Adds one piece to acc: track `track` of s as the controls, h's style and composer in the header (its
+ * groups: the piece's). CDZ_ERR_ARG for a track the score lacks or one that leaves no other notes. */
+CDZ_API cdz_status cdz_ens_probe_controls(const cdz_model *m, const cdz_score *s, int track, const cdz_ens_header *h,
+                                          cdz_ens_probe *acc, cdz_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -271,5 +271,6 @@ int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_op
 /* cadenza eval ensemble (cmd_ensemble.c) */
 int app_eval_ensemble(int argc, char **argv);
 int app_eval_instruments(int argc, char **argv);
+int app_eval_controls(int argc, char **argv);
 
 #endif

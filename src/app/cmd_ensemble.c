@@ -528,3 +528,93 @@ int app_eval_instruments(int argc, char **argv) {
     app_list_free(&files);
     return rc;
 }
+
+/* The track of s named name (case-insensitive) or numbered so (as 'cadenza midi info' shows), or -1. */
+static int track_by_name(const cdz_score *s, const char *name) {
+    char *end;
+    long k = strtol(name, &end, 10);
+    if (*name && !*end) return k >= 0 && (size_t)k < s->n_tracks ? (int)k : -1;
+    for (size_t t = 0; t < s->n_tracks; t++)
+        if (strcasecmp(s->tracks[t].name, name) == 0) return (int)t;
+    return -1;
+}
+
+int app_eval_controls(int argc, char **argv) {
+    app_list files = {0};
+    const char *ckpt = NULL, *track = NULL, *style = NULL, *composer = NULL;
+    int json = 0;
+    app_opt opts[] = {APP_ARGS("FILE.mid", &files, "pieces"),
+                      APP_OPT_STRING("--checkpoint", &ckpt, "FILE", "an ensemble model (required)"),
+                      APP_OPT_STRING("--track", &track, "NAME", "the track given as controls: a name or a number (required)"),
+                      APP_OPT_STRING("--style", &style, "NAME", "the style token of the header"),
+                      APP_OPT_STRING("--composer", &composer, "NAME", "the composer token of the header"),
+                      APP_OPT_JSON(&json), APP_END};
+    const app_cmd cmd = {"eval controls", "FILE.mid... --checkpoint FILE --track NAME [--style NAME] [--json]",
+                         "Does an ensemble model read the anticipated controls? Per piece, one track as controls and the\n"
+                         "other tracks' notes scored over its first bars, with the controls where the layout puts them and\n"
+                         "moved (a bar early or late, half a beat late, from other bars) or left out. A model that reads\n"
+                         "them scores the layout best; one that ignores them scores every variant alike.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    cdz_ens_header h;
+    if (!files.n || !ckpt || !track) {
+        app_list_free(&files);
+        return app_usage(&cmd, "give the files, --checkpoint and --track");
+    }
+    if (!parse_header(style, composer, NULL, &h)) {
+        app_list_free(&files);
+        return EXIT_USAGE;
+    }
+    cdz_error err = {0};
+    cdz_model *m = NULL;
+    if (cdz_checkpoint_load(ckpt, &m, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        app_list_free(&files);
+        return EXIT_FAIL;
+    }
+    cdz_ens_probe acc = {0};
+    long long skipped = 0;
+    rc = EXIT_OK;
+    for (int i = 0; i < files.n && rc == EXIT_OK; i++) {
+        cdz_score s;
+        if (app_read_score(&s, files.v[i]) != EXIT_OK) {
+            rc = EXIT_FAIL;
+            break;
+        }
+        int t = track_by_name(&s, track);
+        if (t < 0) {
+            fprintf(stderr, "note: %s has no track '%s': skipped\n", files.v[i], track);
+            skipped++;
+        } else if (cdz_ens_probe_controls(m, &s, t, &h, &acc, &err) != CDZ_OK) {
+            if (err.status == CDZ_ERR_ARG) {
+                fprintf(stderr, "note: %s: %s: skipped\n", files.v[i], err.msg);
+                skipped++;
+            } else {
+                app_error("%s: %s", files.v[i], err.msg);
+                rc = EXIT_FAIL;
+            }
+        }
+        cdz_score_free(&s);
+    }
+    if (rc == EXIT_OK && !acc.pieces) {
+        app_error("no piece could be scored (%lld skipped)", skipped);
+        rc = EXIT_FAIL;
+    }
+    if (rc == EXIT_OK) {
+        if (json) {
+            printf("{\"pieces\":%lld,\"skipped\":%lld", (long long)acc.pieces, skipped);
+            static const char *keys[CDZ_ENS_PROBES] = {"layout", "one_bar", "three_bars", "offbeat", "other_bars", "none"};
+            for (int v = 0; v < CDZ_ENS_PROBES; v++) printf(",\"%s\":%.5f", keys[v], acc.nats[v] / fmax(acc.tokens[v], 1));
+            printf(",\"tokens\":%.0f}\n", acc.tokens[0]);
+        } else {
+            printf("%lld pieces (%lld skipped), %.0f note and duration tokens of the other tracks scored in each variant:\n",
+                   (long long)acc.pieces, skipped, acc.tokens[0]);
+            for (int v = 0; v < CDZ_ENS_PROBES; v++)
+                printf("  %-40s %.4f nats/token\n", cdz_ens_probe_name(v), acc.nats[v] / fmax(acc.tokens[v], 1));
+        }
+    }
+    cdz_model_free(m);
+    app_list_free(&files);
+    return rc;
+}

@@ -3,6 +3,7 @@
  * and, for infilling, with the other parts as anticipated controls. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cadenza/ensemble.h"
@@ -131,4 +132,118 @@ void cdz_ens_instrumentation_add(const cdz_score *s, uint32_t groups, cdz_ens_in
         acc->on_requested += (groups >> g & 1u) != 0;
         acc->out_of_range += n->pitch < lo || n->pitch > hi;
     }
+}
+
+/* ---- does a model read the controls? ---- */
+
+const char *cdz_ens_probe_name(int v) {
+    static const char *names[CDZ_ENS_PROBES] = {
+        "controls two bars ahead (the layout)", "controls one bar ahead", "controls three bars ahead",
+        "controls half a beat late", "controls of four bars later", "no controls"};
+    return v >= 0 && v < CDZ_ENS_PROBES ? names[v] : "?";
+}
+
+static int note_order(const void *a, const void *b) {
+    const cdz_ens_note *x = a, *y = b;
+    if (x->bar != y->bar) return x->bar < y->bar ? -1 : 1;
+    if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+    if (x->group != y->group) return x->group < y->group ? -1 : 1;
+    if (x->pitch != y->pitch) return x->pitch < y->pitch ? -1 : 1;
+    return (x->track > y->track) - (x->track < y->track);
+}
+
+/* The piece with the track's notes moved as variant v says (dropped where they leave bars 0 .. bars-1),
+ * sorted again, and which notes are controls. */
+static cdz_status probe_variant(const cdz_ens_piece *p, int track, int v, int64_t bars, cdz_ens_piece *out, uint8_t **control,
+                                cdz_error *err) {
+    *out = *p;
+    out->notes = cdz_malloc((p->n_notes + 1) * sizeof *out->notes);
+    *control = cdz_calloc(p->n_notes + 1, 1);
+    if (!out->notes || !*control) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    size_t w = 0;
+    for (size_t i = 0; i < p->n_notes; i++) {
+        cdz_ens_note n = p->notes[i];
+        if (n.track == track) {
+            if (v == CDZ_ENS_PROBE_NONE) continue;
+            if (v == CDZ_ENS_PROBE_ONE_BAR) n.bar += 1; /* its slot, two bars before, is one bar before the note */
+            if (v == CDZ_ENS_PROBE_THREE_BARS) n.bar -= 1;
+            if (v == CDZ_ENS_PROBE_OTHER_BARS) n.bar -= 4;
+            if (v == CDZ_ENS_PROBE_OFFBEAT) n.pos += 6;
+            if (n.bar < 0 || n.bar >= bars || n.pos >= p->bars[n.bar].steps) continue;
+        }
+        out->notes[w++] = n;
+    }
+    out->n_notes = w;
+    qsort(out->notes, w, sizeof *out->notes, note_order);
+    for (size_t i = 0; i < w; i++) (*control)[i] = out->notes[i].track == track;
+    return CDZ_OK;
+}
+
+cdz_status cdz_ens_probe_controls(const cdz_model *m, const cdz_score *s, int track, const cdz_ens_header *h0,
+                                  cdz_ens_probe *acc, cdz_error *err) {
+    if (strcmp(cdz_model_codec(m), "ensemble") != 0)
+        return cdz_error_set(err, CDZ_ERR_ARG, "the model reads %s tokens, not ensemble tokens", cdz_model_codec(m));
+    if (track < 0 || (size_t)track >= s->n_tracks) return cdz_error_set(err, CDZ_ERR_ARG, "the score has no track %d", track);
+    cdz_ens_piece p;
+    cdz_status st = cdz_ens_piece_from_score(s, &p, NULL, err);
+    if (st) return st;
+    size_t kept = 0;
+    for (size_t i = 0; i < p.n_notes; i++) kept += p.notes[i].track == track;
+    if (!kept || kept == p.n_notes) {
+        cdz_ens_piece_free(&p);
+        return cdz_error_set(err, CDZ_ERR_ARG, "track %d has %s notes: nothing to give or nothing to score", track,
+                             kept ? "all the" : "none of the");
+    }
+    cdz_ens_header h = h0 ? *h0 : cdz_ens_header_default();
+    h.groups = 0, h.anticipated = 1;
+    /* the first bars whose layout fits a window, with room for the variants' moved controls */
+    int64_t bars = 0;
+    uint8_t *ctl0 = cdz_calloc(p.n_notes + 1, 1);
+    if (!ctl0) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !st && i < p.n_notes; i++) ctl0[i] = p.notes[i].track == track;
+    for (int64_t b = 1; b <= p.n_bars && !st; b++) {
+        cdz_tokens t = {0};
+        st = cdz_ens_write(&p, &h, ctl0, 0, b, 0, &t, err);
+        size_t len = t.n_tokens;
+        cdz_tokens_free(&t);
+        if (!st && len > CDZ_ENS_CHUNK - 1 - 128 && bars > 0) break;
+        bars = b;
+    }
+    cdz_free(ctl0);
+    const int V = (int)cdz_model_vocab(m);
+    float *logits = cdz_malloc((size_t)V * sizeof *logits);
+    uint8_t *count = cdz_calloc(CDZ_ENS_CHUNK * 2, 1);
+    cdz_session *ses = NULL;
+    if (!st && (!logits || !count)) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    if (!st) st = cdz_session_new(&ses, m, 1, 0, err);
+    double nats[CDZ_ENS_PROBES] = {0}, toks[CDZ_ENS_PROBES] = {0};
+    for (int v = 0; v < CDZ_ENS_PROBES && !st; v++) {
+        cdz_ens_piece q = {0};
+        uint8_t *control = NULL;
+        cdz_tokens t = {0};
+        st = probe_variant(&p, track, v, bars, &q, &control, err);
+        if (!st) st = cdz_ens_write(&q, &h, control, 0, bars, 0, &t, err);
+        if (!st && t.n_tokens > CDZ_ENS_CHUNK * 2) st = cdz_error_set(err, CDZ_ERR_RANGE, "%zu tokens in %lld bars", t.n_tokens, (long long)bars);
+        if (!st) { /* the other tracks' notes and their durations, in the music's bars (not the LEAD bars) */
+            int64_t bar = -1;
+            for (size_t i = 0; i < t.n_tokens; i++) {
+                uint16_t k = t.tokens[i];
+                if (k == CDZ_ENS_BAR) bar++;
+                count[i] = bar >= 0 && (k < CDZ_ENS_CONTROL || (k >= CDZ_ENS_DUR && k < CDZ_ENS_POS && i > 0 && t.tokens[i - 1] < CDZ_ENS_CONTROL));
+            }
+            st = score_tokens(ses, t.tokens, t.n_tokens, count, &nats[v], &toks[v], logits, V, err);
+        }
+        cdz_tokens_free(&t);
+        cdz_free(control);
+        cdz_free(q.notes);
+    }
+    if (!st) {
+        for (int v = 0; v < CDZ_ENS_PROBES; v++) acc->nats[v] += nats[v], acc->tokens[v] += toks[v];
+        acc->pieces++;
+    }
+    cdz_session_free(ses);
+    cdz_free(logits);
+    cdz_free(count);
+    cdz_ens_piece_free(&p);
+    return st;
 }
