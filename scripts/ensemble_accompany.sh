@@ -1,7 +1,7 @@
 #!/bin/sh
 # Does the ensemble model accompany a melody better than the accompaniment model? The melodies of the
 # first N songs of POP909's eval split (--eval-fraction 0.1, by content hash as dataset build), each
-# accompanied by `cadenza accompany` (models/accompaniment) and by `cadenza infill --keep MELODY` (the
+# accompanied by `cadenza accompany` (models/accompaniment) and by `cadenza infill --keep MELODY --style pop` (the
 # ensemble model writing the piano), measured with `cadenza eval music` against the songs' own piano.
 # Usage: sh scripts/ensemble_accompany.sh ENSEMBLE.safetensors OUT [N] [DATA]   (from the repository root)
 set -eu
@@ -28,7 +28,7 @@ PY
 for f in "$out"/ref/*.mid; do
     b=$(basename "$f")
     $c accompany --melody "$f" --out "$out/accompany/$b" --seed 1 >/dev/null 2>&1
-    $c infill "$f" --keep MELODY --checkpoint "$ens" --out "$out/ensemble/$b" --seed 1 >/dev/null 2>&1
+    $c infill "$f" --keep MELODY --style pop --checkpoint "$ens" --out "$out/ensemble/$b" --seed 1 >/dev/null 2>&1
 done
 for m in accompany ensemble; do
     echo "== $m"
