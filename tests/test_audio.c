@@ -710,6 +710,139 @@ static void test_bad_soundfonts(void) {
     cdz_score_free(&s);
 }
 
+/* ---- any WAV to float, and to mono at a model's rate ---- */
+
+/* A WAV of the given format tag (1 PCM, 3 float, 0xFFFE extensible with the PCM sub-format), bits,
+ * channels and rate, with the data bytes given. */
+static size_t make_wav_any(uint8_t *buf, int format, int bits, int channels, uint32_t rate, const uint8_t *data, uint32_t n) {
+    uint8_t fmt[40] = {0};
+    uint32_t block = (uint32_t)(bits / 8 * channels), bps = rate * block, fn = format == 0xFFFE ? 40 : 16;
+    fmt[0] = (uint8_t)format, fmt[1] = (uint8_t)(format >> 8), fmt[2] = (uint8_t)channels;
+    for (int i = 0; i < 4; i++) fmt[4 + i] = (uint8_t)(rate >> 8 * i), fmt[8 + i] = (uint8_t)(bps >> 8 * i);
+    fmt[12] = (uint8_t)block, fmt[14] = (uint8_t)bits;
+    if (format == 0xFFFE) fmt[16] = 22, fmt[24] = 1; /* cbSize, then the sub-format GUID: PCM */
+    size_t len = 12;
+    memcpy(buf, "RIFF\0\0\0\0WAVE", 12);
+    len += put_chunk(buf + len, "fmt ", fmt, fn);
+    len += put_chunk(buf + len, "data", data, n);
+    return len;
+}
+
+static void test_wav_any(void) {
+    uint8_t buf[256];
+    cdz_audio_f a;
+    cdz_error err = {0};
+    /* 8-bit unsigned: 128 is silence */
+    const uint8_t u8[3] = {128, 255, 0};
+    size_t n = make_wav_any(buf, 1, 8, 1, 8000, u8, 3);
+    CHECK(cdz_wav_parse_any(buf, n, "u8.wav", &a, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(a.frames == 3 && a.samples[0] == 0 && fabsf(a.samples[1] - 127 / 128.0f) < 1e-7 && a.samples[2] == -1, "8-bit: %g %g %g",
+          a.samples[0], a.samples[1], a.samples[2]);
+    cdz_audio_f_free(&a);
+    /* 24-bit signed, stereo, in an extensible header */
+    const uint8_t s24[12] = {0, 0, 0x40, 0, 0, 0xC0, 0xFF, 0xFF, 0x7F, 0x01, 0, 0x80};
+    n = make_wav_any(buf, 0xFFFE, 24, 2, 44100, s24, 12);
+    CHECK(cdz_wav_parse_any(buf, n, "s24.wav", &a, &err) == CDZ_OK, "%s", err.msg);
+    CHECK(a.frames == 2 && a.channels == 2 && a.sample_rate == 44100 && a.samples[0] == 0.5f && a.samples[1] == -0.5f &&
+              fabsf(a.samples[2] - 8388607 / 8388608.0f) < 1e-7 && a.samples[3] == -1 + 1 / 8388608.0f,
+          "24-bit stereo: %g %g %g %g", a.samples[0], a.samples[1], a.samples[2], a.samples[3]);
+    cdz_audio_f_free(&a);
+    /* 32-bit float with a NaN (read as 0, counted), 64-bit float, 32-bit PCM */
+    float f32[3] = {0.25f, -2.0f, NAN};
+    n = make_wav_any(buf, 3, 32, 1, 48000, (const uint8_t *)f32, sizeof f32);
+    CHECK(cdz_wav_parse_any(buf, n, "f32.wav", &a, &err) == CDZ_OK && a.samples[0] == 0.25f && a.samples[1] == -2.0f &&
+              a.samples[2] == 0 && a.nonfinite == 1 && a.source_float,
+          "float 32: %s", err.msg);
+    cdz_audio_f_free(&a);
+    double f64[2] = {0.125, -0.75};
+    n = make_wav_any(buf, 3, 64, 1, 48000, (const uint8_t *)f64, sizeof f64);
+    CHECK(cdz_wav_parse_any(buf, n, "f64.wav", &a, &err) == CDZ_OK && a.samples[0] == 0.125f && a.samples[1] == -0.75f, "float 64");
+    cdz_audio_f_free(&a);
+    const uint8_t s32[4] = {0, 0, 0, 0xC0};
+    n = make_wav_any(buf, 1, 32, 1, 16000, s32, 4);
+    CHECK(cdz_wav_parse_any(buf, n, "s32.wav", &a, &err) == CDZ_OK && a.samples[0] == -0.5f, "32-bit PCM");
+    cdz_audio_f_free(&a);
+    /* refused: ADPCM, 12-bit PCM, 0 channels, truncations */
+    n = make_wav_any(buf, 2, 4, 1, 8000, u8, 3);
+    CHECK(cdz_wav_parse_any(buf, n, "adpcm.wav", &a, &err) == CDZ_ERR_UNSUPPORTED, "ADPCM refused");
+    CHECK_STR_CONTAINS(err.msg, "adpcm.wav: byte 12: sample format 2 with 4 bits");
+    CHECK_STR_CONTAINS(err.msg, "sox or ffmpeg");
+    n = make_wav_any(buf, 1, 12, 1, 8000, u8, 3);
+    CHECK(cdz_wav_parse_any(buf, n, "x12.wav", &a, &err) == CDZ_ERR_UNSUPPORTED, "12-bit refused");
+    n = make_wav_any(buf, 1, 16, 0, 8000, u8, 2);
+    CHECK(cdz_wav_parse_any(buf, n, "none.wav", &a, &err) == CDZ_ERR_UNSUPPORTED, "no channels refused");
+    n = make_wav_any(buf, 3, 32, 1, 48000, (const uint8_t *)f32, sizeof f32);
+    int refused = 0;
+    for (size_t k = 0; k < n; k++) refused += cdz_wav_parse_any(buf, k, "cut.wav", &a, &err) != CDZ_OK;
+    CHECK_INT(refused, (int)n);
+    CHECK(cdz_wav_read_any("/nonexistent/y.wav", &a, &err) != CDZ_OK && strstr(err.msg, "/nonexistent/y.wav"), "missing file");
+}
+
+/* RMS of y[i] - sin(2 pi f i / rate + phase) over the middle of the signal (the filter's edges left out). */
+static double sine_error(const float *y, size_t n, double f, uint32_t rate, double amp) {
+    double s = 0;
+    size_t lo = n / 4, hi = 3 * n / 4;
+    for (size_t i = lo; i < hi; i++) {
+        double d = y[i] - amp * sin(2 * 3.14159265358979323846 * f * (double)i / rate);
+        s += d * d;
+    }
+    return sqrt(s / (double)(hi - lo));
+}
+
+static double rms_mid(const float *y, size_t n) {
+    double s = 0;
+    for (size_t i = n / 4; i < 3 * n / 4; i++) s += (double)y[i] * y[i];
+    return sqrt(s / (double)(n / 2));
+}
+
+static void test_conform(void) {
+    /* a 1 kHz sine, stereo (the right channel its negative plus twice: the mean is half the sine), at
+     * 48, 44.1 and 16 kHz, to 24 kHz mono: the sine at the new rate */
+    const uint32_t rates[3] = {48000, 44100, 16000};
+    for (int r = 0; r < 3; r++) {
+        cdz_audio_f a = {0};
+        a.frames = rates[r] / 5, a.channels = 2, a.sample_rate = rates[r], a.source_bits = 16;
+        a.samples = malloc(a.frames * 2 * sizeof *a.samples);
+        for (size_t i = 0; i < a.frames; i++) {
+            float v = (float)sin(2 * 3.14159265358979323846 * 1000.0 * (double)i / rates[r]);
+            a.samples[2 * i] = v, a.samples[2 * i + 1] = 0.0f;
+        }
+        float *y = NULL;
+        size_t n = 0;
+        char did[256];
+        cdz_error err = {0};
+        CHECK(cdz_audio_f_conform(&a, 24000, &y, &n, did, sizeof did, &err) == CDZ_OK, "%s", err.msg);
+        CHECK(n == 24000 / 5, "%u Hz: %zu frames (%zu wanted)", rates[r], n, (size_t)(24000 / 5));
+        double e = sine_error(y, n, 1000, 24000, 0.5);
+        CHECK(e < 1e-3, "%u Hz to 24 kHz: the sine within %.2g RMS", rates[r], e);
+        CHECK(strstr(did, "2 channels averaged to mono") && strstr(did, "to 24000 Hz"), "said: %s", did);
+        cdz_free(y);
+        cdz_audio_f_free(&a);
+    }
+    /* downsampling removes what the new rate cannot hold: 15 kHz at 48 kHz to 24 kHz (Nyquist 12 kHz) */
+    cdz_audio_f a = {0};
+    a.frames = 9600, a.channels = 1, a.sample_rate = 48000, a.source_bits = 24;
+    a.samples = malloc(a.frames * sizeof *a.samples);
+    for (size_t i = 0; i < a.frames; i++) a.samples[i] = (float)sin(2 * 3.14159265358979323846 * 15000.0 * (double)i / 48000);
+    float *y = NULL;
+    size_t n = 0;
+    char did[256];
+    cdz_error err = {0};
+    CHECK(cdz_audio_f_conform(&a, 24000, &y, &n, did, sizeof did, &err) == CDZ_OK, "%s", err.msg);
+    double left = rms_mid(y, n);
+    CHECK(left < 0.01, "15 kHz after downsampling to 24 kHz: RMS %.4f of 0.707 (no alias at 9 kHz)", left);
+    CHECK(strstr(did, "24-bit PCM samples read as floats") != NULL, "said: %s", did);
+    cdz_free(y);
+    /* the same rate, mono, 16-bit: a copy, nothing said */
+    a.source_bits = 16, a.sample_rate = 24000;
+    CHECK(cdz_audio_f_conform(&a, 24000, &y, &n, did, sizeof did, &err) == CDZ_OK && n == a.frames &&
+              memcmp(y, a.samples, n * sizeof *y) == 0 && did[0] == 0,
+          "same rate: a copy (%s)", did);
+    cdz_free(y);
+    CHECK(cdz_audio_f_conform(&a, 0, &y, &n, NULL, 0, &err) == CDZ_ERR_ARG, "rate 0 refused");
+    cdz_audio_f_free(&a);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         printf("FAIL cannot make a temporary folder\n");
@@ -717,6 +850,8 @@ int main(void) {
     }
     test_wav_round_trip();
     test_wav_malformed();
+    test_wav_any();
+    test_conform();
     test_from_float();
     test_render_errors();
     if (!cdz_render_available())

@@ -64,6 +64,29 @@ CDZ_API cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error
 CDZ_API cdz_status cdz_wav_read(const char *path, cdz_audio *a, cdz_error *err);
 CDZ_API cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz_audio *a, cdz_error *err);
 
+/* Audio as float samples (full scale 1.0), for models: any channel count and sample rate. */
+typedef struct cdz_audio_f {
+    float *samples;     /* (frames, channels) interleaved */
+    size_t frames;
+    int channels;
+    uint32_t sample_rate;
+    int source_bits;    /* what the file held: 8, 16, 24, 32 or 64 bits */
+    int source_float;   /* 1: IEEE float samples */
+    size_t nonfinite;   /* float samples that were NaN or infinite, read as 0 */
+} cdz_audio_f;
+CDZ_API void cdz_audio_f_free(cdz_audio_f *a);
+/* Reads a WAV file of PCM (8-bit unsigned, 16, 24 or 32-bit signed) or IEEE float (32 or 64-bit)
+ * samples, any number of channels and any rate (WAVE_FORMAT_EXTENSIBLE too). Other encodings (ADPCM,
+ * mu-law, ...) are refused naming the format; a truncated or malformed file names the byte offset. */
+CDZ_API cdz_status cdz_wav_read_any(const char *path, cdz_audio_f *a, cdz_error *err);
+CDZ_API cdz_status cdz_wav_parse_any(const uint8_t *bytes, size_t len, const char *what, cdz_audio_f *a, cdz_error *err);
+/* Mono at `rate` for a model: the channels averaged, then resampled where the rates differ by a
+ * windowed-sinc filter (Blackman window, 32 zero crossings, cut off at the lower Nyquist frequency, so
+ * downsampling removes what the new rate cannot hold). *out (cdz_malloc'd) holds *frames samples;
+ * did (may be NULL) says in words what was converted ("" when nothing was). */
+CDZ_API cdz_status cdz_audio_f_conform(const cdz_audio_f *in, uint32_t rate, float **out, size_t *frames, char *did, size_t did_n,
+                                       cdz_error *err);
+
 typedef struct cdz_render_params {
     const char *soundfont; /* a .sf2/.sf3 file; NULL: the first of cdz_render_find_soundfont's places */
     uint32_t sample_rate;  /* 8000 .. 96000 (default 44100) */

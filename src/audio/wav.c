@@ -7,7 +7,7 @@
 
 #include "audio_internal.h"
 
-enum { WAV_PCM = 1, WAV_EXTENSIBLE = 0xFFFE };
+enum { WAV_PCM = 1, WAV_FLOAT = 3, WAV_EXTENSIBLE = 0xFFFE };
 
 void cdz_audio_free(cdz_audio *a) {
     if (!a) return;
@@ -120,23 +120,18 @@ cdz_status cdz_wav_write(const char *path, const cdz_audio *a, cdz_error *err) {
     return cdz_file_out_commit(&f, err);
 }
 
-/* Checks the "fmt " chunk at body (n bytes, at offset off of the file) describes 16-bit PCM. */
-static cdz_status parse_fmt(const uint8_t *body, uint32_t n, size_t off, const char *what, cdz_audio *a, cdz_error *err) {
-    if (n < 16) return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: byte %zu: a fmt chunk of %u bytes (16 needed)", what, off, n);
-    uint32_t format = get16(body), channels = get16(body + 2), rate = get32(body + 4), bits = get16(body + 14);
-    if (format == WAV_EXTENSIBLE && n >= 26) format = get16(body + 24); /* the sub-format GUID's first two bytes */
-    if (format != WAV_PCM || bits != 16)
-        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: byte %zu: sample format %u with %u bits (only 16-bit PCM is read)",
-                             what, off, format, bits);
-    if (channels < 1 || channels > 2 || rate == 0)
-        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: byte %zu: %u channels at %u Hz (1 or 2 channels are read)", what,
-                             off, channels, rate);
-    a->channels = (int)channels, a->sample_rate = rate;
-    return CDZ_OK;
-}
+/* What a "fmt " chunk says, and where the data chunk is. */
+typedef struct wav_layout {
+    uint32_t format, channels, rate, bits;
+    size_t fmt_off, data_off;
+    const uint8_t *data;
+    uint32_t data_bytes;
+} wav_layout;
 
-cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz_audio *a, cdz_error *err) {
-    memset(a, 0, sizeof *a);
+/* Walks the chunks: the fmt chunk's fields and the data chunk (which must follow it), every length
+ * checked against the bytes left; other chunks and pad bytes skipped. */
+static cdz_status wav_walk(const uint8_t *bytes, size_t len, const char *what, wav_layout *w, cdz_error *err) {
+    memset(w, 0, sizeof *w);
     if (len < 12 || memcmp(bytes, "RIFF", 4) != 0 || memcmp(bytes + 8, "WAVE", 4) != 0)
         return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: not a WAV file (no RIFF/WAVE header)", what);
     size_t off = 12;
@@ -147,19 +142,16 @@ cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz
         size_t left = len - off - 8;
         if (memcmp(bytes + off, "fmt ", 4) == 0) {
             if (n > left) break;
-            cdz_status st = parse_fmt(body, n, off, what, a, err);
-            if (st != CDZ_OK) return st;
-            have_fmt = 1;
+            if (n < 16) return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: byte %zu: a fmt chunk of %u bytes (16 needed)", what, off, n);
+            w->format = get16(body), w->channels = get16(body + 2), w->rate = get32(body + 4), w->bits = get16(body + 14);
+            if (w->format == WAV_EXTENSIBLE && n >= 26) w->format = get16(body + 24); /* the sub-format GUID's first two bytes */
+            w->fmt_off = off, have_fmt = 1;
         } else if (memcmp(bytes + off, "data", 4) == 0) {
             if (!have_fmt) return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: byte %zu: data before the fmt chunk", what, off);
             if (n > left)
                 return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: byte %zu: a data chunk of %u bytes, %zu in the file (truncated)",
                                      what, off, n, left);
-            size_t block = 2 * (size_t)a->channels;
-            a->frames = n / block;
-            a->samples = cdz_calloc(a->frames * (size_t)a->channels + 1, sizeof *a->samples);
-            if (!a->samples) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", what);
-            for (size_t i = 0; i < a->frames * (size_t)a->channels; i++) a->samples[i] = (int16_t)get16(body + 2 * i);
+            w->data = body, w->data_bytes = n, w->data_off = off;
             return CDZ_OK;
         }
         size_t step = (size_t)n + (n & 1); /* chunks are padded to an even size */
@@ -168,6 +160,98 @@ cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz
     }
     return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: byte %zu: %s", what, off,
                          have_fmt ? "no data chunk (truncated?)" : "no fmt chunk (truncated?)");
+}
+
+cdz_status cdz_wav_parse(const uint8_t *bytes, size_t len, const char *what, cdz_audio *a, cdz_error *err) {
+    memset(a, 0, sizeof *a);
+    wav_layout w;
+    cdz_status st = wav_walk(bytes, len, what, &w, err);
+    if (st != CDZ_OK) return st;
+    if (w.format != WAV_PCM || w.bits != 16)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: byte %zu: sample format %u with %u bits (only 16-bit PCM is read)",
+                             what, w.fmt_off, w.format, w.bits);
+    if (w.channels < 1 || w.channels > 2 || w.rate == 0)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: byte %zu: %u channels at %u Hz (1 or 2 channels are read)", what,
+                             w.fmt_off, w.channels, w.rate);
+    a->channels = (int)w.channels, a->sample_rate = w.rate;
+    size_t block = 2 * (size_t)a->channels;
+    a->frames = w.data_bytes / block;
+    a->samples = cdz_calloc(a->frames * (size_t)a->channels + 1, sizeof *a->samples);
+    if (!a->samples) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory", what);
+    for (size_t i = 0; i < a->frames * (size_t)a->channels; i++) a->samples[i] = (int16_t)get16(w.data + 2 * i);
+    return CDZ_OK;
+}
+
+/* ---- any PCM or float WAV, as float samples ---- */
+
+void cdz_audio_f_free(cdz_audio_f *a) {
+    if (!a) return;
+    cdz_free(a->samples);
+    memset(a, 0, sizeof *a);
+}
+
+/* Sample i of the data as a float, full scale 1.0: 8-bit PCM is unsigned (128 is silence), wider PCM
+ * signed little-endian, float IEEE. */
+static float wav_sample(const uint8_t *p, uint32_t format, uint32_t bits) {
+    if (format == WAV_FLOAT) {
+        if (bits == 32) {
+            float f;
+            uint32_t u = get32(p);
+            memcpy(&f, &u, sizeof f);
+            return f;
+        }
+        uint64_t u = (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+        double d;
+        memcpy(&d, &u, sizeof d);
+        return (float)d;
+    }
+    switch (bits) {
+    case 8: return ((int)p[0] - 128) / 128.0f;
+    case 16: return (int16_t)get16(p) / 32768.0f;
+    case 24: {
+        int32_t v = (int32_t)((uint32_t)p[0] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 24) >> 8;
+        return (float)(v / 8388608.0);
+    }
+    default: return (float)((int32_t)get32(p) / 2147483648.0);
+    }
+}
+
+cdz_status cdz_wav_parse_any(const uint8_t *bytes, size_t len, const char *what, cdz_audio_f *a, cdz_error *err) {
+    memset(a, 0, sizeof *a);
+    wav_layout w;
+    cdz_status st = wav_walk(bytes, len, what, &w, err);
+    if (st != CDZ_OK) return st;
+    int pcm = w.format == WAV_PCM && (w.bits == 8 || w.bits == 16 || w.bits == 24 || w.bits == 32);
+    int flt = w.format == WAV_FLOAT && (w.bits == 32 || w.bits == 64);
+    if (!pcm && !flt)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED,
+                             "%s: byte %zu: sample format %u with %u bits (read: PCM of 8, 16, 24 or 32 bits, float of 32 or 64; "
+                             "convert others first, e.g. with sox or ffmpeg)",
+                             what, w.fmt_off, w.format, w.bits);
+    if (w.channels < 1 || w.channels > 64 || w.rate == 0)
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "%s: byte %zu: %u channels at %u Hz", what, w.fmt_off, w.channels, w.rate);
+    const size_t width = w.bits / 8, block = width * w.channels;
+    a->channels = (int)w.channels, a->sample_rate = w.rate, a->source_bits = (int)w.bits, a->source_float = flt;
+    a->frames = w.data_bytes / block;
+    a->samples = cdz_malloc((a->frames * (size_t)a->channels + 1) * sizeof *a->samples);
+    if (!a->samples) return cdz_error_set(err, CDZ_ERR_NOMEM, "%s: out of memory for %zu frames", what, a->frames);
+    for (size_t i = 0; i < a->frames * (size_t)a->channels; i++) {
+        float v = wav_sample(w.data + i * width, w.format, w.bits);
+        a->samples[i] = isfinite(v) ? v : 0.0f; /* a float file's NaN or infinity: silence, counted */
+        a->nonfinite += !isfinite(v);
+    }
+    return CDZ_OK;
+}
+
+cdz_status cdz_wav_read_any(const char *path, cdz_audio_f *a, cdz_error *err) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    memset(a, 0, sizeof *a);
+    cdz_status st = cdz_file_read_all(path, &bytes, &len, err);
+    if (st != CDZ_OK) return st;
+    st = cdz_wav_parse_any(bytes, len, path, a, err);
+    cdz_free(bytes);
+    return st;
 }
 
 cdz_status cdz_wav_read(const char *path, cdz_audio *a, cdz_error *err) {
