@@ -45,6 +45,7 @@ HAVE_FLUIDSYNTH := $(call have_pc,fluidsynth)
 HAVE_MPI := $(call have_cmd,mpicc)
 HAVE_MHD := $(call have_pc,libmicrohttpd)
 HAVE_PNG := $(call have_pc,libpng)
+HAVE_KISSFFT := $(call have_pc,kissfft-float)
 # OpenBLAS for the CPU layers' matrix products (plain loops without it).
 ifeq ($(HAVE_OPENBLAS),yes)
 CPPFLAGS += -DCDZ_HAVE_OPENBLAS $(shell pkg-config --cflags openblas)
@@ -62,6 +63,11 @@ ifeq ($(call have_pc,glib-2.0),yes)
 $(BUILD)/obj/src/audio/render.o: CPPFLAGS += -DCDZ_HAVE_GLIB $(shell pkg-config --cflags glib-2.0)
 LDLIBS += $(shell pkg-config --libs glib-2.0)
 endif
+endif
+# KissFFT (BSD-3-Clause) for the spectral measures of audio (STFT and mel distances; eval audio).
+ifeq ($(HAVE_KISSFFT),yes)
+CPPFLAGS += -DCDZ_HAVE_KISSFFT $(shell pkg-config --cflags kissfft-float)
+LDLIBS += $(shell pkg-config --libs kissfft-float)
 endif
 # libpng writes and reads the piano-roll pictures (cadenza plot; SVG needs nothing).
 ifeq ($(HAVE_PNG),yes)
@@ -89,7 +95,7 @@ endif
 # OMP_WAIT_POLICY=passive (docs/PERF.md). The matrix products run on OpenBLAS's threads; the row loops
 # are vectorised (-fopenmp-simd) on one.
 ifeq ($(MAKELEVEL),0)
-$(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) libpng=$(HAVE_PNG) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
+$(info cadenza: openblas=$(HAVE_OPENBLAS) openmp=$(HAVE_OPENMP) cuda=$(HAVE_CUDA) fluidsynth=$(HAVE_FLUIDSYNTH) libpng=$(HAVE_PNG) kissfft=$(HAVE_KISSFFT) mpi=$(HAVE_MPI) libmicrohttpd=$(HAVE_MHD))
 endif
 
 # ---- CUDA: the cuda backend (src/nn/cuda/), built only where nvcc is found ----
@@ -261,7 +267,7 @@ test: deps
 check: all $(TESTS) $(REPLAYS) $(CUDA_DEV)
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined $(FUZZ_TARGETS:%=build/san/fuzz/replay_%) build/san/tests/test_robust build/san/tests/test_faults \
 	    build/san/tests/test_midi build/san/tests/test_score build/san/tests/test_core build/san/tests/test_data \
-	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_listen build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session build/san/tests/test_generate build/san/tests/test_remi build/san/tests/test_music_vae build/san/tests/test_piece_eval build/san/tests/test_ensemble build/san/tests/test_conv
+	    build/san/tests/test_codec build/san/tests/test_nn build/san/tests/test_transformer build/san/tests/test_music_transformer build/san/tests/test_accompaniment build/san/tests/test_checkpoint build/san/tests/test_models build/san/tests/test_eval build/san/tests/test_audio build/san/tests/test_metrics build/san/tests/test_listen build/san/tests/test_plot build/san/tests/test_backend build/san/tests/test_backend_models build/san/tests/test_session build/san/tests/test_generate build/san/tests/test_remi build/san/tests/test_music_vae build/san/tests/test_piece_eval build/san/tests/test_ensemble build/san/tests/test_conv build/san/tests/test_audio_metrics
 	@sh tests/run.sh $(BUILD)
 
 # The main job: three melodies from the shipped model (models/attention_rnn.safetensors), continuing a

@@ -23,5 +23,6 @@
 #include "cadenza/piece_eval.h"
 #include "cadenza/listen.h"
 #include "cadenza/audio.h"
+#include "cadenza/audio_metrics.h"
 #include "cadenza/plot.h"
 #endif

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages cadenza's build and tests can use, skipping those already present.
 # Required: a C compiler and make. Optional (the build works without each): OpenBLAS, FluidSynth with
-# a General MIDI SoundFont, MPI, libmicrohttpd, libpng/zlib, clang with libFuzzer, Node.js for the
+# a General MIDI SoundFont, MPI, libmicrohttpd, libpng/zlib, KissFFT, clang with libFuzzer, Node.js for the
 # reference benchmarks. Never fails the build: a package that cannot be installed is reported.
 set -u
 want="build-essential pkg-config clang libclang-rt-dev libopenblas-dev libfluidsynth-dev fluid-soundfont-gm \
-libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev mma"
+libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev libkissfft-dev mma"
 # Node.js (for the reference benchmarks) may come from elsewhere with npm bundled: look for the commands.
 # `deps.sh bench` adds Debian's PyTorch, the reference of the model benchmarks (large; not needed to build or test).
 [ "${1:-}" = bench ] && want="$want python3-torch"

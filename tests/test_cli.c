@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cadenza/audio_metrics.h"
 #include "test.h"
 
 static const char *prog;
@@ -1095,6 +1096,36 @@ int main(int argc, char **argv) {
             CHECK_NEAR(20 * log10(cdz_audio_peak(&wa) / 32768.0), -1.0, 0.05);
             cdz_audio_free(&wa);
         }
+    }
+
+    /* ---- eval audio: two clips of different formats and rates compared at one rate ---- */
+    {
+        char ra[300], rb[300];
+        snprintf(ra, sizeof ra, "%s/ref.wav", dir);
+        snprintf(rb, sizeof rb, "%s/gen.wav", dir);
+        cdz_audio a = {0}, b = {0};
+        a.frames = 12000, a.channels = 1, a.sample_rate = 24000, b.frames = 24000, b.channels = 2, b.sample_rate = 48000;
+        a.samples = calloc(a.frames, sizeof *a.samples), b.samples = calloc(b.frames * 2, sizeof *b.samples);
+        for (size_t i = 0; i < a.frames; i++) a.samples[i] = (int16_t)(8000 * sin(0.05 * (double)i));
+        for (size_t i = 0; i < b.frames; i++) b.samples[2 * i] = b.samples[2 * i + 1] = (int16_t)(4000 * sin(0.025 * (double)i));
+        cdz_error we;
+        CHECK(cdz_wav_write(ra, &a, &we) == CDZ_OK && cdz_wav_write(rb, &b, &we) == CDZ_OK, "wrote the clips: %s", we.msg);
+        free(a.samples), free(b.samples);
+        snprintf(args, sizeof args, "eval audio --reference %s --generated %s --json", ra, rb);
+        int rc_audio = run(args);
+        if (cdz_audio_metrics_available()) {
+            /* the same sine at half the amplitude, after resampling: SI-SDR high, mel distance near 7 log10 2 */
+            CHECK(rc_audio == 0 && strstr(out, "\"rate\":24000") && strstr(out, "\"mel_distance\":"), "eval audio: %s %s", out, err);
+            CHECK_STR_CONTAINS(err, "resampled from 48000 Hz to 24000 Hz");
+            const char *p = strstr(out, "\"si_sdr_db\":");
+            CHECK(p && atof(p + 12) > 30, "a scaled copy scores high: %s", out);
+        } else {
+            CHECK(rc_audio == 1 && strstr(err, "libkissfft-dev"), "eval audio without KissFFT: %s", err);
+        }
+        snprintf(args, sizeof args, "eval audio --reference %s/none.wav --generated %s", dir, rb);
+        CHECK(run(args) == 1 && strstr(err, "none.wav"), "a missing reference named: %s", err);
+        CHECK(run("eval audio --reference x.wav") == 2, "no --generated: usage");
+        unlink(ra), unlink(rb);
     }
 
     /* ---- render: what can be checked before rendering is, and FluidSynth's noise stays away ---- */

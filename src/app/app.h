@@ -272,5 +272,6 @@ int app_ensemble_generate(const cdz_model *m, const char *ckpt, const app_ens_op
 int app_eval_ensemble(int argc, char **argv);
 int app_eval_instruments(int argc, char **argv);
 int app_eval_controls(int argc, char **argv);
+int app_eval_audio(int argc, char **argv);
 
 #endif
