@@ -534,7 +534,9 @@ int main(void) {
     CHECK(strcmp(missing, "lstm_forward, lstm_backward, lstm_step, "
                           "attn_lstm_forward, attn_lstm_backward, attn_lstm_step, self_attention_forward, "
                           "self_attention_backward, self_attention_step, cross_attention_forward, "
-                          "cross_attention_backward") == 0,
+                          "cross_attention_backward, conv1d_forward, conv1d_backward, conv_transpose1d_forward, "
+                          "conv_transpose1d_backward, pad1d_forward, pad1d_backward, elu_forward, elu_backward, "
+                          "snake_forward, snake_backward, weight_norm_forward, weight_norm_backward") == 0,
           "missing: %s", missing);
     const cdz_backend *const *list;
     size_t nlist = cdz_backend_list(&list), listed = 0;
