@@ -118,6 +118,17 @@ static void apply_mel(float *mel, const float *mag, const float *w, int frames, 
         }
 }
 
+/* The magnitude spectrograms of both clips at one window (hop a quarter of it, as DAC), the same
+ * number of frames each. */
+static cdz_status both_spectra(const float *ref, const float *gen, size_t n, int win, float **a, float **b, int *frames,
+                               cdz_error *err) {
+    int fb = 0;
+    *a = *b = NULL;
+    cdz_status st = cdz_stft_magnitude(ref, n, win, win / 4, a, frames, err);
+    if (!st) st = cdz_stft_magnitude(gen, n, win, win / 4, b, &fb, err);
+    return st;
+}
+
 cdz_status cdz_mel_distance(const float *ref, const float *gen, size_t n, int rate, double *out, cdz_error *err) {
     static const int wins[7] = {32, 64, 128, 256, 512, 1024, 2048}, mels[7] = {5, 10, 20, 40, 80, 160, 320};
     *out = 0;
@@ -125,9 +136,8 @@ cdz_status cdz_mel_distance(const float *ref, const float *gen, size_t n, int ra
     double total = 0;
     for (int s = 0; s < 7; s++) {
         float *a = NULL, *b = NULL;
-        int fa = 0, fb = 0;
-        cdz_status st = cdz_stft_magnitude(ref, n, wins[s], wins[s] / 4, &a, &fa, err);
-        if (!st) st = cdz_stft_magnitude(gen, n, wins[s], wins[s] / 4, &b, &fb, err);
+        int fa = 0;
+        cdz_status st = both_spectra(ref, gen, n, wins[s], &a, &b, &fa, err);
         const int bins = wins[s] / 2 + 1;
         float *w = st ? NULL : cdz_malloc((size_t)mels[s] * bins * sizeof *w);
         float *ma = st ? NULL : cdz_malloc((size_t)fa * mels[s] * sizeof *ma), *mb = st ? NULL : cdz_malloc((size_t)fa * mels[s] * sizeof *mb);
@@ -151,9 +161,8 @@ cdz_status cdz_stft_distance(const float *ref, const float *gen, size_t n, doubl
     double total = 0;
     for (int s = 0; s < 2; s++) {
         float *a = NULL, *b = NULL;
-        int fa = 0, fb = 0;
-        cdz_status st = cdz_stft_magnitude(ref, n, wins[s], wins[s] / 4, &a, &fa, err);
-        if (!st) st = cdz_stft_magnitude(gen, n, wins[s], wins[s] / 4, &b, &fb, err);
+        int fa = 0;
+        cdz_status st = both_spectra(ref, gen, n, wins[s], &a, &b, &fa, err);
         if (!st) {
             size_t m = (size_t)fa * (wins[s] / 2 + 1);
             total += log_l1(a, b, m, 2.0) + l1(a, b, m);
