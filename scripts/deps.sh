@@ -7,8 +7,9 @@ set -u
 want="build-essential pkg-config clang libclang-rt-dev libopenblas-dev libfluidsynth-dev fluid-soundfont-gm \
 libopenmpi-dev openmpi-bin libmicrohttpd-dev libpng-dev zlib1g-dev libkissfft-dev mma"
 # Node.js (for the reference benchmarks) may come from elsewhere with npm bundled: look for the commands.
-# `deps.sh bench` adds Debian's PyTorch, the reference of the model benchmarks (large; not needed to build or test).
-[ "${1:-}" = bench ] && want="$want python3-torch"
+# `deps.sh bench` adds Debian's PyTorch, the reference of the model benchmarks (large; not needed to build or test),
+# and opus-tools, the reference of the audio codec (scripts/audio_opus_baseline.sh).
+[ "${1:-}" = bench ] && want="$want python3-torch opus-tools"
 command -v node >/dev/null 2>&1 || want="$want nodejs"
 command -v npm >/dev/null 2>&1 || want="$want npm"
 missing=""

@@ -9,22 +9,8 @@ ens=$1 out=$2 n=${3:-20} data=${4:-../shared/data}
 c=build/cadenza
 rm -rf "$out"
 mkdir -p "$out/ref" "$out/accompany" "$out/ensemble"
-python3 - "$data/pop909" "$out/ref" "$n" <<'PY'
-import os, sys
-root, dest, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def fnv(b):
-    h = 14695981039346656037
-    for x in b: h = ((h ^ x) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h
-picked = 0
-for d in sorted(os.listdir(root)):
-    p = os.path.join(root, d, d + ".mid")
-    if not os.path.exists(p): continue
-    if (fnv(open(p, "rb").read()) >> 11) / 9007199254740992.0 < 0.1:
-        os.symlink(os.path.abspath(p), os.path.join(dest, d + ".mid")); picked += 1
-        if picked == n: break
-print(picked, "eval-split songs")
-PY
+python3 scripts/eval_split.py "$data/pop909" "$n" --link "$out/ref"
+echo "$(ls "$out/ref" | wc -l) eval-split songs"
 for f in "$out"/ref/*.mid; do
     b=$(basename "$f")
     $c accompany --melody "$f" --out "$out/accompany/$b" --seed 1 >/dev/null 2>&1
