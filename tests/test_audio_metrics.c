@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "cadenza/audio_metrics.h"
+#include "cadenza/plot.h"
 #include "test.h"
 
 static float *noise(size_t n, uint64_t seed) {
@@ -113,9 +114,42 @@ static void test_distances(void) {
     free(x), free(half);
 }
 
+/* The spectrogram picture: a 3 kHz sine is brightest on the 3 kHz row. */
+static void test_spectrogram(void) {
+    enum { N = 24000, W = 400, H = 300 };
+    float *x = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++) x[i] = (float)(0.5 * sin(2 * 3.14159265358979323846 * 3000.0 * i / 24000));
+    cdz_canvas c;
+    cdz_error err = {0};
+    cdz_status st = cdz_plot_spectrogram(&c, x, N, 24000, "sine", W, H, &err);
+    if (!cdz_audio_metrics_available()) {
+        CHECK(st == CDZ_ERR_UNSUPPORTED, "spectrogram without KissFFT refused");
+        free(x);
+        return;
+    }
+    CHECK(st == CDZ_OK && c.width == W && c.height == H, "%s", err.msg);
+    if (st == CDZ_OK) {
+        int best = 0, best_y = -1;
+        /* within the plot area (the labels below it are bright too) */
+        for (int y = cdz_plot_spectrogram_row(H, 12000, 24000); y <= cdz_plot_spectrogram_row(H, 0, 24000); y++) {
+            cdz_rgb p = cdz_canvas_get(&c, W / 2, y);
+            int v = p.r + p.g + p.b;
+            if (v > best) best = v, best_y = y;
+        }
+        int want = cdz_plot_spectrogram_row(H, 3000, 24000);
+        CHECK(abs(best_y - want) <= 2, "the brightest row %d, 3 kHz at %d", best_y, want);
+        cdz_canvas_free(&c);
+    }
+    CHECK(cdz_plot_spectrogram(&c, x, N, 24000, "x", 60, 60, &err) == CDZ_ERR_ARG && strstr(err.msg, "too small"), "too small: %s",
+          err.msg);
+    CHECK(cdz_plot_spectrogram(&c, x, 100, 24000, "x", W, H, &err) == CDZ_ERR_ARG && strstr(err.msg, "too short"), "too short");
+    free(x);
+}
+
 int main(void) {
     test_mel_scale();
     test_stft();
     test_distances();
+    test_spectrogram();
     return test_summary("test_audio_metrics");
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cadenza/audio_metrics.h"
+#include "cadenza/plot.h"
 #include "test.h"
 
 static const char *prog;
@@ -1125,6 +1126,21 @@ int main(int argc, char **argv) {
         snprintf(args, sizeof args, "eval audio --reference %s/none.wav --generated %s", dir, rb);
         CHECK(run(args) == 1 && strstr(err, "none.wav"), "a missing reference named: %s", err);
         CHECK(run("eval audio --reference x.wav") == 2, "no --generated: usage");
+        char png[320];
+        snprintf(png, sizeof png, "%s/spec.png", dir);
+        snprintf(args, sizeof args, "plot --spectrogram %s --out %s", rb, png);
+        int rc_spec = run(args);
+        if (cdz_audio_metrics_available() && cdz_png_available())
+            CHECK(rc_spec == 0 && strstr(out, "spectrogram, PNG, 1200 x 400") && access(png, F_OK) == 0 &&
+                      strstr(err, "2 channels averaged to mono"),
+                  "plot --spectrogram: %s %s", out, err);
+        else
+            CHECK(rc_spec == 1, "plot --spectrogram without KissFFT or libpng: %s", err);
+        snprintf(args, sizeof args, "plot --spectrogram %s --out %s/spec.svg", rb, dir);
+        CHECK(run(args) == 2 && strstr(err, "PNG, not SVG"), "an SVG spectrogram refused: %s", err);
+        snprintf(args, sizeof args, "plot --spectrogram %s/gone.wav --out %s/g.png", dir, dir);
+        CHECK(run(args) == 1 && strstr(err, "gone.wav"), "a missing WAV named: %s", err);
+        unlink(png);
         unlink(ra), unlink(rb);
     }
 

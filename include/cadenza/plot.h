@@ -140,6 +140,16 @@ CDZ_API int cdz_plot_is_svg_path(const char *path);
 CDZ_API cdz_status cdz_plot_curves(const char *path, const char *title, const char *x_label, const double *x, size_t n_points,
                            const double *const *ys, const char *const *names, size_t n_curves, cdz_error *err);
 
+/* ---- spectrograms (audio) ---- */
+/* A width x height picture of x (n samples at rate, mono): STFT magnitudes (a 1,024-sample periodic
+ * Hann window, the hop chosen for about one frame a pixel column) in dB from 80 below the loudest
+ * bin up to it, time across, frequency up from 0 to rate / 2 (linear), with the title and labelled
+ * axes. Needs the FFT (KissFFT): CDZ_ERR_UNSUPPORTED without it. */
+CDZ_API cdz_status cdz_plot_spectrogram(cdz_canvas *out, const float *x, size_t n, int rate, const char *title, int32_t width,
+                                        int32_t height, cdz_error *err);
+/* The pixel row at which that picture draws frequency hz (for tests and overlays). */
+CDZ_API int32_t cdz_plot_spectrogram_row(int32_t height, double hz, int rate);
+
 #ifdef __cplusplus
 }
 #endif

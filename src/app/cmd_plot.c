@@ -1,10 +1,14 @@
-/* cadenza plot: a piano-roll picture (PNG or SVG) of one MIDI file, or of two one above the other. */
+/* cadenza plot: a piano-roll picture (PNG or SVG) of one MIDI file, or of two one above the other; or
+ * the spectrogram of a WAV file. */
+#include <stdio.h>
 #include <string.h>
+
+#include "cadenza/audio.h"
 
 #include "app.h"
 
 typedef struct plot_args {
-    const char *in, *compare[2], *out;
+    const char *in, *compare[2], *out, *spectrogram;
     const char *files[2];
     size_t n_in;
     int svg, force;
@@ -25,14 +29,25 @@ static int parse_args(plot_args *a, int argc, char **argv) {
         APP_OPT_LONG("--width", &a->width, 200, 32768, "N", "picture width in pixels (default 1200)"),
         APP_OPT_LONG("--height", &a->height, 100, 32768, "N", "picture height in pixels (default: from the pitch range)"),
         APP_OPT_SWITCH("--svg", &a->svg, "write SVG"),
+        APP_OPT_STRING("--spectrogram", &a->spectrogram, "IN.wav", "draw a WAV file's spectrogram instead (PNG; any sample\n"
+                                                                  "format, channels averaged)"),
         APP_OPT_FORCE(&a->force),
         APP_END};
-    const app_cmd cmd = {"plot", "IN.mid --out OUT.png [options]\n--compare A.mid B.mid --out OUT.png [options]",
+    const app_cmd cmd = {"plot", "IN.mid --out OUT.png [options]\n--compare A.mid B.mid --out OUT.png [options]\n"
+                                 "--spectrogram IN.wav --out OUT.png [--width N] [--height N]",
                          "Draws a piano roll: time across with bar lines and numbers, pitch upward with octave labels\n"
                          "(C4 = middle C), one colour per instrument, brighter for louder notes, drums in their own lane.",
                          opts, NULL, NULL};
     int rc = app_parse(&cmd, argc, argv);
     if (rc != APP_GO_ON) return rc;
+    if (a->spectrogram) {
+        if (a->in || app_opt_seen(opts, "--compare")) return app_usage(&cmd, "--spectrogram draws one WAV file: give no MIDI input");
+        if (!a->out || !*a->out) return app_usage(&cmd, "--out FILE.png is required");
+        if (a->svg || cdz_plot_is_svg_path(a->out)) return app_usage(&cmd, "a spectrogram is drawn as PNG, not SVG");
+        a->params.width = (int32_t)a->width;
+        a->params.height = app_opt_seen(opts, "--height") ? (int32_t)a->height : 400;
+        return APP_GO_ON;
+    }
     int compare = app_opt_seen(opts, "--compare") > 0;
     if (compare && a->in) return app_usage(&cmd, "give either one input or --compare A B, not both");
     if (compare) a->files[0] = a->compare[0], a->files[1] = a->compare[1], a->n_in = 2;
@@ -65,11 +80,42 @@ static int load(cdz_score *s, const char *path) {
     return EXIT_OK;
 }
 
+/* The spectrogram of a WAV file, mono at its own rate. */
+static int plot_spectrogram(const plot_args *a) {
+    cdz_audio_f clip;
+    cdz_error err = {0};
+    if (cdz_wav_read_any(a->spectrogram, &clip, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    float *x = NULL;
+    size_t n = 0;
+    uint32_t rate = clip.sample_rate;
+    char did[256], title[512], dur[32];
+    cdz_status st = cdz_audio_f_conform(&clip, rate, &x, &n, did, sizeof did, &err);
+    cdz_audio_f_free(&clip);
+    if (!st && did[0]) fprintf(stderr, "note: %s: %s\n", a->spectrogram, did);
+    cdz_canvas c = {0};
+    app_format_duration((double)n / rate, dur, sizeof dur);
+    snprintf(title, sizeof title, "%s \xE2\x80\x94 %s, %u Hz", base_name(a->spectrogram), dur, rate);
+    if (!st) st = cdz_plot_spectrogram(&c, x, n, (int)rate, title, a->params.width, a->params.height, &err);
+    if (!st) st = cdz_png_write(a->out, &c, &err);
+    cdz_free(x);
+    cdz_canvas_free(&c);
+    if (st) {
+        app_error("%s: %s", a->spectrogram, err.msg);
+        return EXIT_FAIL;
+    }
+    printf("wrote %s (spectrogram, PNG, %ld x %ld pixels)\n", a->out, (long)a->params.width, (long)a->params.height);
+    return EXIT_OK;
+}
+
 int cmd_plot(int argc, char **argv) {
     plot_args a;
     int rc = parse_args(&a, argc, argv);
     if (rc != APP_GO_ON) return rc;
     if (!app_output_ok(a.out, a.force)) return EXIT_FAIL;
+    if (a.spectrogram) return plot_spectrogram(&a);
     cdz_score scores[2];
     size_t loaded = 0;
     char titles[2][512], dur[32];
