@@ -122,6 +122,9 @@ typedef struct cdz_ens_piece {
  * duration shortened to it (long_notes), bars longer than CDZ_ENS_POSITIONS steps or without a meter
  * token (odd_bars), tempos outside the bins (clamped_tempos). An empty score gives CDZ_OK and no notes. */
 CDZ_API cdz_status cdz_ens_piece_from_score(const cdz_score *s, cdz_ens_piece *out, cdz_extract_stats *stats, cdz_error *err);
+/* Puts a piece's notes in the order cdz_ens_write reads them: bar, position, group, pitch, the longest
+ * of a unison first, then track (after moving or adding notes by hand). */
+CDZ_API void cdz_ens_piece_sort(cdz_ens_piece *p);
 /* The bar each note of the score starts in, as cdz_ens_piece_from_score places it (a note less than
  * half a step before a bar line belongs to the next bar), into bar[0 .. s->n_notes); with starts
  * (may be NULL) the bars' first ticks, n_bars + 1 of them (cdz_free it). */

@@ -226,10 +226,12 @@ static int note_cmp(const void *a, const void *b) {
     return x->track < y->track ? -1 : x->track > y->track;
 }
 
+void cdz_ens_piece_sort(cdz_ens_piece *p) { qsort(p->notes, p->n_notes, sizeof *p->notes, note_cmp); }
+
 /* Sorts the notes and writes each (group, pitch, onset) once, the longest. Returns how many went. */
 static size_t sort_and_merge(cdz_ens_piece *p) {
     if (!p->n_notes) return 0;
-    qsort(p->notes, p->n_notes, sizeof *p->notes, note_cmp);
+    cdz_ens_piece_sort(p);
     size_t w = 1;
     for (size_t i = 1; i < p->n_notes; i++) {
         const cdz_ens_note *a = &p->notes[w - 1], *b = &p->notes[i];
@@ -612,7 +614,7 @@ cdz_status cdz_ens_read(const uint16_t *tok, size_t n, cdz_ens_piece *out, cdz_e
     /* notes come in sequence order; the piece keeps them sorted, with their control flags */
     if (out->n_notes) {
         for (size_t i = 0; i < out->n_notes; i++) out->notes[i].track = (uint16_t)(out->notes[i].group | (ctl[i] ? 0x100 : 0));
-        qsort(out->notes, out->n_notes, sizeof *out->notes, note_cmp);
+        cdz_ens_piece_sort(out);
         for (size_t i = 0; i < out->n_notes; i++) {
             ctl[i] = (uint8_t)(out->notes[i].track >> 8);
             out->notes[i].track &= 0xFF;

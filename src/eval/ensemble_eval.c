@@ -3,7 +3,6 @@
  * and, for infilling, with the other parts as anticipated controls. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cadenza/ensemble.h"
@@ -143,15 +142,6 @@ const char *cdz_ens_probe_name(int v) {
     return v >= 0 && v < CDZ_ENS_PROBES ? names[v] : "?";
 }
 
-static int note_order(const void *a, const void *b) {
-    const cdz_ens_note *x = a, *y = b;
-    if (x->bar != y->bar) return x->bar < y->bar ? -1 : 1;
-    if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
-    if (x->group != y->group) return x->group < y->group ? -1 : 1;
-    if (x->pitch != y->pitch) return x->pitch < y->pitch ? -1 : 1;
-    return (x->track > y->track) - (x->track < y->track);
-}
-
 /* The piece with the track's notes moved as variant v says (dropped where they leave bars 0 .. bars-1),
  * sorted again, and which notes are controls. */
 static cdz_status probe_variant(const cdz_ens_piece *p, int track, int v, int64_t bars, cdz_ens_piece *out, uint8_t **control,
@@ -174,7 +164,7 @@ static cdz_status probe_variant(const cdz_ens_piece *p, int track, int v, int64_
         out->notes[w++] = n;
     }
     out->n_notes = w;
-    qsort(out->notes, w, sizeof *out->notes, note_order);
+    cdz_ens_piece_sort(out);
     for (size_t i = 0; i < w; i++) (*control)[i] = out->notes[i].track == track;
     return CDZ_OK;
 }
