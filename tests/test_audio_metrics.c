@@ -146,7 +146,58 @@ static void test_spectrogram(void) {
     free(x);
 }
 
+/* The spectral losses' gradients against central differences (float spectra: steps of 1e-4, since the
+ * log terms curve sharply near small magnitudes, and a tolerance of 10%: a wrong term is off by far more), their values equal to the distances', and a step along minus the
+ * gradient lowering the loss. */
+static void test_spectral_gradients(void) {
+    enum { N = 1536 };
+    float *ref = noise(N, 11), *gen = noise(N, 12), *dgen = calloc(N, sizeof *dgen);
+    for (int i = 0; i < N; i++) ref[i] += (float)(0.4 * sin(i * 0.07)), gen[i] = 0.5f * gen[i] + 0.3f * ref[i];
+    cdz_spectral_plan *p = NULL;
+    cdz_error err = {0};
+    cdz_status st = cdz_spectral_plan_new(&p, 24000, &err);
+    if (!cdz_audio_metrics_available()) {
+        CHECK(st == CDZ_ERR_UNSUPPORTED, "no FFT: plan refused");
+        free(ref), free(gen), free(dgen);
+        return;
+    }
+    double mel = 0, stft = 0, mel1 = 0, stft1 = 0;
+    CHECK(st == CDZ_OK && cdz_spectral_loss(p, ref, gen, N, 1.0f, 0.5f, dgen, &mel, &stft, &err) == CDZ_OK, "%s", err.msg);
+    cdz_mel_distance(ref, gen, N, 24000, &mel1, &err);
+    cdz_stft_distance(ref, gen, N, &stft1, &err);
+    CHECK(fabs(mel - mel1) < 1e-9 && fabs(stft - stft1) < 1e-9, "loss values are the distances (%g %g, %g %g)", mel, mel1, stft, stft1);
+    int bad = 0;
+    double worst = 0;
+    const int at[] = {0, 1, 5, 100, 511, 700, 767, 1000, 1300, 1530, 1535};
+    for (size_t t = 0; t < sizeof at / sizeof *at; t++) {
+        int i = at[t];
+        float keep = gen[i];
+        double lp[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            gen[i] = keep + (sgn ? -1e-4f : 1e-4f);
+            double m, s2;
+            cdz_spectral_loss(p, ref, gen, N, 1, 0.5f, NULL, &m, &s2, &err);
+            lp[sgn] = m + 0.5 * s2;
+        }
+        gen[i] = keep;
+        double fd = (lp[0] - lp[1]) / 2e-4, e = fabs(fd - dgen[i]) / fmax(2e-2, fabs(fd));
+        worst = fmax(worst, e);
+        if (e > 0.1) bad++, printf("  sample %d: analytic %g, difference %g\n", i, dgen[i], fd);
+    }
+    CHECK(bad == 0, "spectral loss gradient by finite differences (worst relative error %.3g)", worst);
+    double norm = 0;
+    for (int i = 0; i < N; i++) norm += (double)dgen[i] * dgen[i];
+    for (int i = 0; i < N; i++) gen[i] -= (float)(1e-3 / sqrt(norm)) * dgen[i];
+    double m2, s3;
+    cdz_spectral_loss(p, ref, gen, N, 1, 0.5f, NULL, &m2, &s3, &err);
+    CHECK(m2 + 0.5 * s3 < mel + 0.5 * stft, "a step down the gradient lowers the loss (%g to %g)", mel + 0.5 * stft, m2 + 0.5 * s3);
+    CHECK(cdz_spectral_loss(p, ref, gen, 1000, 1, 1, NULL, &m2, NULL, &err) == CDZ_ERR_ARG, "1,000 samples refused: %s", err.msg);
+    cdz_spectral_plan_free(p);
+    free(ref), free(gen), free(dgen);
+}
+
 int main(void) {
+    test_spectral_gradients();
     test_mel_scale();
     test_stft();
     test_distances();

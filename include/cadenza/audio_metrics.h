@@ -45,6 +45,19 @@ CDZ_API cdz_status cdz_mel_distance(const float *ref, const float *gen, size_t n
 /* DAC's STFT distance (its MultiScaleSTFTLoss: windows 2048 and 512, pow 2, clamp 1e-5, both weights
  * 1): the sum over the two of mean |log10 max(|R|, 1e-5)^2 - log10 max(|G|, 1e-5)^2| + mean ||R| - |G||. */
 CDZ_API cdz_status cdz_stft_distance(const float *ref, const float *gen, size_t n, double *out, cdz_error *err);
+/* The two distances above as training losses, with their gradients: a plan holds the windows, FFT
+ * set-ups and mel filters of the seven scales at one rate (made once; KissFFT's set-ups keep scratch,
+ * so a plan belongs to one thread at a time). cdz_spectral_loss writes the mel distance and the STFT
+ * distance of gen against ref (n > 1,024 samples; either output may be NULL) and, when dgen is not
+ * NULL, adds w_mel times the mel distance's gradient plus w_stft times the STFT distance's with
+ * respect to gen into dgen (n). At a tie (a difference of exactly 0) or below the 1e-5 clamp the
+ * gradient is 0, as torch's. cdz_mel_distance and cdz_stft_distance are this with a plan of their own. */
+typedef struct cdz_spectral_plan cdz_spectral_plan;
+CDZ_API cdz_status cdz_spectral_plan_new(cdz_spectral_plan **out, int rate, cdz_error *err);
+CDZ_API void cdz_spectral_plan_free(cdz_spectral_plan *p);
+CDZ_API cdz_status cdz_spectral_loss(const cdz_spectral_plan *p, const float *ref, const float *gen, size_t n, float w_mel,
+                                     float w_stft, float *dgen, double *mel, double *stft, cdz_error *err);
+
 /* Scale-invariant signal-to-distortion ratio in dB (DAC's SISDRLoss with zero mean and scaling, its
  * eps 1e-8; the loss is minus this): both zero-meaned, a = (<gen, ref> + eps) / (|ref|^2 + eps),
  * 10 log10(|a ref|^2 / |gen - a ref|^2 + eps). +infinity when gen is exactly a scaled ref. */

@@ -138,6 +138,13 @@ typedef struct cdz_build_params {
                               separated: "public-domain,cc0,cc-by,mit"); NULL: every file */
     const char *assume_licence; /* the licence of files no index covers (the user vouches); NULL: unknown */
     double anticipation;   /* codecs with anticipated controls (ensemble): the share of sequences with them */
+    /* Audio datasets (issue 17): with audio_rate > 0 each MIDI file is rendered (cdz_render_score, the
+     * default render settings, its stereo averaged) and each WAV file (any format cdz_wav_read_any reads)
+     * made mono at this rate, into one int16 sequence per file in a CDZ_DTYPE_AUDIO shard (codec
+     * "render", width the rate); splits as for tokens (by the file's bytes). codec must be NULL, and
+     * style, transposition and stretch unset. 8000 .. 96000. */
+    uint32_t audio_rate;
+    const char *soundfont; /* the render's SoundFont (NULL: cdz_render_find_soundfont's) */
     int threads;           /* workers (1 or more) */
     /* Called from the calling thread as files finish (may be NULL). */
     void (*progress)(void *ctx, size_t done, size_t total);
@@ -157,7 +164,8 @@ typedef struct cdz_build_report {
     size_t beats_used;         /* files whose bars came from their beat annotation (params.beats) */
     size_t beats_missing;      /* files without a usable one (encoded with the codec's own bars) */
     char beats_problem[320];   /* the first annotation that could not be used, and why */
-    size_t seqs[3], tokens[3]; /* by split */
+    size_t converted;          /* audio builds: WAV files made mono or resampled */
+    size_t seqs[3], tokens[3]; /* by split (tokens: elements, samples for audio) */
     cdz_extract_stats stats;   /* the extractor's counters, summed */
     char first_problem[320];   /* the first file skipped as unreadable or broken, and why */
 } cdz_build_report;

@@ -130,15 +130,35 @@ static void explain_empty(const cdz_build_params *p, const cdz_build_report *r, 
     }
 }
 
+/* An audio build's table: files, and hours of audio by split. */
+static void print_audio_report(const cdz_build_report *r, uint32_t rate, FILE *f) {
+    fprintf(f, "  files        %8zu found, %zu used\n", r->files, r->files_used);
+    fprintf(f, "  skipped      %8zu unreadable, %zu broken or not renderable\n", r->skipped_unreadable, r->skipped_broken);
+    if (r->first_problem[0]) fprintf(f, "               first problem: %s\n", r->first_problem);
+    if (r->skipped_licence) fprintf(f, "  licence      %8zu left out\n", r->skipped_licence);
+    if (r->converted) fprintf(f, "  converted    %8zu WAV files made mono or resampled to %u Hz\n", r->converted, rate);
+    fprintf(f, "  clips        %8zu (train %zu, eval %zu, test %zu)\n", r->seqs[0] + r->seqs[1] + r->seqs[2], r->seqs[0],
+            r->seqs[1], r->seqs[2]);
+    fprintf(f, "  hours        %8.3f (train %.3f, eval %.3f, test %.3f)\n",
+            (double)(r->tokens[0] + r->tokens[1] + r->tokens[2]) / rate / 3600, (double)r->tokens[0] / rate / 3600,
+            (double)r->tokens[1] / rate / 3600, (double)r->tokens[2] / rate / 3600);
+}
+
 static int cmd_build(int argc, char **argv) {
     cdz_build_params p = cdz_build_default_params();
     stretch_list stretch = {{0}, 0};
     const char *out = NULL;
     app_list inputs = {0};
     int transpose[2] = {0, 0}, programs[2] = {0, 127}, force = 0;
-    long long style = -1, threads = p.threads;
+    long long style = -1, threads = p.threads, rate = 24000;
+    int audio = 0;
     app_opt opts[] = {
-        APP_OPT_CUSTOM("--codec", app_parse_codec, &p.codec, "NAME", "the codec (required; 'cadenza codec list')"),
+        APP_OPT_CUSTOM("--codec", app_parse_codec, &p.codec, "NAME", "the codec (required for tokens; 'cadenza codec list')"),
+        APP_OPT_SWITCH("--audio", &audio, "an audio dataset instead: MIDI files rendered with FluidSynth, WAV files\n"
+                                          "read, as int16 mono at --sample-rate (for the audio codec)"),
+        APP_OPT_LONG("--sample-rate", &rate, 8000, 96000, "HZ", "the audio dataset's rate (default 24000)"),
+        APP_OPT_STRING("--soundfont", &p.soundfont, "FILE.sf2", "the SoundFont MIDI files are rendered with (default: as\n"
+                                                                "'cadenza render')"),
         APP_OPT_LIST("--in", &inputs, "DIR_OR_FILE", "a folder (walked for .mid, .midi, .kar, .rmi) or a file; repeatable\n"
                                                       "(required)"),
         APP_OPT_STRING("--out", &out, "FILE.cdz", "the dataset to write (required)"),
@@ -181,7 +201,16 @@ static int cmd_build(int argc, char **argv) {
                          opts, NULL, NULL};
     int rc = app_parse(&cmd, argc, argv);
     if (rc != APP_GO_ON) return rc;
-    const char *missing = !p.codec ? "--codec NAME" : !inputs.n ? "--in DIR_OR_FILE" : !out ? "--out FILE.cdz" : NULL;
+    if (audio && p.codec) {
+        app_list_free(&inputs);
+        return app_usage(&cmd, "--audio builds audio, not tokens: leave out --codec");
+    }
+    if (!audio && app_opt_seen(opts, "--sample-rate")) {
+        app_list_free(&inputs);
+        return app_usage(&cmd, "--sample-rate is for --audio datasets");
+    }
+    if (audio) p.audio_rate = (uint32_t)rate;
+    const char *missing = !p.codec && !audio ? "--codec NAME" : !inputs.n ? "--in DIR_OR_FILE" : !out ? "--out FILE.cdz" : NULL;
     if (missing) {
         app_list_free(&inputs);
         return app_usage(&cmd, "%s is required", missing);
@@ -209,6 +238,17 @@ static int cmd_build(int argc, char **argv) {
         return EXIT_FAIL;
     }
     double el = now_s() - prog.start;
+    if (st == CDZ_OK && audio) {
+        printf("wrote %s (audio, int16 mono at %u Hz) in %.1f s: %.1f s of audio a second\n", out, p.audio_rate, el,
+               (double)toks / p.audio_rate / el);
+        print_audio_report(&r, p.audio_rate, stdout);
+        return EXIT_OK;
+    }
+    if (audio) { /* nothing written */
+        print_audio_report(&r, p.audio_rate, stderr);
+        app_error("%s: not written: no file gave audio", out);
+        return EXIT_FAIL;
+    }
     if (st == CDZ_OK)
         printf("wrote %s (%s, %u tokens) in %.1f s: %.0f files/s, %.0f tokens/s\n", out, p.codec->name,
                p.codec->vocab_size, el, r.files / el, toks / el);

@@ -1,10 +1,12 @@
 /* Building a dataset: files -> scores -> codec tokens -> one shard, on several threads. Each file's
  * result is kept in its slot and written in file order, so the shard is the same for any thread count. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cadenza/audio.h"
 #include "cadenza/data.h"
 #include "cadenza/json.h"
 
@@ -27,6 +29,10 @@ typedef struct file_result {
     char beats_problem[320];
     cdz_extract_stats stats;
     char problem[320];
+    int16_t *audio;    /* audio builds: the file's mono samples, all in split audio_split */
+    size_t n_audio;
+    cdz_split audio_split;
+    int converted;     /* audio builds: a WAV file that was made mono or resampled */
 } file_result;
 
 /* What an index says of one file (strings inside the parsed index, which outlives the build). */
@@ -169,7 +175,83 @@ static cdz_status encode_one(const cdz_build_params *p, const piece_meta *meta, 
     return p->codec->encode_info(s, &info, out, &r->stats, err);
 }
 
+static int is_wav_name(const char *path) {
+    size_t n = strlen(path);
+    return n >= 4 && strncasecmp(path + n - 4, ".wav", 4) == 0;
+}
+
+/* Float samples (full scale 1) to int16, rounded and clipped. */
+static int16_t *to_int16(const float *x, size_t n) {
+    int16_t *out = cdz_malloc((n ? n : 1) * sizeof *out);
+    for (size_t i = 0; out && i < n; i++) {
+        float v = x[i] * 32767.0f;
+        out[i] = (int16_t)(v >= 32767.0f ? 32767 : v <= -32768.0f ? -32768 : lrintf(v));
+    }
+    return out;
+}
+
+/* An audio build's file: a WAV read and conformed to mono at the rate, or a MIDI file rendered there
+ * with FluidSynth (the channels of the stereo render averaged). */
+static void process_audio_file(const cdz_build_params *p, const char *path, file_result *r) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    cdz_error err = {0};
+    r->status = cdz_file_read_all(path, &bytes, &len, &err);
+    if (r->status != CDZ_OK) {
+        snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        return;
+    }
+    r->audio_split = split_of(p, path, bytes, len);
+    float *mono = NULL;
+    size_t frames = 0;
+    if (is_wav_name(path)) {
+        cdz_audio_f a = {0};
+        char did[160] = "";
+        r->status = cdz_wav_parse_any(bytes, len, path, &a, &err);
+        if (r->status == CDZ_OK) r->status = cdz_audio_f_conform(&a, p->audio_rate, &mono, &frames, did, sizeof did, &err);
+        r->converted = did[0] != 0;
+        cdz_audio_f_free(&a);
+    } else {
+        cdz_midi m;
+        cdz_score s = {0};
+        cdz_audio a = {0};
+        r->status = cdz_midi_read(&m, bytes, len, path, &err);
+        if (r->status == CDZ_OK) {
+            r->status = cdz_score_from_midi(&s, &m, &err);
+            cdz_midi_free(&m);
+        }
+        cdz_render_params rp = cdz_render_default_params();
+        rp.sample_rate = p->audio_rate;
+        rp.soundfont = p->soundfont;
+        if (r->status == CDZ_OK) r->status = cdz_render_score(&s, &rp, &a, &err);
+        cdz_score_free(&s);
+        if (r->status == CDZ_OK && !(mono = cdz_malloc((a.frames ? a.frames : 1) * sizeof *mono)))
+            r->status = cdz_error_set(&err, CDZ_ERR_NOMEM, "out of memory for %zu samples", a.frames);
+        for (size_t i = 0; r->status == CDZ_OK && i < a.frames; i++) {
+            float sum = 0;
+            for (int c = 0; c < a.channels; c++) sum += a.samples[i * (size_t)a.channels + (size_t)c];
+            mono[i] = sum / (32768.0f * (float)a.channels);
+        }
+        frames = a.frames;
+        cdz_audio_free(&a);
+    }
+    cdz_free(bytes);
+    if (r->status == CDZ_OK && frames == 0) r->status = cdz_error_set(&err, CDZ_ERR_FORMAT, "no audio");
+    if (r->status == CDZ_OK && !(r->audio = to_int16(mono, frames)))
+        r->status = cdz_error_set(&err, CDZ_ERR_NOMEM, "out of memory for %zu samples", frames);
+    if (r->status == CDZ_OK) r->n_audio = frames;
+    cdz_free(mono);
+    if (r->status != CDZ_OK) {
+        if (strstr(err.msg, path)) snprintf(r->problem, sizeof r->problem, "%s", err.msg);
+        else snprintf(r->problem, sizeof r->problem, "%.150s: %.160s", path, err.msg);
+    }
+}
+
 static void process_file(const cdz_build_params *p, const char *path, const piece_meta *meta, file_result *r) {
+    if (p->audio_rate) {
+        process_audio_file(p, path, r);
+        return;
+    }
     uint8_t *bytes = NULL;
     size_t len = 0;
     cdz_error err = {0};
@@ -268,7 +350,7 @@ static void *worker(void *arg) {
         const char *lic = meta->indexed ? meta->licence : j->p->assume_licence; /* an index without one: unknown */
         if (j->p->licences && !class_in(j->p->licences, cdz_licence_class(lic))) j->results[i].licence_skipped = 1;
         else process_file(j->p, j->paths[i], meta, &j->results[i]);
-        for (int sp = 0; sp < 3 && j->p->style >= 0 && j->results[i].status == CDZ_OK; sp++)
+        for (int sp = 0; sp < 3 && !j->p->audio_rate && j->p->style >= 0 && j->results[i].status == CDZ_OK; sp++)
             j->results[i].status = prefix_each(&j->results[i].tokens[sp], (uint16_t)(j->p->codec->style_base + (uint32_t)j->p->style));
         pthread_mutex_lock(&j->lock);
         if (j->results[i].status == CDZ_ERR_NOMEM) j->failed = 1;
@@ -340,7 +422,8 @@ static cdz_status gather(const cdz_build_params *p, char ***paths, size_t *n, cd
     for (size_t i = 0; i < p->n_inputs; i++) {
         char **found;
         size_t k;
-        cdz_status st = cdz_file_list(p->inputs[i], ".mid,.midi,.kar,.rmi", &found, &k, err);
+        cdz_status st = cdz_file_list(p->inputs[i], p->audio_rate ? ".mid,.midi,.kar,.rmi,.wav" : ".mid,.midi,.kar,.rmi", &found,
+                                      &k, err);
         if (st == CDZ_OK && cdz_grow((void **)paths, &cap, *n + k + 1, sizeof **paths)) {
             cdz_file_list_free(found, k);
             st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory listing files");
@@ -381,10 +464,14 @@ static void add_stats(cdz_extract_stats *a, const cdz_extract_stats *b) {
 
 cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cdz_build_report *report, cdz_error *err) {
     memset(report, 0, sizeof *report);
-    if (!p->codec) return cdz_error_set(err, CDZ_ERR_ARG, "no codec given");
+    if (p->audio_rate && (p->audio_rate < 8000 || p->audio_rate > 96000))
+        return cdz_error_set(err, CDZ_ERR_ARG, "a sample rate of %u Hz: expected 8000 to 96000", p->audio_rate);
+    if (p->audio_rate && (p->codec || p->style >= 0 || p->transpose_min || p->transpose_max || p->n_stretch))
+        return cdz_error_set(err, CDZ_ERR_ARG, "an audio dataset has no codec, style token, transposition or stretch");
+    if (!p->codec && !p->audio_rate) return cdz_error_set(err, CDZ_ERR_ARG, "no codec given");
     if (p->transpose_min > p->transpose_max || p->transpose_min < -127 || p->transpose_max > 127)
         return cdz_error_set(err, CDZ_ERR_ARG, "transposition range %d:%d", p->transpose_min, p->transpose_max);
-    if (p->style >= 0 && (uint32_t)p->style >= p->codec->n_styles)
+    if (p->style >= 0 && p->codec && (uint32_t)p->style >= p->codec->n_styles)
         return cdz_error_set(err, CDZ_ERR_ARG, "codec %s has %u style tokens, no style %d", p->codec->name,
                              p->codec->n_styles, p->style);
     for (size_t i = 0; i < p->n_stretch; i++)
@@ -399,7 +486,8 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     report->files = n;
     if (n == 0) {
         cdz_file_list_free(paths, n);
-        return cdz_error_set(err, CDZ_ERR_ARG, "no MIDI files found in the inputs");
+        return cdz_error_set(err, CDZ_ERR_ARG, p->audio_rate ? "no MIDI or WAV files found in the inputs"
+                                                             : "no MIDI files found in the inputs");
     }
     if (p->licences) {
         const char *bad;
@@ -462,6 +550,7 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
 
     cdz_shard_writer w;
     st = j.failed ? cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory building the dataset")
+                  : p->audio_rate ? cdz_shard_writer_init_typed(&w, "render", CDZ_DTYPE_AUDIO, p->audio_rate, err)
                   : cdz_shard_writer_init(&w, p->codec->name, p->codec->vocab_size, err);
     for (size_t i = 0; i < n && st == CDZ_OK; i++) {
         file_result *r = &j.results[i];
@@ -471,13 +560,19 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
         report->beats_missing += r->beats < 0;
         if (r->beats < 0 && !report->beats_problem[0])
             snprintf(report->beats_problem, sizeof report->beats_problem, "%s", r->beats_problem);
-        size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs;
+        size_t seqs = r->tokens[0].n_seqs + r->tokens[1].n_seqs + r->tokens[2].n_seqs + (r->n_audio > 0);
+        report->converted += (size_t)r->converted;
         if (r->licence_skipped) report->skipped_licence++;
         else if (r->status == CDZ_ERR_IO) report->skipped_unreadable++;
         else if (r->status != CDZ_OK) report->skipped_broken++;
         else if (seqs == 0) report->skipped_empty++;
         else report->files_used++;
-        for (int sp = 0; sp < 3 && r->status == CDZ_OK && st == CDZ_OK; sp++) {
+        if (r->n_audio && r->status == CDZ_OK && st == CDZ_OK) {
+            report->seqs[r->audio_split]++;
+            report->tokens[r->audio_split] += r->n_audio;
+            st = cdz_shard_writer_add_elements(&w, r->audio, r->n_audio, r->audio_split, err);
+        }
+        for (int sp = 0; sp < 3 && !p->audio_rate && r->status == CDZ_OK && st == CDZ_OK; sp++) {
             report->seqs[sp] += r->tokens[sp].n_seqs;
             report->tokens[sp] += r->tokens[sp].n_tokens;
             st = cdz_shard_writer_add(&w, &r->tokens[sp], (cdz_split)sp, err);
@@ -486,12 +581,14 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     }
     size_t seqs = report->seqs[0] + report->seqs[1] + report->seqs[2];
     if (st == CDZ_OK && seqs == 0) /* an empty shard would replace what is there for nothing */
-        st = cdz_error_set(err, CDZ_ERR_RANGE, "%s: not written: none of the %zu files gave a sequence for codec %s",
-                           out_path, n, p->codec->name);
+        st = cdz_error_set(err, CDZ_ERR_RANGE, "%s: not written: none of the %zu files gave %s", out_path, n,
+                           p->audio_rate ? "audio" : "a sequence for the codec");
     if (st == CDZ_OK) st = cdz_shard_writer_finish(&w, out_path, err);
     if (!j.failed) cdz_shard_writer_free(&w);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         for (int sp = 0; sp < 3; sp++) cdz_tokens_free(&j.results[i].tokens[sp]);
+        cdz_free(j.results[i].audio);
+    }
     cdz_free(j.results);
     cdz_free(meta);
     indexes_free(&ix);

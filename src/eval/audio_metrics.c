@@ -94,91 +94,206 @@ void cdz_mel_filters(float *weights, int rate, int n_fft, int n_mels) {
     }
 }
 
-/* The mean of |f(a) - f(b)| over n values, f(v) = log10(max(v, eps)^pow). */
-static double log_l1(const float *a, const float *b, size_t n, double pw) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += fabs(pw * log10(fmax(a[i], 1e-5)) - pw * log10(fmax(b[i], 1e-5)));
-    return n ? s / (double)n : 0;
+/* ---- the spectral losses: one plan of windows, FFTs and filters, values and gradients ---- */
+
+enum { N_SCALES = 7 };
+static const int SCALE_WIN[N_SCALES] = {32, 64, 128, 256, 512, 1024, 2048}, SCALE_MELS[N_SCALES] = {5, 10, 20, 40, 80, 160, 320};
+
+#ifdef CDZ_HAVE_KISSFFT
+typedef struct spectral_scale {
+    int win, bins, n_mels, stft; /* stft: the STFT distance uses this window too (2048 and 512) */
+    float *hann, *filters;       /* (win), (n_mels, bins) */
+    int *k0, *k1;                /* each filter's first and last nonzero bin */
+    kiss_fftr_cfg fwd, inv;
+} spectral_scale;
+#endif
+
+struct cdz_spectral_plan {
+    int rate;
+#ifdef CDZ_HAVE_KISSFFT
+    spectral_scale sc[N_SCALES];
+#endif
+};
+
+void cdz_spectral_plan_free(cdz_spectral_plan *p) {
+    if (!p) return;
+#ifdef CDZ_HAVE_KISSFFT
+    for (int s = 0; s < N_SCALES; s++) {
+        spectral_scale *c = &p->sc[s];
+        cdz_free(c->hann), cdz_free(c->filters), cdz_free(c->k0), cdz_free(c->k1);
+        kiss_fftr_free(c->fwd), kiss_fftr_free(c->inv);
+    }
+#endif
+    cdz_free(p);
 }
 
-static double l1(const float *a, const float *b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += fabs((double)a[i] - b[i]);
-    return n ? s / (double)n : 0;
-}
-
-/* mel (frames, n_mels) = mag (frames, bins) @ weights^T, each filter summed over the bins where it is
- * not zero (a triangle a few bins wide: the full product took minutes on a song) */
-static void apply_mel(float *mel, const float *mag, const float *w, int frames, int bins, int n_mels) {
-    for (int m = 0; m < n_mels; m++) {
-        const float *wm = w + (size_t)m * bins;
-        int k0 = 0, k1 = bins - 1;
-        while (k0 < bins && wm[k0] == 0) k0++;
-        while (k1 >= k0 && wm[k1] == 0) k1--;
-        for (int f = 0; f < frames; f++) {
-            const float *row = mag + (size_t)f * bins;
-            double s = 0;
-            for (int k = k0; k <= k1; k++) s += (double)row[k] * wm[k];
-            mel[(size_t)f * n_mels + m] = (float)s;
+cdz_status cdz_spectral_plan_new(cdz_spectral_plan **out, int rate, cdz_error *err) {
+    *out = NULL;
+    if (rate <= 0) return cdz_error_set(err, CDZ_ERR_ARG, "a sample rate of %d", rate);
+#ifndef CDZ_HAVE_KISSFFT
+    return no_fft(err);
+#else
+    cdz_spectral_plan *p = cdz_calloc(1, sizeof *p);
+    if (!p) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a spectral plan");
+    p->rate = rate;
+    int ok = 1;
+    for (int s = 0; s < N_SCALES && ok; s++) {
+        spectral_scale *c = &p->sc[s];
+        c->win = SCALE_WIN[s], c->bins = c->win / 2 + 1, c->n_mels = SCALE_MELS[s];
+        c->stft = c->win == 2048 || c->win == 512;
+        c->hann = cdz_malloc((size_t)c->win * sizeof *c->hann);
+        c->filters = cdz_malloc((size_t)c->n_mels * c->bins * sizeof *c->filters);
+        c->k0 = cdz_malloc((size_t)c->n_mels * sizeof *c->k0), c->k1 = cdz_malloc((size_t)c->n_mels * sizeof *c->k1);
+        c->fwd = kiss_fftr_alloc(c->win, 0, NULL, NULL), c->inv = kiss_fftr_alloc(c->win, 1, NULL, NULL);
+        ok = c->hann && c->filters && c->k0 && c->k1 && c->fwd && c->inv;
+        if (!ok) break;
+        for (int i = 0; i < c->win; i++) c->hann[i] = (float)(0.5 - 0.5 * cos(2 * PI * i / c->win)); /* periodic */
+        cdz_mel_filters(c->filters, rate, c->win, c->n_mels);
+        for (int m = 0; m < c->n_mels; m++) {
+            const float *wm = c->filters + (size_t)m * c->bins;
+            int k0 = 0, k1 = c->bins - 1;
+            while (k0 < c->bins && wm[k0] == 0) k0++;
+            while (k1 >= k0 && wm[k1] == 0) k1--;
+            c->k0[m] = k0, c->k1[m] = k1;
         }
+    }
+    if (!ok) {
+        cdz_spectral_plan_free(p);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for a spectral plan");
+    }
+    *out = p;
+    return CDZ_OK;
+#endif
+}
+
+#ifdef CDZ_HAVE_KISSFFT
+/* Frame f of x, centred (reflected ends) and windowed, its spectrum into spec. */
+static void frame_spectrum(const spectral_scale *c, const float *x, size_t n, int hop, int f, float *frame, kiss_fft_cpx *spec) {
+    long long start = (long long)f * hop - c->win / 2;
+    for (int i = 0; i < c->win; i++) frame[i] = reflected(x, n, start + i) * c->hann[i];
+    kiss_fftr(c->fwd, frame, spec);
+}
+
+static void magnitudes(const spectral_scale *c, const float *x, size_t n, int hop, int F, float *mag, float *frame,
+                       kiss_fft_cpx *spec) {
+    for (int f = 0; f < F; f++) {
+        frame_spectrum(c, x, n, hop, f, frame, spec);
+        for (int k = 0; k < c->bins; k++) mag[(size_t)f * c->bins + k] = (float)hypot(spec[k].r, spec[k].i);
     }
 }
 
-/* The magnitude spectrograms of both clips at one window (hop a quarter of it, as DAC), the same
- * number of frames each. */
-static cdz_status both_spectra(const float *ref, const float *gen, size_t n, int win, float **a, float **b, int *frames,
-                               cdz_error *err) {
-    int fb = 0;
-    *a = *b = NULL;
-    cdz_status st = cdz_stft_magnitude(ref, n, win, win / 4, a, frames, err);
-    if (!st) st = cdz_stft_magnitude(gen, n, win, win / 4, b, &fb, err);
-    return st;
+static void mel_of(const spectral_scale *c, const float *mag, int F, float *mel) {
+    for (int f = 0; f < F; f++)
+        for (int m = 0; m < c->n_mels; m++) {
+            const float *wm = c->filters + (size_t)m * c->bins, *row = mag + (size_t)f * c->bins;
+            double s = 0;
+            for (int k = c->k0[m]; k <= c->k1[m]; k++) s += (double)row[k] * wm[k];
+            mel[(size_t)f * c->n_mels + m] = (float)s;
+        }
+}
+
+static double sgn(double v) { return (v > 0) - (v < 0); }
+
+/* The gradient of the magnitudes dmag (F, bins) back to the signal: |X_k| of a frame moves with
+ * sample i by hann_i Re(X_k e^{2 pi i k i / win}) / |X_k|, so a frame's gradient is hann times the
+ * inverse real FFT of dmag X / |X| (halved off the DC and Nyquist bins, which the inverse counts once),
+ * added into dx at the samples the frame read (a reflected sample's to the sample it copies). */
+static void magnitude_backward(const spectral_scale *c, const float *x, size_t n, int hop, int F, const float *dmag, float *dx,
+                               float *frame, kiss_fft_cpx *spec) {
+    for (int f = 0; f < F; f++) {
+        frame_spectrum(c, x, n, hop, f, frame, spec);
+        const float *d = dmag + (size_t)f * c->bins;
+        for (int k = 0; k < c->bins; k++) {
+            double m = hypot(spec[k].r, spec[k].i), g = m > 0 ? d[k] / m : 0;
+            if (k > 0 && k < c->bins - 1) g *= 0.5;
+            spec[k].r = (float)(spec[k].r * g), spec[k].i = (float)(spec[k].i * g);
+        }
+        kiss_fftri(c->inv, spec, frame);
+        long long start = (long long)f * hop - c->win / 2;
+        for (int i = 0; i < c->win; i++) {
+            long long j = start + i;
+            while (j < 0 || j >= (long long)n) j = j < 0 ? -j : 2 * ((long long)n - 1) - j;
+            dx[j] += frame[i] * c->hann[i];
+        }
+    }
+}
+#endif
+
+cdz_status cdz_spectral_loss(const cdz_spectral_plan *p, const float *ref, const float *gen, size_t n, float w_mel, float w_stft,
+                             float *dgen, double *mel, double *stft, cdz_error *err) {
+    if (mel) *mel = 0;
+    if (stft) *stft = 0;
+    if (n <= 1024) return cdz_error_set(err, CDZ_ERR_ARG, "%zu samples: the spectral losses need more than 1,024", n);
+#ifndef CDZ_HAVE_KISSFFT
+    (void)p, (void)ref, (void)gen, (void)w_mel, (void)w_stft, (void)dgen;
+    return no_fft(err);
+#else
+    const double LN10 = 2.302585092994046, EPS = 1e-5;
+    double mel_total = 0, stft_total = 0;
+    for (int s = 0; s < N_SCALES; s++) {
+        const spectral_scale *c = &p->sc[s];
+        const int hop = c->win / 4, F = (int)(1 + n / (size_t)hop), bins = c->bins, M = c->n_mels;
+        const size_t nm = (size_t)F * bins, nmel = (size_t)F * M;
+        float *mr = cdz_malloc(nm * sizeof *mr), *mg = cdz_malloc(nm * sizeof *mg), *dm = dgen ? cdz_calloc(nm, sizeof *dm) : NULL;
+        float *melr = cdz_malloc(nmel * sizeof *melr), *melg = cdz_malloc(nmel * sizeof *melg);
+        float *frame = cdz_malloc((size_t)c->win * sizeof *frame);
+        kiss_fft_cpx *spec = cdz_malloc((size_t)bins * sizeof *spec);
+        int ok = mr && mg && (!dgen || dm) && melr && melg && frame && spec;
+        if (ok) {
+            magnitudes(c, ref, n, hop, F, mr, frame, spec);
+            magnitudes(c, gen, n, hop, F, mg, frame, spec);
+            mel_of(c, mr, F, melr);
+            mel_of(c, mg, F, melg);
+            double sum = 0;
+            for (size_t i = 0; i < nmel; i++) {
+                double lg = log10(fmax(melg[i], EPS)), lr = log10(fmax(melr[i], EPS));
+                sum += fabs(lg - lr);
+                melg[i] = melg[i] > EPS ? (float)(w_mel * sgn(lg - lr) / (melg[i] * LN10) / (double)nmel) : 0.0f; /* d/dmel */
+            }
+            mel_total += sum / (double)nmel;
+            if (dgen && w_mel != 0) /* through the filters: dmag[k] += dmel[m] w[m][k] */
+                for (int f = 0; f < F; f++)
+                    for (int m = 0; m < M; m++) {
+                        const float g = melg[(size_t)f * M + m], *wm = c->filters + (size_t)m * bins;
+                        float *row = dm + (size_t)f * bins;
+                        for (int k = c->k0[m]; k <= c->k1[m] && g != 0; k++) row[k] += g * wm[k];
+                    }
+            if (c->stft) {
+                double lsum = 0, msum = 0;
+                for (size_t i = 0; i < nm; i++) {
+                    double lg = 2 * log10(fmax(mg[i], EPS)), lr = 2 * log10(fmax(mr[i], EPS)), diff = (double)mg[i] - mr[i];
+                    lsum += fabs(lg - lr), msum += fabs(diff);
+                    if (dm) dm[i] += (float)(w_stft * ((mg[i] > EPS ? sgn(lg - lr) * 2 / (mg[i] * LN10) : 0) + sgn(diff)) / (double)nm);
+                }
+                stft_total += (lsum + msum) / (double)nm;
+            }
+            if (dgen) magnitude_backward(c, gen, n, hop, F, dm, dgen, frame, spec);
+        }
+        cdz_free(mr), cdz_free(mg), cdz_free(dm), cdz_free(melr), cdz_free(melg), cdz_free(frame), cdz_free(spec);
+        if (!ok) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for spectra of %zu samples", n);
+    }
+    if (mel) *mel = mel_total;
+    if (stft) *stft = stft_total;
+    return CDZ_OK;
+#endif
 }
 
 cdz_status cdz_mel_distance(const float *ref, const float *gen, size_t n, int rate, double *out, cdz_error *err) {
-    static const int wins[7] = {32, 64, 128, 256, 512, 1024, 2048}, mels[7] = {5, 10, 20, 40, 80, 160, 320};
     *out = 0;
-    if (rate <= 0) return cdz_error_set(err, CDZ_ERR_ARG, "a sample rate of %d", rate);
-    double total = 0;
-    for (int s = 0; s < 7; s++) {
-        float *a = NULL, *b = NULL;
-        int fa = 0;
-        cdz_status st = both_spectra(ref, gen, n, wins[s], &a, &b, &fa, err);
-        const int bins = wins[s] / 2 + 1;
-        float *w = st ? NULL : cdz_malloc((size_t)mels[s] * bins * sizeof *w);
-        float *ma = st ? NULL : cdz_malloc((size_t)fa * mels[s] * sizeof *ma), *mb = st ? NULL : cdz_malloc((size_t)fa * mels[s] * sizeof *mb);
-        if (!st && (!w || !ma || !mb)) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for mel spectrograms");
-        if (!st) {
-            cdz_mel_filters(w, rate, wins[s], mels[s]);
-            apply_mel(ma, a, w, fa, bins, mels[s]);
-            apply_mel(mb, b, w, fa, bins, mels[s]);
-            total += log_l1(ma, mb, (size_t)fa * mels[s], 1.0);
-        }
-        cdz_free(a), cdz_free(b), cdz_free(w), cdz_free(ma), cdz_free(mb);
-        if (st) return st;
-    }
-    *out = total;
-    return CDZ_OK;
+    cdz_spectral_plan *p = NULL;
+    cdz_status st = cdz_spectral_plan_new(&p, rate, err);
+    if (st == CDZ_OK) st = cdz_spectral_loss(p, ref, gen, n, 1, 0, NULL, out, NULL, err);
+    cdz_spectral_plan_free(p);
+    return st;
 }
 
 cdz_status cdz_stft_distance(const float *ref, const float *gen, size_t n, double *out, cdz_error *err) {
-    static const int wins[2] = {2048, 512};
     *out = 0;
-    double total = 0;
-    for (int s = 0; s < 2; s++) {
-        float *a = NULL, *b = NULL;
-        int fa = 0;
-        cdz_status st = both_spectra(ref, gen, n, wins[s], &a, &b, &fa, err);
-        if (!st) {
-            size_t m = (size_t)fa * (wins[s] / 2 + 1);
-            total += log_l1(a, b, m, 2.0) + l1(a, b, m);
-        }
-        cdz_free(a), cdz_free(b);
-        if (st) return st;
-    }
-    *out = total;
-    return CDZ_OK;
+    cdz_spectral_plan *p = NULL;
+    cdz_status st = cdz_spectral_plan_new(&p, 24000, err); /* the rate only shapes the mel filters */
+    if (st == CDZ_OK) st = cdz_spectral_loss(p, ref, gen, n, 0, 1, NULL, NULL, out, err);
+    cdz_spectral_plan_free(p);
+    return st;
 }
 
 double cdz_si_sdr(const float *ref, const float *gen, size_t n) {
