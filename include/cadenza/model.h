@@ -53,11 +53,16 @@ typedef struct cdz_model_kind cdz_model_kind;   /* a model kind's table (cadenza
 typedef struct cdz_window {
     const uint16_t *seq;
     int64_t start, n;
+    const int16_t *audio;   /* CDZ_BATCH_AUDIO: the sequence's samples (seq NULL); the window is audio[start ..
+                               start + n) */
 } cdz_window;
 
 /* What a batch holds. Token windows are what every kind reads today; a model with a latent space or
  * one over audio adds its own kind of batch here, with its fields below. */
-typedef enum cdz_batch_kind { CDZ_BATCH_TOKENS = 0 } cdz_batch_kind;
+typedef enum cdz_batch_kind {
+    CDZ_BATCH_TOKENS = 0,
+    CDZ_BATCH_AUDIO = 1, /* windows of int16 mono samples of an audio shard (models whose cdz_model_audio_rate > 0) */
+} cdz_batch_kind;
 
 typedef struct cdz_batch {
     cdz_batch_kind kind;
@@ -70,6 +75,8 @@ typedef struct cdz_batch {
 
 /* A batch of B token windows, offset 0. */
 CDZ_API cdz_batch cdz_batch_tokens(const cdz_window *windows, int B);
+/* A batch of B audio windows (cdz_window.audio), offset 0. */
+CDZ_API cdz_batch cdz_batch_audio(const cdz_window *windows, int B);
 
 typedef enum cdz_pass { CDZ_EVAL = 0, CDZ_TRAIN = 1 } cdz_pass;
 
@@ -141,6 +148,8 @@ CDZ_API const char *cdz_model_codec(const cdz_model *m);        /* the codec of 
 CDZ_API uint32_t cdz_model_vocab(const cdz_model *m);           /* tokens it predicts (logits per row) */
 CDZ_API uint32_t cdz_model_history_vocab(const cdz_model *m);   /* tokens it may be fed (>= vocab) */
 CDZ_API int cdz_model_max_len(const cdz_model *m);              /* the most tokens a window may predict, 0: any */
+/* The sample rate of the audio a model reads (an audio codec's), 0 for models of tokens. */
+CDZ_API uint32_t cdz_model_audio_rate(const cdz_model *m);
 CDZ_API size_t cdz_model_n_params(const cdz_model *m);
 
 /* The parameters, one buffer (n_params floats), in the host memory of the model's backend. */

@@ -72,6 +72,9 @@ struct cdz_model_kind {
     cdz_status (*encode)(const cdz_model *m, void *ks, const cdz_batch *batch, float *mu, float *sigma, cdz_error *err);
     cdz_status (*set_latent)(const cdz_model *m, void *ks, uint8_t *state, size_t stride, int B, const float *z,
                              cdz_error *err);
+    /* Called by the trainer after each optimiser step (NULL: nothing), with the session whose loss
+     * computed the step: state that learns by other rules than the gradient (an EMA codebook) moves here. */
+    void (*after_step)(cdz_model *m, void *ks, int64_t step);
     /* Frees m->impl; NULL when it is one cdz_malloc'd block (the library frees it). */
     void (*free_impl)(cdz_model *m);
 };
@@ -84,6 +87,8 @@ struct cdz_model {
     uint32_t vocab;
     cdz_train_defaults train;     /* from the config */
     int max_len;                  /* the most tokens a window may predict (0: no limit) */
+    uint32_t audio_rate;          /* models of audio: the rate of the samples they read (CDZ_BATCH_AUDIO);
+                                     0: models of tokens */
     uint32_t history_vocab;       /* tokens a history may hold, when more than the predicted vocab (the
                                      accompaniment model's separator); 0: vocab */
     float *params, *grads;        /* n_params each, one buffer each; grads NULL until cdz_model_grads */
@@ -100,6 +105,11 @@ extern const cdz_model_kind cdz_melody_rnn;
 extern const cdz_model_kind cdz_music_transformer;
 extern const cdz_model_kind cdz_accompaniment; /* melody -> accompaniment, src/models/accompaniment.c */
 extern const cdz_model_kind cdz_music_vae;     /* MusicVAE, src/models/music_vae.c */
+extern const cdz_model_kind cdz_audio_codec;   /* a residual-VQ audio codec, src/models/audio_codec.c */
+
+/* The kind's scratch of a session (what its session_new returned), for library code that drives a
+ * kind directly (the trainer's after_step, the audio codec's encode and decode). */
+void *cdz_session_kind_state(cdz_session *s);
 
 /* ---- for kinds ---- */
 

@@ -24,6 +24,7 @@ int cmd_export(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_vae(int argc, char **argv);
+int cmd_audio(int argc, char **argv);
 
 int cmd_models(int argc, char **argv);
 

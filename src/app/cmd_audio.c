@@ -1,4 +1,5 @@
-/* cadenza eval audio: DAC's distances between a reference clip and a decoded or generated one. */
+/* cadenza audio encode|decode (sound to an audio codec's codes and back) and cadenza eval audio (DAC's
+ * distances between a reference clip and a decoded or generated one). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +7,9 @@
 
 #include "app.h"
 #include "cadenza/audio.h"
+#include "cadenza/audio_codec.h"
 #include "cadenza/audio_metrics.h"
+#include "cadenza/train.h"
 
 /* Reads a WAV file of any sample format and makes it mono at rate (0: its own), saying what changed. */
 static int load_clip(const char *path, uint32_t *rate, float **x, size_t *n) {
@@ -76,4 +79,184 @@ int app_eval_audio(int argc, char **argv) {
     cdz_free(a);
     cdz_free(b);
     return rc;
+}
+
+/* ---- audio encode / decode ---- */
+
+/* The codec of --checkpoint, else the shipped one named by --model (default audio_codec). */
+static int load_codec(const char *ckpt, const char *name, cdz_model **m) {
+    char path[4096];
+    if (!ckpt) {
+        if (!app_find_model(name ? name : "audio_codec", path, sizeof path)) return EXIT_FAIL;
+        ckpt = path;
+    }
+    cdz_error err = {0};
+    if (cdz_checkpoint_load(ckpt, m, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    if (!cdz_audio_codec_shape_of(*m).hop) {
+        app_error("%s is a %s model, not an audio_codec", ckpt, cdz_model_kind_name(*m));
+        cdz_model_free(*m);
+        *m = NULL;
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+#define CODEC_OPTS(ckpt, name)                                                                                              \
+    APP_OPT_STRING("--checkpoint", ckpt, "CKPT", "an audio_codec checkpoint (cadenza train --model audio_codec)"),          \
+        APP_OPT_STRING("--model", name, "NAME", "a shipped codec (default audio_codec; 'cadenza models')")
+
+static int cmd_encode(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *ckpt = NULL, *name = NULL;
+    double kbps = 0;
+    long long books = 0;
+    int force = 0;
+    app_opt opts[] = {APP_ARG("IN.wav", &in, "the clip (any WAV: made mono at the codec's rate)"),
+                      APP_OPT_STRING("--out", &out, "X.codes", "the codes to write (required)"),
+                      APP_OPT_DOUBLE("--bitrate", &kbps, 0.01, 1000, "KBPS", "the bitrate: a whole number of codebooks (24 kHz, hop\n"
+                                                                           "320, 1,024 entries: 0.75 kbps each; default all)"),
+                      APP_OPT_LONG("--books", &books, 1, 64, "N", "the number of codebooks instead of --bitrate"),
+                      CODEC_OPTS(&ckpt, &name), APP_OPT_FORCE(&force), APP_END};
+    const app_cmd cmd = {"audio encode", "IN.wav --out X.codes [--bitrate KBPS] [--checkpoint CKPT]",
+                         "Encodes a clip into the codes of an audio codec: one frame of codes per hop of samples, one code\n"
+                         "per codebook. Fewer codebooks, a lower bitrate: their codes are the first of those of more.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!out) return app_usage(&cmd, "--out X.codes is required");
+    if (kbps > 0 && books > 0) return app_usage(&cmd, "give --bitrate or --books, not both");
+    if (!app_output_ok(out, force)) return EXIT_FAIL;
+    cdz_model *m = NULL;
+    if ((rc = load_codec(ckpt, name, &m)) != EXIT_OK) return rc;
+    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(m);
+    int n_q = books > 0 ? (int)books : sh.books;
+    if (kbps > 0) {
+        double per = cdz_audio_codec_kbps(&sh, 1);
+        n_q = (int)lround(kbps / per);
+        if (n_q < 1 || n_q > sh.books || fabs(n_q * per - kbps) > 0.01 * kbps) {
+            app_error("--bitrate %g: this codec codes at multiples of %.4g kbps, from %.4g to %.4g (%d books)", kbps, per, per,
+                      per * sh.books, sh.books);
+            cdz_model_free(m);
+            return EXIT_USAGE;
+        }
+    }
+    if (n_q > sh.books) {
+        app_error("--books %d: the codec has %d", n_q, sh.books);
+        cdz_model_free(m);
+        return EXIT_USAGE;
+    }
+    uint32_t rate = sh.rate;
+    float *x = NULL;
+    size_t n = 0;
+    rc = load_clip(in, &rate, &x, &n);
+    int32_t *codes = NULL;
+    size_t frames = 0;
+    cdz_error err = {0};
+    double t0 = app_now();
+    if (rc == EXIT_OK && cdz_audio_codec_encode(m, x, n, n_q, &codes, &frames, &err) != CDZ_OK) {
+        app_error("%s: %s", in, err.msg);
+        rc = EXIT_FAIL;
+    }
+    double el = app_now() - t0;
+    if (rc == EXIT_OK) {
+        cdz_codes c = {sh, frames, n, cdz_malloc(frames * (size_t)n_q * sizeof(uint16_t))};
+        c.shape.books = n_q;
+        if (!c.codes) {
+            app_error("out of memory");
+            rc = EXIT_FAIL;
+        }
+        for (size_t i = 0; rc == EXIT_OK && i < frames * (size_t)n_q; i++) c.codes[i] = (uint16_t)codes[i];
+        if (rc == EXIT_OK && cdz_codes_write(out, &c, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        }
+        if (rc == EXIT_OK)
+            printf("wrote %s: %.2f s, %zu frames x %d books (%.2f kbps), encoded in %.2f s (%.0fx real time)\n", out,
+                   (double)n / rate, frames, n_q, cdz_audio_codec_kbps(&sh, n_q), el, el > 0 ? (double)n / rate / el : 0);
+        cdz_free(c.codes);
+    }
+    cdz_free(codes);
+    cdz_free(x);
+    cdz_model_free(m);
+    return rc;
+}
+
+static int cmd_decode(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *ckpt = NULL, *name = NULL;
+    int force = 0;
+    app_opt opts[] = {APP_ARG("X.codes", &in, "codes written by 'cadenza audio encode' (or generated)"),
+                      APP_OPT_STRING("--out", &out, "OUT.wav", "the clip to write, 16-bit mono (required)"),
+                      CODEC_OPTS(&ckpt, &name), APP_OPT_FORCE(&force), APP_END};
+    const app_cmd cmd = {"audio decode", "X.codes --out OUT.wav [--checkpoint CKPT]",
+                         "Decodes an audio codec's codes back into sound, with the codec that made them.", opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!out) return app_usage(&cmd, "--out OUT.wav is required");
+    if (!app_output_ok(out, force)) return EXIT_FAIL;
+    cdz_codes c;
+    cdz_error err = {0};
+    if (cdz_codes_read(in, &c, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    cdz_model *m = NULL;
+    if ((rc = load_codec(ckpt, name, &m)) != EXIT_OK) {
+        cdz_codes_free(&c);
+        return rc;
+    }
+    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(m);
+    if (c.shape.rate != sh.rate || c.shape.hop != sh.hop || c.shape.codebook != sh.codebook || c.shape.books > sh.books) {
+        app_error("%s holds codes of %d books of %d at hop %d, %u Hz; the codec has %d books of %d at hop %d, %u Hz: decode "
+                  "with the codec that encoded it", in, c.shape.books, c.shape.codebook, c.shape.hop, c.shape.rate, sh.books,
+                  sh.codebook, sh.hop, sh.rate);
+        cdz_codes_free(&c);
+        cdz_model_free(m);
+        return EXIT_FAIL;
+    }
+    size_t total = (size_t)c.frames * (size_t)c.shape.books;
+    int32_t *codes = cdz_malloc((total ? total : 1) * sizeof *codes);
+    float *y = NULL;
+    size_t n = 0;
+    double t0 = app_now();
+    if (!codes) {
+        app_error("out of memory");
+        rc = EXIT_FAIL;
+    }
+    for (size_t i = 0; rc == EXIT_OK && i < total; i++) codes[i] = c.codes[i];
+    if (rc == EXIT_OK && cdz_audio_codec_decode(m, codes, (size_t)c.frames, c.shape.books, &y, &n, &err) != CDZ_OK) {
+        app_error("%s: %s", in, err.msg);
+        rc = EXIT_FAIL;
+    }
+    double el = app_now() - t0;
+    if (rc == EXIT_OK) {
+        if (c.samples && c.samples < n) n = (size_t)c.samples; /* the source's length, not the last frame's padding */
+        cdz_audio a = {0};
+        cdz_render_report rep;
+        if (cdz_audio_from_float(&a, y, n, 1, sh.rate, 0, 0, &rep, &err) != CDZ_OK || cdz_wav_write(out, &a, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        } else {
+            printf("wrote %s: %.2f s at %u Hz from %d books (%.2f kbps), decoded in %.2f s (%.0fx real time)\n", out,
+                   (double)n / sh.rate, sh.rate, c.shape.books, cdz_audio_codec_kbps(&sh, c.shape.books), el,
+                   el > 0 ? (double)n / sh.rate / el : 0);
+            if (rep.clipped) fprintf(stderr, "note: %zu samples beyond full scale were clipped\n", rep.clipped);
+        }
+        cdz_audio_free(&a);
+    }
+    cdz_free(y);
+    cdz_free(codes);
+    cdz_codes_free(&c);
+    cdz_model_free(m);
+    return rc;
+}
+
+int cmd_audio(int argc, char **argv) {
+    static const app_sub subs[] = {
+        {"encode", cmd_encode, "IN.wav --out X.codes [--bitrate KBPS]: a clip to an audio codec's codes"},
+        {"decode", cmd_decode, "X.codes --out OUT.wav: codes back to sound"},
+    };
+    return app_dispatch("audio", "cadenza audio: sound as codes, with a neural audio codec (docs/audio_model.md)\n", subs,
+                        sizeof subs / sizeof *subs, NULL, argc, argv);
 }

@@ -463,6 +463,17 @@ static int evaluate(run *r, const cdz_dataset *ds) {
     double loss = st.loss_sum / (double)st.tokens, acc = (double)st.correct / (double)st.tokens;
     r->eval_loss = loss;
     if (r->tty) fputc('\n', stderr);
+    if (cdz_model_audio_rate(r->m)) { /* an audio model's loss is its objective per sample, not nats */
+        fprintf(stderr, "eval at step %lld: loss %.4f over %.1f s of audio (%.1f s)\n", (long long)r->t->step, loss,
+                (double)st.tokens / cdz_model_audio_rate(r->m), app_now() - t0);
+        if (r->log) {
+            fprintf(r->log, "{\"step\":%lld,\"eval_loss\":%.6f,\"eval_samples\":%lld}\n", (long long)r->t->step, loss,
+                    (long long)st.tokens);
+            log_written(r);
+        }
+        r->last_draw = 0;
+        return 1;
+    }
     fprintf(stderr, "eval at step %lld: loss %.4f nats/token, perplexity %.3f, accuracy %.1f%% over %lld tokens (%.1f s)\n",
             (long long)r->t->step, loss, exp(loss), 100 * acc, (long long)st.tokens, app_now() - t0);
     if (r->log) {
@@ -524,12 +535,14 @@ static void report_step(run *r, const cdz_train_step_info *info) {
     format_terms(info, terms, sizeof terms);
     if (r->tty && (now - r->last_draw > 0.2 || r->t->step == r->t->cfg.steps)) {
         int width = 24, fill = total > 0 ? (int)(width * done / total) : width;
-        fprintf(stderr, "\r  step %lld/%lld [%.*s%*s] loss %.4f%s  %.0f tok/s  ETA %s   ", (long long)r->t->step,
-                (long long)r->t->cfg.steps, fill, "========================", width - fill, "", info->loss, terms, tps, eta_s);
+        fprintf(stderr, "\r  step %lld/%lld [%.*s%*s] loss %.4f%s  %.0f %s/s  ETA %s   ", (long long)r->t->step,
+                (long long)r->t->cfg.steps, fill, "========================", width - fill, "", info->loss, terms, tps,
+                cdz_model_audio_rate(r->m) ? "samples" : "tok", eta_s);
         r->last_draw = now;
     } else if (!r->tty && logged) {
-        fprintf(stderr, "step %lld/%lld loss %.4f%s lr %.3g grad_norm %.3f %.0f tok/s ETA %s\n", (long long)r->t->step,
-                (long long)r->t->cfg.steps, info->loss, terms, info->lr, info->grad_norm, tps, eta_s);
+        fprintf(stderr, "step %lld/%lld loss %.4f%s lr %.3g grad_norm %.3f %.0f %s/s ETA %s\n", (long long)r->t->step,
+                (long long)r->t->cfg.steps, info->loss, terms, info->lr, info->grad_norm, tps,
+                cdz_model_audio_rate(r->m) ? "samples" : "tok", eta_s);
     }
     if (r->log && logged) {
         /* the objective, then each named term on its own ("loss_nll", or a VAE's "loss_kl") */
@@ -677,8 +690,9 @@ agree_setup:
     fprintf(stderr, "training %s/%s: %zu parameters, %s, dataset %s (%llu sequences, codec %s)\n", cdz_model_kind_name(m),
             cdz_model_config_name(m), cdz_model_n_params(m),
             strcmp(cdz_model_backend(m)->name, "cpu") == 0 ? cdz_nn_backend() : cdz_model_backend(m)->name, o.data, (unsigned long long)ds.n_seqs, ds.codec);
-    fprintf(stderr, "  steps %lld to %lld, batch %d x %d tokens, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
-            (long long)t.step, (long long)t.cfg.steps, t.cfg.batch, t.cfg.seq, t.cfg.lr, cdz_lr_decay_name(t.cfg.decay),
+    fprintf(stderr, "  steps %lld to %lld, batch %d x %d %s, lr %g (%s, warm-up %d), clip %g, weight decay %g, seed %llu\n",
+            (long long)t.step, (long long)t.cfg.steps, t.cfg.batch, t.cfg.seq, cdz_model_audio_rate(m) ? "samples" : "tokens",
+            t.cfg.lr, cdz_lr_decay_name(t.cfg.decay),
             t.cfg.warmup_steps, t.cfg.clip, t.cfg.weight_decay, (unsigned long long)t.cfg.seed);
     interrupted = 0, signal_seen = 0;
     /* Ctrl-C, and SIGTERM (a job scheduler's stop; Open MPI's mpirun turns a Ctrl-C into SIGTERM for
@@ -740,8 +754,8 @@ agree_setup:
         double el = app_now() - r.start;
         char dur[32];
         app_format_duration(el, dur, sizeof dur);
-        fprintf(stderr, "%lld steps in %s (%.0f tokens/s)\n", (long long)(t.step - r.start_step), dur,
-                el > 0 ? (double)r.tokens / el : 0);
+        fprintf(stderr, "%lld steps in %s (%.0f %s/s)\n", (long long)(t.step - r.start_step), dur,
+                el > 0 ? (double)r.tokens / el : 0, cdz_model_audio_rate(m) ? "samples" : "tokens");
     }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

@@ -33,6 +33,7 @@ static const app_sub COMMANDS[] = {
     {"models", cmd_models, "the shipped models: what each does, its data and that data's licence"},
     {"eval", cmd_eval, "loss|ngram|melodies|music|stability|style|ensemble: model loss, n-gram baselines,\n"
                        "melody and music statistics, long pieces, styles, ensemble models"},
+    {"audio", cmd_audio, "encode|decode: sound to a neural audio codec's codes and back"},
     {"render", cmd_render, "IN.mid --out OUT.wav: MIDI to audio through FluidSynth and a General MIDI\n"
                            "SoundFont"},
     {"plot", cmd_plot, "IN.mid --out OUT.png: a piano-roll picture (PNG or SVG; --compare A.mid B.mid)"},

@@ -288,6 +288,7 @@ int app_model_sampling(const char *ckpt, const app_opt *opts, cdz_sample_params 
 }
 
 int app_eval_window(const cdz_model *m) {
+    if (cdz_model_audio_rate(m)) return cdz_model_train_defaults(m).seq; /* audio: the training window, in samples */
     if (strcmp(cdz_model_kind_name(m), "accompaniment") == 0 && cdz_model_max_len(m) > 0) return cdz_model_max_len(m);
     return 1024;
 }

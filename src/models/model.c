@@ -8,7 +8,7 @@
 #include "cadenza/nn.h"
 #include "cadenza/train.h"
 
-static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment, &cdz_music_vae};
+static const cdz_model_kind *const KINDS[] = {&cdz_melody_rnn, &cdz_music_transformer, &cdz_accompaniment, &cdz_music_vae, &cdz_audio_codec};
 
 size_t cdz_model_kind_list(const cdz_model_kind *const **list) {
     *list = KINDS;
@@ -147,6 +147,7 @@ const char *cdz_model_codec(const cdz_model *m) { return m->codec; }
 uint32_t cdz_model_vocab(const cdz_model *m) { return m->vocab; }
 uint32_t cdz_model_history_vocab(const cdz_model *m) { return m->history_vocab ? m->history_vocab : m->vocab; }
 int cdz_model_max_len(const cdz_model *m) { return m->max_len; }
+uint32_t cdz_model_audio_rate(const cdz_model *m) { return m->audio_rate; }
 size_t cdz_model_n_params(const cdz_model *m) { return m->n_params; }
 float *cdz_model_params(cdz_model *m) { return m->params; }
 const float *cdz_model_params_const(const cdz_model *m) { return m->params; }
@@ -184,6 +185,11 @@ void cdz_loss_set_nll(cdz_loss *out, float mean, int64_t tokens) {
 
 cdz_batch cdz_batch_tokens(const cdz_window *windows, int B) {
     cdz_batch b = {CDZ_BATCH_TOKENS, B, windows, 0};
+    return b;
+}
+
+cdz_batch cdz_batch_audio(const cdz_window *windows, int B) {
+    cdz_batch b = {CDZ_BATCH_AUDIO, B, windows, 0};
     return b;
 }
 

@@ -26,6 +26,7 @@ struct cdz_session {
 };
 
 const cdz_model *cdz_session_model(const cdz_session *s) { return s->m; }
+void *cdz_session_kind_state(cdz_session *s) { return s->ks; }
 int cdz_session_rows(const cdz_session *s) { return s->rows; }
 int cdz_session_capacity(const cdz_session *s) { return s->capacity; }
 int64_t cdz_session_length(const cdz_session *s) { return s->len; }

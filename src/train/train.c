@@ -70,8 +70,9 @@ cdz_status cdz_lr_decay_parse(const char *s, cdz_lr_decay *d) {
 
 cdz_status cdz_window_sampler_init(cdz_window_sampler *s, const cdz_dataset *ds, cdz_split split, int seq, cdz_error *err) {
     memset(s, 0, sizeof *s);
-    if (!ds->tokens)
-        return cdz_error_set(err, CDZ_ERR_ARG, "training windows are token windows; the dataset holds %s",
+    const int audio = ds->dtype == CDZ_DTYPE_AUDIO;
+    if (!ds->tokens && !audio)
+        return cdz_error_set(err, CDZ_ERR_ARG, "training windows are of tokens or audio; the dataset holds %s",
                              cdz_dtype_name(ds->dtype));
     s->ds = ds;
     s->seq = seq;
@@ -84,14 +85,17 @@ cdz_status cdz_window_sampler_init(cdz_window_sampler *s, const cdz_dataset *ds,
     for (uint64_t i = 0; i < ds->n_seqs; i++) {
         uint64_t len = cdz_dataset_seq_len(ds, i);
         if ((split != CDZ_SPLIT_ALL && ds->splits[i] != split) || len < 2) continue;
-        /* start positions 0 .. len - seq - 1 for a full window; one whole-sequence window if shorter */
-        s->n_windows += len > (uint64_t)seq + 1 ? len - (uint64_t)seq : 1;
+        if (audio && len < (uint64_t)seq) continue; /* audio windows are whole: seq samples each */
+        /* start positions 0 .. len - seq - 1 for a full window; one whole-sequence window if shorter
+         * (audio: 0 .. len - seq) */
+        s->n_windows += audio ? len - (uint64_t)seq + 1 : len > (uint64_t)seq + 1 ? len - (uint64_t)seq : 1;
         s->seqs[s->n_seqs] = i;
         s->cum[s->n_seqs++] = s->n_windows;
     }
     if (!s->n_windows) {
         cdz_window_sampler_free(s);
-        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence of 2 tokens or more", cdz_split_name(split));
+        return audio ? cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s clip of %d samples or more", cdz_split_name(split), seq)
+                     : cdz_error_set(err, CDZ_ERR_ARG, "the dataset has no %s sequence of 2 tokens or more", cdz_split_name(split));
     }
     return CDZ_OK;
 }
@@ -105,6 +109,10 @@ void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_wind
             else lo = mid + 1;
         }
         uint64_t i = s->seqs[lo], len = cdz_dataset_seq_len(s->ds, i), start = w - (lo ? s->cum[lo - 1] : 0);
+        if (s->ds->dtype == CDZ_DTYPE_AUDIO) {
+            out[b] = (cdz_window){NULL, (int64_t)start, s->seq, (const int16_t *)s->ds->data + s->ds->offsets[i]};
+            continue;
+        }
         out[b].seq = s->ds->tokens + s->ds->offsets[i];
         out[b].start = (int64_t)start;
         out[b].n = (int64_t)(len - start < (uint64_t)s->seq + 1 ? len - start : (uint64_t)s->seq + 1);
@@ -133,6 +141,18 @@ void cdz_window_sampler_free(cdz_window_sampler *s) {
 /* The model reads the dataset's tokens: CDZ_OK, else CDZ_ERR_UNSUPPORTED saying which codec to build
  * with (a mismatch of files, not of flags: the commands exit 1 for it, as for any unsuitable file). */
 static cdz_status check_dataset_fits(const cdz_dataset *ds, const cdz_model *m, cdz_error *err) {
+    if (m->audio_rate || ds->dtype == CDZ_DTYPE_AUDIO) {
+        if (m->audio_rate && ds->dtype == CDZ_DTYPE_AUDIO && ds->width == m->audio_rate) return CDZ_OK;
+        if (!m->audio_rate)
+            return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the dataset holds audio; the %s model reads '%s' tokens",
+                                 m->kind->name, m->codec);
+        if (ds->dtype != CDZ_DTYPE_AUDIO)
+            return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the %s model reads audio at %u Hz; the dataset holds %s: build "
+                                 "one with 'cadenza dataset build --audio --sample-rate %u'", m->kind->name, m->audio_rate,
+                                 cdz_dtype_name(ds->dtype), m->audio_rate);
+        return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the dataset's audio is at %u Hz; the model reads %u Hz: build it with "
+                             "--sample-rate %u", ds->width, m->audio_rate, m->audio_rate);
+    }
     if (ds->tokens && strcmp(ds->codec, m->codec) == 0 && (ds->vocab_size == m->vocab || ds->vocab_size == m->history_vocab))
         return CDZ_OK;
     return cdz_error_set(err, CDZ_ERR_UNSUPPORTED, "the dataset holds '%s' tokens (vocabulary %u) but the model reads "
@@ -153,6 +173,9 @@ cdz_status cdz_trainer_init(cdz_trainer *t, cdz_model *m, const cdz_dataset *ds,
                              cfg->seq, m->max_len);
     cdz_status st = check_dataset_fits(ds, m, err);
     if (st != CDZ_OK) return st;
+    if (m->audio_rate && (cfg->whole_sequences || cfg->transpose_min || cfg->transpose_max))
+        return cdz_error_set(err, CDZ_ERR_ARG, "audio windows are drawn at random positions, untransposed: whole sequences and "
+                             "transposition are for token models");
     st = cdz_window_sampler_init(&t->sampler, ds, CDZ_SPLIT_TRAIN, cfg->seq, err);
     if (st != CDZ_OK) return st;
     st = cdz_session_new(&t->session, m, 1, 0, err);
@@ -232,7 +255,8 @@ static cdz_status distributed_loss(cdz_trainer *t, cdz_loss *loss, cdz_error *er
     int share = t->cfg.batch / d->size;
     /* the share's windows keep their indices in the global batch, so their dropout masks are those
      * one process draws for them */
-    cdz_batch batch = cdz_batch_tokens(t->windows + (size_t)d->rank * (size_t)share, share);
+    cdz_batch batch = t->model->audio_rate ? cdz_batch_audio(t->windows + (size_t)d->rank * (size_t)share, share)
+                                           : cdz_batch_tokens(t->windows + (size_t)d->rank * (size_t)share, share);
     batch.offset = (int64_t)d->rank * share;
     cdz_loss_opts opts = {CDZ_TRAIN, t->step, t->cfg.seed, m->grads};
     cdz_loss mine_loss = {0};
@@ -284,7 +308,7 @@ cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error
     if (t->dist) {
         st = distributed_loss(t, &out, err);
     } else {
-        cdz_batch batch = cdz_batch_tokens(t->windows, c->batch);
+        cdz_batch batch = m->audio_rate ? cdz_batch_audio(t->windows, c->batch) : cdz_batch_tokens(t->windows, c->batch);
         cdz_loss_opts opts = {CDZ_TRAIN, t->step, t->cfg.seed, m->grads};
         st = cdz_model_loss(t->session, &batch, &opts, &out, NULL, err);
     }
@@ -304,6 +328,7 @@ cdz_status cdz_trainer_step(cdz_trainer *t, cdz_train_step_info *info, cdz_error
     cdz_adamw_params p = {info->lr, c->beta1, c->beta2, c->eps, c->weight_decay};
     t->step++;
     cdz_adamw_step(m->params, m->grads, t->m, t->v, m->n_params, &p, t->step);
+    if (m->kind->after_step) m->kind->after_step(m, cdz_session_kind_state(t->session), t->step - 1);
     return CDZ_OK;
 }
 
@@ -342,7 +367,7 @@ void cdz_trainer_free(cdz_trainer *t) {
 
 /* One evaluation batch's loss, added into stats. */
 static cdz_status eval_batch(cdz_session *s, const cdz_window *w, int n, cdz_loss_stats *stats, cdz_error *err) {
-    cdz_batch b = cdz_batch_tokens(w, n);
+    cdz_batch b = cdz_session_model(s)->audio_rate ? cdz_batch_audio(w, n) : cdz_batch_tokens(w, n);
     cdz_loss_opts opts = {CDZ_EVAL, 0, 0, NULL};
     return cdz_model_loss(s, &b, &opts, NULL, stats, err);
 }
@@ -367,11 +392,17 @@ cdz_status cdz_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split spl
     for (uint64_t i = 0; i < ds->n_seqs && st == CDZ_OK; i++) {
         if (split != CDZ_SPLIT_ALL && ds->splits[i] != split) continue;
         int64_t len = (int64_t)cdz_dataset_seq_len(ds, i);
-        /* windows overlap by one token so that every token after the first is predicted once */
+        /* windows overlap by one token so that every token after the first is predicted once; audio
+         * windows are whole (max_len samples each, the tail shorter than one left out) */
         for (int64_t start = 0; start + 1 < len && st == CDZ_OK; start += max_len) {
-            w[n].seq = ds->tokens + ds->offsets[i];
-            w[n].start = start;
-            w[n].n = len - start < (int64_t)max_len + 1 ? len - start : (int64_t)max_len + 1;
+            if (m->audio_rate) {
+                if (start + max_len > len) break;
+                w[n] = (cdz_window){NULL, start, max_len, (const int16_t *)ds->data + ds->offsets[i]};
+            } else {
+                w[n].seq = ds->tokens + ds->offsets[i];
+                w[n].start = start;
+                w[n].n = len - start < (int64_t)max_len + 1 ? len - start : (int64_t)max_len + 1;
+            }
             if (++n == batch) {
                 st = eval_batch(s, w, n, stats, err);
                 n = 0;
@@ -404,6 +435,11 @@ static int eval_next_batch(eval_cursor *c, cdz_window *w, int batch) {
         if (c->split != CDZ_SPLIT_ALL && ds->splits[c->i] != c->split) continue;
         int64_t len = (int64_t)cdz_dataset_seq_len(ds, c->i);
         for (; c->start + 1 < len && n < batch; c->start += c->max_len, n++) {
+            if (ds->dtype == CDZ_DTYPE_AUDIO) {
+                if (c->start + c->max_len > len) break;
+                w[n] = (cdz_window){NULL, c->start, c->max_len, (const int16_t *)ds->data + ds->offsets[c->i]};
+                continue;
+            }
             w[n].seq = ds->tokens + ds->offsets[c->i];
             w[n].start = c->start;
             w[n].n = len - c->start < (int64_t)c->max_len + 1 ? len - c->start : (int64_t)c->max_len + 1;
