@@ -11,6 +11,7 @@
 
 #include "cadenza/audio_codec.h"
 #include "cadenza/audio_metrics.h"
+#include "cadenza/audio_prior.h"
 #include "cadenza/model_kind.h"
 #include "cadenza/train.h"
 #include "test.h"
@@ -341,6 +342,94 @@ static void test_codes_file(void) {
     CHECK(cdz_codes_read("/nonexistent/x.codes", &r, &err) != CDZ_OK && strstr(err.msg, "/nonexistent/x.codes"), "%s", err.msg);
 }
 
+/* The prior's tokens: the layout against a codec, a dataset from an audio shard (splits kept, one
+ * sequence per clip, style first), and generation: the primer's codes kept, every code in range, the
+ * same seed the same codes. */
+static void test_prior(void) {
+    cdz_model *codec = tiny("", 21);
+    if (!codec) return;
+    cdz_error err = {0};
+    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(codec);
+    const char *pj = "{\"kind\":\"music_transformer\",\"config_name\":\"p\",\"codec\":\"none\",\"vocab\":40,"
+                     "\"attention\":\"relative\",\"layers\":1,\"d_model\":16,\"heads\":2,\"d_ff\":32,\"max_len\":32,"
+                     "\"max_relative\":32,\"dropout\":0,\"batch\":2,\"seq\":16}";
+    cdz_model *prior = NULL;
+    CHECK_INT(cdz_model_from_json(&prior, pj, strlen(pj), "prior", &err), CDZ_OK);
+    if (!prior) {
+        cdz_model_free(codec);
+        return;
+    }
+    cdz_model_init_params(prior, 3);
+    cdz_audio_prior_layout L;
+    CHECK(cdz_audio_prior_layout_of(prior, &sh, &L, &err) == CDZ_OK && L.books == 2 && L.codebook == 16, "2 books of 16: %s", err.msg);
+    cdz_audio_codec_shape other = sh;
+    other.codebook = 24;
+    CHECK(cdz_audio_prior_layout_of(prior, &other, &L, &err) == CDZ_ERR_ARG && strstr(err.msg, "another codec"), "%s", err.msg);
+    cdz_audio_prior_layout_of(prior, &sh, &L, &err);
+    int32_t codes[6] = {1, 2, 3, 4, 15, 0};
+    uint16_t toks[7];
+    cdz_audio_prior_tokens(&L, 3, codes, 3, 2, toks);
+    const uint16_t want[7] = {35, 1, 18, 3, 20, 15, 16};
+    CHECK(memcmp(toks, want, sizeof want) == 0, "tokens: style 32 + 3, then q 16 + code");
+    CHECK(cdz_audio_prior_style_find("jazz") == 4 && strcmp(cdz_audio_prior_style_name(0), "pop") == 0 &&
+              cdz_audio_prior_style_find("metal") == -1, "style names");
+    /* generation, past the prior's 32-token window (it slides) */
+    enum { FR = 40 };
+    int32_t a[FR * 2], b[FR * 2], primer[6] = {5, 6, 7, 8, 9, 10};
+    cdz_sample_params sp = cdz_sample_default_params();
+    cdz_rng r1, r2;
+    cdz_rng_seed(&r1, 7), cdz_rng_seed(&r2, 7);
+    CHECK_INT(cdz_audio_prior_generate(prior, &L, 0, primer, 3, FR, &sp, &r1, a, NULL, NULL, &err), CDZ_OK);
+    CHECK_INT(cdz_audio_prior_generate(prior, &L, 0, primer, 3, FR, &sp, &r2, b, NULL, NULL, &err), CDZ_OK);
+    int in_range = 1;
+    for (int i = 0; i < FR * 2; i++) in_range &= a[i] >= 0 && a[i] < 16;
+    CHECK(in_range && memcmp(a, primer, sizeof primer) == 0 && memcmp(a, b, sizeof a) == 0,
+          "primer kept, codes in range, the same seed the same codes");
+    float *y = NULL;
+    size_t ny = 0;
+    CHECK(cdz_audio_codec_decode(codec, a, FR, 2, &y, &ny, &err) == CDZ_OK && ny == FR * 16, "generated codes decode: %s", err.msg);
+    free(y);
+    CHECK(cdz_audio_prior_generate(prior, &L, 8, NULL, 0, 4, &sp, &r1, a, NULL, NULL, &err) == CDZ_ERR_ARG, "style 8 refused");
+    /* the dataset */
+    int16_t *c1 = clip(3000, 440, 880, 1), *c2 = clip(1700, 300, 600, 2);
+    char path[4200], out[4200];
+    snprintf(path, sizeof path, "%s/audio.cdz", tmpdir);
+    snprintf(out, sizeof out, "%s/prior.cdz", tmpdir);
+    cdz_shard_writer w;
+    CHECK_INT(cdz_shard_writer_init_typed(&w, "render", CDZ_DTYPE_AUDIO, 24000, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_add_elements(&w, c1, 3000, CDZ_SPLIT_TRAIN, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_add_elements(&w, c2, 1700, CDZ_SPLIT_EVAL, &err), CDZ_OK);
+    CHECK_INT(cdz_shard_writer_finish(&w, path, &err), CDZ_OK);
+    cdz_shard_writer_free(&w);
+    cdz_dataset ds, pd;
+    size_t frames[3];
+    if (cdz_dataset_open(&ds, path, &err) == CDZ_OK) {
+        CHECK_INT(cdz_audio_prior_dataset(codec, &ds, 2, 5, out, frames, NULL, NULL, &err), CDZ_OK);
+        CHECK(frames[0] == 188 && frames[1] == 107 && frames[2] == 0, "frames by split: %zu %zu %zu", frames[0], frames[1], frames[2]);
+        if (cdz_dataset_open(&pd, out, &err) == CDZ_OK) {
+            CHECK(pd.vocab_size == 40 && strcmp(pd.codec, "none") == 0 && pd.n_seqs == 2 && cdz_dataset_seq_len(&pd, 0) == 1 + 188 * 2 &&
+                      cdz_dataset_seq_len(&pd, 1) == 1 + 107 * 2 && pd.splits[0] == 0 && pd.splits[1] == 1 && pd.tokens[0] == 37,
+                  "the prior's shard: 2 clips, style first, splits kept");
+            int32_t *cc = NULL;
+            size_t F = 0;
+            float x[1700];
+            for (int i = 0; i < 1700; i++) x[i] = c2[i] / 32768.0f;
+            cdz_audio_codec_encode(codec, x, 1700, 2, &cc, &F, &err);
+            int same = cc != NULL;
+            for (size_t f = 0; cc && f < F; f++)
+                same &= pd.tokens[pd.offsets[1] + 1 + 2 * f] == cc[2 * f] && pd.tokens[pd.offsets[1] + 2 + 2 * f] == 16 + cc[2 * f + 1];
+            CHECK(same, "the eval clip's tokens are its codes");
+            free(cc);
+            cdz_dataset_close(&pd);
+        }
+        CHECK(cdz_audio_prior_dataset(codec, &ds, 5, 0, out, frames, NULL, NULL, &err) == CDZ_ERR_ARG, "5 books of 4: %s", err.msg);
+        cdz_dataset_close(&ds);
+    }
+    free(c1), free(c2);
+    cdz_model_free(prior);
+    cdz_model_free(codec);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -351,6 +440,7 @@ int main(void) {
     test_gradients();
     test_bitrates_and_chunks();
     test_overfit();
+    test_prior();
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);

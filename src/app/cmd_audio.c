@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "cadenza/audio.h"
 #include "cadenza/audio_codec.h"
 #include "cadenza/audio_metrics.h"
+#include "cadenza/audio_prior.h"
 #include "cadenza/train.h"
 
 /* Reads a WAV file of any sample format and makes it mono at rate (0: its own), saying what changed. */
@@ -82,6 +84,21 @@ int app_eval_audio(int argc, char **argv) {
 }
 
 /* ---- audio encode / decode ---- */
+
+/* The checkpoint ckpt, else the shipped model `name`, loaded into *m. */
+static int load_checkpoint(const char *ckpt, const char *name, cdz_model **m) {
+    char path[4096];
+    if (!ckpt) {
+        if (!app_find_model(name, path, sizeof path)) return EXIT_FAIL;
+        ckpt = path;
+    }
+    cdz_error err = {0};
+    if (cdz_checkpoint_load(ckpt, m, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
 
 /* The codec of --checkpoint, else the shipped one named by --model (default audio_codec). */
 static int load_codec(const char *ckpt, const char *name, cdz_model **m) {
@@ -252,10 +269,207 @@ static int cmd_decode(int argc, char **argv) {
     return rc;
 }
 
+/* ---- audio tokens: the prior's dataset ---- */
+
+static void clip_progress(void *ctx, size_t done, size_t total) {
+    (void)ctx;
+    if (isatty(2)) fprintf(stderr, "\r  %zu/%zu clips", done, total);
+    if (isatty(2) && done == total) fputc('\n', stderr);
+}
+
+static int cmd_tokens(int argc, char **argv) {
+    const char *data = NULL, *out = NULL, *ckpt = NULL, *name = NULL, *style = "pop";
+    long long books = 2;
+    int force = 0;
+    app_opt opts[] = {APP_OPT_STRING("--data", &data, "AUDIO.cdz", "an audio dataset (cadenza dataset build --audio; required)"),
+                      APP_OPT_STRING("--out", &out, "PRIOR.cdz", "the token dataset to write (required)"),
+                      APP_OPT_LONG("--books", &books, 1, 64, "N", "codebooks per frame (default 2: the audio_prior config's)"),
+                      APP_OPT_STRING("--style", &style, "NAME", "the style token of every clip (default pop; pop, classical,\n"
+                                                                "baroque, romantic, jazz, folk, choral, other)"),
+                      CODEC_OPTS(&ckpt, &name), APP_OPT_FORCE(&force), APP_END};
+    const app_cmd cmd = {"audio tokens", "--data AUDIO.cdz --out PRIOR.cdz [--books N] [--style NAME] [--checkpoint CODEC]",
+                         "Encodes every clip of an audio dataset with an audio codec into the tokens an audio prior trains on\n"
+                         "(cadenza train --model music_transformer --config audio_prior): a style token, then each frame's\n"
+                         "codes, book by book. The splits are the audio dataset's.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!data || !out) return app_usage(&cmd, "--data and --out are required");
+    int st_id = cdz_audio_prior_style_find(style);
+    if (st_id < 0) return app_usage(&cmd, "--style %s: the styles are pop, classical, baroque, romantic, jazz, folk, choral, other", style);
+    if (!app_output_ok(out, force)) return EXIT_FAIL;
+    cdz_model *m = NULL;
+    if ((rc = load_codec(ckpt, name, &m)) != EXIT_OK) return rc;
+    cdz_dataset ds;
+    cdz_error err = {0};
+    if (cdz_dataset_open(&ds, data, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        cdz_model_free(m);
+        return EXIT_FAIL;
+    }
+    size_t frames[3];
+    double t0 = app_now();
+    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(m);
+    if (cdz_audio_prior_dataset(m, &ds, (int)books, st_id, out, frames, clip_progress, NULL, &err) != CDZ_OK) {
+        app_error("%s: %s", data, err.msg);
+        rc = EXIT_FAIL;
+    } else {
+        cdz_audio_prior_layout L = {(int)books, sh.codebook};
+        double fps = (double)sh.rate / sh.hop;
+        printf("wrote %s: %llu clips, vocabulary %u (%lld books of %d codes + %d styles), style %s, in %.1f s\n", out,
+               (unsigned long long)ds.n_seqs, cdz_audio_prior_vocab(&L), books, sh.codebook, CDZ_AUDIO_PRIOR_STYLES, style,
+               app_now() - t0);
+        printf("  tokens  train %zu, eval %zu, test %zu (%.0f a second of audio)\n", frames[0] * (size_t)books,
+               frames[1] * (size_t)books, frames[2] * (size_t)books, fps * (double)books);
+        printf("  hours   train %.3f, eval %.3f, test %.3f\n", frames[0] / fps / 3600, frames[1] / fps / 3600, frames[2] / fps / 3600);
+    }
+    cdz_dataset_close(&ds);
+    cdz_model_free(m);
+    return rc;
+}
+
+/* ---- audio generate ---- */
+
+typedef struct gen_progress {
+    double start;
+    int tty;
+} gen_progress;
+
+static void frame_progress(void *ctx, size_t done, size_t total) {
+    gen_progress *g = ctx;
+    if (g->tty && (done % 75 == 0 || done == total)) fprintf(stderr, "\r  %zu/%zu frames", done, total);
+    if (g->tty && done == total) fputc('\n', stderr);
+}
+
+static int cmd_generate_audio(int argc, char **argv) {
+    const char *out = NULL, *prior_ckpt = NULL, *codec_ckpt = NULL, *style = "pop", *primer = NULL, *codes_out = NULL;
+    double seconds = 10, primer_s = 0;
+    long long seed = 1;
+    int force = 0;
+    cdz_sample_params sp = cdz_sample_default_params();
+    app_opt opts[] = {APP_OPT_STRING("--out", &out, "OUT.wav", "the clip to write, 16-bit mono (required)"),
+                      APP_OPT_DOUBLE("--seconds", &seconds, 0.1, 3600, "S", "the clip's length, primer included (default 10)"),
+                      APP_OPT_STRING("--style", &style, "NAME", "the style token (default pop)"),
+                      APP_OPT_STRING("--primer", &primer, "IN.wav", "go on from this clip (any WAV), encoded by the codec"),
+                      APP_OPT_DOUBLE("--primer-seconds", &primer_s, 0.01, 3600, "S", "use the primer's first S seconds (default: all,\n"
+                                                                                    "up to --seconds)"),
+                      APP_OPT_STRING("--prior", &prior_ckpt, "CKPT", "the prior (default the shipped audio_prior)"),
+                      APP_OPT_STRING("--codec", &codec_ckpt, "CKPT", "the codec whose codes it writes (default the shipped\n"
+                                                                     "audio_codec)"),
+                      APP_OPT_STRING("--codes", &codes_out, "X.codes", "also write the generated codes"),
+                      APP_SAMPLING_OPTS(&sp, &seed), APP_OPT_FORCE(&force), APP_END};
+    const app_cmd cmd = {"audio generate", "--out OUT.wav [--seconds S] [--style NAME] [--primer IN.wav] [options]",
+                         "Generates music as sound: an audio prior draws a codec's codes frame by frame, and the codec's\n"
+                         "decoder turns them into audio (docs/audio_model.md). 'cadenza plot --spectrogram OUT.wav' draws it.",
+                         opts, NULL, NULL};
+    int rc = app_parse(&cmd, argc, argv);
+    if (rc != APP_GO_ON) return rc;
+    if (!out) return app_usage(&cmd, "--out OUT.wav is required");
+    int st_id = cdz_audio_prior_style_find(style);
+    if (st_id < 0) return app_usage(&cmd, "--style %s: the styles are pop, classical, baroque, romantic, jazz, folk, choral, other", style);
+    if (primer_s > 0 && !primer) return app_usage(&cmd, "--primer-seconds goes with --primer");
+    if (!app_output_ok(out, force) || (codes_out && !app_output_ok(codes_out, force))) return EXIT_FAIL;
+    cdz_model *codec = NULL, *prior = NULL;
+    if ((rc = load_codec(codec_ckpt, NULL, &codec)) != EXIT_OK) return rc;
+    if ((rc = load_checkpoint(prior_ckpt, "audio_prior", &prior)) != EXIT_OK) {
+        cdz_model_free(codec);
+        return rc;
+    }
+    cdz_error err = {0};
+    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(codec);
+    cdz_audio_prior_layout L;
+    float *x = NULL, *y = NULL;
+    int32_t *pcodes = NULL, *codes = NULL;
+    size_t n = 0, pframes = 0, ny = 0;
+    const size_t frames = (size_t)ceil(seconds * sh.rate / sh.hop);
+    double t_prior = 0, t_dec = 0;
+    if (cdz_audio_prior_layout_of(prior, &sh, &L, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    if (primer) {
+        uint32_t rate = sh.rate;
+        if ((rc = load_clip(primer, &rate, &x, &n)) != EXIT_OK) goto done;
+        size_t keep = primer_s > 0 ? (size_t)(primer_s * sh.rate) : n;
+        if (keep > n) {
+            fprintf(stderr, "note: %s is %.2f s long: all of it is the primer\n", primer, (double)n / sh.rate);
+            keep = n;
+        }
+        if (keep > frames * (size_t)sh.hop) {
+            fprintf(stderr, "note: the primer's first %.2f s (--seconds) are used\n", seconds);
+            keep = frames * (size_t)sh.hop;
+        }
+        if (cdz_audio_codec_encode(codec, x, keep, L.books, &pcodes, &pframes, &err) != CDZ_OK) {
+            app_error("%s: %s", primer, err.msg);
+            rc = EXIT_FAIL;
+            goto done;
+        }
+    }
+    codes = cdz_malloc(frames * (size_t)L.books * sizeof *codes);
+    if (!codes) {
+        app_error("out of memory");
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    cdz_rng rng;
+    cdz_rng_seed(&rng, (uint64_t)seed);
+    gen_progress gp = {app_now(), isatty(2)};
+    double t0 = app_now();
+    if (cdz_audio_prior_generate(prior, &L, st_id, pcodes, pframes, frames, &sp, &rng, codes, frame_progress, &gp, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    t_prior = app_now() - t0;
+    t0 = app_now();
+    if (cdz_audio_codec_decode(codec, codes, frames, L.books, &y, &ny, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        rc = EXIT_FAIL;
+        goto done;
+    }
+    t_dec = app_now() - t0;
+    cdz_audio a = {0};
+    cdz_render_report rep;
+    if (cdz_audio_from_float(&a, y, ny, 1, sh.rate, 0, 0, &rep, &err) != CDZ_OK || cdz_wav_write(out, &a, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        rc = EXIT_FAIL;
+        cdz_audio_free(&a);
+        goto done;
+    }
+    cdz_audio_free(&a);
+    if (codes_out) {
+        cdz_codes c = {sh, frames, ny, cdz_malloc(frames * (size_t)L.books * sizeof(uint16_t))};
+        c.shape.books = L.books;
+        for (size_t i = 0; c.codes && i < frames * (size_t)L.books; i++) c.codes[i] = (uint16_t)codes[i];
+        if (!c.codes || cdz_codes_write(codes_out, &c, &err) != CDZ_OK) {
+            app_error("%s", c.codes ? err.msg : "out of memory");
+            rc = EXIT_FAIL;
+        }
+        cdz_free(c.codes);
+    }
+    if (rc == EXIT_OK) {
+        double secs = (double)ny / sh.rate;
+        char what[96] = ", no primer";
+        if (primer) snprintf(what, sizeof what, ", %.2f s of primer", (double)pframes * sh.hop / sh.rate);
+        printf("wrote %s: %.2f s at %u Hz (%s, %d books%s), in %.2f s: prior %.2f s, decoder %.2f s (%.2f s of audio a "
+               "second)\n", out, secs, sh.rate, style, L.books, what, t_prior + t_dec, t_prior, t_dec, secs / (t_prior + t_dec));
+        if (rep.clipped) fprintf(stderr, "note: %zu samples beyond full scale were clipped\n", rep.clipped);
+    }
+done:
+    cdz_free(x), cdz_free(y), cdz_free(pcodes), cdz_free(codes);
+    cdz_model_free(codec);
+    cdz_model_free(prior);
+    return rc;
+}
+
 int cmd_audio(int argc, char **argv) {
     static const app_sub subs[] = {
         {"encode", cmd_encode, "IN.wav --out X.codes [--bitrate KBPS]: a clip to an audio codec's codes"},
         {"decode", cmd_decode, "X.codes --out OUT.wav: codes back to sound"},
+        {"tokens", cmd_tokens, "--data AUDIO.cdz --out PRIOR.cdz: an audio prior's dataset of codec tokens"},
+        {"generate", cmd_generate_audio, "--out OUT.wav [--seconds S] [--style NAME] [--primer IN.wav]: music as\n"
+                                         "sound from an audio prior and its codec"},
     };
     return app_dispatch("audio", "cadenza audio: sound as codes, with a neural audio codec (docs/audio_model.md)\n", subs,
                         sizeof subs / sizeof *subs, NULL, argc, argv);

@@ -334,6 +334,7 @@ static void init_params(cdz_model *m, cdz_rng *rng) {
 /* ---- sessions: activation buffers sized for the largest (B, T) seen ---- */
 
 typedef struct codec_session {
+    int n_slots;
     int B, T;                  /* the buffers' sizes */
     float **act, **dact;       /* per slot */
     float *weff, *dweff, *norms, *scratch;
@@ -348,8 +349,8 @@ typedef struct codec_session {
 static void session_free(void *p) {
     codec_session *s = p;
     if (!s) return;
-    for (int i = 0; s->act && s->act[i]; i++) cdz_free(s->act[i]);
-    for (int i = 0; s->dact && s->dact[i]; i++) cdz_free(s->dact[i]);
+    for (int i = 0; s->act && i < s->n_slots; i++) cdz_free(s->act[i]);
+    for (int i = 0; s->dact && i < s->n_slots; i++) cdz_free(s->dact[i]);
     cdz_free(s->act), cdz_free(s->dact);
     cdz_free(s->weff), cdz_free(s->dweff), cdz_free(s->norms), cdz_free(s->scratch);
     cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q), cdz_free(s->vq_scratch);
@@ -363,6 +364,7 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
     const codec *c = m->impl;
     codec_session *s = cdz_calloc(1, sizeof *s);
     if (s) {
+        s->n_slots = c->n_slots;
         s->act = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->act);
         s->dact = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->dact);
         s->weff = cdz_malloc(c->weff_floats * sizeof *s->weff);
@@ -403,10 +405,12 @@ static cdz_conv1d_shape conv_shape(const codec *c, const op *o, int B, int T) {
     return sh;
 }
 
-/* Buffers for B windows of T samples (grown, never shrunk). */
-static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, int T, cdz_error *err) {
+/* Buffers for B windows of T samples (grown, never shrunk), with the gradients' when grads (encoding
+ * and decoding need none). */
+static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, int T, int grads, cdz_error *err) {
     const codec *c = m->impl;
-    if (s->act[0] && B <= s->B && T <= s->T) return CDZ_OK; /* slots are laid out for (B, T) within */
+    if (s->act[0] && B <= s->B && T <= s->T && (!grads || s->dact[0])) return CDZ_OK; /* slots laid out for (B, T) within */
+    grads |= s->dact[0] != NULL;
     const int Bn = B > s->B ? B : s->B, Tn = T > s->T ? T : s->T;
     size_t scratch = 0;
     for (int i = 0; i < c->n_ops; i++) {
@@ -420,8 +424,8 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
     for (int i = 0; i < c->n_slots; i++) {
         cdz_free(s->act[i]), cdz_free(s->dact[i]);
         s->act[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
-        s->dact[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
-        if (!s->act[i] || !s->dact[i]) goto nomem;
+        s->dact[i] = grads ? cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float)) : NULL;
+        if (!s->act[i] || (grads && !s->dact[i])) goto nomem;
     }
     cdz_free(s->scratch), cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q);
     cdz_free(s->vq_scratch), cdz_free(s->codes), cdz_free(s->stage_codes);
@@ -568,7 +572,7 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
         if (batch->windows[b].n != T64 || !batch->windows[b].audio)
             return cdz_error_set(err, CDZ_ERR_ARG, "the windows of an audio batch must all be %lld samples", (long long)T64);
     const int T = (int)T64, F = T / c->hop, N = B * F, D = c->D;
-    cdz_status st = ensure_buffers(m, s, B, T, err);
+    cdz_status st = ensure_buffers(m, s, B, T, opts->pass == CDZ_TRAIN, err);
     if (st) return st;
     if (!s->plan && (st = cdz_spectral_plan_new(&s->plan, c->rate, err)) != CDZ_OK) return st;
     float *x = s->act[0];
@@ -708,7 +712,7 @@ cdz_status cdz_audio_codec_encode(const cdz_model *m, const float *x, size_t n, 
         const size_t a = f0 > (size_t)ctx ? f0 - (size_t)ctx : 0, z = f1 + (size_t)ctx < F ? f1 + (size_t)ctx : F;
         const int Fc = (int)(z - a), T = Fc * c->hop;
         int Tpad = T > 1024 ? T : (1024 / c->hop + 1) * c->hop; /* buffers (and convolutions) of at least this */
-        if ((st = ensure_buffers(m, s, 1, Tpad, err)) != CDZ_OK) break;
+        if ((st = ensure_buffers(m, s, 1, Tpad, 0, err)) != CDZ_OK) break;
         if (!weights_done) weights_forward(m, s), weights_done = 1;
         float *in = s->act[0];
         for (int t = 0; t < Tpad; t++) {
@@ -758,7 +762,7 @@ cdz_status cdz_audio_codec_decode(const cdz_model *m, const int32_t *codes, size
         const size_t a = f0 > (size_t)ctx ? f0 - (size_t)ctx : 0, z = f1 + (size_t)ctx < frames ? f1 + (size_t)ctx : frames;
         const int Fc = (int)(z - a);
         const int Fp = Fc * c->hop > 1024 ? Fc : 1024 / c->hop + 1;
-        if ((st = ensure_buffers(m, s, 1, Fp * c->hop, err)) != CDZ_OK) break;
+        if ((st = ensure_buffers(m, s, 1, Fp * c->hop, 0, err)) != CDZ_OK) break;
         if (!weights_done) weights_forward(m, s), weights_done = 1;
         memset(s->qt, 0, (size_t)Fp * c->D * sizeof *s->qt);
         for (int f = 0; f < Fc; f++)

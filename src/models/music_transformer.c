@@ -77,7 +77,7 @@ typedef struct mt_ws {
 
 static const char *const CONFIG_NAMES[] = {"mt_small", "mt_base", "gpt_base", "jsb_relative", "jsb_absolute",
                                            "jsb_small_relative", "jsb_small_absolute", "perf_small", "perf_pop",
-                                           "remi_pop", "ensemble_small", "tiny", "tiny_ensemble", NULL};
+                                           "remi_pop", "ensemble_small", "audio_prior", "tiny", "tiny_ensemble", NULL};
 
 static const char *named_config(const char *name) {
     /* The benchmark shapes of ../shared/docs/BENCHMARKS.md (mt_small, mt_base, gpt_base); the
@@ -149,6 +149,14 @@ static const char *named_config(const char *name) {
                "\"attention\":\"relative\",\"layers\":4,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
                "\"max_relative\":1024,\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":4,\"seq\":2048,\"lr\":0.001,"
                "\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":100}";
+    /* The audio prior (cadenza/audio_prior.h): 2 books of 1,024 codes + 8 styles, 150 tokens a second
+     * of audio at hop 320 and 24 kHz; relative attention reaching 512 tokens (3.4 s) back, sliding in
+     * generation. */
+    if (strcmp(name, "audio_prior") == 0)
+        return "{\"kind\":\"music_transformer\",\"config_name\":\"audio_prior\",\"codec\":\"none\",\"vocab\":2056,"
+               "\"attention\":\"relative\",\"layers\":4,\"d_model\":128,\"heads\":4,\"d_ff\":512,\"max_len\":2048,"
+               "\"max_relative\":512,\"activation\":\"gelu\",\"dropout\":0.1,\"batch\":8,\"seq\":512,\"lr\":0.001,"
+               "\"clip\":1,\"weight_decay\":0.01,\"warmup_steps\":200}";
     /* For tests: the full structure at a size whose gradients can be checked numerically. */
     if (strcmp(name, "tiny") == 0)
         return "{\"kind\":\"music_transformer\",\"config_name\":\"tiny\",\"codec\":\"chorale\","
