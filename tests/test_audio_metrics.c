@@ -196,7 +196,32 @@ static void test_spectral_gradients(void) {
     free(ref), free(gen), free(dgen);
 }
 
+/* A 440 Hz tone's chroma is A; clicks four times a second are four onsets a second. */
+static void test_clip_stats(void) {
+    enum { N = 24000 * 5 };
+    float *x = calloc(N, sizeof *x);
+    for (int i = 0; i < N; i++) x[i] = (float)(0.5 * sin(2 * 3.14159265358979 * 440 * i / 24000.0));
+    cdz_audio_clip_stats st;
+    cdz_error err = {0};
+    cdz_status r = cdz_audio_stats(x, N, 24000, &st, &err);
+    if (!cdz_audio_metrics_available()) {
+        CHECK(r == CDZ_ERR_UNSUPPORTED, "no FFT: refused");
+        free(x);
+        return;
+    }
+    CHECK(r == CDZ_OK && st.chroma[9] > 0.9, "440 Hz is A: %.3f", st.chroma[9]);
+    CHECK(fabs(st.rms_db - 10 * log10(0.125)) < 0.05, "level of a 0.5 sine: %.2f dB", st.rms_db);
+    for (int i = 0; i < N; i++) x[i] = 0.001f * (float)sin(i * 0.3);
+    for (int c = 0; c < 20; c++) /* 20 clicks in 5 s, each a 5 ms burst of a 2 kHz tone */
+        for (int i = 0; i < 120; i++) x[c * 6000 + 3000 + i] += (float)(0.8 * sin(2 * 3.14159265358979 * 2000 * i / 24000.0));
+    r = cdz_audio_stats(x, N, 24000, &st, &err);
+    CHECK(r == CDZ_OK && fabs(st.onset_rate - 4.0) < 0.5, "four clicks a second: %.2f onsets/s", st.onset_rate);
+    CHECK(cdz_audio_stats(x, 4000, 24000, &st, &err) == CDZ_ERR_ARG, "too short: %s", err.msg);
+    free(x);
+}
+
 int main(void) {
+    test_clip_stats();
     test_spectral_gradients();
     test_mel_scale();
     test_stft();

@@ -63,6 +63,18 @@ CDZ_API cdz_status cdz_spectral_loss(const cdz_spectral_plan *p, const float *re
  * 10 log10(|a ref|^2 / |gen - a ref|^2 + eps). +infinity when gen is exactly a scaled ref. */
 CDZ_API double cdz_si_sdr(const float *ref, const float *gen, size_t n);
 
+/* What a listener hears of a clip, for comparing generated audio with held-out audio (issue 17): its
+ * chroma (the share of spectral energy, 55 Hz to 5 kHz, in each pitch class C .. B; 4,096-sample
+ * frames), its onsets a second (peaks of the spectral flux above its mean plus one deviation, 50 ms
+ * apart; 1,024-sample frames, hop 256) and its level (mean square in dB). n above 4,096 samples. */
+typedef struct cdz_audio_clip_stats {
+    double chroma[12];
+    double onset_rate;
+    double rms_db;
+    double seconds;
+} cdz_audio_clip_stats;
+CDZ_API cdz_status cdz_audio_stats(const float *x, size_t n, int rate, cdz_audio_clip_stats *out, cdz_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -274,5 +274,6 @@ int app_eval_ensemble(int argc, char **argv);
 int app_eval_instruments(int argc, char **argv);
 int app_eval_controls(int argc, char **argv);
 int app_eval_audio(int argc, char **argv);
+int app_eval_audio_stats(int argc, char **argv);
 
 #endif

@@ -1503,6 +1503,8 @@ int cmd_eval(int argc, char **argv) {
                                         "continuation and infilling (nats per token, bits per second)"},
         {"instruments", app_eval_instruments, "FILE.mid... --instruments LIST: the share of notes on the instruments\n"
                                                "asked for and outside their playing ranges"},
+        {"audio-stats", app_eval_audio_stats, "--reference REF.wav --generated GEN.wav (repeatable): chroma and onset\n"
+                                              "rates of generated audio against held-out audio"},
         {"audio", app_eval_audio, "--reference REF.wav --generated GEN.wav: DAC's mel and STFT distances and SI-SDR\n"
                                    "between two clips"},
         {"controls", app_eval_controls, "FILE.mid... --checkpoint FILE --track NAME: whether an ensemble model\n"

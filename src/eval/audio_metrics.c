@@ -312,3 +312,61 @@ double cdz_si_sdr(const float *ref, const float *gen, size_t n) {
     if (noise == 0) return INFINITY;
     return 10 * log10(sig / noise + eps);
 }
+
+/* ---- what a listener hears of a clip: its pitch classes and its onsets ---- */
+
+cdz_status cdz_audio_stats(const float *x, size_t n, int rate, cdz_audio_clip_stats *out, cdz_error *err) {
+    memset(out, 0, sizeof *out);
+    if (rate <= 0) return cdz_error_set(err, CDZ_ERR_ARG, "a sample rate of %d", rate);
+    const int win = 4096, hop = 1024, owin = 1024, ohop = 256;
+    if (n <= (size_t)win) return cdz_error_set(err, CDZ_ERR_ARG, "%zu samples: too short for the statistics (more than %d)", n, win);
+    float *mag = NULL;
+    int F = 0;
+    cdz_status st = cdz_stft_magnitude(x, n, win, hop, &mag, &F, err);
+    if (st) return st;
+    const int bins = win / 2 + 1;
+    double chroma[12] = {0}, total = 0;
+    for (int k = 1; k < bins; k++) {
+        double f = (double)k * rate / win;
+        if (f < 55 || f > 5000) continue;
+        int pc = ((int)lround(12 * log2(f / 440.0) + 69)) % 12;
+        for (int fr = 0; fr < F; fr++) {
+            double e = (double)mag[(size_t)fr * bins + k] * mag[(size_t)fr * bins + k];
+            chroma[pc] += e, total += e;
+        }
+    }
+    cdz_free(mag);
+    for (int i = 0; i < 12; i++) out->chroma[i] = total > 0 ? chroma[i] / total : 0;
+    /* onsets: peaks of the spectral flux (the summed rise of log magnitudes, frame to frame) above its
+     * mean plus one deviation, at least 50 ms apart */
+    if ((st = cdz_stft_magnitude(x, n, owin, ohop, &mag, &F, err)) != CDZ_OK) return st;
+    const int ob = owin / 2 + 1;
+    double *flux = cdz_calloc((size_t)F, sizeof *flux);
+    if (!flux) {
+        cdz_free(mag);
+        return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    }
+    double mean = 0, sq = 0;
+    for (int fr = 1; fr < F; fr++) {
+        double v = 0;
+        for (int k = 0; k < ob; k++) {
+            double d = log1p(1000.0 * mag[(size_t)fr * ob + k]) - log1p(1000.0 * mag[(size_t)(fr - 1) * ob + k]);
+            if (d > 0) v += d;
+        }
+        flux[fr] = v, mean += v, sq += v * v;
+    }
+    cdz_free(mag);
+    mean /= F > 1 ? F - 1 : 1;
+    double sd = sqrt(fmax(0, sq / (F > 1 ? F - 1 : 1) - mean * mean)), thr = mean + sd;
+    const int gap = (int)ceil(0.05 * rate / ohop);
+    int last = -gap - 1, onsets = 0;
+    for (int fr = 1; fr + 1 < F; fr++)
+        if (flux[fr] > thr && flux[fr] >= flux[fr - 1] && flux[fr] > flux[fr + 1] && fr - last > gap) onsets++, last = fr;
+    cdz_free(flux);
+    out->seconds = (double)n / rate;
+    out->onset_rate = onsets / out->seconds;
+    double r2 = 0;
+    for (size_t i = 0; i < n; i++) r2 += (double)x[i] * x[i];
+    out->rms_db = r2 > 0 ? 10 * log10(r2 / (double)n) : -INFINITY;
+    return CDZ_OK;
+}
