@@ -109,7 +109,7 @@ static int bench_train(cdz_model *m, const char *name, int warmup, int steps) {
         fprintf(stderr, "bench_audio_codec: %s: out of memory\n", name);
         goto done;
     }
-    for (int b = 0; b < B; b++) w[b] = (cdz_window){NULL, 0, T, audio + (size_t)b * T};
+    for (int b = 0; b < B; b++) w[b] = (cdz_window){.audio = audio + (size_t)b * T, .start = 0, .n = T};
     if (cdz_session_new(&s, m, 1, 0, &err) != CDZ_OK) {
         fail(name, &err);
         goto done;
@@ -244,7 +244,7 @@ static int check(const char *name, const char *dir) {
         fprintf(stderr, "bench_audio_codec: out of memory\n");
         goto done;
     }
-    for (int b = 0; b < B; b++) w[b] = (cdz_window){NULL, 0, T, audio + (size_t)b * T};
+    for (int b = 0; b < B; b++) w[b] = (cdz_window){.audio = audio + (size_t)b * T, .start = 0, .n = T};
     for (size_t i = 0; i < (size_t)B * T; i++) x[i] = audio[i] * (1.0f / 32768.0f);
     if (cdz_session_new(&s, m, 1, 0, &err) != CDZ_OK) {
         fail(name, &err);

@@ -117,7 +117,7 @@ static void test_gradients(void) {
     }
     enum { T = 2048, B = 2 };
     int16_t *a = clip(T, 440, 1234, 1), *b2 = clip(T, 300, 2000, 2);
-    cdz_window w[B] = {{NULL, 0, T, a}, {NULL, 0, T, b2}};
+    cdz_window w[B] = {{.audio = a, .start = 0, .n = T}, {.audio = b2, .start = 0, .n = T}};
     /* the decoder, through the waveform loss (no quantizer dropout: the same books each pass). The
      * spectral losses' gradients are checked in test_audio_metrics: their log terms curve too sharply
      * at an untrained decoder's tiny output for differences of a whole network's loss in float. */
@@ -156,13 +156,13 @@ static void test_gradients(void) {
     m = tiny("", 5);
     s = NULL;
     if (m && cdz_session_new(&s, m, 1, 0, &err) == CDZ_OK) {
-        cdz_window odd = {NULL, 0, 2001, a};
+        cdz_window odd = {.audio = a, .start = 0, .n = 2001};
         cdz_batch bb = cdz_batch_audio(&odd, 1);
         cdz_loss_opts o = {CDZ_EVAL, 0, 1, NULL};
         CHECK(cdz_model_loss(s, &bb, &o, NULL, NULL, &err) == CDZ_ERR_ARG && strstr(err.msg, "multiple of its hop"),
               "a window of 2001 samples (not a multiple of the hop of 16) refused: %s", err.msg);
         uint16_t toks[8] = {0};
-        cdz_window tw = {toks, 0, 8, NULL};
+        cdz_window tw = {.seq = toks, .start = 0, .n = 8};
         bb = cdz_batch_tokens(&tw, 1);
         CHECK(cdz_model_loss(s, &bb, &o, NULL, NULL, &err) == CDZ_ERR_ARG && strstr(err.msg, "audio windows"), "tokens refused: %s",
               err.msg);
@@ -260,7 +260,7 @@ static void test_bitrates_and_chunks(void) {
     for (size_t i = 0; i < n; i++) x[i] = a16[i] / 32768.0f;
     /* codebooks spread over the encodings' scale: run one loss and its after_step */
     cdz_session *s = NULL;
-    cdz_window w = {NULL, 0, 2048, a16};
+    cdz_window w = {.audio = a16, .start = 0, .n = 2048};
     if (cdz_session_new(&s, m, 1, 0, &err) == CDZ_OK) {
         loss_of(s, &w, 1, m->grads);
         cdz_model_kind_of(m)->after_step(m, cdz_session_kind_state(s), 0);
@@ -289,6 +289,8 @@ static void test_bitrates_and_chunks(void) {
     double worst = 0;
     for (size_t i = 14000 * hop; y && ys && i < 16000 * hop; i++) worst = fmax(worst, fabs(y[i] - ys[i - from * hop]));
     CHECK(y && ys && worst < 1e-3, "chunked decoding as one pass's (worst difference %.3g)", worst);
+    free(ys), free(c2);
+    ys = NULL, c2 = NULL;
     c4[5] = 16;
     CHECK(cdz_audio_codec_decode(m, c4, f4, 4, &ys, &nys, &err) == CDZ_ERR_RANGE && strstr(err.msg, "16 entries"), "%s", err.msg);
     CHECK(cdz_audio_codec_encode(m, x, n, 5, &c2, &f2, &err) == CDZ_ERR_ARG, "5 books of 4 refused: %s", err.msg);

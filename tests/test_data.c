@@ -304,9 +304,24 @@ static void test_shard_types(void) {
                   !ds.tokens && ds.splits[1] == CDZ_SPLIT_EVAL && cdz_dataset_seq_len(&ds, 1) == 40,
               "audio shard: type %d width %u", (int)ds.dtype, ds.width);
         CHECK(memcmp(ds.data, samples, sizeof samples) == 0, "the samples come back");
+        /* audio windows (the audio codec's): whole windows of 16 samples within the 60-sample train clip */
         cdz_window_sampler sm;
-        CHECK(cdz_window_sampler_init(&sm, &ds, CDZ_SPLIT_TRAIN, 16, &err) == CDZ_ERR_ARG && strstr(err.msg, "holds audio"),
-              "token windows from audio: %s", err.msg);
+        CHECK(cdz_window_sampler_init(&sm, &ds, CDZ_SPLIT_TRAIN, 16, &err) == CDZ_OK && sm.n_windows == 45, "audio windows: %s",
+              err.msg);
+        if (sm.n_windows) {
+            cdz_rng r;
+            cdz_rng_seed(&r, 3);
+            cdz_window aw[8];
+            cdz_window_sampler_draw(&sm, &r, aw, 8);
+            int ok = 1;
+            for (int k = 0; k < 8; k++) ok &= aw[k].audio == (const int16_t *)ds.data && aw[k].n == 16 && aw[k].start >= 0 && aw[k].start <= 44;
+            cdz_window_sampler_draw_whole(&sm, &r, aw, 8);
+            for (int k = 0; k < 8; k++) ok &= aw[k].audio == (const int16_t *)ds.data && aw[k].n == 16 && aw[k].start == 0;
+            CHECK(ok, "audio windows lie within the train clip");
+            cdz_window_sampler_free(&sm);
+        }
+        CHECK(cdz_window_sampler_init(&sm, &ds, CDZ_SPLIT_TRAIN, 61, &err) == CDZ_ERR_ARG && strstr(err.msg, "no train clip of 61"),
+              "no clip long enough: %s", err.msg);
         /* found by fuzz_cdz: the batcher read an audio dataset's missing tokens (a NULL pointer) */
         cdz_batcher b;
         CHECK(cdz_batcher_init(&b, &ds, CDZ_SPLIT_TRAIN, 2, 8, 1, 0, 1, &err) == CDZ_ERR_ARG && strstr(err.msg, "holds audio"),

@@ -51,10 +51,11 @@ typedef struct cdz_model_kind cdz_model_kind;   /* a model kind's table (cadenza
  * sequence, n >= 2; the model predicts seq[start + 1 .. start + n) from what comes before, and may read
  * seq[0 .. start) for context (the melody models compute features from the whole history). */
 typedef struct cdz_window {
-    const uint16_t *seq;
+    union {
+        const uint16_t *seq;  /* CDZ_BATCH_TOKENS */
+        const int16_t *audio; /* CDZ_BATCH_AUDIO: the sequence's samples; the window is audio[start .. start + n) */
+    };
     int64_t start, n;
-    const int16_t *audio;   /* CDZ_BATCH_AUDIO: the sequence's samples (seq NULL); the window is audio[start ..
-                               start + n) */
 } cdz_window;
 
 /* What a batch holds. Token windows are what every kind reads today; a model with a latent space or

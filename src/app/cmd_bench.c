@@ -59,7 +59,7 @@ static cdz_status bench_train(cdz_model *m, int steps, bench_result *r, cdz_erro
     cdz_rng rng;
     cdz_rng_seed(&rng, 0);
     for (size_t i = 0; i < (size_t)B * (size_t)(T + 1); i++) x[i] = (uint16_t)cdz_rng_below(&rng, cdz_model_vocab(m));
-    for (int b = 0; b < B; b++) w[b] = (cdz_window){x + (size_t)b * (size_t)(T + 1), 0, T + 1, NULL};
+    for (int b = 0; b < B; b++) w[b] = (cdz_window){x + (size_t)b * (size_t)(T + 1), 0, T + 1};
     cdz_adamw_params p = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f}; /* torch.optim.AdamW(lr=1e-4) */
     cdz_status st = CDZ_OK;
     double t0 = 0;

@@ -92,8 +92,9 @@ cdz_status cdz_codes_parse(const uint8_t *b, size_t len, const char *what, cdz_c
     for (size_t i = 0; i < n; i++) {
         codes[i] = (uint16_t)(b[CODES_HEADER + 2 * i] | b[CODES_HEADER + 2 * i + 1] << 8);
         if (codes[i] >= s.codebook) {
+            unsigned bad = codes[i];
             cdz_free(codes);
-            return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: code %u at frame %zu is past the codebook of %d", what, codes[i],
+            return cdz_error_set(err, CDZ_ERR_FORMAT, "%s: code %u at frame %zu is past the codebook of %d", what, bad,
                                  i / (size_t)s.books, s.codebook);
         }
     }

@@ -581,8 +581,9 @@ cdz_status cdz_dataset_build(const cdz_build_params *p, const char *out_path, cd
     }
     size_t seqs = report->seqs[0] + report->seqs[1] + report->seqs[2];
     if (st == CDZ_OK && seqs == 0) /* an empty shard would replace what is there for nothing */
-        st = cdz_error_set(err, CDZ_ERR_RANGE, "%s: not written: none of the %zu files gave %s", out_path, n,
-                           p->audio_rate ? "audio" : "a sequence for the codec");
+        st = p->audio_rate ? cdz_error_set(err, CDZ_ERR_RANGE, "%s: not written: none of the %zu files gave audio", out_path, n)
+                           : cdz_error_set(err, CDZ_ERR_RANGE, "%s: not written: none of the %zu files gave a sequence for codec %s",
+                                           out_path, n, p->codec->name);
     if (st == CDZ_OK) st = cdz_shard_writer_finish(&w, out_path, err);
     if (!j.failed) cdz_shard_writer_free(&w);
     for (size_t i = 0; i < n; i++) {

@@ -48,7 +48,7 @@ cdz_status cdz_vae_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split
         int k = n - i < CHUNK ? n - i : CHUNK;
         for (int b = 0; b < k; b++) {
             memcpy(in + (size_t)b * L, ds->tokens + ds->offsets[idx[i + b]], (size_t)L * sizeof *in);
-            w[b] = (cdz_window){in + (size_t)b * L, 0, L, NULL};
+            w[b] = (cdz_window){in + (size_t)b * L, 0, L};
         }
         cdz_batch batch = cdz_batch_tokens(w, k);
         cdz_loss_opts o = {CDZ_EVAL, 0, 0, NULL};

@@ -66,7 +66,7 @@ static cdz_status window_batch(const cdz_model *m, const uint16_t *tokens, int n
     const int L = cdz_vae_window_tokens(m);
     *w = cdz_calloc((size_t)n, sizeof **w);
     if (!*w) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < n; i++) (*w)[i] = (cdz_window){tokens + (size_t)i * L, 0, L, NULL};
+    for (int i = 0; i < n; i++) (*w)[i] = (cdz_window){tokens + (size_t)i * L, 0, L};
     return CDZ_OK;
 }
 

@@ -110,7 +110,7 @@ void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_wind
         }
         uint64_t i = s->seqs[lo], len = cdz_dataset_seq_len(s->ds, i), start = w - (lo ? s->cum[lo - 1] : 0);
         if (s->ds->dtype == CDZ_DTYPE_AUDIO) {
-            out[b] = (cdz_window){NULL, (int64_t)start, s->seq, (const int16_t *)s->ds->data + s->ds->offsets[i]};
+            out[b] = (cdz_window){.audio = (const int16_t *)s->ds->data + s->ds->offsets[i], .start = (int64_t)start, .n = s->seq};
             continue;
         }
         out[b].seq = s->ds->tokens + s->ds->offsets[i];
@@ -122,6 +122,10 @@ void cdz_window_sampler_draw(const cdz_window_sampler *s, cdz_rng *rng, cdz_wind
 void cdz_window_sampler_draw_whole(const cdz_window_sampler *s, cdz_rng *rng, cdz_window *out, int B) {
     for (int b = 0; b < B; b++) {
         uint64_t i = s->seqs[cdz_rng_below(rng, s->n_seqs)], len = cdz_dataset_seq_len(s->ds, i);
+        if (s->ds->dtype == CDZ_DTYPE_AUDIO) { /* every clip holds seq samples at least (init) */
+            out[b] = (cdz_window){.audio = (const int16_t *)s->ds->data + s->ds->offsets[i], .start = 0, .n = s->seq};
+            continue;
+        }
         out[b].seq = s->ds->tokens + s->ds->offsets[i];
         out[b].start = 0;
         out[b].n = (int64_t)(len < (uint64_t)s->seq + 1 ? len : (uint64_t)s->seq + 1);
@@ -397,7 +401,7 @@ cdz_status cdz_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split spl
         for (int64_t start = 0; start + 1 < len && st == CDZ_OK; start += max_len) {
             if (m->audio_rate) {
                 if (start + max_len > len) break;
-                w[n] = (cdz_window){NULL, start, max_len, (const int16_t *)ds->data + ds->offsets[i]};
+                w[n] = (cdz_window){.audio = (const int16_t *)ds->data + ds->offsets[i], .start = start, .n = max_len};
             } else {
                 w[n].seq = ds->tokens + ds->offsets[i];
                 w[n].start = start;
@@ -437,7 +441,7 @@ static int eval_next_batch(eval_cursor *c, cdz_window *w, int batch) {
         for (; c->start + 1 < len && n < batch; c->start += c->max_len, n++) {
             if (ds->dtype == CDZ_DTYPE_AUDIO) {
                 if (c->start + c->max_len > len) break;
-                w[n] = (cdz_window){NULL, c->start, c->max_len, (const int16_t *)ds->data + ds->offsets[c->i]};
+                w[n] = (cdz_window){.audio = (const int16_t *)ds->data + ds->offsets[c->i], .start = c->start, .n = c->max_len};
                 continue;
             }
             w[n].seq = ds->tokens + ds->offsets[c->i];
