@@ -406,7 +406,9 @@ static void test_prior(void) {
     cdz_dataset ds, pd;
     size_t frames[3];
     if (cdz_dataset_open(&ds, path, &err) == CDZ_OK) {
-        CHECK_INT(cdz_audio_prior_dataset(codec, &ds, 2, 5, out, frames, NULL, NULL, &err), CDZ_OK);
+        const cdz_dataset *dp[1] = {&ds};
+        int sty[1] = {5};
+        CHECK_INT(cdz_audio_prior_dataset(codec, dp, sty, 1, 2, out, frames, NULL, NULL, &err), CDZ_OK);
         CHECK(frames[0] == 188 && frames[1] == 107 && frames[2] == 0, "frames by split: %zu %zu %zu", frames[0], frames[1], frames[2]);
         if (cdz_dataset_open(&pd, out, &err) == CDZ_OK) {
             CHECK(pd.vocab_size == 40 && strcmp(pd.codec, "none") == 0 && pd.n_seqs == 2 && cdz_dataset_seq_len(&pd, 0) == 1 + 188 * 2 &&
@@ -424,7 +426,16 @@ static void test_prior(void) {
             free(cc);
             cdz_dataset_close(&pd);
         }
-        CHECK(cdz_audio_prior_dataset(codec, &ds, 5, 0, out, frames, NULL, NULL, &err) == CDZ_ERR_ARG, "5 books of 4: %s", err.msg);
+        CHECK(cdz_audio_prior_dataset(codec, dp, sty, 1, 5, out, frames, NULL, NULL, &err) == CDZ_ERR_ARG, "5 books of 4: %s", err.msg);
+        /* two datasets, two styles: the clips in order, each with its style */
+        const cdz_dataset *two[2] = {&ds, &ds};
+        int sty2[2] = {0, 1};
+        CHECK_INT(cdz_audio_prior_dataset(codec, two, sty2, 2, 2, out, frames, NULL, NULL, &err), CDZ_OK);
+        if (cdz_dataset_open(&pd, out, &err) == CDZ_OK) {
+            CHECK(pd.n_seqs == 4 && pd.tokens[pd.offsets[0]] == 32 && pd.tokens[pd.offsets[2]] == 33 && frames[0] == 2 * 188,
+                  "two datasets: 4 clips, styles 0 and 1");
+            cdz_dataset_close(&pd);
+        }
         cdz_dataset_close(&ds);
     }
     free(c1), free(c2);

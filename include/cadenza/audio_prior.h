@@ -56,12 +56,12 @@ CDZ_API cdz_status cdz_audio_prior_generate(const cdz_model *prior, const cdz_au
                                             int32_t *codes_out, void (*progress)(void *ctx, size_t done, size_t total),
                                             void *ctx, cdz_error *err);
 
-/* The prior's dataset from an audio dataset: every clip (each split kept) encoded by the codec with
- * `books` books and written as tokens under style `style`, into a token shard (codec "none", the
- * layout's vocabulary) at out_path (temporary name, then renamed). frames[3] (may be NULL) receives the
- * frames of codes by split. progress (may be NULL): (ctx, clips done, clips). */
-CDZ_API cdz_status cdz_audio_prior_dataset(const cdz_model *codec, const cdz_dataset *audio, int books, int style,
-                                           const char *out_path, size_t frames[3],
+/* The prior's dataset from audio datasets: every clip of audio[i] (each split kept) encoded by the
+ * codec with `books` books and written as tokens under style styles[i], all into one token shard
+ * (codec "none", the layout's vocabulary) at out_path (temporary name, then renamed). frames[3] (may be
+ * NULL) receives the frames of codes by split. progress (may be NULL): (ctx, clips done, clips). */
+CDZ_API cdz_status cdz_audio_prior_dataset(const cdz_model *codec, const cdz_dataset *const *audio, const int *styles, int n_audio,
+                                           int books, const char *out_path, size_t frames[3],
                                            void (*progress)(void *ctx, size_t done, size_t total), void *ctx, cdz_error *err);
 
 #ifdef __cplusplus

@@ -350,53 +350,72 @@ static void clip_progress(void *ctx, size_t done, size_t total) {
 }
 
 static int cmd_tokens(int argc, char **argv) {
-    const char *data = NULL, *out = NULL, *ckpt = NULL, *name = NULL, *style = "pop";
+    const char *out = NULL, *ckpt = NULL, *name = NULL;
+    app_list data = {0}, styles = {0};
     long long books = 2;
     int force = 0;
-    app_opt opts[] = {APP_OPT_STRING("--data", &data, "AUDIO.cdz", "an audio dataset (cadenza dataset build --audio; required)"),
+    app_opt opts[] = {APP_OPT_LIST("--data", &data, "AUDIO.cdz", "an audio dataset (cadenza dataset build --audio); repeatable\n"
+                                                                "(required)"),
+                      APP_OPT_LIST("--style", &styles, "NAME", "the style of each --data's clips, in order (default pop;\n"
+                                                                "pop, classical, baroque, romantic, jazz, folk, choral, other)"),
                       APP_OPT_STRING("--out", &out, "PRIOR.cdz", "the token dataset to write (required)"),
                       APP_OPT_LONG("--books", &books, 1, 64, "N", "codebooks per frame (default 2: the audio_prior config's)"),
-                      APP_OPT_STRING("--style", &style, "NAME", "the style token of every clip (default pop; pop, classical,\n"
-                                                                "baroque, romantic, jazz, folk, choral, other)"),
                       CODEC_OPTS(&ckpt, &name), APP_OPT_FORCE(&force), APP_END};
-    const app_cmd cmd = {"audio tokens", "--data AUDIO.cdz --out PRIOR.cdz [--books N] [--style NAME] [--checkpoint CODEC]",
-                         "Encodes every clip of an audio dataset with an audio codec into the tokens an audio prior trains on\n"
-                         "(cadenza train --model music_transformer --config audio_prior): a style token, then each frame's\n"
-                         "codes, book by book. The splits are the audio dataset's.",
+    const app_cmd cmd = {"audio tokens", "--data AUDIO.cdz [--style NAME] [--data ... --style ...] --out PRIOR.cdz [--books N]",
+                         "Encodes every clip of audio datasets with an audio codec into the tokens an audio prior trains on\n"
+                         "(cadenza train --model music_transformer --config audio_prior): the clip's style token, then each\n"
+                         "frame's codes, book by book. The splits are the audio datasets'.",
                          opts, NULL, NULL};
     int rc = app_parse(&cmd, argc, argv);
     if (rc != APP_GO_ON) return rc;
-    if (!data || !out) return app_usage(&cmd, "--data and --out are required");
-    int st_id = cdz_audio_prior_style_find(style);
-    if (st_id < 0) return app_usage(&cmd, "--style %s: the styles are pop, classical, baroque, romantic, jazz, folk, choral, other", style);
-    if (!app_output_ok(out, force)) return EXIT_FAIL;
+    int ids[64];
+    const cdz_dataset *ptrs[64];
+    cdz_dataset ds[64];
+    int opened = 0;
+    if (!data.n || !out) rc = app_usage(&cmd, "--data and --out are required");
+    else if (data.n > 64) rc = app_usage(&cmd, "at most 64 --data");
+    else if (styles.n && styles.n != data.n) rc = app_usage(&cmd, "%d --style for %d --data: one each, in order", styles.n, data.n);
+    for (int i = 0; rc == APP_GO_ON && i < data.n; i++) {
+        const char *sname = styles.n ? styles.v[i] : "pop";
+        if ((ids[i] = cdz_audio_prior_style_find(sname)) < 0)
+            rc = app_usage(&cmd, "--style %s: the styles are pop, classical, baroque, romantic, jazz, folk, choral, other", sname);
+    }
+    if (rc == APP_GO_ON && !app_output_ok(out, force)) rc = EXIT_FAIL;
     cdz_model *m = NULL;
-    if ((rc = load_codec(ckpt, name, &m)) != EXIT_OK) return rc;
-    cdz_dataset ds;
+    if (rc == APP_GO_ON && (rc = load_codec(ckpt, name, &m)) == EXIT_OK) rc = APP_GO_ON;
     cdz_error err = {0};
-    if (cdz_dataset_open(&ds, data, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        cdz_model_free(m);
-        return EXIT_FAIL;
+    for (int i = 0; rc == APP_GO_ON && i < data.n; i++, opened++) {
+        if (cdz_dataset_open(&ds[i], data.v[i], &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+            break;
+        }
+        ptrs[i] = &ds[i];
     }
-    size_t frames[3];
-    double t0 = app_now();
-    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(m);
-    if (cdz_audio_prior_dataset(m, &ds, (int)books, st_id, out, frames, clip_progress, NULL, &err) != CDZ_OK) {
-        app_error("%s: %s", data, err.msg);
-        rc = EXIT_FAIL;
-    } else {
-        cdz_audio_prior_layout L = {(int)books, sh.codebook};
-        double fps = (double)sh.rate / sh.hop;
-        printf("wrote %s: %llu clips, vocabulary %u (%lld books of %d codes + %d styles), style %s, in %.1f s\n", out,
-               (unsigned long long)ds.n_seqs, cdz_audio_prior_vocab(&L), books, sh.codebook, CDZ_AUDIO_PRIOR_STYLES, style,
-               app_now() - t0);
-        printf("  tokens  train %zu, eval %zu, test %zu (%.0f a second of audio)\n", frames[0] * (size_t)books,
-               frames[1] * (size_t)books, frames[2] * (size_t)books, fps * (double)books);
-        printf("  hours   train %.3f, eval %.3f, test %.3f\n", frames[0] / fps / 3600, frames[1] / fps / 3600, frames[2] / fps / 3600);
+    if (rc == APP_GO_ON) {
+        rc = EXIT_OK;
+        size_t frames[3];
+        double t0 = app_now();
+        cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(m);
+        if (cdz_audio_prior_dataset(m, ptrs, ids, data.n, (int)books, out, frames, clip_progress, NULL, &err) != CDZ_OK) {
+            app_error("%s", err.msg);
+            rc = EXIT_FAIL;
+        } else {
+            cdz_audio_prior_layout L = {(int)books, sh.codebook};
+            double fps = (double)sh.rate / sh.hop;
+            size_t clips = 0;
+            for (int i = 0; i < data.n; i++) clips += (size_t)ds[i].n_seqs;
+            printf("wrote %s: %zu clips of %d dataset(s), vocabulary %u (%lld books of %d codes + %d styles), in %.1f s\n", out,
+                   clips, data.n, cdz_audio_prior_vocab(&L), books, sh.codebook, CDZ_AUDIO_PRIOR_STYLES, app_now() - t0);
+            printf("  tokens  train %zu, eval %zu, test %zu (%.0f a second of audio, and a style token a clip)\n",
+                   frames[0] * (size_t)books, frames[1] * (size_t)books, frames[2] * (size_t)books, fps * (double)books);
+            printf("  hours   train %.3f, eval %.3f, test %.3f\n", frames[0] / fps / 3600, frames[1] / fps / 3600,
+                   frames[2] / fps / 3600);
+        }
     }
-    cdz_dataset_close(&ds);
+    for (int i = 0; i < opened; i++) cdz_dataset_close(&ds[i]);
     cdz_model_free(m);
+    app_list_free(&data), app_list_free(&styles);
     return rc;
 }
 

@@ -101,22 +101,13 @@ cdz_status cdz_audio_prior_generate(const cdz_model *prior, const cdz_audio_prio
     return st;
 }
 
-cdz_status cdz_audio_prior_dataset(const cdz_model *codec, const cdz_dataset *audio, int books, int style, const char *out_path,
-                                   size_t frames[3], void (*progress)(void *ctx, size_t done, size_t total), void *ctx,
-                                   cdz_error *err) {
-    if (frames) frames[0] = frames[1] = frames[2] = 0;
-    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(codec);
-    if (!sh.hop) return cdz_error_set(err, CDZ_ERR_ARG, "the codec model is a %s, not an audio_codec", cdz_model_kind_name(codec));
-    if (audio->dtype != CDZ_DTYPE_AUDIO || audio->width != sh.rate)
-        return cdz_error_set(err, CDZ_ERR_ARG, "the dataset holds %s%s; the codec reads audio at %u Hz",
-                             cdz_dtype_name(audio->dtype), audio->dtype == CDZ_DTYPE_AUDIO ? " at another rate" : "", sh.rate);
-    if (books < 1 || books > sh.books) return cdz_error_set(err, CDZ_ERR_ARG, "%d books: the codec has 1 to %d", books, sh.books);
-    if (style < 0 || style >= CDZ_AUDIO_PRIOR_STYLES) return cdz_error_set(err, CDZ_ERR_ARG, "style %d: there are %d", style, CDZ_AUDIO_PRIOR_STYLES);
-    cdz_audio_prior_layout L = {books, sh.codebook};
-    cdz_shard_writer w;
-    cdz_status st = cdz_shard_writer_init(&w, "none", cdz_audio_prior_vocab(&L), err);
-    if (st) return st;
+/* One audio dataset's clips into the writer. */
+static cdz_status add_clips(const cdz_model *codec, const cdz_dataset *audio, const cdz_audio_prior_layout *L, int style,
+                            cdz_shard_writer *w, size_t frames[3], size_t *done, size_t total,
+                            void (*progress)(void *ctx, size_t done, size_t total), void *ctx, cdz_error *err) {
+    const int books = L->books;
     const int16_t *samples = audio->data;
+    cdz_status st = CDZ_OK;
     for (uint64_t i = 0; i < audio->n_seqs && st == CDZ_OK; i++) {
         const size_t n = (size_t)cdz_dataset_seq_len(audio, i);
         float *x = cdz_malloc((n ? n : 1) * sizeof *x);
@@ -129,18 +120,46 @@ cdz_status cdz_audio_prior_dataset(const cdz_model *codec, const cdz_dataset *au
         uint16_t *toks = st == CDZ_OK && F ? cdz_malloc((1 + F * (size_t)books) * sizeof *toks) : NULL;
         if (st == CDZ_OK && F && !toks) st = cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for clip %llu", (unsigned long long)i);
         if (st == CDZ_OK && F) {
-            cdz_audio_prior_tokens(&L, style, codes, F, books, toks);
+            cdz_audio_prior_tokens(L, style, codes, F, books, toks);
             cdz_tokens t = {0};
             st = cdz_tokens_append(&t, toks, 1 + F * (size_t)books);
-            if (st == CDZ_OK) st = cdz_shard_writer_add(&w, &t, (cdz_split)audio->splits[i], err);
+            if (st == CDZ_OK) st = cdz_shard_writer_add(w, &t, (cdz_split)audio->splits[i], err);
             else cdz_error_set(err, st, "out of memory");
             cdz_tokens_free(&t);
             if (frames && audio->splits[i] < 3) frames[audio->splits[i]] += F;
         }
         cdz_free(toks);
         cdz_free(codes);
-        if (progress) progress(ctx, (size_t)i + 1, (size_t)audio->n_seqs);
+        ++*done;
+        if (progress) progress(ctx, *done, total);
     }
+    return st;
+}
+
+cdz_status cdz_audio_prior_dataset(const cdz_model *codec, const cdz_dataset *const *audio, const int *styles, int n_audio,
+                                   int books, const char *out_path, size_t frames[3],
+                                   void (*progress)(void *ctx, size_t done, size_t total), void *ctx, cdz_error *err) {
+    if (frames) frames[0] = frames[1] = frames[2] = 0;
+    cdz_audio_codec_shape sh = cdz_audio_codec_shape_of(codec);
+    if (!sh.hop) return cdz_error_set(err, CDZ_ERR_ARG, "the codec model is a %s, not an audio_codec", cdz_model_kind_name(codec));
+    if (books < 1 || books > sh.books) return cdz_error_set(err, CDZ_ERR_ARG, "%d books: the codec has 1 to %d", books, sh.books);
+    if (n_audio < 1) return cdz_error_set(err, CDZ_ERR_ARG, "no audio dataset");
+    size_t total = 0, done = 0;
+    for (int d = 0; d < n_audio; d++) {
+        if (audio[d]->dtype != CDZ_DTYPE_AUDIO || audio[d]->width != sh.rate)
+            return cdz_error_set(err, CDZ_ERR_ARG, "dataset %d holds %s%s; the codec reads audio at %u Hz", d + 1,
+                                 cdz_dtype_name(audio[d]->dtype), audio[d]->dtype == CDZ_DTYPE_AUDIO ? " at another rate" : "",
+                                 sh.rate);
+        if (styles[d] < 0 || styles[d] >= CDZ_AUDIO_PRIOR_STYLES)
+            return cdz_error_set(err, CDZ_ERR_ARG, "style %d: there are %d", styles[d], CDZ_AUDIO_PRIOR_STYLES);
+        total += (size_t)audio[d]->n_seqs;
+    }
+    cdz_audio_prior_layout L = {books, sh.codebook};
+    cdz_shard_writer w;
+    cdz_status st = cdz_shard_writer_init(&w, "none", cdz_audio_prior_vocab(&L), err);
+    if (st) return st;
+    for (int d = 0; d < n_audio && st == CDZ_OK; d++)
+        st = add_clips(codec, audio[d], &L, styles[d], &w, frames, &done, total, progress, ctx, err);
     if (st == CDZ_OK) st = cdz_shard_writer_finish(&w, out_path, err);
     cdz_shard_writer_free(&w);
     return st;
