@@ -5,6 +5,7 @@
  * The CPU against the reference backend, pass by pass, is in test_backend. */
 #include <math.h>
 
+#include "cadenza/backend.h"
 #include "test.h"
 
 static uint64_t rng = 17;
@@ -363,7 +364,54 @@ static void test_rvq(void) {
     free(z), free(books), free(q), free(res), free(sq), free(scratch), free(dq), free(dz);
 }
 
+/* Signals longer than the CPU's tile of 1,024 unfolded outputs (and not a multiple of it): forward and
+ * both gradients against the reference backend's direct sums, for a strided convolution and a
+ * transposed one. */
+static void test_long_signals(void) {
+    const cdz_backend *ref = cdz_backend_find("reference"), *cpu = cdz_backend_find("cpu");
+    CHECK(ref && cpu, "both backends");
+    if (!ref || !cpu) return;
+    for (int transpose = 0; transpose < 2; transpose++) {
+        cdz_conv1d_shape s = {2, 3, transpose ? 1300 : 2600, 4, transpose ? 8 : 7, transpose ? 4 : 2, transpose ? 1 : 3,
+                              transpose ? 2 : 9, transpose ? 2 : 8, 1};
+        const int to = transpose ? cdz_conv_transpose1d_out_len(&s) : cdz_conv1d_out_len(&s);
+        const size_t nx = (size_t)s.B * s.C * s.T, ny = (size_t)s.B * s.OC * (size_t)to,
+                     nw = (size_t)s.OC * s.C * s.K;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)s.OC * 4), *dy = malloc(ny * 4);
+        float *y1 = malloc(ny * 4), *y2 = malloc(ny * 4), *dx1 = calloc(nx, 4), *dx2 = calloc(nx, 4), *dw1 = calloc(nw, 4),
+              *dw2 = calloc(nw, 4), *db1 = calloc((size_t)s.OC, 4), *db2 = calloc((size_t)s.OC, 4);
+        size_t sc = transpose ? cdz_conv_transpose1d_scratch_floats(&s) : cdz_conv1d_scratch_floats(&s);
+        float *scratch = malloc((sc ? sc : 1) * 4), *big = malloc(((size_t)s.C * s.K * (size_t)(to > s.T ? to : s.T) + 1) * 4);
+        cdz_rng r;
+        cdz_rng_seed(&r, 41 + (uint64_t)transpose);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)(2 * cdz_rng_uniform(&r) - 1);
+        for (size_t i = 0; i < nw; i++) w[i] = (float)(2 * cdz_rng_uniform(&r) - 1);
+        for (int i = 0; i < s.OC; i++) b[i] = (float)(2 * cdz_rng_uniform(&r) - 1);
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)(2 * cdz_rng_uniform(&r) - 1);
+        if (transpose) {
+            cpu->conv_transpose1d_forward(y1, scratch, x, w, b, &s);
+            ref->conv_transpose1d_forward(y2, big, x, w, b, &s);
+            cpu->conv_transpose1d_backward(dx1, dw1, db1, scratch, dy, x, w, &s);
+            ref->conv_transpose1d_backward(dx2, dw2, db2, big, dy, x, w, &s);
+        } else {
+            cpu->conv1d_forward(y1, scratch, x, w, b, &s);
+            ref->conv1d_forward(y2, big, x, w, b, &s);
+            cpu->conv1d_backward(dx1, dw1, db1, scratch, dy, x, w, &s);
+            ref->conv1d_backward(dx2, dw2, db2, big, dy, x, w, &s);
+        }
+        double ey = 0, ex = 0, ew = 0;
+        for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs(y1[i] - y2[i]));
+        for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs(dx1[i] - dx2[i]));
+        for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs(dw1[i] - dw2[i]) / fmax(1, fabs(dw2[i])));
+        CHECK(ey < 1e-4 && ex < 1e-4 && ew < 1e-4, "%s over %d samples (%d outputs), tiled, as the reference: y %.2g, dx %.2g, dw %.2g",
+              transpose ? "transposed convolution" : "convolution", s.T, to, ey, ex, ew);
+        free(x), free(w), free(b), free(dy), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
+        free(scratch), free(big);
+    }
+}
+
 int main(void) {
+    test_long_signals();
     test_conv_gradients();
     test_conv_values();
     test_adjoint();

@@ -1,8 +1,10 @@
 /* 1-D convolutions, their transposes, padding, ELU, Snake and weight normalisation (cadenza/nn.h,
  * "audio layers"). A convolution is a matrix product on the unfolded input: for each signal and
- * group, col (C/groups K, T_out) holds the input samples each output reads (im2col), and the output
- * is w (OC/groups, C/groups K) @ col, one OpenBLAS call. The transposed convolution is the same
- * product the other way (w^T @ x) folded back onto the output (col2im). The reference backend's
+ * group, col (C/groups K, n) holds the input samples each of n outputs reads (im2col), and the output
+ * is w (OC/groups, C/groups K) @ col, one OpenBLAS call, over tiles of CONV_TILE outputs: an unfolded
+ * tile stays in cache where a whole signal's (112 x 264,000 floats for a 10 s chunk of the codec's first
+ * layer) went to memory and back. The transposed convolution is the same product the other way
+ * (w^T @ x) folded back onto the output (col2im), tiled over its input. The reference backend's
  * versions (src/nn/ref/ref_conv.c) are direct sums from the definitions; test_backend compares them. */
 #include <math.h>
 #include <string.h>
@@ -29,40 +31,45 @@ int cdz_conv_transpose1d_out_len(const cdz_conv1d_shape *s) {
     return n < 1 || n > INT32_MAX ? -1 : (int)n;
 }
 
+enum { CONV_TILE = 1024 }; /* outputs (inputs of a transposed convolution) unfolded at once */
+
+static int tile_of(int n) { return n < CONV_TILE ? n : CONV_TILE; }
+
 size_t cdz_conv1d_scratch_floats(const cdz_conv1d_shape *s) {
     int to = cdz_conv1d_out_len(s);
-    return to < 0 ? 0 : (size_t)(s->C / s->groups) * (size_t)s->K * (size_t)to;
+    return to < 0 ? 0 : (size_t)(s->C / s->groups) * (size_t)s->K * (size_t)tile_of(to);
 }
 
 size_t cdz_conv_transpose1d_scratch_floats(const cdz_conv1d_shape *s) {
-    return cdz_conv_transpose1d_out_len(s) < 0 ? 0 : (size_t)(s->OC / s->groups) * (size_t)s->K * (size_t)s->T;
+    return cdz_conv_transpose1d_out_len(s) < 0 ? 0 : (size_t)(s->OC / s->groups) * (size_t)s->K * (size_t)tile_of(s->T);
 }
 
-/* col (rows K, n_out): col[(r K + k) n_out + t] = src[r][t stride + k dilation - pad] (0 outside 0 .. n_in-1). */
-static void im2col(float *col, const float *src, int rows, int n_in, int n_out, int K, int stride, int dilation, int pad) {
+/* col (rows K, n) for the outputs t0 .. t0+n-1: col[(r K + k) n + j] = src[r][(t0 + j) stride + k dilation - pad]
+ * (0 outside 0 .. n_in-1). */
+static void im2col(float *col, const float *src, int rows, int n_in, int t0, int n, int K, int stride, int dilation, int pad) {
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < K; k++) {
-            float *c = col + ((size_t)r * K + k) * n_out;
+            float *c = col + ((size_t)r * K + k) * n;
             const float *x = src + (size_t)r * n_in;
-            int off = k * dilation - pad;
-            for (int t = 0; t < n_out; t++) {
-                int i = t * stride + off;
-                c[t] = i >= 0 && i < n_in ? x[i] : 0.0f;
+            int off = t0 * stride + k * dilation - pad;
+            for (int j = 0; j < n; j++) {
+                int i = j * stride + off;
+                c[j] = i >= 0 && i < n_in ? x[i] : 0.0f;
             }
         }
 }
 
-/* dst[r][t stride + k dilation - pad] += col[(r K + k) n_out + t] where that index is inside 0 .. n_dst-1. */
-static void col2im_add(float *dst, const float *col, int rows, int n_dst, int n_out, int K, int stride, int dilation,
+/* dst[r][(t0 + j) stride + k dilation - pad] += col[(r K + k) n + j] where that index is inside 0 .. n_dst-1. */
+static void col2im_add(float *dst, const float *col, int rows, int n_dst, int t0, int n, int K, int stride, int dilation,
                        int pad) {
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < K; k++) {
-            const float *c = col + ((size_t)r * K + k) * n_out;
+            const float *c = col + ((size_t)r * K + k) * n;
             float *x = dst + (size_t)r * n_dst;
-            int off = k * dilation - pad;
-            for (int t = 0; t < n_out; t++) {
-                int i = t * stride + off;
-                if (i >= 0 && i < n_dst) x[i] += c[t];
+            int off = t0 * stride + k * dilation - pad;
+            for (int j = 0; j < n; j++) {
+                int i = j * stride + off;
+                if (i >= 0 && i < n_dst) x[i] += c[j];
             }
         }
 }
@@ -89,9 +96,12 @@ void cdz_conv1d_forward(float *y, float *scratch, const float *x, const float *w
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             float *yg = y + ((size_t)n * s->OC + (size_t)g * og) * to;
-            im2col(scratch, xg, cg, s->T, to, s->K, s->stride, s->dilation, s->pad_left);
             bias_fill(yg, b ? b + (size_t)g * og : NULL, og, to);
-            nn_gemm_acc(0, 0, og, to, ck, w + (size_t)g * og * ck, scratch, yg);
+            for (int t0 = 0; t0 < to; t0 += CONV_TILE) {
+                const int nt = tile_of(to - t0);
+                im2col(scratch, xg, cg, s->T, t0, nt, s->K, s->stride, s->dilation, s->pad_left);
+                nn_gemm_ld(0, 0, og, nt, ck, w + (size_t)g * og * ck, ck, scratch, nt, yg + t0, to);
+            }
         }
 }
 
@@ -104,15 +114,18 @@ void cdz_conv1d_backward(float *dx, float *dw, float *db, float *scratch, const 
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             const float *dyg = dy + ((size_t)n * s->OC + (size_t)g * og) * to;
             const float *wg = w + (size_t)g * og * ck;
-            /* dw += dy col^T, with col unfolded again (cheaper than keeping it for every signal) */
-            im2col(scratch, xg, cg, s->T, to, s->K, s->stride, s->dilation, s->pad_left);
-            nn_gemm_acc(0, 1, og, ck, to, dyg, scratch, dw + (size_t)g * og * ck);
-            if (!dx) continue;
-            /* dcol = w^T dy, folded back onto dx; the scratch is free again */
-            memset(scratch, 0, (size_t)ck * to * sizeof *scratch);
-            nn_gemm_acc(1, 0, ck, to, og, wg, dyg, scratch);
-            col2im_add(dx + ((size_t)n * s->C + (size_t)g * cg) * s->T, scratch, cg, s->T, to, s->K, s->stride, s->dilation,
-                       s->pad_left);
+            for (int t0 = 0; t0 < to; t0 += CONV_TILE) {
+                const int nt = tile_of(to - t0);
+                /* dw += dy col^T, with the tile unfolded again (cheaper than keeping it for every signal) */
+                im2col(scratch, xg, cg, s->T, t0, nt, s->K, s->stride, s->dilation, s->pad_left);
+                nn_gemm_ld(0, 1, og, ck, nt, dyg + t0, to, scratch, nt, dw + (size_t)g * og * ck, ck);
+                if (!dx) continue;
+                /* dcol = w^T dy, folded back onto dx; the scratch is free again */
+                memset(scratch, 0, (size_t)ck * nt * sizeof *scratch);
+                nn_gemm_ld(1, 0, ck, nt, og, wg, ck, dyg + t0, to, scratch, nt);
+                col2im_add(dx + ((size_t)n * s->C + (size_t)g * cg) * s->T, scratch, cg, s->T, t0, nt, s->K, s->stride,
+                           s->dilation, s->pad_left);
+            }
         }
 }
 
@@ -123,10 +136,13 @@ void cdz_conv_transpose1d_forward(float *y, float *scratch, const float *x, cons
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             float *yg = y + ((size_t)n * s->OC + (size_t)g * og) * to;
-            memset(scratch, 0, (size_t)ok * s->T * sizeof *scratch);
-            nn_gemm_acc(1, 0, ok, s->T, cg, w + (size_t)g * cg * ok, xg, scratch);
             bias_fill(yg, b ? b + (size_t)g * og : NULL, og, to);
-            col2im_add(yg, scratch, og, to, s->T, s->K, s->stride, s->dilation, s->pad_left);
+            for (int t0 = 0; t0 < s->T; t0 += CONV_TILE) {
+                const int nt = tile_of(s->T - t0);
+                memset(scratch, 0, (size_t)ok * nt * sizeof *scratch);
+                nn_gemm_ld(1, 0, ok, nt, cg, w + (size_t)g * cg * ok, ok, xg + t0, s->T, scratch, nt);
+                col2im_add(yg, scratch, og, to, t0, nt, s->K, s->stride, s->dilation, s->pad_left);
+            }
         }
 }
 
@@ -138,11 +154,14 @@ void cdz_conv_transpose1d_backward(float *dx, float *dw, float *db, float *scrat
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             const float *wg = w + (size_t)g * cg * ok;
-            /* dcol: the output gradient each input sample spread to, unfolded as a convolution would */
-            im2col(scratch, dy + ((size_t)n * s->OC + (size_t)g * og) * to, og, to, s->T, s->K, s->stride, s->dilation,
-                   s->pad_left);
-            nn_gemm_acc(0, 1, cg, ok, s->T, xg, scratch, dw + (size_t)g * cg * ok);
-            if (dx) nn_gemm_acc(0, 0, cg, s->T, ok, wg, scratch, dx + ((size_t)n * s->C + (size_t)g * cg) * s->T);
+            const float *dyg = dy + ((size_t)n * s->OC + (size_t)g * og) * to;
+            for (int t0 = 0; t0 < s->T; t0 += CONV_TILE) {
+                const int nt = tile_of(s->T - t0);
+                /* dcol: the output gradient each input sample of the tile spread to, unfolded as a convolution would */
+                im2col(scratch, dyg, og, to, t0, nt, s->K, s->stride, s->dilation, s->pad_left);
+                nn_gemm_ld(0, 1, cg, ok, nt, xg + t0, s->T, scratch, nt, dw + (size_t)g * cg * ok, ok);
+                if (dx) nn_gemm_ld(0, 0, cg, nt, ok, wg, ok, scratch, nt, dx + ((size_t)n * s->C + (size_t)g * cg) * s->T + t0, s->T);
+            }
         }
 }
 
