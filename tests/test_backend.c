@@ -960,6 +960,25 @@ static void test_audio_layers(void) {
         same("weight_norm_backward", "dg", dgc, dgr, O, TOL_ULPS);
         pool_free();
     }
+    {
+        /* residual VQ: the CPU's expanded distances by one matrix product against the reference's direct
+         * sums pick the same codes (random data: no near ties), the same sums and gradients */
+        enum { NV = 40, D = 6, K = 12, NQ = 3, USE = 2 };
+        float *z = frand(NV * D, 1), *books = frand(NQ * K * D, 1);
+        float *qc = fnan(NV * D), *qr = fnan(NV * D), *rc = fnan(USE * NV * D), *rr = fnan(USE * NV * D);
+        float *sc = fnan(USE * NV * D), *sr = fnan(USE * NV * D), *scratch = fnan((int)(cdz_vq_scratch_floats(NV, K) + NV));
+        int32_t cc[NV * NQ], cr[NV * NQ];
+        CPU->rvq_forward(qc, cc, rc, sc, scratch, z, books, NV, D, K, NQ, USE);
+        REF->rvq_forward(qr, cr, rr, sr, scratch, z, books, NV, D, K, NQ, USE);
+        CHECK(memcmp(cc, cr, sizeof cc) == 0, "rvq_forward: the same codes (and -1 past the stages used)");
+        same("rvq_forward", "q", qc, qr, NV * D, TOL_ULPS);
+        same("rvq_forward", "residuals", rc, rr, USE * NV * D, TOL_ULPS);
+        float *dq = frand(NV * D, 1), *dzc = frand(NV * D, 1), *dzr = fdup(dzc, NV * D);
+        CPU->rvq_backward(dzc, dq, rc, sc, NV, D, USE, 0.25f);
+        REF->rvq_backward(dzr, dq, rr, sr, NV, D, USE, 0.25f);
+        same("rvq_backward", "dz", dzc, dzr, NV * D, TOL_ULPS);
+        pool_free();
+    }
 }
 
 /* The reference's audio-layer backward passes against central differences. */

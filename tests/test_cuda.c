@@ -536,7 +536,8 @@ int main(void) {
                           "self_attention_backward, self_attention_step, cross_attention_forward, "
                           "cross_attention_backward, conv1d_forward, conv1d_backward, conv_transpose1d_forward, "
                           "conv_transpose1d_backward, pad1d_forward, pad1d_backward, elu_forward, elu_backward, "
-                          "snake_forward, snake_backward, weight_norm_forward, weight_norm_backward") == 0,
+                          "snake_forward, snake_backward, weight_norm_forward, weight_norm_backward, rvq_forward, "
+                          "rvq_backward") == 0,
           "missing: %s", missing);
     const cdz_backend *const *list;
     size_t nlist = cdz_backend_list(&list), listed = 0;

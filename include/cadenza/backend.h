@@ -118,6 +118,10 @@ typedef struct cdz_backend {
     void (*weight_norm_forward)(float *w, float *norm, const float *v, const float *g, int O, int n);
     void (*weight_norm_backward)(float *dv, float *dg, const float *dw, const float *v, const float *g,
                                  const float *norm, int O, int n);
+    void (*rvq_forward)(float *q, int32_t *codes, float *residuals, float *stage_q, float *scratch, const float *z,
+                        const float *codebooks, int N, int D, int K, int n_q, int use);
+    void (*rvq_backward)(float *dz, const float *dq, const float *residuals, const float *stage_q, int N, int D, int use,
+                         float beta);
 } cdz_backend;
 
 /* The backends this build has, for listings: returns how many and sets *list. */

@@ -584,8 +584,8 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
     run_forward(m, s, 0, c->enc_end, B, T);
     to_rows(s->zt, s->act[c->latent], B, D, F);
     const int use = books_for_step(c, opts);
-    cdz_rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, N, D, c->K, c->n_q,
-                    use);
+    m->backend->rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, N, D, c->K,
+                            c->n_q, use);
     to_channels(s->act[c->quant], s->qt, B, D, F, 0);
     run_forward(m, s, c->enc_end, c->n_ops, B, T);
     const float *y = s->act[c->output];
@@ -634,7 +634,7 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
     float *dq = s->zt; /* (the encodings are kept in residuals[0]) */
     to_rows(dq, s->dact[c->quant], B, D, F);
     memset(dz, 0, (size_t)N * D * sizeof *dz);
-    cdz_rvq_backward(dz, dq, s->residuals, s->stage_q, N, D, use, c->beta);
+    m->backend->rvq_backward(dz, dq, s->residuals, s->stage_q, N, D, use, c->beta);
     to_channels(s->dact[c->latent], dz, B, D, F, 1);
     run_backward(m, s, opts->grads, 0, c->enc_end, B, T);
     weights_backward(m, s, opts->grads);
@@ -722,8 +722,8 @@ cdz_status cdz_audio_codec_encode(const cdz_model *m, const float *x, size_t n, 
         const int Fp = Tpad / c->hop;
         run_forward(m, s, 0, c->enc_end, 1, Tpad);
         to_rows(s->zt, s->act[c->latent], 1, c->D, Fp);
-        cdz_rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, Fp, c->D, c->K,
-                        c->n_q, n_q);
+        m->backend->rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, Fp, c->D,
+                                c->K, c->n_q, n_q);
         for (size_t f = f0; f < f1; f++)
             for (int q = 0; q < n_q; q++) out[f * (size_t)n_q + (size_t)q] = s->codes[(f - a) * (size_t)c->n_q + (size_t)q];
     }

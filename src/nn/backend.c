@@ -67,5 +67,6 @@ void cdz_backend_missing(const cdz_backend *be, char *buf, size_t n) {
     MISSING(conv_transpose1d_backward); MISSING(pad1d_forward);         MISSING(pad1d_backward);
     MISSING(elu_forward);            MISSING(elu_backward);             MISSING(snake_forward);
     MISSING(snake_backward);         MISSING(weight_norm_forward);      MISSING(weight_norm_backward);
+    MISSING(rvq_forward);            MISSING(rvq_backward);
 #undef MISSING
 }

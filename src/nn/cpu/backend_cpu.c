@@ -69,4 +69,6 @@ const cdz_backend cdz_backend_cpu_table = {
     .snake_backward = cdz_snake_backward,
     .weight_norm_forward = cdz_weight_norm_forward,
     .weight_norm_backward = cdz_weight_norm_backward,
+    .rvq_forward = cdz_rvq_forward,
+    .rvq_backward = cdz_rvq_backward,
 };

@@ -74,4 +74,6 @@ const cdz_backend cdz_backend_ref_table = {
     .snake_backward = ref_snake_backward,
     .weight_norm_forward = ref_weight_norm_forward,
     .weight_norm_backward = ref_weight_norm_backward,
+    .rvq_forward = ref_rvq_forward,
+    .rvq_backward = ref_rvq_backward,
 };

@@ -99,6 +99,9 @@ void ref_elu_backward(float *dx, const float *dy, const float *x, size_t n, floa
 void ref_snake_forward(float *y, const float *x, const float *alpha, int B, int C, int T);
 void ref_snake_backward(float *dx, float *dalpha, const float *dy, const float *x, const float *alpha, int B, int C, int T);
 void ref_weight_norm_forward(float *w, float *norm, const float *v, const float *g, int O, int n);
+void ref_rvq_forward(float *q, int32_t *codes, float *residuals, float *stage_q, float *scratch, const float *z,
+                     const float *codebooks, int N, int D, int K, int n_q, int use);
+void ref_rvq_backward(float *dz, const float *dq, const float *residuals, const float *stage_q, int N, int D, int use, float beta);
 void ref_weight_norm_backward(float *dv, float *dg, const float *dw, const float *v, const float *g, const float *norm,
                               int O, int n);
 

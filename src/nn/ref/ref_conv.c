@@ -225,3 +225,47 @@ void ref_weight_norm_backward(float *dv, float *dg, const float *dw, const float
         for (int i = 0; i < n; i++) ref_add(&dv[(size_t)o * n + i], g[o] / nr * (dr[i] - du * vr[i] / nr));
     }
 }
+
+/* Residual VQ from the definition: every code's squared distance summed directly in double (no
+ * expanded |z|^2 - 2 z.e + |e|^2), the lowest index on ties. */
+void ref_rvq_forward(float *q, int32_t *codes, float *residuals, float *stage_q, float *scratch, const float *z,
+                     const float *codebooks, int N, int D, int K, int n_q, int use) {
+    (void)scratch;
+    memcpy(residuals, z, (size_t)N * D * sizeof *residuals);
+    memset(q, 0, (size_t)N * D * sizeof *q);
+    for (int n = 0; n < N; n++)
+        for (int i = use; i < n_q; i++) codes[(size_t)n * n_q + i] = -1;
+    for (int i = 0; i < use; i++) {
+        const float *book = codebooks + (size_t)i * K * D;
+        float *r = residuals + (size_t)i * N * D, *sq = stage_q + (size_t)i * N * D;
+        for (int n = 0; n < N; n++) {
+            const float *rn = r + (size_t)n * D;
+            int best = 0;
+            double bd = INFINITY;
+            for (int k = 0; k < K; k++) {
+                double d2 = 0;
+                for (int d = 0; d < D; d++) {
+                    double diff = (double)rn[d] - book[(size_t)k * D + d];
+                    d2 += diff * diff;
+                }
+                if (d2 < bd) bd = d2, best = k;
+            }
+            codes[(size_t)n * n_q + i] = best;
+            for (int d = 0; d < D; d++) {
+                float e = book[(size_t)best * D + d];
+                sq[(size_t)n * D + d] = e;
+                q[(size_t)n * D + d] += e;
+                if (i + 1 < use) r[(size_t)N * D + (size_t)n * D + d] = rn[d] - e;
+            }
+        }
+    }
+}
+
+void ref_rvq_backward(float *dz, const float *dq, const float *residuals, const float *stage_q, int N, int D, int use, float beta) {
+    const double c = 2.0 * beta / ((double)N * D);
+    for (size_t j = 0; j < (size_t)N * D; j++) {
+        double s = dq[j];
+        for (int i = 0; i < use; i++) s += c * ((double)residuals[(size_t)i * N * D + j] - stage_q[(size_t)i * N * D + j]);
+        ref_add(&dz[j], s);
+    }
+}
