@@ -276,7 +276,8 @@ check: all $(TESTS) $(REPLAYS) $(CUDA_DEV)
 # primer, written to generated/ as MIDI and WAV (FluidSynth), with a piano-roll picture of the first; then
 # a MusicVAE interpolation from "Twinkle, Twinkle" to "Ode to Joy" in 11 steps (models/vae_mel_2bar),
 # generated/interpolation/ with one piano roll per step (interpolation.png) and WAVs; then a minute of a
-# baroque string trio (models/ensemble) and a second piano part written under "Ode to Joy" by infilling.
+# baroque string trio (models/ensemble) and a second piano part written under "Ode to Joy" by infilling; then
+# ten seconds of music generated as sound (models/audio_prior and models/audio_codec) and its spectrogram.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/cadenza generate --primer-pitches "60,-2,-2,-2,62,-2,64,-2,65,-2,-2,-2,67,-2,-2,-2" --bars 8 \
@@ -288,6 +289,8 @@ demo: deps
 	    --out generated/ensemble_baroque.mid --plot --wav --force
 	./$(BUILD)/cadenza infill examples/vae/ode_to_joy.mid --keep 0 --style classical --instruments piano --model ensemble \
 	    --seed 1 --out generated/ode_to_joy_piano.mid --plot --wav --force
+	./$(BUILD)/cadenza audio generate --seconds 10 --style pop --seed 1 --out generated/audio_pop.wav --force
+	./$(BUILD)/cadenza plot --spectrogram generated/audio_pop.wav --out generated/audio_pop.png --force
 
 # libFuzzer needs clang; the same target sources also build the plain replay mains above. The library is
 # compiled once for all targets (build/fuzz/obj/, coverage-instrumented, ASan and UBSan), and the targets

@@ -117,6 +117,12 @@ static void usage_of(const entry *e, char *buf, size_t n) {
                  strcmp(e->name, "accompaniment") ? e->path : "");
     else if (strcmp(e->kind, "music_vae") == 0)
         snprintf(buf, n, "cadenza vae sample|interpolate|reconstruct --model %s", e->name);
+    else if (strcmp(e->kind, "audio_codec") == 0)
+        snprintf(buf, n, "cadenza audio encode IN.wav --out X.codes --model %s; cadenza audio decode X.codes --out OUT.wav "
+                 "--model %s", e->name, e->name);
+    else if (strcmp(e->codec, "none") == 0 && strncmp(e->name, "audio", 5) == 0)
+        snprintf(buf, n, "cadenza audio generate --seconds S --style NAME --out OUT.wav%s%s", strcmp(e->name, "audio_prior") ? " --prior " : "",
+                 strcmp(e->name, "audio_prior") ? e->path : "");
     else if (strcmp(e->codec, "ensemble") == 0)
         snprintf(buf, n, "cadenza generate --model %s --style NAME --instruments LIST --minutes N; cadenza infill IN.mid --keep "
                  "PARTS --model %s --out OUT.mid", e->name, e->name);
@@ -149,7 +155,11 @@ static void print_text(const entry *e) {
     }
     if (e->card.data[0]) printf("  data      %s\n", e->card.data);
     if (e->card.licence[0]) printf("  licence   %s\n", e->card.licence);
-    if (e->eval_loss) printf("  eval loss %.3f nats per token on its dataset's eval split (the checkpoint's note)\n", strtod(e->eval_loss, NULL));
+    if (e->eval_loss && strcmp(e->kind, "audio_codec") == 0)
+        printf("  eval loss %.3f (the codec's objective, mel + STFT + waveform + commitment) on its dataset's eval split\n",
+               strtod(e->eval_loss, NULL));
+    else if (e->eval_loss)
+        printf("  eval loss %.3f nats per token on its dataset's eval split (the checkpoint's note)\n", strtod(e->eval_loss, NULL));
     if (e->sampled)
         printf("  sampling  temperature %g, top-k %d, top-p %g by default (its card says why; --temperature overrides)\n",
                e->sampling.temperature, e->sampling.top_k, e->sampling.top_p);
