@@ -313,8 +313,9 @@ static void init_params(cdz_model *m, cdz_rng *rng) {
         const op *o = NULL;
         for (int k = 0; k < c->n_ops; k++)
             if ((c->ops[k].type == OP_CONV || c->ops[k].type == OP_CONVT) && c->ops[k].conv == i) o = &c->ops[k];
-        /* fan in: in channels x kernel of a convolution; for a transposed one PyTorch takes weight.size(1) x K */
-        double fan_in = o->type == OP_CONV ? (double)w->n : (double)(w->n), bound = 1 / sqrt(fan_in);
+        /* fan in: weight.size(1) x K, as PyTorch takes it: in channels x K of a convolution, out channels x K of a
+         * transposed one, which is the weight-norm row length either way */
+        double bound = 1 / sqrt((double)w->n);
         float *v = m->params + w->v, *g = m->params + w->g, *b = m->params + w->b;
         for (size_t k = 0; k < (size_t)w->rows * (size_t)w->n; k++) v[k] = (float)((2 * cdz_rng_uniform(rng) - 1) * bound);
         for (int r = 0; r < w->rows; r++) {
