@@ -174,18 +174,10 @@ static int load_checkpoint(const char *ckpt, const char *name, cdz_model **m) {
 
 /* The codec of --checkpoint, else the shipped one named by --model (default audio_codec). */
 static int load_codec(const char *ckpt, const char *name, cdz_model **m) {
-    char path[4096];
-    if (!ckpt) {
-        if (!app_find_model(name ? name : "audio_codec", path, sizeof path)) return EXIT_FAIL;
-        ckpt = path;
-    }
-    cdz_error err = {0};
-    if (cdz_checkpoint_load(ckpt, m, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        return EXIT_FAIL;
-    }
+    if (!name) name = "audio_codec";
+    if (load_checkpoint(ckpt, name, m) != EXIT_OK) return EXIT_FAIL;
     if (!cdz_audio_codec_shape_of(*m).hop) {
-        app_error("%s is a %s model, not an audio_codec", ckpt, cdz_model_kind_name(*m));
+        app_error("%s is a %s model, not an audio_codec", ckpt ? ckpt : name, cdz_model_kind_name(*m));
         cdz_model_free(*m);
         *m = NULL;
         return EXIT_FAIL;
@@ -196,6 +188,42 @@ static int load_codec(const char *ckpt, const char *name, cdz_model **m) {
 #define CODEC_OPTS(ckpt, name)                                                                                              \
     APP_OPT_STRING("--checkpoint", ckpt, "CKPT", "an audio_codec checkpoint (cadenza train --model audio_codec)"),          \
         APP_OPT_STRING("--model", name, "NAME", "a shipped codec (default audio_codec; 'cadenza models')")
+
+/* Codes (frames, books) as a .codes file of the codec's shape; samples: the source's length. */
+static int write_codes(const char *path, cdz_audio_codec_shape sh, int books, const int32_t *codes, size_t frames,
+                       size_t samples) {
+    cdz_codes c = {sh, frames, samples, cdz_malloc((frames ? frames : 1) * (size_t)books * sizeof(uint16_t))};
+    c.shape.books = books;
+    cdz_error err = {0};
+    int rc = EXIT_OK;
+    if (!c.codes) {
+        app_error("out of memory");
+        return EXIT_FAIL;
+    }
+    for (size_t i = 0; i < frames * (size_t)books; i++) c.codes[i] = (uint16_t)codes[i];
+    if (cdz_codes_write(path, &c, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        rc = EXIT_FAIL;
+    }
+    cdz_free(c.codes);
+    return rc;
+}
+
+/* Mono float samples as a 16-bit WAV file, as they are (clipped samples counted and said). */
+static int write_mono_wav(const char *path, const float *y, size_t n, uint32_t rate) {
+    cdz_audio a = {0};
+    cdz_render_report rep;
+    cdz_error err = {0};
+    int rc = EXIT_OK;
+    if (cdz_audio_from_float(&a, y, n, 1, rate, 0, 0, &rep, &err) != CDZ_OK || cdz_wav_write(path, &a, &err) != CDZ_OK) {
+        app_error("%s", err.msg);
+        rc = EXIT_FAIL;
+    } else if (rep.clipped) {
+        fprintf(stderr, "note: %zu samples beyond full scale were clipped\n", rep.clipped);
+    }
+    cdz_audio_free(&a);
+    return rc;
+}
 
 static int cmd_encode(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *ckpt = NULL, *name = NULL;
@@ -249,23 +277,10 @@ static int cmd_encode(int argc, char **argv) {
         rc = EXIT_FAIL;
     }
     double el = app_now() - t0;
-    if (rc == EXIT_OK) {
-        cdz_codes c = {sh, frames, n, cdz_malloc(frames * (size_t)n_q * sizeof(uint16_t))};
-        c.shape.books = n_q;
-        if (!c.codes) {
-            app_error("out of memory");
-            rc = EXIT_FAIL;
-        }
-        for (size_t i = 0; rc == EXIT_OK && i < frames * (size_t)n_q; i++) c.codes[i] = (uint16_t)codes[i];
-        if (rc == EXIT_OK && cdz_codes_write(out, &c, &err) != CDZ_OK) {
-            app_error("%s", err.msg);
-            rc = EXIT_FAIL;
-        }
-        if (rc == EXIT_OK)
-            printf("wrote %s: %.2f s, %zu frames x %d books (%.2f kbps), encoded in %.2f s (%.0fx real time)\n", out,
-                   (double)n / rate, frames, n_q, cdz_audio_codec_kbps(&sh, n_q), el, el > 0 ? (double)n / rate / el : 0);
-        cdz_free(c.codes);
-    }
+    if (rc == EXIT_OK) rc = write_codes(out, sh, n_q, codes, frames, n);
+    if (rc == EXIT_OK)
+        printf("wrote %s: %.2f s, %zu frames x %d books (%.2f kbps), encoded in %.2f s (%.0fx real time)\n", out,
+               (double)n / rate, frames, n_q, cdz_audio_codec_kbps(&sh, n_q), el, el > 0 ? (double)n / rate / el : 0);
     cdz_free(codes);
     cdz_free(x);
     cdz_model_free(m);
@@ -321,18 +336,11 @@ static int cmd_decode(int argc, char **argv) {
     double el = app_now() - t0;
     if (rc == EXIT_OK) {
         if (c.samples && c.samples < n) n = (size_t)c.samples; /* the source's length, not the last frame's padding */
-        cdz_audio a = {0};
-        cdz_render_report rep;
-        if (cdz_audio_from_float(&a, y, n, 1, sh.rate, 0, 0, &rep, &err) != CDZ_OK || cdz_wav_write(out, &a, &err) != CDZ_OK) {
-            app_error("%s", err.msg);
-            rc = EXIT_FAIL;
-        } else {
+        rc = write_mono_wav(out, y, n, sh.rate);
+        if (rc == EXIT_OK)
             printf("wrote %s: %.2f s at %u Hz from %d books (%.2f kbps), decoded in %.2f s (%.0fx real time)\n", out,
                    (double)n / sh.rate, sh.rate, c.shape.books, cdz_audio_codec_kbps(&sh, c.shape.books), el,
                    el > 0 ? (double)n / sh.rate / el : 0);
-            if (rep.clipped) fprintf(stderr, "note: %zu samples beyond full scale were clipped\n", rep.clipped);
-        }
-        cdz_audio_free(&a);
     }
     cdz_free(y);
     cdz_free(codes);
@@ -520,32 +528,14 @@ static int cmd_generate_audio(int argc, char **argv) {
         goto done;
     }
     t_dec = app_now() - t0;
-    cdz_audio a = {0};
-    cdz_render_report rep;
-    if (cdz_audio_from_float(&a, y, ny, 1, sh.rate, 0, 0, &rep, &err) != CDZ_OK || cdz_wav_write(out, &a, &err) != CDZ_OK) {
-        app_error("%s", err.msg);
-        rc = EXIT_FAIL;
-        cdz_audio_free(&a);
-        goto done;
-    }
-    cdz_audio_free(&a);
-    if (codes_out) {
-        cdz_codes c = {sh, frames, ny, cdz_malloc(frames * (size_t)L.books * sizeof(uint16_t))};
-        c.shape.books = L.books;
-        for (size_t i = 0; c.codes && i < frames * (size_t)L.books; i++) c.codes[i] = (uint16_t)codes[i];
-        if (!c.codes || cdz_codes_write(codes_out, &c, &err) != CDZ_OK) {
-            app_error("%s", c.codes ? err.msg : "out of memory");
-            rc = EXIT_FAIL;
-        }
-        cdz_free(c.codes);
-    }
+    if ((rc = write_mono_wav(out, y, ny, sh.rate)) != EXIT_OK) goto done;
+    if (codes_out) rc = write_codes(codes_out, sh, L.books, codes, frames, ny);
     if (rc == EXIT_OK) {
         double secs = (double)ny / sh.rate;
         char what[96] = ", no primer";
         if (primer) snprintf(what, sizeof what, ", %.2f s of primer", (double)pframes * sh.hop / sh.rate);
         printf("wrote %s: %.2f s at %u Hz (%s, %d books%s), in %.2f s: prior %.2f s, decoder %.2f s (%.2f s of audio a "
                "second)\n", out, secs, sh.rate, style, L.books, what, t_prior + t_dec, t_prior, t_dec, secs / (t_prior + t_dec));
-        if (rep.clipped) fprintf(stderr, "note: %zu samples beyond full scale were clipped\n", rep.clipped);
     }
 done:
     cdz_free(x), cdz_free(y), cdz_free(pcodes), cdz_free(codes);

@@ -682,6 +682,13 @@ static void chunking(const codec *c, int *core, int *ctx) {
     *ctx = (int)ceil(0.5 * c->rate / c->hop);
 }
 
+/* The chunk from frame f0 of F: its core frames [f0, *f1) and, with the context, [*a, *z). */
+static void chunk_span(size_t f0, size_t F, int core, int ctx, size_t *f1, size_t *a, size_t *z) {
+    *f1 = f0 + (size_t)core < F ? f0 + (size_t)core : F;
+    *a = f0 > (size_t)ctx ? f0 - (size_t)ctx : 0;
+    *z = *f1 + (size_t)ctx < F ? *f1 + (size_t)ctx : F;
+}
+
 static cdz_status check_model(const cdz_model *m, int n_q, cdz_error *err) {
     if (!m || m->kind != &cdz_audio_codec)
         return cdz_error_set(err, CDZ_ERR_ARG, "the model is a %s, not an %s", m ? m->kind->name : "(none)", KIND);
@@ -709,8 +716,8 @@ cdz_status cdz_audio_codec_encode(const cdz_model *m, const float *x, size_t n, 
     }
     int weights_done = 0;
     for (size_t f0 = 0; f0 < F && !st; f0 += (size_t)core) {
-        const size_t f1 = f0 + (size_t)core < F ? f0 + (size_t)core : F;
-        const size_t a = f0 > (size_t)ctx ? f0 - (size_t)ctx : 0, z = f1 + (size_t)ctx < F ? f1 + (size_t)ctx : F;
+        size_t f1, a, z;
+        chunk_span(f0, F, core, ctx, &f1, &a, &z);
         const int Fc = (int)(z - a), T = Fc * c->hop;
         int Tpad = T > 1024 ? T : (1024 / c->hop + 1) * c->hop; /* buffers (and convolutions) of at least this */
         if ((st = ensure_buffers(m, s, 1, Tpad, 0, err)) != CDZ_OK) break;
@@ -759,8 +766,8 @@ cdz_status cdz_audio_codec_decode(const cdz_model *m, const int32_t *codes, size
     int weights_done = 0;
     const float *books = m->params + c->books;
     for (size_t f0 = 0; f0 < frames && !st; f0 += (size_t)core) {
-        const size_t f1 = f0 + (size_t)core < frames ? f0 + (size_t)core : frames;
-        const size_t a = f0 > (size_t)ctx ? f0 - (size_t)ctx : 0, z = f1 + (size_t)ctx < frames ? f1 + (size_t)ctx : frames;
+        size_t f1, a, z;
+        chunk_span(f0, frames, core, ctx, &f1, &a, &z);
         const int Fc = (int)(z - a);
         const int Fp = Fc * c->hop > 1024 ? Fc : 1024 / c->hop + 1;
         if ((st = ensure_buffers(m, s, 1, Fp * c->hop, 0, err)) != CDZ_OK) break;

@@ -369,6 +369,19 @@ void cdz_trainer_free(cdz_trainer *t) {
 
 /* ---- evaluation ---- */
 
+/* The evaluation window of sequence i (len elements) from start: max_len + 1 tokens (the last one's
+ * tokens fewer), or exactly max_len audio samples (0 for an audio tail shorter than that, left out). */
+static int eval_window(const cdz_dataset *ds, uint64_t i, int64_t start, int64_t len, int max_len, cdz_window *w) {
+    if (ds->dtype == CDZ_DTYPE_AUDIO) {
+        if (start + max_len > len) return 0;
+        *w = (cdz_window){.audio = (const int16_t *)ds->data + ds->offsets[i], .start = start, .n = max_len};
+        return 1;
+    }
+    *w = (cdz_window){.seq = ds->tokens + ds->offsets[i], .start = start,
+                      .n = len - start < (int64_t)max_len + 1 ? len - start : (int64_t)max_len + 1};
+    return 1;
+}
+
 /* One evaluation batch's loss, added into stats. */
 static cdz_status eval_batch(cdz_session *s, const cdz_window *w, int n, cdz_loss_stats *stats, cdz_error *err) {
     cdz_batch b = cdz_session_model(s)->audio_rate ? cdz_batch_audio(w, n) : cdz_batch_tokens(w, n);
@@ -399,14 +412,7 @@ cdz_status cdz_evaluate(const cdz_model *m, const cdz_dataset *ds, cdz_split spl
         /* windows overlap by one token so that every token after the first is predicted once; audio
          * windows are whole (max_len samples each, the tail shorter than one left out) */
         for (int64_t start = 0; start + 1 < len && st == CDZ_OK; start += max_len) {
-            if (m->audio_rate) {
-                if (start + max_len > len) break;
-                w[n] = (cdz_window){.audio = (const int16_t *)ds->data + ds->offsets[i], .start = start, .n = max_len};
-            } else {
-                w[n].seq = ds->tokens + ds->offsets[i];
-                w[n].start = start;
-                w[n].n = len - start < (int64_t)max_len + 1 ? len - start : (int64_t)max_len + 1;
-            }
+            if (!eval_window(ds, i, start, len, max_len, &w[n])) break;
             if (++n == batch) {
                 st = eval_batch(s, w, n, stats, err);
                 n = 0;
@@ -438,16 +444,8 @@ static int eval_next_batch(eval_cursor *c, cdz_window *w, int batch) {
     for (; c->i < ds->n_seqs && n < batch; c->i++, c->start = 0) {
         if (c->split != CDZ_SPLIT_ALL && ds->splits[c->i] != c->split) continue;
         int64_t len = (int64_t)cdz_dataset_seq_len(ds, c->i);
-        for (; c->start + 1 < len && n < batch; c->start += c->max_len, n++) {
-            if (ds->dtype == CDZ_DTYPE_AUDIO) {
-                if (c->start + c->max_len > len) break;
-                w[n] = (cdz_window){.audio = (const int16_t *)ds->data + ds->offsets[c->i], .start = c->start, .n = c->max_len};
-                continue;
-            }
-            w[n].seq = ds->tokens + ds->offsets[c->i];
-            w[n].start = c->start;
-            w[n].n = len - c->start < (int64_t)c->max_len + 1 ? len - c->start : (int64_t)c->max_len + 1;
-        }
+        for (; c->start + 1 < len && n < batch; c->start += c->max_len, n++)
+            if (!eval_window(ds, c->i, c->start, len, c->max_len, &w[n])) break;
         if (n == batch && c->start + 1 < len) break; /* the sequence goes on in the next batch */
     }
     return n;
