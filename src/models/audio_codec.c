@@ -65,6 +65,7 @@ typedef struct codec {
     int n_ops, enc_end;                      /* ops [0, enc_end): encoder; [enc_end, n_ops): decoder */
     slot slots[MAX_OPS + 2];
     int n_slots, latent, quant, output;      /* slot 0: the input */
+    int pool_of[MAX_OPS + 2], n_pool;        /* encoding and decoding: the buffer each slot lives in */
     conv_w convs[MAX_CONVS];
     int n_convs;
     size_t weff_floats;
@@ -238,6 +239,37 @@ static cdz_status build(cdz_model *m, codec *c, cdz_error *err) {
     return st;
 }
 
+/* Encoding and decoding keep no activations for a backward pass, so slots share buffers: a slot's
+ * buffer is free again after the last operation that reads it, and ELU, ADD and TANH write over an
+ * input that they read last (elementwise, so in place is safe). The input, the latent, the quantized
+ * latent and the output keep buffers of their own (the caller reads or writes them around the ops).
+ * About 6 buffers where there are 80 slots: less memory to fault in and more of it in cache. */
+static void plan_pool(codec *c) {
+    int last[MAX_OPS + 2], free_list[MAX_OPS + 2], n_free = 0;
+    const int big = c->n_ops + 1;
+    for (int i = 0; i < c->n_slots; i++) last[i] = -1, c->pool_of[i] = -1;
+    for (int i = 0; i < c->n_ops; i++) {
+        last[c->ops[i].in] = i;
+        if (c->ops[i].type == OP_ADD) last[c->ops[i].in2] = i;
+    }
+    const int pinned[4] = {0, c->latent, c->quant, c->output};
+    c->n_pool = 0;
+    for (int k = 0; k < 4; k++) last[pinned[k]] = big, c->pool_of[pinned[k]] = c->n_pool++;
+    for (int i = 0; i < c->n_ops; i++) {
+        const op *o = &c->ops[i];
+        int ins[2] = {o->in, o->type == OP_ADD ? o->in2 : -1};
+        if (c->pool_of[o->out] < 0) {
+            int buf = -1;
+            for (int k = 0; k < 2 && buf < 0; k++) /* in place over an input read for the last time */
+                if (ins[k] >= 0 && last[ins[k]] == i && o->type != OP_CONV && o->type != OP_CONVT) buf = c->pool_of[ins[k]], ins[k] = -1;
+            if (buf < 0) buf = n_free ? free_list[--n_free] : c->n_pool++;
+            c->pool_of[o->out] = buf;
+        }
+        for (int k = 0; k < 2; k++)
+            if (ins[k] >= 0 && last[ins[k]] == i && (k == 0 || ins[1] != ins[0])) free_list[n_free++] = c->pool_of[ins[k]];
+    }
+}
+
 static cdz_status from_config(cdz_model *m, const cdz_json *j, const char *what, cdz_error *err) {
     codec *c = cdz_calloc(1, sizeof *c);
     if (!c) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
@@ -274,6 +306,7 @@ static cdz_status from_config(cdz_model *m, const cdz_json *j, const char *what,
     m->vocab = (uint32_t)c->K;
     m->max_len = 0;
     st = build(m, c, err);
+    if (!st) plan_pool(c);
     if (!st) st = cdz_model_alloc_params(m, err);
     return st;
 }
@@ -337,7 +370,9 @@ static void init_params(cdz_model *m, cdz_rng *rng) {
 typedef struct codec_session {
     int n_slots;
     int B, T;                  /* the buffers' sizes */
+    int pooled;                /* act[] are views into the shared buffers of plan_pool (no gradients) */
     float **act, **dact;       /* per slot */
+    float **pool;              /* pooled: the shared buffers */
     float *weff, *dweff, *norms, *scratch;
     size_t scratch_floats;
     float *zt, *qt, *residuals, *stage_q, *vq_scratch;
@@ -347,12 +382,21 @@ typedef struct codec_session {
     int pending, use, N;
 } codec_session;
 
+static void free_activations(codec_session *s) {
+    for (int i = 0; s->pool && i <= s->n_slots; i++) cdz_free(s->pool[i]), s->pool[i] = NULL;
+    for (int i = 0; s->act && i < s->n_slots; i++) {
+        if (!s->pooled) cdz_free(s->act[i]);
+        s->act[i] = NULL;
+    }
+    for (int i = 0; s->dact && i < s->n_slots; i++) cdz_free(s->dact[i]), s->dact[i] = NULL;
+    s->pooled = 0;
+}
+
 static void session_free(void *p) {
     codec_session *s = p;
     if (!s) return;
-    for (int i = 0; s->act && i < s->n_slots; i++) cdz_free(s->act[i]);
-    for (int i = 0; s->dact && i < s->n_slots; i++) cdz_free(s->dact[i]);
-    cdz_free(s->act), cdz_free(s->dact);
+    free_activations(s);
+    cdz_free(s->act), cdz_free(s->dact), cdz_free(s->pool);
     cdz_free(s->weff), cdz_free(s->dweff), cdz_free(s->norms), cdz_free(s->scratch);
     cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q), cdz_free(s->vq_scratch);
     cdz_free(s->codes), cdz_free(s->stage_codes);
@@ -368,13 +412,14 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
         s->n_slots = c->n_slots;
         s->act = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->act);
         s->dact = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->dact);
+        s->pool = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->pool);
         s->weff = cdz_malloc(c->weff_floats * sizeof *s->weff);
         s->dweff = cdz_malloc(c->weff_floats * sizeof *s->dweff);
         size_t rows_total = 0;
         for (int i = 0; i < c->n_convs; i++) rows_total += (size_t)c->convs[i].rows;
         s->norms = cdz_malloc(rows_total * sizeof *s->norms);
     }
-    if (!s || !s->act || !s->dact || !s->weff || !s->dweff || !s->norms) {
+    if (!s || !s->act || !s->dact || !s->pool || !s->weff || !s->dweff || !s->norms) {
         session_free(s);
         cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for an audio codec session");
         return NULL;
@@ -412,6 +457,7 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
     const codec *c = m->impl;
     if (s->act[0] && B <= s->B && T <= s->T && (!grads || s->dact[0])) return CDZ_OK; /* slots laid out for (B, T) within */
     grads |= s->dact[0] != NULL;
+    free_activations(s);
     const int Bn = B > s->B ? B : s->B, Tn = T > s->T ? T : s->T;
     size_t scratch = 0;
     for (int i = 0; i < c->n_ops; i++) {
@@ -422,11 +468,21 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
         if (need > scratch) scratch = need;
     }
     const int N = Bn * (Tn / c->hop);
-    for (int i = 0; i < c->n_slots; i++) {
-        cdz_free(s->act[i]), cdz_free(s->dact[i]);
-        s->act[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
-        s->dact[i] = grads ? cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float)) : NULL;
-        if (!s->act[i] || (grads && !s->dact[i])) goto nomem;
+    if (grads) {
+        for (int i = 0; i < c->n_slots; i++) {
+            s->act[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
+            s->dact[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
+            if (!s->act[i] || !s->dact[i]) goto nomem;
+        }
+    } else {
+        s->pooled = 1;
+        for (int b = 0; b < c->n_pool; b++) {
+            size_t need = 1;
+            for (int i = 0; i < c->n_slots; i++)
+                if (c->pool_of[i] == b && slot_floats(c, i, Bn, Tn) > need) need = slot_floats(c, i, Bn, Tn);
+            if (!(s->pool[b] = cdz_malloc(need * sizeof(float)))) goto nomem;
+        }
+        for (int i = 0; i < c->n_slots; i++) s->act[i] = s->pool[c->pool_of[i]];
     }
     cdz_free(s->scratch), cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q);
     cdz_free(s->vq_scratch), cdz_free(s->codes), cdz_free(s->stage_codes);
@@ -443,6 +499,7 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
     s->B = Bn, s->T = Tn, s->pending = 0;
     return CDZ_OK;
 nomem:
+    free_activations(s);
     s->B = s->T = 0;
     return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for %d audio windows of %d samples", Bn, Tn);
 }
@@ -676,10 +733,26 @@ double cdz_audio_codec_kbps(const cdz_audio_codec_shape *s, int n_q) {
     return n_q * log2((double)s->codebook) * s->rate / s->hop / 1000.0;
 }
 
-/* Chunks of about 10 s of frames with 0.5 s of context on each side. */
+/* How far (in samples, either side) an output of ops [from, to) can see: each convolution reads
+ * (K - 1) dilation + stride positions around its output at its input's rate, summed along the chain
+ * (residual branches counted as if in series: an upper bound). */
+static double reach_of(const codec *c, int from, int to) {
+    double r = 0;
+    for (int i = from; i < to; i++) {
+        const op *o = &c->ops[i];
+        if (o->type != OP_CONV && o->type != OP_CONVT) continue;
+        r += (double)((o->K - 1) * o->dil + o->stride) * c->slots[o->in].div;
+    }
+    return r;
+}
+
+/* Chunks of 2 s of frames with, on each side, context beyond the encoder's or the decoder's reach,
+ * so that chunked coding gives what one pass over the whole clip would (to rounding). Short chunks
+ * keep the activations in cache; the context costs (2 ctx) / core more work. */
 static void chunking(const codec *c, int *core, int *ctx) {
-    *core = (int)ceil(10.0 * c->rate / c->hop);
-    *ctx = (int)ceil(0.5 * c->rate / c->hop);
+    double reach = fmax(reach_of(c, 0, c->enc_end), reach_of(c, c->enc_end, c->n_ops));
+    *core = (int)ceil(2.0 * c->rate / c->hop);
+    *ctx = (int)ceil(reach / c->hop) + 1;
 }
 
 /* The chunk from frame f0 of F: its core frames [f0, *f1) and, with the context, [*a, *z). */

@@ -35,13 +35,30 @@ enum { CONV_TILE = 1024 }; /* outputs (inputs of a transposed convolution) unfol
 
 static int tile_of(int n) { return n < CONV_TILE ? n : CONV_TILE; }
 
+/* Direct kernels (conv_direct.c) where the CPU has them: a convolution of stride 1 (any dilation) or
+ * of dilation 1, a transposed one of dilation 1. */
+static int direct_conv(const cdz_conv1d_shape *s) { return nn_conv_direct_applies(s->stride, s->dilation); }
+static int direct_convT(const cdz_conv1d_shape *s) { return s->dilation == 1 && nn_conv_direct_applies(s->stride, 1); }
+
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 size_t cdz_conv1d_scratch_floats(const cdz_conv1d_shape *s) {
     int to = cdz_conv1d_out_len(s);
-    return to < 0 ? 0 : (size_t)(s->C / s->groups) * (size_t)s->K * (size_t)tile_of(to);
+    if (to < 0) return 0;
+    const int cg = s->C / s->groups, og = s->OC / s->groups;
+    size_t unfold = (size_t)cg * (size_t)s->K * (size_t)tile_of(to);
+    if (!direct_conv(s)) return unfold;
+    return max3(1, nn_conv_direct_scratch(0, 0, cg, og, s->K, s->stride, s->dilation),
+                nn_conv_direct_scratch(0, 1, cg, og, s->K, s->stride, s->dilation));
 }
 
 size_t cdz_conv_transpose1d_scratch_floats(const cdz_conv1d_shape *s) {
-    return cdz_conv_transpose1d_out_len(s) < 0 ? 0 : (size_t)(s->OC / s->groups) * (size_t)s->K * (size_t)tile_of(s->T);
+    if (cdz_conv_transpose1d_out_len(s) < 0) return 0;
+    const int cg = s->C / s->groups, og = s->OC / s->groups;
+    size_t unfold = (size_t)og * (size_t)s->K * (size_t)tile_of(s->T);
+    if (!direct_convT(s)) return unfold;
+    return max3(1, nn_conv_direct_scratch(1, 0, cg, og, s->K, s->stride, 1),
+                nn_conv_direct_scratch(1, 1, cg, og, s->K, s->stride, 1));
 }
 
 /* col (rows K, n) for the outputs t0 .. t0+n-1: col[(r K + k) n + j] = src[r][(t0 + j) stride + k dilation - pad]
@@ -92,10 +109,16 @@ static void bias_grad(float *db, const float *dy, int B, int OC, int n) {
 
 void cdz_conv1d_forward(float *y, float *scratch, const float *x, const float *w, const float *b, const cdz_conv1d_shape *s) {
     const int to = cdz_conv1d_out_len(s), G = s->groups, cg = s->C / G, og = s->OC / G, ck = cg * s->K;
+    const int direct = direct_conv(s);
     for (int n = 0; n < s->B; n++)
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             float *yg = y + ((size_t)n * s->OC + (size_t)g * og) * to;
+            if (direct) {
+                nn_conv_direct(yg, 0, xg, cg, s->T, w + (size_t)g * og * ck, b ? b + (size_t)g * og : NULL, og, s->K, s->stride,
+                               s->dilation, s->pad_left, to, scratch);
+                continue;
+            }
             bias_fill(yg, b ? b + (size_t)g * og : NULL, og, to);
             for (int t0 = 0; t0 < to; t0 += CONV_TILE) {
                 const int nt = tile_of(to - t0);
@@ -105,15 +128,40 @@ void cdz_conv1d_forward(float *y, float *scratch, const float *x, const float *w
         }
 }
 
+/* dx (cg, T) += the gradient of one group's convolution: for stride 1 the convolution of dy by the
+ * weights transposed and flipped (wt[c][o][j] = w[o][c][K - 1 - j]), else the transposed convolution
+ * of dy by w itself. */
+static void conv_dx_direct(float *dx, const float *dy, const float *w, int cg, int og, int to, float *scratch,
+                           const cdz_conv1d_shape *s) {
+    const int K = s->K;
+    if (s->stride > 1) {
+        nn_convT_direct(dx, 1, dy, og, to, w, NULL, cg, K, s->stride, s->pad_left, s->T, scratch);
+        return;
+    }
+    float *wt = scratch;
+    for (int c = 0; c < cg; c++)
+        for (int o = 0; o < og; o++)
+            for (int j = 0; j < K; j++) wt[((size_t)c * og + o) * K + j] = w[((size_t)o * cg + c) * K + (K - 1 - j)];
+    nn_conv_direct(dx, 1, dy, og, to, wt, NULL, cg, K, 1, s->dilation, (long)(K - 1) * s->dilation - s->pad_left, s->T,
+                   scratch + (size_t)cg * og * K);
+}
+
 void cdz_conv1d_backward(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x, const float *w,
                          const cdz_conv1d_shape *s) {
     const int to = cdz_conv1d_out_len(s), G = s->groups, cg = s->C / G, og = s->OC / G, ck = cg * s->K;
     bias_grad(db, dy, s->B, s->OC, to);
+    const int direct = direct_conv(s);
     for (int n = 0; n < s->B; n++)
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             const float *dyg = dy + ((size_t)n * s->OC + (size_t)g * og) * to;
             const float *wg = w + (size_t)g * og * ck;
+            if (direct) {
+                nn_conv_direct_dw(dw + (size_t)g * og * ck, xg, cg, s->T, dyg, og, to, s->K, s->stride, s->dilation, s->pad_left,
+                                  scratch);
+                if (dx) conv_dx_direct(dx + ((size_t)n * s->C + (size_t)g * cg) * s->T, dyg, wg, cg, og, to, scratch, s);
+                continue;
+            }
             for (int t0 = 0; t0 < to; t0 += CONV_TILE) {
                 const int nt = tile_of(to - t0);
                 /* dw += dy col^T, with the tile unfolded again (cheaper than keeping it for every signal) */
@@ -132,10 +180,16 @@ void cdz_conv1d_backward(float *dx, float *dw, float *db, float *scratch, const 
 void cdz_conv_transpose1d_forward(float *y, float *scratch, const float *x, const float *w, const float *b,
                                   const cdz_conv1d_shape *s) {
     const int to = cdz_conv_transpose1d_out_len(s), G = s->groups, cg = s->C / G, og = s->OC / G, ok = og * s->K;
+    const int direct = direct_convT(s);
     for (int n = 0; n < s->B; n++)
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             float *yg = y + ((size_t)n * s->OC + (size_t)g * og) * to;
+            if (direct) {
+                nn_convT_direct(yg, 0, xg, cg, s->T, w + (size_t)g * cg * ok, b ? b + (size_t)g * og : NULL, og, s->K, s->stride,
+                                s->pad_left, to, scratch);
+                continue;
+            }
             bias_fill(yg, b ? b + (size_t)g * og : NULL, og, to);
             for (int t0 = 0; t0 < s->T; t0 += CONV_TILE) {
                 const int nt = tile_of(s->T - t0);
@@ -149,12 +203,20 @@ void cdz_conv_transpose1d_forward(float *y, float *scratch, const float *x, cons
 void cdz_conv_transpose1d_backward(float *dx, float *dw, float *db, float *scratch, const float *dy, const float *x,
                                    const float *w, const cdz_conv1d_shape *s) {
     const int to = cdz_conv_transpose1d_out_len(s), G = s->groups, cg = s->C / G, og = s->OC / G, ok = og * s->K;
+    const int direct = direct_convT(s);
     bias_grad(db, dy, s->B, s->OC, to);
     for (int n = 0; n < s->B; n++)
         for (int g = 0; g < G; g++) {
             const float *xg = x + ((size_t)n * s->C + (size_t)g * cg) * s->T;
             const float *wg = w + (size_t)g * cg * ok;
             const float *dyg = dy + ((size_t)n * s->OC + (size_t)g * og) * to;
+            if (direct) { /* dx: the convolution of dy by w */
+                nn_convT_direct_dw(dw + (size_t)g * cg * ok, xg, cg, s->T, dyg, og, to, s->K, s->stride, s->pad_left, scratch);
+                if (dx)
+                    nn_conv_direct(dx + ((size_t)n * s->C + (size_t)g * cg) * s->T, 1, dyg, og, to, wg, NULL, cg, s->K, s->stride,
+                                   1, s->pad_left, s->T, scratch);
+                continue;
+            }
             for (int t0 = 0; t0 < s->T; t0 += CONV_TILE) {
                 const int nt = tile_of(s->T - t0);
                 /* dcol: the output gradient each input sample of the tile spread to, unfolded as a convolution would */
@@ -197,12 +259,22 @@ void cdz_pad1d_backward(float *dx, const float *dy, int rows, int T, int left, i
         }
 }
 
-void cdz_elu_forward(float *y, const float *x, size_t n, float alpha) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * (expf(x[i]) - 1.0f);
+/* ELU: vectors of 8 on AVX2 (conv_direct.c), the rest (and other CPUs) with the vectorisable
+ * exponential (nn_exp; exp of min(x, 0), so that large inputs cannot overflow the unused branch). */
+NN_CLONES void cdz_elu_forward(float *y, const float *x, size_t n, float alpha) {
+#pragma omp simd
+    for (size_t i = nn_elu_forward_fast(y, x, n, alpha); i < n; i++) {
+        float v = x[i], e = nn_exp(v < 0 ? v : 0.0f);
+        y[i] = v > 0 ? v : alpha * (e - 1.0f);
+    }
 }
 
-void cdz_elu_backward(float *dx, const float *dy, const float *x, size_t n, float alpha) {
-    for (size_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? dy[i] : dy[i] * alpha * expf(x[i]);
+NN_CLONES void cdz_elu_backward(float *dx, const float *dy, const float *x, size_t n, float alpha) {
+#pragma omp simd
+    for (size_t i = nn_elu_backward_fast(dx, dy, x, n, alpha); i < n; i++) {
+        float v = x[i], e = nn_exp(v < 0 ? v : 0.0f);
+        dx[i] += v > 0 ? dy[i] : dy[i] * alpha * e;
+    }
 }
 
 void cdz_snake_forward(float *y, const float *x, const float *alpha, int B, int C, int T) {

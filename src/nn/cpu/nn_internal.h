@@ -10,6 +10,31 @@ void nn_gemm_ld(int ta, int tb, int M, int N, int K, const float *a, int lda, co
 /* The same with packed (contiguous) matrices. */
 void nn_gemm_acc(int ta, int tb, int M, int N, int K, const float *a, const float *b, float *c);
 
+/* Direct 1-D convolutions on CPUs with AVX2 and FMA (conv_direct.c), used by conv.c where they apply
+ * (stride 1, or dilation 1) instead of unfolding the input; nn_conv_use_direct(0) turns them off (the
+ * tests compare both ways). nn_conv_direct: y (OC, n_out) = (y if acc, else bias) + the convolution of
+ * x (C, T) by w (OC, C, K); nn_convT_direct: the transposed one, w (C, OC, K), dilation 1. Their
+ * scratch: nn_conv_direct_scratch (backward: the dx pass of the convolution's backward, whose scratch
+ * holds the transposed weights too). */
+int nn_conv_direct_supported(void);
+int nn_conv_direct_enabled(void);
+void nn_conv_use_direct(int on);
+int nn_conv_direct_applies(int stride, int dilation);
+size_t nn_conv_direct_scratch(int transpose, int backward, int C, int OC, int K, int stride, int dilation);
+void nn_conv_direct(float *y, int acc, const float *x, int C, int T, const float *w, const float *b, int OC, int K, int s,
+                    int dil, long pad, int n_out, float *scratch);
+void nn_convT_direct(float *y, int acc, const float *x, int C, int T, const float *w, const float *b, int OC, int K, int s,
+                     long pad, int n_out, float *scratch);
+/* Weight gradients of the two (dw += ...; w's layout as above); their scratch is within the backward's. */
+void nn_conv_direct_dw(float *dw, const float *x, int C, int T, const float *dy, int OC, int n_out, int K, int s, int dil,
+                       long pad, float *scratch);
+void nn_convT_direct_dw(float *dw, const float *x, int C, int T, const float *dy, int OC, int n_out, int K, int s, long pad,
+                        float *scratch);
+/* ELU over the first elements of x with AVX2 and FMA where the CPU has them: how many it did (a
+ * multiple of 8; 0 on other CPUs), the caller does the rest. */
+size_t nn_elu_forward_fast(float *y, const float *x, size_t n, float alpha);
+size_t nn_elu_backward_fast(float *dx, const float *dy, const float *x, size_t n, float alpha);
+
 /* Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64, the best picked when the
  * program loads (GCC function multiversioning), so the shipped build stays portable. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
