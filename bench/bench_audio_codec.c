@@ -39,7 +39,7 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static const char *const NAMES[] = {"codec_small", "codec_tiny"};
+static const char *const NAMES[] = {"codec_small", "codec_lite", "codec_tiny"};
 
 /* The named config with "q_dropout":0 (replacing its value, or added when it has none). */
 static cdz_model *make(const char *name, cdz_error *err) {
@@ -330,7 +330,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--check") == 0 && i + 1 < argc) check_dir = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_audio_codec [--configs codec_small,codec_tiny|all] [--what train,encode,decode] "
+            fprintf(stderr, "usage: bench_audio_codec [--configs codec_small,codec_lite,codec_tiny|all] [--what train,encode,decode] "
                             "[--warmup N] [--steps N] [--seconds S] [--reps N] [--check DIR]\n");
             return 2;
         }
@@ -353,6 +353,6 @@ int main(int argc, char **argv) {
         failed |= check_dir ? check(NAMES[i], check_dir) : bench_one(NAMES[i], what, warmup, steps, seconds, reps);
         ran++;
     }
-    if (!ran) fprintf(stderr, "bench_audio_codec: no config named in '%s' (codec_small, codec_tiny, all)\n", configs);
+    if (!ran) fprintf(stderr, "bench_audio_codec: no config named in '%s' (codec_small, codec_lite, codec_tiny, all)\n", configs);
     return failed || !ran;
 }

@@ -443,6 +443,40 @@ static void test_prior(void) {
     cdz_model_free(codec);
 }
 
+/* A batch's windows split over 1, 2 and 3 threads (cdz_nn_set_threads): the same loss and gradients,
+ * to rounding (each window's sums are the same; only the order of adding the lanes' differs). */
+static void test_lanes(void) {
+    if (!cdz_audio_metrics_available()) {
+        printf("skipped: codec lanes (no KissFFT in this build)\n");
+        return;
+    }
+    enum { T = 2048, B = 3 };
+    int16_t *a[B];
+    cdz_window w[B];
+    for (int b = 0; b < B; b++) a[b] = clip(T, 200 + 110 * b, 1500 + 300 * b, 20 + (uint64_t)b), w[b] = (cdz_window){.audio = a[b], .start = 0, .n = T};
+    cdz_model *m = tiny("\"q_dropout\":0", 5);
+    float *g1 = m ? malloc(m->n_params * sizeof *g1) : NULL;
+    double l1 = 0;
+    for (int threads = 1; m && g1 && threads <= 3; threads++) {
+        cdz_nn_set_threads(threads);
+        cdz_session *s = NULL;
+        cdz_error err = {0};
+        if (cdz_session_new(&s, m, 1, 0, &err) != CDZ_OK) break;
+        cdz_model_zero_grads(m);
+        double l = loss_of(s, w, B, m->grads);
+        double worst = 0, scale = 0;
+        if (threads == 1) memcpy(g1, m->grads, m->n_params * sizeof *g1), l1 = l;
+        for (size_t i = 0; i < m->n_params; i++) worst = fmax(worst, fabs(m->grads[i] - g1[i])), scale = fmax(scale, fabs(g1[i]));
+        CHECK(fabs(l - l1) <= 1e-5 * fabs(l1) && worst <= 1e-4 * scale,
+              "%d thread(s): loss %.7f (1 thread %.7f), gradients within %.3g of %.3g", threads, l, l1, worst, scale);
+        cdz_session_free(s);
+    }
+    cdz_nn_set_threads(0);
+    free(g1);
+    for (int b = 0; b < B; b++) free(a[b]);
+    cdz_model_free(m);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -451,6 +485,7 @@ int main(void) {
     test_configs();
     test_codes_file();
     test_gradients();
+    test_lanes();
     test_bitrates_and_chunks();
     test_overfit();
     test_prior();

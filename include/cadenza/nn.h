@@ -23,6 +23,13 @@ extern "C" {
 
 /* Which matrix-product code the library was built with: "openblas" or "loops". */
 CDZ_API const char *cdz_nn_backend(void);
+/* Threads a layer's caller may split independent work over: what cdz_nn_set_threads set, else the
+ * matrix library's own count where cadenza was built with OpenBLAS (OPENBLAS_NUM_THREADS, else the
+ * cores it found), otherwise the cores online. Models that split a batch over threads (the audio
+ * codec) ask here, so one setting governs both. cdz_nn_set_threads(0) returns to the default; call
+ * it while no other thread is in the library. */
+CDZ_API int cdz_nn_threads(void);
+CDZ_API void cdz_nn_set_threads(int n);
 
 /* y (N, OC) = x (N, C) @ w (OC, C)^T + b (OC); b may be NULL. */
 CDZ_API void cdz_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int OC);

@@ -27,6 +27,7 @@
  * The network is a list of operations over activation slots (forward in order, backward reversed),
  * built once from the config; every layer goes through m->backend. Host-memory backends only. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +37,7 @@
 #include "cadenza/nn.h"
 
 #define KIND "audio_codec"
-enum { MAX_STAGES = 6, MAX_RES = 3, MAX_OPS = 128, MAX_CONVS = 64, MAX_BOOKS = 32 };
+enum { MAX_STAGES = 6, MAX_RES = 3, MAX_OPS = 128, MAX_CONVS = 64, MAX_BOOKS = 32, MAX_LANES = 16 };
 
 typedef enum { OP_CONV, OP_CONVT, OP_ELU, OP_ADD, OP_TANH } op_type;
 
@@ -51,6 +52,7 @@ typedef struct conv_w {
     size_t v, g, b;     /* parameter offsets: v (rows, n), g (rows), b (out channels) */
     int rows, n;        /* weight norm's rows (dim 0) and row length */
     size_t weff;        /* offset of the effective weight in the session's buffer */
+    size_t bo;          /* offset of the bias in a lane's bias-gradient buffer */
 } conv_w;
 
 typedef struct slot {
@@ -68,13 +70,13 @@ typedef struct codec {
     int pool_of[MAX_OPS + 2], n_pool;        /* encoding and decoding: the buffer each slot lives in */
     conv_w convs[MAX_CONVS];
     int n_convs;
-    size_t weff_floats;
+    size_t weff_floats, bias_floats;
     size_t books, ema_count, ema_sum;        /* (n_q, K, D), (n_q, K), (n_q, K, D) */
 } codec;
 
 /* ---- configs ---- */
 
-static const char *const CONFIG_NAMES[] = {"codec_small", "codec_tiny", NULL};
+static const char *const CONFIG_NAMES[] = {"codec_small", "codec_lite", "codec_tiny", NULL};
 
 #define CODEC_TRAIN "\"lr\":0.0003,\"clip\":100,\"weight_decay\":0,\"warmup_steps\":100"
 
@@ -85,6 +87,10 @@ static const char *named_config(const char *name) {
         CFG("codec_small", "\"rate\":24000,\"channels\":16,\"strides\":[2,4,5,8],\"dilations\":[1,3],\"latent\":64,"
                            "\"books\":8,\"codebook\":1024,\"w_mel\":1,\"w_stft\":1,\"w_wave\":5,\"beta\":0.25,"
                            "\"ema_decay\":0.99,\"dead_threshold\":0.005,\"q_dropout\":0.5,\"batch\":8,\"seq\":7680"),
+        /* the same at half the width: a quarter of the multiply-adds (5,200 a sample each way) */
+        CFG("codec_lite", "\"rate\":24000,\"channels\":8,\"strides\":[2,4,5,8],\"dilations\":[1,3],\"latent\":64,"
+                          "\"books\":8,\"codebook\":1024,\"w_mel\":1,\"w_stft\":1,\"w_wave\":5,\"beta\":0.25,"
+                          "\"ema_decay\":0.99,\"dead_threshold\":0.005,\"q_dropout\":0.5,\"batch\":8,\"seq\":7680"),
         /* for tests: a hop of 16 */
         CFG("codec_tiny", "\"rate\":24000,\"channels\":4,\"strides\":[2,8],\"dilations\":[1],\"latent\":8,"
                           "\"books\":4,\"codebook\":16,\"w_mel\":1,\"w_stft\":1,\"w_wave\":5,\"beta\":0.25,"
@@ -153,6 +159,8 @@ static int add_conv(cdz_model *m, codec *c, const char *name, int in, int OC, in
         return -1;
     w->weff = c->weff_floats;
     c->weff_floats += (size_t)w->rows * (size_t)w->n;
+    w->bo = c->bias_floats;
+    c->bias_floats += (size_t)OC;
     op *o = &c->ops[c->n_ops++];
     memset(o, 0, sizeof *o);
     o->type = transpose ? OP_CONVT : OP_CONV;
@@ -371,13 +379,14 @@ typedef struct codec_session {
     int n_slots;
     int B, T;                  /* the buffers' sizes */
     int pooled;                /* act[] are views into the shared buffers of plan_pool (no gradients) */
+    int lanes;                 /* threads a batch's windows are split over (training and evaluation) */
     float **act, **dact;       /* per slot */
     float **pool;              /* pooled: the shared buffers */
-    float *weff, *dweff, *norms, *scratch;
-    size_t scratch_floats;
+    float *weff, *norms;
+    float *scratch[MAX_LANES], *dweff[MAX_LANES], *dbias[MAX_LANES]; /* per lane; gradients summed into lane 0's */
+    cdz_spectral_plan *plan[MAX_LANES];
     float *zt, *qt, *residuals, *stage_q, *vq_scratch;
     int32_t *codes, *stage_codes;
-    cdz_spectral_plan *plan;
     /* what after_step reads: the last training loss's encodings */
     int pending, use, N;
 } codec_session;
@@ -389,7 +398,11 @@ static void free_activations(codec_session *s) {
         s->act[i] = NULL;
     }
     for (int i = 0; s->dact && i < s->n_slots; i++) cdz_free(s->dact[i]), s->dact[i] = NULL;
-    s->pooled = 0;
+    for (int l = 0; l < MAX_LANES; l++) {
+        cdz_free(s->scratch[l]), cdz_free(s->dweff[l]), cdz_free(s->dbias[l]);
+        s->scratch[l] = s->dweff[l] = s->dbias[l] = NULL;
+    }
+    s->pooled = 0, s->lanes = 0;
 }
 
 static void session_free(void *p) {
@@ -397,10 +410,10 @@ static void session_free(void *p) {
     if (!s) return;
     free_activations(s);
     cdz_free(s->act), cdz_free(s->dact), cdz_free(s->pool);
-    cdz_free(s->weff), cdz_free(s->dweff), cdz_free(s->norms), cdz_free(s->scratch);
+    cdz_free(s->weff), cdz_free(s->norms);
     cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q), cdz_free(s->vq_scratch);
     cdz_free(s->codes), cdz_free(s->stage_codes);
-    cdz_spectral_plan_free(s->plan);
+    for (int l = 0; l < MAX_LANES; l++) cdz_spectral_plan_free(s->plan[l]);
     cdz_free(s);
 }
 
@@ -414,12 +427,11 @@ static void *session_new(const cdz_model *m, int rows, int64_t window, cdz_error
         s->dact = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->dact);
         s->pool = cdz_calloc((size_t)c->n_slots + 1, sizeof *s->pool);
         s->weff = cdz_malloc(c->weff_floats * sizeof *s->weff);
-        s->dweff = cdz_malloc(c->weff_floats * sizeof *s->dweff);
         size_t rows_total = 0;
         for (int i = 0; i < c->n_convs; i++) rows_total += (size_t)c->convs[i].rows;
         s->norms = cdz_malloc(rows_total * sizeof *s->norms);
     }
-    if (!s || !s->act || !s->dact || !s->pool || !s->weff || !s->dweff || !s->norms) {
+    if (!s || !s->act || !s->dact || !s->pool || !s->weff || !s->norms) {
         session_free(s);
         cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory for an audio codec session");
         return NULL;
@@ -451,14 +463,29 @@ static cdz_conv1d_shape conv_shape(const codec *c, const op *o, int B, int T) {
     return sh;
 }
 
-/* Buffers for B windows of T samples (grown, never shrunk), with the gradients' when grads (encoding
- * and decoding need none). */
-static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, int T, int grads, cdz_error *err) {
+/* How the activations are kept: shared by liveness (encoding and decoding one clip), one buffer per
+ * slot (evaluation), or with the gradients' too (training). */
+typedef enum { BUF_POOLED, BUF_FULL, BUF_GRADS } buf_mode;
+
+/* Threads for a batch of B windows: as many as the matrix library may use (OPENBLAS_NUM_THREADS),
+ * at most one per window. */
+static int lanes_for(int B) {
+    int n = cdz_nn_threads();
+    n = n < B ? n : B;
+    n = n < MAX_LANES ? n : MAX_LANES;
+    return n > 0 ? n : 1;
+}
+
+/* Buffers for B windows of T samples (grown, never shrunk). */
+static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, int T, buf_mode mode, cdz_error *err) {
     const codec *c = m->impl;
-    if (s->act[0] && B <= s->B && T <= s->T && (!grads || s->dact[0])) return CDZ_OK; /* slots laid out for (B, T) within */
-    grads |= s->dact[0] != NULL;
-    free_activations(s);
+    const int pooled = mode == BUF_POOLED, lanes = pooled ? 1 : lanes_for(B);
+    int grads = mode == BUF_GRADS;
+    if (s->act[0] && B <= s->B && T <= s->T && pooled == s->pooled && lanes <= s->lanes && (!grads || s->dact[0]))
+        return CDZ_OK; /* slots laid out for (B, T) within */
+    grads |= !pooled && s->dact[0] != NULL;
     const int Bn = B > s->B ? B : s->B, Tn = T > s->T ? T : s->T;
+    free_activations(s);
     size_t scratch = 0;
     for (int i = 0; i < c->n_ops; i++) {
         const op *o = &c->ops[i];
@@ -468,11 +495,11 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
         if (need > scratch) scratch = need;
     }
     const int N = Bn * (Tn / c->hop);
-    if (grads) {
+    if (!pooled) {
         for (int i = 0; i < c->n_slots; i++) {
             s->act[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
-            s->dact[i] = cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float));
-            if (!s->act[i] || !s->dact[i]) goto nomem;
+            s->dact[i] = grads ? cdz_malloc(slot_floats(c, i, Bn, Tn) * sizeof(float)) : NULL;
+            if (!s->act[i] || (grads && !s->dact[i])) goto nomem;
         }
     } else {
         s->pooled = 1;
@@ -484,9 +511,17 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
         }
         for (int i = 0; i < c->n_slots; i++) s->act[i] = s->pool[c->pool_of[i]];
     }
-    cdz_free(s->scratch), cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q);
+    s->lanes = lanes;
+    for (int l = 0; l < lanes; l++) {
+        s->scratch[l] = cdz_malloc((scratch ? scratch : 1) * sizeof(float));
+        if (!s->scratch[l]) goto nomem;
+        if (!grads) continue;
+        s->dweff[l] = cdz_malloc(c->weff_floats * sizeof(float));
+        s->dbias[l] = cdz_malloc((c->bias_floats ? c->bias_floats : 1) * sizeof(float));
+        if (!s->dweff[l] || !s->dbias[l]) goto nomem;
+    }
+    cdz_free(s->zt), cdz_free(s->qt), cdz_free(s->residuals), cdz_free(s->stage_q);
     cdz_free(s->vq_scratch), cdz_free(s->codes), cdz_free(s->stage_codes);
-    s->scratch = cdz_malloc((scratch ? scratch : 1) * sizeof(float));
     s->zt = cdz_malloc((size_t)N * c->D * sizeof(float));
     s->qt = cdz_malloc((size_t)N * c->D * sizeof(float));
     s->residuals = cdz_malloc((size_t)c->n_q * N * c->D * sizeof(float));
@@ -494,8 +529,7 @@ static cdz_status ensure_buffers(const cdz_model *m, codec_session *s, int B, in
     s->vq_scratch = cdz_malloc((cdz_vq_scratch_floats(N, c->K) + (size_t)N) * sizeof(float));
     s->codes = cdz_malloc((size_t)N * c->n_q * sizeof *s->codes);
     s->stage_codes = cdz_malloc((size_t)N * sizeof *s->stage_codes);
-    if (!s->scratch || !s->zt || !s->qt || !s->residuals || !s->stage_q || !s->vq_scratch || !s->codes || !s->stage_codes)
-        goto nomem;
+    if (!s->zt || !s->qt || !s->residuals || !s->stage_q || !s->vq_scratch || !s->codes || !s->stage_codes) goto nomem;
     s->B = Bn, s->T = Tn, s->pending = 0;
     return CDZ_OK;
 nomem:
@@ -515,27 +549,33 @@ static void weights_forward(const cdz_model *m, codec_session *s) {
     }
 }
 
-static void run_forward(const cdz_model *m, codec_session *s, int from, int to, int B, int T) {
+/* Slot i of windows b0 .. : the windows are laid out one after another, (B, C, T / div). */
+static float *slot_at(float *base, const codec *c, int i, int b0, int T) { return base + slot_floats(c, i, b0, T); }
+
+/* Ops [from, to) forward over nb windows from b0, with the lane's scratch. */
+static void run_forward(const cdz_model *m, codec_session *s, int from, int to, int b0, int nb, int T, int lane) {
     const codec *c = m->impl;
     const cdz_backend *be = m->backend;
     for (int i = from; i < to; i++) {
         const op *o = &c->ops[i];
-        float *y = s->act[o->out];
-        const float *x = s->act[o->in];
-        size_t n = slot_floats(c, o->out, B, T);
+        float *y = slot_at(s->act[o->out], c, o->out, b0, T);
+        const float *x = slot_at(s->act[o->in], c, o->in, b0, T);
+        size_t n = slot_floats(c, o->out, nb, T);
         switch (o->type) {
         case OP_CONV:
         case OP_CONVT: {
-            cdz_conv1d_shape sh = conv_shape(c, o, B, T);
+            cdz_conv1d_shape sh = conv_shape(c, o, nb, T);
             const conv_w *w = &c->convs[o->conv];
-            if (o->type == OP_CONV) be->conv1d_forward(y, s->scratch, x, s->weff + w->weff, m->params + w->b, &sh);
-            else be->conv_transpose1d_forward(y, s->scratch, x, s->weff + w->weff, m->params + w->b, &sh);
+            if (o->type == OP_CONV) be->conv1d_forward(y, s->scratch[lane], x, s->weff + w->weff, m->params + w->b, &sh);
+            else be->conv_transpose1d_forward(y, s->scratch[lane], x, s->weff + w->weff, m->params + w->b, &sh);
             break;
         }
         case OP_ELU: be->elu_forward(y, x, n, 1.0f); break;
-        case OP_ADD:
-            for (size_t k = 0; k < n; k++) y[k] = x[k] + s->act[o->in2][k];
+        case OP_ADD: {
+            const float *x2 = slot_at(s->act[o->in2], c, o->in2, b0, T);
+            for (size_t k = 0; k < n; k++) y[k] = x[k] + x2[k];
             break;
+        }
         case OP_TANH:
             for (size_t k = 0; k < n; k++) y[k] = tanhf(x[k]);
             break;
@@ -543,34 +583,38 @@ static void run_forward(const cdz_model *m, codec_session *s, int from, int to, 
     }
 }
 
-/* Backward over ops [from, to) reversed; the slots' gradients must be zeroed first, the output's set. */
-static void run_backward(const cdz_model *m, codec_session *s, float *grads, int from, int to, int B, int T) {
+/* Backward over ops [from, to) reversed for nb windows from b0; the slots' gradients must be zeroed
+ * first, the output's set. Weight and bias gradients go to the lane's buffers. */
+static void run_backward(const cdz_model *m, codec_session *s, int from, int to, int b0, int nb, int T, int lane) {
     const codec *c = m->impl;
     const cdz_backend *be = m->backend;
     for (int i = to - 1; i >= from; i--) {
         const op *o = &c->ops[i];
-        const float *dy = s->dact[o->out];
-        float *dx = s->dact[o->in];
-        size_t n = slot_floats(c, o->out, B, T);
+        const float *dy = slot_at(s->dact[o->out], c, o->out, b0, T);
+        float *dx = slot_at(s->dact[o->in], c, o->in, b0, T);
+        const float *x = slot_at(s->act[o->in], c, o->in, b0, T);
+        size_t n = slot_floats(c, o->out, nb, T);
         switch (o->type) {
         case OP_CONV:
         case OP_CONVT: {
-            cdz_conv1d_shape sh = conv_shape(c, o, B, T);
+            cdz_conv1d_shape sh = conv_shape(c, o, nb, T);
             const conv_w *w = &c->convs[o->conv];
             float *dxx = o->in == 0 ? NULL : dx; /* the input audio needs none */
+            float *dw = s->dweff[lane] + w->weff, *db = s->dbias[lane] + w->bo;
             if (o->type == OP_CONV)
-                be->conv1d_backward(dxx, s->dweff + w->weff, grads + w->b, s->scratch, dy, s->act[o->in], s->weff + w->weff, &sh);
+                be->conv1d_backward(dxx, dw, db, s->scratch[lane], dy, x, s->weff + w->weff, &sh);
             else
-                be->conv_transpose1d_backward(dxx, s->dweff + w->weff, grads + w->b, s->scratch, dy, s->act[o->in],
-                                              s->weff + w->weff, &sh);
+                be->conv_transpose1d_backward(dxx, dw, db, s->scratch[lane], dy, x, s->weff + w->weff, &sh);
             break;
         }
-        case OP_ELU: be->elu_backward(dx, dy, s->act[o->in], n, 1.0f); break;
-        case OP_ADD:
-            for (size_t k = 0; k < n; k++) dx[k] += dy[k], s->dact[o->in2][k] += dy[k];
+        case OP_ELU: be->elu_backward(dx, dy, x, n, 1.0f); break;
+        case OP_ADD: {
+            float *dx2 = slot_at(s->dact[o->in2], c, o->in2, b0, T);
+            for (size_t k = 0; k < n; k++) dx[k] += dy[k], dx2[k] += dy[k];
             break;
+        }
         case OP_TANH: {
-            const float *y = s->act[o->out];
+            const float *y = slot_at(s->act[o->out], c, o->out, b0, T);
             for (size_t k = 0; k < n; k++) dx[k] += dy[k] * (1 - y[k] * y[k]);
             break;
         }
@@ -583,7 +627,7 @@ static void weights_backward(const cdz_model *m, codec_session *s, float *grads)
     size_t at = 0;
     for (int i = 0; i < c->n_convs; i++) {
         const conv_w *w = &c->convs[i];
-        m->backend->weight_norm_backward(grads + w->v, grads + w->g, s->dweff + w->weff, m->params + w->v, m->params + w->g,
+        m->backend->weight_norm_backward(grads + w->v, grads + w->g, s->dweff[0] + w->weff, m->params + w->v, m->params + w->g,
                                          s->norms + at, w->rows, w->n);
         at += (size_t)w->rows;
     }
@@ -615,6 +659,118 @@ static int books_for_step(const codec *c, const cdz_loss_opts *opts) {
     return 1 + (int)(cdz_random_at(k, 1) % (uint64_t)c->n_q);
 }
 
+/* ---- the loss of a batch, its windows split over lanes (threads) ---- */
+
+typedef enum { PHASE_ENCODE, PHASE_DECODE, PHASE_ENCODER_BACK } lane_phase;
+
+typedef struct lane_job {
+    const cdz_model *m;
+    codec_session *s;
+    const cdz_batch *batch;
+    int B, T, train, lanes;
+    lane_phase phase;
+    double mel[MAX_LANES], stft[MAX_LANES], wave[MAX_LANES]; /* sums over the lane's windows */
+    cdz_status st[MAX_LANES];
+    cdz_error err[MAX_LANES];
+} lane_job;
+
+static void lane_windows(const lane_job *j, int lane, int *b0, int *nb) {
+    *b0 = (int)((int64_t)j->B * lane / j->lanes);
+    *nb = (int)((int64_t)j->B * (lane + 1) / j->lanes) - *b0;
+}
+
+/* The decoder's output against the input for the lane's windows: the losses, and their gradient set
+ * on the output's slot when training (every other slot's gradient zeroed for the backward pass). */
+static cdz_status window_losses(lane_job *j, int lane, int b0, int nb) {
+    const cdz_model *m = j->m;
+    const codec *c = m->impl;
+    codec_session *s = j->s;
+    const int B = j->B, T = j->T;
+    const float *x = s->act[0], *y = s->act[c->output];
+    float *dy = s->dact[c->output];
+    if (j->train) {
+        memset(dy + (size_t)b0 * T, 0, (size_t)nb * T * sizeof *dy);
+        for (int i = 0; i < c->n_slots; i++)
+            if (i != c->output) memset(slot_at(s->dact[i], c, i, b0, T), 0, slot_floats(c, i, nb, T) * sizeof(float));
+    }
+    for (int b = b0; b < b0 + nb; b++) {
+        double mb = 0, sb = 0, wb = 0;
+        const float *xb = x + (size_t)b * T, *yb = y + (size_t)b * T;
+        float *db = j->train ? dy + (size_t)b * T : NULL;
+        cdz_status st = cdz_spectral_loss(s->plan[lane], xb, yb, (size_t)T, c->w_mel / (float)B, c->w_stft / (float)B, db, &mb,
+                                          &sb, &j->err[lane]);
+        if (st) return st;
+        const float g = c->w_wave / ((float)T * B);
+        for (int t = 0; t < T; t++) {
+            float d = yb[t] - xb[t];
+            wb += fabsf(d);
+            if (db) db[t] += g * (float)((d > 0) - (d < 0));
+        }
+        j->mel[lane] += mb, j->stft[lane] += sb, j->wave[lane] += wb / T;
+    }
+    return CDZ_OK;
+}
+
+static void lane_run(lane_job *j, int lane) {
+    const codec *c = j->m->impl;
+    codec_session *s = j->s;
+    int b0, nb;
+    lane_windows(j, lane, &b0, &nb);
+    if (nb <= 0) return;
+    switch (j->phase) {
+    case PHASE_ENCODE: {
+        float *x = s->act[0];
+        for (int b = b0; b < b0 + nb; b++) {
+            const int16_t *a = j->batch->windows[b].audio + j->batch->windows[b].start;
+            for (int t = 0; t < j->T; t++) x[(size_t)b * j->T + t] = a[t] * (1.0f / 32768.0f);
+        }
+        run_forward(j->m, s, 0, c->enc_end, b0, nb, j->T, lane);
+        break;
+    }
+    case PHASE_DECODE:
+        run_forward(j->m, s, c->enc_end, c->n_ops, b0, nb, j->T, lane);
+        j->st[lane] = window_losses(j, lane, b0, nb);
+        if (!j->st[lane] && j->train) run_backward(j->m, s, c->enc_end, c->n_ops, b0, nb, j->T, lane);
+        break;
+    case PHASE_ENCODER_BACK: run_backward(j->m, s, 0, c->enc_end, b0, nb, j->T, lane); break;
+    }
+}
+
+typedef struct lane_arg {
+    lane_job *job;
+    int lane;
+} lane_arg;
+
+static void *lane_thread(void *p) {
+    lane_arg *a = p;
+    lane_run(a->job, a->lane);
+    return NULL;
+}
+
+/* One phase on every lane: lane 0 on the calling thread, the others on threads of their own (run here
+ * in turn where a thread cannot be made). The lanes touch disjoint windows. */
+static cdz_status run_phase(lane_job *j, lane_phase phase, cdz_error *err) {
+    j->phase = phase;
+    pthread_t tid[MAX_LANES];
+    lane_arg arg[MAX_LANES];
+    int started[MAX_LANES] = {0};
+    for (int l = 1; l < j->lanes; l++) {
+        arg[l] = (lane_arg){j, l};
+        started[l] = pthread_create(&tid[l], NULL, lane_thread, &arg[l]) == 0;
+    }
+    lane_run(j, 0);
+    for (int l = 1; l < j->lanes; l++) {
+        if (started[l]) pthread_join(tid[l], NULL);
+        else lane_run(j, l);
+    }
+    for (int l = 0; l < j->lanes; l++)
+        if (j->st[l]) {
+            *err = j->err[l];
+            return j->st[l];
+        }
+    return CDZ_OK;
+}
+
 static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, const cdz_loss_opts *opts, cdz_loss *out,
                        cdz_loss_stats *stats, cdz_error *err) {
     const codec *c = m->impl;
@@ -630,42 +786,35 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
         if (batch->windows[b].n != T64 || !batch->windows[b].audio)
             return cdz_error_set(err, CDZ_ERR_ARG, "the windows of an audio batch must all be %lld samples", (long long)T64);
     const int T = (int)T64, F = T / c->hop, N = B * F, D = c->D;
-    cdz_status st = ensure_buffers(m, s, B, T, opts->pass == CDZ_TRAIN, err);
-    if (st) return st;
-    if (!s->plan && (st = cdz_spectral_plan_new(&s->plan, c->rate, err)) != CDZ_OK) return st;
-    float *x = s->act[0];
-    for (int b = 0; b < B; b++) {
-        const int16_t *a = batch->windows[b].audio + batch->windows[b].start;
-        for (int t = 0; t < T; t++) x[(size_t)b * T + t] = a[t] * (1.0f / 32768.0f);
-    }
-    weights_forward(m, s);
-    run_forward(m, s, 0, c->enc_end, B, T);
-    to_rows(s->zt, s->act[c->latent], B, D, F);
-    const int use = books_for_step(c, opts);
-    m->backend->rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, N, D, c->K,
-                            c->n_q, use);
-    to_channels(s->act[c->quant], s->qt, B, D, F, 0);
-    run_forward(m, s, c->enc_end, c->n_ops, B, T);
-    const float *y = s->act[c->output];
     const int train = opts->pass == CDZ_TRAIN;
-    float *dy = s->dact[c->output];
-    if (train) memset(dy, 0, (size_t)B * T * sizeof *dy);
-    double mel = 0, stft = 0, wave = 0;
-    for (int b = 0; b < B && st == CDZ_OK; b++) {
-        double mb = 0, sb = 0;
-        const float *xb = x + (size_t)b * T, *yb = y + (size_t)b * T;
-        st = cdz_spectral_loss(s->plan, xb, yb, (size_t)T, c->w_mel / (float)B, c->w_stft / (float)B, train ? dy + (size_t)b * T : NULL,
-                               &mb, &sb, err);
-        mel += mb, stft += sb;
-        double wb = 0;
-        for (int t = 0; t < T; t++) {
-            float d = yb[t] - xb[t];
-            wb += fabsf(d);
-            if (train) dy[(size_t)b * T + t] += c->w_wave * (float)((d > 0) - (d < 0)) / ((float)T * B);
-        }
-        wave += wb / T;
-    }
+    cdz_status st = ensure_buffers(m, s, B, T, train ? BUF_GRADS : BUF_FULL, err);
     if (st) return st;
+    for (int l = 0; l < s->lanes; l++)
+        if (!s->plan[l] && (st = cdz_spectral_plan_new(&s->plan[l], c->rate, err)) != CDZ_OK) return st;
+    lane_job *j = cdz_calloc(1, sizeof *j);
+    if (!j) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
+    j->m = m, j->s = s, j->batch = batch, j->B = B, j->T = T, j->train = train, j->lanes = s->lanes;
+    if (train)
+        for (int l = 0; l < s->lanes; l++) {
+            memset(s->dweff[l], 0, c->weff_floats * sizeof(float));
+            memset(s->dbias[l], 0, c->bias_floats * sizeof(float));
+        }
+    weights_forward(m, s);
+    st = run_phase(j, PHASE_ENCODE, err);
+    const int use = books_for_step(c, opts);
+    if (!st) {
+        to_rows(s->zt, s->act[c->latent], B, D, F);
+        m->backend->rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, N, D,
+                                c->K, c->n_q, use);
+        to_channels(s->act[c->quant], s->qt, B, D, F, 0);
+        st = run_phase(j, PHASE_DECODE, err);
+    }
+    double mel = 0, stft = 0, wave = 0;
+    for (int l = 0; l < j->lanes; l++) mel += j->mel[l], stft += j->stft[l], wave += j->wave[l];
+    if (st) {
+        cdz_free(j);
+        return st;
+    }
     mel /= B, stft /= B, wave /= B;
     const double commit = cdz_rvq_commitment(s->residuals, s->stage_q, N, D, use);
     const double objective = c->w_mel * mel + c->w_stft * stft + c->w_wave * wave + c->beta * commit;
@@ -683,18 +832,33 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
         stats->loss_sum += objective * B * T;
         stats->tokens += (int64_t)B * T;
     }
-    if (!train) return CDZ_OK;
-    for (int i = 0; i < c->n_slots; i++)
-        if (i != c->output) memset(s->dact[i], 0, slot_floats(c, i, B, T) * sizeof(float));
-    memset(s->dweff, 0, c->weff_floats * sizeof *s->dweff);
-    run_backward(m, s, opts->grads, c->enc_end, c->n_ops, B, T);
+    if (!train) {
+        cdz_free(j);
+        return CDZ_OK;
+    }
     float *dz = s->qt; /* the quantized rows are no longer needed: their buffer takes the gradient */
     float *dq = s->zt; /* (the encodings are kept in residuals[0]) */
     to_rows(dq, s->dact[c->quant], B, D, F);
     memset(dz, 0, (size_t)N * D * sizeof *dz);
     m->backend->rvq_backward(dz, dq, s->residuals, s->stage_q, N, D, use, c->beta);
     to_channels(s->dact[c->latent], dz, B, D, F, 1);
-    run_backward(m, s, opts->grads, 0, c->enc_end, B, T);
+    st = run_phase(j, PHASE_ENCODER_BACK, err);
+    cdz_free(j);
+    if (st) return st;
+    /* the lanes' gradients summed in lane 0's, then through the weight norm; biases straight to grads */
+    for (int l = 1; l < s->lanes; l++) {
+        float *d0 = s->dweff[0];
+        const float *dl = s->dweff[l];
+        for (size_t k = 0; k < c->weff_floats; k++) d0[k] += dl[k];
+    }
+    for (int i = 0; i < c->n_ops; i++) {
+        const op *o = &c->ops[i];
+        if (o->type != OP_CONV && o->type != OP_CONVT) continue;
+        const conv_w *w = &c->convs[o->conv];
+        float *g = opts->grads + w->b;
+        for (int l = 0; l < s->lanes; l++)
+            for (int k = 0; k < c->slots[o->out].C; k++) g[k] += s->dbias[l][w->bo + (size_t)k];
+    }
     weights_backward(m, s, opts->grads);
     s->pending = 1, s->use = use, s->N = N;
     return CDZ_OK;
@@ -793,7 +957,7 @@ cdz_status cdz_audio_codec_encode(const cdz_model *m, const float *x, size_t n, 
         chunk_span(f0, F, core, ctx, &f1, &a, &z);
         const int Fc = (int)(z - a), T = Fc * c->hop;
         int Tpad = T > 1024 ? T : (1024 / c->hop + 1) * c->hop; /* buffers (and convolutions) of at least this */
-        if ((st = ensure_buffers(m, s, 1, Tpad, 0, err)) != CDZ_OK) break;
+        if ((st = ensure_buffers(m, s, 1, Tpad, BUF_POOLED, err)) != CDZ_OK) break;
         if (!weights_done) weights_forward(m, s), weights_done = 1;
         float *in = s->act[0];
         for (int t = 0; t < Tpad; t++) {
@@ -801,7 +965,7 @@ cdz_status cdz_audio_codec_encode(const cdz_model *m, const float *x, size_t n, 
             in[t] = t < T && i < n ? x[i] : 0.0f;
         }
         const int Fp = Tpad / c->hop;
-        run_forward(m, s, 0, c->enc_end, 1, Tpad);
+        run_forward(m, s, 0, c->enc_end, 0, 1, Tpad, 0);
         to_rows(s->zt, s->act[c->latent], 1, c->D, Fp);
         m->backend->rvq_forward(s->qt, s->codes, s->residuals, s->stage_q, s->vq_scratch, s->zt, m->params + c->books, Fp, c->D,
                                 c->K, c->n_q, n_q);
@@ -843,7 +1007,7 @@ cdz_status cdz_audio_codec_decode(const cdz_model *m, const int32_t *codes, size
         chunk_span(f0, frames, core, ctx, &f1, &a, &z);
         const int Fc = (int)(z - a);
         const int Fp = Fc * c->hop > 1024 ? Fc : 1024 / c->hop + 1;
-        if ((st = ensure_buffers(m, s, 1, Fp * c->hop, 0, err)) != CDZ_OK) break;
+        if ((st = ensure_buffers(m, s, 1, Fp * c->hop, BUF_POOLED, err)) != CDZ_OK) break;
         if (!weights_done) weights_forward(m, s), weights_done = 1;
         memset(s->qt, 0, (size_t)Fp * c->D * sizeof *s->qt);
         for (int f = 0; f < Fc; f++)
@@ -852,7 +1016,7 @@ cdz_status cdz_audio_codec_decode(const cdz_model *m, const int32_t *codes, size
                 for (int d = 0; d < c->D; d++) s->qt[(size_t)f * c->D + d] += row[d];
             }
         to_channels(s->act[c->quant], s->qt, 1, c->D, Fp, 0);
-        run_forward(m, s, c->enc_end, c->n_ops, 1, Fp * c->hop);
+        run_forward(m, s, c->enc_end, c->n_ops, 0, 1, Fp * c->hop, 0);
         const float *o = s->act[c->output];
         memcpy(out + f0 * (size_t)c->hop, o + (f0 - a) * (size_t)c->hop, (f1 - f0) * (size_t)c->hop * sizeof *out);
     }

@@ -7,6 +7,8 @@
 #include "cadenza/nn.h"
 #include "nn_internal.h"
 
+#include <unistd.h>
+
 #ifdef CDZ_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -17,6 +19,20 @@ const char *cdz_nn_backend(void) {
 #else
     return "loops";
 #endif
+}
+
+static int threads_set; /* cdz_nn_set_threads; 0: the default */
+
+void cdz_nn_set_threads(int n) { threads_set = n > 0 ? n : 0; }
+
+int cdz_nn_threads(void) {
+    if (threads_set) return threads_set;
+#ifdef CDZ_HAVE_OPENBLAS
+    int n = openblas_get_num_threads();
+#else
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+    return n > 0 ? (int)n : 1;
 }
 
 /* Products with a few rows against a weight matrix (x w^T): step-wise generation runs one or a few
