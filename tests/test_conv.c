@@ -5,6 +5,7 @@
  * The CPU against the reference backend, pass by pass, is in test_backend. */
 #include <math.h>
 
+#include "../src/nn/cpu/nn_internal.h" /* nn_conv_use_direct: both ways of computing a convolution */
 #include "cadenza/backend.h"
 #include "test.h"
 
@@ -78,19 +79,26 @@ static void test_conv_gradients(void) {
 /* Values worked by hand, and PyTorch's lengths. */
 static void test_conv_values(void) {
     const float x[5] = {1, 2, 3, 4, 5};
-    float y[8], scratch[64];
+    /* scratch for every shape below, which the scratch functions must not exceed (checked) */
+    enum { SCRATCH = 16384 };
+    static float scratch[SCRATCH];
+    float y[8];
     const float diff[2] = {1, -1};
     cdz_conv1d_shape s = {1, 1, 5, 1, 2, 2, 1, 0, 0, 1};
+#define FITS(f) CHECK(f(&s) <= SCRATCH, #f " %zu within the test's %d", f(&s), SCRATCH)
+    FITS(cdz_conv1d_scratch_floats);
     CHECK_INT(cdz_conv1d_out_len(&s), 2);
     cdz_conv1d_forward(y, scratch, x, diff, NULL, &s);
     CHECK(y[0] == -1 && y[1] == -1, "x[2t] - x[2t+1]: %g %g", y[0], y[1]);
     s.stride = 1, s.dilation = 2;
+    FITS(cdz_conv1d_scratch_floats);
     CHECK_INT(cdz_conv1d_out_len(&s), 3);
     const float bias = 0.5f;
     cdz_conv1d_forward(y, scratch, x, diff, &bias, &s);
     CHECK(y[0] == -1.5f && y[1] == -1.5f && y[2] == -1.5f, "x[t] - x[t+2] + 0.5: %g %g %g", y[0], y[1], y[2]);
     const float mid[3] = {0, 1, 0};
     s = (cdz_conv1d_shape){1, 1, 5, 1, 3, 1, 1, 1, 1, 1};
+    FITS(cdz_conv1d_scratch_floats);
     cdz_conv1d_forward(y, scratch, x, mid, NULL, &s);
     CHECK(memcmp(y, x, sizeof x) == 0, "the centre tap with padding 1 copies x");
     const float ones[3] = {1, 1, 1};
@@ -99,11 +107,14 @@ static void test_conv_values(void) {
     /* transposed: each input spread over K outputs, stride apart */
     const float in[2] = {1, 10}, w2[2] = {1, 2};
     s = (cdz_conv1d_shape){1, 1, 2, 1, 2, 3, 1, 0, 0, 1};
+    FITS(cdz_conv_transpose1d_scratch_floats);
     CHECK_INT(cdz_conv_transpose1d_out_len(&s), 5);
     cdz_conv_transpose1d_forward(y, scratch, in, w2, NULL, &s);
     CHECK(y[0] == 1 && y[1] == 2 && y[2] == 0 && y[3] == 10 && y[4] == 20, "spread: %g %g %g %g %g", y[0], y[1], y[2],
           y[3], y[4]);
     s.stride = 1; /* overlapping: outputs add */
+    FITS(cdz_conv_transpose1d_scratch_floats);
+#undef FITS
     cdz_conv_transpose1d_forward(y, scratch, in, w2, NULL, &s);
     CHECK(y[0] == 1 && y[1] == 12 && y[2] == 20, "overlap: %g %g %g", y[0], y[1], y[2]);
     /* PyTorch's lengths for a 24 kHz codec at hop 320: Conv1d(k 7, padding 3) keeps 24000; a
@@ -364,19 +375,29 @@ static void test_rvq(void) {
     free(z), free(books), free(q), free(res), free(sq), free(scratch), free(dq), free(dz);
 }
 
-/* Signals longer than the CPU's tile of 1,024 unfolded outputs (and not a multiple of it): forward and
- * both gradients against the reference backend's direct sums, for a strided convolution and a
- * transposed one. */
+/* Signals longer than the CPU's tiles (1,024 unfolded outputs; 192 and 1,024 for the direct kernels)
+ * and not a multiple of them: forward and both gradients against the reference backend's direct
+ * sums, for convolutions strided, dilated and both, and transposed ones. */
 static void test_long_signals(void) {
     const cdz_backend *ref = cdz_backend_find("reference"), *cpu = cdz_backend_find("cpu");
     CHECK(ref && cpu, "both backends");
     if (!ref || !cpu) return;
-    for (int transpose = 0; transpose < 2; transpose++) {
-        cdz_conv1d_shape s = {2, 3, transpose ? 1300 : 2600, 4, transpose ? 8 : 7, transpose ? 4 : 2, transpose ? 1 : 3,
-                              transpose ? 2 : 9, transpose ? 2 : 8, 1};
+    static const struct { int transpose; cdz_conv1d_shape s; } cases[] = {
+        /* B, C, T, OC, K, stride, dilation, pad_left, pad_right, groups */
+        {0, {2, 3, 2600, 4, 7, 2, 3, 9, 8, 1}},  /* strided and dilated: always unfolded */
+        {0, {2, 3, 2601, 5, 10, 5, 1, 3, 3, 1}}, /* the codec's downsampling, 5 phases */
+        {0, {1, 6, 2500, 7, 7, 1, 3, 9, 9, 1}},  /* a dilated residual convolution */
+        {0, {1, 5, 2000, 3, 1, 1, 1, 0, 0, 1}},  /* 1 x 1 */
+        {1, {2, 3, 1300, 4, 8, 4, 1, 2, 2, 1}},  /* transposed, stride 4 */
+        {1, {1, 4, 700, 3, 10, 5, 1, 3, 2, 1}},  /* transposed, odd stride (output padding) */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        const int transpose = cases[ci].transpose;
+        cdz_conv1d_shape s = cases[ci].s;
         const int to = transpose ? cdz_conv_transpose1d_out_len(&s) : cdz_conv1d_out_len(&s);
         const size_t nx = (size_t)s.B * s.C * s.T, ny = (size_t)s.B * s.OC * (size_t)to,
                      nw = (size_t)s.OC * s.C * s.K;
+        CHECK(to > 0, "case %zu: a valid shape", ci);
         float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)s.OC * 4), *dy = malloc(ny * 4);
         float *y1 = malloc(ny * 4), *y2 = malloc(ny * 4), *dx1 = calloc(nx, 4), *dx2 = calloc(nx, 4), *dw1 = calloc(nw, 4),
               *dw2 = calloc(nw, 4), *db1 = calloc((size_t)s.OC, 4), *db2 = calloc((size_t)s.OC, 4);
@@ -403,20 +424,31 @@ static void test_long_signals(void) {
         for (size_t i = 0; i < ny; i++) ey = fmax(ey, fabs(y1[i] - y2[i]));
         for (size_t i = 0; i < nx; i++) ex = fmax(ex, fabs(dx1[i] - dx2[i]));
         for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs(dw1[i] - dw2[i]) / fmax(1, fabs(dw2[i])));
-        CHECK(ey < 1e-4 && ex < 1e-4 && ew < 1e-4, "%s over %d samples (%d outputs), tiled, as the reference: y %.2g, dx %.2g, dw %.2g",
-              transpose ? "transposed convolution" : "convolution", s.T, to, ey, ex, ew);
+        CHECK(ey < 1e-4 && ex < 1e-4 && ew < 1e-4,
+              "%s (stride %d, dilation %d, K %d) over %d samples (%d outputs), %s, as the reference: y %.2g, dx %.2g, dw %.2g",
+              transpose ? "transposed convolution" : "convolution", s.stride, s.dilation, s.K, s.T, to,
+              nn_conv_direct_enabled() ? "direct" : "unfolded", ey, ex, ew);
         free(x), free(w), free(b), free(dy), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
         free(scratch), free(big);
     }
 }
 
 int main(void) {
-    test_long_signals();
-    test_conv_gradients();
-    test_conv_values();
-    test_adjoint();
+    /* the convolutions both ways: the direct kernels (where the CPU has AVX2 and FMA), then unfolded */
+    for (int direct = 1; direct >= 0; direct--) {
+        nn_conv_use_direct(direct);
+        if (direct && !nn_conv_direct_enabled()) {
+            printf("skipped: direct convolutions (this CPU has no AVX2 and FMA); unfolded only\n");
+            continue;
+        }
+        printf("convolutions %s\n", direct ? "direct" : "unfolded");
+        test_long_signals();
+        test_conv_gradients();
+        test_conv_values();
+        test_adjoint();
+        test_activations();
+    }
     test_pad();
-    test_activations();
     test_weight_norm();
     test_vq();
     test_rvq();

@@ -263,22 +263,32 @@ static void corr_tile(float *z, size_t ldz, int n, const float *bias, int add, c
 static void gather(float *xt, size_t ldx, const float *x, int C, int T, int s, long off, int len) {
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * (size_t)T;
-        for (int r = 0; r < s; r++) {
-            float *d = xt + ((size_t)c * (size_t)s + (size_t)r) * ldx;
-            if (s == 1) { /* the common case: one copy between zeros */
-                long a = off < 0 ? -off : 0, z = (long)T - off;
-                if (z > len) z = len;
-                if (z < a) z = a;
-                memset(d, 0, (size_t)a * sizeof *d);
-                if (z > a) memcpy(d + a, xc + a + off, (size_t)(z - a) * sizeof *d);
-                memset(d + z, 0, (size_t)(len - z) * sizeof *d);
-                continue;
-            }
-            for (int j = 0; j < len; j++) {
-                long i = (long)j * s + r + off;
-                d[j] = i >= 0 && i < T ? xc[i] : 0.0f;
-            }
+        float *d = xt + (size_t)c * (size_t)s * ldx;
+        if (s == 1) { /* one copy between zeros */
+            long a = off < 0 ? -off : 0, z = (long)T - off;
+            if (z > len) z = len;
+            if (z < a) z = a;
+            memset(d, 0, (size_t)a * sizeof *d);
+            if (z > a) memcpy(d + a, xc + a + off, (size_t)(z - a) * sizeof *d);
+            memset(d + z, 0, (size_t)(len - z) * sizeof *d);
+            continue;
         }
+        /* s phases: for j in [lo, hi) all of j s + r + off (r < s) are inside the row, copied reading x
+         * in order; the edges are tested sample by sample */
+        long lo = off >= 0 ? 0 : (-off + s - 1) / s, hi = (long)T - s - off >= 0 ? ((long)T - s - off) / s + 1 : 0;
+        if (lo > len) lo = len;
+        if (hi > len) hi = len;
+        if (hi < lo) hi = lo;
+        for (long j = lo; j < hi; j++) {
+            const float *src = xc + j * s + off;
+            for (int r = 0; r < s; r++) d[(size_t)r * ldx + (size_t)j] = src[r];
+        }
+        for (int r = 0; r < s; r++)
+            for (int side = 0; side < 2; side++)
+                for (long j = side ? hi : 0; j < (side ? len : lo); j++) {
+                    long i = j * s + r + off;
+                    d[(size_t)r * ldx + (size_t)j] = i >= 0 && i < T ? xc[i] : 0.0f;
+                }
     }
 }
 

@@ -9,7 +9,7 @@
 
 size_t cdz_vq_scratch_floats(int N, int K) { return (size_t)N * K + (size_t)K; }
 
-void cdz_vq_nearest(int32_t *codes, float *q, float *dist, float *scratch, const float *z, const float *codebook, int N,
+NN_CLONES void cdz_vq_nearest(int32_t *codes, float *q, float *dist, float *scratch, const float *z, const float *codebook, int N,
                     int D, int K) {
     float *dots = scratch, *enorm = scratch + (size_t)N * K;
     for (int k = 0; k < K; k++) {
@@ -21,12 +21,13 @@ void cdz_vq_nearest(int32_t *codes, float *q, float *dist, float *scratch, const
     nn_gemm_acc(0, 1, N, K, D, z, codebook, dots);
     for (int n = 0; n < N; n++) {
         const float *zr = z + (size_t)n * D, *row = dots + (size_t)n * K;
-        int best = 0;
+        /* the smallest |e_k|^2 - 2 z.e_k (|z|^2 is the same for every k), then the first k that has it:
+         * two passes that vectorise, where one pass carrying the index does not */
         float bd = INFINITY;
-        for (int k = 0; k < K; k++) {
-            float d = enorm[k] - 2 * row[k]; /* |z|^2 is the same for every k */
-            if (d < bd) bd = d, best = k;
-        }
+#pragma omp simd reduction(min : bd)
+        for (int k = 0; k < K; k++) bd = fminf(bd, enorm[k] - 2 * row[k]);
+        int best = 0; /* (0 where no distance is a number, as a strict comparison would leave it) */
+        while (bd < INFINITY && best < K - 1 && !(enorm[best] - 2 * row[best] <= bd)) best++;
         codes[n] = best;
         /* the exact distance of the chosen code, not the expanded one (which cancels badly when close) */
         const float *e = codebook + (size_t)best * D;
