@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch reference of cadenza's audio codec (kind audio_codec, named configs codec_small and
-codec_tiny in src/models/audio_codec.c), for side-by-side benchmarks (bench/audio_codec.sh).
+"""PyTorch reference of cadenza's audio codec (kind audio_codec, named configs codec_small, codec_lite
+and codec_tiny in src/models/audio_codec.c), for side-by-side benchmarks (bench/audio_codec.sh).
 
 The model, as cadenza builds it (SoundStream / EnCodec / the Descript Audio Codec at a small size):
   encoder  conv k7 (1 -> C); per stride s: residual units (ELU, conv k7 dilated to C/2, ELU, conv k1
@@ -59,6 +59,9 @@ CONFIGS = {
     "codec_small": dict(rate=24000, channels=16, strides=[2, 4, 5, 8], dilations=[1, 3], latent=64, books=8,
                         codebook=1024, w_mel=1.0, w_stft=1.0, w_wave=5.0, beta=0.25, ema_decay=0.99,
                         dead_threshold=0.005, batch=8, seq=7680, lr=3e-4, clip=100.0, weight_decay=0.0),
+    "codec_lite": dict(rate=24000, channels=8, strides=[2, 4, 5, 8], dilations=[1, 3], latent=64, books=8,
+                       codebook=1024, w_mel=1.0, w_stft=1.0, w_wave=5.0, beta=0.25, ema_decay=0.99,
+                       dead_threshold=0.005, batch=8, seq=7680, lr=3e-4, clip=100.0, weight_decay=0.0),
     "codec_tiny": dict(rate=24000, channels=4, strides=[2, 8], dilations=[1], latent=8, books=4, codebook=16,
                        w_mel=1.0, w_stft=1.0, w_wave=5.0, beta=0.25, ema_decay=0.9, dead_threshold=0.01,
                        batch=2, seq=2048, lr=3e-4, clip=100.0, weight_decay=0.0),
@@ -460,7 +463,7 @@ def check(c, name, d):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--configs", default="codec_small", help="codec_small, codec_tiny, comma-separated, or all")
+    ap.add_argument("--configs", default="codec_small", help="codec_small, codec_lite, codec_tiny, comma-separated, or all")
     ap.add_argument("--what", default="train,encode,decode")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
