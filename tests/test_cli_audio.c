@@ -89,6 +89,10 @@ int main(int argc, char **argv) {
                   codec), 0);
     CHECK_STR_CONTAINS(err, "samples/s");
     CHECK(exists(codec), "the codec checkpoint");
+    /* its held-out loss is an objective per sample of audio: no perplexity or accuracy to print */
+    CHECK_INT(run("eval loss --checkpoint %s --data %s --split all", codec, a_cdz), 0);
+    CHECK_STR_CONTAINS(out, "objective per sample");
+    CHECK(!strstr(out, "perplexity"), "no perplexity for a codec: %s", out);
     CHECK_INT(run("train --data %s --model music_transformer --config audio_prior --steps 1 --out %s/no.safetensors", a_cdz, dir), 1);
     CHECK_STR_CONTAINS(err, "the dataset holds audio");
 

@@ -30,11 +30,22 @@ static int parse_split(const char *s, void *dest, char *why, size_t n) {
     return 1;
 }
 
+/* rate: an audio model's sample rate (its loss is an objective per sample: no perplexity, no accuracy), else 0 */
 static void print_result(const char *what, const char *data, cdz_split split, const cdz_loss_stats *st, double seconds,
-                         int json) {
+                         int json, unsigned rate) {
     double loss = st->loss_sum / (double)st->tokens, acc = (double)st->correct / (double)st->tokens;
     const char *sname = split == CDZ_SPLIT_ALL ? "all" : cdz_split_name(split);
-    if (json) {
+    if (rate && json) {
+        printf("{\"model\":");
+        json_string(stdout, what);
+        printf(",\"data\":");
+        json_string(stdout, data);
+        printf(",\"split\":\"%s\",\"loss\":%.6f,\"samples\":%lld,\"audio_seconds\":%.3f,\"seconds\":%.3f}\n", sname, loss,
+               (long long)st->tokens, (double)st->tokens / rate, seconds);
+    } else if (rate) {
+        printf("%s on %s (%s split): loss %.4f (the model's objective per sample) over %.1f s of audio, %.1f s\n", what, data,
+               sname, loss, (double)st->tokens / rate, seconds);
+    } else if (json) {
         printf("{\"model\":");
         json_string(stdout, what);
         printf(",\"data\":");
@@ -90,7 +101,7 @@ static int eval_loss(int argc, char **argv) {
         app_error("%s", err.msg);
         rc = EXIT_FAIL;
     } else {
-        print_result(ckpt, data, split, &st, app_now() - t0, json);
+        print_result(ckpt, data, split, &st, app_now() - t0, json, cdz_model_audio_rate(m));
     }
     cdz_dataset_close(&ds);
     cdz_model_free(m);
@@ -128,7 +139,7 @@ static int eval_ngram(int argc, char **argv) {
         app_error("%s: %s", data, err.msg);
         rc = EXIT_FAIL;
     } else {
-        print_result(order == 1 ? "unigram" : "bigram", data, split, &st, app_now() - t0, json);
+        print_result(order == 1 ? "unigram" : "bigram", data, split, &st, app_now() - t0, json, 0);
     }
     cdz_dataset_close(&ds);
     return rc;
