@@ -12,8 +12,9 @@
  *
  * Fewer codebooks give a lower bitrate (n_q x log2(K) x rate / hop bits a second): the codes of n_q
  * books are the first n_q columns of those of more (the quantizer was trained with dropout for it).
- * Long clips are coded in chunks of 10 s with 0.5 s of context on each side, so memory stays bounded;
- * the result is the same as one pass up to that context's reach.
+ * Clips are coded in chunks of 2 s with context on each side wider than the encoder's (or decoder's)
+ * reach, so memory stays small (in cache) and the result is that of one pass over the whole clip, to
+ * rounding. Encoding and decoding run on the calling thread (a stream each).
  *
  * The .codes file (docs/formats.md): a 64-byte little-endian header (magic "CDZCODES", version 1,
  * rate, hop, books, codebook size, frames, the source's length in samples, an FNV-1a 64 checksum of

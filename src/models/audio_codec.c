@@ -25,7 +25,11 @@
  * row is their ratio, so it leaves the codes too).
  *
  * The network is a list of operations over activation slots (forward in order, backward reversed),
- * built once from the config; every layer goes through m->backend. Host-memory backends only. */
+ * built once from the config; every layer goes through m->backend. Host-memory backends only. A
+ * batch's windows are split over cdz_nn_threads() lanes (threads), each running the encoder, the
+ * decoder, the losses and the backward passes of its own windows; the quantizer, which the windows
+ * share through its codebooks, runs between those phases on all of them. Encoding and decoding a clip
+ * keep one lane and share buffers between slots by liveness (plan_pool). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,7 +80,7 @@ typedef struct codec {
 
 /* ---- configs ---- */
 
-static const char *const CONFIG_NAMES[] = {"codec_small", "codec_lite", "codec_tiny", NULL};
+static const char *const CONFIG_NAMES[] = {"codec_lite", "codec_small", "codec_tiny", NULL};
 
 #define CODEC_TRAIN "\"lr\":0.0003,\"clip\":100,\"weight_decay\":0,\"warmup_steps\":100"
 
@@ -1032,7 +1036,7 @@ cdz_status cdz_audio_codec_decode(const cdz_model *m, const int32_t *codes, size
 const cdz_model_kind cdz_audio_codec = {
     .name = KIND,
     .description = "a residual-VQ neural audio codec (SoundStream, EnCodec, DAC): audio to codes of 1 to 8 books and back",
-    .default_config = "codec_small",
+    .default_config = "codec_lite",
     .config_names = CONFIG_NAMES,
     .named_config = named_config,
     .from_config = from_config,
