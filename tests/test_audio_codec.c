@@ -254,7 +254,7 @@ static void test_bitrates_and_chunks(void) {
     cdz_model *m = tiny("", 11);
     if (!m) return;
     cdz_error err = {0};
-    const size_t n = 24000 * 15; /* 15 s: chunks of 10 s */
+    const size_t n = 24000 * 15; /* 15 s: chunks of 4 s */
     int16_t *a16 = clip(n, 220, 3100, 12);
     float *x = malloc(n * sizeof *x);
     for (size_t i = 0; i < n; i++) x[i] = a16[i] / 32768.0f;
@@ -273,21 +273,22 @@ static void test_bitrates_and_chunks(void) {
     size_t same = 0;
     for (size_t f = 0; c4 && c2 && f < f4; f++) same += c2[f * 2] == c4[f * 4] && c2[f * 2 + 1] == c4[f * 4 + 1];
     CHECK(f2 == f4 && same == f4, "2 books are the prefix of 4: %zu of %zu frames", same, f4);
-    /* frames 14,000 .. 16,000 straddle the first chunk's end (15,000); the sub-clip from frame 13,000
-     * holds them in one chunk with more than the codec's reach around them */
-    const size_t from = 13000, hop = 16;
+    /* chunks are 4 s (6,000 frames at hop 16): frames 11,000 .. 13,000 straddle the second chunk's end
+     * (12,000); the sub-clip from frame 10,000 holds them in one chunk with more than the codec's reach
+     * around them */
+    const size_t from = 10000, hop = 16;
     int32_t *cs = NULL;
     size_t fs = 0;
     CHECK_INT(cdz_audio_codec_encode(m, x + from * hop, 5000 * hop, 4, &cs, &fs, &err), CDZ_OK);
     size_t agree = 0, total = 0;
-    for (size_t f = 14000; cs && c4 && f < 16000; f++, total++) agree += memcmp(&cs[(f - from) * 4], &c4[f * 4], 4 * sizeof *cs) == 0;
+    for (size_t f = 11000; cs && c4 && f < 13000; f++, total++) agree += memcmp(&cs[(f - from) * 4], &c4[f * 4], 4 * sizeof *cs) == 0;
     CHECK(agree >= total * 99 / 100, "chunked codes as one pass's: %zu of %zu frames", agree, total);
     float *y = NULL, *ys = NULL;
     size_t ny = 0, nys = 0;
     CHECK_INT(cdz_audio_codec_decode(m, c4, f4, 4, &y, &ny, &err), CDZ_OK);
     CHECK_INT(cdz_audio_codec_decode(m, cs, fs, 4, &ys, &nys, &err), CDZ_OK);
     double worst = 0;
-    for (size_t i = 14000 * hop; y && ys && i < 16000 * hop; i++) worst = fmax(worst, fabs(y[i] - ys[i - from * hop]));
+    for (size_t i = 11000 * hop; y && ys && i < 13000 * hop; i++) worst = fmax(worst, fabs(y[i] - ys[i - from * hop]));
     CHECK(y && ys && worst < 1e-3, "chunked decoding as one pass's (worst difference %.3g)", worst);
     free(ys), free(c2);
     ys = NULL, c2 = NULL;

@@ -12,7 +12,7 @@
  *
  * Fewer codebooks give a lower bitrate (n_q x log2(K) x rate / hop bits a second): the codes of n_q
  * books are the first n_q columns of those of more (the quantizer was trained with dropout for it).
- * Clips are coded in chunks of 2 s with context on each side wider than the encoder's (or decoder's)
+ * Clips are coded in chunks of 4 s with context on each side wider than the encoder's (or decoder's)
  * reach, so memory stays small (in cache) and the result is that of one pass over the whole clip, to
  * rounding. Encoding and decoding run on the calling thread (a stream each).
  *
