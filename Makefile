@@ -150,7 +150,7 @@ HEADERS := $(wildcard include/*.h include/cadenza/*.h src/*/*.h src/*/*/*.h test
 FUZZ_HEADERS := $(wildcard tests/fuzz/*.h)
 # The fuzz targets (tests/fuzz/fuzz_NAME.c), each with its seed corpus (the MIDI one's is tests/fuzz/corpus)
 # and a plain replay main that `make check` runs over that corpus under the sanitizers.
-FUZZ_TARGETS := midi safetensors cdz
+FUZZ_TARGETS := midi safetensors cdz codes
 REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
 .PHONY: all lib test check demo deps fuzz fuzz-seeds fuzz-replay bench clean
@@ -211,8 +211,8 @@ $(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(BUILD)/libcadenza.a $(HEADER
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcadenza.a $(LDLIBS)
 
 fuzz-seeds: $(BUILD)/fuzz/make_seeds
-	@mkdir -p tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz
-	./$(BUILD)/fuzz/make_seeds tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz
+	@mkdir -p tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz tests/fuzz/corpus_codes
+	./$(BUILD)/fuzz/make_seeds tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz tests/fuzz/corpus_codes
 
 # ---- CUDA kernel workbench (dev/cuda/): built only where nvcc is found ----
 # Each dev/cuda/NAME.cu is a program (the library's CPU reference, numbered kernel versions with the

@@ -1,10 +1,11 @@
-/* Makes the seed corpora of the safetensors and .cdz fuzz targets: small valid files written by the
+/* Makes the seed corpora of the safetensors, .cdz and .codes fuzz targets: small valid files written by the
  * library's own writers (checkpoints of tiny models of each kind, weights only and resumable; plain
  * safetensors files; token datasets of versions 1 and 2, audio and feature datasets), and a few made
  * wrong on purpose (a NaN weight, a truncation, a foreign dtype, an unknown kind, a config far larger
  * than its file, a broken checksum, a token outside the vocabulary). Each is a few kB at most, so the
  * corpora stay small enough to commit and quick to replay under the sanitizers.
- *   make fuzz-seeds   (runs build/fuzz/make_seeds tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz)
+ *   make fuzz-seeds   (runs build/fuzz/make_seeds tests/fuzz/corpus_safetensors tests/fuzz/corpus_cdz
+ *                      tests/fuzz/corpus_codes)
  * Beside these named seeds, the corpora hold the inputs (named by their SHA-1) that 10-minute libFuzzer
  * runs found with new coverage, merged in with ./build/fuzz/fuzz_NAME -merge=1 CORPUS build/fuzz/work/NAME. */
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "cadenza.h"
+#include "cadenza/audio_codec.h"
 #include "cadenza/model_kind.h"
 #include "cadenza/safetensors.h"
 
@@ -240,13 +242,41 @@ static void datasets(const char *dir) {
     rewrite(join(dir, "bad_token.cdz"), token_outside);
 }
 
+/* ---- .codes files ---- */
+
+static void codes_file(const char *path, int books, int codebook, uint64_t frames, uint64_t samples) {
+    uint16_t c[64];
+    for (uint64_t i = 0; i < frames * (uint64_t)books && i < 64; i++) c[i] = (uint16_t)((i * 7919) % (uint64_t)codebook);
+    cdz_codes k = {{24000, 320, books, codebook}, frames, samples, c};
+    cdz_error err;
+    check(cdz_codes_write(path, &k, &err), &err, path);
+}
+
+static void code_past_book(uint8_t *b, size_t *len) { /* the first code set to the codebook's size (16): the checksum breaks too */
+    if (*len > 64) b[64] = 16, b[65] = 0;
+}
+
+static void codes(const char *dir) {
+    codes_file(join(dir, "8x1024.codes"), 8, 1024, 6, 1900);
+    codes_file(join(dir, "2x16.codes"), 2, 16, 20, 6400);
+    codes_file(join(dir, "1x65536.codes"), 1, 65536, 3, 960);
+    codes_file(join(dir, "empty.codes"), 4, 1024, 0, 0);
+    codes_file(join(dir, "bad_truncated.codes"), 8, 1024, 6, 1900);
+    rewrite(join(dir, "bad_truncated.codes"), cut_in_half);
+    codes_file(join(dir, "bad_checksum.codes"), 2, 16, 20, 6400);
+    rewrite(join(dir, "bad_checksum.codes"), flip_last_byte);
+    codes_file(join(dir, "bad_code.codes"), 2, 16, 20, 6400);
+    rewrite(join(dir, "bad_code.codes"), code_past_book);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: make_seeds SAFETENSORS_DIR CDZ_DIR\n");
+    if (argc != 4) {
+        fprintf(stderr, "usage: make_seeds SAFETENSORS_DIR CDZ_DIR CODES_DIR\n");
         return 2;
     }
     checkpoints(argv[1]);
     plain(argv[1]);
     datasets(argv[2]);
+    codes(argv[3]);
     return g_failed;
 }
