@@ -390,6 +390,9 @@ static void test_long_signals(void) {
         {0, {1, 5, 2000, 3, 1, 1, 1, 0, 0, 1}},  /* 1 x 1 */
         {1, {2, 3, 1300, 4, 8, 4, 1, 2, 2, 1}},  /* transposed, stride 4 */
         {1, {1, 4, 700, 3, 10, 5, 1, 3, 2, 1}},  /* transposed, odd stride (output padding) */
+        {0, {1, 2, 10, 3, 3, 1, 1, 300, 300, 1}},  /* padding longer than a tile of outputs */
+        {0, {1, 2, 10, 2, 3, 1, 2, 1500, 40, 1}},  /* and than a weight-gradient tile */
+        {0, {1, 2, 50, 3, 4, 2, 1, 400, 20, 1}},   /* strided, the same */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         const int transpose = cases[ci].transpose;

@@ -72,7 +72,9 @@ typedef struct cdz_allocator {
     void *ctx;
 } cdz_allocator;
 
-/* Installs a hook; NULL restores the C library's malloc/realloc/free. */
+/* Installs a hook; NULL restores the C library's malloc/realloc/free. The library calls it from threads
+ * of its own too (dataset build's workers, the audio codec's lanes: cdz_nn_threads), so a hook must be
+ * thread-safe. */
 CDZ_API void cdz_set_allocator(const cdz_allocator *a);
 CDZ_API void *cdz_malloc(size_t size);                     /* size 0 allocates 1 byte */
 CDZ_API void *cdz_calloc(size_t n, size_t size);           /* overflow-checked */

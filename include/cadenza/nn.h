@@ -30,6 +30,10 @@ CDZ_API const char *cdz_nn_backend(void);
  * it while no other thread is in the library. */
 CDZ_API int cdz_nn_threads(void);
 CDZ_API void cdz_nn_set_threads(int n);
+/* 1 where the CPU backend's 1-D convolutions run on its own direct kernels (AVX2 and FMA), which call
+ * no matrix library and so may run on several threads at once; 0 where they are OpenBLAS products
+ * (then callers keep to one thread and let OpenBLAS use the cores). */
+CDZ_API int cdz_nn_conv_direct(void);
 
 /* y (N, OC) = x (N, C) @ w (OC, C)^T + b (OC); b may be NULL. */
 CDZ_API void cdz_linear_forward(float *y, const float *x, const float *w, const float *b, int N, int C, int OC);

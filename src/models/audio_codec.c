@@ -269,16 +269,17 @@ static void plan_pool(codec *c) {
     for (int k = 0; k < 4; k++) last[pinned[k]] = big, c->pool_of[pinned[k]] = c->n_pool++;
     for (int i = 0; i < c->n_ops; i++) {
         const op *o = &c->ops[i];
-        int ins[2] = {o->in, o->type == OP_ADD ? o->in2 : -1};
+        int ins[2] = {o->in, o->type == OP_ADD && o->in2 != o->in ? o->in2 : -1}; /* each input once */
+        int taken = -1; /* the input whose buffer the output took */
         if (c->pool_of[o->out] < 0) {
             int buf = -1;
             for (int k = 0; k < 2 && buf < 0; k++) /* in place over an input read for the last time */
-                if (ins[k] >= 0 && last[ins[k]] == i && o->type != OP_CONV && o->type != OP_CONVT) buf = c->pool_of[ins[k]], ins[k] = -1;
+                if (ins[k] >= 0 && last[ins[k]] == i && o->type != OP_CONV && o->type != OP_CONVT) buf = c->pool_of[ins[k]], taken = k;
             if (buf < 0) buf = n_free ? free_list[--n_free] : c->n_pool++;
             c->pool_of[o->out] = buf;
         }
         for (int k = 0; k < 2; k++)
-            if (ins[k] >= 0 && last[ins[k]] == i && (k == 0 || ins[1] != ins[0])) free_list[n_free++] = c->pool_of[ins[k]];
+            if (k != taken && ins[k] >= 0 && last[ins[k]] == i) free_list[n_free++] = c->pool_of[ins[k]];
     }
 }
 
@@ -472,8 +473,9 @@ static cdz_conv1d_shape conv_shape(const codec *c, const op *o, int B, int T) {
 typedef enum { BUF_POOLED, BUF_FULL, BUF_GRADS } buf_mode;
 
 /* Threads for a batch of B windows: as many as the matrix library may use (OPENBLAS_NUM_THREADS),
- * at most one per window. */
+ * at most one per window; one where the convolutions are OpenBLAS products (which thread themselves). */
 static int lanes_for(int B) {
+    if (!cdz_nn_conv_direct()) return 1;
     int n = cdz_nn_threads();
     n = n < B ? n : B;
     n = n < MAX_LANES ? n : MAX_LANES;
@@ -797,7 +799,8 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
         if (!s->plan[l] && (st = cdz_spectral_plan_new(&s->plan[l], c->rate, err)) != CDZ_OK) return st;
     lane_job *j = cdz_calloc(1, sizeof *j);
     if (!j) return cdz_error_set(err, CDZ_ERR_NOMEM, "out of memory");
-    j->m = m, j->s = s, j->batch = batch, j->B = B, j->T = T, j->train = train, j->lanes = s->lanes;
+    const int lanes = lanes_for(B); /* (the session may hold buffers for more) */
+    j->m = m, j->s = s, j->batch = batch, j->B = B, j->T = T, j->train = train, j->lanes = lanes < s->lanes ? lanes : s->lanes;
     if (train)
         for (int l = 0; l < s->lanes; l++) {
             memset(s->dweff[l], 0, c->weff_floats * sizeof(float));

@@ -47,8 +47,9 @@ size_t cdz_conv1d_scratch_floats(const cdz_conv1d_shape *s) {
     if (to < 0) return 0;
     const int cg = s->C / s->groups, og = s->OC / s->groups;
     size_t unfold = (size_t)cg * (size_t)s->K * (size_t)tile_of(to);
-    if (!direct_conv(s)) return unfold;
-    return max3(1, nn_conv_direct_scratch(0, 0, cg, og, s->K, s->stride, s->dilation),
+    /* enough for either way (nn_conv_use_direct may switch between sizing and use) */
+    if (!nn_conv_direct_supported() || (s->stride > 1 && s->dilation > 1)) return unfold;
+    return max3(unfold, nn_conv_direct_scratch(0, 0, cg, og, s->K, s->stride, s->dilation),
                 nn_conv_direct_scratch(0, 1, cg, og, s->K, s->stride, s->dilation));
 }
 
@@ -56,8 +57,8 @@ size_t cdz_conv_transpose1d_scratch_floats(const cdz_conv1d_shape *s) {
     if (cdz_conv_transpose1d_out_len(s) < 0) return 0;
     const int cg = s->C / s->groups, og = s->OC / s->groups;
     size_t unfold = (size_t)og * (size_t)s->K * (size_t)tile_of(s->T);
-    if (!direct_convT(s)) return unfold;
-    return max3(1, nn_conv_direct_scratch(1, 0, cg, og, s->K, s->stride, 1),
+    if (!nn_conv_direct_supported() || s->dilation > 1) return unfold;
+    return max3(unfold, nn_conv_direct_scratch(1, 0, cg, og, s->K, s->stride, 1),
                 nn_conv_direct_scratch(1, 1, cg, og, s->K, s->stride, 1));
 }
 

@@ -268,6 +268,7 @@ static void gather(float *xt, size_t ldx, const float *x, int C, int T, int s, l
         float *d = xt + (size_t)c * (size_t)s * ldx;
         if (s == 1) { /* one copy between zeros */
             long a = off < 0 ? -off : 0, z = (long)T - off;
+            if (a > len) a = len; /* padding longer than the tile */
             if (z > len) z = len;
             if (z < a) z = a;
             memset(d, 0, (size_t)a * sizeof *d);

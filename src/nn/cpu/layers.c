@@ -23,6 +23,8 @@ const char *cdz_nn_backend(void) {
 
 static int threads_set; /* cdz_nn_set_threads; 0: the default */
 
+int cdz_nn_conv_direct(void) { return nn_conv_direct_enabled(); }
+
 void cdz_nn_set_threads(int n) { threads_set = n > 0 ? n : 0; }
 
 int cdz_nn_threads(void) {
