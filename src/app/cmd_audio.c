@@ -453,8 +453,8 @@ static int cmd_generate_audio(int argc, char **argv) {
                       APP_OPT_DOUBLE("--primer-seconds", &primer_s, 0.01, 3600, "S", "use the primer's first S seconds (default: all,\n"
                                                                                     "up to --seconds)"),
                       APP_OPT_STRING("--prior", &prior_ckpt, "CKPT", "the prior (default the shipped audio_prior)"),
-                      APP_OPT_STRING("--codec", &codec_ckpt, "CKPT", "the codec whose codes it writes (default the shipped\n"
-                                                                     "audio_codec)"),
+                      APP_OPT_STRING("--codec", &codec_ckpt, "CKPT", "the codec whose codes the prior writes (default the\n"
+                                                                     "shipped audio_codec_small, the shipped prior's codec)"),
                       APP_OPT_STRING("--codes", &codes_out, "X.codes", "also write the generated codes"),
                       APP_SAMPLING_OPTS(&sp, &seed), APP_OPT_FORCE(&force), APP_END};
     const app_cmd cmd = {"audio generate", "--out OUT.wav [--seconds S] [--style NAME] [--primer IN.wav] [options]",
@@ -469,7 +469,9 @@ static int cmd_generate_audio(int argc, char **argv) {
     if (primer_s > 0 && !primer) return app_usage(&cmd, "--primer-seconds goes with --primer");
     if (!app_output_ok(out, force) || (codes_out && !app_output_ok(codes_out, force))) return EXIT_FAIL;
     cdz_model *codec = NULL, *prior = NULL;
-    if ((rc = load_codec(codec_ckpt, NULL, &codec)) != EXIT_OK) return rc;
+    /* the shipped prior learned the codes of audio_codec_small (docs/audio_model.md says why it was not
+     * retrained on audio_codec's) */
+    if ((rc = load_codec(codec_ckpt, "audio_codec_small", &codec)) != EXIT_OK) return rc;
     if ((rc = load_checkpoint(prior_ckpt, "audio_prior", &prior)) != EXIT_OK) {
         cdz_model_free(codec);
         return rc;
