@@ -277,7 +277,7 @@ check: all $(TESTS) $(REPLAYS) $(CUDA_DEV)
 # a MusicVAE interpolation from "Twinkle, Twinkle" to "Ode to Joy" in 11 steps (models/vae_mel_2bar),
 # generated/interpolation/ with one piano roll per step (interpolation.png) and WAVs; then a minute of a
 # baroque string trio (models/ensemble) and a second piano part written under "Ode to Joy" by infilling; then
-# ten seconds of music generated as sound (models/audio_prior and models/audio_codec) and its spectrogram.
+# ten seconds of music generated as sound (models/audio_prior and its codec, models/audio_codec_small) and its spectrogram.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/cadenza generate --primer-pitches "60,-2,-2,-2,62,-2,64,-2,65,-2,-2,-2,67,-2,-2,-2" --bars 8 \
