@@ -139,30 +139,14 @@ INLINE_TARGET void kernel_rows(const int mr, float *z, size_t ldz, const float *
     }
 }
 
-TARGET static void kernel4(float *z, size_t ldz, const float *bias, int add, const float *w, size_t ldw, const float *x,
-                           size_t ldx, int C, int Q, int dil) {
-    kernel_rows(4, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil);
-}
-TARGET static void kernel3(float *z, size_t ldz, const float *bias, int add, const float *w, size_t ldw, const float *x,
-                           size_t ldx, int C, int Q, int dil) {
-    kernel_rows(3, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil);
-}
-TARGET static void kernel2(float *z, size_t ldz, const float *bias, int add, const float *w, size_t ldw, const float *x,
-                           size_t ldx, int C, int Q, int dil) {
-    kernel_rows(2, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil);
-}
-TARGET static void kernel1(float *z, size_t ldz, const float *bias, int add, const float *w, size_t ldw, const float *x,
-                           size_t ldx, int C, int Q, int dil) {
-    kernel_rows(1, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil);
-}
-
-static void kernel(int mr, float *z, size_t ldz, const float *bias, int add, const float *w, size_t ldw, const float *x,
-                   size_t ldx, int C, int Q, int dil) {
+/* one block of mr <= MR rows, each row count its own unrolled copy of the kernel */
+TARGET static void kernel(int mr, float *z, size_t ldz, const float *bias, int add, const float *w, size_t ldw, const float *x,
+                          size_t ldx, int C, int Q, int dil) {
     switch (mr) {
-    case 4: kernel4(z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
-    case 3: kernel3(z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
-    case 2: kernel2(z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
-    default: kernel1(z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
+    case 4: kernel_rows(4, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
+    case 3: kernel_rows(3, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
+    case 2: kernel_rows(2, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
+    default: kernel_rows(1, z, ldz, bias, add, w, ldw, x, ldx, C, Q, dil); break;
     }
 }
 
