@@ -55,6 +55,7 @@ typedef struct op {
 typedef struct conv_w {
     size_t v, g, b;     /* parameter offsets: v (rows, n), g (rows), b (out channels) */
     int rows, n;        /* weight norm's rows (dim 0) and row length */
+    int oc;             /* output channels: the bias's length */
     size_t weff;        /* offset of the effective weight in the session's buffer */
     size_t bo;          /* offset of the bias in a lane's bias-gradient buffer */
 } conv_w;
@@ -163,6 +164,7 @@ static int add_conv(cdz_model *m, codec *c, const char *name, int in, int OC, in
         return -1;
     w->weff = c->weff_floats;
     c->weff_floats += (size_t)w->rows * (size_t)w->n;
+    w->oc = OC;
     w->bo = c->bias_floats;
     c->bias_floats += (size_t)OC;
     op *o = &c->ops[c->n_ops++];
@@ -356,9 +358,6 @@ static void init_params(cdz_model *m, cdz_rng *rng) {
     codec *c = m->impl;
     for (int i = 0; i < c->n_convs; i++) {
         const conv_w *w = &c->convs[i];
-        const op *o = NULL;
-        for (int k = 0; k < c->n_ops; k++)
-            if ((c->ops[k].type == OP_CONV || c->ops[k].type == OP_CONVT) && c->ops[k].conv == i) o = &c->ops[k];
         /* fan in: weight.size(1) x K, as PyTorch takes it: in channels x K of a convolution, out channels x K of a
          * transposed one, which is the weight-norm row length either way */
         double bound = 1 / sqrt((double)w->n);
@@ -369,8 +368,7 @@ static void init_params(cdz_model *m, cdz_rng *rng) {
             for (int k = 0; k < w->n; k++) s += (double)v[(size_t)r * w->n + k] * v[(size_t)r * w->n + k];
             g[r] = (float)sqrt(s);
         }
-        int OC = c->slots[o->out].C;
-        for (int k = 0; k < OC; k++) b[k] = (float)((2 * cdz_rng_uniform(rng) - 1) * bound);
+        for (int k = 0; k < w->oc; k++) b[k] = (float)((2 * cdz_rng_uniform(rng) - 1) * bound);
     }
     float *books = m->params + c->books;
     for (size_t k = 0; k < (size_t)c->n_q * c->K * c->D; k++) books[k] = (float)cdz_rng_normal(rng);
@@ -858,13 +856,11 @@ static cdz_status loss(const cdz_model *m, void *ks, const cdz_batch *batch, con
         const float *dl = s->dweff[l];
         for (size_t k = 0; k < c->weff_floats; k++) d0[k] += dl[k];
     }
-    for (int i = 0; i < c->n_ops; i++) {
-        const op *o = &c->ops[i];
-        if (o->type != OP_CONV && o->type != OP_CONVT) continue;
-        const conv_w *w = &c->convs[o->conv];
+    for (int i = 0; i < c->n_convs; i++) {
+        const conv_w *w = &c->convs[i];
         float *g = opts->grads + w->b;
         for (int l = 0; l < s->lanes; l++)
-            for (int k = 0; k < c->slots[o->out].C; k++) g[k] += s->dbias[l][w->bo + (size_t)k];
+            for (int k = 0; k < w->oc; k++) g[k] += s->dbias[l][w->bo + (size_t)k];
     }
     weights_backward(m, s, opts->grads);
     s->pending = 1, s->use = use, s->N = N;
